@@ -1,0 +1,137 @@
+"""The `detflow` command.
+
+Each sub-command names the module that runs it; that module is imported only
+when the command runs, so `detflow --help`, `config check` and `label-map check`
+never import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+
+def _add(sub, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(_handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the argument parser for every sub-command (no heavy imports)."""
+    parser = argparse.ArgumentParser(
+        prog="detflow",
+        description="Fine-tune pre-trained object detectors on your own images, as a TFX pipeline.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    # config check
+    config = sub.add_parser("config", help="pipeline.config tools")
+    config_sub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
+    p = _add(config_sub, "check", "schemas.commands:config_check",
+             "Validate a TF OD API pipeline.config and print a summary.")
+    p.add_argument("config", metavar="CONFIG")
+
+    # label-map check
+    label_map = sub.add_parser("label-map", help="label map tools")
+    lm_sub = label_map.add_subparsers(dest="label_map_command", metavar="SUBCOMMAND")
+    p = _add(lm_sub, "check", "schemas.commands:label_map_check",
+             "Validate a StringIntLabelMap text proto.")
+    p.add_argument("label_map", metavar="LABEL_MAP")
+    p.add_argument("--config", metavar="CONFIG", help="also check num_classes of this pipeline.config")
+
+    # convert
+    p = _add(sub, "convert", "components.example_gen.commands:convert",
+             "Convert images + annotations (COCO, VOC, CSV) to OD API TFRecords.")
+    p.add_argument("--format", required=True, choices=["coco", "voc", "csv"])
+    p.add_argument("--annotations", required=True, metavar="PATH")
+    p.add_argument("--images", required=True, metavar="DIR")
+    p.add_argument("--label-map", required=True, metavar="FILE")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--eval-percent", type=int, default=20, metavar="N")
+    p.add_argument("--strict", action="store_true", help="fail on any skipped image or box")
+
+    # train / predict / init
+    p = _add(sub, "train", "components.trainer.commands:train",
+             "Fine-tune the detector a pipeline.config names, without the pipeline.")
+    p.add_argument("--config", required=True, metavar="CONFIG")
+    p.add_argument("--train", required=True, metavar="GLOB")
+    p.add_argument("--eval", metavar="GLOB")
+    p.add_argument("--model-dir", required=True, metavar="DIR")
+    p.add_argument("--num-steps", type=int, metavar="N")
+    p.add_argument("--batch-size", type=int, metavar="N")
+
+    p = _add(sub, "predict", "components.trainer.commands:predict",
+             "Run an exported detector on images; draw boxes and write JSON.")
+    p.add_argument("--model", required=True, metavar="EXPORT_DIR")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--min-score", type=float, default=0.3)
+
+    p = _add(sub, "init", "components.trainer.commands:init",
+             "Write a ready-to-run pipeline.config + label map starting from the embedded checkpoint.")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--classes", required=True, help="comma-separated class names")
+
+    # coco-eval
+    p = _add(sub, "coco-eval", "components.evaluator.commands:coco_eval",
+             "COCO detection metrics for a ground-truth and a detections JSON.")
+    p.add_argument("--gt", required=True, metavar="GT.json")
+    p.add_argument("--dt", required=True, metavar="DT.json")
+    p.add_argument("--json", action="store_true")
+
+    # pipeline commands
+    p = _add(sub, "run", "pipelines.commands:run", "Run the detflow TFX pipeline.")
+    p.add_argument("--config", required=True, metavar="CONFIG")
+    p.add_argument("--format", required=True, choices=["coco", "voc", "csv"])
+    p.add_argument("--annotations", required=True, metavar="PATH")
+    p.add_argument("--images", required=True, metavar="DIR")
+    p.add_argument("--root", required=True, metavar="DIR")
+    p.add_argument("--label-map", metavar="FILE")
+    p.add_argument("--push-to", metavar="DIR")
+    p.add_argument("--runner", choices=["local", "beam"], default="local")
+    p.add_argument("--min-map", type=float, default=None, metavar="X")
+    p.add_argument("--max-regression", type=float, default=None, metavar="X")
+
+    p = _add(sub, "demo", "pipelines.commands:demo",
+             "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
+    p.add_argument("--workdir", default="demo-run", metavar="DIR")
+
+    p = _add(sub, "runs", "pipelines.commands:runs", "List past pipeline runs from ML Metadata.")
+    p.add_argument("--root", required=True, metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+    p = _add(sub, "lineage", "pipelines.commands:lineage", "Audit an artifact's lineage in ML Metadata.")
+    p.add_argument("--root", required=True, metavar="DIR")
+    p.add_argument("artifact", metavar="ARTIFACT", help="artifact id, URI or pushed-model directory")
+    p.add_argument("--direction", choices=["upstream", "downstream"], default="upstream")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--dot", action="store_true")
+
+    p = _add(sub, "compile", "pipelines.commands:compile_pipeline",
+             "Compile the pipeline for an orchestrator.")
+    p.add_argument("--target", required=True, choices=["kubeflow-v2"])
+    p.add_argument("--out", required=True, metavar="FILE")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `detflow` console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "_handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    module_name, func_name = handler.split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
