@@ -1,0 +1,31 @@
+"""Errors as values with a place: every user-facing problem names its file, line and field."""
+
+from __future__ import annotations
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One problem in a user's file. `line`/`col` are 1-based; 0 means unknown."""
+
+    file: str
+    message: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}"
+            if self.col:
+                where += f":{self.col}"
+        return f"{where}: {self.message}"
+
+
+class ProblemsError(Exception):
+    """Raised with every problem found, so the CLI can print them all and exit 2."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
