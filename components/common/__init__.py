@@ -1,0 +1,1 @@
+"""Code shared by components and commands that is neither TFX nor TensorFlow."""
