@@ -1,0 +1,42 @@
+"""Defaults for the detflow pipeline: names, paths under the pipeline root, thresholds, Beam args."""
+
+from __future__ import annotations
+
+import os
+
+PIPELINE_NAME = "detflow"
+
+# Layout under a pipeline root (everything one `detflow run --root DIR` owns).
+METADATA_FILE = "metadata.sqlite"
+INPUTS_DIR = "inputs"          # content-addressed copies of config and label map
+LOGS_DIR = "logs"              # full tracebacks of failed runs
+PUSH_DIR = "serving_model"     # default push destination
+LOCK_FILE = ".detflow.lock"
+
+# Blessing thresholds (COCO DetectionBoxes_Precision/mAP@.50IOU and its change vs the baseline).
+MIN_MAP = 0.0
+MAX_REGRESSION = 0.02
+
+EVAL_PERCENT = 20
+
+# The Beam DirectRunner in multi-processing mode on the machine's cores (at most 2 by default,
+# so a scheduled run leaves the host usable).
+DEFAULT_DIRECT_NUM_WORKERS = min(2, os.cpu_count() or 1)
+
+
+def default_beam_args(num_workers: int | None = None) -> list[str]:
+    """Beam args for the local DirectRunner: multi-processing with `num_workers` workers."""
+    n = num_workers or DEFAULT_DIRECT_NUM_WORKERS
+    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={n}"]
+
+
+# Container image the Kubeflow Pipelines v2 spec runs every node in (infra/container/Dockerfile).
+PIPELINE_IMAGE = "detflow:latest"
+
+# Project packages whose code each custom node runs; their hash is the node's code version.
+CODE_PACKAGES = {
+    "example_gen": ("components/example_gen", "schemas"),
+    "label_map_validator": ("components/label_map_validator", "schemas"),
+    "trainer": ("components/trainer", "schemas"),
+    "evaluator": ("components/evaluator", "schemas"),
+}

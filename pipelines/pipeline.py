@@ -1,0 +1,281 @@
+"""The detflow DAG: importers → ExampleGen → StatisticsGen → LabelMapValidator → Trainer → Evaluator → Pusher.
+
+Caching is made correct here (TFX hashes neither custom code nor files named only
+by path): the pipeline.config and the label map are copied to a content-addressed
+folder `<root>/inputs/<sha256>/` and imported from there, the fine-tune checkpoint
+is imported with its content hash as a property, and every custom node carries the
+hash of the project code it runs as an extra parameter. Anything that changes
+therefore changes the cache key of the nodes that depend on it, and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pathlib
+from typing import Dict, List, Optional
+
+from tfx import v1 as tfx
+from tfx.dsl.components.common import resolver as resolver_lib
+from tfx.dsl.io import fileio
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+
+from pipelines import configs
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+CODE_VERSION_KEY = "detflow_code_version"
+
+# Node ids, one name for each node in the CLI output, MLMD and the compiled specs.
+PIPELINE_CONFIG_IMPORTER = "pipeline_config_importer"
+LABEL_MAP_IMPORTER = "label_map_importer"
+CHECKPOINT_IMPORTER = "checkpoint_importer"
+WARM_START_RESOLVER = "warm_start_resolver"
+BASELINE_RESOLVER = "baseline_model_resolver"
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSource:
+    """Where the images and annotations are. `annotations`/`images` may contain `{SPAN}`."""
+
+    format: str
+    annotations: str
+    images: str
+    eval_percent: int = configs.EVAL_PERCENT
+    strict: bool = False
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """sha256 of a file's bytes, or of a folder's relative file names and bytes (sorted)."""
+    path = pathlib.Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{path}: no such file or folder, or it is empty")
+    for f in files:
+        if f != path:
+            digest.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def code_version(packages: tuple[str, ...]) -> str:
+    """A short hash of the .py files under `packages` (paths relative to the project root)."""
+    digest = hashlib.sha256()
+    for package in packages:
+        for f in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            digest.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def stage_input(pipeline_root: str, path: str, name: str) -> tuple[str, str]:
+    """Copies a small input file to `<root>/inputs/<sha256>/<name>`; returns (folder URI, sha256).
+
+    The folder is the artifact URI, so the same content always maps to the same
+    artifact (Importer reimport=False) and changed content to a new one.
+    """
+    sha = content_hash(path)
+    folder = os.path.join(pipeline_root, configs.INPUTS_DIR, sha)
+    target = os.path.join(folder, name)
+    if not fileio.exists(target):
+        fileio.makedirs(folder)
+        fileio.copy(str(path), target + ".tmp", overwrite=True)
+        fileio.rename(target + ".tmp", target, overwrite=True)
+    return folder, sha
+
+
+def with_code_version(component, version: str):
+    """Adds the code version as a parameter of `component`, so it is part of its cache key."""
+    component.spec.exec_properties[CODE_VERSION_KEY] = version
+    return component
+
+
+class WarmStartStrategy(resolver_lib.ResolverStrategy):
+    """The checkpoint the Trainer starts from: the latest blessed model, else the imported one.
+
+    Inputs: `model`/`model_blessing` (all of them), `checkpoint` (imported) and
+    `examples` (this run's). When the latest blessed model was itself trained on
+    these examples, the model *it* started from is returned instead, so an
+    unchanged re-run gives the Trainer the same inputs and is served from the cache.
+    """
+
+    def resolve_artifacts(self, store, input_dict: Dict[str, List[tfx.types.Artifact]]):
+        """Returns `input_dict` with `model` set to the one start checkpoint."""
+        result = dict(input_dict, model_blessing=[])
+        blessed = LatestBlessedModelStrategy()._resolve(input_dict, "model", "model_blessing")["model"]
+        if not blessed:
+            result["model"] = list(input_dict["checkpoint"])
+            return result
+        current = {a.id for a in input_dict.get("examples", [])}
+        trained_from = _producer_inputs(store, blessed[0].id)
+        if current & {a.id for a in trained_from.get("examples", [])}:
+            previous = [_to_tfx(a, blessed[0]) for a in trained_from.get("base_model", [])]
+            result["model"] = previous or list(input_dict["checkpoint"])
+        else:
+            result["model"] = blessed
+        return result
+
+
+class BaselineStrategy(resolver_lib.ResolverStrategy):
+    """The baseline for the Evaluator: the latest blessed model other than this run's `candidate`.
+
+    When the latest blessed model *is* the candidate (a cached Trainer), the
+    baseline that judged it before is returned, so an unchanged re-run gives the
+    Evaluator the same inputs and is served from the cache instead of comparing a
+    model with itself.
+    """
+
+    def resolve_artifacts(self, store, input_dict: Dict[str, List[tfx.types.Artifact]]):
+        """Returns `input_dict` with `model` set to the baseline (empty when there is none)."""
+        result = dict(input_dict, model_blessing=[])
+        blessed = LatestBlessedModelStrategy()._resolve(input_dict, "model", "model_blessing")["model"]
+        candidate = {a.id for a in input_dict.get("candidate", [])}
+        if blessed and blessed[0].id in candidate:
+            blessings = [b for b in input_dict["model_blessing"]
+                         if b.get_int_custom_property("current_model_id") == blessed[0].id]
+            judged_by = _producer_inputs(store, max(b.id for b in blessings)) if blessings else {}
+            blessed = [_to_tfx(a, blessed[0]) for a in judged_by.get("baseline_model", [])]
+        result["model"] = blessed
+        return result
+
+
+def _producer_inputs(store, artifact_id: int) -> Dict[str, list]:
+    """The MLMD input artifacts, by event key, of the execution that produced `artifact_id`."""
+    from ml_metadata.proto import metadata_store_pb2
+
+    outputs = [e for e in store.get_events_by_artifact_ids([artifact_id])
+               if e.type == metadata_store_pb2.Event.OUTPUT]
+    if not outputs:
+        return {}
+    events = [e for e in store.get_events_by_execution_ids([outputs[0].execution_id])
+              if e.type == metadata_store_pb2.Event.INPUT]
+    by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    result: Dict[str, list] = {}
+    for e in events:
+        key = e.path.steps[0].key if e.path.steps else ""
+        result.setdefault(key, []).append(by_id[e.artifact_id])
+    return result
+
+
+def _to_tfx(mlmd_artifact, like: tfx.types.Artifact) -> tfx.types.Artifact:
+    """Wraps an MLMD artifact proto in the TFX class of `like` (same artifact type)."""
+    artifact = type(like)()
+    artifact.set_mlmd_artifact_type(like.artifact_type)
+    artifact.set_mlmd_artifact(mlmd_artifact)
+    return artifact
+
+
+def create_pipeline(
+    pipeline_name: str,
+    pipeline_root: str,
+    data: DataSource,
+    pipeline_config_path: str,
+    label_map_path: str,
+    base_checkpoint: str,
+    push_destination: str,
+    min_map: float = configs.MIN_MAP,
+    max_regression: float = configs.MAX_REGRESSION,
+    warm_start: bool = False,
+    beam_pipeline_args: Optional[List[str]] = None,
+    metadata_path: Optional[str] = None,
+    enable_cache: bool = True,
+    num_steps: Optional[int] = None,
+    batch_size: Optional[int] = None,
+) -> tfx.dsl.Pipeline:
+    """Builds the detflow pipeline. `metadata_path` defaults to `<root>/metadata.sqlite`.
+
+    `base_checkpoint` is the fine-tune checkpoint folder (imported as a `Model`);
+    with `warm_start` the Trainer starts from the latest blessed model instead
+    when there is one. `num_steps`/`batch_size` override the pipeline.config.
+    """
+    from components.artifact_types import LabelMapFile, PipelineConfigFile
+    from components.evaluator.component import Evaluator
+    from components.example_gen.component import ImageExampleGen
+    from components.label_map_validator.component import LabelMapValidator
+    from components.trainer.component import DetectionTrainer
+
+    config_uri, config_sha = stage_input(pipeline_root, pipeline_config_path, "pipeline.config")
+    label_map_uri, label_map_sha = stage_input(pipeline_root, label_map_path, "label_map.pbtxt")
+    versions = {name: code_version(pkgs) for name, pkgs in configs.CODE_PACKAGES.items()}
+
+    config_importer = tfx.dsl.Importer(
+        source_uri=config_uri, artifact_type=PipelineConfigFile,
+        custom_properties={"sha256": config_sha}).with_id(PIPELINE_CONFIG_IMPORTER)
+    label_map_importer = tfx.dsl.Importer(
+        source_uri=label_map_uri, artifact_type=LabelMapFile,
+        custom_properties={"sha256": label_map_sha}).with_id(LABEL_MAP_IMPORTER)
+    checkpoint_importer = tfx.dsl.Importer(
+        source_uri=os.path.abspath(base_checkpoint), artifact_type=tfx.types.standard_artifacts.Model,
+        custom_properties={"sha256": content_hash(base_checkpoint)}).with_id(CHECKPOINT_IMPORTER)
+
+    example_gen = with_code_version(ImageExampleGen(
+        annotation_format=data.format, annotations=data.annotations, images_dir=data.images,
+        label_map_path=os.path.join(label_map_uri, "label_map.pbtxt"),
+        eval_percent=data.eval_percent, strict=data.strict), versions["example_gen"])
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    label_map_validator = with_code_version(LabelMapValidator(
+        label_map=label_map_importer.outputs["result"],
+        pipeline_config=config_importer.outputs["result"],
+        examples=example_gen.outputs["examples"]), versions["label_map_validator"])
+
+    if warm_start:
+        warm_start_resolver = tfx.dsl.Resolver(
+            strategy_class=WarmStartStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+            checkpoint=checkpoint_importer.outputs["result"],
+            examples=example_gen.outputs["examples"]).with_id(WARM_START_RESOLVER)
+        start_model = warm_start_resolver.outputs["model"]
+    else:
+        warm_start_resolver = None
+        start_model = checkpoint_importer.outputs["result"]
+
+    custom_config = {"code_version": versions["trainer"]}
+    if num_steps is not None:
+        custom_config["num_steps"] = int(num_steps)
+    if batch_size is not None:
+        custom_config["batch_size"] = int(batch_size)
+    trainer = DetectionTrainer(
+        examples=example_gen.outputs["examples"],
+        pipeline_config=config_importer.outputs["result"],
+        label_map=label_map_validator.outputs["validated_label_map"],
+        base_model=start_model,
+        custom_config=custom_config)
+
+    baseline_resolver = tfx.dsl.Resolver(
+        strategy_class=BaselineStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        candidate=trainer.outputs["model"],
+    ).with_id(BASELINE_RESOLVER)
+
+    evaluator = with_code_version(Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        label_map=label_map_validator.outputs["validated_label_map"],
+        min_map=float(min_map), max_regression=float(max_regression)), versions["evaluator"])
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination)))
+
+    components = [config_importer, label_map_importer, checkpoint_importer, example_gen,
+                  statistics_gen, label_map_validator]
+    if warm_start_resolver is not None:
+        components.append(warm_start_resolver)
+    components += [trainer, baseline_resolver, evaluator, pusher]
+
+    metadata_path = metadata_path or os.path.join(pipeline_root, configs.METADATA_FILE)
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
+        beam_pipeline_args=beam_pipeline_args or configs.default_beam_args(),
+    )

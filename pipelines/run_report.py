@@ -1,0 +1,207 @@
+"""What a pipeline run did, read back from ML Metadata: per node ran / cached / failed, metrics, blessing, push.
+
+A run is a `pipeline_run` context; its executions carry the node they ran for (the
+`node` context `<pipeline>.<node_id>`) and their `last_known_state`. Importers and
+resolvers are TFX system nodes that always run (in milliseconds, computing nothing),
+so they are reported as `resolved` rather than as ran or cached.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipelines import configs
+
+_STATE_NAMES = {
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.COMPLETE: "ran",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.NEW: "new",
+    metadata_store_pb2.Execution.CANCELED: "canceled",
+}
+_SYSTEM_TYPES = ("tfx.dsl.components.common.importer.Importer",
+                 "tfx.dsl.components.common.resolver.Resolver")
+PRIMARY_METRIC = "DetectionBoxes_Precision/mAP@.50IOU"
+
+
+@dataclasses.dataclass
+class NodeRun:
+    """One node's execution in a run."""
+
+    node_id: str
+    state: str          # ran | cached | failed | resolved | running | ...
+    execution_id: int
+    seconds: float
+    error: str = ""
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """One pipeline run as ML Metadata recorded it."""
+
+    run_id: str
+    started_ms: int
+    nodes: list[NodeRun]
+    metrics: dict
+    blessed: Optional[bool]
+    pushed: Optional[str]
+    pushed_version: Optional[str]
+    model_uri: Optional[str]
+
+    @property
+    def status(self) -> str:
+        """`failed` if any node failed, `running` if any is unfinished, else `complete`."""
+        states = {n.state for n in self.nodes}
+        if "failed" in states:
+            return "failed"
+        return "running" if states & {"running", "new"} else "complete"
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict (with `status`)."""
+        return dict(dataclasses.asdict(self), status=self.status)
+
+
+def open_store(root: str, metadata_path: Optional[str] = None,
+               must_exist: bool = True) -> metadata_store.MetadataStore:
+    """The MLMD store of a pipeline root (`<root>/metadata.sqlite` unless `metadata_path`)."""
+    path = metadata_path or os.path.join(root, configs.METADATA_FILE)
+    if must_exist and not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no ML Metadata store here; is {root} a detflow pipeline root?")
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    return metadata_store.MetadataStore(config)
+
+
+def _value(v: metadata_store_pb2.Value):
+    which = v.WhichOneof("value")
+    return getattr(v, which) if which else None
+
+
+def props(artifact) -> dict:
+    """An MLMD artifact's properties and custom properties as one plain dict."""
+    out = {k: _value(v) for k, v in artifact.properties.items()}
+    out.update({k: _value(v) for k, v in artifact.custom_properties.items()})
+    return out
+
+
+def node_of(store, execution_ids: list[int]) -> dict[int, str]:
+    """Maps execution ids to their node ids (from the `node` contexts)."""
+    result = {}
+    for ctx in store.get_contexts_by_type("node"):
+        node_id = ctx.name.split(".", 1)[-1]
+        for e in store.get_executions_by_context(ctx.id):
+            if e.id in execution_ids:
+                result[e.id] = node_id
+    return result
+
+
+def read_metrics(evaluation) -> dict:
+    """The metrics of a ModelEvaluation artifact: its custom properties, else `<uri>/metrics.json`."""
+    found = {k: v for k, v in props(evaluation).items()
+             if k.startswith("DetectionBoxes") and isinstance(v, float)}
+    if found:
+        return found
+    path = os.path.join(evaluation.uri, "metrics.json")
+    if os.path.exists(path):
+        with open(path) as fh:
+            data = json.load(fh)
+        return data.get("metrics", data) if isinstance(data, dict) else {}
+    return {}
+
+
+def _outputs(store, execution_ids: list[int]) -> list[tuple[str, metadata_store_pb2.Artifact]]:
+    """(event key, artifact) for every output of the given executions."""
+    events = [e for e in store.get_events_by_execution_ids(execution_ids)
+              if e.type == metadata_store_pb2.Event.OUTPUT]
+    by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    return [(e.path.steps[0].key if e.path.steps else "", by_id[e.artifact_id]) for e in events]
+
+
+def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
+    """Reads one `pipeline_run` context back as a RunSummary."""
+    executions = sorted(store.get_executions_by_context(run_context.id), key=lambda e: e.id)
+    types = {t.id: t.name for t in store.get_execution_types()}
+    nodes_by_exec = node_of(store, [e.id for e in executions])
+    nodes = []
+    for e in executions:
+        state = _STATE_NAMES.get(e.last_known_state, "unknown")
+        if types.get(e.type_id) in _SYSTEM_TYPES and state == "ran":
+            state = "resolved"
+        error = ""
+        if "__execution_result__" in e.custom_properties:
+            result = json.loads(e.custom_properties["__execution_result__"].string_value or "{}")
+            error = result.get("resultMessage", "")
+        seconds = max(0.0, (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
+        nodes.append(NodeRun(nodes_by_exec.get(e.id, types.get(e.type_id, "?")), state, e.id, seconds, error))
+    metrics, blessed, pushed, version, model_uri = {}, None, None, None, None
+    for key, artifact in _outputs(store, [e.id for e in executions]):
+        p = props(artifact)
+        if key == "evaluation":
+            metrics = read_metrics(artifact)
+        elif key == "blessing":
+            blessed = p.get("blessed") == 1
+        elif key == "pushed_model" and p.get("pushed") == 1:
+            pushed, version = p.get("pushed_destination"), p.get("pushed_version")
+        elif key == "model" and artifact.type_id == _type_id(store, "Model"):
+            model_uri = artifact.uri
+    return RunSummary(run_id=run_context.name, started_ms=run_context.create_time_since_epoch,
+                      nodes=nodes, metrics=metrics, blessed=blessed, pushed=pushed,
+                      pushed_version=str(version) if version is not None else None, model_uri=model_uri)
+
+
+def _type_id(store, name: str) -> int:
+    try:
+        return store.get_artifact_type(name).id
+    except Exception:  # the type is not registered yet: no artifact has it
+        return -1
+
+
+def list_runs(store, pipeline_name: str = configs.PIPELINE_NAME) -> list[RunSummary]:
+    """Every run of `pipeline_name`, oldest first."""
+    runs = []
+    for ctx in store.get_contexts_by_type("pipeline_run"):
+        executions = store.get_executions_by_context(ctx.id)
+        if not executions:
+            continue
+        node_names = {c.name for c in store.get_contexts_by_execution(executions[0].id)
+                      if c.type_id == store.get_context_type("node").id}
+        if any(n.startswith(pipeline_name + ".") for n in node_names):
+            runs.append(summarize_run(store, ctx))
+    return sorted(runs, key=lambda r: (r.started_ms, r.run_id))
+
+
+def latest_run(store, pipeline_name: str = configs.PIPELINE_NAME) -> Optional[RunSummary]:
+    """The most recent run of `pipeline_name`, or None."""
+    runs = list_runs(store, pipeline_name)
+    return runs[-1] if runs else None
+
+
+def format_run(run: RunSummary) -> str:
+    """The human-readable report `detflow run` prints at the end of a run."""
+    lines = [f"run {run.run_id}: {run.status}"]
+    width = max((len(n.node_id) for n in run.nodes), default=10)
+    for n in run.nodes:
+        line = f"  {n.node_id:<{width}}  {n.state:<8}  {n.seconds:7.1f}s"
+        if n.error:
+            line += f"  {n.error.splitlines()[0][:200]}"
+        lines.append(line)
+    if run.metrics:
+        lines.append("metrics (eval split):")
+        for name, value in run.metrics.items():
+            if isinstance(value, (int, float)) and "PerformanceByCategory" not in name:
+                lines.append(f"  {name:<40} {value:.4f}")
+    if run.blessed is not None:
+        lines.append(f"blessed: {'yes' if run.blessed else 'no'}")
+    if run.pushed:
+        lines.append(f"pushed to: {os.path.join(run.pushed)}")
+    elif run.blessed is not None:
+        lines.append("pushed: no")
+    return "\n".join(lines)
