@@ -1,0 +1,198 @@
+"""The OD API `data_augmentation_options` the trainer honours, boxes moved with the pixels.
+
+Every op takes and returns `(image, boxes, classes)`: image float32 RGB in
+[0, 1] of shape [H, W, 3], boxes normalised [N, 4] ymin,xmin,ymax,xmax, classes
+int32 [N]. Defaults are the ones in the OD API's preprocessor.proto; the crop
+semantics follow its core/preprocessor.py (sample a window covering
+`min_object_covered` of some box, drop boxes whose overlap with the window is
+below `overlap_thresh`, re-express the rest in the window, clip).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from official.vision.ops import box_ops, preprocess_ops
+
+Op = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
+
+SUPPORTED = (
+    "random_horizontal_flip", "random_adjust_brightness", "random_adjust_contrast",
+    "random_adjust_saturation", "random_adjust_hue", "random_crop_image", "ssd_random_crop",
+    "random_scale_crop_and_pad_to_square",
+)
+
+# core/preprocessor.py ssd_random_crop defaults, used when `operations` is empty.
+_SSD_CROP_DEFAULTS = [
+    dict(min_object_covered=c, min_aspect_ratio=0.5, max_aspect_ratio=2.0, min_area=0.1,
+         max_area=1.0, overlap_thresh=c, clip_boxes=True, random_coef=0.15)
+    for c in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
+]
+
+
+def flip_horizontal(image, boxes, classes):
+    """Mirrors the image left-right and its boxes with it (deterministic)."""
+    return tf.image.flip_left_right(image), box_ops.horizontal_flip_boxes(boxes), classes
+
+
+def random_horizontal_flip(probability: float = 0.5) -> Op:
+    """OD API random_horizontal_flip."""
+    def op(image, boxes, classes):
+        return tf.cond(tf.random.uniform([]) < probability,
+                       lambda: flip_horizontal(image, boxes, classes),
+                       lambda: (image, boxes, classes))
+    return op
+
+
+def random_adjust_brightness(max_delta: float = 0.2) -> Op:
+    """OD API random_adjust_brightness: add a uniform delta in [-max_delta, max_delta]."""
+    def op(image, boxes, classes):
+        return tf.clip_by_value(tf.image.random_brightness(image, max_delta), 0.0, 1.0), boxes, classes
+    return op
+
+
+def random_adjust_contrast(min_delta: float = 0.8, max_delta: float = 1.25) -> Op:
+    """OD API random_adjust_contrast: contrast factor uniform in [min_delta, max_delta]."""
+    def op(image, boxes, classes):
+        out = tf.image.random_contrast(image, min_delta, max_delta)
+        return tf.clip_by_value(out, 0.0, 1.0), boxes, classes
+    return op
+
+
+def random_adjust_saturation(min_delta: float = 0.8, max_delta: float = 1.25) -> Op:
+    """OD API random_adjust_saturation: saturation factor uniform in [min_delta, max_delta]."""
+    def op(image, boxes, classes):
+        out = tf.image.random_saturation(image, min_delta, max_delta)
+        return tf.clip_by_value(out, 0.0, 1.0), boxes, classes
+    return op
+
+
+def random_adjust_hue(max_delta: float = 0.02) -> Op:
+    """OD API random_adjust_hue: hue shift uniform in [-max_delta, max_delta]."""
+    def op(image, boxes, classes):
+        return tf.clip_by_value(tf.image.random_hue(image, max_delta), 0.0, 1.0), boxes, classes
+    return op
+
+
+def crop_to_window(image, boxes, classes, window, overlap_thresh: float, clip_boxes: bool = True):
+    """Crops `image` to the normalised `window` [4]; keeps boxes overlapping it enough.
+
+    A box is kept when (its intersection with the window) / (its area) >=
+    overlap_thresh and the intersection is not empty; kept boxes are expressed
+    in the window's frame and, with `clip_boxes`, clipped to [0, 1].
+    """
+    shape = tf.cast(tf.shape(image)[:2], tf.float32)
+    wy0, wx0, wy1, wx1 = tf.unstack(window)
+    top = tf.cast(tf.round(wy0 * shape[0]), tf.int32)
+    left = tf.cast(tf.round(wx0 * shape[1]), tf.int32)
+    height = tf.maximum(tf.cast(tf.round((wy1 - wy0) * shape[0]), tf.int32), 1)
+    width = tf.maximum(tf.cast(tf.round((wx1 - wx0) * shape[1]), tf.int32), 1)
+    height = tf.minimum(height, tf.shape(image)[0] - top)
+    width = tf.minimum(width, tf.shape(image)[1] - left)
+    cropped = tf.image.crop_to_bounding_box(image, top, left, height, width)
+    # Use the exact pixel window so boxes stay aligned with the pixels.
+    wy0 = tf.cast(top, tf.float32) / shape[0]
+    wx0 = tf.cast(left, tf.float32) / shape[1]
+    wh = tf.cast(height, tf.float32) / shape[0]
+    ww = tf.cast(width, tf.float32) / shape[1]
+    ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=1)
+    inter_h = tf.maximum(tf.minimum(ymax, wy0 + wh) - tf.maximum(ymin, wy0), 0.0)
+    inter_w = tf.maximum(tf.minimum(xmax, wx0 + ww) - tf.maximum(xmin, wx0), 0.0)
+    inter = inter_h * inter_w
+    area = tf.maximum((ymax - ymin) * (xmax - xmin), 1e-12)
+    keep = tf.logical_and(inter > 0.0, inter / area >= overlap_thresh)
+    boxes, classes = tf.boolean_mask(boxes, keep), tf.boolean_mask(classes, keep)
+    boxes = (boxes - tf.stack([wy0, wx0, wy0, wx0])) / tf.stack([wh, ww, wh, ww])
+    if clip_boxes:
+        boxes = tf.clip_by_value(boxes, 0.0, 1.0)
+    return cropped, boxes, classes
+
+
+def _random_crop(image, boxes, classes, min_object_covered, min_aspect_ratio, max_aspect_ratio,
+                 min_area, max_area, overlap_thresh, clip_boxes=True, random_coef=0.0):
+    begin, size, window = tf.image.sample_distorted_bounding_box(
+        tf.shape(image), bounding_boxes=tf.expand_dims(tf.clip_by_value(boxes, 0.0, 1.0), 0),
+        min_object_covered=min_object_covered,
+        aspect_ratio_range=(min_aspect_ratio, max_aspect_ratio),
+        area_range=(min_area, max_area), max_attempts=100, use_image_if_no_bounding_boxes=True)
+    del begin, size
+    cropped = crop_to_window(image, boxes, classes, tf.reshape(window, [4]), overlap_thresh, clip_boxes)
+    if random_coef <= 0.0:
+        return cropped
+    return tf.cond(tf.random.uniform([]) < random_coef,
+                   lambda: (image, boxes, classes), lambda: cropped)
+
+
+def random_crop_image(**params) -> Op:
+    """OD API random_crop_image (defaults: cover 1.0 of a box, aspect 0.75..1.33, area 0.1..1)."""
+    p = dict(min_object_covered=1.0, min_aspect_ratio=0.75, max_aspect_ratio=1.33, min_area=0.1,
+             max_area=1.0, overlap_thresh=0.3, clip_boxes=True, random_coef=0.0)
+    p.update(params)
+    return lambda image, boxes, classes: _random_crop(image, boxes, classes, **p)
+
+
+def ssd_random_crop(operations: list[dict] | None = None) -> Op:
+    """OD API ssd_random_crop: one of `operations` (the SSD paper's 7 by default) picked at random."""
+    ops = operations or _SSD_CROP_DEFAULTS
+
+    def op(image, boxes, classes):
+        index = tf.random.uniform([], 0, len(ops), dtype=tf.int32)
+        branches = [lambda p=p: _random_crop(image, boxes, classes, **p) for p in ops]
+        return tf.switch_case(index, branches)
+    return op
+
+
+def random_scale_crop_and_pad_to_square(output_size: int = 512, scale_min: float = 0.1,
+                                        scale_max: float = 2.0) -> Op:
+    """OD API random_scale_crop_and_pad_to_square: scale jitter, random crop, pad to a square."""
+    def op(image, boxes, classes):
+        size = tf.shape(image)[:2]
+        pixel_boxes = box_ops.denormalize_boxes(boxes, size)
+        out, info = preprocess_ops.resize_and_crop_image(
+            image, [output_size, output_size], [output_size, output_size],
+            aug_scale_min=scale_min, aug_scale_max=scale_max)
+        pixel_boxes = preprocess_ops.resize_and_crop_boxes(pixel_boxes, info[2, :], info[1, :], info[3, :])
+        keep = box_ops.get_non_empty_box_indices(pixel_boxes)
+        boxes = box_ops.normalize_boxes(tf.gather(pixel_boxes, keep), [output_size, output_size])
+        return out, boxes, tf.gather(classes, keep)
+    return op
+
+
+def _fields(msg) -> dict:
+    """Set-or-default scalar fields of a proto message as a dict."""
+    return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields
+            if f.label != f.LABEL_REPEATED}
+
+
+def build_augmentations(options) -> list[Op]:
+    """Ops for `train_config.data_augmentation_options`, in config order.
+
+    Raises ValueError naming any preprocessing step not in SUPPORTED (the config
+    checker rejects these first; this is the trainer's own guard).
+    """
+    ops = []
+    for step in options:
+        kind = step.WhichOneof("preprocessing_step")
+        msg = getattr(step, kind) if kind else None
+        if kind == "random_horizontal_flip":
+            ops.append(random_horizontal_flip(msg.probability))
+        elif kind == "random_adjust_brightness":
+            ops.append(random_adjust_brightness(msg.max_delta))
+        elif kind == "random_adjust_contrast":
+            ops.append(random_adjust_contrast(msg.min_delta, msg.max_delta))
+        elif kind == "random_adjust_saturation":
+            ops.append(random_adjust_saturation(msg.min_delta, msg.max_delta))
+        elif kind == "random_adjust_hue":
+            ops.append(random_adjust_hue(msg.max_delta))
+        elif kind == "random_crop_image":
+            ops.append(random_crop_image(**_fields(msg)))
+        elif kind == "ssd_random_crop":
+            ops.append(ssd_random_crop([_fields(o) for o in msg.operations]))
+        elif kind == "random_scale_crop_and_pad_to_square":
+            ops.append(random_scale_crop_and_pad_to_square(msg.output_size, msg.scale_min, msg.scale_max))
+        else:
+            raise ValueError(f"data_augmentation_options: {kind} is not supported "
+                             f"(supported: {', '.join(SUPPORTED)})")
+    return ops

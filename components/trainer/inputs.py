@@ -1,0 +1,203 @@
+"""tf.data input pipeline: OD API tf.Example TFRecords → (images, anchor targets).
+
+Reads gzipped (or plain) TFRecord files with parallel interleaved reads,
+shuffles the encoded records (so the shuffle buffer stays small), decodes and
+augments in parallel, resizes to the model input (fixed_shape_resizer, or
+keep-aspect + pad for keep_aspect_ratio_resizer), normalises with the model's
+own `preprocess_images`, labels anchors with Model Garden's `AnchorLabeler`
+(as its retinanet_input parser does), pads the ground truth to
+`max_number_of_boxes`, batches and prefetches.
+
+Boxes beyond `max_number_of_boxes` are not dropped silently: each element
+carries `boxes_dropped` (and `boxes_unknown_class` for label ids outside
+1..num_classes) for the training loop to sum, log and record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+from components.trainer import augmentations
+from official.vision.ops import anchor as anchor_ops
+from official.vision.ops import box_ops, preprocess_ops
+from schemas import example_format as ef
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+@dataclasses.dataclass(frozen=True)
+class InputOptions:
+    """What the input pipeline needs from the config and the model spec."""
+
+    input_height: int
+    input_width: int
+    num_classes: int                    # label-map classes; label ids 1..num_classes
+    min_level: int
+    max_level: int
+    num_scales: int
+    aspect_ratios: tuple[float, ...]
+    anchor_size: float
+    matched_threshold: float = 0.5
+    unmatched_threshold: float = 0.5
+    box_coder_weights: tuple[float, ...] | None = None
+    keep_aspect_ratio: bool = False
+    max_number_of_boxes: int = 100
+
+    @classmethod
+    def from_spec(cls, spec, max_number_of_boxes: int = 100) -> "InputOptions":
+        """Options from a model_builder.ModelSpec."""
+        return cls(
+            input_height=spec.input_height, input_width=spec.input_width,
+            num_classes=spec.num_classes, min_level=spec.min_level, max_level=spec.max_level,
+            num_scales=spec.num_scales, aspect_ratios=tuple(spec.aspect_ratios),
+            anchor_size=spec.anchor_size, matched_threshold=spec.matched_threshold,
+            unmatched_threshold=spec.unmatched_threshold,
+            box_coder_weights=tuple(spec.box_coder_weights) if spec.box_coder_weights else None,
+            keep_aspect_ratio=spec.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes)
+
+
+def expand_globs(patterns: str | Sequence[str]) -> list[str]:
+    """Files matching comma-separated glob(s); ValueError naming the pattern if none match."""
+    if isinstance(patterns, str):
+        patterns = [p for p in patterns.split(",") if p]
+    files: list[str] = []
+    for pattern in patterns:
+        matched = sorted(tf.io.gfile.glob(pattern))
+        if not matched:
+            raise ValueError(f"no TFRecord files match {pattern!r}")
+        files.extend(matched)
+    return files
+
+
+_FEATURES = {
+    ef.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string),
+    ef.SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
+    ef.BBOX_YMIN: tf.io.VarLenFeature(tf.float32),
+    ef.BBOX_XMIN: tf.io.VarLenFeature(tf.float32),
+    ef.BBOX_YMAX: tf.io.VarLenFeature(tf.float32),
+    ef.BBOX_XMAX: tf.io.VarLenFeature(tf.float32),
+    ef.CLASS_LABEL: tf.io.VarLenFeature(tf.int64),
+}
+
+
+def decode_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+    """One serialized OD API tf.Example → image uint8 [H,W,3], boxes [N,4], labels int32 [N]."""
+    parsed = tf.io.parse_single_example(serialized, _FEATURES)
+    image = tf.io.decode_image(parsed[ef.IMAGE_ENCODED], channels=3, expand_animations=False)
+    image.set_shape([None, None, 3])
+    coords = [tf.sparse.to_dense(parsed[k]) for k in (ef.BBOX_YMIN, ef.BBOX_XMIN, ef.BBOX_YMAX, ef.BBOX_XMAX)]
+    return {
+        "image": image,
+        "boxes": tf.stack(coords, axis=1),
+        "labels": tf.cast(tf.sparse.to_dense(parsed[ef.CLASS_LABEL]), tf.int32),
+        "source_id": parsed[ef.SOURCE_ID],
+    }
+
+
+def _resize(image, boxes, options: InputOptions):
+    """Resizes to the model input; boxes stay normalised to the output image."""
+    if not options.keep_aspect_ratio:
+        size = [options.input_height, options.input_width]
+        return tf.image.resize(image, size, method="bilinear"), boxes
+    pixel_boxes = box_ops.denormalize_boxes(boxes, tf.shape(image)[:2])
+    size = [options.input_height, options.input_width]
+    out, info = preprocess_ops.resize_and_crop_image(image, size, size)
+    pixel_boxes = preprocess_ops.resize_and_crop_boxes(pixel_boxes, info[2, :], info[1, :], info[3, :])
+    return out, box_ops.normalize_boxes(pixel_boxes, size)
+
+
+def _pad(tensor, length, value=0):
+    pad = length - tf.shape(tensor)[0]
+    paddings = [[0, pad]] + [[0, 0]] * (len(tensor.shape) - 1)
+    return tf.pad(tensor, paddings, constant_values=value)
+
+
+def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tensor],
+                augment: Sequence[augmentations.Op] = ()) -> Callable:
+    """serialized tf.Example → (normalised image, labels dict) for one example."""
+    anchor_boxes = anchor_ops.build_anchor_generator(
+        options.min_level, options.max_level, options.num_scales,
+        list(options.aspect_ratios), options.anchor_size)(
+            image_size=(options.input_height, options.input_width))
+    labeler = anchor_ops.AnchorLabeler(
+        match_threshold=options.matched_threshold, unmatched_threshold=options.unmatched_threshold,
+        box_coder_weights=list(options.box_coder_weights) if options.box_coder_weights else None)
+    max_boxes = options.max_number_of_boxes
+
+    def parse(serialized):
+        data = decode_example(serialized)
+        labels = data["labels"]
+        known = tf.logical_and(labels >= 1, labels <= options.num_classes)
+        unknown = tf.reduce_sum(tf.cast(tf.logical_not(known), tf.int32))
+        boxes, classes = tf.boolean_mask(data["boxes"], known), tf.boolean_mask(labels, known)
+        image = tf.image.convert_image_dtype(data["image"], tf.float32)
+        for op in augment:
+            image, boxes, classes = op(image, boxes, classes)
+        image, boxes = _resize(image, boxes, options)
+        image = normalize(image * 255.0)
+        image = tf.ensure_shape(image, [options.input_height, options.input_width, 3])
+
+        pixel = box_ops.denormalize_boxes(boxes, [options.input_height, options.input_width])
+        nonempty = box_ops.get_non_empty_box_indices(pixel)
+        pixel, boxes, classes = (tf.gather(pixel, nonempty), tf.gather(boxes, nonempty),
+                                 tf.gather(classes, nonempty))
+        dropped = tf.maximum(tf.shape(classes)[0] - max_boxes, 0)
+        pixel, boxes, classes = pixel[:max_boxes], boxes[:max_boxes], classes[:max_boxes]
+
+        cls_targets, box_targets, _, cls_weights, box_weights = labeler.label_anchors(
+            anchor_boxes, pixel, tf.expand_dims(classes, 1))
+        return image, {
+            "cls_targets": cls_targets,
+            "box_targets": box_targets,
+            "cls_weights": cls_weights,
+            "box_weights": box_weights,
+            "groundtruth_boxes": tf.ensure_shape(_pad(boxes, max_boxes), [max_boxes, 4]),
+            "groundtruth_classes": tf.ensure_shape(_pad(classes, max_boxes, -1), [max_boxes]),
+            "num_groundtruth": tf.shape(classes)[0],
+            "boxes_dropped": dropped,
+            "boxes_unknown_class": unknown,
+            "source_id": data["source_id"],
+        }
+    return parse
+
+
+def _records(files: list[str], training: bool, seed: int | None) -> tf.data.Dataset:
+    ds = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+
+    def read(path):
+        compression = tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", "")
+        return tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
+
+    return ds.interleave(read, cycle_length=min(len(files), 8), block_length=1,
+                         num_parallel_calls=AUTOTUNE, deterministic=not training)
+
+
+def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, *,
+                  normalize: Callable[[tf.Tensor], tf.Tensor], augment: Sequence[augmentations.Op] = (),
+                  training: bool = True, shuffle_buffer: int = 256, seed: int | None = None,
+                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """The batched dataset of (images [B,H,W,3] float32, labels dict).
+
+    training: shuffle + repeat forever + augment + drop the last partial batch;
+    otherwise one pass in file order without augmentation. `input_context`
+    (from `strategy.distribute_datasets_from_function`) shards the files and
+    sets the per-replica batch size.
+    """
+    files = list(files)
+    if not files:
+        raise ValueError("no input files")
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        files = files[input_context.input_pipeline_id::input_context.num_input_pipelines] or files
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    ds = _records(files, training, seed)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    parser = make_parser(options, normalize, augment if training else ())
+    ds = ds.map(parser, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    ds = ds.batch(batch_size, drop_remainder=training)
+    return ds.prefetch(AUTOTUNE)

@@ -1,0 +1,60 @@
+"""Tiny synthetic OD API TFRecords for trainer tests: solid rectangles on a dark background."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from schemas import example_format as ef
+
+COLORS = {1: (255, 40, 40), 2: (40, 255, 40), 3: (40, 40, 255)}
+
+
+def make_image(rng, size: int, num_boxes: int, num_classes: int = 2):
+    """Returns (uint8 image, boxes normalised [N,4] ymin,xmin,ymax,xmax, labels [N])."""
+    image = np.full((size, size, 3), 20, np.uint8)
+    boxes, labels = [], []
+    for _ in range(num_boxes):
+        h, w = rng.integers(size // 5, size // 2, size=2)
+        y, x = rng.integers(0, size - h), rng.integers(0, size - w)
+        label = int(rng.integers(1, num_classes + 1))
+        image[y:y + h, x:x + w] = COLORS[label]
+        boxes.append([y / size, x / size, (y + h) / size, (x + w) / size])
+        labels.append(label)
+    return image, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
+
+
+def example(image, boxes, labels, name: str) -> bytes:
+    """Serialized OD API tf.Example."""
+    f = lambda v: tf.train.Feature(float_list=tf.train.FloatList(value=list(map(float, v))))  # noqa: E731
+    i = lambda v: tf.train.Feature(int64_list=tf.train.Int64List(value=list(map(int, v))))  # noqa: E731
+    b = lambda v: tf.train.Feature(bytes_list=tf.train.BytesList(value=v))  # noqa: E731
+    encoded = tf.io.encode_png(image).numpy()
+    feats = {
+        ef.IMAGE_ENCODED: b([encoded]), ef.IMAGE_FORMAT: b([b"png"]),
+        ef.FILENAME: b([name.encode()]), ef.SOURCE_ID: b([name.encode()]),
+        ef.HEIGHT: i([image.shape[0]]), ef.WIDTH: i([image.shape[1]]),
+        ef.BBOX_YMIN: f(boxes[:, 0]), ef.BBOX_XMIN: f(boxes[:, 1]),
+        ef.BBOX_YMAX: f(boxes[:, 2]), ef.BBOX_XMAX: f(boxes[:, 3]),
+        ef.CLASS_LABEL: i(labels),
+        ef.CLASS_TEXT: b([f"c{int(x)}".encode() for x in labels]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+def write_records(out_dir: str, num_images: int, size: int = 64, boxes_per_image=(1, 3),
+                  num_classes: int = 2, shards: int = 2, seed: int = 0) -> str:
+    """Writes gzipped shards `data-0000K-of-0000S.gz`; returns their glob."""
+    os.makedirs(out_dir, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    opts = tf.io.TFRecordOptions(compression_type="GZIP")
+    writers = [tf.io.TFRecordWriter(os.path.join(out_dir, f"data-{k:05d}-of-{shards:05d}.gz"), opts)
+               for k in range(shards)]
+    for n in range(num_images):
+        count = int(rng.integers(boxes_per_image[0], boxes_per_image[1] + 1))
+        image, boxes, labels = make_image(rng, size, count, num_classes)
+        writers[n % shards].write(example(image, boxes, labels, f"img{n}.png"))
+    for w in writers:
+        w.close()
+    return os.path.join(out_dir, "*.gz")
