@@ -36,9 +36,9 @@ PRETRAIN_CLASSES = ("disc", "bar", "triangle", "cross", "star")
 _SUPERSAMPLE = 2
 _MIN_VISIBLE_FRACTION = 0.45
 # Long side of an object as a fraction of the image's short side, per size bucket:
-# at 128 px, small is 13-30 px, medium 32-70 px, large 70-105 px.
-_SIZE_BUCKETS = {"small": (0.10, 0.24), "medium": (0.25, 0.55), "large": (0.55, 0.82)}
-_SIZE_WEIGHTS = (0.35, 0.48, 0.17)
+# at 128 px, small is 14-30 px, medium 32-70 px, large 70-105 px.
+_SIZE_BUCKETS = {"small": (0.11, 0.24), "medium": (0.25, 0.55), "large": (0.55, 0.82)}
+_SIZE_WEIGHTS = (0.3, 0.5, 0.2)
 
 # Per-class recipe: shape, texture and palette (RGB). `None` means any hue.
 _METALS = ((160, 162, 168), (105, 110, 118), (190, 160, 80), (200, 200, 205), (184, 115, 60))
@@ -72,15 +72,13 @@ class SampleDataset:
     classes: tuple[str, ...]
 
 
-# ---------------------------------------------------------------- shapes
+def _regular(n: int, r: float, phase: float = 0.0, cx: float = 0.0, cy: float = 0.0) -> list[tuple[float, float]]:
+    return [(cx + r * math.cos(phase + 2 * math.pi * k / n), cy + r * math.sin(phase + 2 * math.pi * k / n))
+            for k in range(n)]
 
 
 def _circle(r: float, n: int = 40, cx: float = 0.0, cy: float = 0.0) -> list[tuple[float, float]]:
-    return [(cx + r * math.cos(2 * math.pi * k / n), cy + r * math.sin(2 * math.pi * k / n)) for k in range(n)]
-
-
-def _regular(n: int, r: float, phase: float = 0.0) -> list[tuple[float, float]]:
-    return [(r * math.cos(phase + 2 * math.pi * k / n), r * math.sin(phase + 2 * math.pi * k / n)) for k in range(n)]
+    return _regular(n, r, 0.0, cx, cy)
 
 
 def _rect(x0: float, y0: float, x1: float, y1: float) -> list[tuple[float, float]]:
@@ -134,9 +132,6 @@ def _style(name: str) -> tuple[str, str, tuple | None]:
     return _EXTRA_SHAPES[index], _TEXTURES[index % len(_TEXTURES)], None
 
 
-# ---------------------------------------------------------------- textures
-
-
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
     """Cloud-like noise in [0, 1]: coarse random values upsampled bilinearly."""
     coarse = rng.random((max(2, h // cell + 2), max(2, w // cell + 2))).astype(np.float32)
@@ -172,9 +167,6 @@ def _object_colour(palette, rng: np.random.Generator) -> np.ndarray:
         return 60 + 170 * np.clip(rgb, 0, 1) * rng.uniform(0.7, 1.0)
     base = np.array(palette[int(rng.integers(len(palette)))], dtype=np.float64)
     return np.clip(base * rng.uniform(0.85, 1.15, 3) * rng.uniform(0.8, 1.15), 0, 255)
-
-
-# ---------------------------------------------------------------- backgrounds
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -229,9 +221,6 @@ def _clutter(rng: np.random.Generator, canvas: Image.Image) -> None:
                 draw.ellipse([px, py, px + 1.5, py + 1.5], fill=colour)
 
 
-# ---------------------------------------------------------------- objects
-
-
 def _render_object(name: str, long_side: float, rng: np.random.Generator):
     """Returns (alpha float32 HxW in [0, 1], rgb float32 HxWx3) of one object, tight around it."""
     shape, texture, palette = _style(name)
@@ -280,51 +269,57 @@ def _paste_region(h: int, w: int, y: int, x: int, ah: int, aw: int):
     return (slice(y0, y1), slice(x0, x1)), (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
 
 
+def _place(rng: np.random.Generator, alpha: np.ndarray, objects: list[dict], owner: np.ndarray):
+    """Finds where an object may go: >=60% inside the image, leaving every earlier object
+    >=45% visible. Returns (image slices, patch slices, covered mask, pixels hidden per
+    earlier object) or None after a few tries."""
+    (h, w), (ah, aw) = owner.shape, alpha.shape
+    for _attempt in range(12):
+        if objects and rng.random() < 0.35:  # lean on a neighbour: occlusion
+            ox0, oy0, ow, oh = objects[int(rng.integers(len(objects)))]["bbox"]
+            cx, cy = ox0 + rng.uniform(0, ow), oy0 + rng.uniform(0, oh)
+        else:
+            margin = 0.3 if rng.random() < 0.15 else 0.0  # sometimes cut by the border
+            cx = rng.uniform(aw * (0.5 - margin), w - aw * (0.5 - margin))
+            cy = rng.uniform(ah * (0.5 - margin), h - ah * (0.5 - margin))
+        region = _paste_region(h, w, int(cy - ah / 2), int(cx - aw / 2), ah, aw)
+        if region is None:
+            continue
+        img_sl, patch_sl = region
+        covered = alpha[patch_sl] >= 0.5
+        if covered.sum() < 0.6 * (alpha >= 0.5).sum():
+            continue
+        hidden = np.bincount(owner[img_sl][covered], minlength=len(objects) + 1)[1:]
+        if all(o["visible"] - hidden[i] >= _MIN_VISIBLE_FRACTION * o["full"] for i, o in enumerate(objects)):
+            return img_sl, patch_sl, covered, hidden
+    return None
+
+
 def _render_image(rng: np.random.Generator, classes: Sequence[str], h: int, w: int,
                   num_objects: int) -> tuple[np.ndarray, list[dict]]:
-    """Renders one image; returns (uint8 HxWx3, objects with class index, bbox and area)."""
+    """Renders one image; returns (uint8 HxWx3, objects with class index, bbox and visible area)."""
     canvas = Image.fromarray(_background(rng, h, w).astype(np.uint8))
     _clutter(rng, canvas)
     image = np.asarray(canvas, dtype=np.float32).copy()
     owner = np.zeros((h, w), dtype=np.int32)  # 1-based index of the object on top, 0 = none
     objects: list[dict] = []
-    short = min(h, w)
     for _ in range(num_objects):
         cls = int(rng.integers(len(classes)))
-        bucket = rng.choice(len(_SIZE_BUCKETS), p=_SIZE_WEIGHTS)
-        lo, hi = list(_SIZE_BUCKETS.values())[bucket]
-        alpha, rgb = _render_object(classes[cls], max(12.0, rng.uniform(lo, hi) * short), rng)
-        ah, aw = alpha.shape
-        for _attempt in range(12):
-            if objects and rng.random() < 0.35:  # lean on a neighbour: occlusion
-                ox0, oy0, ow, oh = objects[int(rng.integers(len(objects)))]["bbox"]
-                cx, cy = ox0 + rng.uniform(0, ow), oy0 + rng.uniform(0, oh)
-            else:
-                margin = 0.3 if rng.random() < 0.15 else 0.0  # sometimes cut by the border
-                cx = rng.uniform(aw * (0.5 - margin), w - aw * (0.5 - margin))
-                cy = rng.uniform(ah * (0.5 - margin), h - ah * (0.5 - margin))
-            region = _paste_region(h, w, int(cy - ah / 2), int(cx - aw / 2), ah, aw)
-            if region is None:
-                continue
-            (img_sl, patch_sl) = region
-            covered = alpha[patch_sl] >= 0.5
-            if covered.sum() < 0.6 * (alpha >= 0.5).sum():
-                continue
-            hidden = np.bincount(owner[img_sl][covered], minlength=len(objects) + 1)[1:]
-            if any(o["visible"] - hidden[i] < _MIN_VISIBLE_FRACTION * o["full"] for i, o in enumerate(objects)):
-                continue
-            break
-        else:
+        lo, hi = list(_SIZE_BUCKETS.values())[rng.choice(len(_SIZE_BUCKETS), p=_SIZE_WEIGHTS)]
+        alpha, rgb = _render_object(classes[cls], max(12.0, rng.uniform(lo, hi) * min(h, w)), rng)
+        placed = _place(rng, alpha, objects, owner)
+        if placed is None:
             continue
+        img_sl, patch_sl, covered, hidden = placed
         for i, o in enumerate(objects):
             o["visible"] -= int(hidden[i])
-        a = alpha[patch_sl][..., None]
         shadow = np.asarray(Image.fromarray((alpha * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2)),
                             dtype=np.float32) / 255.0
         shadow_region = _paste_region(h, w, img_sl[0].start - patch_sl[0].start + 2,
-                                      img_sl[1].start - patch_sl[1].start + 2, ah, aw)
+                                      img_sl[1].start - patch_sl[1].start + 2, *alpha.shape)
         if shadow_region is not None:
             image[shadow_region[0]] *= (1 - 0.4 * shadow[shadow_region[1]])[..., None]
+        a = alpha[patch_sl][..., None]
         image[img_sl] = image[img_sl] * (1 - a) + rgb[patch_sl] * a
         owner[img_sl][covered] = len(objects) + 1
         ys, xs = np.nonzero(covered)
@@ -337,9 +332,6 @@ def _render_image(rng: np.random.Generator, classes: Sequence[str], h: int, w: i
     if rng.random() < 0.25:
         out = np.asarray(Image.fromarray(out).filter(ImageFilter.GaussianBlur(0.6)))
     return out, objects
-
-
-# ---------------------------------------------------------------- files
 
 
 def label_map_text(classes: Sequence[str]) -> str:
@@ -388,7 +380,7 @@ def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASS
         if is_jpeg:
             Image.fromarray(pixels).save(buf, format="JPEG", quality=90)
         else:
-            Image.fromarray(pixels).save(buf, format="PNG", optimize=False)
+            Image.fromarray(pixels).save(buf, format="PNG", compress_level=3)
         (images_dir / file_name).write_bytes(buf.getvalue())
         image_id = index + 1
         coco["images"].append({"id": image_id, "file_name": file_name, "width": w, "height": h})
