@@ -1,0 +1,65 @@
+"""A FileBasedDriver whose input fingerprint also covers the images and the label map.
+
+TFX's driver fingerprints only the files the split pattern matches (the
+annotations here): an edited image or label map alone would leave the cache
+key unchanged and the pipeline would reuse stale examples. This driver adds a
+fingerprint of every file under each image folder (name, size, mtime in ns)
+and of the label map file. It is order-independent and holds no file list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Dict
+
+from tfx.components.example_gen import driver, utils
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+from components.example_gen import layout
+from components.example_gen.executor import parse_custom_config
+
+
+def tree_fingerprint(root: str) -> str:
+    """count, bytes and order-independent hashes of (relative name, size, mtime) under `root`."""
+    count = size = xor_hash = sum_hash = 0
+    entries = []
+    if fileio.isdir(root):
+        for dirpath, _, files in fileio.walk(root):
+            entries.extend(os.path.join(dirpath, f) for f in files)
+            for path in entries:
+                stat = fileio.stat(path)
+                line = f"{os.path.relpath(path, root)}\0{stat.length}\0{stat.mtime_nsec}".encode()
+                h = int.from_bytes(hashlib.sha256(line).digest()[:8], "big")
+                count, size = count + 1, size + stat.length
+                xor_hash ^= h
+                sum_hash = (sum_hash + h) % (1 << 64)
+            entries.clear()
+    elif fileio.exists(root):
+        stat = fileio.stat(root)
+        count, size, xor_hash = 1, stat.length, stat.mtime_nsec
+    return f"{root}:files={count},bytes={size},xor={xor_hash:x},sum={sum_hash:x}"
+
+
+class Driver(driver.FileBasedDriver):
+    """TFX's FileBasedDriver (span resolution included) plus images and label map in the fingerprint."""
+
+    def resolve_exec_properties(self, exec_properties: Dict[str, Any], pipeline_info,
+                                component_info) -> Dict[str, Any]:
+        """Resolves the span as TFX does, then extends `input_fingerprint`."""
+        props = super().resolve_exec_properties(exec_properties, pipeline_info, component_info)
+        config = parse_custom_config(props[standard_component_specs.CUSTOM_CONFIG_KEY])
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(props[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        input_base = props[standard_component_specs.INPUT_BASE_KEY]
+        parts = [props[utils.FINGERPRINT_PROPERTY_NAME]]
+        for split in input_config.splits:
+            for path in layout.annotation_paths(input_base, split.pattern):
+                parts.append("annotations " + tree_fingerprint(path))
+                parts.append("images " + tree_fingerprint(layout.images_dir_for(path, config["images"])))
+        parts.append("label_map " + tree_fingerprint(config["label_map_path"]))
+        props[utils.FINGERPRINT_PROPERTY_NAME] = "\n".join(parts)
+        return props

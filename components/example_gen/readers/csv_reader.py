@@ -1,0 +1,105 @@
+"""CSV: `filename,xmin,ymin,xmax,ymax,class` with a header, absolute pixels, one row per box.
+
+Columns may come in any order and extra ones are ignored; optional `width` and
+`height` columns give the annotated image size (the TF tutorials' layout).
+Rows need not be sorted: they are spilled to SQLite and grouped per file name,
+in order of first appearance. A row with a file name and every box field empty
+marks an image with no boxes.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+
+from components.example_gen import records as R
+from components.example_gen.readers.spill import spill_db, to_float
+from schemas.problems import Problem, ProblemsError
+
+REQUIRED = ("filename", "xmin", "ymin", "xmax", "ymax", "class")
+_BOX_FIELDS = ("xmin", "ymin", "xmax", "ymax", "class")
+
+
+class CsvReader:
+    """Streams a box-per-row CSV file as ImageRecords (see module docstring)."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.total = None
+
+    def _header(self, reader) -> dict:
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ProblemsError([Problem(self.path, "empty file; expected a header "
+                                         + ",".join(REQUIRED), 1)]) from None
+        columns = {name.strip().lower(): i for i, name in enumerate(header)}
+        missing = [c for c in REQUIRED if c not in columns]
+        if missing:
+            raise ProblemsError([Problem(
+                self.path, f"header lacks column(s) {', '.join(missing)}; expected "
+                f"{','.join(REQUIRED)} (got {','.join(header)})", 1, 1)])
+        return columns
+
+    def __iter__(self):
+        if not os.path.isfile(self.path):
+            raise ProblemsError([Problem(self.path, "annotation file not found")])
+        with spill_db() as db, open(self.path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            try:
+                columns = self._header(reader)
+            except (csv.Error, UnicodeDecodeError) as e:
+                raise ProblemsError([Problem(self.path, f"unreadable CSV header: {e}", 1)]) from None
+            db.execute("CREATE TABLE box (filename TEXT, line INTEGER, xmin TEXT, ymin TEXT,"
+                       " xmax TEXT, ymax TEXT, class TEXT, width TEXT, height TEXT)")
+            db.execute("CREATE TABLE bad (line INTEGER, detail TEXT)")
+            self._spill(reader, columns, db)
+            db.execute("CREATE INDEX box_file ON box (filename, line)")
+            self.total = db.execute("SELECT COUNT(DISTINCT filename) FROM box").fetchone()[0]
+            yield from self._records(db)
+            for line, detail in db.execute("SELECT line, detail FROM bad ORDER BY line"):
+                yield R.ReaderProblem("box", R.BAD_ROW, f"{self.path}:{line}", detail)
+
+    def _spill(self, reader, columns: dict, db) -> None:
+        wanted = REQUIRED + ("width", "height")
+        needed = max(columns[c] for c in REQUIRED) + 1
+        rows, bad = [], []
+        try:
+            for row in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) < needed or not row[columns["filename"]].strip():
+                    bad.append((line, f"expected at least {needed} fields with a filename, got {len(row)}"))
+                    continue
+                rows.append((row[columns["filename"]].strip(), line,
+                             *(row[columns[c]].strip() if c in columns and columns[c] < len(row) else ""
+                               for c in wanted[1:])))
+                if len(rows) + len(bad) >= 10000:
+                    db.executemany("INSERT INTO box VALUES (?,?,?,?,?,?,?,?,?)", rows)
+                    db.executemany("INSERT INTO bad VALUES (?,?)", bad)
+                    rows.clear()
+                    bad.clear()
+        except (csv.Error, UnicodeDecodeError) as e:
+            bad.append((reader.line_num, f"unreadable row: {e}"))
+        db.executemany("INSERT INTO box VALUES (?,?,?,?,?,?,?,?,?)", rows)
+        db.executemany("INSERT INTO bad VALUES (?,?)", bad)
+
+    def _records(self, db):
+        files = db.execute("SELECT filename, MIN(line) AS first FROM box GROUP BY filename ORDER BY first")
+        for file_name, _ in files:
+            objects, width, height = [], None, None
+            for line, xmin, ymin, xmax, ymax, cls, w, h in db.execute(
+                    "SELECT line, xmin, ymin, xmax, ymax, class, width, height FROM box"
+                    " WHERE filename = ? ORDER BY line", (file_name,)):
+                width = width or to_float(w)
+                height = height or to_float(h)
+                if not any((xmin, ymin, xmax, ymax, cls)):
+                    continue
+                objects.append(R.ObjectRecord(
+                    class_name=cls, xmin=to_float(xmin), ymin=to_float(ymin),
+                    xmax=to_float(xmax), ymax=to_float(ymax), locator=f"line {line}"))
+            yield R.ImageRecord(
+                file_name=file_name, image_id=file_name,
+                width=int(width) if width else None, height=int(height) if height else None,
+                objects=objects, source=self.path, locator="")
