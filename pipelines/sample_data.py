@@ -8,8 +8,9 @@ Images look like a small real dataset: textured backgrounds (gradients, cloudy n
 planks, tiles) with clutter that is not an object (lines, arcs, blobs, specks);
 objects of distinct shapes *and* textures, rotated, coloured from a per-class palette
 with jitter, with soft edges and drop shadows; objects that overlap (no object keeps
-less than ~45% of itself visible), touch the image border, come in COCO's small and
-medium sizes (and a few large), and a few negative images with no object at all.
+less than ~45% of itself visible), touch the image border, are small, medium or large
+for the image (at 128 px, COCO's absolute area ranges see them as small or medium),
+and a few negative images with no object at all.
 
 Annotations are COCO instances JSON. `bbox` is the full (amodal) box of the object,
 clipped to the image; `area` is the object's visible pixel count, as COCO computes it
@@ -124,12 +125,14 @@ def _shape(name: str, rng: np.random.Generator):
     raise ValueError(f"unknown shape {name!r}; known: {sorted(_CLASS_STYLE)}")
 
 
-def _style(name: str) -> tuple[str, str, tuple | None]:
-    if name in _CLASS_STYLE:
-        return _CLASS_STYLE[name]
-    # A user-named class without a recipe still gets a stable, distinct look.
-    index = sum(name.encode()) % len(_EXTRA_SHAPES)
-    return _EXTRA_SHAPES[index], _TEXTURES[index % len(_TEXTURES)], None
+def _styles(classes: Sequence[str]) -> dict[str, tuple[str, str, tuple | None]]:
+    """The (shape, texture, palette) of each class; classes without a recipe get unused shapes."""
+    styles = {c: _CLASS_STYLE[c] for c in classes if c in _CLASS_STYLE}
+    used = {s[0] for s in styles.values()}
+    free = [s for s in _EXTRA_SHAPES if s not in used] or list(_EXTRA_SHAPES)
+    for k, name in enumerate(c for c in classes if c not in styles):
+        styles[name] = (free[k % len(free)], _TEXTURES[k % len(_TEXTURES)], None)
+    return styles
 
 
 def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.ndarray:
@@ -221,9 +224,9 @@ def _clutter(rng: np.random.Generator, canvas: Image.Image) -> None:
                 draw.ellipse([px, py, px + 1.5, py + 1.5], fill=colour)
 
 
-def _render_object(name: str, long_side: float, rng: np.random.Generator):
+def _render_object(style, long_side: float, rng: np.random.Generator):
     """Returns (alpha float32 HxW in [0, 1], rgb float32 HxWx3) of one object, tight around it."""
-    shape, texture, palette = _style(name)
+    shape, texture, palette = style
     fills, holes, (a_lo, a_hi) = _shape(shape, rng)
     aspect = rng.uniform(a_lo, a_hi)
     angle = rng.uniform(0, 2 * math.pi)
@@ -303,10 +306,11 @@ def _render_image(rng: np.random.Generator, classes: Sequence[str], h: int, w: i
     image = np.asarray(canvas, dtype=np.float32).copy()
     owner = np.zeros((h, w), dtype=np.int32)  # 1-based index of the object on top, 0 = none
     objects: list[dict] = []
+    styles = _styles(classes)
     for _ in range(num_objects):
         cls = int(rng.integers(len(classes)))
         lo, hi = list(_SIZE_BUCKETS.values())[rng.choice(len(_SIZE_BUCKETS), p=_SIZE_WEIGHTS)]
-        alpha, rgb = _render_object(classes[cls], max(12.0, rng.uniform(lo, hi) * min(h, w)), rng)
+        alpha, rgb = _render_object(styles[classes[cls]], max(12.0, rng.uniform(lo, hi) * min(h, w)), rng)
         placed = _place(rng, alpha, objects, owner)
         if placed is None:
             continue

@@ -160,3 +160,12 @@ def test_command_line_writes_pretrain_data(tmp_path, capsys):
     assert [c["name"] for c in coco["categories"]] == list(sample_data.PRETRAIN_CLASSES)
     assert len(coco["images"]) == 3
     assert "3 images" in capsys.readouterr().out
+
+
+def test_classes_without_a_recipe_get_distinct_shapes(tmp_path):
+    ds = sample_data.generate(tmp_path / "custom", num_images=4, classes=("hex_nut", "apple", "pear"), seed=5)
+    coco = json.loads(ds.annotations.read_text())
+    assert [c["name"] for c in coco["categories"]] == ["hex_nut", "apple", "pear"]
+    assert ds.num_boxes == len(coco["annotations"]) > 0
+    shapes = [style[0] for style in sample_data._styles(("hex_nut", "apple", "pear")).values()]
+    assert len(set(shapes)) == 3
