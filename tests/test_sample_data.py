@@ -125,6 +125,12 @@ def test_label_map_lists_classes_in_id_order(dataset):
     items = re.findall(r"item \{\s*id: (\d+)\s*name: '([^']+)'\s*display_name: '([^']+)'\s*\}", text)
     assert [(int(i), n) for i, n, _ in items] == list(enumerate(sample_data.DEMO_CLASSES, start=1))
     assert items[0][2] == "Hex nut"
+    from google.protobuf import text_format
+
+    from schemas.protos import string_int_label_map_pb2
+
+    parsed = text_format.Parse(text, string_int_label_map_pb2.StringIntLabelMap())
+    assert [(i.id, i.name) for i in parsed.item] == list(enumerate(sample_data.DEMO_CLASSES, start=1))
 
 
 def test_pretrain_classes_differ_from_demo_classes():
