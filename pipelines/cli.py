@@ -93,10 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=["local", "beam"], default="local")
     p.add_argument("--min-map", type=float, default=None, metavar="X")
     p.add_argument("--max-regression", type=float, default=None, metavar="X")
+    p.add_argument("--warm-start", action="store_true",
+                   help="start training from the latest blessed model when there is one")
+    p.add_argument("--num-steps", type=int, metavar="N", help="override train_config.num_steps")
+    p.add_argument("--batch-size", type=int, metavar="N", help="override train_config.batch_size")
+    p.add_argument("--base-checkpoint", metavar="DIR",
+                   help="fine-tune checkpoint folder (default: the config's fine_tune_checkpoint)")
+    p.add_argument("--eval-percent", type=int, default=20, metavar="N")
+    p.add_argument("--strict", action="store_true", help="fail on any skipped image or box")
+    p.add_argument("--beam-arg", action="append", metavar="ARG",
+                   help="a Beam pipeline arg, repeatable (default: DirectRunner, multi-processing, 2 workers)")
+    p.add_argument("--no-cache", action="store_true", help="run every node even if its inputs are unchanged")
 
     p = _add(sub, "demo", "pipelines.commands:demo",
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
     p.add_argument("--workdir", default="demo-run", metavar="DIR")
+    p.add_argument("--runner", choices=["local", "beam"], default="local")
+    p.add_argument("--num-images", type=int, metavar="N", help="sample images to generate (default 300)")
+    p.add_argument("--image-size", type=int, metavar="PX", help="sample image size (default 128)")
+    p.add_argument("--num-steps", type=int, metavar="N", help="override the demo config's num_steps")
 
     p = _add(sub, "runs", "pipelines.commands:runs", "List past pipeline runs from ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")
@@ -113,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
              "Compile the pipeline for an orchestrator.")
     p.add_argument("--target", required=True, choices=["kubeflow-v2"])
     p.add_argument("--out", required=True, metavar="FILE")
+    from pipelines import configs as c  # no heavy imports: plain constants
+    p.add_argument("--root", default=c.KFP_PIPELINE_ROOT, metavar="URI", help="pipeline root the spec uses")
+    p.add_argument("--config", default=c.KFP_CONFIG, metavar="CONFIG")
+    p.add_argument("--label-map", default=c.KFP_LABEL_MAP, metavar="FILE")
+    p.add_argument("--format", default="coco", choices=["coco", "voc", "csv"])
+    p.add_argument("--annotations", default=c.KFP_ANNOTATIONS, metavar="PATH")
+    p.add_argument("--images", default=c.KFP_IMAGES, metavar="DIR")
+    p.add_argument("--base-checkpoint", default=c.KFP_CHECKPOINT, metavar="DIR")
+    p.add_argument("--push-to", metavar="URI")
+    p.add_argument("--image", default=c.PIPELINE_IMAGE, help="container image every node runs in")
+    p.add_argument("--warm-start", action="store_true")
     return parser
 
 

@@ -40,3 +40,14 @@ CODE_PACKAGES = {
     "trainer": ("components/trainer", "schemas"),
     "evaluator": ("components/evaluator", "schemas"),
 }
+
+# `detflow compile` defaults: where a compiled pipeline finds things when it runs on
+# Kubeflow / Vertex AI. Config, label map and checkpoint are baked into the image
+# (infra/container/Dockerfile runs `detflow init /opt/detflow/config`); data and
+# the pipeline root are on object storage. Override each with the compile flags.
+KFP_PIPELINE_ROOT = "gs://YOUR_BUCKET/detflow/root"
+KFP_ANNOTATIONS = "gs://YOUR_BUCKET/detflow/data/span-{SPAN}/annotations.json"
+KFP_IMAGES = "gs://YOUR_BUCKET/detflow/data/span-{SPAN}/images"
+KFP_CONFIG = "/opt/detflow/config/pipeline.config"
+KFP_LABEL_MAP = "/opt/detflow/config/label_map.pbtxt"
+KFP_CHECKPOINT = "/app/components/trainer/base_checkpoint/ssd_mobilenet_v2_fpnlite_128"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import os
 import pathlib
 from typing import Dict, List, Optional
@@ -167,6 +168,29 @@ def _to_tfx(mlmd_artifact, like: tfx.types.Artifact) -> tfx.types.Artifact:
     return artifact
 
 
+def example_gen_inputs(data: DataSource) -> tuple[str, str, str]:
+    """(input_base, annotations pattern relative to it, images folder) for the ImageExampleGen.
+
+    With `{SPAN}` in the annotations path, input_base is the folder above the first
+    path part holding `{SPAN}`; the images folder is made relative to the
+    annotations' folder when it holds `{SPAN}` too (each span a self-contained drop).
+    """
+    annotations = os.path.abspath(data.annotations)
+    parts = pathlib.PurePath(annotations).parts
+    first = next((i for i, p in enumerate(parts) if "{SPAN}" in p), len(parts) - 1)
+    input_base = str(pathlib.PurePath(*parts[:first]))
+    pattern = str(pathlib.PurePath(*parts[first:]))
+    images = os.path.abspath(data.images)
+    if "{SPAN}" in images:
+        images = os.path.relpath(images, os.path.dirname(annotations))
+    return input_base, pattern, images
+
+
+def _available(module: str) -> bool:
+    """Whether a component module exists yet (components land one by one)."""
+    return importlib.util.find_spec(module) is not None
+
+
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
@@ -183,98 +207,124 @@ def create_pipeline(
     enable_cache: bool = True,
     num_steps: Optional[int] = None,
     batch_size: Optional[int] = None,
+    stage_inputs: bool = True,
+    portable: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the detflow pipeline. `metadata_path` defaults to `<root>/metadata.sqlite`.
 
     `base_checkpoint` is the fine-tune checkpoint folder (imported as a `Model`);
     with `warm_start` the Trainer starts from the latest blessed model instead
     when there is one. `num_steps`/`batch_size` override the pipeline.config.
+    `stage_inputs=False` imports config and label map from where they are (for
+    a compiled pipeline that runs elsewhere); `portable=True` uses only TFX's own
+    resolver strategies (what the Kubeflow v2 compiler supports).
     """
-    from components.artifact_types import LabelMapFile, PipelineConfigFile
-    from components.evaluator.component import Evaluator
+    from tfx.types.standard_artifacts import Model, ModelBlessing
+
+    if stage_inputs:
+        config_uri, config_sha = stage_input(pipeline_root, pipeline_config_path, "pipeline.config")
+        label_map_uri, label_map_sha = stage_input(pipeline_root, label_map_path, "label_map.pbtxt")
+        label_map_file = os.path.join(label_map_uri, "label_map.pbtxt")
+    else:
+        config_uri, config_sha = pipeline_config_path, _hash_if_local(pipeline_config_path)
+        label_map_uri, label_map_sha = label_map_path, _hash_if_local(label_map_path)
+        label_map_file = label_map_path
+    versions = {name: code_version(pkgs) for name, pkgs in configs.CODE_PACKAGES.items()}
+    checkpoint_uri = base_checkpoint if "://" in base_checkpoint else os.path.abspath(base_checkpoint)
+    nodes: Dict[str, object] = {}
+
+    if _available("components.artifact_types"):
+        from components.artifact_types import LabelMapFile, PipelineConfigFile
+
+        nodes[PIPELINE_CONFIG_IMPORTER] = tfx.dsl.Importer(
+            source_uri=config_uri, artifact_type=PipelineConfigFile,
+            custom_properties=_sha_props(config_sha)).with_id(PIPELINE_CONFIG_IMPORTER)
+        nodes[LABEL_MAP_IMPORTER] = tfx.dsl.Importer(
+            source_uri=label_map_uri, artifact_type=LabelMapFile,
+            custom_properties=_sha_props(label_map_sha)).with_id(LABEL_MAP_IMPORTER)
+    nodes[CHECKPOINT_IMPORTER] = tfx.dsl.Importer(
+        source_uri=checkpoint_uri, artifact_type=Model,
+        custom_properties=_sha_props(_hash_if_local(checkpoint_uri))).with_id(CHECKPOINT_IMPORTER)
+
     from components.example_gen.component import ImageExampleGen
+
+    input_base, pattern, images = example_gen_inputs(data)
+    example_gen = with_code_version(ImageExampleGen(
+        input_base=input_base, annotation_format=data.format, annotations=pattern, images_dir=images,
+        label_map_path=label_map_file, eval_percent=data.eval_percent, strict=data.strict),
+        versions["example_gen"])
+    examples = example_gen.outputs["examples"]
+    nodes["ImageExampleGen"] = example_gen
+    nodes["StatisticsGen"] = tfx.components.StatisticsGen(examples=examples)
+
+    if not (_available("components.label_map_validator.component") and LABEL_MAP_IMPORTER in nodes):
+        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
     from components.label_map_validator.component import LabelMapValidator
+
+    validator = with_code_version(LabelMapValidator(
+        label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
+        pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
+        examples=examples), versions["label_map_validator"])
+    nodes["LabelMapValidator"] = validator
+    label_map = validator.outputs["validated_label_map"]
+
+    if not _available("components.trainer.component"):
+        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
     from components.trainer.component import DetectionTrainer
 
-    config_uri, config_sha = stage_input(pipeline_root, pipeline_config_path, "pipeline.config")
-    label_map_uri, label_map_sha = stage_input(pipeline_root, label_map_path, "label_map.pbtxt")
-    versions = {name: code_version(pkgs) for name, pkgs in configs.CODE_PACKAGES.items()}
-
-    config_importer = tfx.dsl.Importer(
-        source_uri=config_uri, artifact_type=PipelineConfigFile,
-        custom_properties={"sha256": config_sha}).with_id(PIPELINE_CONFIG_IMPORTER)
-    label_map_importer = tfx.dsl.Importer(
-        source_uri=label_map_uri, artifact_type=LabelMapFile,
-        custom_properties={"sha256": label_map_sha}).with_id(LABEL_MAP_IMPORTER)
-    checkpoint_importer = tfx.dsl.Importer(
-        source_uri=os.path.abspath(base_checkpoint), artifact_type=tfx.types.standard_artifacts.Model,
-        custom_properties={"sha256": content_hash(base_checkpoint)}).with_id(CHECKPOINT_IMPORTER)
-
-    example_gen = with_code_version(ImageExampleGen(
-        annotation_format=data.format, annotations=data.annotations, images_dir=data.images,
-        label_map_path=os.path.join(label_map_uri, "label_map.pbtxt"),
-        eval_percent=data.eval_percent, strict=data.strict), versions["example_gen"])
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    label_map_validator = with_code_version(LabelMapValidator(
-        label_map=label_map_importer.outputs["result"],
-        pipeline_config=config_importer.outputs["result"],
-        examples=example_gen.outputs["examples"]), versions["label_map_validator"])
-
+    start_model = nodes[CHECKPOINT_IMPORTER].outputs["result"]
     if warm_start:
-        warm_start_resolver = tfx.dsl.Resolver(
-            strategy_class=WarmStartStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-            checkpoint=checkpoint_importer.outputs["result"],
-            examples=example_gen.outputs["examples"]).with_id(WARM_START_RESOLVER)
-        start_model = warm_start_resolver.outputs["model"]
-    else:
-        warm_start_resolver = None
-        start_model = checkpoint_importer.outputs["result"]
-
+        nodes[WARM_START_RESOLVER] = tfx.dsl.Resolver(
+            strategy_class=LatestBlessedModelStrategy if portable else WarmStartStrategy,
+            model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
+            **({} if portable else {"checkpoint": start_model, "examples": examples}),
+        ).with_id(WARM_START_RESOLVER)
+        start_model = nodes[WARM_START_RESOLVER].outputs["model"]
     custom_config = {"code_version": versions["trainer"]}
     if num_steps is not None:
         custom_config["num_steps"] = int(num_steps)
     if batch_size is not None:
         custom_config["batch_size"] = int(batch_size)
     trainer = DetectionTrainer(
-        examples=example_gen.outputs["examples"],
-        pipeline_config=config_importer.outputs["result"],
-        label_map=label_map_validator.outputs["validated_label_map"],
-        base_model=start_model,
-        custom_config=custom_config)
+        examples=examples, pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
+        label_map=label_map, base_model=start_model, custom_config=custom_config)
+    nodes["DetectionTrainer"] = trainer
 
-    baseline_resolver = tfx.dsl.Resolver(
-        strategy_class=BaselineStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        candidate=trainer.outputs["model"],
+    if not _available("components.evaluator.component"):
+        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
+    from components.evaluator.component import Evaluator
+
+    nodes[BASELINE_RESOLVER] = tfx.dsl.Resolver(
+        strategy_class=LatestBlessedModelStrategy if portable else BaselineStrategy,
+        model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
+        **({} if portable else {"candidate": trainer.outputs["model"]}),
     ).with_id(BASELINE_RESOLVER)
-
     evaluator = with_code_version(Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=baseline_resolver.outputs["model"],
-        label_map=label_map_validator.outputs["validated_label_map"],
+        examples=examples, model=trainer.outputs["model"],
+        baseline_model=nodes[BASELINE_RESOLVER].outputs["model"], label_map=label_map,
         min_map=float(min_map), max_regression=float(max_regression)), versions["evaluator"])
-
-    pusher = tfx.components.Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+    nodes["Evaluator"] = evaluator
+    nodes["Pusher"] = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination)))
+    return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
 
-    components = [config_importer, label_map_importer, checkpoint_importer, example_gen,
-                  statistics_gen, label_map_validator]
-    if warm_start_resolver is not None:
-        components.append(warm_start_resolver)
-    components += [trainer, baseline_resolver, evaluator, pusher]
 
+def _hash_if_local(path: str) -> str:
+    return "" if "://" in path or not os.path.exists(path) else content_hash(path)
+
+
+def _sha_props(sha: str) -> dict:
+    return {"sha256": sha} if sha else {}
+
+
+def _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args):
     metadata_path = metadata_path or os.path.join(pipeline_root, configs.METADATA_FILE)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=components,
+        components=list(nodes.values()),
         enable_cache=enable_cache,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
         beam_pipeline_args=beam_pipeline_args or configs.default_beam_args(),

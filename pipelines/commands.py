@@ -1,0 +1,270 @@
+"""Handlers of the pipeline sub-commands: run, demo, runs, lineage, compile.
+
+Each takes the argparse Namespace and returns the exit code: 0 success, 1 a node
+failed (named, with its error; the full trace goes to `<root>/logs/`), 2 a user
+error (missing file, bad config, root locked), printed without a stack trace.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Optional
+
+from pipelines import configs
+
+EMBEDDED_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                   "components", "trainer", "base_checkpoint",
+                                   "ssd_mobilenet_v2_fpnlite_128")
+DEMO_NUM_IMAGES = 300
+DEMO_IMAGE_SIZE = 128
+DEMO_SEED = 0
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: printed as is, exit 2."""
+
+
+def _quiet() -> None:
+    """Keeps TensorFlow / TFX / Beam chatter off the terminal (warnings stay)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+
+
+def _exit_on_user_error(func):
+    def wrapper(args) -> int:
+        try:
+            return func(args)
+        except UserError as exc:
+            print(f"detflow {args.command}: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # ProblemsError, missing files, a held lock
+            from pipelines.lineage import LineageError
+            from pipelines.lock import RunLockedError
+            from schemas.problems import ProblemsError
+
+            if isinstance(exc, (ProblemsError, FileNotFoundError, RunLockedError, LineageError)):
+                print(f"detflow {args.command}: {exc}", file=sys.stderr)
+                return 2
+            raise
+    wrapper.__doc__ = func.__doc__
+    wrapper.__name__ = func.__name__
+    return wrapper
+
+
+def _checkpoint_from_config(config_path: str) -> Optional[str]:
+    """The folder of the config's train_config.fine_tune_checkpoint, if it names one."""
+    from schemas.pipeline_config import load_pipeline_config
+
+    loaded = load_pipeline_config(config_path)
+    proto = getattr(loaded, "proto", loaded)
+    path = proto.train_config.fine_tune_checkpoint
+    if not path:
+        return None
+    if not os.path.isabs(path):
+        path = os.path.join(os.path.dirname(os.path.abspath(config_path)), path)
+    return path if os.path.isdir(path) else os.path.dirname(path)
+
+
+def _label_map_from_config(config_path: str) -> Optional[str]:
+    from schemas.pipeline_config import load_pipeline_config
+
+    loaded = load_pipeline_config(config_path)
+    proto = getattr(loaded, "proto", loaded)
+    path = proto.train_input_reader.label_map_path
+    if path and not os.path.isabs(path):
+        path = os.path.join(os.path.dirname(os.path.abspath(config_path)), path)
+    return path or None
+
+
+def execute(root: str, data, config: str, label_map: Optional[str], push_to: Optional[str],
+            runner: str = "local", min_map: Optional[float] = None, max_regression: Optional[float] = None,
+            warm_start: bool = False, num_steps: Optional[int] = None, batch_size: Optional[int] = None,
+            base_checkpoint: Optional[str] = None, beam_args: Optional[list] = None,
+            pipeline_name: str = configs.PIPELINE_NAME, enable_cache: bool = True, out=sys.stdout):
+    """Runs the pipeline on `root` under the run lock; returns (exit code, RunSummary or None)."""
+    _quiet()
+    from pipelines import lock, pipeline, run_report, runners
+
+    root = os.path.abspath(root)
+    for path, what in ((config, "pipeline.config"), (data.annotations, "annotations"), (data.images, "images")):
+        if "{SPAN}" not in path and not os.path.exists(path):
+            raise UserError(f"{path}: {what} not found")
+    label_map = label_map or _label_map_from_config(config)
+    if not label_map or not os.path.exists(label_map):
+        raise UserError(f"{label_map or config}: no label map (pass --label-map or set "
+                        "train_input_reader.label_map_path in the config)")
+    base_checkpoint = base_checkpoint or _checkpoint_from_config(config) or EMBEDDED_CHECKPOINT
+    if "://" not in base_checkpoint and not os.path.exists(base_checkpoint):
+        raise UserError(f"{base_checkpoint}: fine-tune checkpoint not found")
+    push_to = os.path.abspath(push_to or os.path.join(root, configs.PUSH_DIR))
+    with lock.run_lock(root):
+        dsl = pipeline.create_pipeline(
+            pipeline_name=pipeline_name, pipeline_root=root, data=data, pipeline_config_path=config,
+            label_map_path=label_map, base_checkpoint=base_checkpoint, push_destination=push_to,
+            min_map=configs.MIN_MAP if min_map is None else min_map,
+            max_regression=configs.MAX_REGRESSION if max_regression is None else max_regression,
+            warm_start=warm_start, beam_pipeline_args=beam_args, enable_cache=enable_cache,
+            num_steps=num_steps, batch_size=batch_size)
+        print(f"running pipeline {pipeline_name} on {root} ({runner} runner)", file=out, flush=True)
+        started = time.time()
+        failure = None
+        try:
+            runners.run(dsl, runner)
+        except Exception as exc:  # a node failed: report it from MLMD, keep the trace in logs/
+            failure = exc
+            log = _write_trace(root)
+        store = run_report.open_store(root)
+        summary = run_report.latest_run(store, pipeline_name)
+    if summary is not None:
+        print(run_report.format_run(summary), file=out)
+    print(f"wall time {time.time() - started:.1f}s", file=out)
+    if failure is not None:
+        failed = [n for n in (summary.nodes if summary else []) if n.state == "failed"]
+        node = failed[0].node_id if failed else "the pipeline"
+        message = str(failure).strip().splitlines()
+        print(f"detflow run: {node} failed: {message[-1] if message else type(failure).__name__}\n"
+              f"  full trace: {log}", file=sys.stderr)
+        return 1, summary
+    return 0, summary
+
+
+def _write_trace(root: str) -> str:
+    logs = os.path.join(root, configs.LOGS_DIR)
+    os.makedirs(logs, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    path = os.path.join(logs, f"run-{stamp}.log")
+    with open(path, "w") as fh:
+        fh.write(traceback.format_exc())
+    return path
+
+
+@_exit_on_user_error
+def run(args) -> int:
+    """`detflow run`: the pipeline on the user's data; prints per node ran/cached, metrics, blessing, push."""
+    from pipelines.pipeline import DataSource
+
+    data = DataSource(format=args.format, annotations=args.annotations, images=args.images,
+                      eval_percent=getattr(args, "eval_percent", configs.EVAL_PERCENT),
+                      strict=getattr(args, "strict", False))
+    code, _ = execute(args.root, data, args.config, args.label_map, args.push_to, runner=args.runner,
+                      min_map=args.min_map, max_regression=args.max_regression,
+                      warm_start=getattr(args, "warm_start", False), num_steps=getattr(args, "num_steps", None),
+                      batch_size=getattr(args, "batch_size", None),
+                      base_checkpoint=getattr(args, "base_checkpoint", None),
+                      beam_args=getattr(args, "beam_arg", None) or None,
+                      enable_cache=not getattr(args, "no_cache", False))
+    return code
+
+
+def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: int = DEMO_IMAGE_SIZE):
+    """Generates the demo data (once: same seed, same bytes) and its config; returns (dataset, config path)."""
+    from pipelines import sample_data
+
+    data_dir = os.path.join(workdir, "data")
+    stamp = os.path.join(data_dir, "generated.json")
+    recipe = {"num_images": num_images, "image_size": image_size, "seed": DEMO_SEED,
+              "classes": list(sample_data.DEMO_CLASSES)}
+    if not (os.path.exists(stamp) and json.load(open(stamp)) == recipe):
+        dataset = sample_data.generate(data_dir, num_images=num_images, image_size=(image_size, image_size),
+                                       seed=DEMO_SEED)
+        with open(stamp, "w") as fh:
+            json.dump(recipe, fh)
+    config_dir = os.path.join(workdir, "config")
+    config = os.path.join(config_dir, "pipeline.config")
+    if not os.path.exists(config):
+        from components.trainer.init import write_config
+
+        write_config(config_dir, list(sample_data.DEMO_CLASSES))
+    return data_dir, config
+
+
+@_exit_on_user_error
+def demo(args) -> int:
+    """`detflow demo`: sample data + embedded checkpoint → the whole pipeline, in `--workdir`."""
+    from pipelines.pipeline import DataSource
+
+    workdir = os.path.abspath(args.workdir)
+    data_dir, config = prepare_demo(workdir, getattr(args, "num_images", None) or DEMO_NUM_IMAGES,
+                                    getattr(args, "image_size", None) or DEMO_IMAGE_SIZE)
+    data = DataSource(format="coco", annotations=os.path.join(data_dir, "annotations.json"),
+                      images=os.path.join(data_dir, "images"))
+    label_map = os.path.join(os.path.dirname(config), "label_map.pbtxt")
+    code, summary = execute(workdir, data, config, label_map if os.path.exists(label_map) else None,
+                            os.path.join(workdir, configs.PUSH_DIR), runner=getattr(args, "runner", "local"),
+                            num_steps=getattr(args, "num_steps", None))
+    if code == 0 and summary is not None and summary.pushed:
+        print(f"\nthe fine-tuned detector: {summary.pushed}\n"
+              f"  try: detflow predict --model {summary.pushed} {data_dir}/images/000000.png --out predictions")
+    return code
+
+
+@_exit_on_user_error
+def runs(args) -> int:
+    """`detflow runs`: past runs from ML Metadata with status, metrics, blessing, pushed version."""
+    _quiet()
+    from pipelines import run_report
+
+    store = run_report.open_store(os.path.abspath(args.root))
+    found = run_report.list_runs(store, getattr(args, "pipeline_name", configs.PIPELINE_NAME))
+    if args.json:
+        print(json.dumps([r.to_json() for r in found], indent=2, default=str))
+        return 0
+    if not found:
+        print(f"no runs recorded under {args.root}")
+        return 0
+    print(f"{'run':<28} {'started (UTC)':<20} {'status':<9} {'ran':>3} {'cached':>6} {'mAP@.5':>7} "
+          f"{'blessed':<7} pushed version")
+    for r in found:
+        started = datetime.datetime.fromtimestamp(r.started_ms / 1000, datetime.timezone.utc)
+        ran = sum(n.state == "ran" for n in r.nodes)
+        cached = sum(n.state == "cached" for n in r.nodes)
+        m = r.metrics.get(run_report.PRIMARY_METRIC)
+        print(f"{r.run_id[:28]:<28} {started:%Y-%m-%d %H:%M:%S}  {r.status:<9} {ran:>3} {cached:>6} "
+              f"{'-' if m is None else f'{m:.4f}':>7} {'-' if r.blessed is None else ('yes' if r.blessed else 'no'):<7} "
+              f"{r.pushed_version or '-'}")
+    return 0
+
+
+@_exit_on_user_error
+def lineage(args) -> int:
+    """`detflow lineage`: an artifact's upstream or downstream lineage from ML Metadata."""
+    _quiet()
+    from pipelines import lineage as lineage_lib
+    from pipelines import run_report
+
+    store = run_report.open_store(os.path.abspath(args.root))
+    artifact = lineage_lib.find_artifact(store, args.artifact)
+    graph = lineage_lib.trace(store, artifact, args.direction)
+    print(lineage_lib.render(graph, "json" if args.json else "dot" if args.dot else None))
+    return 0
+
+
+@_exit_on_user_error
+def compile_pipeline(args) -> int:
+    """`detflow compile --target kubeflow-v2`: the pipeline-spec JSON through TFX's KubeflowV2DagRunner."""
+    _quiet()
+    from pipelines import pipeline, runners
+
+    data = pipeline.DataSource(format=args.format, annotations=args.annotations, images=args.images)
+    dsl = pipeline.create_pipeline(
+        pipeline_name=configs.PIPELINE_NAME, pipeline_root=args.root, data=data,
+        pipeline_config_path=args.config, label_map_path=args.label_map,
+        base_checkpoint=args.base_checkpoint, push_destination=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
+        warm_start=args.warm_start, stage_inputs=False, portable=True)
+    dsl.metadata_connection_config = None
+    out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
+    print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
+    return 0

@@ -1,0 +1,213 @@
+"""Lineage audit from ML Metadata alone: where an artifact came from, or what was made from it.
+
+`find_artifact` accepts an artifact id, an artifact URI or a pushed-model folder
+(matched against the PushedModel's `pushed_destination`). `trace` asks MLMD's
+`get_lineage_subgraph` for the graph around it; the result renders as a text tree,
+JSON or Graphviz DOT. Going upstream, an artifact made by an earlier pipeline run
+(a warm-start checkpoint, a baseline) is shown with that run and not expanded further.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Optional
+
+from ml_metadata.proto import metadata_store_pb2
+
+from pipelines.run_report import props, read_metrics
+
+UPSTREAM, DOWNSTREAM = "upstream", "downstream"
+_MAX_HOPS = 40  # MLMD counts artifact→execution and execution→artifact as one hop each
+_SHOWN_EXEC_PROPS = ("detflow_code_version", "custom_config", "min_map", "max_regression",
+                     "input_base", "annotation_format", "eval_percent")
+_HIDDEN_ARTIFACT_PROPS = ("is_external", "tfx_version", "state", "__execution_result__")
+
+
+class LineageError(Exception):
+    """The artifact asked for is not in ML Metadata."""
+
+
+@dataclasses.dataclass
+class Lineage:
+    """A lineage subgraph: artifacts and executions by id, events as (artifact, execution, kind, key)."""
+
+    start: int
+    direction: str
+    artifacts: dict
+    executions: dict
+    events: list
+
+
+def find_artifact(store, ref: str) -> metadata_store_pb2.Artifact:
+    """The artifact an id, a URI or a pushed-model folder names; raises LineageError if none."""
+    if ref.isdigit():
+        found = store.get_artifacts_by_id([int(ref)])
+        if found:
+            return found[0]
+        raise LineageError(f"no artifact with id {ref} in ML Metadata")
+    path = os.path.abspath(ref).rstrip("/")
+    by_uri = store.get_artifacts_by_uri(path) or store.get_artifacts_by_uri(ref)
+    if by_uri:
+        return max(by_uri, key=lambda a: a.id)
+    try:
+        pushed = store.get_artifacts_by_type("PushedModel")
+    except Exception:  # the type is not registered: nothing was ever pushed
+        pushed = []
+    for artifact in sorted(pushed, key=lambda a: -a.id):
+        destination = str(props(artifact).get("pushed_destination", "")).rstrip("/")
+        if destination and (path == destination or path.startswith(destination + "/")):
+            return artifact
+    raise LineageError(f"{ref}: no artifact with this id, URI or pushed-model folder in ML Metadata")
+
+
+def trace(store, artifact: metadata_store_pb2.Artifact, direction: str = UPSTREAM) -> Lineage:
+    """The lineage subgraph of `artifact` in `direction` (MLMD get_lineage_subgraph)."""
+    options = metadata_store_pb2.LineageSubgraphQueryOptions(
+        starting_artifacts=metadata_store_pb2.LineageSubgraphQueryOptions.StartingNodes(
+            filter_query=f"id = {artifact.id}"),
+        max_num_hops=_MAX_HOPS,
+        direction=(metadata_store_pb2.LineageSubgraphQueryOptions.UPSTREAM if direction == UPSTREAM
+                   else metadata_store_pb2.LineageSubgraphQueryOptions.DOWNSTREAM))
+    graph = store.get_lineage_subgraph(options)
+    artifact_types = {t.id: t.name for t in store.get_artifact_types()}
+    execution_types = {t.id: t.name for t in store.get_execution_types()}
+    node_ctx = store.get_context_type("node").id
+    run_ctx = store.get_context_type("pipeline_run").id
+    artifacts = {}
+    for a in graph.artifacts:
+        p = {k: v for k, v in props(a).items() if k not in _HIDDEN_ARTIFACT_PROPS}
+        entry = {"id": a.id, "type": artifact_types.get(a.type_id, "?"), "uri": a.uri, "properties": p}
+        if entry["type"] == "ModelEvaluation":
+            entry["metrics"] = read_metrics(a)
+        artifacts[a.id] = entry
+    executions = {}
+    for e in graph.executions:
+        contexts = store.get_contexts_by_execution(e.id)
+        node = next((c.name.split(".", 1)[-1] for c in contexts if c.type_id == node_ctx), "?")
+        run = next((c.name for c in contexts if c.type_id == run_ctx), "")
+        shown = {k: v for k, v in props(e).items() if k in _SHOWN_EXEC_PROPS}
+        executions[e.id] = {"id": e.id, "node": node, "run": run,
+                            "type": execution_types.get(e.type_id, "?"),
+                            "state": metadata_store_pb2.Execution.State.Name(e.last_known_state),
+                            "properties": shown}
+    events = []
+    for ev in graph.events:
+        if ev.artifact_id in artifacts and ev.execution_id in executions:
+            kind = "output" if ev.type in (metadata_store_pb2.Event.OUTPUT,
+                                           metadata_store_pb2.Event.DECLARED_OUTPUT) else "input"
+            key = ev.path.steps[0].key if ev.path.steps else ""
+            events.append((ev.artifact_id, ev.execution_id, kind, key))
+    return Lineage(artifact.id, direction, artifacts, executions, sorted(set(events)))
+
+
+def _describe_artifact(a: dict) -> str:
+    p = a["properties"]
+    parts = [f"{a['type']} #{a['id']}"]
+    for key in ("span", "version", "input_fingerprint", "split_names", "sha256", "content_hash",
+                "blessed", "pushed_destination", "pushed_version"):
+        if key in p and p[key] not in ("", None):
+            value = str(p[key])
+            parts.append(f"{key}={value if len(value) < 80 else value[:77] + '...'}")
+    others = {k: v for k, v in p.items() if k not in {"span", "version", "input_fingerprint", "split_names",
+                                                      "sha256", "content_hash", "blessed",
+                                                      "pushed_destination", "pushed_version", "pushed",
+                                                      "current_model_id", "current_model",
+                                                      "baseline_model_id", "baseline_model", "name",
+                                                      "producer_component"}}
+    counts = {k: v for k, v in others.items() if isinstance(v, (int, float)) and len(k) < 40}
+    if counts:
+        parts.append(", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in sorted(counts.items())[:12]))
+    for name, value in a.get("metrics", {}).items():
+        if name in ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU"):
+            parts.append(f"{name.split('/')[-1]}={value:.4f}")
+    parts.append(f"uri={a['uri']}")
+    return "  ".join(parts)
+
+
+def _describe_execution(e: dict, start_run: str) -> str:
+    text = f"{e['node']} (execution #{e['id']}, {e['state'].lower()}"
+    if e["run"] and e["run"] != start_run:
+        text += f", earlier run {e['run']}"
+    text += ")"
+    for k, v in e["properties"].items():
+        text += f"  {k}={str(v)[:120]}"
+    return text
+
+
+def _producer_run(lineage: Lineage, artifact_id: int) -> str:
+    for a, x, kind, _ in lineage.events:
+        if a == artifact_id and kind == "output":
+            return lineage.executions[x]["run"]
+    return ""
+
+
+def format_tree(lineage: Lineage) -> str:
+    """The lineage as an indented text tree rooted at the starting artifact."""
+    start_run = _producer_run(lineage, lineage.start)
+    lines: list[str] = []
+    seen: set[int] = set()
+
+    def walk_artifact(aid: int, key: str, depth: int) -> None:
+        pad = "  " * depth
+        label = f"[{key}] " if key else ""
+        lines.append(f"{pad}{label}{_describe_artifact(lineage.artifacts[aid])}")
+        if aid in seen:
+            if depth:
+                lines[-1] += "  (shown above)"
+            return
+        seen.add(aid)
+        wanted = "output" if lineage.direction == UPSTREAM else "input"
+        for a, x, kind, _ in lineage.events:
+            if a != aid or kind != wanted:
+                continue
+            execution = lineage.executions[x]
+            lines.append(f"{pad}  {'<-' if lineage.direction == UPSTREAM else '->'} "
+                         f"{_describe_execution(execution, start_run)}")
+            if lineage.direction == UPSTREAM and execution["run"] and start_run and execution["run"] != start_run:
+                continue  # made by an earlier run: named, not expanded
+            nxt = "input" if lineage.direction == UPSTREAM else "output"
+            for a2, x2, kind2, key2 in lineage.events:
+                if x2 == x and kind2 == nxt and a2 != aid:
+                    walk_artifact(a2, key2, depth + 2)
+
+    walk_artifact(lineage.start, "", 0)
+    return "\n".join(lines)
+
+
+def to_json(lineage: Lineage) -> dict:
+    """The lineage as a JSON-ready dict."""
+    return {"start": lineage.start, "direction": lineage.direction,
+            "artifacts": list(lineage.artifacts.values()),
+            "executions": list(lineage.executions.values()),
+            "events": [{"artifact": a, "execution": x, "kind": k, "key": key}
+                       for a, x, k, key in lineage.events]}
+
+
+def to_dot(lineage: Lineage) -> str:
+    """The lineage as a Graphviz digraph (artifacts as ellipses, executions as boxes)."""
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["digraph lineage {", "  rankdir=LR;"]
+    for a in lineage.artifacts.values():
+        style = ", style=bold" if a["id"] == lineage.start else ""
+        lines.append(f"  a{a['id']} [shape=ellipse{style}, label={quote(a['type'] + ' #' + str(a['id']))}];")
+    for e in lineage.executions.values():
+        lines.append(f"  e{e['id']} [shape=box, label={quote(e['node'] + chr(10) + e['run'])}];")
+    for a, x, kind, key in lineage.events:
+        edge = f"a{a} -> e{x}" if kind == "input" else f"e{x} -> a{a}"
+        lines.append(f"  {edge} [label={quote(key)}];")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def render(lineage: Lineage, fmt: Optional[str] = None) -> str:
+    """`fmt` None → text tree, 'json' → JSON, 'dot' → Graphviz."""
+    if fmt == "json":
+        return json.dumps(to_json(lineage), indent=2, default=str)
+    if fmt == "dot":
+        return to_dot(lineage)
+    return format_tree(lineage)
