@@ -317,15 +317,15 @@ def classify(message: _message.Message, path: str = "") -> Iterator[Finding]:
         field_path = f"{path}.{field.name}" if path else field.name
         rule = rule_for(field_path, descriptor, field.name)
         if rule is None:
-            yield Finding(field_path, f"{field.name} is not supported by detflow", True)
+            yield Finding(field_path, "not supported by detflow", True)
             continue
         if rule.support is Support.REJECTED:
             if not _is_default(field, value):
-                yield Finding(field_path, f"{field.name} is not supported by detflow: {rule.note}", True)
+                yield Finding(field_path, f"not supported by detflow: {rule.note}", True)
             continue
         if rule.support is Support.IGNORED:
             if not _is_default(field, value):
-                yield Finding(field_path, f"{field.name} is ignored: {rule.note}", False)
+                yield Finding(field_path, f"ignored: {rule.note}", False)
             continue
         repeated = field.label == field.LABEL_REPEATED
         items = list(value) if repeated else [value]
@@ -335,7 +335,7 @@ def classify(message: _message.Message, path: str = "") -> Iterator[Finding]:
                 yield from classify(item, item_path)
             elif rule.allowed and _value_name(field, item) not in rule.allowed:
                 choices = ", ".join(_show(a) for a in rule.allowed)
-                yield Finding(item_path, f"{field.name} {_show(_value_name(field, item))} is not supported "
+                yield Finding(item_path, f"{_show(_value_name(field, item))} is not supported "
                                          f"by detflow (supported: {choices})", True)
 
 

@@ -1,0 +1,54 @@
+"""`detflow config check` and `detflow label-map check` (no TensorFlow imported)."""
+
+from __future__ import annotations
+
+import sys
+
+from schemas.problems import ProblemsError
+
+
+def _print_problems(error: ProblemsError) -> int:
+    for problem in error.problems:
+        print(problem, file=sys.stderr)
+    return 2
+
+
+def config_check(args) -> int:
+    """Validates `args.config`: prints a summary and warnings (exit 0) or every problem (exit 2)."""
+    from schemas.pipeline_config import load_pipeline_config
+
+    try:
+        config = load_pipeline_config(args.config)
+    except ProblemsError as error:
+        return _print_problems(error)
+    print(f"{config.path}: OK")
+    print(config.format_summary())
+    if config.warnings:
+        print(f"{len(config.warnings)} warning(s):")
+        for warning in config.warnings:
+            print(f"  warning: {warning}")
+    return 0
+
+
+def label_map_check(args) -> int:
+    """Validates `args.label_map` (and num_classes of `args.config`): exit 0 or 2 listing every problem."""
+    from schemas.label_map import check_against_config, load_label_map
+    from schemas.pipeline_config import load_pipeline_config
+
+    problems = []
+    label_map = config = None
+    try:
+        label_map = load_label_map(args.label_map)
+    except ProblemsError as error:
+        problems += error.problems
+    if getattr(args, "config", None):
+        try:
+            config = load_pipeline_config(args.config)
+        except ProblemsError as error:
+            problems += error.problems
+    if label_map is not None and config is not None:
+        problems += check_against_config(label_map, config)
+    if problems:
+        return _print_problems(ProblemsError(problems))
+    print(f"{label_map.num_classes} classes: {', '.join(label_map.names)}")
+    return 0

@@ -1,0 +1,271 @@
+"""Impossible or contradictory values in a parsed pipeline.config.
+
+`check(proto)` returns `(errors, warnings)`, each a list of `(field_path, message)`
+with the dotted path (repeated indices included) that the caller turns into
+CONFIG:LINE:COL problems. The checks mirror what the OD API builders would
+reject at training time, so a user learns it from `config check` instead.
+"""
+
+from __future__ import annotations
+
+from schemas.protos import pipeline_pb2
+
+Issue = tuple[str, str]
+
+
+def num(value: float) -> str:
+    """A float32 field value as the user wrote it (0.08, not 0.0799999982)."""
+    return f"{value:.7g}"
+
+
+class _Checker:
+    def __init__(self):
+        self.errors: list[Issue] = []
+        self.warnings: list[Issue] = []
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append((path, message))
+
+    def positive(self, message, path: str, field: str) -> None:
+        value = getattr(message, field)
+        if value <= 0:
+            self.error(f"{path}.{field}", f"must be > 0 (got {num(value)})")
+
+    def unit(self, message, path: str, field: str) -> None:
+        value = getattr(message, field)
+        if not 0.0 <= value <= 1.0:
+            self.error(f"{path}.{field}", f"must be in [0, 1] (got {num(value)})")
+
+    def ordered(self, message, path: str, low: str, high: str) -> None:
+        a, b = getattr(message, low), getattr(message, high)
+        if a > b:
+            self.error(f"{path}.{low}", f"{num(a)} must not exceed {high} ({num(b)})")
+
+
+def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], list[Issue]]:
+    """Errors and warnings for values no detector can be built or trained with."""
+    c = _Checker()
+    arch = proto.model.WhichOneof("model")
+    if arch is None:
+        c.error("model", "no model: the config needs model { ssd { ... } } or model { faster_rcnn { ... } }")
+    elif arch == "ssd":
+        _check_ssd(c, proto.model.ssd, "model.ssd")
+    elif arch == "faster_rcnn":
+        _check_faster_rcnn(c, proto.model.faster_rcnn, "model.faster_rcnn")
+    _check_train(c, proto.train_config, "train_config")
+    _check_eval(c, proto)
+    return c.errors, c.warnings
+
+
+def _check_common_model(c: _Checker, model, path: str) -> None:
+    if model.num_classes <= 0:
+        c.error(f"{path}.num_classes", f"num_classes must be > 0, the number of classes in the label map "
+                                       f"(got {model.num_classes})")
+    resizer = model.image_resizer
+    kind = resizer.WhichOneof("image_resizer_oneof")
+    if kind is None:
+        c.error(f"{path}.image_resizer", "image_resizer is required")
+    elif kind == "fixed_shape_resizer":
+        for field in ("height", "width"):
+            c.positive(resizer.fixed_shape_resizer, f"{path}.image_resizer.fixed_shape_resizer", field)
+    elif kind == "keep_aspect_ratio_resizer":
+        r, rpath = resizer.keep_aspect_ratio_resizer, f"{path}.image_resizer.keep_aspect_ratio_resizer"
+        c.positive(r, rpath, "min_dimension")
+        c.ordered(r, rpath, "min_dimension", "max_dimension")
+
+
+def _check_nms(c: _Checker, post_processing, path: str) -> None:
+    nms, npath = post_processing.batch_non_max_suppression, f"{path}.batch_non_max_suppression"
+    c.unit(nms, npath, "score_threshold")
+    c.unit(nms, npath, "iou_threshold")
+    c.positive(nms, npath, "max_detections_per_class")
+    c.positive(nms, npath, "max_total_detections")
+
+
+def _check_ssd(c: _Checker, ssd, path: str) -> None:
+    _check_common_model(c, ssd, path)
+    fe, fpath = ssd.feature_extractor, f"{path}.feature_extractor"
+    if not fe.HasField("type"):
+        from schemas.field_support import SSD_FEATURE_EXTRACTORS
+        c.error(f"{fpath}.type" if ssd.HasField("feature_extractor") else fpath,
+                f"feature_extractor.type is required (supported: {', '.join(SSD_FEATURE_EXTRACTORS)})")
+    c.positive(fe, fpath, "depth_multiplier")
+    if fe.HasField("fpn"):
+        c.ordered(fe.fpn, f"{fpath}.fpn", "min_level", "max_level")
+        c.positive(fe.fpn, f"{fpath}.fpn", "additional_layer_depth")
+    elif fe.type.endswith("_fpn_keras"):
+        c.error(f"{fpath}.type", f"{fe.type} needs an fpn {{ min_level max_level additional_layer_depth }} block")
+    matcher, mpath = ssd.matcher.argmax_matcher, f"{path}.matcher.argmax_matcher"
+    c.unit(matcher, mpath, "matched_threshold")
+    c.unit(matcher, mpath, "unmatched_threshold")
+    c.ordered(matcher, mpath, "unmatched_threshold", "matched_threshold")
+    if ssd.anchor_generator.HasField("multiscale_anchor_generator"):
+        anchors, apath = ssd.anchor_generator.multiscale_anchor_generator, \
+            f"{path}.anchor_generator.multiscale_anchor_generator"
+        c.ordered(anchors, apath, "min_level", "max_level")
+        c.positive(anchors, apath, "anchor_scale")
+        c.positive(anchors, apath, "scales_per_octave")
+        _check_ratios(c, anchors.aspect_ratios, f"{apath}.aspect_ratios")
+        if fe.HasField("fpn") and (anchors.min_level, anchors.max_level) != (fe.fpn.min_level, fe.fpn.max_level):
+            c.error(f"{apath}.min_level", f"anchor levels {anchors.min_level}..{anchors.max_level} differ from "
+                                          f"feature_extractor.fpn levels {fe.fpn.min_level}..{fe.fpn.max_level}")
+    elif not ssd.HasField("anchor_generator"):
+        c.error(f"{path}.anchor_generator", "anchor_generator is required (multiscale_anchor_generator)")
+    if not ssd.HasField("box_predictor"):
+        c.error(f"{path}.box_predictor", "box_predictor is required (weight_shared_convolutional_box_predictor)")
+    head = ssd.box_predictor.weight_shared_convolutional_box_predictor
+    hpath = f"{path}.box_predictor.weight_shared_convolutional_box_predictor"
+    if ssd.box_predictor.HasField("weight_shared_convolutional_box_predictor"):
+        c.positive(head, hpath, "depth")
+        c.positive(head, hpath, "kernel_size")
+    focal = ssd.loss.classification_loss.weighted_sigmoid_focal
+    if ssd.loss.classification_loss.HasField("weighted_sigmoid_focal"):
+        fpath2 = f"{path}.loss.classification_loss.weighted_sigmoid_focal"
+        if focal.HasField("alpha"):
+            c.unit(focal, fpath2, "alpha")
+        if focal.gamma < 0:
+            c.error(f"{fpath2}.gamma", f"gamma must be >= 0 (got {num(focal.gamma)})")
+    _check_nms(c, ssd.post_processing, f"{path}.post_processing")
+
+
+def _check_ratios(c: _Checker, values, path: str) -> None:
+    for i, value in enumerate(values):
+        if value <= 0:
+            c.error(f"{path}[{i}]", f"aspect ratios and scales must be > 0 (got {num(value)})")
+
+
+def _check_faster_rcnn(c: _Checker, frcnn, path: str) -> None:
+    _check_common_model(c, frcnn, path)
+    if not frcnn.feature_extractor.HasField("type"):
+        from schemas.field_support import FASTER_RCNN_FEATURE_EXTRACTORS
+        c.error(f"{path}.feature_extractor", "feature_extractor.type is required "
+                                             f"(supported: {', '.join(FASTER_RCNN_FEATURE_EXTRACTORS)})")
+    grid, gpath = frcnn.first_stage_anchor_generator.grid_anchor_generator, \
+        f"{path}.first_stage_anchor_generator.grid_anchor_generator"
+    if not frcnn.first_stage_anchor_generator.HasField("grid_anchor_generator"):
+        c.error(f"{path}.first_stage_anchor_generator", "first_stage_anchor_generator is required "
+                                                        "(grid_anchor_generator)")
+    _check_ratios(c, grid.scales, f"{gpath}.scales")
+    _check_ratios(c, grid.aspect_ratios, f"{gpath}.aspect_ratios")
+    for field in ("height_stride", "width_stride"):
+        c.positive(grid, gpath, field)
+    for field in ("first_stage_nms_score_threshold", "first_stage_nms_iou_threshold",
+                  "first_stage_positive_balance_fraction", "second_stage_balance_fraction"):
+        c.unit(frcnn, path, field)
+    for field in ("first_stage_max_proposals", "first_stage_minibatch_size", "second_stage_batch_size"):
+        c.positive(frcnn, path, field)
+    for field in ("initial_crop_size", "maxpool_kernel_size", "maxpool_stride"):
+        if frcnn.HasField(field):
+            c.positive(frcnn, path, field)
+    if not frcnn.second_stage_box_predictor.HasField("mask_rcnn_box_predictor"):
+        c.error(f"{path}.second_stage_box_predictor", "second_stage_box_predictor is required "
+                                                      "(mask_rcnn_box_predictor)")
+    _check_nms(c, frcnn.second_stage_post_processing, f"{path}.second_stage_post_processing")
+
+
+def _check_train(c: _Checker, train, path: str) -> None:
+    if train.batch_size <= 0:
+        c.error(f"{path}.batch_size", f"batch_size must be > 0 (got {train.batch_size})")
+    if train.num_steps == 0:
+        c.warnings.append((f"{path}.num_steps" if train.HasField("num_steps") else path,
+                           "num_steps is 0: the OD API trains forever; give num_steps or --num-steps"))
+    if train.gradient_clipping_by_norm < 0:
+        c.error(f"{path}.gradient_clipping_by_norm", "gradient_clipping_by_norm must be >= 0 (0 disables it)")
+    c.positive(train, path, "max_number_of_boxes")
+    _check_fine_tune(c, train, path)
+    opt = train.optimizer
+    kind = opt.WhichOneof("optimizer")
+    if kind is None:
+        c.error(f"{path}.optimizer", "an optimizer is required (momentum_optimizer, adam_optimizer "
+                                     "or rms_prop_optimizer)")
+    else:
+        optimizer, opath = getattr(opt, kind), f"{path}.optimizer.{kind}"
+        if kind in ("momentum_optimizer", "rms_prop_optimizer") and not 0 <= optimizer.momentum_optimizer_value < 1:
+            c.error(f"{opath}.momentum_optimizer_value", "momentum_optimizer_value must be in [0, 1)")
+        _check_learning_rate(c, optimizer.learning_rate, f"{opath}.learning_rate")
+    if opt.use_moving_average:
+        c.unit(opt, f"{path}.optimizer", "moving_average_decay")
+    for i, step in enumerate(train.data_augmentation_options):
+        _check_augmentation(c, step, f"{path}.data_augmentation_options[{i}]")
+
+
+def _check_fine_tune(c: _Checker, train, path: str) -> None:
+    if not train.fine_tune_checkpoint:
+        return
+    if not train.fine_tune_checkpoint_type:
+        c.warnings.append((f"{path}.fine_tune_checkpoint",
+                           "fine_tune_checkpoint_type is not set: the OD API then restores it as "
+                           "'classification' (backbone only)"))
+    if not train.HasField("fine_tune_checkpoint_version"):
+        c.error(f"{path}.fine_tune_checkpoint",
+                "fine_tune_checkpoint_version: V2 is required with a fine_tune_checkpoint (the OD API default "
+                "V1 is a TF1 name-based checkpoint, which detflow cannot restore)")
+
+
+def _check_learning_rate(c: _Checker, lr, path: str) -> None:
+    kind = lr.WhichOneof("learning_rate")
+    if kind is None:
+        c.error(path, "learning_rate needs one of constant_learning_rate, exponential_decay_learning_rate, "
+                      "manual_step_learning_rate, cosine_decay_learning_rate")
+        return
+    schedule, spath = getattr(lr, kind), f"{path}.{kind}"
+    if kind == "constant_learning_rate":
+        c.positive(schedule, spath, "learning_rate")
+    elif kind == "exponential_decay_learning_rate":
+        c.positive(schedule, spath, "initial_learning_rate")
+        c.positive(schedule, spath, "decay_steps")
+        c.positive(schedule, spath, "decay_factor")
+        if schedule.min_learning_rate < 0 or schedule.burnin_learning_rate < 0:
+            c.error(spath, "learning rates must be >= 0")
+    elif kind == "manual_step_learning_rate":
+        c.positive(schedule, spath, "initial_learning_rate")
+        previous = 0
+        for i, entry in enumerate(schedule.schedule):
+            epath = f"{spath}.schedule[{i}]"
+            if entry.step <= previous and (i > 0 or schedule.warmup):
+                c.error(f"{epath}.step", f"schedule steps must increase strictly (step {entry.step} after "
+                                         f"{previous}{'; with warmup the first step must be > 0' if i == 0 else ''})")
+            if entry.learning_rate < 0:
+                c.error(f"{epath}.learning_rate", "learning_rate must be >= 0")
+            previous = entry.step
+    elif kind == "cosine_decay_learning_rate":
+        c.positive(schedule, spath, "learning_rate_base")
+        if schedule.total_steps < schedule.warmup_steps:
+            c.error(f"{spath}.total_steps", f"total_steps ({schedule.total_steps}) must be >= warmup_steps "
+                                            f"({schedule.warmup_steps})")
+        if schedule.learning_rate_base < schedule.warmup_learning_rate:
+            c.error(f"{spath}.learning_rate_base",
+                    f"learning_rate_base ({num(schedule.learning_rate_base)}) must be >= warmup_learning_rate "
+                    f"({num(schedule.warmup_learning_rate)})")
+
+
+def _check_augmentation(c: _Checker, step, path: str) -> None:
+    kind = step.WhichOneof("preprocessing_step")
+    if kind is None:
+        return
+    op, opath = getattr(step, kind), f"{path}.{kind}"
+    if kind == "random_horizontal_flip":
+        c.unit(op, opath, "probability")
+    elif kind in ("random_adjust_contrast", "random_adjust_saturation"):
+        c.ordered(op, opath, "min_delta", "max_delta")
+    elif kind in ("random_adjust_brightness", "random_adjust_hue"):
+        if op.max_delta < 0:
+            c.error(f"{opath}.max_delta", "max_delta must be >= 0")
+    elif kind == "random_crop_image":
+        c.ordered(op, opath, "min_area", "max_area")
+        c.ordered(op, opath, "min_aspect_ratio", "max_aspect_ratio")
+        c.unit(op, opath, "min_object_covered")
+    elif kind == "random_scale_crop_and_pad_to_square":
+        c.positive(op, opath, "output_size")
+        c.ordered(op, opath, "scale_min", "scale_max")
+
+
+def _check_eval(c: _Checker, proto) -> None:
+    ev = proto.eval_config
+    if proto.HasField("eval_config"):
+        if ev.batch_size <= 0:
+            c.error("eval_config.batch_size", "batch_size must be > 0")
+        c.unit(ev, "eval_config", "min_score_threshold")
+    if len(proto.eval_input_reader) > 1:
+        c.error("eval_input_reader[1]", f"detflow evaluates one eval_input_reader; this config has "
+                                        f"{len(proto.eval_input_reader)}")
