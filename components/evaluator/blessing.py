@@ -1,0 +1,78 @@
+"""Blessing: is a candidate model good enough to push? Pure logic, no TFX.
+
+Two thresholds, as TFX's Evaluator has them: a value threshold (the metric must
+reach `min_map`) and a change threshold against a baseline (it may drop by at
+most `max_regression` below the baseline's value). Without a baseline — the
+first run — only the value threshold applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Mapping, Optional
+
+from components.evaluator.coco_metrics import HEADLINE_METRIC
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """The verdict and a sentence per check that led to it."""
+
+    blessed: bool
+    reasons: list[str]
+
+    @property
+    def message(self) -> str:
+        """The reasons as one line, for logs and ML Metadata."""
+        return "; ".join(self.reasons)
+
+
+def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Mapping[str, float]],
+          min_map: float, max_regression: float, metric: str = HEADLINE_METRIC) -> Judgement:
+    """Blesses the candidate when `metric` >= `min_map` and, given a baseline,
+    `metric` >= baseline's `metric` - `max_regression`.
+
+    A metric that is missing, NaN or -1 (COCO's "no ground truth") fails the
+    check it is in, so a model is never blessed on an undefined number.
+    Raises ValueError for a negative `max_regression` or a non-finite threshold.
+    """
+    if not math.isfinite(min_map):
+        raise ValueError(f"min_map must be a finite number, got {min_map}")
+    if not math.isfinite(max_regression) or max_regression < 0:
+        raise ValueError(f"max_regression must be a finite number >= 0, got {max_regression}")
+    reasons, blessed = [], True
+    value = _defined(candidate_metrics.get(metric))
+    if value is None:
+        blessed = False
+        reasons.append(f"candidate {metric} is undefined ({candidate_metrics.get(metric)!r})")
+    elif value >= min_map:
+        reasons.append(f"candidate {metric} {value:.4f} >= min_map {min_map:.4f}")
+    else:
+        blessed = False
+        reasons.append(f"candidate {metric} {value:.4f} < min_map {min_map:.4f}")
+
+    if baseline_metrics is None:
+        reasons.append("no baseline model: judged by min_map alone")
+        return Judgement(blessed, reasons)
+    base = _defined(baseline_metrics.get(metric))
+    if base is None:
+        reasons.append(f"baseline {metric} is undefined: change threshold not applied")
+    elif value is not None and value >= base - max_regression:
+        reasons.append(f"candidate {metric} {value:.4f} >= baseline {base:.4f} - max_regression "
+                       f"{max_regression:.4f}")
+    else:
+        blessed = False
+        shown = "undefined" if value is None else f"{value:.4f}"
+        reasons.append(f"candidate {metric} {shown} < baseline {base:.4f} - max_regression {max_regression:.4f} "
+                       f"(regressed by more than allowed)")
+    return Judgement(blessed, reasons)
+
+
+def _defined(value) -> Optional[float]:
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value) or value == -1.0:
+        return None
+    return value

@@ -1,0 +1,97 @@
+"""The detflow Evaluator: COCO metrics of the candidate (and baseline) model, and a blessing.
+
+A thin custom TFX component; the work is in `model_eval`, `coco_metrics`,
+`blessing` and `components.common.visualize`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.evaluator import executor
+from components.evaluator.coco_metrics import HEADLINE_METRIC
+
+try:
+    from components.artifact_types import LabelMapFile
+except ImportError:  # until the shared artifact types land
+    class LabelMapFile(types.Artifact):
+        """A folder holding label_map.pbtxt."""
+
+        TYPE_NAME = "LabelMapFile"
+
+# Optional parameter the pipeline sets so a code change re-runs the node.
+CODE_VERSION_KEY = "detflow_code_version"
+
+
+class EvaluatorSpec(types.ComponentSpec):
+    """Inputs, parameters and outputs of the detflow Evaluator."""
+
+    PARAMETERS = {
+        "min_map": ExecutionParameter(type=float),
+        "max_regression": ExecutionParameter(type=float),
+        "metric": ExecutionParameter(type=str),
+        "eval_split": ExecutionParameter(type=str),
+        "num_images_drawn": ExecutionParameter(type=int),
+        "batch_size": ExecutionParameter(type=int),
+        CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "model": ChannelParameter(type=standard_artifacts.Model),
+        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+        "label_map": ChannelParameter(type=LabelMapFile, optional=True),
+    }
+    OUTPUTS = {
+        "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+
+
+class Evaluator(base_component.BaseComponent):
+    """Evaluates the model on the eval split with COCO metrics and blesses it or not.
+
+    Args:
+      examples: Examples with an `eval_split` split of OD API tf.Examples.
+      model: the candidate Model (SavedModel under `Format-Serving`).
+      baseline_model: optional; the latest blessed Model (a Resolver with
+        LatestBlessedModelStrategy), evaluated on the same split in this run.
+      label_map: optional artifact whose folder holds label_map.pbtxt; default:
+        the label map inside the candidate's export.
+      min_map: value threshold — the candidate's `metric` must reach it.
+      max_regression: change threshold — allowed drop of `metric` below the baseline's.
+      metric: the metric judged (an OD API COCO metric name).
+      eval_split: the split evaluated.
+      num_images_drawn: eval images drawn with predicted and true boxes.
+      batch_size: images (of equal size) per model call.
+
+    Outputs `evaluation` (ModelEvaluation: metrics.json, pr_curves.png,
+    confusion_matrix.png, examples/*.png) and `blessing` (ModelBlessing with int
+    `blessed`, `current_model_id`, `baseline_model_id` and a BLESSED or
+    NOT_BLESSED file), which the standard Pusher and LatestBlessedModelStrategy read.
+    """
+
+    SPEC_CLASS = EvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+                 baseline_model: Optional[types.BaseChannel] = None,
+                 label_map: Optional[types.BaseChannel] = None,
+                 min_map: float = 0.0, max_regression: float = 0.0, metric: str = HEADLINE_METRIC,
+                 eval_split: str = "eval", num_images_drawn: int = 4, batch_size: int = 8):
+        from components.evaluator.executor import check_metric_name
+
+        check_metric_name(metric)
+        if max_regression < 0:
+            raise ValueError(f"max_regression must be >= 0, got {max_regression}")
+        spec = EvaluatorSpec(
+            examples=examples, model=model, baseline_model=baseline_model, label_map=label_map,
+            min_map=float(min_map), max_regression=float(max_regression), metric=metric,
+            eval_split=eval_split, num_images_drawn=int(num_images_drawn), batch_size=int(batch_size),
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing))
+        super().__init__(spec=spec)

@@ -1,0 +1,125 @@
+"""Executor of the detflow Evaluator: reads artifacts, calls the library, writes artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, List
+
+from absl import logging
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
+
+METRICS_FILE = "metrics.json"
+BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
+
+
+def check_metric_name(metric: str) -> None:
+    """Raises ValueError unless `metric` is one of the 12 COCO metrics or a per-category AP."""
+    if metric not in METRIC_NAMES and not metric.startswith(PER_CATEGORY_PREFIX):
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)} "
+                         f"or {PER_CATEGORY_PREFIX}<class name>")
+
+
+def _judged_metrics(result) -> dict[str, float]:
+    """The 12 metrics plus per-category APs under their OD API names."""
+    return {**result.metrics, **{PER_CATEGORY_PREFIX + k: v for k, v in result.per_category.items()}}
+
+
+class Executor(base_executor.BaseExecutor):
+    """Evaluates candidate and baseline on the eval split; writes evaluation and blessing."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        """Runs the evaluation; see `components.evaluator.component.Evaluator`."""
+        from components.evaluator import model_eval, report
+        from components.evaluator.blessing import judge
+
+        metric = exec_properties["metric"]
+        check_metric_name(metric)
+        min_map, max_regression = float(exec_properties["min_map"]), float(exec_properties["max_regression"])
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        baseline = (input_dict.get("baseline_model") or [None])[0]
+        label_maps = input_dict.get("label_map") or []
+        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
+        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+
+        exports = {"candidate": path_utils.serving_model_path(model.uri)}
+        if baseline is not None:
+            exports["baseline"] = path_utils.serving_model_path(baseline.uri)
+        label_map_path = model_eval.find_label_map(exports["candidate"], label_maps[0].uri if label_maps else None)
+        categories = model_eval.read_label_map(label_map_path)
+        files = model_eval.split_files(examples.uri, exec_properties["eval_split"])
+        accumulators, drawn = model_eval.evaluate_exports(
+            files, exports, categories, batch_size=int(exec_properties["batch_size"]),
+            keep_images=int(exec_properties["num_images_drawn"]))
+        results = {name: acc.result() for name, acc in accumulators.items()}
+        candidate, base = results["candidate"], results.get("baseline")
+        judgement = judge(_judged_metrics(candidate), _judged_metrics(base) if base else None,
+                          min_map, max_regression, metric)
+        logging.info("Evaluator: %s — %s", "BLESSED" if judgement.blessed else "NOT BLESSED", judgement.message)
+
+        document = {
+            "metric": metric,
+            "thresholds": {"min_map": min_map, "max_regression": max_regression},
+            "eval_split": exec_properties["eval_split"],
+            "num_images": len(accumulators["candidate"].images),
+            "label_map": label_map_path,
+            "metrics": candidate.metrics,
+            "per_category": candidate.per_category,
+            "candidate": {"model_id": model.id, "model_uri": model.uri},
+            "baseline": None if base is None else {
+                "model_id": baseline.id, "model_uri": baseline.uri,
+                "metrics": base.metrics, "per_category": base.per_category},
+            "judgement": {"blessed": judgement.blessed, "reasons": judgement.reasons},
+        }
+        text = json.dumps(document, indent=2)
+        for artifact in (evaluation, blessing):
+            fileio.makedirs(artifact.uri)
+            with fileio.open(os.path.join(artifact.uri, METRICS_FILE), "w") as f:
+                f.write(text)
+        report.write_plots(evaluation.uri, candidate, accumulators["candidate"], categories, drawn)
+        with fileio.open(os.path.join(blessing.uri, BLESSED_FILE if judgement.blessed else NOT_BLESSED_FILE),
+                         "w") as f:
+            f.write("")
+        _set_properties(evaluation, blessing, document, judgement, model, baseline)
+
+
+def _set_properties(evaluation, blessing, document: dict, judgement, model, baseline) -> None:
+    """Records thresholds, headline metrics and the verdict in ML Metadata.
+
+    `blessed` and `current_model_id` are what the standard Pusher and
+    LatestBlessedModelStrategy read (tfx.components.evaluator.constants).
+    """
+    metric = document["metric"]
+    value = _value(document, metric)
+    for artifact in (evaluation, blessing):
+        artifact.set_int_custom_property("blessed", int(judgement.blessed))
+        artifact.set_float_custom_property("min_map", document["thresholds"]["min_map"])
+        artifact.set_float_custom_property("max_regression", document["thresholds"]["max_regression"])
+        artifact.set_string_custom_property("metric", metric)
+        artifact.set_float_custom_property("metric_value", float(value))
+        artifact.set_string_custom_property("blessing_message", judgement.message)
+        if baseline is not None:
+            artifact.set_float_custom_property("baseline_metric_value", _value(document["baseline"], metric))
+    for name, number in document["metrics"].items():
+        evaluation.set_float_custom_property(name, float(number))
+    evaluation.set_int_custom_property("num_images", int(document["num_images"]))
+    evaluation.set_string_custom_property("eval_split", document["eval_split"])
+    blessing.set_int_custom_property("current_model_id", model.id)
+    blessing.set_string_custom_property("current_model", model.uri)
+    if baseline is not None:
+        blessing.set_int_custom_property("baseline_model_id", baseline.id)
+        blessing.set_string_custom_property("baseline_model", baseline.uri)
+
+
+def _value(section: dict, metric: str) -> float:
+    if metric in section["metrics"]:
+        return float(section["metrics"][metric])
+    return float(section["per_category"].get(metric[len(PER_CATEGORY_PREFIX):], -1.0))
