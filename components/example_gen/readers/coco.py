@@ -78,28 +78,28 @@ class CocoReader:
 
     def _spill_annotations(self, db) -> None:
         db.execute("CREATE TABLE ann (image_id TEXT, idx INTEGER, ann_id TEXT, category_id TEXT,"
-                   " bbox TEXT, area REAL, iscrowd INTEGER)")
+                   " x REAL, y REAL, w REAL, h REAL, area REAL, iscrowd INTEGER)")
 
         def rows():
             for idx, a in enumerate(self._items("annotations.item")):
                 if not isinstance(a, dict):
                     a = {}
+                bbox = a.get("bbox")
+                if not isinstance(bbox, list) or len(bbox) != 4:
+                    bbox = (None,) * 4
                 yield (_id_key(a.get("image_id")), idx, _id_key(a.get("id", idx)),
-                       _id_key(a.get("category_id")), json.dumps(a.get("bbox")),
+                       _id_key(a.get("category_id")), *(to_float(v) for v in bbox),
                        to_float(a.get("area")), 1 if a.get("iscrowd") else 0)
 
-        db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?)", rows())
+        db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?)", rows())
         db.execute("CREATE INDEX ann_image ON ann (image_id, idx)")
         db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, file_name TEXT UNIQUE)")
 
     def _objects(self, db, image_key: str, categories: dict) -> list:
         objects = []
-        for idx, ann_id, cat_id, bbox_json, area, iscrowd in db.execute(
-                "SELECT idx, ann_id, category_id, bbox, area, iscrowd FROM ann"
+        for idx, ann_id, cat_id, x, y, w, h, area, iscrowd in db.execute(
+                "SELECT idx, ann_id, category_id, x, y, w, h, area, iscrowd FROM ann"
                 " WHERE image_id = ? ORDER BY idx", (image_key,)):
-            bbox = json.loads(bbox_json)
-            coords = [to_float(v) for v in bbox] if isinstance(bbox, list) and len(bbox) == 4 else [None] * 4
-            x, y, w, h = coords
             name = categories.get(cat_id)
             objects.append(R.ObjectRecord(
                 class_name=name, class_id=int(cat_id) if cat_id.lstrip("-").isdigit() else None,
