@@ -277,6 +277,7 @@ RULES: list[FieldRule] = [
 
 _BY_KEY = {rule.key: rule for rule in RULES}
 _INDEX = re.compile(r"\[\d+\]")
+_ENUM_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
 def _type_key(descriptor: _descriptor.Descriptor, field_name: str) -> str:
@@ -293,7 +294,7 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return repr(value)
+        return value if _ENUM_NAME.match(value) else repr(value)
     return str(value)
 
 

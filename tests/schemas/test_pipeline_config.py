@@ -1,0 +1,168 @@
+"""pipeline.config loading: zoo configs pass; each error class is reported at its line with the field."""
+
+import pytest
+
+from schemas.pipeline_config import load_pipeline_config, parse_pipeline_config_text
+from schemas.problems import ProblemsError
+from tests.schemas.helpers import FASTER_RCNN, FPNLITE, MINIMAL, edit, line_of
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ProblemsError) as raised:
+        parse_pipeline_config_text(text, "p.config")
+    return [str(p) for p in raised.value.problems]
+
+
+def only_problem(text: str) -> str:
+    problems = problems_of(text)
+    assert len(problems) == 1, problems
+    return problems[0]
+
+
+def test_zoo_fpnlite_config_passes_with_warnings_for_tf1_settings():
+    config = load_pipeline_config(FPNLITE)
+    assert config.meta_architecture == "ssd"
+    assert config.num_classes == 90
+    assert config.proto.model.ssd.feature_extractor.type == "ssd_mobilenet_v2_fpn_keras"
+    warned = {w.message.split(":")[0] for w in config.warnings}
+    assert "train_config.sync_replicas" in warned
+    assert "train_config.replicas_to_aggregate" in warned
+    summary = config.summary()
+    assert summary["input size"] == "320x320"
+    assert summary["learning rate"] == ("cosine_decay base 0.08, total_steps 50000, "
+                                        "warm-up from 0.026666 for 1000 steps, hold 0 steps")
+    assert "classification" in summary["fine-tune checkpoint"]
+
+
+def test_zoo_faster_rcnn_config_passes():
+    config = load_pipeline_config(FASTER_RCNN)
+    assert config.meta_architecture == "faster_rcnn"
+    assert config.model.feature_extractor.type == "faster_rcnn_resnet50_keras"
+    assert config.summary()["input size"].endswith("padded to 640x640")
+    assert any("use_bfloat16" in str(w) for w in config.warnings)
+
+
+def test_minimal_config_passes_without_warnings():
+    config = parse_pipeline_config_text(MINIMAL, "p.config")
+    assert config.warnings == []
+    assert config.position("model.ssd.num_classes") == (3, 5)
+
+
+def test_syntax_error_has_line_and_col():
+    text = edit("    num_classes: 3\n", "    num_classes: 3 }}}\n")
+    assert only_problem(text).startswith(f"p.config:{line_of(text, 'num_classes')}:")
+    assert "syntax error" in only_problem(text)
+
+
+def test_missing_closing_brace_is_a_syntax_error():
+    assert "syntax error" in only_problem(MINIMAL.rstrip() + "\nmodel {\n")
+
+
+def test_unknown_field_free_anchor_box_matcher_is_named_with_its_line():
+    text = edit("    num_classes: 3\n", "    num_classes: 3\n    free_anchor_box_matcher { }\n")
+    assert only_problem(text).startswith(f"p.config:4:5: model.ssd.free_anchor_box_matcher: unknown field")
+
+
+def test_misspelt_field_gets_a_suggestion_and_all_unknown_fields_are_listed():
+    text = edit("    num_classes: 3\n", "    num_clases: 3\n")
+    text = edit("  batch_size: 8\n", "  batch_sise: 8\n", text)
+    problems = problems_of(text)
+    assert len(problems) == 2
+    assert problems[0].startswith("p.config:3:5: model.ssd.num_clases:")
+    assert 'did you mean "num_classes"' in problems[0]
+    assert 'did you mean "batch_size"' in problems[1]
+
+
+def test_center_net_model_is_rejected_by_name():
+    problem = only_problem("model { center_net { num_classes: 3 } }\n")
+    assert "p.config:1:9: model.center_net: CenterNet models are not supported" in problem
+
+
+def test_invalid_enum_value_lists_valid_values():
+    text = edit("score_converter: SIGMOID", "score_converter: SIGMOD")
+    problem = only_problem(text)
+    assert problem.startswith(f"p.config:{line_of(text, 'SIGMOD')}:")
+    assert "model.ssd.post_processing.score_converter" in problem
+    assert "IDENTITY, SIGMOID, SOFTMAX" in problem and 'did you mean "SIGMOID"' in problem
+
+
+def test_invalid_fine_tune_checkpoint_type():
+    text = edit('"detection"', '"detect"')
+    problem = only_problem(text)
+    assert problem.startswith(f"p.config:{line_of(text, 'detect')}:3: train_config.fine_tune_checkpoint_type:")
+    assert "'classification', 'detection', 'full'" in problem
+
+
+def test_fine_tune_checkpoint_needs_version_v2():
+    text = edit("  fine_tune_checkpoint_version: V2\n", "")
+    problem = only_problem(text)
+    assert problem.startswith(f"p.config:{line_of(text, 'ckpt-0')}:3: train_config.fine_tune_checkpoint:")
+    assert "V2" in problem
+    assert "V1 is not supported by detflow (supported: V2)" in only_problem(edit("version: V2", "version: V1"))
+
+
+def test_unsupported_feature_extractor_lists_supported_ones():
+    text = edit("ssd_mobilenet_v2_fpn_keras", "ssd_mobilenet_v3_large_keras")
+    problem = only_problem(text)
+    assert problem.startswith("p.config:6:7: model.ssd.feature_extractor.type:")
+    assert "ssd_mobilenet_v2_keras" in problem and "ssd_resnet50_v1_fpn_keras" in problem
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("batch_size: 8", "batch_size: 0", "train_config.batch_size"),
+    ("num_classes: 3", "num_classes: 0", "model.ssd.num_classes"),
+    ("height: 320", "height: 0", "model.ssd.image_resizer.fixed_shape_resizer.height"),
+    ("iou_threshold: 0.5", "iou_threshold: 1.5", "model.ssd.post_processing.batch_non_max_suppression.iou_threshold"),
+    ("score_threshold: 0.1", "score_threshold: -0.1",
+     "model.ssd.post_processing.batch_non_max_suppression.score_threshold"),
+    ("iou_threshold: 0.5", "iou_threshold: 0.5 max_total_detections: 0",
+     "model.ssd.post_processing.batch_non_max_suppression.max_total_detections"),
+    ("total_steps: 100", "total_steps: 5", "cosine_decay_learning_rate.total_steps"),
+    ("warmup_learning_rate: 0.01", "warmup_learning_rate: 0.1", "cosine_decay_learning_rate.learning_rate_base"),
+    ("fpn { min_level: 3 max_level: 7 }", "fpn { min_level: 5 max_level: 4 }",
+     "model.ssd.feature_extractor.fpn.min_level"),
+])
+def test_impossible_values_are_reported_at_the_field(old, new, field):
+    text = edit(old, new)
+    problems = problems_of(text)
+    assert any(field + ":" in p and p.startswith(f"p.config:{line_of(text, new.split(':')[0].split()[-1])}:")
+               for p in problems), problems
+
+
+def test_manual_step_schedule_must_increase():
+    text = edit("cosine_decay_learning_rate { learning_rate_base: 0.04 total_steps: 100 warmup_learning_rate: 0.01 "
+                "warmup_steps: 10 }",
+                "manual_step_learning_rate { initial_learning_rate: 0.01\n"
+                "        schedule { step: 50 learning_rate: 0.001 }\n"
+                "        schedule { step: 20 learning_rate: 0.0001 } }")
+    problem = only_problem(text)
+    assert problem.startswith(f"p.config:{line_of(text, 'step: 20')}:20: ")
+    assert "schedule[1].step" in problem and "increase strictly" in problem
+
+
+def test_rejected_field_is_named_and_field_at_default_passes():
+    text = edit("  batch_size: 8\n", "  batch_size: 8\n  merge_multiple_label_boxes: true\n")
+    assert "train_config.merge_multiple_label_boxes: not supported by detflow" in only_problem(text)
+    parse_pipeline_config_text(edit("  batch_size: 8\n", "  batch_size: 8\n  merge_multiple_label_boxes: false\n"))
+
+
+def test_rejected_sub_message_and_value_outside_the_implemented_ones():
+    text = edit("multiscale_anchor_generator { min_level: 3 max_level: 7 aspect_ratios: [1.0, 2.0] }",
+                "ssd_anchor_generator { num_layers: 6 }")
+    assert "model.ssd.anchor_generator.ssd_anchor_generator: not supported by detflow" in only_problem(text)
+    text = edit("depth: 64", "depth: 64 conv_hyperparams { activation: SWISH }")
+    assert "Hyperparams" not in only_problem(text)
+    assert "conv_hyperparams.activation: SWISH is not supported" in only_problem(text)
+
+
+def test_value_protobuf_rejects_is_placed_and_named():
+    text = edit("batch_size: 8", "batch_size: -1")
+    problem = only_problem(text)
+    assert problem.startswith(f"p.config:{line_of(text, 'batch_size')}:")
+    assert "train_config.batch_size" in problem and "out of range" in problem
+
+
+def test_missing_file_is_one_problem():
+    with pytest.raises(ProblemsError) as raised:
+        load_pipeline_config("/nonexistent/pipeline.config")
+    assert [str(p) for p in raised.value.problems] == ["/nonexistent/pipeline.config: no such file"]
