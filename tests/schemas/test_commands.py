@@ -1,0 +1,86 @@
+"""`detflow config check` / `detflow label-map check`: exit codes, output, no TensorFlow."""
+
+import pathlib
+import subprocess
+import sys
+import time
+
+from pipelines.cli import main
+from tests.schemas.helpers import FASTER_RCNN, FPNLITE, MINIMAL, edit
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DETFLOW = pathlib.Path(sys.executable).with_name("detflow")
+
+
+def write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_config_check_zoo_configs_exit_0_with_summary(capsys):
+    assert main(["config", "check", str(FPNLITE)]) == 0
+    out = capsys.readouterr().out
+    for expected in ("architecture:         ssd", "backbone:             ssd_mobilenet_v2_fpn_keras",
+                     "input size:           320x320", "num_classes:          90", "batch size:           128",
+                     "steps:                50000", "optimizer:            momentum 0.9",
+                     "learning rate:        cosine_decay base 0.08",
+                     "fine-tune checkpoint: PATH_TO_BE_CONFIGURED/mobilenet_v2.ckpt-1 (type classification",
+                     "warning: ", "sync_replicas: ignored"):
+        assert expected in out, expected
+    assert main(["config", "check", str(FASTER_RCNN)]) == 0
+    assert "faster_rcnn_resnet50_keras" in capsys.readouterr().out
+
+
+def test_config_check_problems_exit_2_on_stderr(tmp_path, capsys):
+    path = write(tmp_path, "bad.config", edit("batch_size: 8", "batch_size: 0"))
+    assert main(["config", "check", path]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"{path}:15:3: train_config.batch_size: batch_size must be > 0 (got 0)\n"
+
+
+def test_config_check_missing_file_is_one_line(capsys):
+    assert main(["config", "check", "/nonexistent.config"]) == 2
+    assert capsys.readouterr().err == "/nonexistent.config: no such file\n"
+
+
+def test_label_map_check(tmp_path, capsys):
+    good = write(tmp_path, "lm.pbtxt", "item { id: 1 name: 'a' }\nitem { id: 2 name: 'b' }\nitem { id: 3 name: 'c' }\n")
+    assert main(["label-map", "check", good]) == 0
+    assert capsys.readouterr().out == "3 classes: a, b, c\n"
+    assert main(["label-map", "check", good, "--config", write(tmp_path, "p.config", MINIMAL)]) == 0
+    capsys.readouterr()
+    bad = write(tmp_path, "bad.pbtxt", "item { id: 0 name: 'a' }\nitem { id: 2 name: 'a' }\n")
+    assert main(["label-map", "check", bad, "--config", str(FPNLITE)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"{bad}:1:8: id 0 is reserved for the background class (item 'a'); ids start at 1",
+                   f"{bad}:2:14: duplicate name 'a' (first used on line 1)"]
+    two = write(tmp_path, "two.pbtxt", "item { id: 1 name: 'a' }\nitem { id: 2 name: 'b' }\n")
+    assert main(["label-map", "check", two, "--config", str(FPNLITE)]) == 2
+    assert capsys.readouterr().err == (f"{FPNLITE}:9:5: model.ssd.num_classes: num_classes is 90 but the label map "
+                                       f"{two} has 2 classes\n")
+
+
+def test_console_script_exit_codes_and_no_tensorflow(tmp_path):
+    bad = write(tmp_path, "bad.config", edit("    num_classes: 3\n", "    num_classes: 3\n    free_anchor_box_matcher {}\n"))
+    started = time.perf_counter()
+    result = subprocess.run([str(DETFLOW), "config", "check", bad], capture_output=True, text=True, cwd=REPO)
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"{bad}:4:5: model.ssd.free_anchor_box_matcher: unknown field")
+    assert "Traceback" not in result.stderr
+    assert elapsed < 5  # the issue's budget is 2 s; loose here because CI shares its cores
+    ok = subprocess.run([str(DETFLOW), "config", "check", str(FPNLITE)], capture_output=True, text=True, cwd=REPO)
+    assert ok.returncode == 0, ok.stderr
+
+
+def test_checks_do_not_import_tensorflow(tmp_path):
+    label_map = write(tmp_path, "lm.pbtxt", "item { id: 1 name: 'a' }\n")
+    code = ("import sys; from pipelines.cli import main\n"
+            f"assert main(['config', 'check', {str(FPNLITE)!r}]) == 0\n"
+            f"assert main(['label-map', 'check', {label_map!r}]) == 0\n"
+            "heavy = [m for m in ('tensorflow', 'tfx', 'apache_beam', 'keras') if m in sys.modules]\n"
+            "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
