@@ -1,0 +1,120 @@
+"""`detflow convert`: exit codes, outputs, report.json, strict mode, split stability."""
+
+import glob
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from pipelines.cli import main
+from schemas import example_format as K
+from tests.example_gen.helpers import coco, make_dataset, write
+
+
+def _convert(data, out, fmt="coco", *extra):
+    return main(["convert", "--format", fmt, "--annotations", data["annotations"],
+                 "--images", data["images"], "--label-map", data["label_map"], "--out", str(out),
+                 *extra])
+
+
+def _read_split(out, name):
+    files = glob.glob(os.path.join(out, f"Split-{name}", "*.gz"))
+    assert [os.path.basename(f) for f in files] == ["data_tfrecord-00000-of-00001.gz"]
+    examples = []
+    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        examples.append(tf.train.Example.FromString(raw.numpy()))
+    return examples
+
+
+def _names(examples):
+    return {e.features.feature[K.FILENAME].bytes_list.value[0].decode() for e in examples}
+
+
+@pytest.mark.parametrize("fmt", ["coco", "voc", "csv"])
+def test_each_format_converts_to_gzipped_split_records(tmp_path, fmt, capsys):
+    data = make_dataset(str(tmp_path / "data"), n=8, fmt=fmt)
+    out = tmp_path / "out"
+    assert _convert(data, out, fmt, "--eval-percent", "40") == 0
+    train, evals = _read_split(str(out), "train"), _read_split(str(out), "eval")
+    assert len(train) + len(evals) == 8 and train and evals
+    assert _names(train) | _names(evals) == set(data["names"])
+    f = train[0].features.feature
+    assert f[K.CLASS_TEXT].bytes_list.value == [b"cat"] and f[K.CLASS_LABEL].int64_list.value == [1]
+    report = json.loads((out / "report.json").read_text())
+    assert report["images"] == {"train": len(train), "eval": len(evals)}
+    assert report["boxes"] == {"train": len(train), "eval": len(evals)}
+    assert report["skipped_images"] == {} and report["dropped_boxes"] == {} and report["problems"] == []
+    assert report["clipped_boxes"] == 0
+    assert "images/s" in capsys.readouterr().out
+
+
+def _broken_dataset(root):
+    data = make_dataset(root, n=4)
+    write(os.path.join(root, "images", "bad.jpg"), b"not an image")
+    doc = json.loads(open(data["annotations"]).read())
+    doc["images"].append({"id": 99, "file_name": "bad.jpg", "width": 40, "height": 30})
+    doc["images"].append({"id": 98, "file_name": "/etc/hosts", "width": 40, "height": 30})
+    doc["annotations"].append({"id": 500, "image_id": 1, "category_id": 1, "bbox": [30, 20, 30, 30]})
+    write(data["annotations"], json.dumps(doc))
+    return data
+
+
+def test_lenient_mode_skips_counts_and_exits_0(tmp_path):
+    data = _broken_dataset(str(tmp_path / "data"))
+    out = tmp_path / "out"
+    assert _convert(data, out) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert sum(report["images"].values()) == 4
+    assert report["skipped_images"] == {"not_an_image": 1, "unsafe_path": 1}
+    assert report["clipped_boxes"] == 1
+    assert {(p["file"], p["reason"]) for p in report["problems"]} == {
+        ("bad.jpg", "not_an_image"), ("/etc/hosts", "unsafe_path"), ("img000.jpg", "clipped_box")}
+    assert set(report) >= {"images", "boxes", "skipped_images", "dropped_boxes", "clipped_boxes",
+                           "problems", "classes"}
+
+
+def test_strict_mode_exits_1_lists_problems_and_writes_no_records(tmp_path, capsys):
+    data = _broken_dataset(str(tmp_path / "data"))
+    out = tmp_path / "out"
+    assert _convert(data, out, "coco", "--strict") == 1
+    captured = capsys.readouterr()
+    assert "bad.jpg: not_an_image" in captured.out and "--strict" in captured.err
+    assert not (out / "Split-train").exists() and (out / "report.json").exists()
+    clean = make_dataset(str(tmp_path / "clean"), n=3)
+    assert _convert(clean, tmp_path / "out2", "coco", "--strict") == 0
+
+
+def test_file_errors_exit_2_naming_the_file(tmp_path, capsys):
+    data = make_dataset(str(tmp_path / "data"), n=2)
+    assert _convert(dict(data, annotations=str(tmp_path / "none.json")), tmp_path / "o") == 2
+    assert "none.json" in capsys.readouterr().err
+    write(data["annotations"], '{"images": [\n {"id": 1 "file_name": "a.jpg"}]}')
+    assert _convert(data, tmp_path / "o") == 2
+    assert f"{data['annotations']}:2:" in capsys.readouterr().err
+    bad_map = write(str(tmp_path / "bad.pbtxt"), "item { id: 0 name: 'x' }\n")
+    assert _convert(dict(data, label_map=bad_map), tmp_path / "o") == 2
+    assert "bad.pbtxt" in capsys.readouterr().err
+    csv_data = make_dataset(str(tmp_path / "csv"), n=2, fmt="csv")
+    write(csv_data["annotations"], "name,x1,y1\n")
+    assert _convert(csv_data, tmp_path / "o", "csv") == 2
+    assert f"{csv_data['annotations']}:1:1:" in capsys.readouterr().err
+
+
+def test_nothing_convertible_exits_1(tmp_path):
+    root = str(tmp_path / "data")
+    data = make_dataset(root, n=1)
+    write(data["annotations"], coco([(1, "gone.jpg", 40, 30)], []))
+    assert _convert(data, tmp_path / "out") == 1
+
+
+def test_adding_images_keeps_every_old_image_in_its_split(tmp_path):
+    root = str(tmp_path / "data")
+    data = make_dataset(root, n=12)
+    assert _convert(data, tmp_path / "v1") == 0
+    before = {n: s for s in ("train", "eval") for n in _names(_read_split(str(tmp_path / "v1"), s))}
+    more = make_dataset(root, n=24)  # the first 12 again, and 12 new ones
+    assert _convert(more, tmp_path / "v2") == 0
+    after = {n: s for s in ("train", "eval") for n in _names(_read_split(str(tmp_path / "v2"), s))}
+    assert len(after) == 24
+    assert {n: after[n] for n in before} == before
