@@ -25,6 +25,7 @@ import io
 import json
 import math
 import pathlib
+import re
 import sys
 from typing import Sequence
 
@@ -392,6 +393,11 @@ def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASS
             coco["annotations"].append({
                 "id": len(coco["annotations"]) + 1, "image_id": image_id, "category_id": o["class"] + 1,
                 "bbox": o["bbox"], "area": float(o["visible"]), "iscrowd": 0})
+    # A smaller run into the same folder must not leave images of an earlier run behind.
+    written = {im["file_name"] for im in coco["images"]}
+    for stale in images_dir.iterdir():
+        if re.fullmatch(r"\d{6}\.(png|jpg)", stale.name) and stale.name not in written:
+            stale.unlink()
     annotations = root / "annotations.json"
     annotations.write_text(json.dumps(coco, indent=1, sort_keys=True) + "\n")
     label_map = root / "label_map.pbtxt"

@@ -175,3 +175,12 @@ def test_classes_without_a_recipe_get_distinct_shapes(tmp_path):
     assert ds.num_boxes == len(coco["annotations"]) > 0
     shapes = [style[0] for style in sample_data._styles(("hex_nut", "apple", "pear")).values()]
     assert len(set(shapes)) == 3
+
+
+def test_regenerating_into_the_same_folder_leaves_no_stale_images(tmp_path):
+    sample_data.generate(tmp_path, num_images=5, seed=1)
+    (tmp_path / "images" / "notes.txt").write_text("a user's file")
+    ds = sample_data.generate(tmp_path, num_images=2, seed=1)
+    names = sorted(p.stem for p in ds.images_dir.iterdir() if p.suffix != ".txt")
+    assert names == ["000000", "000001"]
+    assert (tmp_path / "images" / "notes.txt").exists()
