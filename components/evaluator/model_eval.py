@@ -40,21 +40,10 @@ def find_label_map(export_dir: str, label_map_dir: Optional[str] = None) -> str:
 
 
 def read_label_map(path: str) -> dict[int, str]:
-    """{id: name} of a StringIntLabelMap text proto."""
-    try:
-        from schemas.label_map import load_label_map
-    except ImportError:
-        load_label_map = None
-    if load_label_map is not None:
-        label_map = load_label_map(path)
-        return {item.id: item.name for item in label_map.items}
-    from google.protobuf import text_format
+    """{id: name} of a StringIntLabelMap text proto (a `background` id 0 left out)."""
+    from schemas.label_map import load_label_map
 
-    from schemas.protos import string_int_label_map_pb2
-
-    with tf.io.gfile.GFile(path) as f:
-        proto = text_format.Parse(f.read(), string_int_label_map_pb2.StringIntLabelMap())
-    return {item.id: item.name for item in proto.item if item.id > 0}
+    return {item.id: item.name for item in load_label_map(path).items if item.id > 0}
 
 
 def split_files(examples_uri: str, split: str) -> list[str]:
