@@ -1,0 +1,53 @@
+"""LabelMapValidator: a TFX component that checks the label map against the config and the data.
+
+Thin: `executor.Executor` reads the artifacts and calls
+`schemas.label_map_validation`; hard problems fail the run with a readable list.
+"""
+
+from __future__ import annotations
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.artifact_types import LabelMapFile, PipelineConfigFile, ValidatedLabelMap
+from components.label_map_validator import executor
+
+# Optional parameter the pipeline sets so a code change re-runs the node.
+CODE_VERSION_KEY = "detflow_code_version"
+
+
+class LabelMapValidatorSpec(types.ComponentSpec):
+    """Inputs, parameters and outputs of the LabelMapValidator."""
+
+    PARAMETERS = {CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True)}
+    INPUTS = {
+        "label_map": ChannelParameter(type=LabelMapFile),
+        "pipeline_config": ChannelParameter(type=PipelineConfigFile),
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+    }
+    OUTPUTS = {"validated_label_map": ChannelParameter(type=ValidatedLabelMap)}
+
+
+class LabelMapValidator(base_component.BaseComponent):
+    """Validates a label map against a pipeline.config and the class names in Examples.
+
+    Args:
+      label_map: a LabelMapFile channel (file or folder with label_map.pbtxt).
+      pipeline_config: a PipelineConfigFile channel (file or folder with pipeline.config).
+      examples: Examples whose splits hold gzipped TFRecords of OD API tf.Examples.
+
+    Output `validated_label_map`: a ValidatedLabelMap folder with label_map.pbtxt and
+    validation.json, and custom properties content_hash, num_classes, class_counts, valid.
+    """
+
+    SPEC_CLASS = LabelMapValidatorSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, label_map: types.BaseChannel, pipeline_config: types.BaseChannel,
+                 examples: types.BaseChannel):
+        spec = LabelMapValidatorSpec(
+            label_map=label_map, pipeline_config=pipeline_config, examples=examples,
+            validated_label_map=types.Channel(type=ValidatedLabelMap))
+        super().__init__(spec=spec)

@@ -1,0 +1,60 @@
+"""LabelMapValidator in a real (tiny) TFX pipeline: LocalDagRunner, Importers, SQLite MLMD."""
+
+import json
+import os
+
+import pytest
+from ml_metadata.metadata_store import metadata_store
+from tfx import v1 as tfx
+from tfx.types import standard_artifacts
+
+from components.artifact_types import LabelMapFile, PipelineConfigFile
+from components.label_map_validator.component import LabelMapValidator
+from components.label_map_validator.tests.records import write_examples
+from tests.schemas.helpers import MINIMAL
+
+LABEL_MAP = "item { id: 1 name: 'ball' }\n\n# comment\nitem { id: 2 name: 'cube' }\nitem { id: 3 name: 'ring' }\n"
+
+
+def run_pipeline(tmp_path, eval_classes):
+    inputs = tmp_path / "inputs"
+    (inputs / "label_map").mkdir(parents=True)
+    (inputs / "label_map" / "label_map.pbtxt").write_text(LABEL_MAP)
+    (inputs / "pipeline.config").write_text(MINIMAL)
+    examples = inputs / "examples"
+    write_examples(str(examples / "Split-train" / "data.gz"), [["ball", "cube"], ["ring", "ball"]])
+    write_examples(str(examples / "Split-eval" / "data.gz"), [eval_classes])
+    importers = [
+        tfx.dsl.Importer(source_uri=str(inputs / "label_map"), artifact_type=LabelMapFile).with_id("label_map"),
+        tfx.dsl.Importer(source_uri=str(inputs / "pipeline.config"),
+                         artifact_type=PipelineConfigFile).with_id("config"),
+        tfx.dsl.Importer(source_uri=str(examples), artifact_type=standard_artifacts.Examples,
+                         properties={"split_names": '["train", "eval"]'}).with_id("examples"),
+    ]
+    validator = LabelMapValidator(label_map=importers[0].outputs["result"],
+                                  pipeline_config=importers[1].outputs["result"],
+                                  examples=importers[2].outputs["result"])
+    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
+    pipeline = tfx.dsl.Pipeline(pipeline_name="validator_test", pipeline_root=str(tmp_path / "root"),
+                                components=[*importers, validator], metadata_connection_config=connection,
+                                enable_cache=False)
+    tfx.orchestration.LocalDagRunner().run(pipeline)
+    return metadata_store.MetadataStore(connection)
+
+
+def test_valid_label_map_is_recorded_with_hash_and_counts(tmp_path):
+    store = run_pipeline(tmp_path, ["cube"])
+    [artifact] = store.get_artifacts_by_type("detflow.ValidatedLabelMap")
+    props = {k: (v.string_value or v.int_value) for k, v in artifact.custom_properties.items()}
+    report = json.loads(open(os.path.join(artifact.uri, "validation.json")).read())
+    assert props["valid"] == 1 and props["num_classes"] == 3
+    assert props["content_hash"] == report["content_hash"]
+    assert json.loads(props["class_counts"]) == {"eval": {"cube": 1}, "train": {"ball": 2, "cube": 1, "ring": 1}}
+    assert report["warnings"][0].endswith("class 'ball' (id 1) has no boxes in split 'eval' (1 images)")
+    written = open(os.path.join(artifact.uri, "label_map.pbtxt")).read()
+    assert "# comment" not in written and 'name: "ring"' in written
+
+
+def test_class_missing_from_the_map_fails_the_run_with_a_readable_message(tmp_path):
+    with pytest.raises(Exception, match="class 'horse' has 1 box\\(es\\) in split 'eval' but is not in the label map"):
+        run_pipeline(tmp_path, ["horse"])

@@ -1,0 +1,45 @@
+"""schemas.label_map_validation: counting class names in TFRecords and the checks on them."""
+
+from components.label_map_validator.tests.records import write_examples
+from schemas.label_map import parse_label_map_text
+from schemas.label_map_validation import count_classes, validate
+from schemas.pipeline_config import parse_pipeline_config_text
+from tests.schemas.helpers import MINIMAL
+
+LABEL_MAP = "item { id: 1 name: 'ball' }\nitem { id: 2 name: 'cube' }\nitem { id: 3 name: 'ring' }\n"
+
+
+def test_counts_boxes_per_class_and_images_per_split(tmp_path):
+    write_examples(str(tmp_path / "train" / "a.gz"), [["ball", "ball", "cube"], []])
+    write_examples(str(tmp_path / "train" / "b.gz"), [["ring"]])
+    write_examples(str(tmp_path / "eval" / "a.gz"), [["cube"]])
+    counts, images = count_classes({"train": [str(tmp_path / "train" / "a.gz"), str(tmp_path / "train" / "b.gz")],
+                                    "eval": [str(tmp_path / "eval" / "a.gz")], "empty": []})
+    assert counts == {"train": {"ball": 2, "cube": 1, "ring": 1}, "eval": {"cube": 1}, "empty": {}}
+    assert images == {"train": 3, "eval": 1, "empty": 0}
+
+
+def test_unknown_class_and_num_classes_are_errors_missing_classes_warnings():
+    label_map = parse_label_map_text(LABEL_MAP, "lm.pbtxt")
+    config = parse_pipeline_config_text(MINIMAL.replace("num_classes: 3", "num_classes: 4"), "p.config")
+    report = validate(label_map, {"train": {"ball": 5, "horse": 2}, "eval": {"ball": 1, "cube": 1, "ring": 1}},
+                      {"train": 4, "eval": 2}, config)
+    assert not report.valid
+    assert [str(p) for p in report.errors] == [
+        "lm.pbtxt: class 'horse' has 2 box(es) in split 'train' but is not in the label map (ball, cube, ring)",
+        "p.config:3:5: model.ssd.num_classes: num_classes is 4 but the label map lm.pbtxt has 3 classes",
+    ]
+    assert [str(p) for p in report.warnings] == [
+        "lm.pbtxt:2: class 'cube' (id 2) has no boxes in split 'train' (4 images)",
+        "lm.pbtxt:3: class 'ring' (id 3) has no boxes in split 'train' (4 images)",
+    ]
+    assert report.error_message().splitlines()[0] == "label map validation failed (2 problem(s)):"
+    assert report.to_json()["counts"]["train"] == {"ball": 5, "horse": 2}
+
+
+def test_matching_data_is_valid():
+    label_map = parse_label_map_text(LABEL_MAP, "lm.pbtxt")
+    report = validate(label_map, {"train": {"ball": 1, "cube": 1, "ring": 1}}, {"train": 1},
+                      parse_pipeline_config_text(MINIMAL))
+    assert report.valid and report.warnings == []
+    assert report.to_json()["content_hash"] == label_map.content_hash
