@@ -23,6 +23,9 @@ EMBEDDED_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspa
 DEMO_NUM_IMAGES = 300
 DEMO_IMAGE_SIZE = 128
 DEMO_SEED = 0
+DEMO_NUM_STEPS = 600
+DEMO_BATCH_SIZE = 16
+DEMO_LEARNING_RATE = 0.01
 
 
 class UserError(Exception):
@@ -31,7 +34,7 @@ class UserError(Exception):
 
 def _quiet() -> None:
     """Keeps TensorFlow / TFX / Beam chatter off the terminal (warnings stay)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import logging
     import warnings
 
@@ -169,8 +172,9 @@ def run(args) -> int:
     return code
 
 
-def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: int = DEMO_IMAGE_SIZE):
-    """Generates the demo data (once: same seed, same bytes) and its config; returns (dataset, config path)."""
+def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: int = DEMO_IMAGE_SIZE,
+                 num_steps: int = DEMO_NUM_STEPS, batch_size: int = DEMO_BATCH_SIZE):
+    """Generates the demo data (once: same seed, same bytes) and its config; returns (data dir, config path)."""
     from pipelines import sample_data
 
     data_dir = os.path.join(workdir, "data")
@@ -178,17 +182,40 @@ def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: in
     recipe = {"num_images": num_images, "image_size": image_size, "seed": DEMO_SEED,
               "classes": list(sample_data.DEMO_CLASSES)}
     if not (os.path.exists(stamp) and json.load(open(stamp)) == recipe):
-        dataset = sample_data.generate(data_dir, num_images=num_images, image_size=(image_size, image_size),
+        sample_data.generate(data_dir, num_images=num_images, image_size=(image_size, image_size),
                                        seed=DEMO_SEED)
         with open(stamp, "w") as fh:
             json.dump(recipe, fh)
     config_dir = os.path.join(workdir, "config")
-    config = os.path.join(config_dir, "pipeline.config")
-    if not os.path.exists(config):
-        from components.trainer.init import write_config
-
-        write_config(config_dir, list(sample_data.DEMO_CLASSES))
+    config = write_config(config_dir, sample_data.DEMO_CLASSES, num_steps=num_steps, batch_size=batch_size)
     return data_dir, config
+
+
+def write_config(config_dir: str, classes, num_steps: int, batch_size: int,
+                 learning_rate: float = DEMO_LEARNING_RATE) -> str:
+    """Writes `pipeline.config` + `label_map.pbtxt` in `config_dir` fine-tuning the embedded checkpoint.
+
+    Written only when the content changes, so an unchanged demo re-run keeps the file
+    (and the pipeline's cache). Returns the config path.
+    """
+    from components.trainer import base_checkpoint
+    from pipelines import sample_data
+
+    os.makedirs(config_dir, exist_ok=True)
+    label_map = os.path.join(config_dir, "label_map.pbtxt")
+    text = base_checkpoint.pipeline_config_text(
+        num_classes=len(classes), label_map_path=label_map,
+        train_input_path="(the pipeline feeds the ExampleGen's train split)",
+        eval_input_path="(the pipeline feeds the ExampleGen's eval split)",
+        num_steps=num_steps, batch_size=batch_size, learning_rate_base=learning_rate,
+        warmup_steps=max(1, num_steps // 10), fine_tune_checkpoint=base_checkpoint.checkpoint_prefix(),
+        comment="detflow demo: fine-tune the embedded checkpoint to the sample classes")
+    for path, content in ((label_map, sample_data.label_map_text(classes)),
+                          (os.path.join(config_dir, "pipeline.config"), text)):
+        if not (os.path.exists(path) and open(path).read() == content):
+            with open(path, "w") as fh:
+                fh.write(content)
+    return os.path.join(config_dir, "pipeline.config")
 
 
 @_exit_on_user_error
@@ -198,13 +225,13 @@ def demo(args) -> int:
 
     workdir = os.path.abspath(args.workdir)
     data_dir, config = prepare_demo(workdir, getattr(args, "num_images", None) or DEMO_NUM_IMAGES,
-                                    getattr(args, "image_size", None) or DEMO_IMAGE_SIZE)
+                                    getattr(args, "image_size", None) or DEMO_IMAGE_SIZE,
+                                    getattr(args, "num_steps", None) or DEMO_NUM_STEPS)
     data = DataSource(format="coco", annotations=os.path.join(data_dir, "annotations.json"),
                       images=os.path.join(data_dir, "images"))
     label_map = os.path.join(os.path.dirname(config), "label_map.pbtxt")
     code, summary = execute(workdir, data, config, label_map if os.path.exists(label_map) else None,
-                            os.path.join(workdir, configs.PUSH_DIR), runner=getattr(args, "runner", "local"),
-                            num_steps=getattr(args, "num_steps", None))
+                            os.path.join(workdir, configs.PUSH_DIR), runner=getattr(args, "runner", "local"))
     if code == 0 and summary is not None and summary.pushed:
         print(f"\nthe fine-tuned detector: {summary.pushed}\n"
               f"  try: detflow predict --model {summary.pushed} {data_dir}/images/000000.png --out predictions")
@@ -264,7 +291,6 @@ def compile_pipeline(args) -> int:
         pipeline_config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_destination=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
         warm_start=args.warm_start, stage_inputs=False, portable=True)
-    dsl.metadata_connection_config = None
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
     return 0

@@ -258,7 +258,7 @@ def create_pipeline(
     nodes["StatisticsGen"] = tfx.components.StatisticsGen(examples=examples)
 
     if not (_available("components.label_map_validator.component") and LABEL_MAP_IMPORTER in nodes):
-        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
+        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
     from components.label_map_validator.component import LabelMapValidator
 
     validator = with_code_version(LabelMapValidator(
@@ -269,7 +269,7 @@ def create_pipeline(
     label_map = validator.outputs["validated_label_map"]
 
     if not _available("components.trainer.component"):
-        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
+        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
     from components.trainer.component import DetectionTrainer
 
     start_model = nodes[CHECKPOINT_IMPORTER].outputs["result"]
@@ -291,7 +291,7 @@ def create_pipeline(
     nodes["DetectionTrainer"] = trainer
 
     if not _available("components.evaluator.component"):
-        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
+        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
     from components.evaluator.component import Evaluator
 
     nodes[BASELINE_RESOLVER] = tfx.dsl.Resolver(
@@ -301,14 +301,15 @@ def create_pipeline(
     ).with_id(BASELINE_RESOLVER)
     evaluator = with_code_version(Evaluator(
         examples=examples, model=trainer.outputs["model"],
-        baseline_model=nodes[BASELINE_RESOLVER].outputs["model"], label_map=label_map,
+        baseline_model=nodes[BASELINE_RESOLVER].outputs["model"],
+        label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
         min_map=float(min_map), max_regression=float(max_regression)), versions["evaluator"])
     nodes["Evaluator"] = evaluator
     nodes["Pusher"] = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination)))
-    return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args)
+    return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
 
 
 def _hash_if_local(path: str) -> str:
@@ -319,13 +320,15 @@ def _sha_props(sha: str) -> dict:
     return {"sha256": sha} if sha else {}
 
 
-def _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args):
+def _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable):
     metadata_path = metadata_path or os.path.join(pipeline_root, configs.METADATA_FILE)
+    # A compiled pipeline gets its ML Metadata from the orchestrator (Kubeflow's MLMD service).
+    metadata = None if portable else tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=list(nodes.values()),
         enable_cache=enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path),
+        metadata_connection_config=metadata,
         beam_pipeline_args=beam_pipeline_args or configs.default_beam_args(),
     )

@@ -54,6 +54,7 @@ class RunSummary:
     pushed: Optional[str]
     pushed_version: Optional[str]
     model_uri: Optional[str]
+    blessing_message: str = ""
 
     @property
     def status(self) -> str:
@@ -141,20 +142,22 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
             error = result.get("resultMessage", "")
         seconds = max(0.0, (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
         nodes.append(NodeRun(nodes_by_exec.get(e.id, types.get(e.type_id, "?")), state, e.id, seconds, error))
-    metrics, blessed, pushed, version, model_uri = {}, None, None, None, None
+    metrics, blessed, pushed, version, model_uri, message = {}, None, None, None, None, ""
     for key, artifact in _outputs(store, [e.id for e in executions]):
         p = props(artifact)
         if key == "evaluation":
             metrics = read_metrics(artifact)
         elif key == "blessing":
             blessed = p.get("blessed") == 1
+            message = str(p.get("blessing_message", ""))
         elif key == "pushed_model" and p.get("pushed") == 1:
             pushed, version = p.get("pushed_destination"), p.get("pushed_version")
         elif key == "model" and artifact.type_id == _type_id(store, "Model"):
             model_uri = artifact.uri
     return RunSummary(run_id=run_context.name, started_ms=run_context.create_time_since_epoch,
                       nodes=nodes, metrics=metrics, blessed=blessed, pushed=pushed,
-                      pushed_version=str(version) if version is not None else None, model_uri=model_uri)
+                      pushed_version=str(version) if version is not None else None, model_uri=model_uri,
+                      blessing_message=message)
 
 
 def _type_id(store, name: str) -> int:
@@ -199,7 +202,8 @@ def format_run(run: RunSummary) -> str:
             if isinstance(value, (int, float)) and "PerformanceByCategory" not in name:
                 lines.append(f"  {name:<40} {value:.4f}")
     if run.blessed is not None:
-        lines.append(f"blessed: {'yes' if run.blessed else 'no'}")
+        lines.append(f"blessed: {'yes' if run.blessed else 'no'}"
+                     + (f" ({run.blessing_message})" if run.blessing_message else ""))
     if run.pushed:
         lines.append(f"pushed to: {os.path.join(run.pushed)}")
     elif run.blessed is not None:
