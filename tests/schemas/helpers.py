@@ -50,3 +50,5 @@ def line_of(text: str, needle: str) -> int:
         if needle in line:
             return number
     raise AssertionError(needle)
+RESNET50_FPN = CONFIGS / "ssd_resnet50_v1_fpn_640x640.config"
+EFFICIENTDET_D0 = CONFIGS / "ssd_efficientdet_d0_512x512.config"

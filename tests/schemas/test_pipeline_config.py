@@ -4,7 +4,7 @@ import pytest
 
 from schemas.pipeline_config import load_pipeline_config, parse_pipeline_config_text
 from schemas.problems import ProblemsError
-from tests.schemas.helpers import FASTER_RCNN, FPNLITE, MINIMAL, edit, line_of
+from tests.schemas.helpers import EFFICIENTDET_D0, FASTER_RCNN, FPNLITE, MINIMAL, RESNET50_FPN, edit, line_of
 
 
 def problems_of(text: str) -> list[str]:
@@ -166,3 +166,19 @@ def test_missing_file_is_one_problem():
     with pytest.raises(ProblemsError) as raised:
         load_pipeline_config("/nonexistent/pipeline.config")
     assert [str(p) for p in raised.value.problems] == ["/nonexistent/pipeline.config: no such file"]
+
+
+def test_zoo_ssd_resnet50_fpn_config_passes():
+    config = load_pipeline_config(RESNET50_FPN)
+    assert config.model.feature_extractor.fpn.additional_layer_depth == 256  # the OD API default
+
+
+def test_zoo_efficientdet_parses_and_every_unbuilt_part_is_named():
+    with pytest.raises(ProblemsError) as raised:
+        load_pipeline_config(EFFICIENTDET_D0)
+    fields = [p.message.split(":")[0] for p in raised.value.problems]
+    assert "model.ssd.feature_extractor.type" in fields
+    assert "model.ssd.feature_extractor.bifpn" in fields
+    assert "model.ssd.feature_extractor.conv_hyperparams.activation" in fields
+    assert all(p.line > 0 for p in raised.value.problems)
+    assert not any("unknown field" in p.message or "syntax" in p.message for p in raised.value.problems)
