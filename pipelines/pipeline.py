@@ -293,6 +293,7 @@ def create_pipeline(
     if not _available("components.evaluator.component"):
         return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
     from components.evaluator.component import Evaluator
+    from components.evaluator.push import Pusher
 
     nodes[BASELINE_RESOLVER] = tfx.dsl.Resolver(
         strategy_class=LatestBlessedModelStrategy if portable else BaselineStrategy,
@@ -305,10 +306,12 @@ def create_pipeline(
         label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
         min_map=float(min_map), max_regression=float(max_regression)), versions["evaluator"])
     nodes["Evaluator"] = evaluator
-    nodes["Pusher"] = tfx.components.Pusher(
+    # The standard Pusher (blessing check, versioned folder, saved_model.pb last) plus metrics.json.
+    nodes["Pusher"] = with_code_version(Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination)))
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination))),
+        versions["evaluator"])
     return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
 
 

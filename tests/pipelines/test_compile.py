@@ -1,0 +1,20 @@
+"""`detflow compile --target kubeflow-v2`: a Kubeflow Pipelines v2 spec naming every node."""
+
+import json
+
+from pipelines import cli, pipeline
+
+
+def test_kubeflow_v2_spec_names_every_node(tmp_path, capsys):
+    out = tmp_path / "spec" / "detflow.json"
+    assert cli.main(["compile", "--target", "kubeflow-v2", "--out", str(out), "--warm-start"]) == 0
+    spec = json.loads(out.read_text())
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
+    expected = {"pipeline_config_importer", "label_map_importer", "checkpoint_importer", "ImageExampleGen",
+                "StatisticsGen", "LabelMapValidator", "DetectionTrainer", pipeline.WARM_START_RESOLVER,
+                pipeline.BASELINE_RESOLVER, "Evaluator", "Pusher"}
+    assert expected <= set(tasks)
+    assert spec["runtimeConfig"]["gcsOutputDirectory"].startswith("gs://")
+    executors = json.dumps(spec["pipelineSpec"]["deploymentSpec"])
+    assert "detflow:latest" in executors
+    assert "wrote" in capsys.readouterr().out

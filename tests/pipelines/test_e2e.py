@@ -1,0 +1,116 @@
+"""End-to-end runs of the whole detflow pipeline on tiny generated data (real TFX, MLMD and Beam)."""
+
+import json
+import os
+
+import pytest
+
+from pipelines import cli, lineage, run_report
+from tests.pipelines import e2e_helpers as h
+
+pytestmark = pytest.mark.e2e
+
+
+def _artifact_types(graph):
+    return {a["type"] for a in graph.artifacts.values()}
+
+
+@pytest.mark.timeout(1500)
+def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_path, capsys):
+    data_root, root = tmp_path / "drops", tmp_path / "root"
+    h.make_span(data_root, 0)
+    config, label_map = h.make_config(tmp_path / "config")
+    data = h.span_source(data_root)
+
+    # 1. First run: every node runs; the model is judged by min_map alone and pushed.
+    code, first, text = h.run(root, data, config, label_map, warm_start=True)
+    assert code == 0, text
+    states = h.states(first)
+    assert all(s == "ran" for n, s in states.items() if n not in h.SYSTEM_NODES), states
+    assert {"ImageExampleGen", "StatisticsGen", "LabelMapValidator", "DetectionTrainer", "Evaluator",
+            "Pusher"} <= set(states)
+    assert first.blessed is True and first.pushed
+    assert os.path.exists(os.path.join(first.pushed, "saved_model.pb"))
+    assert "DetectionBoxes_Precision/mAP" in first.metrics
+    assert "ImageExampleGen" in text and "blessed: yes" in text and first.pushed in text
+
+    # 2. Unchanged re-run (a cron tick with no new data): every node is served from the cache.
+    code, second, text = h.run(root, data, config, label_map, warm_start=True)
+    assert code == 0, text
+    assert {n: s for n, s in h.states(second).items() if n not in h.SYSTEM_NODES} == {
+        n: "cached" for n in states if n not in h.SYSTEM_NODES}
+    assert second.pushed is None  # nothing new was pushed
+
+    # 3. Lineage of the pushed model: blessing, evaluation, model, examples, label map, config, checkpoint.
+    store = run_report.open_store(str(root))
+    pushed = lineage.find_artifact(store, first.pushed)
+    up = lineage.trace(store, pushed, lineage.UPSTREAM)
+    assert {"PushedModel", "ModelBlessing", "Model", "Examples", "detflow.LabelMap", "detflow.PipelineConfig",
+            "detflow.ValidatedLabelMap"} <= _artifact_types(up)
+    tree = lineage.format_tree(up)
+    assert "checkpoint_importer" in tree and "sha256=" in tree and "span=0" in tree
+    assert "detflow_code_version=" in tree
+    examples = [a for a in up.artifacts.values() if a["type"] == "Examples"][0]
+    down = lineage.trace(store, store.get_artifacts_by_id([examples["id"]])[0], lineage.DOWNSTREAM)
+    assert "DetectionTrainer" in {e["node"] for e in down.executions.values()}
+    assert "PushedModel" in _artifact_types(down)
+    capsys.readouterr()
+    assert cli.main(["lineage", "--root", str(root), first.pushed, "--json"]) == 0
+    as_json = json.loads(capsys.readouterr().out)
+    assert as_json["start"] == pushed.id and as_json["direction"] == "upstream"
+    assert cli.main(["lineage", "--root", str(root), str(examples["id"]), "--direction", "downstream",
+                     "--dot"]) == 0
+    assert capsys.readouterr().out.startswith("digraph lineage {")
+
+    # 4. A new data drop: retrain from the blessed model; the baseline is the first run's model.
+    h.make_span(data_root, 1)
+    code, third, text = h.run(root, data, config, label_map, warm_start=True)
+    assert code == 0, text
+    assert h.states(third)["ImageExampleGen"] == "ran" and h.states(third)["DetectionTrainer"] == "ran"
+    first_model = store.get_artifacts_by_uri(first.model_uri)[0]
+    third_up = lineage.trace(store, store.get_artifacts_by_uri(third.model_uri)[0], lineage.UPSTREAM)
+    starts = [a for a, x, kind, key in third_up.events if key == "base_model" and kind == "input"]
+    assert starts == [first_model.id]
+    evaluation = [a for a in store.get_artifacts_by_type("ModelBlessing")
+                  if run_report.props(a).get("current_model") == third.model_uri][0]
+    assert run_report.props(evaluation)["baseline_model_id"] == first_model.id
+    assert "earlier run" in lineage.format_tree(third_up)
+
+    # 5. `detflow runs` lists the three runs with their states.
+    assert cli.main(["runs", "--root", str(root), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [r["run_id"] for r in listed] == [first.run_id, second.run_id, third.run_id]
+    assert listed[0]["blessed"] is True and listed[0]["pushed_version"]
+
+    # 6. A label-map change (display names only) re-runs what depends on the label map.
+    with open(label_map) as fh:
+        text_map = fh.read()
+    with open(label_map, "w") as fh:
+        fh.write(text_map.replace("Hex nut", "Hex nut (M6)"))
+    code, fourth, text = h.run(root, data, config, label_map, warm_start=True)
+    assert code == 0, text
+    after = h.states(fourth)
+    assert all(after[n] == "ran" for n in ("LabelMapValidator", "DetectionTrainer", "Evaluator")), after
+
+
+def test_beam_dag_runner_end_to_end(tmp_path):
+    h.make_span(tmp_path / "drops", 0)
+    config, label_map = h.make_config(tmp_path / "config")
+    code, summary, text = h.run(tmp_path / "root", h.span_source(tmp_path / "drops"), config, label_map,
+                                runner="beam", beam_args=None)
+    assert code == 0, text
+    assert summary.status == "complete" and summary.pushed
+    assert all(s in ("ran", "resolved") for s in h.states(summary).values()), text
+
+
+def test_failed_node_is_named_with_its_error(tmp_path, capsys):
+    h.make_span(tmp_path / "drops", 0)
+    config, label_map = h.make_config(tmp_path / "config")
+    with open(label_map, "w") as fh:  # a label map missing most classes the data has
+        fh.write("item {\n  id: 1\n  name: 'hex_nut'\n}\n")
+    code, summary, text = h.run(tmp_path / "root", h.span_source(tmp_path / "drops"), config, label_map)
+    err = capsys.readouterr().err
+    assert code == 1
+    failed = [n for n in summary.nodes if n.state == "failed"]
+    assert failed and f"{failed[0].node_id} failed:" in err
+    assert "Traceback" not in err and os.listdir(tmp_path / "root" / "logs")
