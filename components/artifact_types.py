@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from tfx.dsl.io import fileio
+from tfx.types import component_spec
 from tfx.types.artifact import Artifact
 
 PIPELINE_CONFIG_FILENAME = "pipeline.config"
@@ -34,6 +35,11 @@ class ValidatedLabelMap(Artifact):
     `num_classes`, `class_counts` (JSON: split -> class -> boxes) and `valid` (1/0)."""
 
     TYPE_NAME = "detflow.ValidatedLabelMap"
+
+
+# A validated label map is a label map folder too: a channel expecting LabelMapFile
+# (the Trainer's, the Evaluator's) accepts the LabelMapValidator's output.
+setattr(LabelMapFile, component_spec.COMPATIBLE_TYPES_KEY, frozenset({ValidatedLabelMap}))
 
 
 def resolve_file(uri: str, filename: str) -> str:

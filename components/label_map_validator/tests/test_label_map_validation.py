@@ -43,3 +43,4 @@ def test_matching_data_is_valid():
                       parse_pipeline_config_text(MINIMAL))
     assert report.valid and report.warnings == []
     assert report.to_json()["content_hash"] == label_map.content_hash
+
