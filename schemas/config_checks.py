@@ -164,6 +164,10 @@ def _check_faster_rcnn(c: _Checker, frcnn, path: str) -> None:
 
 
 def _check_train(c: _Checker, train, path: str) -> None:
+    if not train.ListFields():
+        c.error(path, "train_config is missing or empty: it needs at least an optimizer "
+                      "(and batch_size, num_steps, fine_tune_checkpoint as needed)")
+        return
     if train.batch_size <= 0:
         c.error(f"{path}.batch_size", f"batch_size must be > 0 (got {train.batch_size})")
     if train.num_steps == 0:

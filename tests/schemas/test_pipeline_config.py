@@ -182,3 +182,18 @@ def test_zoo_efficientdet_parses_and_every_unbuilt_part_is_named():
     assert "model.ssd.feature_extractor.conv_hyperparams.activation" in fields
     assert all(p.line > 0 for p in raised.value.problems)
     assert not any("unknown field" in p.message or "syntax" in p.message for p in raised.value.problems)
+
+
+def test_missing_sections_are_named():
+    problems = problems_of("model { ssd { num_classes: 1 } }\n")
+    assert "p.config: train_config: train_config is missing or empty" in problems[0]
+    assert any("model.ssd.feature_extractor: feature_extractor.type is required" in p for p in problems)
+    assert "model: no model" in only_problem("train_config { optimizer { adam_optimizer { learning_rate { "
+                                             "constant_learning_rate { } } } } }\n")
+
+
+def test_duplicate_singular_field_and_oneof_conflict_are_placed():
+    problem = only_problem("train_config {\n  batch_size: 2\n  batch_size: 3\n}\n")
+    assert problem.startswith("p.config:3:") and "train_config.batch_size" in problem
+    problem = only_problem("train_config {\n  optimizer { adam_optimizer {} momentum_optimizer {} }\n}\n")
+    assert problem.startswith("p.config:2:") and "oneof" in problem
