@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push-to", metavar="URI")
     p.add_argument("--image", default=c.PIPELINE_IMAGE, help="container image every node runs in")
     p.add_argument("--warm-start", action="store_true")
+    p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     return parser
 
 

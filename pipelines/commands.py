@@ -290,7 +290,7 @@ def compile_pipeline(args) -> int:
         pipeline_name=configs.PIPELINE_NAME, pipeline_root=args.root, data=data,
         pipeline_config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_destination=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
-        warm_start=args.warm_start, stage_inputs=False, portable=True)
+        warm_start=args.warm_start, beam_pipeline_args=args.beam_arg, stage_inputs=False, portable=True)
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
     return 0

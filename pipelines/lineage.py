@@ -133,8 +133,18 @@ def _describe_execution(e: dict, start_run: str) -> str:
         text += f", earlier run {e['run']}"
     text += ")"
     for k, v in e["properties"].items():
-        text += f"  {k}={str(v)[:120]}"
+        text += f"  {k}={_compact(v)}"
     return text
+
+
+def _compact(value, limit: int = 160) -> str:
+    """One line of at most `limit` characters (JSON re-serialised without whitespace)."""
+    text = str(value)
+    try:
+        text = json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True)
+    except ValueError:
+        text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _producer_run(lineage: Lineage, artifact_id: int) -> str:

@@ -302,8 +302,7 @@ def create_pipeline(
     ).with_id(BASELINE_RESOLVER)
     evaluator = with_code_version(Evaluator(
         examples=examples, model=trainer.outputs["model"],
-        baseline_model=nodes[BASELINE_RESOLVER].outputs["model"],
-        label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
+        baseline_model=nodes[BASELINE_RESOLVER].outputs["model"], label_map=label_map,
         min_map=float(min_map), max_regression=float(max_regression)), versions["evaluator"])
     nodes["Evaluator"] = evaluator
     # The standard Pusher (blessing check, versioned folder, saved_model.pb last) plus metrics.json.
