@@ -92,9 +92,15 @@ def _scan_message(tok, descriptor, path: str, end: str | None, out: Positions) -
             raise tok.ParseError(f'Expected "{end}".')
         line, col = _here(tok)
         if tok.TryConsume("["):  # extension or Any type URL: not part of this schema
+            name = []
             while not tok.TryConsume("]"):
+                if tok.AtEnd():
+                    raise tok.ParseError('Expected "]".')
+                name.append(tok.token)
                 tok.NextToken()
-            out.issues.append(ScanIssue(path, "extensions are not supported by detflow", line, col))
+            where = f"[{''.join(name)}]"
+            out.issues.append(ScanIssue(f"{path}.{where}" if path else where,
+                                        "extensions are not supported by detflow", line, col))
             _skip_value(tok)
             continue
         name = tok.ConsumeIdentifierOrNumber()
@@ -108,8 +114,7 @@ def _scan_message(tok, descriptor, path: str, end: str | None, out: Positions) -
         else:
             field_path = f"{path}.{name}" if path else name
             repeated = field.label == field.LABEL_REPEATED
-            if repeated:
-                out.by_path.setdefault(field_path, (line, col))
+            out.by_path.setdefault(field_path, (line, col))
             _scan_field(tok, field, field_path, repeated, counts, (line, col), out)
         if not tok.TryConsume(","):
             tok.TryConsume(";")

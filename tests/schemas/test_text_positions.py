@@ -83,3 +83,10 @@ def test_structural_error_raises_with_position():
     with pytest.raises(text_format.ParseError) as raised:
         scan("model {\n  ssd {\n", DESCRIPTOR)
     assert raised.value.GetLine() >= 2
+
+
+def test_extensions_are_reported_with_their_name():
+    positions = scan("train_config { [foo.bar_ext] { x: 1 } batch_size: 2 }\n", DESCRIPTOR)
+    assert [(i.path, i.message, i.col) for i in positions.issues] == [
+        ("train_config.[foo.bar_ext]", "extensions are not supported by detflow", 16)]
+    assert positions.by_path["train_config.batch_size"] == (1, 39)
