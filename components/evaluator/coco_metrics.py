@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from components.evaluator import coco_fast
 from components.evaluator.coco_validate import validate_dt, validate_gt
 from schemas.problems import ProblemsError
 
@@ -65,19 +67,53 @@ class CocoResult:
 
 
 def evaluate(gt: dict, dt: list, gt_file: str = "<ground truth>", dt_file: str = "<detections>",
-             validate: bool = True) -> CocoResult:
+             validate: bool = True, engine: str = "numpy") -> CocoResult:
     """COCO box metrics of detections `dt` (results list) against `gt` (instances dict).
 
     Follows pycocotools exactly: `iscrowd` boxes are ignored regions, the
     ground truth's stored `area` decides its area range (w*h where absent), a
     detection's area is its w*h, at most 100 detections per image and category
     count. Neither input is modified. Raises ProblemsError (file + field) for
-    malformed input when `validate` is true.
+    malformed input when `validate` is true. `engine` "numpy" (default,
+    `coco_fast`) or "faster-coco-eval" give the same numbers.
     """
     if validate:
         problems = validate_gt(gt, gt_file)
         if problems:
             raise ProblemsError(problems)
+    names_by_id = {c["id"]: c["name"] for c in gt["categories"]}
+    if engine == "faster-coco-eval":
+        return _evaluate_faster_coco_eval(gt, dt, dt_file, validate, names_by_id)
+    if engine != "numpy":
+        raise ValueError(f"unknown engine {engine!r}")
+    image_ids = np.array(sorted(i["id"] for i in gt["images"]), dtype=np.int64)
+    category_ids = np.array(sorted(names_by_id), dtype=np.int64)
+    anns = gt["annotations"]
+    gt_box = np.asarray([a["bbox"] for a in anns], dtype=np.float64).reshape(-1, 4)
+    gt_area = np.asarray([a["area"] if "area" in a else float(a["bbox"][2]) * float(a["bbox"][3])
+                          for a in anns], dtype=np.float64)
+    gt_cols = coco_fast.Boxes(
+        image=np.searchsorted(image_ids, np.asarray([a["image_id"] for a in anns], dtype=np.int64)),
+        category=np.searchsorted(category_ids, np.asarray([a["category_id"] for a in anns], dtype=np.int64)),
+        box=gt_box, area=gt_area, score=np.zeros(len(anns)),
+        crowd=np.asarray([bool(a.get("iscrowd", 0)) for a in anns], dtype=bool).reshape(-1),
+        ident=np.asarray([a["id"] for a in anns], dtype=np.int64))
+    columns = _dt_columns(dt, gt, dt_file) if validate else None
+    if columns is None:
+        columns = _dt_columns_unchecked(dt)
+    image_col, category_col, dt_box, dt_score = columns
+    dt_cols = coco_fast.Boxes(
+        image=np.searchsorted(image_ids, image_col), category=np.searchsorted(category_ids, category_col),
+        box=dt_box, area=dt_box[:, 2] * dt_box[:, 3], score=dt_score,
+        crowd=np.zeros(len(dt_score), dtype=bool), ident=np.zeros(len(dt_score), dtype=np.int64))
+    precision, recall = coco_fast.evaluate(len(image_ids), len(category_ids), gt_cols, dt_cols)
+    stats = coco_fast.summarize(precision, recall)
+    return _result(stats, precision, category_ids.tolist(), coco_fast.REC_THRS, names_by_id)
+
+
+def _evaluate_faster_coco_eval(gt: dict, dt: list, dt_file: str, validate: bool,
+                               names_by_id: Mapping[int, str]) -> CocoResult:
+    """The same evaluation through faster-coco-eval (a cross-check of the numpy engine)."""
     from faster_coco_eval import COCO, COCOeval_faster
 
     annotations = []
@@ -89,52 +125,57 @@ def evaluate(gt: dict, dt: list, gt_file: str = "<ground truth>", dt_file: str =
         annotations.append(ann)
     images = [dict(i) for i in gt["images"]]
     categories = [dict(c) for c in gt["categories"]]
-    results = _results(dt, gt, dt_file) if validate else _results_unchecked(dt)
+    if validate:
+        _dt_columns(dt, gt, dt_file)  # raises ProblemsError on malformed results
+    image_col, category_col, boxes, scores = _dt_columns_unchecked(dt)
+    # What COCO.loadRes does for boxes: area = w*h, iscrowd 0, ids from 1.
+    results = [{"id": i, "image_id": int(img), "category_id": int(cat), "bbox": box, "score": float(score),
+                "area": box[2] * box[3], "iscrowd": 0}
+               for i, (img, cat, box, score) in enumerate(zip(image_col, category_col, boxes.tolist(), scores),
+                                                          start=1)]
     quiet = lambda *args, **kwargs: None  # noqa: E731
     coco_gt = COCO({"images": images, "annotations": annotations, "categories": categories},
                    print_function=quiet)
-    # What COCO.loadRes does for boxes (area = w*h, iscrowd 0, ids from 1), in
-    # one pass with the validation instead of a second loop over every result.
     coco_dt = COCO({"images": images, "annotations": results, "categories": categories},
                    print_function=quiet)
     coco_eval = COCOeval_faster(coco_gt, coco_dt, iouType="bbox", print_function=quiet)
     coco_eval.evaluate()
     coco_eval.accumulate()
     coco_eval.summarize()
-    return _result(coco_eval, {c["id"]: c["name"] for c in gt["categories"]})
+    return _result(coco_eval.stats, np.asarray(coco_eval.eval["precision"]), list(coco_eval.params.catIds),
+                   np.asarray(coco_eval.params.recThrs, dtype=float), names_by_id)
 
 
 _NUMBER_SET = {float, int}
 
 
-def _results(dt, gt: dict, dt_file: str) -> list[dict]:
-    """Results as COCO.loadRes would make them, checked on the way.
+def _dt_columns(dt, gt: dict, dt_file: str):
+    """(image ids, category ids, boxes [n,4], scores) of a results list, checked.
 
-    The checks here are a fast screen; on any failure the full validator runs
-    to report every problem with its place.
+    A fast column-wise screen; on any doubt the full validator runs and raises
+    ProblemsError with every problem's place. Returns None when the input is
+    valid but uses unusual number types (numpy scalars), to be converted.
     """
     if not isinstance(dt, list):
         raise ProblemsError(validate_dt(dt, (), (), dt_file))
     image_ids = {i["id"] for i in gt["images"]}
     category_ids = {c["id"] for c in gt["categories"]}
-    results = _screened_results(dt, image_ids, category_ids)
-    if results is None:
+    columns = _screened_columns(dt, image_ids, category_ids)
+    if columns is None:
         problems = validate_dt(dt, image_ids, category_ids, dt_file)
         if problems:
             raise ProblemsError(problems)
-        # Valid but unusual types (numpy scalars, bools-free subclasses): convert.
-        results = _results_unchecked(dt)
-    return results
+    return columns
 
 
-def _screened_results(dt: list, image_ids: set, category_ids: set) -> list[dict] | None:
-    """Column-wise screen of well-formed results (C-speed set/map checks); None if any looks off."""
+def _screened_columns(dt: list, image_ids: set, category_ids: set):
+    """Columns of well-formed results using C-speed set/map checks; None if anything looks off."""
     try:
-        image_col = [d["image_id"] for d in dt]
-        category_col = [d["category_id"] for d in dt]
-        score_col = [d["score"] for d in dt]
-        bbox_col = [d["bbox"] for d in dt]
-    except (KeyError, TypeError):
+        image_col = list(map(operator.itemgetter("image_id"), dt))
+        category_col = list(map(operator.itemgetter("category_id"), dt))
+        score_col = list(map(operator.itemgetter("score"), dt))
+        bbox_col = list(map(operator.itemgetter("bbox"), dt))
+    except (KeyError, TypeError, IndexError):
         return None
     if not (set(map(type, image_col)) <= {int} and set(image_col) <= image_ids
             and set(map(type, category_col)) <= {int} and set(category_col) <= category_ids
@@ -148,32 +189,27 @@ def _screened_results(dt: list, image_ids: set, category_ids: set) -> list[dict]
     scores = np.asarray(score_col, dtype=np.float64)
     if not (np.isfinite(boxes).all() and np.isfinite(scores).all() and (boxes[:, 2:] >= 0).all()):
         return None
-    areas = (boxes[:, 2] * boxes[:, 3]).tolist()
-    return [{"id": index, "image_id": image_id, "category_id": category_id, "bbox": bbox, "score": score,
-             "area": area, "iscrowd": 0}
-            for index, (image_id, category_id, bbox, score, area)
-            in enumerate(zip(image_col, category_col, bbox_col, score_col, areas), start=1)]
+    return np.asarray(image_col, dtype=np.int64), np.asarray(category_col, dtype=np.int64), boxes, scores
 
 
-def _results_unchecked(dt: list) -> list[dict]:
-    return [{"id": index, "image_id": int(d["image_id"]), "category_id": int(d["category_id"]),
-             "bbox": [float(v) for v in d["bbox"]], "score": float(d["score"]),
-             "area": float(d["bbox"][2]) * float(d["bbox"][3]), "iscrowd": 0}
-            for index, d in enumerate(dt, start=1)]
+def _dt_columns_unchecked(dt: list):
+    return (np.asarray([int(d["image_id"]) for d in dt], dtype=np.int64),
+            np.asarray([int(d["category_id"]) for d in dt], dtype=np.int64),
+            np.asarray([[float(v) for v in d["bbox"]] for d in dt], dtype=np.float64).reshape(-1, 4),
+            np.asarray([float(d["score"]) for d in dt], dtype=np.float64))
 
 
-def _result(coco_eval, names_by_id: Mapping[int, str]) -> CocoResult:
-    stats = [float(x) for x in coco_eval.stats[:len(METRIC_NAMES)]]
-    metrics = dict(zip(METRIC_NAMES, stats))
-    cat_ids = list(coco_eval.params.catIds)
-    precision = np.asarray(coco_eval.eval["precision"])  # [T, R, K, A, M]
+def _result(stats, precision: np.ndarray, cat_ids: list, recall_points: np.ndarray,
+            names_by_id: Mapping[int, str]) -> CocoResult:
+    """CocoResult from summarize()'s stats and the [T,R,K,A,M] precision array."""
+    metrics = dict(zip(METRIC_NAMES, (float(x) for x in stats[:len(METRIC_NAMES)])))
     per_category, pr, ap50 = {}, {}, {}
     for k, cat_id in enumerate(cat_ids):
         name = names_by_id[cat_id]
         per_category[name] = mean_valid(precision[:, :, k, 0, -1])
         pr[name] = precision[0, :, k, 0, -1].copy()
         ap50[name] = mean_valid(precision[0, :, k, 0, -1])
-    return CocoResult(metrics, per_category, pr, np.asarray(coco_eval.params.recThrs, dtype=float), ap50)
+    return CocoResult(metrics, per_category, pr, np.asarray(recall_points, dtype=float), ap50)
 
 
 def mean_valid(values: np.ndarray) -> float:

@@ -16,11 +16,17 @@ MAX_PROBLEMS = 50
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is float or kind is int:
+        return True
+    return kind is not bool and isinstance(value, numbers.Real)
 
 
 def _is_int(value) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    kind = type(value)
+    if kind is int:
+        return True
+    return kind is not bool and isinstance(value, numbers.Integral)
 
 
 class _Collector:

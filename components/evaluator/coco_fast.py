@@ -1,0 +1,229 @@
+"""pycocotools' box evaluation (evaluate + accumulate + summarize), vectorised with numpy.
+
+Same algorithm, same floating-point operations in the same order, so the same
+numbers (tests/evaluator checks them against pycocotools on randomised sets).
+What makes it fast: every (image, category) pair is matched at once, one
+detection rank at a time, for all 4 area ranges and 10 IoU thresholds together.
+
+pycocotools' greedy matching, restated so it can run on arrays: detections in
+descending score order (ties in input order) take, among still-free ground
+truth with IoU >= the threshold, the one of highest IoU — preferring ground
+truth that is not ignored (crowd, or outside the area range) — and on equal
+IoU the last one in input order. Crowd ground truth is never used up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+# pycocotools.cocoeval.Params.setDetParams, verbatim.
+IOU_THRS = np.linspace(.5, 0.95, int(np.round((0.95 - .5) / .05)) + 1, endpoint=True)
+REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
+MAX_DETS = [1, 10, 100]
+AREA_RNG = [[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
+AREA_LBL = ["all", "small", "medium", "large"]
+
+
+@dataclasses.dataclass
+class Boxes:
+    """Column arrays of boxes: image and category as indices into the sorted id lists."""
+
+    image: np.ndarray      # int64 [n]
+    category: np.ndarray   # int64 [n]
+    box: np.ndarray        # float64 [n, 4] x, y, w, h
+    area: np.ndarray       # float64 [n]
+    score: np.ndarray      # float64 [n] (detections)
+    crowd: np.ndarray      # bool [n] (ground truth)
+    ident: np.ndarray      # int64 [n] ground-truth ids (0 = pycocotools' "unmatched")
+
+
+def _group_starts(keys: np.ndarray) -> np.ndarray:
+    """Start offsets of runs of equal keys in a sorted array, plus the end."""
+    change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    return np.concatenate([[0], change, [len(keys)]]).astype(np.int64)
+
+
+def _iou(d: np.ndarray, g: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """maskApi.c bbIou on [..., D, 4] x [..., G, 4] boxes, same operations."""
+    dx, dy, dw, dh = (d[..., :, None, i] for i in range(4))
+    gx, gy, gw, gh = (g[..., None, :, i] for i in range(4))
+    da, ga = dw * dh, gw * gh
+    w = np.minimum(dw + dx, gw + gx) - np.maximum(dx, gx)
+    h = np.minimum(dh + dy, gh + gy) - np.maximum(dy, gy)
+    inter = w * h
+    union = np.where(crowd[..., None, :], da, da + ga - inter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = inter / union
+    return np.where((w > 0) & (h > 0), out, 0.0)
+
+
+def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tuple[np.ndarray, np.ndarray]:
+    """Returns pycocotools' eval['precision'] [T,R,K,A,M] and eval['recall'] [T,K,A,M]."""
+    T, R, K, A, M = len(IOU_THRS), len(REC_THRS), num_categories, len(AREA_RNG), len(MAX_DETS)
+    area_lo = np.array([a[0] for a in AREA_RNG])
+    area_hi = np.array([a[1] for a in AREA_RNG])
+
+    g_order = np.lexsort((np.arange(len(gt.image)), gt.image, gt.category))
+    g_key = gt.category[g_order] * num_images + gt.image[g_order]
+    g_box, g_crowd, g_id = gt.box[g_order], gt.crowd[g_order], gt.ident[g_order]
+    g_area = gt.area[g_order]
+    # [n_gt, A]: ignored for this area range (crowd, or area outside it).
+    g_ig = g_crowd[:, None] | (g_area[:, None] < area_lo) | (g_area[:, None] > area_hi)
+
+    d_order = np.lexsort((np.arange(len(dt.image)), -dt.score, dt.image, dt.category))
+    d_key_all = dt.category[d_order] * num_images + dt.image[d_order]
+    starts = _group_starts(d_key_all)
+    rank_all = np.arange(len(d_order)) - np.repeat(starts[:-1], np.diff(starts))
+    keep = rank_all < MAX_DETS[-1]
+    d_order, d_key, rank = d_order[keep], d_key_all[keep], rank_all[keep]
+    d_box, d_score, d_area = dt.box[d_order], dt.score[d_order], dt.area[d_order]
+    n_dt = len(d_order)
+    # pycocotools' dtMatches != 0: matched to a ground truth whose id is not 0.
+    dtm = np.zeros((n_dt, A, T), dtype=bool)
+    dt_ig = np.zeros((n_dt, A, T), dtype=bool)
+
+    _match_all(g_key, g_box, g_crowd, g_id, g_ig, d_key, d_box, dtm, dt_ig)
+    d_out = (d_area[:, None] < area_lo) | (d_area[:, None] > area_hi)     # [n_dt, A]
+    dt_ig |= ~dtm & d_out[:, :, None]
+
+    precision = -np.ones((T, R, K, A, M))
+    recall = -np.ones((T, K, A, M))
+    g_cat = gt.category[g_order]
+    d_cat = d_key // num_images
+    npig_all = np.stack([np.bincount(g_cat[~g_ig[:, a]], minlength=K) for a in range(A)], axis=1)
+    d_bounds = np.searchsorted(d_cat, np.arange(K + 1))
+    # Detections last, so each per-category slice below is contiguous: [A, T, n_dt].
+    dtm_t = np.ascontiguousarray(dtm.transpose(1, 2, 0))
+    dt_ig_t = np.ascontiguousarray(dt_ig.transpose(1, 2, 0))
+    for k in range(K):
+        lo, hi = d_bounds[k], d_bounds[k + 1]
+        areas = [a for a in range(A) if npig_all[k, a] > 0]
+        if not areas:
+            continue
+        npig = npig_all[k, areas][:, None, None]                        # [A', 1, 1]
+        for m, max_det in enumerate(MAX_DETS):
+            sel = np.flatnonzero(rank[lo:hi] < max_det) + lo
+            rows = sel[np.argsort(-d_score[sel], kind="mergesort")]
+            nd = len(rows)
+            if nd == 0:
+                recall[:, k, areas, m] = 0
+                precision[:, :, k, areas, m] = 0
+                continue
+            matched, ignored = dtm_t[:, :, rows], dt_ig_t[:, :, rows]     # [A, T, nd]
+            if len(areas) < A:
+                matched, ignored = matched[areas], ignored[areas]
+            tps = np.logical_and(matched, np.logical_not(ignored))
+            fps = np.logical_and(np.logical_not(matched), np.logical_not(ignored))
+            # pycocotools: np.cumsum(...).astype(float); the same integer counts (int32 is faster).
+            tp_int = np.cumsum(tps.view(np.int8), axis=-1, dtype=np.int32)
+            tp_sum = tp_int.astype(float)
+            fp_sum = np.cumsum(fps.view(np.int8), axis=-1, dtype=np.int32).astype(float)
+            rc = tp_sum / npig
+            pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+            pr = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1]
+            recall[:, k, areas, m] = rc[:, :, -1].T
+            at = _first_reaching(tp_int, npig[:, 0, 0], nd)                 # [A', T, R]
+            flat_pr = pr.reshape(-1, nd)
+            q = np.take_along_axis(flat_pr, np.minimum(at, nd - 1).reshape(len(flat_pr), -1), axis=1)
+            q = np.where(at.reshape(q.shape) < nd, q, 0.0).reshape(len(areas), T, -1)
+            precision[:, :, k, areas, m] = q.transpose(1, 2, 0)
+    return precision, recall
+
+
+def _first_reaching(tp_int: np.ndarray, npig: np.ndarray, nd: int) -> np.ndarray:
+    """pycocotools' np.searchsorted(rc, recThrs, side='left') for every [area, threshold] row at once.
+
+    rc = tp/npig rises with the integer count tp, so rc >= r exactly when
+    tp >= need(r), the least c with c/npig >= r (the same float division). The
+    rows of integers are then stacked with exact integer offsets into one sorted
+    array, so a single searchsorted answers them all.
+    """
+    n_area, n_thr = tp_int.shape[:2]
+    need = np.stack([np.searchsorted(np.arange(n + 1) / n, REC_THRS, side="left") for n in npig.tolist()])
+    big = max(nd, int(npig.max()) + 1) + 1
+    offsets = (np.arange(n_area * n_thr, dtype=np.int64) * big).reshape(n_area, n_thr, 1)
+    flat = (tp_int + offsets).ravel()
+    queries = need[:, None, :] + offsets                                      # [A', T, R]
+    starts = (np.arange(n_area * n_thr, dtype=np.int64) * nd).reshape(n_area, n_thr, 1)
+    return np.searchsorted(flat, queries.ravel(), side="left").reshape(queries.shape) - starts
+
+
+def _match_all(g_key, g_box, g_crowd, g_id, g_ig, d_key, d_box, dtm, dt_ig) -> None:
+    """Greedy matching of every (category, image) pair that has both gt and detections."""
+    g_starts = _group_starts(g_key) if len(g_key) else np.zeros(1, np.int64)
+    d_starts = _group_starts(d_key) if len(d_key) else np.zeros(1, np.int64)
+    g_keys, d_keys = g_key[g_starts[:-1]], d_key[d_starts[:-1]]
+    common, gi, di = np.intersect1d(g_keys, d_keys, assume_unique=True, return_indices=True)
+    if not len(common):
+        return
+    g0, ng = g_starts[gi], np.diff(g_starts)[gi]
+    d0, nd = d_starts[di], np.diff(d_starts)[di]
+    # Buckets by ground-truth count keep the padding small.
+    bucket = np.ceil(np.log2(np.maximum(ng, 1))).astype(int)
+    for b in np.unique(bucket):
+        pairs = np.flatnonzero(bucket == b)
+        pairs = pairs[np.argsort(-nd[pairs], kind="stable")]     # active pairs form a prefix
+        _match_bucket(g0[pairs], ng[pairs], d0[pairs], nd[pairs], g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig)
+
+
+def _match_bucket(g0, ng, d0, nd, g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig) -> None:
+    P, G, D = len(g0), int(ng.max()), int(nd.max())
+    A, T = dtm.shape[1], dtm.shape[2]
+    g_idx = g0[:, None] + np.arange(G)
+    g_valid = np.arange(G) < ng[:, None]
+    g_idx = np.where(g_valid, g_idx, g0[:, None])
+    d_idx = d0[:, None] + np.arange(D)
+    d_valid = np.arange(D) < nd[:, None]
+    d_idx = np.where(d_valid, d_idx, d0[:, None])
+    crowd = g_crowd[g_idx] & g_valid                         # [P, G]
+    ious = _iou(d_box[d_idx], g_box[g_idx], crowd)           # [P, D, G]
+    ig = np.transpose(g_ig[g_idx], (0, 2, 1))[:, :, None, :]  # [P, A, 1, G]
+    nonzero_id = (g_id[g_idx] != 0)[:, None, None, :]
+    all_nonzero = bool(nonzero_id.all())
+    reg = ~ig
+    thr = np.minimum(IOU_THRS, 1 - 1e-10)[None, :, None]
+    iou_ok = (ious[:, :, None, :] >= thr) & g_valid[:, None, None, :]       # [P, D, T, G]
+    avail = np.ones((P, A, T, G), dtype=bool)
+    reusable = crowd[:, None, None, :]
+    slots = np.arange(G)
+    for r in range(D):
+        n = int(np.count_nonzero(nd > r))
+        cand = iou_ok[:n, r][:, None] & avail[:n]            # [n, A, T, G]
+        cand_reg = cand & reg[:n]
+        has_reg = cand_reg.any(-1)                           # a non-ignored gt is available
+        use = np.where(has_reg[..., None], cand_reg, cand)   # else any (only ignored ones left)
+        hit = has_reg | cand.any(-1)
+        val = np.where(use, ious[:n, r][:, None, None, :], -1.0)
+        last = G - 1 - np.argmax(val[..., ::-1], axis=-1)    # last index of the maximum
+        chosen = (slots == last[..., None]) & hit[..., None]  # one-hot [n, A, T, G]
+        rows = d_idx[:n, r]
+        dtm[rows] = hit if all_nonzero else (chosen & nonzero_id[:n]).any(-1)
+        dt_ig[rows] = hit & ~has_reg
+        avail[:n] &= ~chosen | reusable[:n]
+
+
+def summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """pycocotools COCOeval.summarize() for boxes: the 12 stats, same order and arithmetic."""
+    def one(ap=1, iou_thr=None, area="all", max_dets=100):
+        aind = [i for i, a in enumerate(AREA_LBL) if a == area]
+        mind = [i for i, m in enumerate(MAX_DETS) if m == max_dets]
+        if ap == 1:
+            s = precision
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == IOU_THRS)[0]]
+            s = s[:, :, :, aind, mind]
+        else:
+            s = recall
+            if iou_thr is not None:
+                s = s[np.where(iou_thr == IOU_THRS)[0]]
+            s = s[:, :, aind, mind]
+        return -1 if len(s[s > -1]) == 0 else np.mean(s[s > -1])
+
+    return np.array([
+        one(1), one(1, iou_thr=.5), one(1, iou_thr=.75),
+        one(1, area="small"), one(1, area="medium"), one(1, area="large"),
+        one(0, max_dets=1), one(0, max_dets=10), one(0, max_dets=100),
+        one(0, area="small"), one(0, area="medium"), one(0, area="large"),
+    ], dtype=float)
