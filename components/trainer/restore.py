@@ -9,7 +9,7 @@
 
 Variables are matched by object path, as TF writes them: a checkpoint of
 `tf.train.Checkpoint(model=model)` (this project, Model Garden's trainer and
-the `variables/` of our SavedModels) has keys `model/_backbone/...`; one of
+the `checkpoint/` of our exports) has keys `model/_backbone/...`; one of
 `tf.train.Checkpoint(**model.checkpoint_items)` (Model Garden's
 `init_checkpoint_modules`) has `backbone/...`, `decoder/...`, `head/...`.
 Both layouts are tried. Shapes are compared before anything is assigned, so a
@@ -94,8 +94,7 @@ def find_checkpoint(path: str) -> str:
     """Resolves a checkpoint prefix from a prefix, a checkpoint dir, or an export / Model artifact dir.
 
     Looks at PATH itself, then PATH/checkpoint, PATH/Format-Serving/checkpoint,
-    PATH/Format-Serving, and last PATH[/Format-Serving]/variables/variables (a
-    SavedModel of ours, whose variables keep the `model/...` object paths).
+    and PATH/Format-Serving (a Trainer's Model artifact).
     """
     if not path:
         raise _problem("fine_tune_checkpoint", "no checkpoint path given")
@@ -108,12 +107,8 @@ def find_checkpoint(path: str) -> str:
                 found = _latest_in_dir(directory)
                 if found:
                     return found
-        for sub in ("variables/variables", "Format-Serving/variables/variables"):
-            candidate = os.path.join(path, sub)
-            if tf.io.gfile.exists(candidate + ".index"):
-                return candidate
         raise _problem(path, "no checkpoint found (looked for a 'checkpoint' state file or ckpt-*.index "
-                       "here and under checkpoint/, Format-Serving/checkpoint/, and variables/)")
+                       "here and under checkpoint/, Format-Serving/checkpoint/ and Format-Serving/)")
     raise _problem(path, "checkpoint not found (neither a checkpoint prefix with a .index file nor a directory)")
 
 

@@ -1,0 +1,198 @@
+"""Exports a detector as a SavedModel with the OD API's serving contract.
+
+Signatures:
+- `serving_default`: `input_tensor` uint8 [batch, H, W, 3], any H and W.
+- `serving_bytes`: `encoded_image_string_tensor` string [batch] (JPEG/PNG/...;
+  images of one batch may differ in size).
+Outputs of both: `detection_boxes` float32 [batch, N, 4] normalised
+ymin, xmin, ymax, xmax in [0, 1] relative to the ORIGINAL image,
+`detection_scores` float32 [batch, N], `detection_classes` float32 [batch, N]
+(label-map ids, 1-based), `num_detections` float32 [batch].
+
+Images are resized inside (fixed_shape_resizer: to the input size, aspect
+not kept; keep_aspect_ratio_resizer: scaled to fit min/max_dimension and
+padded to a max_dimension square), normalised by
+`model_builder.preprocess_images`, run through the model and its detection
+generator (Model Garden: pixel boxes in the resized image, classes 1..C with
+background removed — equal to the label-map ids since OD API class index =
+id - 1), then divided by the resized (unpadded) size, so boxes are
+normalised to the original image.
+
+Layout of the export directory:
+    saved_model.pb, variables/          the SavedModel
+    assets/label_map.pbtxt              the label map
+    assets/pipeline.config              the effective pipeline.config
+    checkpoint/ckpt-N.{index,data-*}    the training checkpoint, with a
+    checkpoint/checkpoint               `checkpoint` state file: fine-tune
+                                        from this directory with type
+                                        `detection` (restore.find_checkpoint)
+The whole directory is written under a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+import tf_keras
+
+from components.trainer.model_builder import ModelSpec, preprocess_images
+
+LABEL_MAP_NAME = "label_map.pbtxt"
+PIPELINE_CONFIG_NAME = "pipeline.config"
+CHECKPOINT_DIR = "checkpoint"
+BYTES_SIGNATURE = "serving_bytes"
+
+
+def resize_for_model(images: tf.Tensor, spec: ModelSpec) -> tuple[tf.Tensor, tf.Tensor]:
+    """Resizes a same-size batch [B,h,w,3] as the config's image_resizer does.
+
+    Returns (float32 0..255 images [B, input_height, input_width, 3], the
+    valid (unpadded) height/width of the resized image as float32 [2]).
+    """
+    images = tf.cast(images, tf.float32)
+    if not spec.keep_aspect_ratio:
+        resized = tf.image.resize(images, [spec.input_height, spec.input_width], method="bilinear")
+        return resized, tf.constant([spec.input_height, spec.input_width], tf.float32)
+    hw = tf.cast(tf.shape(images)[1:3], tf.float32)
+    scale = tf.minimum(spec.min_dimension / tf.reduce_min(hw), spec.max_dimension / tf.reduce_max(hw))
+    new_hw = tf.minimum(tf.round(hw * scale), float(spec.max_dimension))
+    resized = tf.image.resize(images, tf.cast(new_hw, tf.int32), method="bilinear")
+    padded = tf.image.pad_to_bounding_box(resized, 0, 0, spec.input_height, spec.input_width)
+    return padded, new_hw
+
+
+class _Ref:  # not trackable: keeps tf_keras from serialising every layer (minutes per export)
+    __slots__ = ("model",)
+
+    def __init__(self, model):
+        self.model = model
+
+
+class DetectionModule(tf.Module):
+    """The serving module: the model's variables (tracked as a list) + the two signatures."""
+
+    def __init__(self, model: tf_keras.Model, spec: ModelSpec):
+        super().__init__(name="detflow_detector")
+        self._ref = _Ref(model)
+        self.model_variables = list(model.variables)
+        self._spec = spec
+
+    def _detect(self, images: tf.Tensor, valid_hw: tf.Tensor) -> dict[str, tf.Tensor]:
+        """images: float 0..255 [B, H_in, W_in, 3]; valid_hw: [B, 2] unpadded resized sizes."""
+        spec = self._spec
+        batch = tf.shape(images)[0]
+        inputs = preprocess_images(images)
+        image_shape = valid_hw
+        if spec.meta_architecture == "faster_rcnn":
+            from components.trainer import faster_rcnn_builder  # pylint: disable=import-outside-toplevel
+            outputs = faster_rcnn_builder.inference(self._ref.model, spec, inputs, image_shape)
+        else:
+            outputs = self._ref.model(inputs, image_shape=image_shape, training=False)
+        scale = tf.tile(valid_hw, [1, 2])[:, None, :]
+        boxes = tf.clip_by_value(tf.cast(outputs["detection_boxes"], tf.float32) / scale, 0.0, 1.0)
+        num = tf.cast(outputs["num_detections"], tf.float32)
+        scores = tf.cast(outputs["detection_scores"], tf.float32)
+        classes = tf.cast(outputs["detection_classes"], tf.float32)
+        # Padding rows past num_detections: zero, as the OD API's exports have them.
+        valid = tf.sequence_mask(tf.cast(num, tf.int32), tf.shape(scores)[1], dtype=tf.float32)
+        del batch
+        return {"detection_boxes": boxes * valid[:, :, None], "detection_scores": scores * valid,
+                "detection_classes": classes * valid, "num_detections": num}
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="input_tensor")])
+    def serve_tensor(self, input_tensor):
+        """OD API `serving_default`: uint8 images of one size."""
+        images, hw = resize_for_model(input_tensor, self._spec)
+        return self._detect(images, tf.tile(hw[None], [tf.shape(images)[0], 1]))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="encoded_image_string_tensor")])
+    def serve_bytes(self, encoded_image_string_tensor):
+        """Encoded images (any format tf.io.decode_image reads), each of its own size."""
+        spec = self._spec
+
+        def one(data):
+            image = tf.io.decode_image(data, channels=3, expand_animations=False)
+            image.set_shape([None, None, 3])
+            resized, hw = resize_for_model(image[None], spec)
+            return resized[0], hw
+
+        images, hw = tf.map_fn(one, encoded_image_string_tensor, fn_output_signature=(
+            tf.TensorSpec([spec.input_height, spec.input_width, 3], tf.float32),
+            tf.TensorSpec([2], tf.float32)))
+        return self._detect(images, hw)
+
+
+def _copy_checkpoint(prefix: str, out_dir: str) -> str:
+    tf.io.gfile.makedirs(out_dir)
+    name = os.path.basename(prefix)
+    for path in tf.io.gfile.glob(prefix + ".*"):
+        if path.endswith(".index") or ".data-" in path:
+            tf.io.gfile.copy(path, os.path.join(out_dir, os.path.basename(path)), overwrite=True)
+    tf.compat.v1.train.update_checkpoint_state(out_dir, name, all_model_checkpoint_paths=[name])
+    return os.path.join(out_dir, name)
+
+
+def export_saved_model(model: tf_keras.Model, spec: ModelSpec, label_map_path: str | None,
+                       pipeline_config_text: str, checkpoint_prefix: str | None, out_dir: str) -> str:
+    """Writes the SavedModel + label map + pipeline.config + checkpoint to `out_dir` (layout: module doc).
+
+    `checkpoint_prefix` is the training checkpoint to ship (a
+    `tf.train.Checkpoint(model=model)` prefix); None writes one from `model`.
+    Returns out_dir. An existing out_dir is replaced only once the new export
+    is complete.
+    """
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=os.path.basename(out_dir) + ".tmp-", dir=parent)
+    staging = tempfile.mkdtemp(prefix="detflow-export-assets-")
+    try:
+        label_map_copy = os.path.join(staging, LABEL_MAP_NAME)
+        if label_map_path:
+            tf.io.gfile.copy(label_map_path, label_map_copy, overwrite=True)
+        else:
+            with open(label_map_copy, "w", encoding="utf-8") as f:
+                f.write("".join(f'item {{ id: {i} name: "class_{i}" }}\n'
+                                for i in range(1, spec.num_classes + 1)))
+        config_copy = os.path.join(staging, PIPELINE_CONFIG_NAME)
+        with open(config_copy, "w", encoding="utf-8") as f:
+            f.write(pipeline_config_text)
+
+        ckpt_dir = os.path.join(tmp, CHECKPOINT_DIR)
+        if checkpoint_prefix:
+            _copy_checkpoint(checkpoint_prefix, ckpt_dir)
+        else:
+            manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), ckpt_dir, max_to_keep=1)
+            manager.save(checkpoint_number=0)
+
+        module = DetectionModule(model, spec)
+        module.label_map = tf.saved_model.Asset(label_map_copy)
+        module.pipeline_config = tf.saved_model.Asset(config_copy)
+        signatures = {
+            "serving_default": module.serve_tensor.get_concrete_function(),
+            BYTES_SIGNATURE: module.serve_bytes.get_concrete_function(),
+        }
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        if os.path.exists(out_dir):
+            old = out_dir + ".old-" + os.path.basename(tmp)
+            os.rename(out_dir, old)
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir
+
+
+def find_label_map(export_dir: str) -> str | None:
+    """The label map of an export: assets/label_map.pbtxt or label_map.pbtxt beside saved_model.pb."""
+    for candidate in (os.path.join(export_dir, "assets", LABEL_MAP_NAME), os.path.join(export_dir, LABEL_MAP_NAME)):
+        if tf.io.gfile.exists(candidate):
+            return candidate
+    return None
