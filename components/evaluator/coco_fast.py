@@ -165,7 +165,27 @@ def _match_all(g_key, g_box, g_crowd, g_id, g_ig, d_key, d_box, dtm, dt_ig) -> N
     for b in np.unique(bucket):
         pairs = np.flatnonzero(bucket == b)
         pairs = pairs[np.argsort(-nd[pairs], kind="stable")]     # active pairs form a prefix
-        _match_bucket(g0[pairs], ng[pairs], d0[pairs], nd[pairs], g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig)
+        match = _match_single if b == 0 else _match_bucket
+        match(g0[pairs], ng[pairs], d0[pairs], nd[pairs], g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig)
+
+
+def _match_single(g0, ng, d0, nd, g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig) -> None:
+    """Pairs with exactly one ground truth, without a loop: it is the only candidate in every
+    area range, so the first detection reaching the threshold takes it (all of them, if crowd)."""
+    pair = np.repeat(np.arange(len(g0)), nd)                       # detections in rank order, by pair
+    rows = np.repeat(d0 - np.concatenate([[0], np.cumsum(nd)[:-1]]), nd) + np.arange(int(nd.sum()))
+    g = g0[pair]
+    crowd = g_crowd[g]
+    ious = _iou(d_box[rows][:, None, :], g_box[g][:, None, :], crowd[:, None])[:, 0, 0]
+    ok = ious[:, None] >= np.minimum(IOU_THRS, 1 - 1e-10)          # [n, T]
+    count = np.cumsum(ok, axis=0)
+    before = np.concatenate([np.zeros((1, ok.shape[1]), count.dtype), count[:-1]])
+    group_start = np.concatenate([[0], np.cumsum(nd)[:-1]])
+    in_pair = count - before[group_start][pair]                    # ok detections so far in this pair
+    taken = ok & ((in_pair == 1) | crowd[:, None])
+    matched = taken if g_id[g0].all() else taken & (g_id[g] != 0)[:, None]
+    dtm[rows] = matched[:, None, :]
+    dt_ig[rows] = taken[:, None, :] & g_ig[g][:, :, None]
 
 
 def _match_bucket(g0, ng, d0, nd, g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig) -> None:
