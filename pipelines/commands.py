@@ -134,12 +134,13 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
     if summary is not None:
         print(run_report.format_run(summary), file=out)
     print(f"wall time {time.time() - started:.1f}s", file=out)
-    if failure is not None:
-        failed = [n for n in (summary.nodes if summary else []) if n.state == "failed"]
+    failed = [n for n in (summary.nodes if summary else []) if n.state == "failed"]
+    if failure is not None or failed:
         node = failed[0].node_id if failed else "the pipeline"
-        message = str(failure).strip().splitlines()
-        print(f"detflow run: {node} failed: {message[-1] if message else type(failure).__name__}\n"
-              f"  full trace: {log}", file=sys.stderr)
+        message = (str(failure) if failure is not None else failed[0].error).strip().splitlines()
+        where = f"\n  full trace: {log}" if failure is not None else ""
+        print(f"detflow run: {node} failed: {message[-1] if message else type(failure).__name__}{where}",
+              file=sys.stderr)
         return 1, summary
     return 0, summary
 

@@ -4,7 +4,8 @@
 (matched against the PushedModel's `pushed_destination`). `trace` asks MLMD's
 `get_lineage_subgraph` for the graph around it; the result renders as a text tree,
 JSON or Graphviz DOT. Going upstream, an artifact made by an earlier pipeline run
-(a warm-start checkpoint, a baseline) is shown with that run and not expanded further.
+(a warm-start checkpoint, a baseline) is shown with that run and not expanded further;
+cached executions are left out (a cache hit re-links what an earlier execution made).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def trace(store, artifact: metadata_store_pb2.Artifact, direction: str = UPSTREA
         artifacts[a.id] = entry
     executions = {}
     for e in graph.executions:
+        if e.last_known_state == metadata_store_pb2.Execution.CACHED:
+            continue  # a cache hit re-links the artifacts an earlier execution made; show that one
+
         contexts = store.get_contexts_by_execution(e.id)
         node = next((c.name.split(".", 1)[-1] for c in contexts if c.type_id == node_ctx), "?")
         run = next((c.name for c in contexts if c.type_id == run_ctx), "")
@@ -127,10 +131,10 @@ def _describe_artifact(a: dict) -> str:
     return "  ".join(parts)
 
 
-def _describe_execution(e: dict, start_run: str) -> str:
+def _describe_execution(e: dict, start_run: str, direction: str) -> str:
     text = f"{e['node']} (execution #{e['id']}, {e['state'].lower()}"
     if e["run"] and e["run"] != start_run:
-        text += f", earlier run {e['run']}"
+        text += f", {'earlier ' if direction == UPSTREAM else ''}run {e['run']}"
     text += ")"
     for k, v in e["properties"].items():
         text += f"  {k}={_compact(v)}"
@@ -175,9 +179,10 @@ def format_tree(lineage: Lineage) -> str:
                 continue
             execution = lineage.executions[x]
             lines.append(f"{pad}  {'<-' if lineage.direction == UPSTREAM else '->'} "
-                         f"{_describe_execution(execution, start_run)}")
-            if lineage.direction == UPSTREAM and execution["run"] and start_run and execution["run"] != start_run:
-                continue  # made by an earlier run: named, not expanded
+                         f"{_describe_execution(execution, start_run, lineage.direction)}")
+            if (lineage.direction == UPSTREAM and lineage.artifacts[aid]["type"] == "Model" and aid != lineage.start
+                    and execution["run"] and start_run and execution["run"] != start_run):
+                continue  # a model of an earlier run (warm start, baseline): named, not expanded
             nxt = "input" if lineage.direction == UPSTREAM else "output"
             for a2, x2, kind2, key2 in lineage.events:
                 if x2 == x and kind2 == nxt and a2 != aid:
@@ -206,7 +211,7 @@ def to_dot(lineage: Lineage) -> str:
         style = ", style=bold" if a["id"] == lineage.start else ""
         lines.append(f"  a{a['id']} [shape=ellipse{style}, label={quote(a['type'] + ' #' + str(a['id']))}];")
     for e in lineage.executions.values():
-        lines.append(f"  e{e['id']} [shape=box, label={quote(e['node'] + chr(10) + e['run'])}];")
+        lines.append(f"  e{e['id']} [shape=box, label={quote(e['node'] + ' (' + e['run'] + ')')}];")
     for a, x, kind, key in lineage.events:
         edge = f"a{a} -> e{x}" if kind == "input" else f"e{x} -> a{a}"
         lines.append(f"  {edge} [label={quote(key)}];")
