@@ -100,36 +100,47 @@ def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tupl
     for k in range(K):
         lo, hi = d_bounds[k], d_bounds[k + 1]
         areas = [a for a in range(A) if npig_all[k, a] > 0]
-        if not areas:
-            continue
-        npig = npig_all[k, areas][:, None, None]                        # [A', 1, 1]
         for m, max_det in enumerate(MAX_DETS):
+            if not areas:
+                break
             sel = np.flatnonzero(rank[lo:hi] < max_det) + lo
             rows = sel[np.argsort(-d_score[sel], kind="mergesort")]
-            nd = len(rows)
-            if nd == 0:
-                recall[:, k, areas, m] = 0
-                precision[:, :, k, areas, m] = 0
-                continue
-            matched, ignored = dtm_t[:, :, rows], dt_ig_t[:, :, rows]     # [A, T, nd]
-            if len(areas) < A:
-                matched, ignored = matched[areas], ignored[areas]
-            tps = np.logical_and(matched, np.logical_not(ignored))
-            fps = np.logical_and(np.logical_not(matched), np.logical_not(ignored))
-            # pycocotools: np.cumsum(...).astype(float); the same integer counts (int32 is faster).
-            tp_int = np.cumsum(tps.view(np.int8), axis=-1, dtype=np.int32)
-            tp_sum = tp_int.astype(float)
-            fp_sum = np.cumsum(fps.view(np.int8), axis=-1, dtype=np.int32).astype(float)
-            rc = tp_sum / npig
-            pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
-            pr = np.maximum.accumulate(pr[..., ::-1], axis=-1)[..., ::-1]
-            recall[:, k, areas, m] = rc[:, :, -1].T
-            at = _first_reaching(tp_int, npig[:, 0, 0], nd)                 # [A', T, R]
-            flat_pr = pr.reshape(-1, nd)
-            q = np.take_along_axis(flat_pr, np.minimum(at, nd - 1).reshape(len(flat_pr), -1), axis=1)
-            q = np.where(at.reshape(q.shape) < nd, q, 0.0).reshape(len(areas), T, -1)
-            precision[:, :, k, areas, m] = q.transpose(1, 2, 0)
+            for a in areas:
+                recall[:, k, a, m], precision[:, :, k, a, m] = _pr_curve(
+                    dtm_t[a], dt_ig_t[a], rows, int(npig_all[k, a]))
     return precision, recall
+
+
+def _pr_curve(matched_all: np.ndarray, ignored_all: np.ndarray, rows: np.ndarray,
+              npig: int) -> tuple[np.ndarray, np.ndarray]:
+    """pycocotools' accumulate for one category, area range and maxDets: recall [T], precision [T, R].
+
+    `rows` are the detections in descending score order. Those ignored at every
+    threshold are dropped first: they add neither a true nor a false positive,
+    so every rc/pr entry they would hold repeats its predecessor's (or is a
+    leading zero), and no recall threshold's first reaching index, envelope
+    value or final recall changes.
+    """
+    T, R = len(IOU_THRS), len(REC_THRS)
+    ignored = ignored_all[:, rows]
+    keep = ~ignored.all(axis=0)
+    rows, ignored = rows[keep], ignored[:, keep]
+    nd = len(rows)
+    if nd == 0:
+        return np.zeros(T), np.zeros((T, R))
+    matched = matched_all[:, rows]
+    tps = np.logical_and(matched, np.logical_not(ignored))
+    fps = np.logical_and(np.logical_not(matched), np.logical_not(ignored))
+    # pycocotools: np.cumsum(...).astype(float); the same integer counts (int32 is faster).
+    tp_int = np.cumsum(tps.view(np.int8), axis=-1, dtype=np.int32)
+    tp_sum = tp_int.astype(float)
+    fp_sum = np.cumsum(fps.view(np.int8), axis=-1, dtype=np.int32).astype(float)
+    rc = tp_sum / npig
+    pr = tp_sum / (fp_sum + tp_sum + np.spacing(1))
+    pr = np.maximum.accumulate(pr[:, ::-1], axis=-1)[:, ::-1]
+    at = _first_reaching(tp_int[None], np.array([npig]), nd)[0]                    # [T, R]
+    q = np.take_along_axis(pr, np.minimum(at, nd - 1), axis=1)
+    return rc[:, -1], np.where(at < nd, q, 0.0)
 
 
 def _first_reaching(tp_int: np.ndarray, npig: np.ndarray, nd: int) -> np.ndarray:

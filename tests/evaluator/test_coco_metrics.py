@@ -61,6 +61,22 @@ def test_parity_with_pycocotools_on_randomised_sets(seed):
     assert_parity(gt, dt)
 
 
+def test_faster_coco_eval_engine_agrees():
+    gt, dt = synthetic_coco(12, num_images=20, num_classes=5)
+    ours, fast = evaluate(gt, dt), evaluate(gt, dt, engine="faster-coco-eval")
+    assert fast.metrics == pytest.approx(ours.metrics, abs=TOL)
+    assert fast.per_category == pytest.approx(ours.per_category, abs=TOL)
+
+
+def test_parity_with_gt_id_zero_and_ties():
+    # pycocotools treats a match to ground-truth id 0 as no match; identical scores keep input order.
+    gt, dt = synthetic_coco(13, num_images=10, num_classes=3)
+    gt["annotations"][0]["id"] = 0
+    for det in dt[::3]:
+        det["score"] = 0.5
+    assert_parity(gt, dt)
+
+
 def test_parity_with_few_classes_and_mostly_crowd():
     gt, dt = synthetic_coco(7, num_images=15, num_classes=2, crowd_fraction=0.6, custom_area_fraction=0.8)
     assert_parity(gt, dt)
