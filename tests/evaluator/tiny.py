@@ -28,7 +28,7 @@ def _feature(kind, values):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=list(values)))
 
 
-def make_example(rng, n: int) -> bytes:
+def make_example(rng, n: int, with_crowd_and_area: bool = True) -> bytes:
     """One serialized OD API tf.Example with a red and maybe a green rectangle."""
     height, width = SIZES[n % 2]
     image = np.full((height, width, 3), 30, np.uint8)
@@ -50,13 +50,15 @@ def make_example(rng, n: int) -> bytes:
         ef.HEIGHT: _feature("i", [height]), ef.WIDTH: _feature("i", [width]),
         ef.BBOX_YMIN: _feature("f", boxes[:, 0]), ef.BBOX_XMIN: _feature("f", boxes[:, 1]),
         ef.BBOX_YMAX: _feature("f", boxes[:, 2]), ef.BBOX_XMAX: _feature("f", boxes[:, 3]),
-        ef.CLASS_LABEL: _feature("i", labels), ef.IS_CROWD: _feature("i", [0] * len(labels)),
-        ef.AREA: _feature("f", [(b[2] - b[0]) * height * (b[3] - b[1]) * width for b in boxes]),
+        ef.CLASS_LABEL: _feature("i", labels),
     }
+    if with_crowd_and_area:
+        feats[ef.IS_CROWD] = _feature("i", [0] * len(labels))
+        feats[ef.AREA] = _feature("f", [(b[2] - b[0]) * height * (b[3] - b[1]) * width for b in boxes])
     return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
 
 
-def write_examples(uri: str, num_eval: int = 6, num_train: int = 2) -> str:
+def write_examples(uri: str, num_eval: int = 6, num_train: int = 2, with_crowd_and_area: bool = True) -> str:
     """A TFX Examples folder: gzipped TFRecords under Split-train/ and Split-eval/."""
     rng = np.random.default_rng(0)
     opts = tf.io.TFRecordOptions(compression_type="GZIP")
@@ -65,7 +67,7 @@ def write_examples(uri: str, num_eval: int = 6, num_train: int = 2) -> str:
         with tf.io.TFRecordWriter(os.path.join(uri, f"Split-{split}", "data_tfrecord-00000-of-00001.gz"),
                                   opts) as writer:
             for n in range(count):
-                writer.write(make_example(rng, n))
+                writer.write(make_example(rng, n, with_crowd_and_area))
     return uri
 
 
@@ -76,8 +78,7 @@ class TinyDetector(tf.Module):
         super().__init__()
         self.shift = tf.constant(shift, tf.float32)
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="input_tensor")])
-    def serve(self, input_tensor):
+    def detect(self, input_tensor):
         image = tf.cast(input_tensor, tf.int32)
         height = tf.cast(tf.shape(image)[1], tf.float32)
         width = tf.cast(tf.shape(image)[2], tf.float32)
@@ -103,11 +104,16 @@ class TinyDetector(tf.Module):
         }
 
 
-def write_model(uri: str, shift: float = 0.0, label_map_in_assets: bool = True) -> str:
-    """A TFX Model folder: the SavedModel under Format-Serving/ with label map and pipeline.config."""
+def write_model(uri: str, shift: float = 0.0, label_map_in_assets: bool = True, batch=None) -> str:
+    """A TFX Model folder: the SavedModel under Format-Serving/ with label map and pipeline.config.
+
+    `batch=1` fixes the signature's batch dimension, as OD API exports do.
+    """
     export = os.path.join(uri, "Format-Serving")
     module = TinyDetector(shift)
-    tf.saved_model.save(module, export, signatures={"serving_default": module.serve})
+    serve = tf.function(module.detect, input_signature=[
+        tf.TensorSpec([batch, None, None, 3], tf.uint8, name="input_tensor")])
+    tf.saved_model.save(module, export, signatures={"serving_default": serve})
     label_dir = os.path.join(export, "assets") if label_map_in_assets else export
     os.makedirs(label_dir, exist_ok=True)
     with open(os.path.join(label_dir, "label_map.pbtxt"), "w") as f:
