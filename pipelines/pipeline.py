@@ -150,7 +150,8 @@ def _producer_inputs(store, artifact_id: int) -> Dict[str, list]:
                if e.type == metadata_store_pb2.Event.OUTPUT]
     if not outputs:
         return {}
-    events = [e for e in store.get_events_by_execution_ids([outputs[0].execution_id])
+    producer = min(e.execution_id for e in outputs)  # later OUTPUT events are cache hits re-linking it
+    events = [e for e in store.get_events_by_execution_ids([producer])
               if e.type == metadata_store_pb2.Event.INPUT]
     by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     result: Dict[str, list] = {}
@@ -175,15 +176,19 @@ def example_gen_inputs(data: DataSource) -> tuple[str, str, str]:
     path part holding `{SPAN}`; the images folder is made relative to the
     annotations' folder when it holds `{SPAN}` too (each span a self-contained drop).
     """
-    annotations = os.path.abspath(data.annotations)
-    parts = pathlib.PurePath(annotations).parts
+    annotations, images = _absolute(data.annotations), _absolute(data.images)
+    parts = annotations.split("/")
     first = next((i for i, p in enumerate(parts) if "{SPAN}" in p), len(parts) - 1)
-    input_base = str(pathlib.PurePath(*parts[:first]))
-    pattern = str(pathlib.PurePath(*parts[first:]))
-    images = os.path.abspath(data.images)
-    if "{SPAN}" in images:
-        images = os.path.relpath(images, os.path.dirname(annotations))
+    input_base, pattern = "/".join(parts[:first]), "/".join(parts[first:])
+    folder = os.path.dirname(annotations)
+    if "{SPAN}" in images and images.startswith(folder + "/"):
+        images = images[len(folder) + 1:]
     return input_base, pattern, images
+
+
+def _absolute(path: str) -> str:
+    """An absolute local path; URIs (gs://, s3://) unchanged."""
+    return path.rstrip("/") if "://" in path else os.path.abspath(path)
 
 
 def _available(module: str) -> bool:
