@@ -1,12 +1,14 @@
 """`detflow convert`: exit codes, outputs, report.json, strict mode, split stability."""
 
 import glob
+import io
 import json
 import os
 
 import pytest
 import tensorflow as tf
 
+from components.example_gen.commands import Progress
 from pipelines.cli import main
 from schemas import example_format as K
 from tests.example_gen.helpers import coco, make_dataset, write
@@ -118,3 +120,23 @@ def test_adding_images_keeps_every_old_image_in_its_split(tmp_path):
     after = {n: s for s in ("train", "eval") for n in _names(_read_split(str(tmp_path / "v2"), s))}
     assert len(after) == 24
     assert {n: after[n] for n in before} == before
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_draws_only_on_a_terminal():
+    term = _Terminal()
+    bar = Progress(term, every=0)
+    for _ in range(5):
+        bar.update(total=10)
+    bar.close(total=10)
+    assert "5/10 images" in term.getvalue() and "images/s" in term.getvalue()
+    assert term.getvalue().endswith("\n")
+    quiet = io.StringIO()
+    bar = Progress(quiet, every=0)
+    bar.update()
+    bar.close()
+    assert quiet.getvalue() == ""
