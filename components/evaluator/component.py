@@ -13,16 +13,9 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components.artifact_types import LabelMapFile
 from components.evaluator import executor
 from components.evaluator.coco_metrics import HEADLINE_METRIC
-
-try:
-    from components.artifact_types import LabelMapFile
-except ImportError:  # until the shared artifact types land
-    class LabelMapFile(types.Artifact):
-        """A folder holding label_map.pbtxt."""
-
-        TYPE_NAME = "LabelMapFile"
 
 # Optional parameter the pipeline sets so a code change re-runs the node.
 CODE_VERSION_KEY = "detflow_code_version"
@@ -60,8 +53,8 @@ class Evaluator(base_component.BaseComponent):
       model: the candidate Model (SavedModel under `Format-Serving`).
       baseline_model: optional; the latest blessed Model (a Resolver with
         LatestBlessedModelStrategy), evaluated on the same split in this run.
-      label_map: optional artifact whose folder holds label_map.pbtxt; default:
-        the label map inside the candidate's export.
+      label_map: optional LabelMapFile (or ValidatedLabelMap): label_map.pbtxt or a
+        folder holding it; default: the label map inside the candidate's export.
       min_map: value threshold — the candidate's `metric` must reach it.
       max_regression: change threshold — allowed drop of `metric` below the baseline's.
       metric: the metric judged (an OD API COCO metric name).

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
+from components.artifact_types import LabelMapFile
 from components.evaluator import push
 from components.evaluator.component import Evaluator
 from tests.evaluator import tiny
@@ -25,7 +26,8 @@ MAP = "DetectionBoxes_Precision/mAP"
 Model, ModelBlessing = tfx.types.standard_artifacts.Model, tfx.types.standard_artifacts.ModelBlessing
 
 
-def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_regression: float):
+def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_regression: float,
+                   label_map_uri=None):
     examples = tfx.dsl.Importer(
         source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
         properties={"split_names": '["train", "eval"]'}).with_id("examples_importer")
@@ -34,10 +36,13 @@ def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
+    label_map = None
+    if label_map_uri:
+        label_map = tfx.dsl.Importer(source_uri=label_map_uri, artifact_type=LabelMapFile).with_id("label_map")
     evaluator = Evaluator(
         examples=examples.outputs["result"], model=model.outputs["result"],
         baseline_model=baseline.outputs["model"], min_map=min_map, max_regression=max_regression,
-        num_images_drawn=2, batch_size=4)
+        label_map=label_map.outputs["result"] if label_map else None, num_images_drawn=2, batch_size=4)
 
     def destination(name):
         return tfx.proto.PushDestination(
@@ -51,14 +56,15 @@ def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_
         push_destination=destination("serving_with_metrics")).with_id("metrics_pusher")
     return tfx.dsl.Pipeline(
         pipeline_name="evaluator_test", pipeline_root=str(root / "pipeline"),
-        components=[examples, model, baseline, evaluator, standard, with_metrics], enable_cache=False,
+        components=[examples, model, baseline] + ([label_map] if label_map else [])
+        + [evaluator, standard, with_metrics], enable_cache=False,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(root / "metadata.sqlite")))
 
 
-def run(root, model_uri, min_map, max_regression=0.0):
+def run(root, model_uri, min_map, max_regression=0.0, label_map_uri=None):
     tfx.orchestration.LocalDagRunner().run(
-        build_pipeline(root, str(root.parent / "examples"), model_uri, min_map, max_regression))
+        build_pipeline(root, str(root.parent / "examples"), model_uri, min_map, max_regression, label_map_uri))
     config = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(root / "metadata.sqlite"))
     with metadata.Metadata(config) as m:
         blessing = max(m.store.get_artifacts_by_type("ModelBlessing"), key=lambda a: a.id)
@@ -134,7 +140,12 @@ def test_blessed_first_run_pushes_then_regressed_candidate_is_rejected(data):
 def test_first_model_below_min_map_is_never_pushed(data):
     root = data / "rejected"
     root.mkdir()
-    blessing, _, _ = run(root, str(data / "bad_model"), min_map=0.5)
+    label_dir = data / "label_map"
+    label_dir.mkdir()
+    (label_dir / "label_map.pbtxt").write_text(tiny.LABEL_MAP)
+    blessing, evaluation, _ = run(root, str(data / "bad_model"), min_map=0.5, label_map_uri=str(label_dir))
+    report = json.loads(open(os.path.join(evaluation.uri, "metrics.json")).read())
+    assert report["label_map"] == str(label_dir / "label_map.pbtxt")
     b = props(blessing)
     assert b["blessed"] == 0 and "< min_map" in b["blessing_message"]
     assert versions(root / "serving") == [] and versions(root / "serving_with_metrics") == []
