@@ -1,0 +1,155 @@
+"""The embedded pre-trained detection checkpoint and the pipeline.config it is made for.
+
+`CHECKPOINT_DIR` holds what `make_base_checkpoint.py` wrote: `checkpoint/`
+(model weights only), `pipeline.config`, `label_map.pbtxt`, `PROVENANCE.md`
+and `PROVENANCE.json`. `pipeline_config_text(...)` is the one description of
+the architecture: the pre-training run and `detflow init` both render it.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+NAME = "ssd_mobilenet_v2_fpnlite_128"
+CHECKPOINT_DIR = pathlib.Path(__file__).resolve().parent / NAME
+INPUT_SIZE = 128
+
+
+def checkpoint_prefix() -> str:
+    """Path prefix of the embedded checkpoint (what fine_tune_checkpoint names)."""
+    return str(CHECKPOINT_DIR / "checkpoint" / "ckpt-0")
+
+
+def _augmentation(options: tuple[str, ...]) -> str:
+    return "".join(f"  data_augmentation_options {{\n    {name} {{\n    }}\n  }}\n" for name in options)
+
+
+def pipeline_config_text(*, num_classes: int, label_map_path: str, train_input_path: str,
+                         eval_input_path: str, num_steps: int, batch_size: int,
+                         learning_rate_base: float, warmup_steps: int,
+                         fine_tune_checkpoint: str = "", fine_tune_checkpoint_type: str = "detection",
+                         augmentation: tuple[str, ...] = ("random_horizontal_flip",),
+                         comment: str = "", input_size: int = INPUT_SIZE) -> str:
+    """A complete OD API pipeline.config for the embedded SSD MobileNetV2 x0.35 FPN-lite (128 px unless told)."""
+    fine_tune = (f'  fine_tune_checkpoint: "{fine_tune_checkpoint}"\n'
+                 f'  fine_tune_checkpoint_type: "{fine_tune_checkpoint_type}"\n'
+                 f'  fine_tune_checkpoint_version: V2\n') if fine_tune_checkpoint else ""
+    header = "".join(f"# {line}\n" for line in comment.splitlines())
+    return f"""{header}model {{
+  ssd {{
+    num_classes: {num_classes}
+    image_resizer {{
+      fixed_shape_resizer {{
+        height: {input_size}
+        width: {input_size}
+      }}
+    }}
+    feature_extractor {{
+      type: "ssd_mobilenet_v2_fpn_keras"
+      depth_multiplier: 0.35
+      min_depth: 16
+      use_depthwise: true
+      fpn {{
+        min_level: 3
+        max_level: 6
+        additional_layer_depth: 64
+      }}
+    }}
+    box_coder {{
+      faster_rcnn_box_coder {{
+        y_scale: 10.0
+        x_scale: 10.0
+        height_scale: 5.0
+        width_scale: 5.0
+      }}
+    }}
+    matcher {{
+      argmax_matcher {{
+        matched_threshold: 0.5
+        unmatched_threshold: 0.4
+      }}
+    }}
+    similarity_calculator {{
+      iou_similarity {{
+      }}
+    }}
+    anchor_generator {{
+      multiscale_anchor_generator {{
+        min_level: 3
+        max_level: 6
+        anchor_scale: 2.0
+        aspect_ratios: [1.0, 2.0, 0.5]
+        scales_per_octave: 2
+      }}
+    }}
+    box_predictor {{
+      weight_shared_convolutional_box_predictor {{
+        depth: 64
+        num_layers_before_predictor: 2
+        class_prediction_bias_init: -4.6
+        use_depthwise: true
+        kernel_size: 3
+      }}
+    }}
+    loss {{
+      classification_loss {{
+        weighted_sigmoid_focal {{
+          alpha: 0.25
+          gamma: 2.0
+        }}
+      }}
+      localization_loss {{
+        weighted_smooth_l1 {{
+        }}
+      }}
+      classification_weight: 1.0
+      localization_weight: 1.0
+    }}
+    post_processing {{
+      batch_non_max_suppression {{
+        score_threshold: 0.01
+        iou_threshold: 0.5
+        max_detections_per_class: 50
+        max_total_detections: 50
+      }}
+      score_converter: SIGMOID
+    }}
+  }}
+}}
+train_config {{
+  batch_size: {batch_size}
+  num_steps: {num_steps}
+{fine_tune}  max_number_of_boxes: 50
+  optimizer {{
+    adam_optimizer {{
+      learning_rate {{
+        cosine_decay_learning_rate {{
+          learning_rate_base: {learning_rate_base}
+          total_steps: {num_steps}
+          warmup_learning_rate: {learning_rate_base / 10:.6g}
+          warmup_steps: {warmup_steps}
+        }}
+      }}
+    }}
+    use_moving_average: false
+  }}
+{_augmentation(augmentation)}}}
+train_input_reader {{
+  label_map_path: "{label_map_path}"
+  tf_record_input_reader {{
+    input_path: "{train_input_path}"
+  }}
+}}
+eval_config {{
+  metrics_set: "coco_detection_metrics"
+  batch_size: 1
+}}
+eval_input_reader {{
+  label_map_path: "{label_map_path}"
+  shuffle: false
+  num_epochs: 1
+  tf_record_input_reader {{
+    input_path: "{eval_input_path}"
+  }}
+}}
+"""

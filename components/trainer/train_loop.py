@@ -1,0 +1,338 @@
+"""The training loop shared by `detflow train` and the TFX Trainer's run_fn.
+
+`train(...)` builds the detector a pipeline.config names (model_builder), under
+a `tf.distribute` strategy (Mirrored over several GPUs, else one device);
+restores the fine-tune checkpoint (restore) unless it is resuming; trains the
+variables `freeze.trainable_variables` leaves trainable (backbone frozen by
+default) with RetinaNet losses as Model Garden's tasks/retinanet.py computes
+them (focal + Huber over anchor targets, normalised by positives) but with the
+config's gamma/alpha/delta/weights; writes TensorBoard summaries, checkpoints
+every N steps (model + optimizer + step + input counters) and resumes from the
+last one; then exports a SavedModel (export) with the moving averages in when
+`use_moving_average` is on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import logging
+import os
+import time
+from typing import Any, Callable, Sequence
+
+import tensorflow as tf
+import tf_keras
+
+from components.trainer import augmentations, inputs, model_builder, optimizers
+from components.trainer import restore as restore_lib
+from official.vision.losses import focal_loss, loss_utils
+from schemas.problems import Problem, ProblemsError
+
+log = logging.getLogger("detflow.train")
+RESTORE_REPORT = "restore_report.json"
+TRAIN_RESULT = "train_result.json"
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a training run did; `to_dict()` is what gets recorded."""
+
+    model_dir: str
+    export_dir: str | None
+    checkpoint: str
+    start_step: int
+    steps: int
+    batch_size: int
+    final_loss: float
+    final_cls_loss: float
+    final_box_loss: float
+    first_loss: float | None
+    images_per_sec: float
+    steps_per_sec: float
+    seconds: float
+    boxes_dropped: int
+    boxes_unknown_class: int
+    max_number_of_boxes: int
+    num_trainable_variables: int
+    num_fixed_variables: int
+    moving_average_exported: bool
+    restore_report: dict | None
+    export_checkpoint: str | None = None
+    eval_loss: float | None = None
+    strategy: str = ""
+    num_replicas: int = 1
+
+    @property
+    def resumed(self) -> bool:
+        """True when this run continued from a checkpoint of an earlier, interrupted run."""
+        return self.start_step > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        d = dataclasses.asdict(self)
+        d["resumed"] = self.resumed
+        return d
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over all GPUs when there are several, one GPU, else the default (CPU)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy()
+    if len(gpus) == 1:
+        return tf.distribute.OneDeviceStrategy("/gpu:0")
+    return tf.distribute.get_strategy()
+
+
+def compute_losses(outputs, labels, spec: model_builder.ModelSpec, aux_losses=None):
+    """RetinaNet losses: (total, cls, box), normalised by the positives (+1) as in MG's build_losses."""
+    cls_loss_fn = focal_loss.FocalLoss(alpha=spec.focal_alpha, gamma=spec.focal_gamma,
+                                       reduction=tf_keras.losses.Reduction.SUM)
+    box_loss_fn = tf_keras.losses.Huber(spec.huber_delta or 1.0, reduction=tf_keras.losses.Reduction.SUM)
+    num_positives = tf.reduce_sum(labels["box_weights"]) + 1.0
+    y_true_cls = tf.one_hot(loss_utils.multi_level_flatten(labels["cls_targets"], last_dim=None),
+                            spec.mg_num_classes)
+    y_pred_cls = loss_utils.multi_level_flatten(outputs["cls_outputs"], last_dim=spec.mg_num_classes)
+    y_true_box = loss_utils.multi_level_flatten(labels["box_targets"], last_dim=4)
+    y_pred_box = loss_utils.multi_level_flatten(outputs["box_outputs"], last_dim=4)
+    cls_loss = cls_loss_fn(y_true=y_true_cls, y_pred=tf.cast(y_pred_cls, tf.float32),
+                           sample_weight=labels["cls_weights"] / num_positives)
+    box_loss = box_loss_fn(y_true=y_true_box, y_pred=tf.cast(y_pred_box, tf.float32),
+                           sample_weight=labels["box_weights"] / num_positives)
+    total = (spec.classification_weight or 1.0) * cls_loss + (spec.localization_weight or 1.0) * box_loss
+    if aux_losses:
+        total += tf.add_n(aux_losses)
+    return total, cls_loss, box_loss
+
+
+def _proto(pipeline_config):
+    return getattr(pipeline_config, "proto", pipeline_config)
+
+
+def _config_text(pipeline_config) -> str:
+    from google.protobuf import text_format  # pylint: disable=import-outside-toplevel
+    return getattr(pipeline_config, "text", None) or text_format.MessageToString(_proto(pipeline_config))
+
+
+def _fail(field: str, message: str) -> ProblemsError:
+    return ProblemsError([Problem("pipeline.config", f"{field}: {message}")])
+
+
+def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
+    from components.trainer import freeze  # pylint: disable=import-outside-toplevel
+    got = freeze.trainable_variables(model, freeze_backbone, list(train_config.freeze_variables),
+                                     list(train_config.update_trainable_variables))
+    return list(getattr(got, "variables", got))
+
+
+def _fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: str) -> dict | None:
+    """Fine-tune restore on a fresh run; its report is kept in model_dir for later resumes."""
+    if not checkpoint:
+        return None
+    report = restore_lib.restore(model, checkpoint, checkpoint_type or "detection").to_dict()
+    with tf.io.gfile.GFile(os.path.join(model_dir, RESTORE_REPORT), "w") as f:
+        json.dump(report, f, indent=1)
+    return report
+
+
+def _previous_restore_report(model_dir: str) -> dict | None:
+    path = os.path.join(model_dir, RESTORE_REPORT)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def _eval_loss(model, spec, files, options, batch_size, normalize, max_batches=50) -> float | None:
+    if not files:
+        return None
+    ds = inputs.build_dataset(files, options, batch_size, normalize=normalize, training=False).take(max_batches)
+
+    @tf.function
+    def step(images, labels):
+        return compute_losses(model_builder.forward_train(model, images), labels, spec)[0]
+
+    total, n = 0.0, 0
+    for images, labels in ds:
+        total += float(step(images, labels)) * int(images.shape[0])
+        n += int(images.shape[0])
+    return total / n if n else None
+
+
+def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequence[str] | str | None,
+          model_dir: str, num_steps: int | None = None, batch_size: int | None = None,
+          strategy: tf.distribute.Strategy | None = None, base_checkpoint: str | None = None,
+          label_map_path: str | None = None, *, export_dir: str | None = None,
+          tensorboard_dir: str | None = None, freeze_backbone: bool = True,
+          checkpoint_every: int | None = None, log_every: int = 10, export: bool = True,
+          seed: int = 0, on_log: Callable[[str], None] | None = None) -> TrainResult:
+    """Trains the detector `pipeline_config` (a PipelineConfig or TrainEvalPipelineConfig) names.
+
+    train_files / eval_files: TFRecord globs (list or comma-separated).
+    num_steps / batch_size override train_config. base_checkpoint overrides
+    train_config.fine_tune_checkpoint (type from fine_tune_checkpoint_type).
+    If model_dir holds a checkpoint of an earlier run, training resumes from
+    it and the fine-tune checkpoint is not restored again. The SavedModel goes
+    to export_dir (default model_dir/export). Raises ProblemsError for a
+    config or checkpoint that does not fit; ValueError for missing inputs.
+    """
+    say = on_log or log.info
+    proto = _proto(pipeline_config)
+    tc = proto.train_config
+    num_steps = int(num_steps or tc.num_steps)
+    if num_steps <= 0:
+        raise _fail("train_config.num_steps", "0 means 'forever' in the OD API; give a step count "
+                    "(in the config or with --num-steps)")
+    batch_size = int(batch_size or tc.batch_size)
+    if proto.model.WhichOneof("model") != "ssd":
+        raise _fail("model", f"training {proto.model.WhichOneof('model')} is not implemented yet "
+                    "(only model.ssd trains; build and export are shared)")
+    train_files = inputs.expand_globs(train_files)
+    eval_list = inputs.expand_globs(eval_files) if eval_files else []
+    label_map_path = label_map_path or proto.train_input_reader.label_map_path
+    export_dir = export_dir or os.path.join(model_dir, "export")
+    tensorboard_dir = tensorboard_dir or os.path.join(model_dir, "train")
+    checkpoint_every = int(checkpoint_every or min(1000, max(1, num_steps // 5)))
+    tf.io.gfile.makedirs(model_dir)
+    tf.random.set_seed(seed)
+    strategy = strategy or choose_strategy()
+
+    with strategy.scope():
+        bundle = model_builder.build_detector(proto)
+        model, spec = bundle.model, bundle.spec
+        optimizer = optimizers.build_optimizer(tc.optimizer)
+        train_vars = _trainable(model, tc, freeze_backbone)
+        if not train_vars:
+            raise _fail("train_config.freeze_variables", "every variable is frozen: nothing to train")
+        optimizer.build(train_vars)
+        counters = {k: tf.Variable(0, dtype=tf.int64, trainable=False, name=k,
+                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+                    for k in ("boxes_dropped", "boxes_unknown_class")}
+    ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, **counters)
+    manager = tf.train.CheckpointManager(ckpt, model_dir, max_to_keep=3, step_counter=optimizer.iterations,
+                                         checkpoint_interval=checkpoint_every)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        report = _previous_restore_report(model_dir)
+        say(f"resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations)}")
+    else:
+        report = _fine_tune(model, model_dir, base_checkpoint or tc.fine_tune_checkpoint,
+                            tc.fine_tune_checkpoint_type)
+        if report:
+            say(restore_lib.RestoreReport(**{k: report[k] for k in ("checkpoint", "checkpoint_type", "layout",
+                                                                   "restored", "reinitialized")}).summary())
+    start_step = int(optimizer.iterations)
+
+    options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=tc.max_number_of_boxes or 100)
+    normalize = model_builder.preprocess_images
+    augment = augmentations.build_augmentations(tc.data_augmentation_options)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx: inputs.build_dataset(train_files, options, batch_size, normalize=normalize,
+                                         augment=augment, training=True, seed=seed, input_context=ctx))
+    clip = float(tc.gradient_clipping_by_norm)
+    replicas = strategy.num_replicas_in_sync
+
+    def step_fn(images, labels):
+        with tf.GradientTape() as tape:
+            outputs = model_builder.forward_train(model, images)
+            total, cls_loss, box_loss = compute_losses(outputs, labels, spec, model.losses)
+            scaled = total / replicas
+        grads = tape.gradient(scaled, train_vars)
+        # Backbone outputs no level uses (e.g. MobileNetV2's last 1x1 conv) get no gradient.
+        pairs = [(g, v) for g, v in zip(grads, train_vars) if g is not None]
+        clipped = optimizers.clip_gradients([g for g, _ in pairs], clip)
+        optimizer.apply_gradients(zip(clipped, [v for _, v in pairs]))
+        return {"loss": total, "cls_loss": cls_loss, "box_loss": box_loss,
+                "boxes_dropped": tf.cast(tf.reduce_sum(labels["boxes_dropped"]), tf.int64),
+                "boxes_unknown_class": tf.cast(tf.reduce_sum(labels["boxes_unknown_class"]), tf.int64)}
+
+    @tf.function
+    def train_step(iterator):
+        per_replica = strategy.run(step_fn, args=next(iterator))
+        out = {k: strategy.reduce("SUM" if k.startswith("boxes") else "MEAN", v, axis=None)
+               for k, v in per_replica.items()}
+        for k, var in counters.items():
+            var.assign_add(out[k])
+        return out
+
+    writer = tf.summary.create_file_writer(tensorboard_dir)
+    iterator = iter(dataset)
+    say(f"training {spec.feature_extractor} {spec.input_height}x{spec.input_width} on {len(train_files)} "
+        f"files: steps {start_step}->{num_steps}, batch {batch_size}, {len(train_vars)} trainable variables "
+        f"of {len(model.trainable_variables)}, {strategy.__class__.__name__} x{replicas}")
+    first_loss, out = None, None
+    timed_start, timed_steps = None, 0
+    window_start, window_steps = time.perf_counter(), 0
+    started = time.perf_counter()
+    step = start_step
+    while step < num_steps:
+        out = train_step(iterator)
+        step += 1
+        window_steps += 1
+        if first_loss is None:
+            first_loss = float(out["loss"])
+            timed_start, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
+        else:
+            timed_steps += 1
+        if step % log_every == 0 or step == num_steps:
+            loss = float(out["loss"])
+            elapsed = time.perf_counter() - window_start
+            sps = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
+            lr = float(optimizers.current_learning_rate(optimizer))
+            eta = datetime.timedelta(seconds=int((num_steps - step) / sps)) if sps else "?"
+            say(f"step {step}/{num_steps} loss {loss:.4f} (cls {float(out['cls_loss']):.4f} box "
+                f"{float(out['box_loss']):.4f}) lr {lr:.5g} {sps:.2f} steps/s {sps * batch_size:.1f} "
+                f"images/s ETA {eta}")
+            with writer.as_default(step=step):
+                tf.summary.scalar("loss/total", loss)
+                tf.summary.scalar("loss/classification", float(out["cls_loss"]))
+                tf.summary.scalar("loss/localization", float(out["box_loss"]))
+                tf.summary.scalar("learning_rate", lr)
+                tf.summary.scalar("images_per_sec", sps * batch_size)
+                tf.summary.scalar("steps_per_sec", sps)
+            window_start, window_steps = time.perf_counter(), 0
+        manager.save(checkpoint_number=step, check_interval=True)
+    train_seconds = time.perf_counter() - started
+    checkpoint = manager.latest_checkpoint
+    if checkpoint is None or not checkpoint.endswith(f"-{step}"):
+        checkpoint = manager.save(checkpoint_number=step, check_interval=False)
+    writer.flush()
+    timed = time.perf_counter() - timed_start if timed_start and timed_steps else 0.0
+    steps_per_sec = timed_steps / timed if timed else 0.0
+
+    dropped = int(counters["boxes_dropped"].numpy())
+    unknown = int(counters["boxes_unknown_class"].numpy())
+    if dropped:
+        say(f"{dropped} boxes beyond train_config.max_number_of_boxes={options.max_number_of_boxes} "
+            "were left out of training")
+    if unknown:
+        say(f"{unknown} boxes had label ids outside 1..{spec.num_classes} and were left out of training")
+    eval_loss = _eval_loss(model, spec, eval_list, options, batch_size, normalize)
+
+    exported, ema, export_ckpt = None, False, None
+    if export:
+        with optimizers.moving_averages_swapped_in(optimizer, train_vars) as ema:
+            export_ckpt = tf.train.Checkpoint(model=model).write(
+                os.path.join(model_dir, "export_checkpoint", f"ckpt-{step}"))
+            from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
+            export_lib.export_saved_model(model, spec, label_map_path, _config_text(pipeline_config),
+                                          export_ckpt, export_dir)
+        exported = export_dir
+        say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))
+
+    result = TrainResult(
+        model_dir=model_dir, export_dir=exported, checkpoint=checkpoint, start_step=start_step, steps=step,
+        batch_size=batch_size, final_loss=float(out["loss"]) if out else float("nan"),
+        final_cls_loss=float(out["cls_loss"]) if out else float("nan"),
+        final_box_loss=float(out["box_loss"]) if out else float("nan"), first_loss=first_loss,
+        images_per_sec=steps_per_sec * batch_size, steps_per_sec=steps_per_sec, seconds=train_seconds,
+        boxes_dropped=dropped, boxes_unknown_class=unknown, max_number_of_boxes=options.max_number_of_boxes,
+        num_trainable_variables=len(train_vars),
+        num_fixed_variables=len(model.variables) - len(train_vars), moving_average_exported=bool(ema),
+        restore_report=report, export_checkpoint=export_ckpt, eval_loss=eval_loss, strategy=strategy.__class__.__name__,
+        num_replicas=replicas)
+    with tf.io.gfile.GFile(os.path.join(model_dir, TRAIN_RESULT), "w") as f:
+        json.dump(result.to_dict(), f, indent=1)
+    return result
