@@ -23,6 +23,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.example_gen import beam_io, layout, report
+from components.example_gen.readers import open_reader
 
 REPORT_PATH_KEY = "_detflow_report_path"
 REPORT_FILE = "report.json"
@@ -57,6 +58,8 @@ def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
     label_map = load_label_map(config["label_map_path"])
     sources = [(path, layout.images_dir_for(path, config["images"]))
                for path in layout.annotation_paths(input_base, split_pattern)]
+    for path, _ in sources:
+        open_reader(config["format"], path).check()  # file-level errors here, not in a worker
     return pipeline | "ImagesToExamples" >> beam_io.ImagesToExamples(
         sources, config["format"], {i.name: i.id for i in label_map.items},
         output_splits(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY]),

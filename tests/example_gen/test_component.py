@@ -86,3 +86,19 @@ def test_strict_mode_fails_the_component_with_the_problems(tmp_path):
     write(str(base / "span-1" / "annotations.json"), json.dumps(doc))
     with pytest.raises(RuntimeError, match=r"\.\./outside\.jpg: unsafe_path"):
         _run(tmp_path, str(base), label_map, strict=True)
+
+
+def test_file_errors_fail_before_any_worker_starts(tmp_path):
+    import apache_beam as beam
+    from tfx.utils import proto_utils
+
+    from components.example_gen.executor import _ImagesToExample
+    from schemas.problems import ProblemsError
+
+    label_map = write_label_map(str(tmp_path / "label_map.pbtxt"))
+    write(str(tmp_path / "span-1" / "annotations.json"), '[{"not": "instances"}]')
+    gen = ImageExampleGen(input_base=str(tmp_path), annotation_format="coco", label_map_path=label_map)
+    props = {k: proto_utils.proto_to_json(v) if hasattr(v, "DESCRIPTOR") else v
+             for k, v in gen.exec_properties.items()}
+    with pytest.raises(ProblemsError, match=r"annotations\.json:1:1: expected a COCO instances object"):
+        _ = beam.Pipeline() | _ImagesToExample(props, "span-1/annotations.json")

@@ -20,7 +20,8 @@ def open_reader(annotation_format: str, path: str):
     """Returns the reader for `annotation_format` ("coco", "voc" or "csv") over `path`.
 
     A reader is an iterable of ImageRecord / ReaderProblem with a `total`
-    attribute: the number of images when known before iterating ends, else None.
+    attribute (the number of images when known before iterating ends, else
+    None) and a cheap `check()` that raises ProblemsError for file-level errors.
     """
     readers = {"coco": CocoReader, "voc": VocReader, "csv": CsvReader}
     if annotation_format not in readers:

@@ -53,7 +53,8 @@ class CocoReader:
         with open(self.path, "rb") as f:
             yield from ijson.items(f, prefix, use_float=True)
 
-    def _check_top_level(self) -> None:
+    def check(self) -> None:
+        """Raises ProblemsError unless the file exists and holds a JSON object (cheap: one event)."""
         if not os.path.isfile(self.path):
             raise ProblemsError([Problem(self.path, "annotation file not found")])
         try:
@@ -111,7 +112,7 @@ class CocoReader:
         return objects
 
     def __iter__(self):
-        self._check_top_level()
+        self.check()
         try:
             categories = self._categories()
             with spill_db() as db:

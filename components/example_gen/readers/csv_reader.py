@@ -41,15 +41,27 @@ class CsvReader:
                 f"{','.join(REQUIRED)} (got {','.join(header)})", 1, 1)])
         return columns
 
-    def __iter__(self):
+    def _open(self):
         if not os.path.isfile(self.path):
             raise ProblemsError([Problem(self.path, "annotation file not found")])
-        with spill_db() as db, open(self.path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            try:
-                columns = self._header(reader)
-            except (csv.Error, UnicodeDecodeError) as e:
-                raise ProblemsError([Problem(self.path, f"unreadable CSV header: {e}", 1)]) from None
+        f = open(self.path, newline="", encoding="utf-8-sig")
+        reader = csv.reader(f)
+        try:
+            return f, reader, self._header(reader)
+        except (csv.Error, UnicodeDecodeError) as e:
+            f.close()
+            raise ProblemsError([Problem(self.path, f"unreadable CSV header: {e}", 1)]) from None
+        except ProblemsError:
+            f.close()
+            raise
+
+    def check(self) -> None:
+        """Raises ProblemsError unless the file exists and its header has the required columns."""
+        self._open()[0].close()
+
+    def __iter__(self):
+        f, reader, columns = self._open()
+        with spill_db() as db, f:
             db.execute("CREATE TABLE box (filename TEXT, line INTEGER, xmin TEXT, ymin TEXT,"
                        " xmax TEXT, ymax TEXT, class TEXT, width TEXT, height TEXT)")
             db.execute("CREATE TABLE bad (line INTEGER, detail TEXT)")

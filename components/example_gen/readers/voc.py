@@ -69,6 +69,10 @@ class VocReader:
             raise ProblemsError([Problem(self.path, "no .xml files in this folder")])
         return [os.path.join(self.path, n) for n in names]
 
+    def check(self) -> None:
+        """Raises ProblemsError unless the path is an XML file or a folder holding some."""
+        self._files()
+
     def __iter__(self):
         files = self._files()
         self.total = len(files)
