@@ -61,6 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model-dir", required=True, metavar="DIR")
     p.add_argument("--num-steps", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--checkpoint-every", type=int, metavar="N",
+                   help="steps between checkpoints (default num_steps/5, at most 1000)")
+    p.add_argument("--train-backbone", action="store_true",
+                   help="train the backbone too (default: frozen, only FPN + heads train)")
 
     p = _add(sub, "predict", "components.trainer.commands:predict",
              "Run an exported detector on images; draw boxes and write JSON.")

@@ -1,0 +1,143 @@
+"""`detflow train` and `detflow init` (arguments are declared in pipelines/cli.py).
+
+Exit codes: 0 done; 2 bad config, arguments or inputs (problems printed as
+FILE:LINE:COL: message); 1 a checkpoint that does not fit or another training
+failure reported as a message, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import sys
+
+from schemas.problems import Problem, ProblemsError
+
+# Demo-sized fine-tuning defaults `detflow init` writes (measured: see base_checkpoint/PROVENANCE.md).
+INIT_NUM_STEPS = 600
+INIT_BATCH_SIZE = 16
+INIT_LEARNING_RATE = 0.004
+INIT_WARMUP_STEPS = 50
+
+
+def _print_problems(problems, stream=sys.stderr) -> None:
+    for p in problems:
+        print(f"error: {p}", file=stream)
+
+
+def _setup_logging() -> None:
+    logger = logging.getLogger("detflow")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def resolve_relative_paths(proto, config_path: str) -> None:
+    """Config paths that do not exist as given but do beside the config are made absolute (in place)."""
+    base = pathlib.Path(config_path).resolve().parent
+
+    def fix(value: str) -> str:
+        if not value or os.path.isabs(value) or os.path.exists(value):
+            return value
+        candidate = base / value
+        exists = candidate.exists() or pathlib.Path(str(candidate) + ".index").exists()
+        return str(candidate) if exists else value
+
+    tc = proto.train_config
+    tc.fine_tune_checkpoint = fix(tc.fine_tune_checkpoint)
+    proto.train_input_reader.label_map_path = fix(proto.train_input_reader.label_map_path)
+
+
+def train(args) -> int:
+    """Handler of `detflow train`: fine-tune the detector a pipeline.config names."""
+    _setup_logging()
+    from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
+    try:
+        config = load_pipeline_config(args.config)
+    except ProblemsError as error:
+        _print_problems(error.problems)
+        return 2
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    resolve_relative_paths(config.proto, args.config)
+    label_map = config.proto.train_input_reader.label_map_path
+    if not label_map or not os.path.exists(label_map):
+        _print_problems([Problem(args.config, "train_input_reader.label_map_path: "
+                                 f"{label_map or '(empty)'} does not exist")])
+        return 2
+
+    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+    try:
+        result = train_loop.train(
+            config, args.train, getattr(args, "eval", None), args.model_dir,
+            num_steps=args.num_steps, batch_size=args.batch_size, label_map_path=label_map,
+            checkpoint_every=getattr(args, "checkpoint_every", None),
+            freeze_backbone=not getattr(args, "train_backbone", False))
+    except ProblemsError as error:
+        _print_problems(error.problems)
+        return 1
+    except ValueError as error:  # missing input files, bad regexes, impossible schedule values
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"trained steps {result.start_step}->{result.steps}: loss {result.final_loss:.4f}, "
+          f"{result.images_per_sec:.1f} images/s"
+          + (f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""))
+    if result.boxes_dropped:
+        print(f"note: {result.boxes_dropped} boxes beyond max_number_of_boxes="
+              f"{result.max_number_of_boxes} were left out")
+    print(f"model dir: {result.model_dir}\nexport: {result.export_dir}")
+    return 0
+
+
+def init(args) -> int:
+    """Handler of `detflow init DIR --classes a,b,c`: a ready-to-run config from the embedded checkpoint."""
+    from components.trainer import base_checkpoint as base  # pylint: disable=import-outside-toplevel
+    from schemas.label_map import write_label_map  # pylint: disable=import-outside-toplevel
+    from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
+
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if not classes:
+        _print_problems([Problem("--classes", "give at least one class name, e.g. --classes cat,dog")])
+        return 2
+    if len(set(classes)) != len(classes):
+        _print_problems([Problem("--classes", f"class names repeat: {args.classes}")])
+        return 2
+    if not pathlib.Path(base.checkpoint_prefix() + ".index").exists():
+        _print_problems([Problem(str(base.CHECKPOINT_DIR), "the embedded checkpoint is missing; make it with "
+                                 "python -m components.trainer.base_checkpoint.make_base_checkpoint")])
+        return 1
+    out = pathlib.Path(args.dir).resolve()
+    config_path, label_map_path = out / "pipeline.config", out / "label_map.pbtxt"
+    existing = [str(p) for p in (config_path, label_map_path) if p.exists()]
+    if existing:
+        _print_problems([Problem(p, "already exists; not overwritten") for p in existing])
+        return 1
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        write_label_map(classes, label_map_path)
+    except ProblemsError as error:
+        _print_problems(error.problems)
+        return 2
+    text = base.pipeline_config_text(
+        num_classes=len(classes), label_map_path=str(label_map_path),
+        train_input_path=str(out / "records" / "Split-train" / "*"),
+        eval_input_path=str(out / "records" / "Split-eval" / "*"),
+        num_steps=INIT_NUM_STEPS, batch_size=INIT_BATCH_SIZE, learning_rate_base=INIT_LEARNING_RATE,
+        warmup_steps=INIT_WARMUP_STEPS, fine_tune_checkpoint=base.checkpoint_prefix(),
+        fine_tune_checkpoint_type="detection",
+        comment=(f"Written by `detflow init` for classes {', '.join(classes)}: fine-tunes the embedded "
+                 f"{base.NAME}\ncheckpoint (its provenance: {base.CHECKPOINT_DIR / 'PROVENANCE.md'}).\n"
+                 "Type 'detection' restores backbone, FPN and box head; the class head is re-initialised "
+                 "when num_classes differs."))
+    parse_pipeline_config_text(text, str(config_path))  # the template must stay valid
+    config_path.write_text(text, encoding="utf-8")
+    print(f"wrote {config_path}\nwrote {label_map_path}\nnext:\n"
+          f"  detflow convert --format coco --annotations ANNOTATIONS.json --images IMAGES_DIR "
+          f"--label-map {label_map_path} --out {out / 'records'}\n"
+          f"  detflow train --config {config_path} --train '{out / 'records/Split-train/*'}' "
+          f"--eval '{out / 'records/Split-eval/*'}' --model-dir {out / 'model'}")
+    return 0
