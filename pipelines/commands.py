@@ -33,7 +33,7 @@ class UserError(Exception):
 
 
 def _quiet() -> None:
-    """Keeps TensorFlow / TFX / Beam chatter off the terminal (warnings stay)."""
+    """Keeps TensorFlow / TFX / Beam chatter off the terminal; errors stay, node failures are reported."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import logging
     import warnings
@@ -42,12 +42,14 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     from absl import logging as absl_logging
 
-    absl_logging.set_verbosity(absl_logging.WARNING)
-    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
 
 def _exit_on_user_error(func):
     def wrapper(args) -> int:
+        _quiet()
         try:
             return func(args)
         except UserError as exc:
