@@ -23,9 +23,9 @@ EMBEDDED_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspa
 DEMO_NUM_IMAGES = 300
 DEMO_IMAGE_SIZE = 128
 DEMO_SEED = 0
+# The demo trains as `detflow init` configures (components/trainer/commands.py INIT_*).
 DEMO_NUM_STEPS = 600
 DEMO_BATCH_SIZE = 16
-DEMO_LEARNING_RATE = 0.01
 
 
 class UserError(Exception):
@@ -194,14 +194,14 @@ def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: in
     return data_dir, config
 
 
-def write_config(config_dir: str, classes, num_steps: int, batch_size: int,
-                 learning_rate: float = DEMO_LEARNING_RATE) -> str:
+def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> str:
     """Writes `pipeline.config` + `label_map.pbtxt` in `config_dir` fine-tuning the embedded checkpoint.
 
     Written only when the content changes, so an unchanged demo re-run keeps the file
     (and the pipeline's cache). Returns the config path.
     """
     from components.trainer import base_checkpoint
+    from components.trainer.commands import INIT_LEARNING_RATE, INIT_WARMUP_STEPS
     from pipelines import sample_data
 
     os.makedirs(config_dir, exist_ok=True)
@@ -210,8 +210,8 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int,
         num_classes=len(classes), label_map_path=label_map,
         train_input_path="(the pipeline feeds the ExampleGen's train split)",
         eval_input_path="(the pipeline feeds the ExampleGen's eval split)",
-        num_steps=num_steps, batch_size=batch_size, learning_rate_base=learning_rate,
-        warmup_steps=max(1, num_steps // 10), fine_tune_checkpoint=base_checkpoint.checkpoint_prefix(),
+        num_steps=num_steps, batch_size=batch_size, learning_rate_base=INIT_LEARNING_RATE,
+        warmup_steps=max(1, min(INIT_WARMUP_STEPS, num_steps // 10)), fine_tune_checkpoint=base_checkpoint.checkpoint_prefix(),
         comment="detflow demo: fine-tune the embedded checkpoint to the sample classes")
     for path, content in ((label_map, sample_data.label_map_text(classes)),
                           (os.path.join(config_dir, "pipeline.config"), text)):
