@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-backbone", action="store_true",
                    help="train the backbone too (default: frozen, only FPN + heads train)")
 
-    p = _add(sub, "predict", "components.trainer.commands:predict",
+    p = _add(sub, "predict", "components.trainer.predict_command:predict",
              "Run an exported detector on images; draw boxes and write JSON.")
     p.add_argument("--model", required=True, metavar="EXPORT_DIR")
     p.add_argument("images", nargs="+", metavar="IMAGE")

@@ -1,0 +1,129 @@
+"""`detflow predict --model EXPORT_DIR IMAGE... --out DIR [--min-score X]`.
+
+Runs an exported detector (ours, or any OD API export with `serving_default`
+taking `input_tensor`) on images; writes `<out>/<image stem>.png` with the
+detections drawn and `<out>/detections.json`:
+
+    {"model": ..., "min_score": ..., "box_format": "ymin,xmin,ymax,xmax",
+     "images": [{"image": path, "output": png, "width": W, "height": H,
+                 "detections": [{"class_id": 1, "class_name": "cat", "score": 0.9,
+                                 "box": [normalised], "box_pixels": [pixels]}]}],
+     "failed": [{"image": path, "error": why}]}
+
+Unreadable or undecodable images are named, counted and skipped; a missing
+model is a ProblemsError (exit 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from schemas.problems import Problem, ProblemsError
+
+
+@dataclasses.dataclass
+class PredictResult:
+    """What a predict run wrote and skipped."""
+
+    images: list[dict]
+    failed: list[dict]
+    json_path: str
+
+
+def _id_to_name(export_dir: str) -> dict[int, str]:
+    from components.trainer.export import find_label_map  # pylint: disable=import-outside-toplevel
+    from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
+    path = find_label_map(export_dir)
+    if path is None:
+        return {}
+    label_map = load_label_map(path)
+    return {item.id: item.display_name or item.name for item in label_map.items}
+
+
+def _load(export_dir: str):
+    if not os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
+        why = "no such directory" if not os.path.isdir(export_dir) else "no saved_model.pb in it"
+        raise ProblemsError([Problem(export_dir, f"not an exported model: {why}")])
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    loaded = tf.saved_model.load(export_dir)
+    if "serving_default" not in loaded.signatures:
+        raise ProblemsError([Problem(export_dir, "the SavedModel has no serving_default signature")])
+    return tf, loaded, loaded.signatures["serving_default"]
+
+
+def _read_image(path: str) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+
+
+def _output_name(path: str, used: set[str]) -> str:
+    stem = os.path.splitext(os.path.basename(path))[0] or "image"
+    name, n = f"{stem}.png", 1
+    while name in used:
+        n += 1
+        name = f"{stem}_{n}.png"
+    used.add(name)
+    return name
+
+
+def predict_images(export_dir: str, image_paths: list[str], out_dir: str, min_score: float = 0.3) -> PredictResult:
+    """Detects objects in each image with the export at `export_dir`; writes PNGs + detections.json."""
+    from components.common.visualize import draw_detections  # pylint: disable=import-outside-toplevel
+    tf, _loaded, detect = _load(export_dir)
+    names = _id_to_name(export_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    done, failed, used = [], [], set()
+    for path in image_paths:
+        try:
+            pixels = _read_image(path)
+        except FileNotFoundError:
+            failed.append({"image": path, "error": "no such file"})
+            continue
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            failed.append({"image": path, "error": f"cannot decode image: {error}"})
+            continue
+        out = detect(input_tensor=tf.constant(pixels[None]))
+        count = int(out["num_detections"][0])
+        boxes = out["detection_boxes"][0, :count].numpy()
+        scores = out["detection_scores"][0, :count].numpy()
+        classes = out["detection_classes"][0, :count].numpy().astype(int)
+        height, width = pixels.shape[:2]
+        keep = scores >= min_score
+        output = os.path.join(out_dir, _output_name(path, used))
+        draw_detections(pixels, boxes[keep], classes[keep], scores[keep], names, min_score=min_score).save(output)
+        scale = np.array([height, width, height, width], np.float64)
+        detections = [{"class_id": int(c), "class_name": names.get(int(c), f"id {int(c)}"),
+                       "score": round(float(s), 5), "box": [round(float(v), 5) for v in b],
+                       "box_pixels": [round(float(v), 2) for v in b * scale]}
+                      for b, c, s in zip(boxes[keep], classes[keep], scores[keep])]
+        done.append({"image": path, "output": output, "width": width, "height": height,
+                     "detections": detections})
+    json_path = os.path.join(out_dir, "detections.json")
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump({"model": export_dir, "min_score": min_score, "box_format": "ymin,xmin,ymax,xmax",
+                   "images": done, "failed": failed}, f, indent=1)
+    return PredictResult(images=done, failed=failed, json_path=json_path)
+
+
+def predict(args) -> int:
+    """CLI handler: 0 when every image was processed, 1 when some could not be, 2 for a bad model."""
+    try:
+        result = predict_images(args.model, list(args.images), args.out, args.min_score)
+    except ProblemsError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    for item in result.images:
+        best = max(item["detections"], key=lambda d: d["score"], default=None)
+        tail = f" (best: {best['class_name']} {best['score']:.2f})" if best else ""
+        print(f"{item['image']}: {len(item['detections'])} detections >= {args.min_score}{tail} -> {item['output']}")
+    for item in result.failed:
+        print(f"skipped {item['image']}: {item['error']}", file=sys.stderr)
+    print(f"{len(result.images)} images processed, {len(result.failed)} skipped; detections in {result.json_path}")
+    return 1 if result.failed else 0
