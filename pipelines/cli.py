@@ -45,12 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "convert", "components.example_gen.commands:convert",
              "Convert images + annotations (COCO, VOC, CSV) to OD API TFRecords.")
     p.add_argument("--format", required=True, choices=["coco", "voc", "csv"])
-    p.add_argument("--annotations", required=True, metavar="PATH")
-    p.add_argument("--images", required=True, metavar="DIR")
+    p.add_argument("--annotations", required=True, metavar="PATH",
+                   help="COCO instances JSON, VOC folder of XML files, or CSV "
+                        "(filename,xmin,ymin,xmax,ymax,class; absolute pixels)")
+    p.add_argument("--images", required=True, metavar="DIR",
+                   help="image folder; annotation file names are relative to it")
     p.add_argument("--label-map", required=True, metavar="FILE")
-    p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--eval-percent", type=int, default=20, metavar="N")
-    p.add_argument("--strict", action="store_true", help="fail on any skipped image or box")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="writes Split-train/, Split-eval/ (gzipped TFRecords) and report.json")
+    p.add_argument("--eval-percent", type=int, default=20, metavar="N",
+                   help="percent of images in Split-eval, by hash of the file name "
+                        "(the pipeline's split; default 20)")
+    p.add_argument("--strict", action="store_true",
+                   help="exit 1 and keep no records if any image or box was skipped, clipped or mismatched")
 
     # train / predict / init
     p = _add(sub, "train", "components.trainer.commands:train",
