@@ -121,7 +121,8 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
             label_map_path=label_map, base_checkpoint=base_checkpoint, push_destination=push_to,
             min_map=configs.MIN_MAP if min_map is None else min_map,
             max_regression=configs.MAX_REGRESSION if max_regression is None else max_regression,
-            warm_start=warm_start, beam_pipeline_args=beam_args, enable_cache=enable_cache,
+            warm_start=warm_start, beam_pipeline_args=beam_args or configs.default_beam_args(runner),
+            enable_cache=enable_cache,
             num_steps=num_steps, batch_size=batch_size)
         print(f"running pipeline {pipeline_name} on {root} ({runner} runner)", file=out, flush=True)
         started = time.time()
