@@ -133,6 +133,8 @@ def convert(args) -> int:
         _print_problems([Problem(args.label_map, f"cannot read label map: {e.strerror or e}")])
         return 2
 
+    import tensorflow  # noqa: F401  (loaded before the clock and the progress bar start)
+
     os.makedirs(args.out, exist_ok=True)
     staging = os.path.join(args.out, ".detflow-convert-tmp")
     shutil.rmtree(staging, ignore_errors=True)

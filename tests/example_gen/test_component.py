@@ -11,6 +11,7 @@ from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.example_gen.component import ImageExampleGen
+from components.example_gen.split import assign_split, split_buckets
 from schemas import example_format as K
 from tests.example_gen.helpers import image_bytes, make_dataset, write, write_label_map
 
@@ -49,6 +50,10 @@ def test_pipeline_outputs_report_spans_and_image_aware_cache(tmp_path):
     assert first.custom_properties["span"].int_value == 1
     train, evals = _examples(first.uri, "train"), _examples(first.uri, "eval")
     assert len(train) + len(evals) == 8
+    for split_name, examples in (("train", train), ("eval", evals)):  # the split detflow convert uses
+        for e in examples:
+            name = e.features.feature[K.FILENAME].bytes_list.value[0].decode()
+            assert assign_split(name, split_buckets(30)) == split_name
     keys = set(train[0].features.feature)
     assert {K.IMAGE_ENCODED, K.IMAGE_FORMAT, K.FILENAME, K.SOURCE_ID, K.KEY_SHA256, K.HEIGHT,
             K.WIDTH, *K.BOX_KEYS, K.CLASS_TEXT, K.CLASS_LABEL, K.AREA, K.IS_CROWD, K.DIFFICULT} <= keys
