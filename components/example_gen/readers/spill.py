@@ -27,7 +27,7 @@ def spill_db() -> Iterator[sqlite3.Connection]:
 
 
 def to_float(value) -> float | None:
-    """Returns `value` as a float, or None when it is not a finite-or-infinite number."""
+    """Returns `value` as a float, or None when it is not a number (booleans are not)."""
     if isinstance(value, bool):
         return None
     try:
