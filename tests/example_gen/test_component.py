@@ -72,6 +72,8 @@ def test_pipeline_outputs_report_spans_and_image_aware_cache(tmp_path):
     write(str(base / "span-1" / "images" / "img003.jpg"), image_bytes(color=(1, 2, 3)))
     arts = _run(tmp_path, str(base), label_map)
     assert len(arts) == 2, "editing only an image must invalidate the cache"
+    write_label_map(label_map, ("cat", "dog", "bird"))
+    assert len(_run(tmp_path, str(base), label_map)) == 3, "so must editing the label map"
 
     make_dataset(str(base / "span-2"), n=3, prefix="new")
     newest = _run(tmp_path, str(base), label_map)[-1]
