@@ -144,7 +144,8 @@ def _copy_checkpoint(prefix: str, out_dir: str) -> str:
     for path in tf.io.gfile.glob(prefix + ".*"):
         if path.endswith(".index") or ".data-" in path:
             tf.io.gfile.copy(path, os.path.join(out_dir, os.path.basename(path)), overwrite=True)
-    tf.compat.v1.train.update_checkpoint_state(out_dir, name, all_model_checkpoint_paths=[name])
+    with tf.io.gfile.GFile(os.path.join(out_dir, "checkpoint"), "w") as f:  # the state file, relative path
+        f.write(f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
     return os.path.join(out_dir, name)
 
 

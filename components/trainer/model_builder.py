@@ -88,6 +88,8 @@ class ModelSpec:
     iou_threshold: float
     max_detections: int
     freeze_batchnorm: bool
+    grid_anchor_scales: tuple[float, ...] | None = None      # faster_rcnn grid anchors
+    grid_anchor_base_size: tuple[float, float] | None = None
 
     @property
     def num_anchors_per_location(self) -> int:
@@ -95,7 +97,11 @@ class ModelSpec:
         return self.num_scales * len(self.aspect_ratios)
 
     def anchor_boxes(self, height: int | None = None, width: int | None = None) -> dict[str, tf.Tensor]:
-        """Multilevel anchors (pixel ymin,xmin,ymax,xmax) for an input size, by level."""
+        """Multilevel anchors (pixel ymin,xmin,ymax,xmax) for an input size: {level: [h, w, 4 * A]}."""
+        if self.grid_anchor_scales:
+            from components.trainer.faster_rcnn_builder import grid_anchor_boxes  # pylint: disable=import-outside-toplevel
+            return grid_anchor_boxes(height or self.input_height, width or self.input_width, self.min_level,
+                                     self.grid_anchor_scales, self.aspect_ratios, self.grid_anchor_base_size)
         return anchor_ops.Anchor(
             min_level=self.min_level, max_level=self.max_level,
             num_scales=self.num_scales, aspect_ratios=list(self.aspect_ratios),
@@ -107,7 +113,8 @@ class ModelSpec:
         """JSON-ready dict of the spec."""
         d = dataclasses.asdict(self)
         d["aspect_ratios"] = list(self.aspect_ratios)
-        d["box_coder_weights"] = list(self.box_coder_weights) if self.box_coder_weights else None
+        for key in ("box_coder_weights", "grid_anchor_scales", "grid_anchor_base_size"):
+            d[key] = list(d[key]) if d[key] else None
         return d
 
 

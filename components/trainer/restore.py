@@ -128,6 +128,8 @@ def variable_paths(model: tf.Module) -> dict[str, tf.Variable]:
 def module_of(path: str) -> str:
     """Report module of a variable path: backbone, decoder, head_class, head_box_tower, rpn_head, ..."""
     parts = path.split("/")
+    if parts[0] == "_config_dict" and len(parts) > 1:  # Model Garden keeps its parts in a dict too
+        parts = parts[1:]
     top = parts[0].lstrip("_")
     if top == "head" and len(parts) > 1:
         sub = parts[1]
@@ -140,7 +142,7 @@ def module_of(path: str) -> str:
         if sub.startswith("_box_"):
             return "head_box_tower"
         return "head_other"
-    if top == "detection_heads":
+    if top == "detection_head":
         joined = "/".join(parts)
         if "_classifier" in joined:
             return "detection_head_class"
