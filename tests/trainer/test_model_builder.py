@@ -91,3 +91,29 @@ def test_unsupported_fields_are_named(field, mutate):
     with pytest.raises(ProblemsError) as err:
         model_builder.build_detector(proto)
     assert f"{field}:" in str(err.value)
+
+
+def test_faster_rcnn_builds_runs_and_restores(tmp_path):
+    from components.trainer import faster_rcnn_builder, restore  # pylint: disable=import-outside-toplevel
+    from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
+    with open("tests/data/configs/faster_rcnn_resnet50_v1_640x640.config", encoding="utf-8") as f:
+        text = f.read()
+    text = (text.replace("min_dimension: 640", "min_dimension: 48").replace("max_dimension: 640", "max_dimension: 64")
+            .replace("num_classes: 90", "num_classes: 3"))
+    bundle = model_builder.build_detector(parse_pipeline_config_text(text, "frcnn.config").proto)
+    spec = bundle.spec
+    assert (spec.meta_architecture, spec.keep_aspect_ratio, spec.input_height, spec.min_level) == (
+        "faster_rcnn", True, 64, 4)
+    assert spec.num_anchors_per_location == 12 and spec.anchor_boxes()["4"].shape == (4, 4, 48)
+    anchors = spec.anchor_boxes()["4"].numpy().reshape(4, 4, 12, 4)
+    np.testing.assert_allclose(anchors[0, 0, 0], [8 - 45.25, 8 - 22.627, 8 + 45.25, 8 + 22.627], atol=1e-2)
+    images = model_builder.preprocess_images(tf.zeros([1, 64, 64, 3], tf.uint8))
+    out = faster_rcnn_builder.inference(bundle.model, spec, images, tf.constant([[64.0, 48.0]]))
+    assert out["detection_boxes"].shape == (1, 300, 4)
+    valid = out["detection_scores"].numpy() > 0
+    assert out["detection_classes"].numpy()[valid].min() >= 1
+    assert out["detection_boxes"].numpy()[..., 3].max() <= 48.0  # clipped to the unpadded width
+    prefix = tf.train.Checkpoint(model=bundle.model).write(str(tmp_path / "ckpt-1"))
+    report = restore.restore(bundle.model, prefix, "full")
+    assert {"backbone", "rpn_head", "detection_head_class", "detection_head_box",
+            "detection_head_tower"} <= set(report.restored)
