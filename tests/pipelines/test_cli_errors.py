@@ -1,0 +1,37 @@
+"""User errors of the pipeline commands: a clear message, exit 2, no stack trace."""
+
+from pipelines import cli, run_report
+
+
+def _check(capsys, argv, *fragments):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_runs_and_lineage_on_a_folder_without_metadata(tmp_path, capsys):
+    _check(capsys, ["runs", "--root", str(tmp_path)], "no ML Metadata store here")
+    _check(capsys, ["lineage", "--root", str(tmp_path), "1"], "no ML Metadata store here")
+
+
+def test_lineage_of_an_unknown_artifact(tmp_path, capsys):
+    run_report.open_store(str(tmp_path), must_exist=False)  # an empty store
+    _check(capsys, ["lineage", "--root", str(tmp_path), "42"], "no artifact with id 42")
+    _check(capsys, ["lineage", "--root", str(tmp_path), str(tmp_path / "serving" / "123")],
+           "no artifact with this id, URI or pushed-model folder")
+
+
+def test_run_with_a_missing_config(tmp_path, capsys):
+    _check(capsys, ["run", "--config", str(tmp_path / "nope.config"), "--format", "coco",
+                    "--annotations", str(tmp_path / "a.json"), "--images", str(tmp_path), "--root",
+                    str(tmp_path / "root")], "nope.config: pipeline.config not found")
+
+
+def test_runs_on_an_empty_store_says_so(tmp_path, capsys):
+    run_report.open_store(str(tmp_path), must_exist=False)
+    assert cli.main(["runs", "--root", str(tmp_path)]) == 0
+    assert "no runs recorded" in capsys.readouterr().out
+    assert cli.main(["runs", "--root", str(tmp_path), "--json"]) == 0
+    assert capsys.readouterr().out.strip() == "[]"
