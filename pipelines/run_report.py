@@ -55,6 +55,7 @@ class RunSummary:
     pushed_version: Optional[str]
     model_uri: Optional[str]
     blessing_message: str = ""
+    already_pushed: Optional[str] = None  # the same model, pushed by an earlier run (cache hit)
 
     @property
     def status(self) -> str:
@@ -118,12 +119,14 @@ def read_metrics(evaluation) -> dict:
     return {}
 
 
-def _outputs(store, execution_ids: list[int]) -> list[tuple[str, metadata_store_pb2.Artifact]]:
-    """(event key, artifact) for every output of the given executions."""
-    events = [e for e in store.get_events_by_execution_ids(execution_ids)
+def _outputs(store, executions) -> list[tuple[str, metadata_store_pb2.Artifact, bool]]:
+    """(event key, artifact, from a cache hit) for every output of the given executions."""
+    cached = {e.id for e in executions if e.last_known_state == metadata_store_pb2.Execution.CACHED}
+    events = [e for e in store.get_events_by_execution_ids([e.id for e in executions])
               if e.type == metadata_store_pb2.Event.OUTPUT]
     by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    return [(e.path.steps[0].key if e.path.steps else "", by_id[e.artifact_id]) for e in events]
+    return [(e.path.steps[0].key if e.path.steps else "", by_id[e.artifact_id], e.execution_id in cached)
+            for e in events]
 
 
 def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
@@ -143,13 +146,16 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
         seconds = max(0.0, (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
         nodes.append(NodeRun(nodes_by_exec.get(e.id, types.get(e.type_id, "?")), state, e.id, seconds, error))
     metrics, blessed, pushed, version, model_uri, message = {}, None, None, None, None, ""
-    for key, artifact in _outputs(store, [e.id for e in executions]):
+    already = None
+    for key, artifact, from_cache in _outputs(store, executions):
         p = props(artifact)
         if key == "evaluation":
             metrics = read_metrics(artifact)
         elif key == "blessing":
             blessed = p.get("blessed") == 1
             message = str(p.get("blessing_message", ""))
+        elif key == "pushed_model" and p.get("pushed") == 1 and from_cache:
+            already = p.get("pushed_destination")  # pushed by an earlier run, nothing new now
         elif key == "pushed_model" and p.get("pushed") == 1:
             pushed, version = p.get("pushed_destination"), p.get("pushed_version")
         elif key == "model" and artifact.type_id == _type_id(store, "Model"):
@@ -157,7 +163,7 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
     return RunSummary(run_id=run_context.name, started_ms=run_context.create_time_since_epoch,
                       nodes=nodes, metrics=metrics, blessed=blessed, pushed=pushed,
                       pushed_version=str(version) if version is not None else None, model_uri=model_uri,
-                      blessing_message=message)
+                      blessing_message=message, already_pushed=already)
 
 
 def _type_id(store, name: str) -> int:
@@ -205,7 +211,9 @@ def format_run(run: RunSummary) -> str:
         lines.append(f"blessed: {'yes' if run.blessed else 'no'}"
                      + (f" ({run.blessing_message})" if run.blessing_message else ""))
     if run.pushed:
-        lines.append(f"pushed to: {os.path.join(run.pushed)}")
+        lines.append(f"pushed to: {run.pushed}")
+    elif run.already_pushed:
+        lines.append(f"pushed: nothing new (this model is already at {run.already_pushed})")
     elif run.blessed is not None:
         lines.append("pushed: no")
     return "\n".join(lines)

@@ -39,7 +39,8 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     assert code == 0, text
     assert {n: s for n, s in h.states(second).items() if n not in h.SYSTEM_NODES} == {
         n: "cached" for n in states if n not in h.SYSTEM_NODES}
-    assert second.pushed is None  # nothing new was pushed
+    assert second.pushed is None and second.already_pushed == first.pushed  # nothing new was pushed
+    assert "pushed: nothing new" in text
 
     # 3. Lineage of the pushed model: blessing, evaluation, model, examples, label map, config, checkpoint.
     store = run_report.open_store(str(root))
