@@ -84,9 +84,8 @@ class DetectionModule(tf.Module):
     def _detect(self, images: tf.Tensor, valid_hw: tf.Tensor) -> dict[str, tf.Tensor]:
         """images: float 0..255 [B, H_in, W_in, 3]; valid_hw: [B, 2] unpadded resized sizes."""
         spec = self._spec
-        batch = tf.shape(images)[0]
         inputs = preprocess_images(images)
-        image_shape = valid_hw
+        image_shape = valid_hw  # detection boxes are clipped to the unpadded image
         if spec.meta_architecture == "faster_rcnn":
             from components.trainer import faster_rcnn_builder  # pylint: disable=import-outside-toplevel
             outputs = faster_rcnn_builder.inference(self._ref.model, spec, inputs, image_shape)
@@ -99,7 +98,6 @@ class DetectionModule(tf.Module):
         classes = tf.cast(outputs["detection_classes"], tf.float32)
         # Padding rows past num_detections: zero, as the OD API's exports have them.
         valid = tf.sequence_mask(tf.cast(num, tf.int32), tf.shape(scores)[1], dtype=tf.float32)
-        del batch
         return {"detection_boxes": boxes * valid[:, :, None], "detection_scores": scores * valid,
                 "detection_classes": classes * valid, "num_detections": num}
 

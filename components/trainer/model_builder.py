@@ -25,7 +25,9 @@ Mapping of `model.ssd` to Model Garden's RetinaNet (`build_retinanet`):
 - multiscale_anchor_generator → anchors (num_scales = scales_per_octave,
   aspect_ratios, anchor_size = anchor_scale).
 - batch_non_max_suppression → Model Garden's MultilevelDetectionGenerator
-  (score_threshold, iou_threshold, max_total_detections; NMS v2 is per class).
+  (score_threshold, iou_threshold, max_total_detections; its NMS v2 runs per
+  class and keeps up to max_total_detections per class before the final
+  top-k, so max_detections_per_class is not a separate limit).
 - faster_rcnn_box_coder scales → `box_coder_weights` (decoder and labeler).
 - num_classes → Model Garden num_classes = num_classes + 1 (0 = background).
 - freeze_batchnorm → every BatchNormalization layer has `trainable=False`
@@ -249,7 +251,12 @@ def _ssd_spec(proto) -> ModelSpec:
     if loss.localization_loss.WhichOneof("localization_loss") not in (None, "weighted_smooth_l1"):
         raise _problem("model.ssd.loss.localization_loss", "only weighted_smooth_l1 is supported")
     focal = loss.classification_loss.weighted_sigmoid_focal
-    nms = ssd.post_processing.batch_non_max_suppression
+    post = ssd.post_processing
+    if post.HasField("score_converter") and post.ScoreConverter.Name(post.score_converter) != "SIGMOID":
+        raise _problem("model.ssd.post_processing.score_converter",
+                       f"{post.ScoreConverter.Name(post.score_converter)} is not supported (RetinaNet "
+                       "heads are sigmoid: use SIGMOID)")
+    nms = post.batch_non_max_suppression
     matcher = ssd.matcher.argmax_matcher
     return ModelSpec(
         meta_architecture="ssd", feature_extractor=fe.type,

@@ -83,6 +83,8 @@ def test_ssd_mobilenet_v2_without_fpn_and_frozen_batchnorm():
     ("model.ssd.image_resizer", lambda p: p.model.ssd.image_resizer.identity_resizer.SetInParent()),
     ("model.ssd.loss.classification_loss",
      lambda p: p.model.ssd.loss.classification_loss.weighted_softmax.SetInParent()),
+    ("model.ssd.post_processing.score_converter",
+     lambda p: setattr(p.model.ssd.post_processing, "score_converter", 2)),
     ("model", lambda p: p.ClearField("model")),
 ])
 def test_unsupported_fields_are_named(field, mutate):
