@@ -36,22 +36,6 @@ def _setup_logging() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def resolve_relative_paths(proto, config_path: str) -> None:
-    """Config paths that do not exist as given but do beside the config are made absolute (in place)."""
-    base = pathlib.Path(config_path).resolve().parent
-
-    def fix(value: str) -> str:
-        if not value or os.path.isabs(value) or os.path.exists(value):
-            return value
-        candidate = base / value
-        exists = candidate.exists() or pathlib.Path(str(candidate) + ".index").exists()
-        return str(candidate) if exists else value
-
-    tc = proto.train_config
-    tc.fine_tune_checkpoint = fix(tc.fine_tune_checkpoint)
-    proto.train_input_reader.label_map_path = fix(proto.train_input_reader.label_map_path)
-
-
 def train(args) -> int:
     """Handler of `detflow train`: fine-tune the detector a pipeline.config names."""
     _setup_logging()
@@ -63,14 +47,14 @@ def train(args) -> int:
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    resolve_relative_paths(config.proto, args.config)
+    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+    train_loop.resolve_relative_paths(config.proto, args.config)
     label_map = config.proto.train_input_reader.label_map_path
     if not label_map or not os.path.exists(label_map):
         _print_problems([Problem(args.config, "train_input_reader.label_map_path: "
                                  f"{label_map or '(empty)'} does not exist")])
         return 2
 
-    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
     try:
         result = train_loop.train(
             config, args.train, getattr(args, "eval", None), args.model_dir,

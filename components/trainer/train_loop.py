@@ -19,6 +19,7 @@ import datetime
 import json
 import logging
 import os
+import pathlib
 import time
 from typing import Any, Callable, Sequence
 
@@ -105,6 +106,22 @@ def compute_losses(outputs, labels, spec: model_builder.ModelSpec, aux_losses=No
     if aux_losses:
         total += tf.add_n(aux_losses)
     return total, cls_loss, box_loss
+
+
+def resolve_relative_paths(proto, config_path: str) -> None:
+    """Config paths that do not exist as given but do beside the config are made absolute (in place)."""
+    base = pathlib.Path(config_path).resolve().parent
+
+    def fix(value: str) -> str:
+        if not value or os.path.isabs(value) or os.path.exists(value):
+            return value
+        candidate = base / value
+        exists = candidate.exists() or pathlib.Path(str(candidate) + ".index").exists()
+        return str(candidate) if exists else value
+
+    tc = proto.train_config
+    tc.fine_tune_checkpoint = fix(tc.fine_tune_checkpoint)
+    proto.train_input_reader.label_map_path = fix(proto.train_input_reader.label_map_path)
 
 
 def _proto(pipeline_config):

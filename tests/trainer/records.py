@@ -58,3 +58,24 @@ def write_records(out_dir: str, num_images: int, size: int = 64, boxes_per_image
     for w in writers:
         w.close()
     return os.path.join(out_dir, "*.gz")
+
+
+def tiny_config(tmp_dir: str, pattern: str, *, num_classes: int = 2, num_steps: int = 10, batch_size: int = 4,
+                input_size: int = 64, max_boxes: int = 50, extra_train: str = "", **kwargs):
+    """A validated PipelineConfig for the embedded architecture at `input_size` px, with a label map."""
+    from components.trainer import base_checkpoint
+    from schemas.pipeline_config import parse_pipeline_config_text
+
+    label_map = os.path.join(tmp_dir, "label_map.pbtxt")
+    with open(label_map, "w") as f:
+        f.write("".join(f"item {{ id: {i} name: 'c{i}' }}\n" for i in range(1, num_classes + 1)))
+    kwargs.setdefault("learning_rate_base", 0.01)
+    kwargs.setdefault("warmup_steps", 2)
+    text = base_checkpoint.pipeline_config_text(
+        num_classes=num_classes, label_map_path=label_map, train_input_path=pattern, eval_input_path=pattern,
+        num_steps=num_steps, batch_size=batch_size, input_size=input_size, **kwargs)
+    text = text.replace("max_number_of_boxes: 50", f"max_number_of_boxes: {max_boxes}\n{extra_train}")
+    path = os.path.join(tmp_dir, "pipeline.config")
+    with open(path, "w") as f:
+        f.write(text)
+    return parse_pipeline_config_text(text, path)
