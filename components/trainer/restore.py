@@ -79,9 +79,11 @@ def _problem(where: str, message: str) -> ProblemsError:
 
 
 def _latest_in_dir(directory: str) -> str | None:
-    latest = tf.train.latest_checkpoint(directory)
-    if latest:
-        return latest
+    state = os.path.join(directory, "checkpoint")
+    if tf.io.gfile.exists(state) and not tf.io.gfile.isdir(state):  # an export holds a checkpoint/ dir
+        latest = tf.train.latest_checkpoint(directory)
+        if latest:
+            return latest
     numbered = []
     for index in tf.io.gfile.glob(os.path.join(directory, "*.index")):
         prefix = index[: -len(".index")]
