@@ -6,7 +6,7 @@ detections drawn and `<out>/detections.json`:
 
     {"model": ..., "min_score": ..., "box_format": "ymin,xmin,ymax,xmax",
      "images": [{"image": path, "output": png, "width": W, "height": H,
-                 "detections": [{"class_id": 1, "class_name": "cat", "score": 0.9,
+                 "detections": [{"class_id": 1, "class_name": "cat", "display_name": "Cat", "score": 0.9,
                                  "box": [normalised], "box_pixels": [pixels]}]}],
      "failed": [{"image": path, "error": why}]}
 
@@ -36,14 +36,15 @@ class PredictResult:
     json_path: str
 
 
-def _id_to_name(export_dir: str) -> dict[int, str]:
+def _class_names(export_dir: str) -> tuple[dict[int, str], dict[int, str]]:
+    """(id → name, id → display name or name) from the export's label map."""
     from components.trainer.export import find_label_map  # pylint: disable=import-outside-toplevel
     from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
     path = find_label_map(export_dir)
     if path is None:
-        return {}
-    label_map = load_label_map(path)
-    return {item.id: item.display_name or item.name for item in label_map.items}
+        return {}, {}
+    items = load_label_map(path).items
+    return {i.id: i.name for i in items}, {i.id: i.display_name or i.name for i in items}
 
 
 def _load(export_dir: str):
@@ -76,7 +77,7 @@ def predict_images(export_dir: str, image_paths: list[str], out_dir: str, min_sc
     """Detects objects in each image with the export at `export_dir`; writes PNGs + detections.json."""
     from components.common.visualize import draw_detections  # pylint: disable=import-outside-toplevel
     tf, _loaded, detect = _load(export_dir)
-    names = _id_to_name(export_dir)
+    names, shown_names = _class_names(export_dir)
     os.makedirs(out_dir, exist_ok=True)
     done, failed, used = [], [], set()
     for path in image_paths:
@@ -96,9 +97,11 @@ def predict_images(export_dir: str, image_paths: list[str], out_dir: str, min_sc
         height, width = pixels.shape[:2]
         keep = scores >= min_score
         output = os.path.join(out_dir, _output_name(path, used))
-        draw_detections(pixels, boxes[keep], classes[keep], scores[keep], names, min_score=min_score).save(output)
+        draw_detections(pixels, boxes[keep], classes[keep], scores[keep], shown_names,
+                        min_score=min_score).save(output)
         scale = np.array([height, width, height, width], np.float64)
         detections = [{"class_id": int(c), "class_name": names.get(int(c), f"id {int(c)}"),
+                       "display_name": shown_names.get(int(c), f"id {int(c)}"),
                        "score": round(float(s), 5), "box": [round(float(v), 5) for v in b],
                        "box_pixels": [round(float(v), 2) for v in b * scale]}
                       for b, c, s in zip(boxes[keep], classes[keep], scores[keep])]
@@ -121,7 +124,7 @@ def predict(args) -> int:
         return 2
     for item in result.images:
         best = max(item["detections"], key=lambda d: d["score"], default=None)
-        tail = f" (best: {best['class_name']} {best['score']:.2f})" if best else ""
+        tail = f" (best: {best['display_name']} {best['score']:.2f})" if best else ""
         print(f"{item['image']}: {len(item['detections'])} detections >= {args.min_score}{tail} -> {item['output']}")
     for item in result.failed:
         print(f"skipped {item['image']}: {item['error']}", file=sys.stderr)
