@@ -21,9 +21,9 @@ INIT_LEARNING_RATE = 0.004
 INIT_WARMUP_STEPS = 50
 
 
-def _print_problems(problems, stream=sys.stderr) -> None:
+def _print_problems(problems) -> None:
     for p in problems:
-        print(f"error: {p}", file=stream)
+        print(f"error: {p}", file=sys.stderr)
 
 
 def _setup_logging() -> None:
@@ -32,6 +32,7 @@ def _setup_logging() -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
+    logger.propagate = False
     logger.setLevel(logging.INFO)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -1,0 +1,117 @@
+"""`detflow train` / `detflow init`: exit codes, messages without traces, resume after kill -9."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tensorflow as tf
+
+from components.trainer import base_checkpoint
+from pipelines import cli
+from schemas.pipeline_config import load_pipeline_config
+from tests.trainer import records
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cmd")
+    return root, records.write_records(str(root / "rec"), num_images=6, size=64, shards=1)
+
+
+def _detflow(*args, **kwargs):
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def _latest_step(model_dir):
+    latest = tf.train.latest_checkpoint(model_dir)
+    return int(re.search(r"ckpt-(\d+)$", latest).group(1)) if latest else None
+
+
+def test_resume_after_kill_9(data):
+    root, pattern = data
+    config = records.tiny_config(str(root), pattern, num_steps=500, batch_size=2)
+    model_dir = str(root / "killed")
+    proc = _detflow("train", "--config", config.path, "--train", pattern, "--model-dir", model_dir,
+                    "--checkpoint-every", "3")
+    deadline = time.time() + 400
+    while time.time() < deadline and (_latest_step(model_dir) or 0) < 3 and proc.poll() is None:
+        time.sleep(0.5)
+    step = _latest_step(model_dir)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL and step and step >= 3
+    step = _latest_step(model_dir)   # a save may have finished while the signal was on its way
+
+    rerun = _detflow("train", "--config", config.path, "--train", pattern, "--model-dir", model_dir,
+                     "--num-steps", str(step + 2))
+    out, _ = rerun.communicate(timeout=500)
+    assert rerun.returncode == 0, out
+    assert f"resuming from {model_dir}/ckpt-{step} at step {step}" in out
+    assert f"trained steps {step}->{step + 2}" in out
+    assert _latest_step(model_dir) == step + 2
+
+
+def test_bad_config_exits_2_with_its_place(data, tmp_path, capsys):
+    root, pattern = data
+    bad = tmp_path / "bad.config"
+    text = open(records.tiny_config(str(tmp_path), pattern).path).read()
+    bad.write_text(text.replace("depth_multiplier: 0.35", "depth_multiplier: 0.35\n      depth_multipler: 2"))
+    code = cli.main(["train", "--config", str(bad), "--train", pattern, "--model-dir", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert code == 2 and re.search(r"bad\.config:\d+:\d+: .*depth_multipler", err), err
+
+
+def test_checkpoint_that_does_not_fit_exits_1_without_trace(data, tmp_path, capsys):
+    root, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern, fine_tune_checkpoint=base_checkpoint.checkpoint_prefix())
+    path = config.path
+    with open(path) as f:
+        text = f.read().replace("depth_multiplier: 0.35", "depth_multiplier: 0.5")
+    with open(path, "w") as f:
+        f.write(text)
+    code = cli.main(["train", "--config", path, "--train", pattern, "--model-dir", str(tmp_path / "m"),
+                     "--num-steps", "1"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "does not fit" in captured.err and "module backbone" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert not tf.io.gfile.glob(str(tmp_path / "m" / "ckpt-*"))
+
+
+def test_missing_train_files_exit_2(data, tmp_path, capsys):
+    root, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern)
+    code = cli.main(["train", "--config", config.path, "--train", str(tmp_path / "nope-*.gz"),
+                     "--model-dir", str(tmp_path / "m")])
+    assert code == 2 and "nope-*.gz" in capsys.readouterr().err
+
+
+def test_init_writes_a_config_that_trains_from_the_embedded_checkpoint(data, tmp_path, capsys):
+    root, pattern = data
+    out = tmp_path / "proj"
+    assert cli.main(["init", str(out), "--classes", "cat,dog,bird"]) == 0
+    config = load_pipeline_config(str(out / "pipeline.config"))
+    assert config.num_classes == 3
+    tc = config.proto.train_config
+    assert tc.fine_tune_checkpoint == base_checkpoint.checkpoint_prefix()
+    assert tc.fine_tune_checkpoint_type == "detection"
+    assert os.path.exists(tc.fine_tune_checkpoint + ".index")
+    assert "cat" in (out / "label_map.pbtxt").read_text()
+    assert cli.main(["init", str(out), "--classes", "cat"]) == 1          # never overwrites
+    assert cli.main(["init", str(tmp_path / "x"), "--classes", "a,a"]) == 2
+    capsys.readouterr()
+
+    code = cli.main(["train", "--config", str(out / "pipeline.config"), "--train", pattern,
+                     "--model-dir", str(out / "model"), "--num-steps", "2", "--batch-size", "2"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    result = (out / "model" / "restore_report.json").read_text()
+    assert '"checkpoint_type": "detection"' in result and "head_class" in result
+    assert tf.saved_model.contains_saved_model(str(out / "model" / "export"))
