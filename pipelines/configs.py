@@ -38,6 +38,8 @@ def default_beam_args(runner: str = "beam", num_workers: int | None = None) -> l
 PIPELINE_IMAGE = "detflow:latest"
 
 # Project packages whose code each custom node runs; their hash is the node's code version.
+# CLI handlers, one-off scripts and tests in those folders are not run by a node.
+CODE_EXCLUDE = ("commands.py", "*_command.py", "make_*.py", "test_*.py", "*_test.py")
 CODE_PACKAGES = {
     "example_gen": ("components/example_gen", "schemas"),
     "label_map_validator": ("components/label_map_validator", "schemas"),

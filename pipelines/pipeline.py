@@ -11,6 +11,7 @@ therefore changes the cache key of the nodes that depend on it, and nothing else
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
 import importlib.util
 import os
@@ -63,10 +64,15 @@ def content_hash(path: str | os.PathLike) -> str:
 
 
 def code_version(packages: tuple[str, ...]) -> str:
-    """A short hash of the .py files under `packages` (paths relative to the project root)."""
+    """A short hash of the .py files under `packages` (paths relative to the project root).
+
+    CLI handlers and scripts (`configs.CODE_EXCLUDE`) are left out: no node runs them.
+    """
     digest = hashlib.sha256()
     for package in packages:
         for f in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            if any(fnmatch.fnmatch(f.name, pattern) for pattern in configs.CODE_EXCLUDE):
+                continue
             digest.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()[:16]
 
