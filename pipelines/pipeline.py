@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import hashlib
-import importlib.util
 import os
 import pathlib
 from typing import Dict, List, Optional
@@ -197,11 +196,6 @@ def _absolute(path: str) -> str:
     return path.rstrip("/") if "://" in path else os.path.abspath(path)
 
 
-def _available(module: str) -> bool:
-    """Whether a component module exists yet (components land one by one)."""
-    return importlib.util.find_spec(module) is not None
-
-
 def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
@@ -232,6 +226,13 @@ def create_pipeline(
     """
     from tfx.types.standard_artifacts import Model, ModelBlessing
 
+    from components.artifact_types import LabelMapFile, PipelineConfigFile
+    from components.evaluator.component import Evaluator
+    from components.evaluator.push import Pusher
+    from components.example_gen.component import ImageExampleGen
+    from components.label_map_validator.component import LabelMapValidator
+    from components.trainer.component import DetectionTrainer
+
     if stage_inputs:
         config_uri, config_sha = stage_input(pipeline_root, pipeline_config_path, "pipeline.config")
         label_map_uri, label_map_sha = stage_input(pipeline_root, label_map_path, "label_map.pbtxt")
@@ -244,20 +245,15 @@ def create_pipeline(
     checkpoint_uri = base_checkpoint if "://" in base_checkpoint else os.path.abspath(base_checkpoint)
     nodes: Dict[str, object] = {}
 
-    if _available("components.artifact_types"):
-        from components.artifact_types import LabelMapFile, PipelineConfigFile
-
-        nodes[PIPELINE_CONFIG_IMPORTER] = tfx.dsl.Importer(
-            source_uri=config_uri, artifact_type=PipelineConfigFile,
-            custom_properties=_sha_props(config_sha)).with_id(PIPELINE_CONFIG_IMPORTER)
-        nodes[LABEL_MAP_IMPORTER] = tfx.dsl.Importer(
-            source_uri=label_map_uri, artifact_type=LabelMapFile,
-            custom_properties=_sha_props(label_map_sha)).with_id(LABEL_MAP_IMPORTER)
+    nodes[PIPELINE_CONFIG_IMPORTER] = tfx.dsl.Importer(
+        source_uri=config_uri, artifact_type=PipelineConfigFile,
+        custom_properties=_sha_props(config_sha)).with_id(PIPELINE_CONFIG_IMPORTER)
+    nodes[LABEL_MAP_IMPORTER] = tfx.dsl.Importer(
+        source_uri=label_map_uri, artifact_type=LabelMapFile,
+        custom_properties=_sha_props(label_map_sha)).with_id(LABEL_MAP_IMPORTER)
     nodes[CHECKPOINT_IMPORTER] = tfx.dsl.Importer(
         source_uri=checkpoint_uri, artifact_type=Model,
         custom_properties=_sha_props(_hash_if_local(checkpoint_uri))).with_id(CHECKPOINT_IMPORTER)
-
-    from components.example_gen.component import ImageExampleGen
 
     input_base, pattern, images = example_gen_inputs(data)
     example_gen = with_code_version(ImageExampleGen(
@@ -268,20 +264,12 @@ def create_pipeline(
     nodes["ImageExampleGen"] = example_gen
     nodes["StatisticsGen"] = tfx.components.StatisticsGen(examples=examples)
 
-    if not (_available("components.label_map_validator.component") and LABEL_MAP_IMPORTER in nodes):
-        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
-    from components.label_map_validator.component import LabelMapValidator
-
     validator = with_code_version(LabelMapValidator(
         label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
         pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
         examples=examples), versions["label_map_validator"])
     nodes["LabelMapValidator"] = validator
     label_map = validator.outputs["validated_label_map"]
-
-    if not _available("components.trainer.component"):
-        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
-    from components.trainer.component import DetectionTrainer
 
     start_model = nodes[CHECKPOINT_IMPORTER].outputs["result"]
     if warm_start:
@@ -300,11 +288,6 @@ def create_pipeline(
         examples=examples, pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
         label_map=label_map, base_model=start_model, custom_config=custom_config)
     nodes["DetectionTrainer"] = trainer
-
-    if not _available("components.evaluator.component"):
-        return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
-    from components.evaluator.component import Evaluator
-    from components.evaluator.push import Pusher
 
     nodes[BASELINE_RESOLVER] = tfx.dsl.Resolver(
         strategy_class=LatestBlessedModelStrategy if portable else BaselineStrategy,
