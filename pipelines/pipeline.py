@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
 import hashlib
 import os
 import pathlib
@@ -74,6 +75,17 @@ def code_version(packages: tuple[str, ...]) -> str:
                 continue
             digest.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes())
     return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def process_code_versions() -> tuple[tuple[str, str], ...]:
+    """(node kind, code version) for `configs.CODE_PACKAGES`, computed once per process.
+
+    Once per process because a process runs the modules it imported first: an edit
+    made while it runs does not reach its in-process nodes, so it must not change
+    their cache keys either. A new `detflow run` (a new process) sees the edit.
+    """
+    return tuple((name, code_version(pkgs)) for name, pkgs in configs.CODE_PACKAGES.items())
 
 
 def stage_input(pipeline_root: str, path: str, name: str) -> tuple[str, str]:
@@ -241,7 +253,7 @@ def create_pipeline(
         config_uri, config_sha = pipeline_config_path, _hash_if_local(pipeline_config_path)
         label_map_uri, label_map_sha = label_map_path, _hash_if_local(label_map_path)
         label_map_file = label_map_path
-    versions = {name: code_version(pkgs) for name, pkgs in configs.CODE_PACKAGES.items()}
+    versions = dict(process_code_versions())
     checkpoint_uri = base_checkpoint if "://" in base_checkpoint else os.path.abspath(base_checkpoint)
     nodes: Dict[str, object] = {}
 
