@@ -139,19 +139,20 @@ def _fail(field: str, message: str) -> ProblemsError:
 
 def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
     from components.trainer import freeze  # pylint: disable=import-outside-toplevel
-    got = freeze.trainable_variables(model, freeze_backbone, list(train_config.freeze_variables),
-                                     list(train_config.update_trainable_variables))
-    return list(getattr(got, "variables", got))
+    return freeze.trainable_variables(model, freeze_backbone, list(train_config.freeze_variables),
+                                      list(train_config.update_trainable_variables))
 
 
-def _fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: str) -> dict | None:
+def _fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: str,
+               say: Callable[[str], None]) -> dict | None:
     """Fine-tune restore on a fresh run; its report is kept in model_dir for later resumes."""
     if not checkpoint:
         return None
-    report = restore_lib.restore(model, checkpoint, checkpoint_type or "detection").to_dict()
+    report = restore_lib.restore(model, checkpoint, checkpoint_type or "detection")
+    say(report.summary())
     with tf.io.gfile.GFile(os.path.join(model_dir, RESTORE_REPORT), "w") as f:
-        json.dump(report, f, indent=1)
-    return report
+        json.dump(report.to_dict(), f, indent=1)
+    return report.to_dict()
 
 
 def _previous_restore_report(model_dir: str) -> dict | None:
@@ -236,10 +237,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         say(f"resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations)}")
     else:
         report = _fine_tune(model, model_dir, base_checkpoint or tc.fine_tune_checkpoint,
-                            tc.fine_tune_checkpoint_type)
-        if report:
-            say(restore_lib.RestoreReport(**{k: report[k] for k in ("checkpoint", "checkpoint_type", "layout",
-                                                                   "restored", "reinitialized")}).summary())
+                            tc.fine_tune_checkpoint_type, say)
     start_step = int(optimizer.iterations)
 
     options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=tc.max_number_of_boxes or 100)

@@ -1,7 +1,7 @@
 """Makes the embedded base checkpoint: pre-trains the small detector on generated data.
 
     .venv/bin/python -m components.trainer.base_checkpoint.make_base_checkpoint \
-        [--workdir /tmp/detflow-pretrain] [--steps 2000] [--images 1000] [--seed 20260401]
+        [--workdir /tmp/detflow-pretrain] [--steps 2800] [--images 3000] [--seed 20260401]
 
 Seeded and self-contained: generates `pipelines.sample_data` images of
 PRETRAIN_CLASSES (not the demo's classes), converts them with the same code as
@@ -29,8 +29,10 @@ import time
 
 from components.trainer import base_checkpoint as base
 
-DEFAULTS = dict(steps=2000, images=1000, seed=20260401, batch_size=16, learning_rate=0.004,
-                warmup_steps=150, eval_percent=15)
+DEFAULTS = dict(steps=2800, images=3000, seed=20260401, batch_size=16, learning_rate=0.004,
+                warmup_steps=150, eval_percent=10)
+AUGMENTATION = ("random_horizontal_flip", "random_adjust_brightness", "random_adjust_contrast",
+                "random_adjust_saturation")
 
 
 def _convert(data, out_dir: str, eval_percent: int) -> None:
@@ -79,7 +81,7 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
                         "levels 3-6) + weight-shared separable heads (depth 64, 2 layers), 128x128",
         "training": {"steps": result.steps, "batch_size": result.batch_size, "optimizer": "adam",
                      "learning_rate": f"cosine {args.learning_rate}, warmup {args.warmup_steps}",
-                     "augmentation": ["random_horizontal_flip", "random_adjust_brightness"],
+                     "augmentation": list(AUGMENTATION),
                      "from": "scratch (random init), every variable trained",
                      "final_loss": result.final_loss, "first_loss": result.first_loss,
                      "images_per_sec": result.images_per_sec, "train_seconds": result.seconds},
@@ -102,8 +104,8 @@ Made by `{provenance['script']}` on {provenance['made']} with TF {tf.__version__
   {data.num_boxes} boxes; {args.eval_percent}% held out by `detflow convert`'s hash split.
 - **Model**: {provenance['architecture']}.
 - **Training**: from scratch, every variable trained, {result.steps} steps of batch {result.batch_size},
-  Adam with cosine decay from {args.learning_rate} (warm-up {args.warmup_steps} steps), horizontal
-  flip + brightness; loss {result.first_loss:.3f} → {result.final_loss:.3f};
+  Adam with cosine decay from {args.learning_rate} (warm-up {args.warmup_steps} steps),
+  augmentation {', '.join(AUGMENTATION)}; loss {result.first_loss:.3f} → {result.final_loss:.3f};
   {result.images_per_sec:.1f} images/s on {os.cpu_count()} CPUs ({result.seconds / 60:.1f} min).
 - **Its own eval** (held-out split, COCO): mAP {m.get('DetectionBoxes_Precision/mAP', float('nan')):.3f},
   mAP@.50IOU {m.get('DetectionBoxes_Precision/mAP@.50IOU', float('nan')):.3f}.
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         num_classes=len(data.classes), label_map_path="label_map.pbtxt", train_input_path="Split-train/*",
         eval_input_path="Split-eval/*", num_steps=args.steps, batch_size=args.batch_size,
         learning_rate_base=args.learning_rate, warmup_steps=args.warmup_steps,
-        augmentation=("random_horizontal_flip", "random_adjust_brightness"),
+        augmentation=AUGMENTATION,
         comment=f"Pre-training config of the embedded {base.NAME} checkpoint (see PROVENANCE.md).")
     from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
