@@ -204,7 +204,7 @@ def format_run(run: RunSummary) -> str:
         lines.append(line)
     if run.metrics:
         lines.append("metrics (eval split):")
-        for name, value in run.metrics.items():
+        for name, value in sorted(run.metrics.items()):
             if isinstance(value, (int, float)) and "PerformanceByCategory" not in name:
                 lines.append(f"  {name:<40} {value:.4f}")
     if run.blessed is not None:
