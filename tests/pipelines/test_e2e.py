@@ -69,8 +69,10 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     assert code == 0, text
     assert h.states(third)["ImageExampleGen"] == "ran" and h.states(third)["DetectionTrainer"] == "ran"
     first_model = store.get_artifacts_by_uri(first.model_uri)[0]
-    third_up = lineage.trace(store, store.get_artifacts_by_uri(third.model_uri)[0], lineage.UPSTREAM)
-    starts = [a for a, x, kind, key in third_up.events if key == "base_model" and kind == "input"]
+    third_model = store.get_artifacts_by_uri(third.model_uri)[0]
+    third_up = lineage.trace(store, third_model, lineage.UPSTREAM)
+    trainer_run = [x for a, x, kind, _ in third_up.events if a == third_model.id and kind == "output"][0]
+    starts = [a for a, x, kind, key in third_up.events if x == trainer_run and key == "base_model"]
     assert starts == [first_model.id]
     evaluation = [a for a in store.get_artifacts_by_type("ModelBlessing")
                   if run_report.props(a).get("current_model") == third.model_uri][0]
