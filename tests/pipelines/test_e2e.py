@@ -80,6 +80,7 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     assert "earlier run" in lineage.format_tree(third_up)
 
     # 5. `detflow runs` lists the three runs with their states.
+    capsys.readouterr()
     assert cli.main(["runs", "--root", str(root), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in listed] == [first.run_id, second.run_id, third.run_id]
