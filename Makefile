@@ -34,7 +34,7 @@ demo: env
 	$(VENV)/bin/detflow demo --workdir $(WORKDIR)
 
 test: env
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 test-fast: env
 	$(PY) -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
