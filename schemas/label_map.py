@@ -17,7 +17,7 @@ import pathlib
 
 from google.protobuf import text_format
 
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import Problem, ProblemsError, read_user_file
 from schemas.protos import string_int_label_map_pb2
 from schemas.text_positions import parse_error_message, scan
 
@@ -97,13 +97,7 @@ class LabelMap:
 def load_label_map(path: str | pathlib.Path) -> LabelMap:
     """Reads and validates the label map at `path`; raises ProblemsError."""
     path = str(path)
-    try:
-        text = pathlib.Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProblemsError([Problem(path, "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProblemsError([Problem(path, f"cannot read: {error}")]) from None
-    return parse_label_map_text(text, path)
+    return parse_label_map_text(read_user_file(path), path)
 
 
 def parse_label_map_text(text: str, path: str = "<label map>") -> LabelMap:

@@ -17,7 +17,7 @@ import pathlib
 from google.protobuf import text_format
 
 from schemas import config_checks, field_support
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import Problem, ProblemsError, read_user_file
 from schemas.protos import pipeline_pb2
 from schemas.text_positions import Positions, parse_error_message, scan
 
@@ -78,13 +78,7 @@ class PipelineConfig:
 def load_pipeline_config(path: str | pathlib.Path) -> PipelineConfig:
     """Reads and validates the pipeline.config at `path`; raises ProblemsError."""
     path = str(path)
-    try:
-        text = pathlib.Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProblemsError([Problem(path, "no such file")]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ProblemsError([Problem(path, f"cannot read: {error}")]) from None
-    return parse_pipeline_config_text(text, path)
+    return parse_pipeline_config_text(read_user_file(path), path)
 
 
 def _at(path: str, positions: Positions, field_path: str, message: str) -> Problem:

@@ -29,3 +29,14 @@ class ProblemsError(Exception):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def read_user_file(path: str) -> str:
+    """The UTF-8 text of a user's file; a missing or unreadable file raises ProblemsError."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise ProblemsError([Problem(path, "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ProblemsError([Problem(path, f"cannot read: {error}")]) from None
