@@ -115,14 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-arg", action="append", metavar="ARG",
                    help="a Beam pipeline arg, repeatable (default: DirectRunner, multi-processing, 2 workers)")
     p.add_argument("--no-cache", action="store_true", help="run every node even if its inputs are unchanged")
+    p.add_argument("--train-backbone", action="store_true",
+                   help="fine-tune the backbone too (default: frozen, only decoder and heads train)")
 
     p = _add(sub, "demo", "pipelines.commands:demo",
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
     p.add_argument("--workdir", default="demo-run", metavar="DIR")
     p.add_argument("--runner", choices=["local", "beam"], default="local")
-    p.add_argument("--num-images", type=int, metavar="N", help="sample images to generate (default 300)")
+    p.add_argument("--num-images", type=int, metavar="N", help="sample images to generate (default 1000)")
     p.add_argument("--image-size", type=int, metavar="PX", help="sample image size (default 128)")
     p.add_argument("--num-steps", type=int, metavar="N", help="override the demo config's num_steps")
+    p.add_argument("--frozen-backbone", action="store_true",
+                   help="train only decoder and heads (the demo trains the backbone too by default)")
 
     p = _add(sub, "runs", "pipelines.commands:runs", "List past pipeline runs from ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")

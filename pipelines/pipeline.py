@@ -224,6 +224,7 @@ def create_pipeline(
     enable_cache: bool = True,
     num_steps: Optional[int] = None,
     batch_size: Optional[int] = None,
+    freeze_backbone: bool = True,
     stage_inputs: bool = True,
     portable: bool = False,
 ) -> tfx.dsl.Pipeline:
@@ -231,7 +232,8 @@ def create_pipeline(
 
     `base_checkpoint` is the fine-tune checkpoint folder (imported as a `Model`);
     with `warm_start` the Trainer starts from the latest blessed model instead
-    when there is one. `num_steps`/`batch_size` override the pipeline.config.
+    when there is one. `num_steps`/`batch_size` override the pipeline.config;
+    `freeze_backbone=False` fine-tunes the backbone too.
     `stage_inputs=False` imports config and label map from where they are (for
     a compiled pipeline that runs elsewhere); `portable=True` uses only TFX's own
     resolver strategies (what the Kubeflow v2 compiler supports).
@@ -296,6 +298,8 @@ def create_pipeline(
         custom_config["num_steps"] = int(num_steps)
     if batch_size is not None:
         custom_config["batch_size"] = int(batch_size)
+    if not freeze_backbone:
+        custom_config["freeze_backbone"] = False
     trainer = DetectionTrainer(
         examples=examples, pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
         label_map=label_map, base_model=start_model, custom_config=custom_config)

@@ -47,3 +47,26 @@ def test_span_pattern_becomes_input_base_and_relative_parts(tmp_path):
     assert pipeline.example_gen_inputs(data) == (str(tmp_path / "drops"), "span-{SPAN}/annotations.json", "images")
     plain = pipeline.DataSource("coco", str(tmp_path / "d" / "annotations.json"), str(tmp_path / "imgs"))
     assert pipeline.example_gen_inputs(plain) == (str(tmp_path / "d"), "annotations.json", str(tmp_path / "imgs"))
+
+
+def test_train_backbone_reaches_the_trainer_and_its_cache_key(tmp_path):
+    import json
+
+    from pipelines import pipeline as pipeline_lib
+    from tests.pipelines import e2e_helpers
+
+    e2e_helpers.make_span(tmp_path / "data", 1)
+    config, label_map = e2e_helpers.make_config(tmp_path / "config")
+
+    def trainer_config(**kwargs):
+        dsl = pipeline_lib.create_pipeline(
+            pipeline_name="t", pipeline_root=str(tmp_path / "root"),
+            data=e2e_helpers.span_source(tmp_path / "data"), pipeline_config_path=config,
+            label_map_path=label_map, base_checkpoint=str(pipeline_lib.PROJECT_ROOT / "components" / "trainer"
+            / "base_checkpoint" / "ssd_mobilenet_v2_fpnlite_128"), push_destination=str(tmp_path / "push"),
+            **kwargs)
+        trainer = next(c for c in dsl.components if c.id == "DetectionTrainer")
+        return json.loads(trainer.exec_properties["custom_config"])
+
+    assert "freeze_backbone" not in trainer_config()
+    assert trainer_config(freeze_backbone=False)["freeze_backbone"] is False
