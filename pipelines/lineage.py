@@ -17,12 +17,15 @@ from typing import Optional
 
 from ml_metadata.proto import metadata_store_pb2
 
+from pipelines import lineage_audit
 from pipelines.run_report import props, read_metrics
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 _MAX_HOPS = 40  # MLMD counts artifact→execution and execution→artifact as one hop each
 _SHOWN_EXEC_PROPS = ("detflow_code_version", "custom_config", "min_map", "max_regression",
-                     "input_base", "annotation_format", "eval_percent")
+                     "input_base", "input_config", "annotation_format", "eval_percent")
+_HEADLINE_METRICS = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU")
+_TREE_ORDER = {"model_blessing": 0, "model": 1}  # the chain first: pushed <- blessing <- model <- examples
 _HIDDEN_ARTIFACT_PROPS = ("is_external", "tfx_version", "state", "__execution_result__")
 
 
@@ -64,7 +67,13 @@ def find_artifact(store, ref: str) -> metadata_store_pb2.Artifact:
 
 
 def trace(store, artifact: metadata_store_pb2.Artifact, direction: str = UPSTREAM) -> Lineage:
-    """The lineage subgraph of `artifact` in `direction` (MLMD get_lineage_subgraph)."""
+    """The lineage subgraph of `artifact` in `direction` (MLMD get_lineage_subgraph).
+
+    Upstream, the other outputs of every execution on the way are added too (the
+    Evaluator's ModelEvaluation beside the blessing the Pusher read): a walk along
+    input edges alone never reaches them. Resolver bookkeeping (INTERNAL_* events)
+    is left out.
+    """
     options = metadata_store_pb2.LineageSubgraphQueryOptions(
         starting_artifacts=metadata_store_pb2.LineageSubgraphQueryOptions.StartingNodes(
             filter_query=f"id = {artifact.id}"),
@@ -73,21 +82,54 @@ def trace(store, artifact: metadata_store_pb2.Artifact, direction: str = UPSTREA
                    else metadata_store_pb2.LineageSubgraphQueryOptions.DOWNSTREAM))
     graph = store.get_lineage_subgraph(options)
     artifact_types = {t.id: t.name for t in store.get_artifact_types()}
+    executions = _execution_entries(store, graph.executions)
+    graph_events = list(graph.events)
+    artifacts = list(graph.artifacts)
+    if direction == UPSTREAM and executions:
+        known = {a.id for a in artifacts}
+        siblings = [ev for ev in store.get_events_by_execution_ids(list(executions))
+                    if _event_kind(ev) == "output" and ev.artifact_id not in known]
+        artifacts += store.get_artifacts_by_id(sorted({ev.artifact_id for ev in siblings}))
+        graph_events += siblings
+    entries = {a.id: _artifact_entry(a, artifact_types) for a in artifacts}
+    events = set()
+    for ev in graph_events:
+        kind = _event_kind(ev)
+        if kind and ev.artifact_id in entries and ev.execution_id in executions:
+            events.add((ev.artifact_id, ev.execution_id, kind, ev.path.steps[0].key if ev.path.steps else ""))
+    linked = {x for _, x, _, _ in events}
+    executions = {x: e for x, e in executions.items() if x in linked}  # resolvers have only INTERNAL events
+    return Lineage(artifact.id, direction, entries, executions, sorted(events))
+
+
+def _event_kind(event: metadata_store_pb2.Event) -> str:
+    """'input', 'output', or '' for resolver-internal and pending events."""
+    if event.type in (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT):
+        return "input"
+    if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT):
+        return "output"
+    return ""
+
+
+def _artifact_entry(a: metadata_store_pb2.Artifact, artifact_types: dict) -> dict:
+    """An artifact as a plain dict; a ModelEvaluation's COCO metrics (its custom properties) apart."""
+    p = {k: v for k, v in props(a).items() if k not in _HIDDEN_ARTIFACT_PROPS}
+    entry = {"id": a.id, "type": artifact_types.get(a.type_id, "?"), "uri": a.uri, "properties": p}
+    if entry["type"] == "ModelEvaluation":
+        entry["metrics"] = read_metrics(a, from_file=False)
+        entry["properties"] = {k: v for k, v in p.items() if k not in entry["metrics"]}
+    return entry
+
+
+def _execution_entries(store, found) -> dict:
+    """Execution dicts by id (node, run, state, shown properties); cached executions left out."""
     execution_types = {t.id: t.name for t in store.get_execution_types()}
     node_ctx = store.get_context_type("node").id
     run_ctx = store.get_context_type("pipeline_run").id
-    artifacts = {}
-    for a in graph.artifacts:
-        p = {k: v for k, v in props(a).items() if k not in _HIDDEN_ARTIFACT_PROPS}
-        entry = {"id": a.id, "type": artifact_types.get(a.type_id, "?"), "uri": a.uri, "properties": p}
-        if entry["type"] == "ModelEvaluation":
-            entry["metrics"] = read_metrics(a)
-        artifacts[a.id] = entry
     executions = {}
-    for e in graph.executions:
+    for e in found:
         if e.last_known_state == metadata_store_pb2.Execution.CACHED:
             continue  # a cache hit re-links the artifacts an earlier execution made; show that one
-
         contexts = store.get_contexts_by_execution(e.id)
         node = next((c.name.split(".", 1)[-1] for c in contexts if c.type_id == node_ctx), "?")
         run = next((c.name for c in contexts if c.type_id == run_ctx), "")
@@ -96,14 +138,7 @@ def trace(store, artifact: metadata_store_pb2.Artifact, direction: str = UPSTREA
                             "type": execution_types.get(e.type_id, "?"),
                             "state": metadata_store_pb2.Execution.State.Name(e.last_known_state),
                             "properties": shown}
-    events = []
-    for ev in graph.events:
-        if ev.artifact_id in artifacts and ev.execution_id in executions:
-            kind = "output" if ev.type in (metadata_store_pb2.Event.OUTPUT,
-                                           metadata_store_pb2.Event.DECLARED_OUTPUT) else "input"
-            key = ev.path.steps[0].key if ev.path.steps else ""
-            events.append((ev.artifact_id, ev.execution_id, kind, key))
-    return Lineage(artifact.id, direction, artifacts, executions, sorted(set(events)))
+    return executions
 
 
 def _describe_artifact(a: dict) -> str:
@@ -124,9 +159,9 @@ def _describe_artifact(a: dict) -> str:
     if counts:
         parts.append(", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in sorted(counts.items())[:12]))
-    for name, value in a.get("metrics", {}).items():
-        if name in ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU"):
-            parts.append(f"{name.split('/')[-1]}={value:.4f}")
+    for name in _HEADLINE_METRICS:
+        if name in a.get("metrics", {}):
+            parts.append(f"{name.split('/')[-1]}={a['metrics'][name]:.4f}")
     parts.append(f"uri={a['uri']}")
     return "  ".join(parts)
 
@@ -159,8 +194,14 @@ def _producer_run(lineage: Lineage, artifact_id: int) -> str:
 
 
 def format_tree(lineage: Lineage) -> str:
-    """The lineage as an indented text tree rooted at the starting artifact."""
+    """The lineage as an indented text tree rooted at the starting artifact.
+
+    Upstream, an execution's other outputs are listed as `also made` under it (the
+    evaluation beside the blessing), and a blessing is expanded before the model so
+    the tree reads pushed model <- blessing and evaluation <- model <- examples.
+    """
     start_run = _producer_run(lineage, lineage.start)
+    upstream = lineage.direction == UPSTREAM
     lines: list[str] = []
     seen: set[int] = set()
 
@@ -173,28 +214,36 @@ def format_tree(lineage: Lineage) -> str:
                 lines[-1] += "  (shown above)"
             return
         seen.add(aid)
-        wanted = "output" if lineage.direction == UPSTREAM else "input"
         for a, x, kind, _ in lineage.events:
-            if a != aid or kind != wanted:
+            if a != aid or kind != ("output" if upstream else "input"):
                 continue
             execution = lineage.executions[x]
-            lines.append(f"{pad}  {'<-' if lineage.direction == UPSTREAM else '->'} "
+            lines.append(f"{pad}  {'<-' if upstream else '->'} "
                          f"{_describe_execution(execution, start_run, lineage.direction)}")
-            if (lineage.direction == UPSTREAM and lineage.artifacts[aid]["type"] == "Model" and aid != lineage.start
+            if upstream:
+                for a2, key2 in _edges(lineage, x, "output", aid):
+                    lines.append(f"{pad}    also made: [{key2}] {_describe_artifact(lineage.artifacts[a2])}")
+                    seen.add(a2)
+            if (upstream and lineage.artifacts[aid]["type"] == "Model" and aid != lineage.start
                     and execution["run"] and start_run and execution["run"] != start_run):
                 continue  # a model of an earlier run (warm start, baseline): named, not expanded
-            nxt = "input" if lineage.direction == UPSTREAM else "output"
-            for a2, x2, kind2, key2 in lineage.events:
-                if x2 == x and kind2 == nxt and a2 != aid:
-                    walk_artifact(a2, key2, depth + 2)
+            for a2, key2 in _edges(lineage, x, "input" if upstream else "output", aid):
+                walk_artifact(a2, key2, depth + 2)
 
     walk_artifact(lineage.start, "", 0)
     return "\n".join(lines)
 
 
+def _edges(lineage: Lineage, execution_id: int, kind: str, but: int) -> list:
+    """(artifact id, key) of an execution's inputs or outputs other than `but`; blessing, then model first."""
+    found = [(a, key) for a, x, k, key in lineage.events if x == execution_id and k == kind and a != but]
+    return sorted(found, key=lambda e: (_TREE_ORDER.get(e[1], len(_TREE_ORDER)), e[0]))
+
+
 def to_json(lineage: Lineage) -> dict:
-    """The lineage as a JSON-ready dict."""
+    """The lineage as a JSON-ready dict; upstream, `audit` holds the chain (lineage_audit.audit)."""
     return {"start": lineage.start, "direction": lineage.direction,
+            "audit": lineage_audit.audit(lineage),
             "artifacts": list(lineage.artifacts.values()),
             "executions": list(lineage.executions.values()),
             "events": [{"artifact": a, "execution": x, "kind": k, "key": key}
@@ -202,14 +251,15 @@ def to_json(lineage: Lineage) -> dict:
 
 
 def to_dot(lineage: Lineage) -> str:
-    """The lineage as a Graphviz digraph (artifacts as ellipses, executions as boxes)."""
+    """The lineage as a Graphviz digraph (artifacts as ellipses with their key facts, executions as boxes)."""
     def quote(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
     lines = ["digraph lineage {", "  rankdir=LR;"]
     for a in lineage.artifacts.values():
         style = ", style=bold" if a["id"] == lineage.start else ""
-        lines.append(f"  a{a['id']} [shape=ellipse{style}, label={quote(a['type'] + ' #' + str(a['id']))}];")
+        label = "\n".join([f"{a['type']} #{a['id']}", *_dot_facts(a)])
+        lines.append(f"  a{a['id']} [shape=ellipse{style}, label={quote(label)}];")
     for e in lineage.executions.values():
         lines.append(f"  e{e['id']} [shape=box, label={quote(e['node'] + ' (' + e['run'] + ')')}];")
     for a, x, kind, key in lineage.events:
@@ -219,10 +269,28 @@ def to_dot(lineage: Lineage) -> str:
     return "\n".join(lines)
 
 
+def _dot_facts(a: dict) -> list:
+    """The few facts a graph node shows: metrics, span and counts, verdict, hashes, version."""
+    p = a["properties"]
+    facts = [f"{name.split('/')[-1]}={a['metrics'][name]:.4f}" for name in _HEADLINE_METRICS
+             if name in a.get("metrics", {})]
+    if "span" in p:
+        facts.append(f"span={p['span']} " + " ".join(f"{k}={v}" for k, v in sorted(p.items())
+                                                    if k.startswith("images_")))
+    for key in ("blessed", "pushed_version"):
+        if key in p:
+            facts.append(f"{key}={p[key]}")
+    for key in ("sha256", "content_hash"):
+        if p.get(key):
+            facts.append(f"{key}={str(p[key])[:12]}")
+    return facts
+
+
 def render(lineage: Lineage, fmt: Optional[str] = None) -> str:
-    """`fmt` None → text tree, 'json' → JSON, 'dot' → Graphviz."""
+    """`fmt` None → text (upstream: the audit, then the tree), 'json' → JSON, 'dot' → Graphviz."""
     if fmt == "json":
         return json.dumps(to_json(lineage), indent=2, default=str)
     if fmt == "dot":
         return to_dot(lineage)
-    return format_tree(lineage)
+    summary = lineage_audit.format_audit(lineage_audit.audit(lineage))
+    return f"{summary}\n\n{format_tree(lineage)}" if summary else format_tree(lineage)

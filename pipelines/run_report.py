@@ -105,11 +105,15 @@ def node_of(store, execution_ids: list[int]) -> dict[int, str]:
     return result
 
 
-def read_metrics(evaluation) -> dict:
-    """The metrics of a ModelEvaluation artifact: its custom properties, else `<uri>/metrics.json`."""
+def read_metrics(evaluation, from_file: bool = True) -> dict:
+    """The metrics of a ModelEvaluation artifact: its custom properties, else `<uri>/metrics.json`.
+
+    The Evaluator records the 12 COCO metrics and the per-category APs as float
+    custom properties under their OD API names; `from_file=False` reads ML Metadata only.
+    """
     found = {k: v for k, v in props(evaluation).items()
              if k.startswith("DetectionBoxes") and isinstance(v, float)}
-    if found:
+    if found or not from_file:
         return found
     path = os.path.join(evaluation.uri, "metrics.json")
     if os.path.exists(path):

@@ -110,6 +110,8 @@ def _set_properties(evaluation, blessing, document: dict, judgement, model, base
             artifact.set_float_custom_property("baseline_metric_value", _value(document["baseline"], metric))
     for name, number in document["metrics"].items():
         evaluation.set_float_custom_property(name, float(number))
+    for name, number in document["per_category"].items():
+        evaluation.set_float_custom_property(PER_CATEGORY_PREFIX + name, float(number))
     evaluation.set_int_custom_property("num_images", int(document["num_images"]))
     evaluation.set_string_custom_property("eval_split", document["eval_split"])
     blessing.set_int_custom_property("current_model_id", model.id)

@@ -1,0 +1,307 @@
+"""The audit answer read off an upstream lineage: where a pushed model came from.
+
+pushed model <- blessing and evaluation (COCO metrics) <- model <- examples (span,
+input fingerprint, image counts) <- data location; plus the label map and the
+pipeline.config (content hashes), the fine-tune checkpoint (URI, and the earlier
+run that trained it when it is a model of an earlier run), the baseline and the
+code version of every node. Everything comes from the `Lineage` (ML Metadata:
+artifact properties, executions and their events); no file is read.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
+
+_IMPORTER_SUFFIX = "_importer"
+# TFX's own ExampleGen fingerprint line, then the ones detflow's driver adds (components/example_gen/driver.py).
+_FINGERPRINT_PARTS = ("annotations ", "images ", "label_map ")
+
+
+def audit(lineage) -> dict:
+    """The chain upstream of `lineage.start` (a `pipelines.lineage.Lineage`) as a dict of sections.
+
+    Only the sections the graph holds are there; a downstream lineage gives {}.
+    """
+    if lineage.direction != "upstream":
+        return {}
+    start = lineage.artifacts[lineage.start]
+    found: dict = {"run": _run(lineage, _producer(lineage, lineage.start))}
+    model = blessing = evaluator = None
+    if start["type"] == "PushedModel":
+        found["pushed_model"] = _pushed(start)
+        pusher = _producer(lineage, start["id"])
+        model, blessing = _input(lineage, pusher, "model"), _input(lineage, pusher, "model_blessing")
+    elif start["type"] in ("ModelBlessing", "ModelEvaluation"):
+        evaluator = _producer(lineage, start["id"])
+    elif start["type"] == "Model":
+        model = start["id"]
+    if blessing is not None:
+        evaluator = _producer(lineage, blessing)
+    if evaluator is not None:
+        found.update(_evaluation_sections(lineage, evaluator))
+        model = model or _input(lineage, evaluator, "model")
+    if model is not None:
+        found.update(_training_sections(lineage, model, found["run"]))
+    examples = found.get("examples", {}).get("id") or (start["id"] if start["type"] == "Examples" else None)
+    if examples is not None:
+        found.update(_data_sections(lineage, examples))
+    found["code_version"] = code_versions(lineage, _chain_executions(lineage, found))
+    return found
+
+
+def _chain_executions(lineage, found: dict) -> list:
+    """The executions that made the chain's artifacts (not those of earlier runs' models)."""
+    made = [found.get(name, {}).get("id") for name in ("pushed_model", "blessing", "model", "examples")]
+    made.append(found.get("label_map", {}).get("validated_id"))
+    return sorted({x for x in (_producer(lineage, a) for a in made if a is not None) if x is not None})
+
+
+def _producer(lineage, artifact_id: Optional[int]) -> Optional[int]:
+    """The execution (not a cache hit) that made an artifact, or None."""
+    made = [x for a, x, kind, _ in lineage.events if a == artifact_id and kind == "output"]
+    return min(made) if made else None
+
+
+def _input(lineage, execution_id: Optional[int], key: str, kind: str = "input") -> Optional[int]:
+    found = [a for a, x, k, event_key in lineage.events if x == execution_id and k == kind and event_key == key]
+    return found[0] if found else None
+
+
+def _run(lineage, execution_id: Optional[int]) -> str:
+    return lineage.executions[execution_id]["run"] if execution_id in lineage.executions else ""
+
+
+def _node(lineage, execution_id: Optional[int]) -> str:
+    return lineage.executions[execution_id]["node"] if execution_id in lineage.executions else ""
+
+
+def _pushed(a: dict) -> dict:
+    p = a["properties"]
+    return {"id": a["id"], "destination": p.get("pushed_destination"), "version": p.get("pushed_version"),
+            "pushed": p.get("pushed") == 1}
+
+
+def _evaluation_sections(lineage, evaluator: int) -> dict:
+    """blessing, evaluation (with its metrics) and baseline model of one Evaluator execution."""
+    sections = {}
+    blessing = _input(lineage, evaluator, "blessing", "output")
+    if blessing is not None:
+        p = lineage.artifacts[blessing]["properties"]
+        sections["blessing"] = {"id": blessing, "blessed": p.get("blessed") == 1,
+                                "message": p.get("blessing_message", ""), "metric": p.get("metric"),
+                                "metric_value": p.get("metric_value"), "min_map": p.get("min_map"),
+                                "max_regression": p.get("max_regression")}
+    evaluation = _input(lineage, evaluator, "evaluation", "output")
+    if evaluation is not None:
+        a = lineage.artifacts[evaluation]
+        metrics = a.get("metrics", {})
+        sections["evaluation"] = {
+            "id": evaluation, "uri": a["uri"], "eval_split": a["properties"].get("eval_split"),
+            "num_images": a["properties"].get("num_images"),
+            "metrics": {name: metrics[name] for name in METRIC_NAMES if name in metrics},
+            "per_category": {k[len(PER_CATEGORY_PREFIX):]: v for k, v in sorted(metrics.items())
+                             if k.startswith(PER_CATEGORY_PREFIX)}}
+    baseline = _input(lineage, evaluator, "baseline_model")
+    if baseline is not None:
+        sections["baseline_model"] = _model_ref(lineage, baseline)
+    return sections
+
+
+def _model_ref(lineage, model: int) -> dict:
+    """A model named by id, URI, and the node and run that made it."""
+    producer = _producer(lineage, model)
+    return {"id": model, "uri": lineage.artifacts[model]["uri"], "node": _node(lineage, producer),
+            "run": _run(lineage, producer)}
+
+
+def _training_sections(lineage, model: int, start_run: str) -> dict:
+    """model, examples, pipeline.config, label map and fine-tune checkpoint of a trained model."""
+    sections = {"model": _model_ref(lineage, model)}
+    trainer = _producer(lineage, model)
+    if trainer is None or _node(lineage, trainer).endswith(_IMPORTER_SUFFIX):
+        return sections
+    examples = _input(lineage, trainer, "examples")
+    if examples is not None:
+        sections["examples"] = {"id": examples}
+    config = _input(lineage, trainer, "pipeline_config")
+    if config is not None:
+        sections["pipeline_config"] = _imported_file(lineage, config)
+    label_map = _input(lineage, trainer, "label_map")
+    if label_map is not None:
+        sections["label_map"] = _label_map(lineage, label_map)
+    base = _input(lineage, trainer, "base_model")
+    if base is not None:
+        sections["fine_tune_checkpoint"] = _checkpoint(lineage, base, lineage.artifacts[model], start_run)
+    return sections
+
+
+def _imported_file(lineage, artifact_id: int) -> dict:
+    a = lineage.artifacts[artifact_id]
+    return {"id": artifact_id, "sha256": a["properties"].get("sha256"), "uri": a["uri"]}
+
+
+def _label_map(lineage, validated: int) -> dict:
+    """The label map the Trainer read: the validator's output and the imported file it checked."""
+    a = lineage.artifacts[validated]
+    if a["type"] != "detflow.ValidatedLabelMap":
+        return _imported_file(lineage, validated)
+    section = {"validated_id": validated, "content_hash": a["properties"].get("content_hash"),
+               "num_classes": a["properties"].get("num_classes")}
+    imported = _input(lineage, _producer(lineage, validated), "label_map")
+    if imported is not None:
+        section.update(_imported_file(lineage, imported))
+    return section
+
+
+def _checkpoint(lineage, base: int, model: dict, start_run: str) -> dict:
+    """The fine-tune checkpoint: imported (URI, sha256) or a model an earlier run trained."""
+    a = lineage.artifacts[base]
+    section = dict(_model_ref(lineage, base), sha256=a["properties"].get("sha256"),
+                   restored_from=model["properties"].get("base_checkpoint"),
+                   fine_tune_checkpoint_type=model["properties"].get("fine_tune_checkpoint_type"))
+    section["imported"] = section["node"].endswith(_IMPORTER_SUFFIX)
+    section["earlier_run"] = (section["run"] if not section["imported"] and section["run"] != start_run
+                              else None)
+    return section
+
+
+def _data_sections(lineage, examples: int) -> dict:
+    """examples (span, input fingerprint, counts) and the data location the ExampleGen read."""
+    p = lineage.artifacts[examples]["properties"]
+    fingerprint = str(p.get("input_fingerprint", ""))
+    section = {"id": examples, "span": p.get("span"), "version": p.get("version"),
+               "input_fingerprint": fingerprint,
+               "images": {k[len("images_"):]: v for k, v in p.items() if k.startswith("images_")},
+               "boxes": {k[len("boxes_"):]: v for k, v in p.items() if k.startswith("boxes_")},
+               "skipped_images": p.get("skipped_images"), "dropped_boxes": p.get("dropped_boxes")}
+    data = _fingerprinted_paths(fingerprint)
+    producer = _producer(lineage, examples)
+    if producer is not None:
+        shown = lineage.executions[producer]["properties"]
+        data["input_base"] = shown.get("input_base")
+        data.update(_example_gen_config(shown.get("custom_config")))
+    return {"examples": section, "data": data}
+
+
+def _fingerprinted_paths(fingerprint: str) -> dict:
+    """The resolved annotations and images paths (and file counts) the ExampleGen's driver fingerprinted."""
+    found = {}
+    for line in fingerprint.splitlines():
+        for part in _FINGERPRINT_PARTS:
+            if line.startswith(part) and ":files=" in line:
+                path, stats = line[len(part):].rsplit(":files=", 1)
+                name = part.strip()
+                found[name] = path
+                found[f"{name}_files"] = int(stats.split(",", 1)[0])
+    return found
+
+
+def _example_gen_config(custom_config) -> dict:
+    """format and images setting from the ImageExampleGen's CustomConfig JSON."""
+    try:
+        value = json.loads(custom_config or "{}").get("custom_config", {}).get("value", {})
+    except (ValueError, AttributeError):
+        return {}
+    return {k: value[k] for k in ("format",) if k in value} | (
+        {"images_setting": value["images"]} if "images" in value else {})
+
+
+def code_versions(lineage, execution_ids: list) -> dict:
+    """node -> detflow code version of the given executions (those that record one)."""
+    versions = {}
+    for x in execution_ids:
+        e = lineage.executions[x]
+        p = e["properties"]
+        version = p.get("detflow_code_version")
+        if version is None and p.get("custom_config"):
+            try:
+                version = (json.loads(p["custom_config"]) or {}).get("code_version")
+            except (ValueError, AttributeError):
+                version = None
+        if version:
+            versions[e["node"]] = version
+    return versions
+
+
+def format_audit(found: dict) -> str:
+    """The audit as aligned `item: value` lines (empty when there is nothing to say)."""
+    lines = []
+    for name, render in _SECTIONS:
+        if name in found and found[name]:
+            text = render(found[name])
+            if text:
+                lines.extend(f"{(name.replace('_', ' ') + ':') if i == 0 else '':<22}{line}"
+                             for i, line in enumerate(text.splitlines()))
+    return "\n".join(lines)
+
+
+def _fmt_pushed(p: dict) -> str:
+    return f"{p['destination']} (version {p['version']}, PushedModel #{p['id']})"
+
+
+def _fmt_blessing(b: dict) -> str:
+    verdict = "blessed" if b["blessed"] else "NOT blessed"
+    return f"{verdict} (ModelBlessing #{b['id']}): {b['message']}"
+
+
+def _fmt_evaluation(e: dict) -> str:
+    head = f"ModelEvaluation #{e['id']} on the {e['eval_split']} split, {e['num_images']} images"
+    if not e["metrics"]:
+        return head + ": no metrics recorded in ML Metadata"
+    lines = [head] + [f"  {name:<40} {value:.4f}" + ("  (no boxes of that size)" if value == -1 else "")
+                      for name, value in e["metrics"].items()]
+    if e["per_category"]:
+        lines.append("  AP per class: " + ", ".join(f"{k} {v:.4f}" for k, v in e["per_category"].items()))
+    return "\n".join(lines)
+
+
+def _fmt_model(m: dict) -> str:
+    return f"Model #{m['id']} {m['uri']} ({m['node']}, run {m['run']})"
+
+
+def _fmt_examples(x: dict) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(x["images"].items()))
+    lines = [f"Examples #{x['id']} span {x['span']}" + (f" version {x['version']}" if x["version"] is not None
+                                                         else "")
+             + f"; images {counts or '?'}; skipped images {x['skipped_images']}, dropped boxes {x['dropped_boxes']}"]
+    lines += [f"  input fingerprint: {line}" for line in x["input_fingerprint"].splitlines()[:1]]
+    lines += [f"                     {line}" for line in x["input_fingerprint"].splitlines()[1:]]
+    return "\n".join(lines)
+
+
+def _fmt_data(d: dict) -> str:
+    lines = [f"annotations {d.get('annotations', '?')} ({d.get('format', '?')})"]
+    if "images" in d:
+        lines.append(f"images {d['images']} ({d.get('images_files', '?')} files)")
+    if d.get("input_base"):
+        lines.append(f"input base {d['input_base']}")
+    return "\n".join(lines)
+
+
+def _fmt_file(f: dict) -> str:
+    return f"sha256 {f.get('sha256') or '?'}  {f.get('uri', '')}"
+
+
+def _fmt_checkpoint(c: dict) -> str:
+    if c["imported"]:
+        text = f"{c['uri']} (imported, sha256 {c['sha256'] or '?'})"
+    else:
+        text = f"Model #{c['id']} {c['uri']} (trained by {c['node']} in {'earlier ' if c['earlier_run'] else ''}run {c['run']})"
+    if c.get("restored_from"):
+        text += f"\nrestored {c['restored_from']} ({c.get('fine_tune_checkpoint_type') or '?'})"
+    return text
+
+
+def _fmt_code(versions: dict) -> str:
+    return ", ".join(f"{node} {version}" for node, version in versions.items())
+
+
+_SECTIONS = (
+    ("pushed_model", _fmt_pushed), ("run", str), ("blessing", _fmt_blessing), ("evaluation", _fmt_evaluation),
+    ("baseline_model", _fmt_model), ("model", _fmt_model), ("examples", _fmt_examples), ("data", _fmt_data),
+    ("label_map", _fmt_file), ("pipeline_config", _fmt_file), ("fine_tune_checkpoint", _fmt_checkpoint),
+    ("code_version", _fmt_code),
+)
