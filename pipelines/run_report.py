@@ -29,6 +29,8 @@ _STATE_NAMES = {
 _SYSTEM_TYPES = ("tfx.dsl.components.common.importer.Importer",
                  "tfx.dsl.components.common.resolver.Resolver")
 PRIMARY_METRIC = "DetectionBoxes_Precision/mAP@.50IOU"
+# Every detflow run that is not stopped ends with the Pusher (it records pushed=0 when not blessed).
+FINAL_NODE = "Pusher"
 
 
 @dataclasses.dataclass
@@ -56,18 +58,29 @@ class RunSummary:
     model_uri: Optional[str]
     blessing_message: str = ""
     already_pushed: Optional[str] = None  # the same model, pushed by an earlier run (cache hit)
+    missing_nodes: list[str] = dataclasses.field(default_factory=list)  # nodes of the pipeline it never ran
+    failure_log: Optional[str] = None  # <root>/logs/run-*.log written when it failed (detflow run)
 
     @property
     def status(self) -> str:
-        """`failed` if any node failed, `running` if any is unfinished, else `complete`."""
+        """`failed` if a node failed, `running` if one is unfinished, `incomplete` if it stopped early."""
         states = {n.state for n in self.nodes}
         if "failed" in states:
             return "failed"
-        return "running" if states & {"running", "new"} else "complete"
+        if states & {"running", "new"}:
+            return "running"
+        return "incomplete" if self.missing_nodes else "complete"
+
+    @property
+    def failed_node(self) -> Optional[NodeRun]:
+        """The first node that failed, or None."""
+        return next((n for n in self.nodes if n.state == "failed"), None)
 
     def to_json(self) -> dict:
-        """A JSON-ready dict (with `status`)."""
-        return dict(dataclasses.asdict(self), status=self.status)
+        """A JSON-ready dict (with `status` and `failed_node`)."""
+        failed = self.failed_node
+        return dict(dataclasses.asdict(self), status=self.status,
+                    failed_node=failed.node_id if failed else None, error=failed.error if failed else None)
 
 
 def open_store(root: str, metadata_path: Optional[str] = None,
@@ -178,7 +191,11 @@ def _type_id(store, name: str) -> int:
 
 
 def list_runs(store, pipeline_name: str = configs.PIPELINE_NAME) -> list[RunSummary]:
-    """Every run of `pipeline_name`, oldest first."""
+    """Every run of `pipeline_name`, oldest first.
+
+    A detflow run with no Pusher execution that failed nowhere stopped early (killed):
+    its `missing_nodes` name the nodes other runs ran and it did not (status `incomplete`).
+    """
     runs = []
     for ctx in store.get_contexts_by_type("pipeline_run"):
         executions = store.get_executions_by_context(ctx.id)
@@ -188,7 +205,57 @@ def list_runs(store, pipeline_name: str = configs.PIPELINE_NAME) -> list[RunSumm
                       if c.type_id == store.get_context_type("node").id}
         if any(n.startswith(pipeline_name + ".") for n in node_names):
             runs.append(summarize_run(store, ctx))
+    if pipeline_name == configs.PIPELINE_NAME:
+        expected = {n.node_id for r in runs for n in r.nodes if n.state != "resolved"} | {FINAL_NODE}
+        for r in runs:
+            ran = {n.node_id for n in r.nodes}
+            if FINAL_NODE not in ran:
+                r.missing_nodes = sorted(expected - ran)
     return sorted(runs, key=lambda r: (r.started_ms, r.run_id))
+
+
+def attach_failure_logs(runs: list[RunSummary], root: str) -> None:
+    """Gives each failed run the trace `detflow run` wrote under `<root>/logs/`, and its last error line.
+
+    TFX records no message on an execution that raised, so the error of a failed
+    node comes from the log written between the run's start and the next run's.
+    """
+    logs_dir = os.path.join(root, configs.LOGS_DIR)
+    if not os.path.isdir(logs_dir):
+        return
+    stamps = sorted((_log_time_ms(name), os.path.join(logs_dir, name)) for name in os.listdir(logs_dir)
+                    if _log_time_ms(name) is not None)
+    for i, run in enumerate(runs):
+        failed = run.failed_node
+        if failed is None:
+            continue
+        until = runs[i + 1].started_ms if i + 1 < len(runs) else float("inf")
+        # log names have whole seconds: a log of this run can be stamped up to 1 s before its start
+        found = [path for ms, path in stamps if run.started_ms - 1000 < ms < until]
+        if found:
+            run.failure_log = found[0]
+            if not failed.error:
+                failed.error = _last_error(found[0])
+
+
+def _log_time_ms(name: str) -> Optional[int]:
+    """The UTC time in ms of a `run-YYYYmmddTHHMMSSZ.log` name, or None."""
+    import datetime
+
+    try:
+        stamp = datetime.datetime.strptime(name, "run-%Y%m%dT%H%M%SZ.log")
+    except ValueError:
+        return None
+    return int(stamp.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def _last_error(path: str) -> str:
+    """The exception of a Python traceback file: the lines after its last `  File` frame."""
+    with open(path, errors="replace") as fh:
+        lines = fh.read().rstrip().splitlines()
+    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+    rest = lines[frames[-1] + 2:] if frames else lines[-1:]
+    return "\n".join(line for line in rest if line.strip())
 
 
 def latest_run(store, pipeline_name: str = configs.PIPELINE_NAME) -> Optional[RunSummary]:
@@ -214,6 +281,8 @@ def format_run(run: RunSummary) -> str:
     if run.blessed is not None:
         lines.append(f"blessed: {'yes' if run.blessed else 'no'}"
                      + (f" ({run.blessing_message})" if run.blessing_message else ""))
+    if run.status == "incomplete":
+        lines.append(f"stopped early: no execution of {', '.join(run.missing_nodes)}")
     if run.pushed:
         lines.append(f"pushed to: {run.pushed}")
     elif run.already_pushed:

@@ -98,11 +98,12 @@ def _set(value: pb.Value, python_value) -> None:
 
 
 def record_run(store, root: str, run_id: str, span: int = 0, start_from: Optional[pb.Artifact] = None,
-               baseline: Optional[pb.Artifact] = None, fail_at: Optional[str] = None) -> dict:
+               baseline: Optional[pb.Artifact] = None, stop_at_validator: Optional[str] = None) -> dict:
     """Records one detflow run; returns its artifacts by name (pushed_model, evaluation, model, ...).
 
     `start_from`: the fine-tune checkpoint is that model of an earlier run (warm start)
-    instead of the imported one. `fail_at`: that node fails and no later node runs.
+    instead of the imported one. `stop_at_validator`: "failed" records a failed
+    LabelMapValidator, "killed" none, and no later node runs.
     """
     r = _Recorder(store, run_id, root)
     out: dict = {}
@@ -131,10 +132,11 @@ def record_run(store, root: str, run_id: str, span: int = 0, start_from: Optiona
              "b" * 64)):
         out[name] = r.artifact(type_name, uri, sha256=sha)
         r.execute(node, "importer", {}, {"result": out[name]}, artifact_uri=uri)
-    if fail_at == "LabelMapValidator":
+    if stop_at_validator == "failed":
         r.execute("LabelMapValidator", "LabelMapValidator",
                   {"examples": out["examples"], "label_map": out["label_map"]}, {}, state=pb.Execution.FAILED,
                   detflow_code_version=CODE["LabelMapValidator"])
+    if stop_at_validator:
         return out
     out["validated_label_map"] = r.artifact("detflow.ValidatedLabelMap", f"{root}/LabelMapValidator/{run_id}",
                                             content_hash="d" * 64, num_classes=5, valid=1)
