@@ -14,7 +14,7 @@ from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 
-from components.example_gen import driver, executor, split
+from components.example_gen import driver, executor, layout, split
 from components.example_gen.readers import FORMATS
 from schemas import example_format
 
@@ -50,7 +50,9 @@ class ImageExampleGen(FileBasedExampleGen):
         hold `{SPAN}` (e.g. "span-{SPAN}/annotations.json"; for VOC the XML
         folder). Defaults to annotations.json / Annotations / annotations.csv.
       images_dir: the image folder, relative to the folder holding the
-        annotations (or absolute).
+        annotations, or absolute (one folder for every span); `{SPAN}` in it is
+        filled with the annotations' span (see `layout`). `{SPAN}` here and not
+        in `annotations` raises `layout.LayoutError`.
       label_map_path: StringIntLabelMap text proto; class/label ids come from it.
       eval_percent: share of images (by hash of image/filename) in `eval`.
       strict: fail the component when anything was skipped, dropped or clipped.
@@ -67,6 +69,7 @@ class ImageExampleGen(FileBasedExampleGen):
         if annotation_format not in FORMATS:
             raise ValueError(f"annotation_format must be one of {FORMATS}, got {annotation_format!r}")
         pattern = annotations or DEFAULT_ANNOTATIONS[annotation_format]
+        layout.check_images_setting(pattern, images_dir)
         super().__init__(
             input_base=input_base,
             input_config=example_gen_pb2.Input(

@@ -55,11 +55,13 @@ class Driver(driver.FileBasedDriver):
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(props[standard_component_specs.INPUT_CONFIG_KEY], input_config)
         input_base = props[standard_component_specs.INPUT_BASE_KEY]
+        span, version = props.get(utils.SPAN_PROPERTY_NAME), props.get(utils.VERSION_PROPERTY_NAME)
         parts = [props[utils.FINGERPRINT_PROPERTY_NAME]]
         for split in input_config.splits:
             for path in layout.annotation_paths(input_base, split.pattern):
                 parts.append("annotations " + tree_fingerprint(path))
-                parts.append("images " + tree_fingerprint(layout.images_dir_for(path, config["images"])))
+                parts.append("images " + tree_fingerprint(layout.images_dir_for(path, config["images"], span,
+                                                                                version)))
         parts.append("label_map " + tree_fingerprint(config["label_map_path"]))
         props[utils.FINGERPRINT_PROPERTY_NAME] = "\n".join(parts)
         return props

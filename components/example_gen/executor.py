@@ -17,6 +17,7 @@ import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx import types
+from tfx.components.example_gen import utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -45,6 +46,16 @@ def output_splits(output_config_json: str) -> list:
     return [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
 
 
+def image_sources(exec_properties: Dict[str, Any], split_pattern: str) -> list:
+    """[(annotation path, image folder)] of a resolved split pattern, the span filled in the images setting."""
+    config = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    span = exec_properties.get(utils.SPAN_PROPERTY_NAME)
+    version = exec_properties.get(utils.VERSION_PROPERTY_NAME)
+    return [(path, layout.images_dir_for(path, config["images"], span, version))
+            for path in layout.annotation_paths(input_base, split_pattern)]
+
+
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
@@ -54,12 +65,11 @@ def _ImagesToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
     from schemas.label_map import load_label_map
 
     config = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
-    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     label_map = load_label_map(config["label_map_path"])
-    sources = [(path, layout.images_dir_for(path, config["images"]))
-               for path in layout.annotation_paths(input_base, split_pattern)]
-    for path, _ in sources:
-        open_reader(config["format"], path).check()  # file-level errors here, not in a worker
+    sources = image_sources(exec_properties, split_pattern)
+    for path, images_dir in sources:  # file-level errors here, not in a worker
+        open_reader(config["format"], path).check()
+        layout.check_images_dir(images_dir, path, config["images"], exec_properties.get(utils.SPAN_PROPERTY_NAME))
     return pipeline | "ImagesToExamples" >> beam_io.ImagesToExamples(
         sources, config["format"], {i.name: i.id for i in label_map.items},
         output_splits(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY]),
@@ -100,7 +110,21 @@ class Executor(BaseExampleGenExecutor):
                 rep.problem_count, "\n".join(rep.summary_lines(max_problems=50))))
         if not sum(doc["images"].values()):
             raise RuntimeError("ImageExampleGen: no image could be converted:\n"
-                               + "\n".join(rep.summary_lines(max_problems=50)))
+                               + "\n".join(rep.summary_lines(max_problems=50)) + "\n"
+                               + _nothing_converted(exec_properties, doc))
+
+
+def _nothing_converted(exec_properties: Dict[str, Any], doc: dict) -> str:
+    """One closing line (the one `detflow run` prints): the image folders read and the first problem."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+    folders = sorted({folder for split in input_config.splits
+                      for _, folder in image_sources(exec_properties, split.pattern)})
+    line = f"ImageExampleGen: no image could be converted from {', '.join(folders)}"
+    if doc["problems"]:
+        first = doc["problems"][0]
+        line += f" (first problem: {first['file']}: {first['reason']}; all in report.json)"
+    return line
 
 
 def record_report(examples: types.Artifact, doc: dict) -> None:
