@@ -23,6 +23,7 @@ from tfx.types.component_spec import ChannelParameter
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.trainer import executor
+from components.trainer import run_fn as run_fn_lib
 
 RUN_FN = "components.trainer.run_fn.run_fn"
 
@@ -48,12 +49,22 @@ class DetectionTrainer(base_component.BaseComponent):
         the latest blessed model); restored per the config's fine_tune_checkpoint_type.
       num_steps: optional override of train_config.num_steps (also `custom_config['num_steps']`).
       custom_config: optional dict: `num_steps`, `batch_size`, `freeze_backbone` (default
-        true), `checkpoint_every`; any other key (e.g. a code version) only changes the cache key.
+        true), `checkpoint_every`, `strategy` (the tf.distribute strategy: "auto", the
+        default, is MirroredStrategy over several GPUs, one GPU, else the CPU; "mirrored":
+        MirroredStrategy over all GPUs; "one_device": the first GPU, else the CPU;
+        "default": TF's default strategy); any other key (e.g. a code version) only
+        changes the cache key (and the resume key).
       run_fn: the training entry point (module path).
 
     Outputs `model` (Model: SavedModel under Format-Serving, `train_result.json`,
-    custom properties with the stats) and `model_run` (ModelRun: TensorBoard
-    logs and training checkpoints).
+    custom properties with the stats, `start_step` and `resumed`) and `model_run`
+    (ModelRun: TensorBoard logs and training checkpoints).
+
+    A killed execution resumes: a later execution with the same input artifacts
+    and exec properties (custom_config included, so the same code version)
+    continues from the last checkpoint the killed one left under
+    `<pipeline_root>/<node id>/.resume/<key>/` (see executor.py); a completed
+    execution leaves no such folder.
     """
 
     SPEC_CLASS = DetectionTrainerSpec
@@ -64,6 +75,9 @@ class DetectionTrainer(base_component.BaseComponent):
                  base_model: Optional[types.BaseChannel] = None, num_steps: Optional[int] = None,
                  custom_config: Optional[dict[str, Any]] = None, run_fn: str = RUN_FN):
         custom_config = dict(custom_config or {})
+        if custom_config.get("strategy", "auto") not in run_fn_lib.STRATEGIES:
+            raise ValueError(f"custom_config['strategy'] = {custom_config['strategy']!r}: "
+                             f"expected one of {', '.join(run_fn_lib.STRATEGIES)}")
         if num_steps is not None:
             custom_config["num_steps"] = int(num_steps)
         spec = DetectionTrainerSpec(

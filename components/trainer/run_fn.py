@@ -3,10 +3,11 @@
 Reads the URIs DetectionTrainer's executor puts in `fn_args.custom_config`
 (`fn_args.base_model` would be `<uri>/Format-Serving`, which an imported
 checkpoint folder does not have), trains with TensorBoard logs and
-checkpoints under `fn_args.model_run_dir`, exports to
-`fn_args.serving_model_dir`, and writes the TrainResult (restore report,
-steps, losses, images/s, boxes dropped) as `train_result.json` beside
-`Format-Serving` in the Model artifact.
+checkpoints in the executor's resumable working folder (or
+`fn_args.model_run_dir` when there is none), moves them into
+`fn_args.model_run_dir`, exports to `fn_args.serving_model_dir`, and writes
+the TrainResult (restore report, steps, losses, images/s, boxes dropped) as
+`train_result.json` beside `Format-Serving` in the Model artifact.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 
 TRAIN_RESULT_FILE = "train_result.json"
 INPUT_URIS_KEY = "detflow_input_uris"
+WORK_DIR_KEY = "detflow_work_dir"
+WORK_DIR_PRIVATE = ("resume_key.json", ".lock")   # the executor's, left behind when moving
+STRATEGIES = ("auto", "mirrored", "one_device", "default")
+_PATH_FIELDS = ("model_dir", "checkpoint", "export_checkpoint")
 
 
 def run_fn(fn_args) -> None:
     """Trains and exports; see the module doc. Raises ProblemsError for a config/checkpoint misfit."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
     from components.artifact_types import (  # pylint: disable=import-outside-toplevel
         LABEL_MAP_FILENAME, PIPELINE_CONFIG_FILENAME, resolve_file)
     from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
@@ -36,14 +39,74 @@ def run_fn(fn_args) -> None:
     train_loop.resolve_relative_paths(config.proto, config_path)
     label_map = (resolve_file(uris["label_map"], LABEL_MAP_FILENAME) if uris.get("label_map")
                  else config.proto.train_input_reader.label_map_path)
+    model_dir = custom.get(WORK_DIR_KEY) or fn_args.model_run_dir
     result = train_loop.train(
-        config, fn_args.train_files, fn_args.eval_files, model_dir=fn_args.model_run_dir,
+        config, fn_args.train_files, fn_args.eval_files, model_dir=model_dir,
         num_steps=custom.get("num_steps") or fn_args.train_steps or None,
         batch_size=custom.get("batch_size"), base_checkpoint=uris.get("base_model"),
+        strategy=build_strategy(custom.get("strategy", "auto")),
         label_map_path=label_map, export_dir=fn_args.serving_model_dir,
-        tensorboard_dir=os.path.join(fn_args.model_run_dir, "train"),
+        tensorboard_dir=os.path.join(model_dir, "train"),
         freeze_backbone=bool(custom.get("freeze_backbone", True)),
-        checkpoint_every=custom.get("checkpoint_every"))
+        checkpoint_every=custom.get("checkpoint_every")).to_dict()
+    if model_dir != fn_args.model_run_dir:
+        move_contents(model_dir, fn_args.model_run_dir)
+        result = rebase_paths(result, model_dir, fn_args.model_run_dir)
     model_uri = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
-    with tf.io.gfile.GFile(os.path.join(model_uri, TRAIN_RESULT_FILE), "w") as f:
-        json.dump(result.to_dict(), f, indent=1)
+    for folder in (model_uri, fn_args.model_run_dir):
+        _write_json(os.path.join(folder, TRAIN_RESULT_FILE), result)
+
+
+def build_strategy(name: str):
+    """The tf.distribute strategy `custom_config['strategy']` names; None for "auto" (train_loop chooses).
+
+    "mirrored": MirroredStrategy over all GPUs (the CPU when there are none);
+    "one_device": the first GPU, else the CPU; "default": TF's default strategy.
+    """
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    if name not in STRATEGIES:
+        raise ValueError(f"custom_config['strategy'] = {name!r}: expected one of {', '.join(STRATEGIES)}")
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "one_device":
+        return tf.distribute.OneDeviceStrategy("/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    return None
+
+
+def move_contents(src: str, dst: str) -> None:
+    """Moves every entry of folder src (but the executor's own files) into folder dst; works on remote file systems."""
+    from tfx.dsl.io import fileio  # pylint: disable=import-outside-toplevel
+    from tfx.utils import io_utils  # pylint: disable=import-outside-toplevel
+    fileio.makedirs(dst)
+    for name in fileio.listdir(src):
+        name = name.rstrip("/")
+        if name in WORK_DIR_PRIVATE:
+            continue
+        source, target = os.path.join(src, name), os.path.join(dst, name)
+        if "://" not in source and "://" not in target:
+            os.replace(source, target)
+        elif fileio.isdir(source):
+            io_utils.copy_dir(source, target)
+            fileio.rmtree(source)
+        else:
+            fileio.copy(source, target, overwrite=True)
+            fileio.remove(source)
+
+
+def rebase_paths(result: dict, old: str, new: str) -> dict:
+    """result with the paths that pointed under folder `old` pointing under `new`."""
+    old = old.rstrip("/")
+    rebased = dict(result)
+    for key in _PATH_FIELDS:
+        value = rebased.get(key)
+        if isinstance(value, str) and (value == old or value.startswith(old + "/")):
+            rebased[key] = new.rstrip("/") + value[len(old):]
+    return rebased
+
+
+def _write_json(path: str, value: dict) -> None:
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(value, f, indent=1)

@@ -20,18 +20,22 @@ from tests.trainer import records
 Model = tfx.types.standard_artifacts.Model
 
 
-def _pipeline(root, examples_uri, config_path, label_map_path):
+def _pipeline(root, examples_uri, config_path, label_map_path, custom_config=None, with_base=True):
+    """Importers for every input + DetectionTrainer, SQLite MLMD under root, cache off."""
+    custom_config = custom_config or {"num_steps": 3, "batch_size": 2, "code_version": "test"}
     examples = tfx.dsl.Importer(source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
                                 properties={"split_names": '["train", "eval"]'}).with_id("examples")
     config = tfx.dsl.Importer(source_uri=config_path, artifact_type=PipelineConfigFile).with_id("config")
     label_map = tfx.dsl.Importer(source_uri=label_map_path, artifact_type=LabelMapFile).with_id("label_map")
     base = tfx.dsl.Importer(source_uri=str(base_checkpoint.CHECKPOINT_DIR), artifact_type=Model).with_id("base")
     trainer = DetectionTrainer(examples=examples.outputs["result"], pipeline_config=config.outputs["result"],
-                               label_map=label_map.outputs["result"], base_model=base.outputs["result"],
-                               custom_config={"num_steps": 3, "batch_size": 2, "code_version": "test"})
+                               label_map=label_map.outputs["result"],
+                               base_model=base.outputs["result"] if with_base else None,
+                               custom_config=custom_config)
+    importers = [examples, config, label_map] + ([base] if with_base else [])
     return tfx.dsl.Pipeline(
         pipeline_name="trainer_test", pipeline_root=str(root / "pipeline"),
-        components=[examples, config, label_map, base, trainer], enable_cache=False,
+        components=[*importers, trainer], enable_cache=False,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             str(root / "metadata.sqlite")))
 
@@ -78,3 +82,6 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
     assert json.loads(props["reinitialized_by_module"]).get("head_class", 0) > 0
     assert props["boxes_dropped"] >= 3   # every training image has more than 3 boxes
     assert props["final_loss"] > 0 and props["images_per_sec"] > 0
+    assert props["start_step"] == 0 and props["resumed"] == 0 and props["num_replicas"] == 1
+    assert result["checkpoint"] == os.path.join(run.uri, "ckpt-3")   # moved out of the resume folder
+    assert not os.listdir(tmp_path / "pipeline" / "DetectionTrainer" / ".resume")   # a completed run leaves none
