@@ -13,7 +13,8 @@ LOGS_DIR = "logs"              # full tracebacks of failed runs
 PUSH_DIR = "serving_model"     # default push destination
 LOCK_FILE = ".detflow.lock"
 
-# Blessing thresholds (COCO DetectionBoxes_Precision/mAP@.50IOU and its change vs the baseline).
+# Blessing thresholds on COCO DetectionBoxes_Precision/mAP (mAP@[.5:.95]): the value a first model
+# must reach (0: any model, unless `--min-map` says otherwise) and the most it may drop below the baseline.
 MIN_MAP = 0.0
 MAX_REGRESSION = 0.02
 
