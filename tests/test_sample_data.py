@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import sample_data
+from pipelines import sample_data, sample_drawing
 
 
 def _digest(root) -> dict[str, str]:
@@ -173,7 +173,7 @@ def test_classes_without_a_recipe_get_distinct_shapes(tmp_path):
     coco = json.loads(ds.annotations.read_text())
     assert [c["name"] for c in coco["categories"]] == ["hex_nut", "apple", "pear"]
     assert ds.num_boxes == len(coco["annotations"]) > 0
-    shapes = [style[0] for style in sample_data._styles(("hex_nut", "apple", "pear")).values()]
+    shapes = [style[0] for style in sample_drawing.styles(("hex_nut", "apple", "pear")).values()]
     assert len(set(shapes)) == 3
 
 
