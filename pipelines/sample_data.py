@@ -4,8 +4,8 @@ Nothing is downloaded. Each image is rendered from its own seeded numpy RNG
 (`SeedSequence([seed, span, index])`), so the same arguments give identical bytes,
 and image `i` does not depend on how many images are asked for.
 
-The drawing is in `sample_drawing`. Images look like a small real dataset: textured backgrounds (gradients, cloudy noise,
-planks, tiles) with clutter that is not an object (lines, arcs, blobs, specks);
+Images (drawn by `sample_drawing`) look like a small real dataset: textured
+backgrounds (gradients, cloudy noise, planks, tiles) with clutter that is not an object (lines, arcs, blobs, specks);
 objects of distinct shapes *and* textures, rotated, coloured from a per-class palette
 with jitter, with soft edges and drop shadows; objects that overlap (no object keeps
 less than ~45% of itself visible), touch the image border, are small, medium or large
