@@ -3,9 +3,13 @@
 `find_artifact` accepts an artifact id, an artifact URI or a pushed-model folder
 (matched against the PushedModel's `pushed_destination`). `trace` asks MLMD's
 `get_lineage_subgraph` for the graph around it; the result renders as a text tree,
-JSON or Graphviz DOT. Going upstream, an artifact made by an earlier pipeline run
-(a warm-start checkpoint, a baseline) is shown with that run and not expanded further;
-cached executions are left out (a cache hit re-links what an earlier execution made).
+JSON or Graphviz DOT. Going upstream, the other outputs of each execution on the way
+are added (the Evaluator's ModelEvaluation beside the blessing the Pusher read), the
+text and JSON start with the audit of `lineage_audit` (pushed model <- blessing and
+evaluation <- model <- examples <- data, hashes, checkpoint, code versions), and an
+artifact made by an earlier pipeline run (a warm-start checkpoint, a baseline) is shown
+with that run and not expanded further. Cached executions are left out (a cache hit
+re-links what an earlier execution made), and so are resolvers (bookkeeping events only).
 """
 
 from __future__ import annotations

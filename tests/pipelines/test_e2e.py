@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from pipelines import cli, lineage, run_report
+from components.evaluator.coco_metrics import METRIC_NAMES
+from pipelines import cli, lineage, lineage_audit, run_report
 from tests.pipelines import e2e_helpers as h
 
 pytestmark = pytest.mark.e2e
@@ -51,6 +52,23 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     tree = lineage.format_tree(up)
     assert "checkpoint_importer" in tree and "sha256=" in tree and "span=0" in tree
     assert "detflow_code_version=" in tree
+    # ... and the evaluation, a sibling output of the Evaluator, with its 12 COCO metrics from MLMD.
+    [evaluation] = [a for a in up.artifacts.values() if a["type"] == "ModelEvaluation"]
+    assert set(METRIC_NAMES) <= set(evaluation["metrics"])
+    assert evaluation["metrics"]["DetectionBoxes_Precision/mAP"] == pytest.approx(
+        first.metrics["DetectionBoxes_Precision/mAP"])
+    assert "also made: [evaluation] ModelEvaluation" in tree
+    audit = lineage_audit.audit(up)
+    assert audit["run"] == first.run_id and audit["blessing"]["blessed"] is True
+    assert list(audit["evaluation"]["metrics"]) == list(METRIC_NAMES)
+    assert audit["examples"]["span"] == 0 and sum(audit["examples"]["images"].values()) == h.NUM_IMAGES
+    assert "annotations " in audit["examples"]["input_fingerprint"]
+    assert audit["data"]["annotations"].endswith("span-0/annotations.json")
+    assert audit["data"]["images"].endswith("span-0/images") and audit["data"]["images_files"] == h.NUM_IMAGES
+    assert audit["label_map"]["sha256"] and audit["pipeline_config"]["sha256"]
+    assert audit["fine_tune_checkpoint"]["imported"] and audit["fine_tune_checkpoint"]["sha256"]
+    assert {"ImageExampleGen", "LabelMapValidator", "DetectionTrainer", "Evaluator", "Pusher"} == set(
+        audit["code_version"])
     examples = [a for a in up.artifacts.values() if a["type"] == "Examples"][0]
     down = lineage.trace(store, store.get_artifacts_by_id([examples["id"]])[0], lineage.DOWNSTREAM)
     assert "DetectionTrainer" in {e["node"] for e in down.executions.values()}
@@ -59,6 +77,10 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     assert cli.main(["lineage", "--root", str(root), first.pushed, "--json"]) == 0
     as_json = json.loads(capsys.readouterr().out)
     assert as_json["start"] == pushed.id and as_json["direction"] == "upstream"
+    assert "DetectionBoxes_Precision/mAP@.50IOU" in as_json["audit"]["evaluation"]["metrics"]
+    assert cli.main(["lineage", "--root", str(root), first.pushed]) == 0
+    text = capsys.readouterr().out
+    assert "evaluation:" in text and "DetectionBoxes_Precision/mAP@.50IOU" in text and "fine tune checkpoint:" in text
     assert cli.main(["lineage", "--root", str(root), str(examples["id"]), "--direction", "downstream",
                      "--dot"]) == 0
     assert capsys.readouterr().out.startswith("digraph lineage {")
@@ -78,6 +100,10 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
                   if run_report.props(a).get("current_model") == third.model_uri][0]
     assert run_report.props(evaluation)["baseline_model_id"] == first_model.id
     assert "earlier run" in lineage.format_tree(third_up)
+    third_audit = lineage_audit.audit(third_up)
+    assert third_audit["fine_tune_checkpoint"]["id"] == first_model.id
+    assert third_audit["fine_tune_checkpoint"]["earlier_run"] == first.run_id
+    assert third_audit["examples"]["span"] == 1
 
     # 5. `detflow runs` lists the three runs with their states.
     capsys.readouterr()
@@ -85,6 +111,12 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     listed = json.loads(capsys.readouterr().out)
     assert [r["run_id"] for r in listed] == [first.run_id, second.run_id, third.run_id]
     assert listed[0]["blessed"] is True and listed[0]["pushed_version"]
+    assert [r["status"] for r in listed] == ["complete"] * 3
+    assert listed[0]["metrics"]["DetectionBoxes_Precision/mAP"] == first.metrics["DetectionBoxes_Precision/mAP"]
+    assert cli.main(["runs", "--root", str(root)]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows[0].split()[-1] == listed[0]["pushed_version"]
+    assert rows[1].split()[-2:] == [f"({listed[0]['pushed_version']},", "already)"]  # the cache-hit run
 
     # 6. A label-map change (display names only) re-runs what depends on the label map.
     with open(label_map) as fh:
@@ -118,3 +150,7 @@ def test_failed_node_is_named_with_its_error(tmp_path, capsys):
     failed = [n for n in summary.nodes if n.state == "failed"]
     assert failed and f"{failed[0].node_id} failed:" in err
     assert "Traceback" not in err and os.listdir(tmp_path / "root" / "logs")
+    assert cli.main(["runs", "--root", str(tmp_path / "root")]) == 0
+    out = capsys.readouterr().out
+    assert " failed " in out.splitlines()[1] and f"failed at {failed[0].node_id}: " in out
+    assert "num_classes" in out and "full trace: " in out
