@@ -22,15 +22,32 @@ NUM_STEPS, BATCH_SIZE = 3, 2
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def trained(tmp_path_factory):
+    """(the subprocess's exit status and output, its results.json path)."""
     out = tmp_path_factory.mktemp("replicas")
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run([sys.executable, "-m", "tests.trainer.test_multi_replica", str(out)], cwd=REPO,
                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=500)
-    assert proc.returncode == 0, proc.stdout[-5000:]
-    return json.load(open(out / "results.json"))
+    return proc, out / "results.json"
 
 
+class IterationsTypeError(Exception):
+    """train_loop's `int(optimizer.iterations)` failed on a MirroredVariable (known, see the xfail marks)."""
+
+
+@pytest.fixture
+def results(trained):
+    proc, path = trained
+    if proc.returncode and "int() argument must be a string, a bytes-like object or a real number, not " \
+            "'MirroredVariable'" in proc.stdout:
+        raise IterationsTypeError(proc.stdout[-1500:])
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return json.load(open(path))
+
+
+@pytest.mark.xfail(strict=True, raises=IterationsTypeError, reason="train_loop.train: `start_step = "
+                   "int(optimizer.iterations)` raises TypeError for the MirroredVariable a "
+                   "MirroredStrategy makes (use .numpy()); remove this mark once fixed")
 def test_two_replicas_train_and_export(results):
     two = results["two"]
     assert two["num_replicas"] == 2 and two["strategy"] == "MirroredStrategy"
@@ -42,9 +59,11 @@ def test_two_replicas_train_and_export(results):
     assert results["one"]["num_replicas"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason="inputs.build_dataset divides the global batch only when "
-                   "input_context.num_input_pipelines > 1, which is 1 for MirroredStrategy on one "
-                   "machine: each replica gets the whole batch, so 2 replicas train on 2x the images")
+@pytest.mark.xfail(strict=True, raises=(IterationsTypeError, AssertionError),
+                   reason="same TypeError as above; then inputs.build_dataset divides the global "
+                   "batch only when input_context.num_input_pipelines > 1, which is 1 for "
+                   "MirroredStrategy on one machine: each replica gets the whole batch, so 2 replicas "
+                   "train on 2x the images (measured with the TypeError patched: 12 boxes dropped vs 6)")
 def test_boxes_dropped_counts_the_same_images_as_one_replica(results):
     # 3 steps of global batch 2: 6 images, 1 box dropped from each.
     assert results["one"]["boxes_dropped"] == NUM_STEPS * BATCH_SIZE

@@ -33,7 +33,7 @@ CUSTOM_CONFIG = {"num_steps": NUM_STEPS, "batch_size": 2, "checkpoint_every": 2,
 def _inputs(root: pathlib.Path):
     examples = root / "examples"
     records.write_records(str(examples / "Split-train"), num_images=4, size=64, shards=1)
-    records.write_records(str(examples / "Split-eval"), num_images=1, size=64, shards=1, seed=1)
+    records.write_records(str(examples / "Split-eval"), num_images=0, shards=1)   # no eval pass to trace
     config = records.tiny_config(str(root), "unused-the-pipeline-feeds-examples", num_steps=NUM_STEPS)
     return str(examples), config.path, str(root / "label_map.pbtxt")
 
@@ -101,8 +101,8 @@ def _artifact(type_, id_, uri):
 
 
 def _material(examples_id=1, custom_config='{"num_steps": 8}'):
-    inputs = {"examples": [_artifact(standard_artifacts.Examples, examples_id, f"/p/ExampleGen/examples/{examples_id}")],
-              "base_model": []}
+    examples = _artifact(standard_artifacts.Examples, examples_id, f"/p/ExampleGen/examples/{examples_id}")
+    inputs = {"examples": [examples], "base_model": []}
     props = {"custom_config": custom_config, "run_fn": "components.trainer.run_fn.run_fn",
              "train_args": '{"num_steps": 8}'}
     return executor.resume_material(inputs, props)
