@@ -265,7 +265,7 @@ def runs(args) -> int:
     root = os.path.abspath(args.root)
     store = run_report.open_store(root)
     found = run_report.list_runs(store, getattr(args, "pipeline_name", configs.PIPELINE_NAME))
-    run_report.attach_failure_logs(found, root)
+    run_report.settle_runs(found, root)
     if args.json:
         print(json.dumps([r.to_json() for r in found], indent=2, default=str))
         return 0
@@ -304,7 +304,7 @@ def _run_notes(r) -> list:
         if r.failure_log:
             notes.append(f"full trace: {r.failure_log}")
     elif r.status == "incomplete":
-        notes.append(f"stopped early (killed?): no execution of {', '.join(r.missing_nodes)}")
+        notes.append(f"stopped early: {r.stopped_at}")
     return notes
 
 

@@ -38,7 +38,7 @@ class NodeRun:
     """One node's execution in a run."""
 
     node_id: str
-    state: str          # ran | cached | failed | resolved | running | ...
+    state: str          # ran | cached | failed | resolved | running | stopped (killed) | ...
     execution_id: int
     seconds: float
     error: str = ""
@@ -69,7 +69,15 @@ class RunSummary:
             return "failed"
         if states & {"running", "new"}:
             return "running"
-        return "incomplete" if self.missing_nodes else "complete"
+        return "incomplete" if self.missing_nodes or "stopped" in states else "complete"
+
+    @property
+    def stopped_at(self) -> str:
+        """Where an incomplete run stopped: the nodes killed while running, the nodes it never ran."""
+        parts = [f"killed during {n.node_id}" for n in self.nodes if n.state == "stopped"]
+        if self.missing_nodes:
+            parts.append(f"no execution of {', '.join(self.missing_nodes)}")
+        return "; ".join(parts)
 
     @property
     def failed_node(self) -> Optional[NodeRun]:
@@ -214,28 +222,58 @@ def list_runs(store, pipeline_name: str = configs.PIPELINE_NAME) -> list[RunSumm
     return sorted(runs, key=lambda r: (r.started_ms, r.run_id))
 
 
-def attach_failure_logs(runs: list[RunSummary], root: str) -> None:
-    """Gives each failed run the trace `detflow run` wrote under `<root>/logs/`, and its last error line.
+def settle_runs(runs: list[RunSummary], root: str) -> None:
+    """Completes from the pipeline root what ML Metadata cannot say about `runs` (oldest first).
 
-    TFX records no message on an execution that raised, so the error of a failed
-    node comes from the log written between the run's start and the next run's.
+    TFX records no message on an execution that raised, and leaves an execution
+    RUNNING for ever when its process dies or a driver raises. So: a run's failure log
+    is the `<root>/logs/run-*.log` written between its start and the next run's, and
+    its last error line becomes the failed node's error; an unfinished node of a run
+    that no live `detflow run` holds (the root's lock) is `failed` when such a log
+    exists, else `stopped` (the process was killed).
     """
-    logs_dir = os.path.join(root, configs.LOGS_DIR)
-    if not os.path.isdir(logs_dir):
-        return
-    stamps = sorted((_log_time_ms(name), os.path.join(logs_dir, name)) for name in os.listdir(logs_dir)
-                    if _log_time_ms(name) is not None)
+    logs = _failure_logs(root)
+    holder_alive = _lock_holder_alive(root)
     for i, run in enumerate(runs):
-        failed = run.failed_node
-        if failed is None:
-            continue
         until = runs[i + 1].started_ms if i + 1 < len(runs) else float("inf")
         # log names have whole seconds: a log of this run can be stamped up to 1 s before its start
-        found = [path for ms, path in stamps if run.started_ms - 1000 < ms < until]
-        if found:
-            run.failure_log = found[0]
-            if not failed.error:
-                failed.error = _last_error(found[0])
+        log = next((path for ms, path in logs if run.started_ms - 1000 < ms < until), None)
+        if not (holder_alive and i == len(runs) - 1):
+            for node in run.nodes:
+                if node.state in ("running", "new"):
+                    node.state = "failed" if log else "stopped"
+        failed = run.failed_node
+        if failed is not None and log:
+            run.failure_log = log
+            failed.error = failed.error or _last_error(log)
+
+
+def _failure_logs(root: str) -> list:
+    """[(UTC ms, path)] of the run logs under `<root>/logs/`, oldest first."""
+    logs_dir = os.path.join(root, configs.LOGS_DIR)
+    if not os.path.isdir(logs_dir):
+        return []
+    return sorted((_log_time_ms(name), os.path.join(logs_dir, name)) for name in os.listdir(logs_dir)
+                  if _log_time_ms(name) is not None)
+
+
+def _lock_holder_alive(root: str) -> bool:
+    """Whether the process named in the root's run lock file (pipelines/lock.py) is alive."""
+    try:
+        with open(os.path.join(root, configs.LOCK_FILE)) as fh:
+            text = fh.read().split(",", 1)[0]
+        pid = int(text.split()[1]) if text.startswith("pid ") else 0
+    except (OSError, ValueError, IndexError):
+        return False
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 def _log_time_ms(name: str) -> Optional[int]:
@@ -282,7 +320,7 @@ def format_run(run: RunSummary) -> str:
         lines.append(f"blessed: {'yes' if run.blessed else 'no'}"
                      + (f" ({run.blessing_message})" if run.blessing_message else ""))
     if run.status == "incomplete":
-        lines.append(f"stopped early: no execution of {', '.join(run.missing_nodes)}")
+        lines.append(f"stopped early: {run.stopped_at}")
     if run.pushed:
         lines.append(f"pushed to: {run.pushed}")
     elif run.already_pushed:

@@ -45,12 +45,18 @@ def tree_fingerprint(root: str) -> str:
 
 
 class Driver(driver.FileBasedDriver):
-    """TFX's FileBasedDriver (span resolution included) plus images and label map in the fingerprint."""
+    """TFX's FileBasedDriver (span resolution included) plus images and label map in the fingerprint.
+
+    TFX's span-resolution errors become one line naming the full annotations pattern.
+    """
 
     def resolve_exec_properties(self, exec_properties: Dict[str, Any], pipeline_info,
                                 component_info) -> Dict[str, Any]:
         """Resolves the span as TFX does, then extends `input_fingerprint`."""
-        props = super().resolve_exec_properties(exec_properties, pipeline_info, component_info)
+        try:
+            props = super().resolve_exec_properties(exec_properties, pipeline_info, component_info)
+        except ValueError as error:  # TFX's "Cannot find matching for split ..." and pattern errors
+            raise _pattern_error(exec_properties, error) from None
         config = parse_custom_config(props[standard_component_specs.CUSTOM_CONFIG_KEY])
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(props[standard_component_specs.INPUT_CONFIG_KEY], input_config)
@@ -65,3 +71,16 @@ class Driver(driver.FileBasedDriver):
         parts.append("label_map " + tree_fingerprint(config["label_map_path"]))
         props[utils.FINGERPRINT_PROPERTY_NAME] = "\n".join(parts)
         return props
+
+
+def _pattern_error(exec_properties: Dict[str, Any], error: ValueError) -> layout.LayoutError:
+    """TFX's span-resolution error as one line naming the full annotations pattern."""
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    pattern = os.path.join(input_base, input_config.splits[0].pattern)
+    if str(error).startswith("Cannot find matching"):
+        hint = " ({SPAN} stands for a span number, e.g. span-0, span-1)" if layout.has_span(pattern) else ""
+        return layout.LayoutError(pattern, f"no annotations match{hint}")
+    return layout.LayoutError(pattern, str(error))
+

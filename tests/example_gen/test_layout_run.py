@@ -36,3 +36,14 @@ def test_a_span_without_its_image_folder_fails_the_example_gen_naming_the_folder
     assert "Traceback" not in err
     assert (f"ImageExampleGen failed: {tmp_path}/pics/span-0/images: image folder not found "
             f"(span 0; expected the images setting {tmp_path}/pics/span-{{SPAN}}/images with span 0 filled in)") in err
+
+
+def test_no_span_folder_fails_with_one_line_naming_the_pattern(tmp_path, capsys):
+    (tmp_path / "drops").mkdir()
+    args = _run_cli(tmp_path, str(tmp_path / "drops" / "span-{SPAN}" / "annotations.json"),
+                    str(tmp_path / "drops" / "span-{SPAN}" / "images"))
+    assert cli.main(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (f"failed: {tmp_path}/drops/span-{{SPAN}}/annotations.json: no annotations match "
+            "({SPAN} stands for a span number, e.g. span-0, span-1)") in err.splitlines()[0]

@@ -103,7 +103,8 @@ def record_run(store, root: str, run_id: str, span: int = 0, start_from: Optiona
 
     `start_from`: the fine-tune checkpoint is that model of an earlier run (warm start)
     instead of the imported one. `stop_at_validator`: "failed" records a failed
-    LabelMapValidator, "killed" none, and no later node runs.
+    LabelMapValidator, "running" one still RUNNING (a driver error or a kill leaves
+    that), "killed" none; no later node runs.
     """
     r = _Recorder(store, run_id, root)
     out: dict = {}
@@ -132,9 +133,10 @@ def record_run(store, root: str, run_id: str, span: int = 0, start_from: Optiona
              "b" * 64)):
         out[name] = r.artifact(type_name, uri, sha256=sha)
         r.execute(node, "importer", {}, {"result": out[name]}, artifact_uri=uri)
-    if stop_at_validator == "failed":
+    if stop_at_validator in ("failed", "running"):
+        state = pb.Execution.FAILED if stop_at_validator == "failed" else pb.Execution.RUNNING
         r.execute("LabelMapValidator", "LabelMapValidator",
-                  {"examples": out["examples"], "label_map": out["label_map"]}, {}, state=pb.Execution.FAILED,
+                  {"examples": out["examples"], "label_map": out["label_map"]}, {}, state=state,
                   detflow_code_version=CODE["LabelMapValidator"])
     if stop_at_validator:
         return out
