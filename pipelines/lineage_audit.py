@@ -33,7 +33,8 @@ def audit(lineage) -> dict:
     if start["type"] == "PushedModel":
         found["pushed_model"] = _pushed(start)
         pusher = _producer(lineage, start["id"])
-        model, blessing = _input(lineage, pusher, "model"), _input(lineage, pusher, "model_blessing")
+        model = _linked(lineage, pusher, "input", "model")
+        blessing = _linked(lineage, pusher, "input", "model_blessing")
     elif start["type"] in ("ModelBlessing", "ModelEvaluation"):
         evaluator = _producer(lineage, start["id"])
     elif start["type"] == "Model":
@@ -42,7 +43,7 @@ def audit(lineage) -> dict:
         evaluator = _producer(lineage, blessing)
     if evaluator is not None:
         found.update(_evaluation_sections(lineage, evaluator))
-        model = model or _input(lineage, evaluator, "model")
+        model = model or _linked(lineage, evaluator, "input", "model")
     if model is not None:
         found.update(_training_sections(lineage, model, found["run"]))
     examples = found.get("examples", {}).get("id") or (start["id"] if start["type"] == "Examples" else None)
@@ -65,7 +66,8 @@ def _producer(lineage, artifact_id: Optional[int]) -> Optional[int]:
     return min(made) if made else None
 
 
-def _input(lineage, execution_id: Optional[int], key: str, kind: str = "input") -> Optional[int]:
+def _linked(lineage, execution_id: Optional[int], kind: str, key: str) -> Optional[int]:
+    """The artifact an execution read (`kind` 'input') or made ('output') under event key `key`, or None."""
     found = [a for a, x, k, event_key in lineage.events if x == execution_id and k == kind and event_key == key]
     return found[0] if found else None
 
@@ -87,14 +89,14 @@ def _pushed(a: dict) -> dict:
 def _evaluation_sections(lineage, evaluator: int) -> dict:
     """blessing, evaluation (with its metrics) and baseline model of one Evaluator execution."""
     sections = {}
-    blessing = _input(lineage, evaluator, "blessing", "output")
+    blessing = _linked(lineage, evaluator, "output", "blessing")
     if blessing is not None:
         p = lineage.artifacts[blessing]["properties"]
         sections["blessing"] = {"id": blessing, "blessed": p.get("blessed") == 1,
                                 "message": p.get("blessing_message", ""), "metric": p.get("metric"),
                                 "metric_value": p.get("metric_value"), "min_map": p.get("min_map"),
                                 "max_regression": p.get("max_regression")}
-    evaluation = _input(lineage, evaluator, "evaluation", "output")
+    evaluation = _linked(lineage, evaluator, "output", "evaluation")
     if evaluation is not None:
         a = lineage.artifacts[evaluation]
         metrics = a.get("metrics", {})
@@ -104,7 +106,7 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
             "metrics": {name: metrics[name] for name in METRIC_NAMES if name in metrics},
             "per_category": {k[len(PER_CATEGORY_PREFIX):]: v for k, v in sorted(metrics.items())
                              if k.startswith(PER_CATEGORY_PREFIX)}}
-    baseline = _input(lineage, evaluator, "baseline_model")
+    baseline = _linked(lineage, evaluator, "input", "baseline_model")
     if baseline is not None:
         sections["baseline_model"] = _model_ref(lineage, baseline)
     return sections
@@ -123,16 +125,16 @@ def _training_sections(lineage, model: int, start_run: str) -> dict:
     trainer = _producer(lineage, model)
     if trainer is None or _node(lineage, trainer).endswith(_IMPORTER_SUFFIX):
         return sections
-    examples = _input(lineage, trainer, "examples")
+    examples = _linked(lineage, trainer, "input", "examples")
     if examples is not None:
         sections["examples"] = {"id": examples}
-    config = _input(lineage, trainer, "pipeline_config")
+    config = _linked(lineage, trainer, "input", "pipeline_config")
     if config is not None:
         sections["pipeline_config"] = _imported_file(lineage, config)
-    label_map = _input(lineage, trainer, "label_map")
+    label_map = _linked(lineage, trainer, "input", "label_map")
     if label_map is not None:
         sections["label_map"] = _label_map(lineage, label_map)
-    base = _input(lineage, trainer, "base_model")
+    base = _linked(lineage, trainer, "input", "base_model")
     if base is not None:
         sections["fine_tune_checkpoint"] = _checkpoint(lineage, base, lineage.artifacts[model], start_run)
     return sections
@@ -150,7 +152,7 @@ def _label_map(lineage, validated: int) -> dict:
         return _imported_file(lineage, validated)
     section = {"validated_id": validated, "content_hash": a["properties"].get("content_hash"),
                "num_classes": a["properties"].get("num_classes")}
-    imported = _input(lineage, _producer(lineage, validated), "label_map")
+    imported = _linked(lineage, _producer(lineage, validated), "input", "label_map")
     if imported is not None:
         section.update(_imported_file(lineage, imported))
     return section
@@ -205,8 +207,8 @@ def _example_gen_config(custom_config) -> dict:
         value = json.loads(custom_config or "{}").get("custom_config", {}).get("value", {})
     except (ValueError, AttributeError):
         return {}
-    return {k: value[k] for k in ("format",) if k in value} | (
-        {"images_setting": value["images"]} if "images" in value else {})
+    found = {"format": value.get("format"), "images_setting": value.get("images")}
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def code_versions(lineage, execution_ids: list) -> dict:
@@ -289,7 +291,8 @@ def _fmt_checkpoint(c: dict) -> str:
     if c["imported"]:
         text = f"{c['uri']} (imported, sha256 {c['sha256'] or '?'})"
     else:
-        text = f"Model #{c['id']} {c['uri']} (trained by {c['node']} in {'earlier ' if c['earlier_run'] else ''}run {c['run']})"
+        earlier = "earlier " if c["earlier_run"] else ""
+        text = f"Model #{c['id']} {c['uri']} (trained by {c['node']} in {earlier}run {c['run']})"
     if c.get("restored_from"):
         text += f"\nrestored {c['restored_from']} ({c.get('fine_tune_checkpoint_type') or '?'})"
     return text
