@@ -45,9 +45,9 @@ def results(trained):
     return json.load(open(path))
 
 
-@pytest.mark.xfail(strict=True, raises=IterationsTypeError, reason="train_loop.train: `start_step = "
-                   "int(optimizer.iterations)` raises TypeError for the MirroredVariable a "
-                   "MirroredStrategy makes (use .numpy()); remove this mark once fixed")
+@pytest.mark.xfail(strict=True, raises=IterationsTypeError, reason="train_loop.train: `int(optimizer.iterations)` "
+                   "(start_step, and the 'resuming from' message) raises TypeError for the "
+                   "MirroredVariable a MirroredStrategy makes (use .numpy()); remove this mark once fixed")
 def test_two_replicas_train_and_export(results):
     two = results["two"]
     assert two["num_replicas"] == 2 and two["strategy"] == "MirroredStrategy"
