@@ -22,6 +22,7 @@ from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 
 from components.trainer import executor
+from components.trainer import run_fn as run_fn_lib
 from tests.trainer import records
 from tests.trainer.test_trainer_component import _pipeline, _props
 
@@ -125,6 +126,25 @@ def test_a_working_folder_is_claimed_by_one_execution_at_a_time(tmp_path):
             assert first and not second
     with executor._claimed(work, _material(examples_id=3)) as other:   # pylint: disable=protected-access
         assert not other   # the folder's recorded key material differs
+
+
+@pytest.mark.parametrize("remote", [False, True], ids=["local", "ram"])
+def test_checkpoints_move_into_model_run_on_local_and_remote_file_systems(tmp_path, remote):
+    from tfx.dsl.io import fileio   # pylint: disable=import-outside-toplevel
+    root = f"ram://{tmp_path.name}" if remote else str(tmp_path)
+    work, run = f"{root}/.resume/key", f"{root}/model_run/7"
+    for name in ("ckpt-3.index", "checkpoint", "train/events.out.tfevents.1", *run_fn_lib.WORK_DIR_PRIVATE):
+        fileio.makedirs(os.path.dirname(f"{work}/{name}"))
+        with fileio.open(f"{work}/{name}", "w") as f:
+            f.write("x")
+    run_fn_lib.move_contents(work, run)
+    assert sorted(n.rstrip("/") for n in fileio.listdir(run)) == ["checkpoint", "ckpt-3.index", "train"]
+    assert fileio.exists(f"{run}/train/events.out.tfevents.1")
+    assert sorted(fileio.listdir(work)) == sorted(run_fn_lib.WORK_DIR_PRIVATE)   # the executor's, removed by it
+    result = {"model_dir": work, "checkpoint": f"{work}/ckpt-3", "export_dir": "/m/Format-Serving",
+              "restore_report": {"checkpoint": "/base/ckpt-0"}}
+    assert run_fn_lib.rebase_paths(result, work, run) == {
+        **result, "model_dir": run, "checkpoint": f"{run}/ckpt-3"}
 
 
 if __name__ == "__main__":
