@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 
@@ -96,8 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "run", "pipelines.commands:run", "Run the detflow TFX pipeline.")
     p.add_argument("--config", required=True, metavar="CONFIG")
     p.add_argument("--format", required=True, choices=["coco", "voc", "csv"])
-    p.add_argument("--annotations", required=True, metavar="PATH")
-    p.add_argument("--images", required=True, metavar="DIR")
+    p.add_argument("--annotations", required=True, metavar="PATH",
+                   help="COCO/CSV file or VOC folder; may hold {SPAN} (data/span-{SPAN}/annotations.json): "
+                        "the newest span is read")
+    p.add_argument("--images", required=True, metavar="DIR",
+                   help="image folder; with {SPAN} in --annotations it may hold {SPAN} too (filled with the "
+                        "annotations' span), else it is one folder shared by every span")
     p.add_argument("--root", required=True, metavar="DIR")
     p.add_argument("--label-map", metavar="FILE")
     p.add_argument("--push-to", metavar="DIR")
@@ -175,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `detflow lineage ... | head`: the reader is gone, which is not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
