@@ -45,6 +45,7 @@ def results(trained):
     return json.load(open(path))
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=IterationsTypeError, reason="train_loop.train: `int(optimizer.iterations)` "
                    "(start_step, and the 'resuming from' message) raises TypeError for the "
                    "MirroredVariable a MirroredStrategy makes (use .numpy()); remove this mark once fixed")
@@ -59,6 +60,7 @@ def test_two_replicas_train_and_export(results):
     assert results["one"]["num_replicas"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, raises=(IterationsTypeError, AssertionError),
                    reason="same TypeError as above; then inputs.build_dataset divides the global "
                    "batch only when input_context.num_input_pipelines > 1, which is 1 for "

@@ -69,6 +69,7 @@ def _trained_models(root: pathlib.Path) -> list:
                 if "DetectionTrainer" in a.uri and a.state == a.LIVE]
 
 
+@pytest.mark.slow
 def test_killed_trainer_resumes_from_its_checkpoint_when_the_pipeline_runs_again(tmp_path, caplog):
     examples, config, label_map = _inputs(tmp_path)
     resume_root = tmp_path / "pipeline" / "DetectionTrainer" / executor.RESUME_DIR
