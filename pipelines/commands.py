@@ -105,8 +105,12 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
             warm_start: bool = False, num_steps: Optional[int] = None, batch_size: Optional[int] = None,
             base_checkpoint: Optional[str] = None, beam_args: Optional[list] = None,
             pipeline_name: str = configs.PIPELINE_NAME, enable_cache: bool = True,
-            freeze_backbone: bool = True, out=sys.stdout):
-    """Runs the pipeline on `root` under the run lock; returns (exit code, RunSummary or None)."""
+            freeze_backbone: bool = True, out=None):
+    """Runs the pipeline on `root` under the run lock; returns (exit code, RunSummary or None).
+
+    Progress and the run's report go to `out` (default: the current sys.stdout).
+    """
+    out = out or sys.stdout
     _quiet()
     from pipelines import lock, pipeline, run_report, runners
 
@@ -141,6 +145,8 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
             log = _write_trace(root)
         store = run_report.open_store(root)
         summary = run_report.latest_run(store, pipeline_name)
+    if summary is not None and failure is not None:
+        _settle_failed_run(summary, failure, log)
     if summary is not None:
         print(run_report.format_run(summary), file=out)
     print(f"wall time {time.time() - started:.1f}s", file=out)
@@ -153,6 +159,21 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
               file=sys.stderr)
         return 1, summary
     return 0, summary
+
+
+def _settle_failed_run(summary, failure: Exception, log: str) -> None:
+    """Marks the nodes this run left unfinished as failed, with the error's last line.
+
+    TFX leaves a node whose driver or launcher raised RUNNING in ML Metadata with no
+    message; the run is over here, so such a node is the one that failed.
+    """
+    lines = str(failure).strip().splitlines()
+    error = lines[-1] if lines else type(failure).__name__
+    for node in summary.nodes:
+        if node.state in ("running", "new"):
+            node.state = "failed"
+            node.error = node.error or error
+    summary.failure_log = summary.failure_log or log
 
 
 def _write_trace(root: str) -> str:
