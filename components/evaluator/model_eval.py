@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.evaluator.coco_metrics import CocoAccumulator
-from schemas import example_format as ef
+from components.trainer import tf_example
 
 LABEL_MAP_FILE = "label_map.pbtxt"
 DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
@@ -55,37 +55,12 @@ def split_files(examples_uri: str, split: str) -> list[str]:
     return files
 
 
-_FEATURES = {
-    ef.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string),
-    ef.FILENAME: tf.io.FixedLenFeature([], tf.string, default_value=""),
-    ef.SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
-    ef.BBOX_YMIN: tf.io.VarLenFeature(tf.float32),
-    ef.BBOX_XMIN: tf.io.VarLenFeature(tf.float32),
-    ef.BBOX_YMAX: tf.io.VarLenFeature(tf.float32),
-    ef.BBOX_XMAX: tf.io.VarLenFeature(tf.float32),
-    ef.CLASS_LABEL: tf.io.VarLenFeature(tf.int64),
-    ef.IS_CROWD: tf.io.VarLenFeature(tf.int64),
-    ef.AREA: tf.io.VarLenFeature(tf.float32),
-}
-
-
 def _decode(serialized):
-    parsed = tf.io.parse_single_example(serialized, _FEATURES)
-    dense = {k: tf.sparse.to_dense(v) if isinstance(v, tf.SparseTensor) else v for k, v in parsed.items()}
-    image = tf.io.decode_image(dense[ef.IMAGE_ENCODED], channels=3, expand_animations=False)
-    boxes = tf.stack([dense[ef.BBOX_YMIN], dense[ef.BBOX_XMIN], dense[ef.BBOX_YMAX], dense[ef.BBOX_XMAX]], axis=1)
-    n = tf.shape(boxes)[0]
-
-    def per_box(values, dtype):
-        # Optional per-box features: absent (length 0) becomes zeros (= default).
-        values = tf.cast(values, dtype)
-        return tf.cond(tf.shape(values)[0] == n, lambda: values, lambda: tf.zeros([n], dtype))
-
-    key = tf.where(dense[ef.SOURCE_ID] != "", dense[ef.SOURCE_ID], dense[ef.FILENAME])
+    data = tf_example.decode_example(serialized)
+    key = tf.where(data["source_id"] != "", data["source_id"], data["filename"])
     return {
-        "image": image, "key": key, "num_gt": n, "gt_boxes": boxes,
-        "gt_classes": dense[ef.CLASS_LABEL], "gt_is_crowd": per_box(dense[ef.IS_CROWD], tf.int64),
-        "gt_area": per_box(dense[ef.AREA], tf.float32),
+        "image": data["image"], "key": key, "num_gt": tf.shape(data["boxes"])[0], "gt_boxes": data["boxes"],
+        "gt_classes": data["labels"], "gt_is_crowd": data["is_crowd"], "gt_area": data["area"],
     }
 
 

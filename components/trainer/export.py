@@ -52,17 +52,11 @@ def resize_for_model(images: tf.Tensor, spec: ModelSpec) -> tuple[tf.Tensor, tf.
 
     Returns (float32 0..255 images [B, input_height, input_width, 3], the
     valid (unpadded) height/width of the resized image as float32 [2]).
+    The geometry is `resizing.resize_to_input`, the one the training inputs use.
     """
-    images = tf.cast(images, tf.float32)
-    if not spec.keep_aspect_ratio:
-        resized = tf.image.resize(images, [spec.input_height, spec.input_width], method="bilinear")
-        return resized, tf.constant([spec.input_height, spec.input_width], tf.float32)
-    hw = tf.cast(tf.shape(images)[1:3], tf.float32)
-    scale = tf.minimum(spec.min_dimension / tf.reduce_min(hw), spec.max_dimension / tf.reduce_max(hw))
-    new_hw = tf.minimum(tf.round(hw * scale), float(spec.max_dimension))
-    resized = tf.image.resize(images, tf.cast(new_hw, tf.int32), method="bilinear")
-    padded = tf.image.pad_to_bounding_box(resized, 0, 0, spec.input_height, spec.input_width)
-    return padded, new_hw
+    from components.trainer import resizing  # pylint: disable=import-outside-toplevel
+    return resizing.resize_to_input(images, spec.input_height, spec.input_width, spec.keep_aspect_ratio,
+                                    spec.min_dimension, spec.max_dimension)
 
 
 class _Ref:  # not trackable: keeps tf_keras from serialising every layer (minutes per export)

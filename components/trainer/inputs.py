@@ -2,11 +2,13 @@
 
 Reads gzipped (or plain) TFRecord files with parallel interleaved reads,
 shuffles the encoded records (so the shuffle buffer stays small), decodes and
-augments in parallel, resizes to the model input (fixed_shape_resizer, or
-keep-aspect + pad for keep_aspect_ratio_resizer), normalises with the model's
-own `preprocess_images`, labels anchors with Model Garden's `AnchorLabeler`
-(as its retinanet_input parser does), pads the ground truth to
-`max_number_of_boxes`, batches and prefetches.
+augments in parallel, resizes to the model input with the export's geometry
+(`resizing.resize_to_input`: fixed_shape_resizer, or keep-aspect + pad for
+keep_aspect_ratio_resizer), normalises with the model's own
+`preprocess_images`, pads the ground truth to `max_number_of_boxes`, adds the
+model's training targets (a `Targets` function: by default RetinaNet anchor
+targets from Model Garden's `AnchorLabeler`, as its retinanet_input parser
+makes them; tasks.py has the one per meta-architecture), batches and prefetches.
 
 Boxes beyond `max_number_of_boxes` are not dropped silently: each element
 carries `boxes_dropped` (and `boxes_unknown_class` for label ids outside
@@ -20,12 +22,14 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
-from components.trainer import augmentations
+from components.trainer import augmentations, resizing
+from components.trainer.tf_example import decode_example
 from official.vision.ops import anchor as anchor_ops
-from official.vision.ops import box_ops, preprocess_ops
-from schemas import example_format as ef
+from official.vision.ops import box_ops
 
 AUTOTUNE = tf.data.AUTOTUNE
+# (pixel boxes [N,4] in the model input, label ids int32 [N]) -> per-example target tensors.
+Targets = Callable[[tf.Tensor, tf.Tensor], dict]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +49,8 @@ class InputOptions:
     box_coder_weights: tuple[float, ...] | None = None
     keep_aspect_ratio: bool = False
     max_number_of_boxes: int = 100
+    min_dimension: int = 0               # keep_aspect_ratio_resizer
+    max_dimension: int = 0
 
     @classmethod
     def from_spec(cls, spec, max_number_of_boxes: int = 100) -> "InputOptions":
@@ -56,7 +62,8 @@ class InputOptions:
             anchor_size=spec.anchor_size, matched_threshold=spec.matched_threshold,
             unmatched_threshold=spec.unmatched_threshold,
             box_coder_weights=tuple(spec.box_coder_weights) if spec.box_coder_weights else None,
-            keep_aspect_ratio=spec.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes)
+            keep_aspect_ratio=spec.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes,
+            min_dimension=spec.min_dimension, max_dimension=spec.max_dimension)
 
 
 def expand_globs(patterns: str | Sequence[str]) -> list[str]:
@@ -72,41 +79,14 @@ def expand_globs(patterns: str | Sequence[str]) -> list[str]:
     return files
 
 
-_FEATURES = {
-    ef.IMAGE_ENCODED: tf.io.FixedLenFeature([], tf.string),
-    ef.SOURCE_ID: tf.io.FixedLenFeature([], tf.string, default_value=""),
-    ef.BBOX_YMIN: tf.io.VarLenFeature(tf.float32),
-    ef.BBOX_XMIN: tf.io.VarLenFeature(tf.float32),
-    ef.BBOX_YMAX: tf.io.VarLenFeature(tf.float32),
-    ef.BBOX_XMAX: tf.io.VarLenFeature(tf.float32),
-    ef.CLASS_LABEL: tf.io.VarLenFeature(tf.int64),
-}
-
-
-def decode_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-    """One serialized OD API tf.Example → image uint8 [H,W,3], boxes [N,4], labels int32 [N]."""
-    parsed = tf.io.parse_single_example(serialized, _FEATURES)
-    image = tf.io.decode_image(parsed[ef.IMAGE_ENCODED], channels=3, expand_animations=False)
-    image.set_shape([None, None, 3])
-    coords = [tf.sparse.to_dense(parsed[k]) for k in (ef.BBOX_YMIN, ef.BBOX_XMIN, ef.BBOX_YMAX, ef.BBOX_XMAX)]
-    return {
-        "image": image,
-        "boxes": tf.stack(coords, axis=1),
-        "labels": tf.cast(tf.sparse.to_dense(parsed[ef.CLASS_LABEL]), tf.int32),
-        "source_id": parsed[ef.SOURCE_ID],
-    }
-
-
-def _resize(image, boxes, options: InputOptions):
-    """Resizes to the model input; boxes stay normalised to the output image."""
-    if not options.keep_aspect_ratio:
-        size = [options.input_height, options.input_width]
-        return tf.image.resize(image, size, method="bilinear"), boxes
-    pixel_boxes = box_ops.denormalize_boxes(boxes, tf.shape(image)[:2])
-    size = [options.input_height, options.input_width]
-    out, info = preprocess_ops.resize_and_crop_image(image, size, size)
-    pixel_boxes = preprocess_ops.resize_and_crop_boxes(pixel_boxes, info[2, :], info[1, :], info[3, :])
-    return out, box_ops.normalize_boxes(pixel_boxes, size)
+def resize(image, boxes, options: InputOptions):
+    """Resizes to the model input as the export does; returns (image, boxes normalised to it, valid hw)."""
+    size = (options.input_height, options.input_width)
+    image, valid_hw = resizing.resize_to_input(image, *size, options.keep_aspect_ratio,
+                                               options.min_dimension, options.max_dimension)
+    if options.keep_aspect_ratio:
+        boxes = resizing.resize_boxes(boxes, valid_hw, *size)
+    return image, boxes, valid_hw
 
 
 def _pad(tensor, length, value=0):
@@ -115,9 +95,13 @@ def _pad(tensor, length, value=0):
     return tf.pad(tensor, paddings, constant_values=value)
 
 
-def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tensor],
-                augment: Sequence[augmentations.Op] = ()) -> Callable:
-    """serialized tf.Example → (normalised image, labels dict) for one example."""
+def pad_to(tensor, length, value=0):
+    """Pads (or cuts) the first dimension of `tensor` to `length` with `value`."""
+    return _pad(tensor[:length], length, value)
+
+
+def anchor_targets(options: InputOptions) -> Targets:
+    """RetinaNet (SSD) anchor targets: Model Garden's AnchorLabeler over the spec's multilevel anchors."""
     anchor_boxes = anchor_ops.build_anchor_generator(
         options.min_level, options.max_level, options.num_scales,
         list(options.aspect_ratios), options.anchor_size)(
@@ -125,18 +109,34 @@ def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tenso
     labeler = anchor_ops.AnchorLabeler(
         match_threshold=options.matched_threshold, unmatched_threshold=options.unmatched_threshold,
         box_coder_weights=list(options.box_coder_weights) if options.box_coder_weights else None)
+
+    def targets(pixel_boxes, classes):
+        cls_targets, box_targets, _, cls_weights, box_weights = labeler.label_anchors(
+            anchor_boxes, pixel_boxes, tf.expand_dims(classes, 1))
+        return {"cls_targets": cls_targets, "box_targets": box_targets,
+                "cls_weights": cls_weights, "box_weights": box_weights}
+    return targets
+
+
+def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tensor],
+                augment: Sequence[augmentations.Op] = (), targets: Targets | None = None) -> Callable:
+    """serialized tf.Example → (normalised image, labels dict) for one example.
+
+    `targets` adds the model's training targets (default: `anchor_targets`).
+    """
+    targets = targets or anchor_targets(options)
     max_boxes = options.max_number_of_boxes
 
     def parse(serialized):
         data = decode_example(serialized)
-        labels = data["labels"]
+        labels = tf.cast(data["labels"], tf.int32)
         known = tf.logical_and(labels >= 1, labels <= options.num_classes)
         unknown = tf.reduce_sum(tf.cast(tf.logical_not(known), tf.int32))
         boxes, classes = tf.boolean_mask(data["boxes"], known), tf.boolean_mask(labels, known)
         image = tf.image.convert_image_dtype(data["image"], tf.float32)
         for op in augment:
             image, boxes, classes = op(image, boxes, classes)
-        image, boxes = _resize(image, boxes, options)
+        image, boxes, valid_hw = resize(image, boxes, options)
         image = normalize(image * 255.0)
         image = tf.ensure_shape(image, [options.input_height, options.input_width, 3])
 
@@ -146,17 +146,12 @@ def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tenso
                                  tf.gather(classes, nonempty))
         dropped = tf.maximum(tf.shape(classes)[0] - max_boxes, 0)
         pixel, boxes, classes = pixel[:max_boxes], boxes[:max_boxes], classes[:max_boxes]
-
-        cls_targets, box_targets, _, cls_weights, box_weights = labeler.label_anchors(
-            anchor_boxes, pixel, tf.expand_dims(classes, 1))
         return image, {
-            "cls_targets": cls_targets,
-            "box_targets": box_targets,
-            "cls_weights": cls_weights,
-            "box_weights": box_weights,
+            **targets(pixel, classes),
             "groundtruth_boxes": tf.ensure_shape(_pad(boxes, max_boxes), [max_boxes, 4]),
             "groundtruth_classes": tf.ensure_shape(_pad(classes, max_boxes, -1), [max_boxes]),
             "num_groundtruth": tf.shape(classes)[0],
+            "image_shape": tf.ensure_shape(valid_hw, [2]),
             "boxes_dropped": dropped,
             "boxes_unknown_class": unknown,
             "source_id": data["source_id"],
@@ -180,13 +175,14 @@ def _records(files: list[str], training: bool, seed: int | None) -> tf.data.Data
 def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, *,
                   normalize: Callable[[tf.Tensor], tf.Tensor], augment: Sequence[augmentations.Op] = (),
                   training: bool = True, shuffle_buffer: int = 256, seed: int | None = None,
-                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+                  input_context: tf.distribute.InputContext | None = None,
+                  targets: Targets | None = None) -> tf.data.Dataset:
     """The batched dataset of (images [B,H,W,3] float32, labels dict).
 
     training: shuffle + repeat forever + augment + drop the last partial batch;
     otherwise one pass in file order without augmentation. `input_context`
     (from `strategy.distribute_datasets_from_function`) shards the files and
-    sets the per-replica batch size.
+    sets the per-replica batch size. `targets`: see `make_parser`.
     """
     files = list(files)
     if not files:
@@ -197,7 +193,7 @@ def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, 
     ds = _records(files, training, seed)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-    parser = make_parser(options, normalize, augment if training else ())
+    parser = make_parser(options, normalize, augment if training else (), targets)
     ds = ds.map(parser, num_parallel_calls=AUTOTUNE, deterministic=not training)
     ds = ds.batch(batch_size, drop_remainder=training)
     return ds.prefetch(AUTOTUNE)

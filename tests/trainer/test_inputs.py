@@ -1,4 +1,6 @@
 """Input pipeline: decode, augmentations keep boxes on their pixels, anchor targets, box accounting."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -123,3 +125,36 @@ def test_training_dataset_repeats_shuffles_and_augments(tmp_path):
 def test_missing_glob_names_the_pattern(tmp_path):
     with pytest.raises(ValueError, match="nothing-here"):
         inputs.expand_globs(str(tmp_path / "nothing-here*.gz"))
+
+
+def test_keep_aspect_ratio_box_lands_on_the_same_pixels_in_training_and_export():
+    from components.trainer import export  # pylint: disable=import-outside-toplevel
+    from components.trainer.model_builder import ModelSpec  # pylint: disable=import-outside-toplevel
+
+    # 41x67 image, one lit box; keep_aspect_ratio_resizer min 32 / max 64: min_dimension binds
+    # (scale 32/41, not 64/67), which a resize to fit the 64 square alone gets wrong.
+    image = np.full((41, 67, 3), 20, np.uint8)
+    image[9:25, 30:50] = 250
+    box = np.array([[9 / 41, 30 / 67, 25 / 41, 50 / 67]], np.float32)
+    serialized = records.example(image, box, np.array([1]), "odd.png")
+    options = dataclasses.replace(OPTIONS, input_height=64, input_width=64, keep_aspect_ratio=True,
+                                  min_dimension=32, max_dimension=64)
+    train_image, labels = inputs.make_parser(options, _identity_norm)(tf.constant(serialized))
+    spec = ModelSpec(
+        meta_architecture="ssd", feature_extractor="x", input_height=64, input_width=64, keep_aspect_ratio=True,
+        min_dimension=32, max_dimension=64, num_classes=2, mg_num_classes=3, min_level=3, max_level=5,
+        num_scales=1, aspect_ratios=(1.0,), anchor_size=4.0, box_coder_weights=None, matched_threshold=0.5,
+        unmatched_threshold=0.5, focal_gamma=2.0, focal_alpha=0.25, huber_delta=1.0, classification_weight=1.0,
+        localization_weight=1.0, score_threshold=0.1, iou_threshold=0.5, max_detections=10, freeze_batchnorm=False)
+    served, valid_hw = export.resize_for_model(tf.constant(image[None]), spec)
+
+    np.testing.assert_allclose(labels["image_shape"].numpy(), valid_hw.numpy())
+    np.testing.assert_array_equal(valid_hw.numpy(), [32, 52])        # 67*32/41 rounded
+    np.testing.assert_allclose(train_image.numpy(), served[0].numpy(), atol=0.01)
+    pixel = labels["groundtruth_boxes"].numpy()[0] * 64
+    np.testing.assert_allclose(pixel, box[0] * np.tile(valid_hw.numpy(), 2), atol=1e-3)
+    y0, x0, y1, x1 = np.round(pixel).astype(int)
+    for img in (train_image.numpy(), served[0].numpy()):
+        assert img[y0 + 1:y1 - 1, x0 + 1:x1 - 1, 0].min() > 200            # the box's pixels are lit
+        assert img[y1 + 1:, :, 0].max() < 30 and img[:, x1 + 1:, 0].max() < 30  # outside it is not
+        assert img[32:, :, :].max() == 0 and img[:, 52:, :].max() == 0       # padding below and right
