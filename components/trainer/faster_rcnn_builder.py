@@ -18,7 +18,11 @@ ResNet conv5 on each crop):
   in place of the OD API's conv5 block on the crops; share_box_across_classes
   → class-agnostic box regression.
 - keep_aspect_ratio_resizer: images scaled to fit min/max_dimension, padded to
-  a max_dimension square (export.resize_for_model); fixed_shape_resizer too.
+  a max_dimension square (resizing.resize_to_input, in training and export).
+- training (tasks.FasterRcnnTask): RPN targets over these anchors, ROIs sampled
+  by the model from the ground truth, Model Garden's four losses weighted by
+  first_stage_objectness/localization_loss_weight and
+  second_stage_classification/localization_loss_weight.
 - second_stage_post_processing → Model Garden's DetectionGenerator (softmax).
 """
 
@@ -112,6 +116,11 @@ def build_faster_rcnn(pipeline_proto):
         score_threshold=nms.score_threshold, iou_threshold=nms.iou_threshold,
         max_detections=nms.max_total_detections or 100, freeze_batchnorm=not fe.batch_norm_trainable,
         grid_anchor_scales=scales, grid_anchor_base_size=base,
+        rpn_localization_weight=frcnn.first_stage_localization_loss_weight,
+        rpn_objectness_weight=frcnn.first_stage_objectness_loss_weight,
+        rpn_minibatch_size=frcnn.first_stage_minibatch_size,
+        rpn_positive_fraction=frcnn.first_stage_positive_balance_fraction,
+        class_agnostic_box=predictor.share_box_across_classes,
     )
     proposals = frcnn.first_stage_max_proposals
     model_config = maskrcnn_cfg.MaskRCNN(

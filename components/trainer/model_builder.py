@@ -9,7 +9,8 @@ Mapping of `model.ssd` to Model Garden's RetinaNet (`build_retinanet`):
 
 - `ssd_mobilenet_v2_fpn_keras` → MobileNetV2 backbone (`filter_size_scale` =
   depth_multiplier) + FPN decoder with separable convs (FPN-lite),
-  `num_filters` = fpn.additional_layer_depth, levels fpn.min_level..max_level.
+  `num_filters` = fpn.additional_layer_depth, levels fpn.min_level..max_level
+  (`BackboneLevelsFPN`: fed only the backbone levels it takes).
 - `ssd_resnet50_v1_fpn_keras` → ResNet-50 + FPN (regular convs).
 - `ssd_mobilenet_v2_keras` (no FPN in the OD API: MobileNetV2 stride-16 and
   stride-32 maps plus extra stride-2 layers) → MobileNetV2 + `SsdExtraLayers`
@@ -48,7 +49,8 @@ from official.vision.configs import backbones as backbones_cfg
 from official.vision.configs import common as common_cfg
 from official.vision.configs import decoders as decoders_cfg
 from official.vision.configs import retinanet as retinanet_cfg
-from official.vision.modeling import factory
+from official.vision.modeling import backbones, factory
+from official.vision.modeling.decoders import fpn as fpn_lib
 from official.vision.ops import anchor as anchor_ops
 from official.vision.ops import preprocess_ops
 from schemas.problems import Problem, ProblemsError
@@ -92,6 +94,12 @@ class ModelSpec:
     freeze_batchnorm: bool
     grid_anchor_scales: tuple[float, ...] | None = None      # faster_rcnn grid anchors
     grid_anchor_base_size: tuple[float, float] | None = None
+    # faster_rcnn first stage (RPN) loss weights and anchor sampling; second stage box sharing
+    rpn_localization_weight: float = 1.0
+    rpn_objectness_weight: float = 1.0
+    rpn_minibatch_size: int = 256
+    rpn_positive_fraction: float = 0.5
+    class_agnostic_box: bool = False
 
     @property
     def num_anchors_per_location(self) -> int:
@@ -153,6 +161,21 @@ def preprocess_images(images: tf.Tensor, spec: ModelSpec | None = None) -> tf.Te
     mean = tf.constant(preprocess_ops.MEAN_RGB, tf.float32)
     std = tf.constant(preprocess_ops.STDDEV_RGB, tf.float32)
     return (images - mean) / std
+
+
+class BackboneLevelsFPN(fpn_lib.FPN):
+    """Model Garden's FPN, called with only the backbone levels it was built on.
+
+    Model Garden's MobileNet also outputs its last 1x1 conv as the level above
+    its top one (left out of `output_specs` on purpose); the FPN's functional
+    inputs do not take it, and tf_keras warns on every call ("Input dict
+    contained keys ['6'] which did not match any model input"). Same layers,
+    variables and checkpoint paths as `fpn.FPN`: only `call` differs.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        levels = self._config_dict["input_specs"]
+        return super().call({k: v for k, v in inputs.items() if k in levels}, training=training, mask=mask)
 
 
 class SsdExtraLayers(tf_keras.layers.Layer):
@@ -308,14 +331,24 @@ def _build_ssd(proto) -> DetectorBundle:
         norm_activation=norm,
     )
     input_specs = tf_keras.layers.InputSpec(shape=[None, spec.input_height, spec.input_width, 3])
-    decoder = None
-    if not with_fpn:
+    # As build_retinanet makes them (backbone, then decoder from its output_specs), but the FPN
+    # is told which levels it takes.
+    backbone = backbones.factory.build_backbone(input_specs=input_specs, backbone_config=model_config.backbone,
+                                                norm_activation_config=norm)
+    if with_fpn:
+        decoder = BackboneLevelsFPN(
+            input_specs=backbone.output_specs, min_level=spec.min_level, max_level=spec.max_level,
+            num_filters=decoder_cfg.fpn.num_filters, fusion_type=decoder_cfg.fpn.fusion_type,
+            use_separable_conv=decoder_cfg.fpn.use_separable_conv, use_keras_layer=decoder_cfg.fpn.use_keras_layer,
+            activation=norm.activation, use_sync_bn=norm.use_sync_bn, norm_momentum=norm.norm_momentum,
+            norm_epsilon=norm.norm_epsilon)
+    else:
         decoder = SsdExtraLayers(spec.min_level, spec.max_level, bp.depth, name="ssd_extra_layers",
                                  norm_momentum=norm.norm_momentum, norm_epsilon=norm.norm_epsilon)
         if spec.min_level < 4:
             raise _problem("model.ssd.anchor_generator.multiscale_anchor_generator.min_level",
                            "ssd_mobilenet_v2_keras has feature maps from level 4 (stride 16) up")
-    model = factory.build_retinanet(input_specs, model_config, decoder=decoder)
+    model = factory.build_retinanet(input_specs, model_config, backbone=backbone, decoder=decoder)
     # Creates every variable (build_retinanet builds the head only when it built the decoder).
     model(tf.zeros([1, spec.input_height, spec.input_width, 3]), training=False)
     # OD API's class_prediction_bias_init (Model Garden fixes it at -log(99) ≈ -4.6).

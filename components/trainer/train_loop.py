@@ -4,9 +4,9 @@
 a `tf.distribute` strategy (Mirrored over several GPUs, else one device);
 restores the fine-tune checkpoint (restore) unless it is resuming; trains the
 variables `freeze.trainable_variables` leaves trainable (backbone frozen by
-default) with RetinaNet losses as Model Garden's tasks/retinanet.py computes
-them (focal + Huber over anchor targets, normalised by positives) but with the
-config's gamma/alpha/delta/weights; writes TensorBoard summaries, checkpoints
+default) with the losses of the meta-architecture's `tasks.DetectorTask`
+(SSD: RetinaNet focal + Huber; Faster R-CNN: RPN + Fast R-CNN, both as Model
+Garden computes them, weighted by the config); writes TensorBoard summaries, checkpoints
 every N steps (model + optimizer + step + input counters) and resumes from the
 last one; then exports a SavedModel (export) with the moving averages in when
 `use_moving_average` is on.
@@ -24,11 +24,9 @@ import time
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
-import tf_keras
 
-from components.trainer import augmentations, inputs, model_builder, optimizers
+from components.trainer import augmentations, inputs, model_builder, optimizers, tasks
 from components.trainer import restore as restore_lib
-from official.vision.losses import focal_loss, loss_utils
 from schemas.problems import Problem, ProblemsError
 
 log = logging.getLogger("detflow.train")
@@ -64,6 +62,9 @@ class TrainResult:
     eval_loss: float | None = None
     strategy: str = ""
     num_replicas: int = 1
+    meta_architecture: str = "ssd"
+    final_losses: dict[str, float] = dataclasses.field(default_factory=dict)   # total and each part
+    first_losses: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def resumed(self) -> bool:
@@ -85,27 +86,6 @@ def choose_strategy() -> tf.distribute.Strategy:
     if len(gpus) == 1:
         return tf.distribute.OneDeviceStrategy("/gpu:0")
     return tf.distribute.get_strategy()
-
-
-def compute_losses(outputs, labels, spec: model_builder.ModelSpec, aux_losses=None):
-    """RetinaNet losses: (total, cls, box), normalised by the positives (+1) as in MG's build_losses."""
-    cls_loss_fn = focal_loss.FocalLoss(alpha=spec.focal_alpha, gamma=spec.focal_gamma,
-                                       reduction=tf_keras.losses.Reduction.SUM)
-    box_loss_fn = tf_keras.losses.Huber(spec.huber_delta or 1.0, reduction=tf_keras.losses.Reduction.SUM)
-    num_positives = tf.reduce_sum(labels["box_weights"]) + 1.0
-    y_true_cls = tf.one_hot(loss_utils.multi_level_flatten(labels["cls_targets"], last_dim=None),
-                            spec.mg_num_classes)
-    y_pred_cls = loss_utils.multi_level_flatten(outputs["cls_outputs"], last_dim=spec.mg_num_classes)
-    y_true_box = loss_utils.multi_level_flatten(labels["box_targets"], last_dim=4)
-    y_pred_box = loss_utils.multi_level_flatten(outputs["box_outputs"], last_dim=4)
-    cls_loss = cls_loss_fn(y_true=y_true_cls, y_pred=tf.cast(y_pred_cls, tf.float32),
-                           sample_weight=labels["cls_weights"] / num_positives)
-    box_loss = box_loss_fn(y_true=y_true_box, y_pred=tf.cast(y_pred_box, tf.float32),
-                           sample_weight=labels["box_weights"] / num_positives)
-    total = (spec.classification_weight or 1.0) * cls_loss + (spec.localization_weight or 1.0) * box_loss
-    if aux_losses:
-        total += tf.add_n(aux_losses)
-    return total, cls_loss, box_loss
 
 
 def resolve_relative_paths(proto, config_path: str) -> None:
@@ -163,19 +143,27 @@ def _previous_restore_report(model_dir: str) -> dict | None:
         return json.load(f)
 
 
-def _eval_loss(model, spec, files, options, batch_size, normalize, max_batches=50) -> float | None:
+def _eval_loss(model, task, files, options, batch_size, normalize, max_batches=50) -> float | None:
+    """Mean training loss over up to `max_batches` eval batches; the model's variables are left as they were."""
     if not files:
         return None
-    ds = inputs.build_dataset(files, options, batch_size, normalize=normalize, training=False).take(max_batches)
+    ds = inputs.build_dataset(files, options, batch_size, normalize=normalize, training=False,
+                              targets=task.targets(options)).take(max_batches)
 
     @tf.function
     def step(images, labels):
-        return compute_losses(model_builder.forward_train(model, images), labels, spec)[0]
+        return task.losses(model, images, labels)["loss"]
 
+    # The training-mode forward pass moves batch-norm statistics: eval data must not reach the export.
+    kept = [(v, v.numpy()) for v in model.non_trainable_variables]
     total, n = 0.0, 0
-    for images, labels in ds:
-        total += float(step(images, labels)) * int(images.shape[0])
-        n += int(images.shape[0])
+    try:
+        for images, labels in ds:
+            total += float(step(images, labels)) * int(images.shape[0])
+            n += int(images.shape[0])
+    finally:
+        for var, value in kept:
+            var.assign(value)
     return total / n if n else None
 
 
@@ -204,9 +192,6 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         raise _fail("train_config.num_steps", "0 means 'forever' in the OD API; give a step count "
                     "(in the config or with --num-steps)")
     batch_size = int(batch_size or tc.batch_size)
-    if proto.model.WhichOneof("model") != "ssd":
-        raise _fail("model", f"training {proto.model.WhichOneof('model')} is not implemented yet "
-                    "(only model.ssd trains; build and export are shared)")
     train_files = inputs.expand_globs(train_files)
     eval_list = inputs.expand_globs(eval_files) if eval_files else []
     label_map_path = label_map_path or proto.train_input_reader.label_map_path
@@ -220,6 +205,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     with strategy.scope():
         bundle = model_builder.build_detector(proto)
         model, spec = bundle.model, bundle.spec
+        task = tasks.task_for(spec)
         optimizer = optimizers.build_optimizer(tc.optimizer)
         train_vars = _trainable(model, tc, freeze_backbone)
         if not train_vars:
@@ -245,21 +231,21 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     augment = augmentations.build_augmentations(tc.data_augmentation_options)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: inputs.build_dataset(train_files, options, batch_size, normalize=normalize,
-                                         augment=augment, training=True, seed=seed, input_context=ctx))
+                                         augment=augment, training=True, seed=seed, input_context=ctx,
+                                         targets=task.targets(options)))
     clip = float(tc.gradient_clipping_by_norm)
     replicas = strategy.num_replicas_in_sync
 
     def step_fn(images, labels):
         with tf.GradientTape() as tape:
-            outputs = model_builder.forward_train(model, images)
-            total, cls_loss, box_loss = compute_losses(outputs, labels, spec, model.losses)
-            scaled = total / replicas
+            losses = task.losses(model, images, labels, model.losses)
+            scaled = losses["loss"] / replicas
         grads = tape.gradient(scaled, train_vars)
         # Backbone outputs no level uses (e.g. MobileNetV2's last 1x1 conv) get no gradient.
         pairs = [(g, v) for g, v in zip(grads, train_vars) if g is not None]
         clipped = optimizers.clip_gradients([g for g, _ in pairs], clip)
         optimizer.apply_gradients(zip(clipped, [v for _, v in pairs]))
-        return {"loss": total, "cls_loss": cls_loss, "box_loss": box_loss,
+        return {**losses,
                 "boxes_dropped": tf.cast(tf.reduce_sum(labels["boxes_dropped"]), tf.int64),
                 "boxes_unknown_class": tf.cast(tf.reduce_sum(labels["boxes_unknown_class"]), tf.int64)}
 
@@ -277,7 +263,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     say(f"training {spec.feature_extractor} {spec.input_height}x{spec.input_width} on {len(train_files)} "
         f"files: steps {start_step}->{num_steps}, batch {batch_size}, {len(train_vars)} trainable variables "
         f"of {len(model.trainable_variables)}, {strategy.__class__.__name__} x{replicas}")
-    first_loss, out = None, None
+    first_loss, first_losses, out = None, {}, None
     timed_start, timed_steps = None, 0
     window_start, window_steps = time.perf_counter(), 0
     started = time.perf_counter()
@@ -288,6 +274,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         window_steps += 1
         if first_loss is None:
             first_loss = float(out["loss"])
+            first_losses = {k: float(out[k]) for k in ("loss", *task.loss_names)}
             timed_start, window_start, window_steps = time.perf_counter(), time.perf_counter(), 0
         else:
             timed_steps += 1
@@ -297,13 +284,15 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
             sps = window_steps / elapsed if elapsed > 0 and window_steps else 0.0
             lr = float(optimizers.current_learning_rate(optimizer))
             eta = datetime.timedelta(seconds=int((num_steps - step) / sps)) if sps else "?"
-            say(f"step {step}/{num_steps} loss {loss:.4f} (cls {float(out['cls_loss']):.4f} box "
-                f"{float(out['box_loss']):.4f}) lr {lr:.5g} {sps:.2f} steps/s {sps * batch_size:.1f} "
-                f"images/s ETA {eta}")
+            parts = " ".join(f"{k[:-len('_loss')]} {float(out[k]):.4f}" for k in task.loss_names)
+            say(f"step {step}/{num_steps} loss {loss:.4f} ({parts}) lr {lr:.5g} {sps:.2f} steps/s "
+                f"{sps * batch_size:.1f} images/s ETA {eta}")
             with writer.as_default(step=step):
                 tf.summary.scalar("loss/total", loss)
                 tf.summary.scalar("loss/classification", float(out["cls_loss"]))
                 tf.summary.scalar("loss/localization", float(out["box_loss"]))
+                for k in task.loss_names[2:]:
+                    tf.summary.scalar(f"loss/{k}", float(out[k]))
                 tf.summary.scalar("learning_rate", lr)
                 tf.summary.scalar("images_per_sec", sps * batch_size)
                 tf.summary.scalar("steps_per_sec", sps)
@@ -324,7 +313,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
             "were left out of training")
     if unknown:
         say(f"{unknown} boxes had label ids outside 1..{spec.num_classes} and were left out of training")
-    eval_loss = _eval_loss(model, spec, eval_list, options, batch_size, normalize)
+    eval_loss = _eval_loss(model, task, eval_list, options, batch_size, normalize)
 
     exported, ema, export_ckpt = None, False, None
     if export:
@@ -347,7 +336,9 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         num_trainable_variables=len(train_vars),
         num_fixed_variables=len(model.variables) - len(train_vars), moving_average_exported=bool(ema),
         restore_report=report, export_checkpoint=export_ckpt, eval_loss=eval_loss, strategy=strategy.__class__.__name__,
-        num_replicas=replicas)
+        num_replicas=replicas, meta_architecture=spec.meta_architecture,
+        final_losses={k: float(out[k]) for k in ("loss", *task.loss_names)} if out else {},
+        first_losses=first_losses)
     with tf.io.gfile.GFile(os.path.join(model_dir, TRAIN_RESULT), "w") as f:
         json.dump(result.to_dict(), f, indent=1)
     return result

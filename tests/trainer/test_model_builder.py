@@ -57,6 +57,18 @@ def test_training_outputs_by_level_and_inference_outputs(fpn_lite):
     assert classes.size and classes.min() >= 1 and classes.max() <= 3  # background removed, 1-based
 
 
+def test_fpn_gets_only_the_levels_it_takes_without_warnings(fpn_lite):
+    import warnings  # pylint: disable=import-outside-toplevel
+    images = tf.zeros([1, 64, 64, 3])
+    assert "6" in fpn_lite.model.backbone(images)          # MobileNet's extra top endpoint
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fpn_lite.model(images, training=True)
+        model_builder.build_detector(ssd_proto(num_classes=2, size=64))
+    assert not [w for w in caught if "did not match any model input" in str(w.message)]
+    assert isinstance(fpn_lite.model.decoder, model_builder.BackboneLevelsFPN)
+
+
 def test_preprocess_is_model_garden_normalisation():
     image = tf.constant(np.arange(4 * 6 * 3).reshape(1, 4, 6, 3) % 256, tf.uint8)
     got = model_builder.preprocess_images(image)

@@ -91,12 +91,9 @@ def test_moving_averages_are_exported_when_on(data):
     assert head and any(not np.array_equal(trained[k], exported[k]) for k in head)
 
 
-def test_faster_rcnn_and_forever_are_refused_with_the_field(data):
+def test_forever_is_refused_with_the_field(data):
     root, pattern = data
     config = records.tiny_config(str(root), pattern)
     config.proto.train_config.num_steps = 0
     with pytest.raises(ProblemsError, match="num_steps"):
         train_loop.train(config, pattern, None, str(root / "never"))
-    config.proto.model.faster_rcnn.num_classes = 2
-    with pytest.raises(ProblemsError, match="faster_rcnn"):
-        train_loop.train(config, pattern, None, str(root / "never"), num_steps=1)
