@@ -11,7 +11,8 @@ ResNet conv5 on each crop):
   Model Garden's are (the OD API's default offset is the cell corner).
 - RPN: 1 conv of first_stage_box_predictor_depth; proposals: first_stage_nms_*,
   first_stage_max_proposals (train and test); sampling: first_stage_minibatch_size
-  is Model Garden's fixed RPN sampler, second_stage_batch_size /
+  / first_stage_positive_balance_fraction → the RPN anchor sampler (in the
+  training targets), second_stage_batch_size /
   balance_fraction → ROI sampler.
 - ROI align crop = initial_crop_size / maxpool_stride.
 - second stage: Model Garden's DetectionHead (1 conv of 256 + 1 FC of 1024)
