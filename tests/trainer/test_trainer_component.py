@@ -52,8 +52,9 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
     config = records.tiny_config(str(tmp_path), "unused-the-pipeline-feeds-examples", num_classes=3,
                                  num_steps=50, max_boxes=3, fine_tune_checkpoint="does-not-matter",
                                  fine_tune_checkpoint_type="detection")
+    custom_config = {"num_steps": 3, "batch_size": 2, "code_version": "test", "strategy": "one_device"}
     tfx.orchestration.LocalDagRunner().run(
-        _pipeline(tmp_path, str(examples), config.path, str(tmp_path / "label_map.pbtxt")))
+        _pipeline(tmp_path, str(examples), config.path, str(tmp_path / "label_map.pbtxt"), custom_config))
 
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "metadata.sqlite"))
     with metadata.Metadata(connection) as m:
@@ -83,5 +84,6 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
     assert props["boxes_dropped"] >= 3   # every training image has more than 3 boxes
     assert props["final_loss"] > 0 and props["images_per_sec"] > 0
     assert props["start_step"] == 0 and props["resumed"] == 0 and props["num_replicas"] == 1
+    assert props["strategy"] == "OneDeviceStrategy"   # custom_config['strategy'] reached train_loop
     assert result["checkpoint"] == os.path.join(run.uri, "ckpt-3")   # moved out of the resume folder
     assert not os.listdir(tmp_path / "pipeline" / "DetectionTrainer" / ".resume")   # a completed run leaves none
