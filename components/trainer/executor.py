@@ -92,12 +92,11 @@ def _claimed(work_dir: str, material: dict) -> Iterator[bool]:
     """Yields True while this execution holds work_dir (created, key checked, locked), else False."""
     fileio.makedirs(work_dir)
     key_path = os.path.join(work_dir, KEY_FILE)
-    if fileio.exists(key_path):
-        with fileio.open(key_path) as f:
-            if json.load(f) != material:
-                log.warning("%s belongs to another training (its %s differs): not resuming", work_dir, KEY_FILE)
-                yield False
-                return
+    recorded = _recorded_material(key_path)
+    if recorded is not None and recorded != material:
+        log.warning("%s belongs to another training (its %s differs): not resuming", work_dir, KEY_FILE)
+        yield False
+        return
     with _locked(work_dir) as locked:
         if not locked:
             log.warning("%s is in use by a running execution of the same training: not resuming", work_dir)
@@ -106,6 +105,17 @@ def _claimed(work_dir: str, material: dict) -> Iterator[bool]:
         with fileio.open(key_path, "w") as f:
             json.dump(material, f, indent=1, sort_keys=True)
         yield True
+
+
+def _recorded_material(key_path: str) -> Optional[dict]:
+    """The material a folder was made for; None when not written yet (or cut short: it precedes any checkpoint)."""
+    if not fileio.exists(key_path):
+        return None
+    try:
+        with fileio.open(key_path) as f:
+            return json.load(f)
+    except ValueError:
+        return None
 
 
 @contextlib.contextmanager

@@ -127,6 +127,9 @@ def test_a_working_folder_is_claimed_by_one_execution_at_a_time(tmp_path):
             assert first and not second
     with executor._claimed(work, _material(examples_id=3)) as other:   # pylint: disable=protected-access
         assert not other   # the folder's recorded key material differs
+    (tmp_path / "key" / executor.KEY_FILE).write_text('{"inputs": {"exam')   # killed while writing it
+    with executor._claimed(work, _material()) as again:   # pylint: disable=protected-access
+        assert again
 
 
 @pytest.mark.parametrize("remote", [False, True], ids=["local", "ram"])
