@@ -75,9 +75,7 @@ class DetectionTrainer(base_component.BaseComponent):
                  base_model: Optional[types.BaseChannel] = None, num_steps: Optional[int] = None,
                  custom_config: Optional[dict[str, Any]] = None, run_fn: str = RUN_FN):
         custom_config = dict(custom_config or {})
-        if custom_config.get("strategy", "auto") not in run_fn_lib.STRATEGIES:
-            raise ValueError(f"custom_config['strategy'] = {custom_config['strategy']!r}: "
-                             f"expected one of {', '.join(run_fn_lib.STRATEGIES)}")
+        run_fn_lib.check_strategy(custom_config.get("strategy", "auto"))
         if num_steps is not None:
             custom_config["num_steps"] = int(num_steps)
         spec = DetectionTrainerSpec(

@@ -64,8 +64,7 @@ def build_strategy(name: str):
     "one_device": the first GPU, else the CPU; "default": TF's default strategy.
     """
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    if name not in STRATEGIES:
-        raise ValueError(f"custom_config['strategy'] = {name!r}: expected one of {', '.join(STRATEGIES)}")
+    check_strategy(name)
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "one_device":
@@ -73,6 +72,12 @@ def build_strategy(name: str):
     if name == "default":
         return tf.distribute.get_strategy()
     return None
+
+
+def check_strategy(name: str) -> None:
+    """Raises ValueError unless `name` is one of STRATEGIES."""
+    if name not in STRATEGIES:
+        raise ValueError(f"custom_config['strategy'] = {name!r}: expected one of {', '.join(STRATEGIES)}")
 
 
 def move_contents(src: str, dst: str) -> None:
