@@ -187,8 +187,10 @@ def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, 
     files = list(files)
     if not files:
         raise ValueError("no input files")
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        files = files[input_context.input_pipeline_id::input_context.num_input_pipelines] or files
+    if input_context is not None:
+        # One pipeline per host feeds all of that host's replicas, each a per-replica batch.
+        if input_context.num_input_pipelines > 1:
+            files = files[input_context.input_pipeline_id::input_context.num_input_pipelines] or files
         batch_size = input_context.get_per_replica_batch_size(batch_size)
     ds = _records(files, training, seed)
     if training:

@@ -31,24 +31,14 @@ def trained(tmp_path_factory):
     return proc, out / "results.json"
 
 
-class IterationsTypeError(Exception):
-    """train_loop's `int(optimizer.iterations)` failed on a MirroredVariable (known, see the xfail marks)."""
-
-
 @pytest.fixture
 def results(trained):
     proc, path = trained
-    if proc.returncode and "int() argument must be a string, a bytes-like object or a real number, not " \
-            "'MirroredVariable'" in proc.stdout:
-        raise IterationsTypeError(proc.stdout[-1500:])
     assert proc.returncode == 0, proc.stdout[-3000:]
     return json.load(open(path))
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=IterationsTypeError, reason="train_loop.train: `int(optimizer.iterations)` "
-                   "(start_step, and the 'resuming from' message) raises TypeError for the "
-                   "MirroredVariable a MirroredStrategy makes (use .numpy()); remove this mark once fixed")
 def test_two_replicas_train_and_export(results):
     two = results["two"]
     assert two["num_replicas"] == 2 and two["strategy"] == "MirroredStrategy"
@@ -61,15 +51,16 @@ def test_two_replicas_train_and_export(results):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=(IterationsTypeError, AssertionError),
-                   reason="same TypeError as above; then inputs.build_dataset divides the global "
-                   "batch only when input_context.num_input_pipelines > 1, which is 1 for "
-                   "MirroredStrategy on one machine: each replica gets the whole batch, so 2 replicas "
-                   "train on 2x the images (measured with the TypeError patched: 12 boxes dropped vs 6)")
 def test_boxes_dropped_counts_the_same_images_as_one_replica(results):
     # 3 steps of global batch 2: 6 images, 1 box dropped from each.
     assert results["one"]["boxes_dropped"] == NUM_STEPS * BATCH_SIZE
     assert results["two"]["boxes_dropped"] == results["one"]["boxes_dropped"]
+
+
+@pytest.mark.slow
+def test_a_batch_that_does_not_divide_over_the_replicas_names_the_field(results):
+    assert "train_config.batch_size" in results["odd_batch_error"]
+    assert "2 replicas" in results["odd_batch_error"]
 
 
 def test_strategy_names_of_custom_config():
@@ -108,8 +99,16 @@ def _train_both(out: str) -> None:
     one = train_loop.train(config, pattern, None, os.path.join(out, "one"), log_every=1, export=False)
     serving = tf.saved_model.load(two.export_dir).signatures["serving_default"]
     outputs = serving(input_tensor=tf.zeros([1, 64, 64, 3], tf.uint8))
+    from schemas.problems import ProblemsError   # pylint: disable=import-outside-toplevel
+    try:
+        train_loop.train(config, pattern, None, os.path.join(out, "odd"), batch_size=3,
+                         strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+        odd_batch_error = None
+    except ProblemsError as exc:
+        odd_batch_error = str(exc)
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump({"two": two.to_dict(), "one": one.to_dict(), "exported_outputs": sorted(outputs)}, f)
+        json.dump({"two": two.to_dict(), "one": one.to_dict(), "exported_outputs": sorted(outputs),
+                   "odd_batch_error": odd_batch_error}, f)
 
 
 if __name__ == "__main__":
