@@ -175,3 +175,5 @@ def record_on_artifact(model: types.Artifact, result: dict) -> None:
                                                                           sort_keys=True))
         model.set_string_custom_property("reinitialized_by_module",
                                          json.dumps(report.get("reinitialized_by_module", {}), sort_keys=True))
+        if report.get("class_head_note"):
+            model.set_string_custom_property("class_head_note", report["class_head_note"])

@@ -123,16 +123,59 @@ def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
                                       list(train_config.update_trainable_variables))
 
 
+def _checkpoint_label_map(checkpoint_prefix: str) -> str | None:
+    """The label map shipped with a checkpoint: beside its folder (base checkpoint) or in assets/ (export)."""
+    home = os.path.dirname(os.path.dirname(checkpoint_prefix))
+    for candidate in (os.path.join(home, "label_map.pbtxt"), os.path.join(home, "assets", "label_map.pbtxt")):
+        if tf.io.gfile.exists(candidate):
+            return candidate
+    return None
+
+
+def class_head_note(report: dict, label_map_path: str | None) -> str | None:
+    """A warning when the class head was restored from a checkpoint trained on other class names.
+
+    `detection` restores the class head whenever its shape fits, i.e. the same
+    number of classes; if the checkpoint's own label map names other classes, each
+    of ours starts from the scores of the class that had its id. None otherwise, or
+    when either label map is unknown.
+    """
+    from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
+    if not label_map_path or not any(m in report.get("restored", {})
+                                     for m in ("head_class", "detection_head_class")):
+        return None
+    theirs_path = _checkpoint_label_map(report.get("checkpoint", ""))
+    if not theirs_path:
+        return None
+    try:
+        theirs, ours = load_label_map(theirs_path), load_label_map(label_map_path)
+    except (ProblemsError, OSError, ValueError):
+        return None
+    pairs = [(i, theirs.by_id[i].name, ours.by_id[i].name) for i in sorted(ours.by_id)
+             if i in theirs.by_id and theirs.by_id[i].name != ours.by_id[i].name]
+    if not pairs:
+        return None
+    shown = ", ".join(f"{i}: {a} -> {b}" for i, a, b in pairs[:8]) + (", ..." if len(pairs) > 8 else "")
+    return (f"the class head was restored from a checkpoint trained on other classes ({shown}; from "
+            f"{theirs_path}): each class starts from the scores of the class that had its id, and "
+            "fine-tuning re-learns them")
+
+
 def _fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: str,
-               say: Callable[[str], None]) -> dict | None:
+               say: Callable[[str], None], label_map_path: str | None = None) -> dict | None:
     """Fine-tune restore on a fresh run; its report is kept in model_dir for later resumes."""
     if not checkpoint:
         return None
-    report = restore_lib.restore(model, checkpoint, checkpoint_type or "detection")
-    say(report.summary())
+    restored = restore_lib.restore(model, checkpoint, checkpoint_type or "detection")
+    say(restored.summary())
+    report = restored.to_dict()
+    note = class_head_note(report, label_map_path)
+    if note:
+        report["class_head_note"] = note
+        say(f"note: {note}")
     with tf.io.gfile.GFile(os.path.join(model_dir, RESTORE_REPORT), "w") as f:
-        json.dump(report.to_dict(), f, indent=1)
-    return report.to_dict()
+        json.dump(report, f, indent=1)
+    return report
 
 
 def _previous_restore_report(model_dir: str) -> dict | None:
@@ -226,7 +269,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         say(f"resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
     else:
         report = _fine_tune(model, model_dir, base_checkpoint or tc.fine_tune_checkpoint,
-                            tc.fine_tune_checkpoint_type, say)
+                            tc.fine_tune_checkpoint_type, say, label_map_path)
     start_step = int(optimizer.iterations.numpy())  # .numpy(): int() refuses a MirroredVariable
 
     options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=tc.max_number_of_boxes or 100)
