@@ -93,6 +93,7 @@ def test_dataset_targets_and_boxes_beyond_max_are_counted(tmp_path):
     files = inputs.expand_globs(pattern)
     assert len(files) == 2
     ds = inputs.build_dataset(files, OPTIONS, batch_size=3, normalize=_identity_norm, training=False)
+    assert ds.options().autotune.enabled is False  # no end-of-training stall waiting for autotune
     batches = list(ds)
     assert sum(int(b[0].shape[0]) for b in batches) == 6
     images, labels = batches[0]
