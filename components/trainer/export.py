@@ -39,6 +39,7 @@ from typing import Any
 import tensorflow as tf
 import tf_keras
 
+from components.trainer import resizing
 from components.trainer.model_builder import ModelSpec, preprocess_images
 
 LABEL_MAP_NAME = "label_map.pbtxt"
@@ -54,7 +55,6 @@ def resize_for_model(images: tf.Tensor, spec: ModelSpec) -> tuple[tf.Tensor, tf.
     valid (unpadded) height/width of the resized image as float32 [2]).
     The geometry is `resizing.resize_to_input`, the one the training inputs use.
     """
-    from components.trainer import resizing  # pylint: disable=import-outside-toplevel
     return resizing.resize_to_input(images, spec.input_height, spec.input_width, spec.keep_aspect_ratio,
                                     spec.min_dimension, spec.max_dimension)
 

@@ -89,15 +89,11 @@ def resize(image, boxes, options: InputOptions):
     return image, boxes, valid_hw
 
 
-def _pad(tensor, length, value=0):
-    pad = length - tf.shape(tensor)[0]
-    paddings = [[0, pad]] + [[0, 0]] * (len(tensor.shape) - 1)
-    return tf.pad(tensor, paddings, constant_values=value)
-
-
 def pad_to(tensor, length, value=0):
     """Pads (or cuts) the first dimension of `tensor` to `length` with `value`."""
-    return _pad(tensor[:length], length, value)
+    tensor = tensor[:length]
+    paddings = [[0, length - tf.shape(tensor)[0]]] + [[0, 0]] * (len(tensor.shape) - 1)
+    return tf.pad(tensor, paddings, constant_values=value)
 
 
 def anchor_targets(options: InputOptions) -> Targets:
@@ -148,8 +144,8 @@ def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tenso
         pixel, boxes, classes = pixel[:max_boxes], boxes[:max_boxes], classes[:max_boxes]
         return image, {
             **targets(pixel, classes),
-            "groundtruth_boxes": tf.ensure_shape(_pad(boxes, max_boxes), [max_boxes, 4]),
-            "groundtruth_classes": tf.ensure_shape(_pad(classes, max_boxes, -1), [max_boxes]),
+            "groundtruth_boxes": tf.ensure_shape(pad_to(boxes, max_boxes), [max_boxes, 4]),
+            "groundtruth_classes": tf.ensure_shape(pad_to(classes, max_boxes, -1), [max_boxes]),
             "num_groundtruth": tf.shape(classes)[0],
             "image_shape": tf.ensure_shape(valid_hw, [2]),
             "boxes_dropped": dropped,

@@ -123,15 +123,6 @@ def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
                                       list(train_config.update_trainable_variables))
 
 
-def _checkpoint_label_map(checkpoint_prefix: str) -> str | None:
-    """The label map shipped with a checkpoint: beside its folder (base checkpoint) or in assets/ (export)."""
-    home = os.path.dirname(os.path.dirname(checkpoint_prefix))
-    for candidate in (os.path.join(home, "label_map.pbtxt"), os.path.join(home, "assets", "label_map.pbtxt")):
-        if tf.io.gfile.exists(candidate):
-            return candidate
-    return None
-
-
 def class_head_note(report: dict, label_map_path: str | None) -> str | None:
     """A warning when the class head was restored from a checkpoint trained on other class names.
 
@@ -144,7 +135,9 @@ def class_head_note(report: dict, label_map_path: str | None) -> str | None:
     if not label_map_path or not any(m in report.get("restored", {})
                                      for m in ("head_class", "detection_head_class")):
         return None
-    theirs_path = _checkpoint_label_map(report.get("checkpoint", ""))
+    from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
+    # A checkpoint sits in <home>/checkpoint/: the base checkpoint's folder or an export.
+    theirs_path = export_lib.find_label_map(os.path.dirname(os.path.dirname(report.get("checkpoint", ""))))
     if not theirs_path:
         return None
     try:
