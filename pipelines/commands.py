@@ -145,8 +145,9 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
             log = _write_trace(root)
         store = run_report.open_store(root)
         summary = run_report.latest_run(store, pipeline_name)
-    if summary is not None and failure is not None:
-        _settle_failed_run(summary, failure, log)
+    if summary is not None and failure is not None:  # TFX left the node that raised RUNNING; the run is over
+        lines = str(failure).strip().splitlines()
+        run_report.settle_run(summary, log, error=lines[-1] if lines else type(failure).__name__)
     if summary is not None:
         print(run_report.format_run(summary), file=out)
     print(f"wall time {time.time() - started:.1f}s", file=out)
@@ -159,21 +160,6 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
               file=sys.stderr)
         return 1, summary
     return 0, summary
-
-
-def _settle_failed_run(summary, failure: Exception, log: str) -> None:
-    """Marks the nodes this run left unfinished as failed, with the error's last line.
-
-    TFX leaves a node whose driver or launcher raised RUNNING in ML Metadata with no
-    message; the run is over here, so such a node is the one that failed.
-    """
-    lines = str(failure).strip().splitlines()
-    error = lines[-1] if lines else type(failure).__name__
-    for node in summary.nodes:
-        if node.state in ("running", "new"):
-            node.state = "failed"
-            node.error = node.error or error
-    summary.failure_log = summary.failure_log or log
 
 
 def _write_trace(root: str) -> str:

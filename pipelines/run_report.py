@@ -238,14 +238,20 @@ def settle_runs(runs: list[RunSummary], root: str) -> None:
         until = runs[i + 1].started_ms if i + 1 < len(runs) else float("inf")
         # log names have whole seconds: a log of this run can be stamped up to 1 s before its start
         log = next((path for ms, path in logs if run.started_ms - 1000 < ms < until), None)
-        if not (holder_alive and i == len(runs) - 1):
-            for node in run.nodes:
-                if node.state in ("running", "new"):
-                    node.state = "failed" if log else "stopped"
-        failed = run.failed_node
-        if failed is not None and log:
-            run.failure_log = log
-            failed.error = failed.error or _last_error(log)
+        settle_run(run, log, finished=not (holder_alive and i == len(runs) - 1))
+
+
+def settle_run(run: RunSummary, log: Optional[str], error: Optional[str] = None, finished: bool = True) -> None:
+    """Settles one run: if `finished`, its unfinished nodes are `failed` (there is a failure `log`)
+    or `stopped`; the failed node gets `error` (default: the log's last error line) and the run its log."""
+    if finished:
+        for node in run.nodes:
+            if node.state in ("running", "new"):
+                node.state = "failed" if log else "stopped"
+    failed = run.failed_node
+    if failed is not None and log:
+        run.failure_log = log
+        failed.error = failed.error or error or _last_error(log)
 
 
 def _failure_logs(root: str) -> list:
