@@ -69,7 +69,8 @@ def _many(make, keys: str, note: str = "") -> list[FieldRule]:
     return [make(k, note) for k in keys.split()]
 
 
-SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras")
+SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
+                          "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras")
 FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras",)
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
@@ -98,10 +99,11 @@ RULES: list[FieldRule] = [
                f"{S}.feature_extractor.pad_to_multiple {S}.feature_extractor.use_depthwise "
                f"{S}.feature_extractor.fpn {S}.feature_extractor.conv_hyperparams"),
     _h(f"{S}.feature_extractor.override_base_feature_extractor_hyperparams",
-       "the backbone uses conv_hyperparams' batch norm and regularizer", (True,)),
+       "true: the backbone uses conv_hyperparams; false: the OD API's own backbone defaults"),
     _r(f"{S}.feature_extractor.bifpn", "BiFPN (EfficientDet) is not implemented"),
-    *_many(_r, f"{S}.feature_extractor.use_explicit_padding {S}.feature_extractor.num_layers "
-               f"{S}.feature_extractor.replace_preprocessor_with_placeholder", "not implemented"),
+    _h(f"{S}.feature_extractor.use_explicit_padding", "fixed padding + VALID convs, as the OD API"),
+    _h(f"{S}.feature_extractor.num_layers", "feature maps of ssd_mobilenet_v2_keras"),
+    _r(f"{S}.feature_extractor.replace_preprocessor_with_placeholder", "not implemented"),
     *_many(_h, "FeaturePyramidNetworks.min_level FeaturePyramidNetworks.max_level "
                "FeaturePyramidNetworks.additional_layer_depth"),
     _h(f"{S}.box_coder"), _h(f"{S}.box_coder.faster_rcnn_box_coder"),
@@ -115,7 +117,9 @@ RULES: list[FieldRule] = [
        "Model Garden's anchor labeler always matches each ground-truth box to its best anchor", (True,)),
     _i("ArgMaxMatcher.use_matmul_gather", TPU),
     _h(f"{S}.similarity_calculator"), _h(f"{S}.similarity_calculator.iou_similarity"),
-    _h(f"{S}.encode_background_as_zeros", "sigmoid classification has no background column", (True,)),
+    _h(f"{S}.encode_background_as_zeros", "the background column's target is 0", (True,)),
+    _h(f"{S}.add_background_class", "the class head has num_classes + 1 columns, background first", (True,)),
+    _h(f"{S}.explicit_background_class", "", (False,)),
     _h(f"{S}.box_predictor"), _h(f"{S}.box_predictor.weight_shared_convolutional_box_predictor"),
     *_many(_h, "WeightSharedConvolutionalBoxPredictor.conv_hyperparams "
                "WeightSharedConvolutionalBoxPredictor.num_layers_before_predictor "
@@ -124,20 +128,42 @@ RULES: list[FieldRule] = [
                "WeightSharedConvolutionalBoxPredictor.share_prediction_tower "
                "WeightSharedConvolutionalBoxPredictor.use_depthwise"),
     _h("WeightSharedConvolutionalBoxPredictor.box_code_size", "", (4,)),
-    _h("WeightSharedConvolutionalBoxPredictor.use_dropout", "", (False,)),
-    _r(f"{S}.box_predictor.convolutional_box_predictor",
-       "use weight_shared_convolutional_box_predictor (the per-level convolutional head is not implemented)"),
+    *_many(_h, "WeightSharedConvolutionalBoxPredictor.use_dropout "
+               "WeightSharedConvolutionalBoxPredictor.dropout_keep_probability "
+               "WeightSharedConvolutionalBoxPredictor.box_encodings_clip_range "
+               "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange.min "
+               "WeightSharedConvolutionalBoxPredictor.BoxEncodingsClipRange.max"),
+    _h("WeightSharedConvolutionalBoxPredictor.score_converter", "scores are converted by post_processing",
+       ("IDENTITY",)),
+    _h(f"{S}.box_predictor.convolutional_box_predictor"),
+    *_many(_h, "ConvolutionalBoxPredictor.conv_hyperparams ConvolutionalBoxPredictor.min_depth "
+               "ConvolutionalBoxPredictor.max_depth ConvolutionalBoxPredictor.num_layers_before_predictor "
+               "ConvolutionalBoxPredictor.use_dropout ConvolutionalBoxPredictor.dropout_keep_probability "
+               "ConvolutionalBoxPredictor.kernel_size ConvolutionalBoxPredictor.class_prediction_bias_init "
+               "ConvolutionalBoxPredictor.use_depthwise"),
+    _h("ConvolutionalBoxPredictor.box_code_size", "", (4,)),
+    _i("ConvolutionalBoxPredictor.apply_sigmoid_to_scores",
+       "the OD API's Keras predictor does not read it; scores are converted by post_processing"),
     _h(f"{S}.anchor_generator"), _h(f"{S}.anchor_generator.multiscale_anchor_generator"),
     *_many(_h, "MultiscaleAnchorGenerator.min_level MultiscaleAnchorGenerator.max_level "
                "MultiscaleAnchorGenerator.anchor_scale MultiscaleAnchorGenerator.aspect_ratios "
                "MultiscaleAnchorGenerator.scales_per_octave"),
     _h("MultiscaleAnchorGenerator.normalize_coordinates", "", (True,)),
-    _r(f"{S}.anchor_generator.ssd_anchor_generator",
-       "use multiscale_anchor_generator (the SSD-paper anchor layout is not implemented)"),
+    _h(f"{S}.anchor_generator.ssd_anchor_generator"),
+    *_many(_h, "SsdAnchorGenerator.num_layers SsdAnchorGenerator.min_scale SsdAnchorGenerator.max_scale "
+               "SsdAnchorGenerator.scales SsdAnchorGenerator.aspect_ratios "
+               "SsdAnchorGenerator.interpolated_scale_aspect_ratio SsdAnchorGenerator.reduce_boxes_in_lowest_layer "
+               "SsdAnchorGenerator.base_anchor_height SsdAnchorGenerator.base_anchor_width "
+               "SsdAnchorGenerator.height_stride SsdAnchorGenerator.width_stride "
+               "SsdAnchorGenerator.height_offset SsdAnchorGenerator.width_offset"),
     _h(f"{S}.post_processing"), _h(f"{S}.post_processing.batch_non_max_suppression"),
-    _h(f"{S}.post_processing.score_converter", "", ("SIGMOID",)),
+    _h(f"{S}.post_processing.score_converter", "", ("IDENTITY", "SIGMOID", "SOFTMAX")),
+    _h(f"{S}.post_processing.logit_scale"),
     *_many(_h, "BatchNonMaxSuppression.score_threshold BatchNonMaxSuppression.iou_threshold "
-               "BatchNonMaxSuppression.max_detections_per_class BatchNonMaxSuppression.max_total_detections"),
+               "BatchNonMaxSuppression.max_detections_per_class BatchNonMaxSuppression.max_total_detections "
+               "BatchNonMaxSuppression.change_coordinate_frame"),
+    _h("BatchNonMaxSuppression.soft_nms_sigma", "hard NMS only", (0.0,)),
+    _h("BatchNonMaxSuppression.use_class_agnostic_nms", "per-class NMS only", (False,)),
     *_many(_i, "BatchNonMaxSuppression.use_static_shapes BatchNonMaxSuppression.use_partitioned_nms "
                "BatchNonMaxSuppression.use_combined_nms", TPU),
     _h(f"{S}.normalize_loss_by_num_matches", "", (True,)),
@@ -188,7 +214,8 @@ RULES: list[FieldRule] = [
     _i(f"{F}.inplace_batchnorm_update", "Keras batch norm always updates its statistics in place"),
     # --- layer hyperparameters (backbone extras, FPN, heads)
     _h("Hyperparams.op"), _h("Hyperparams.regularizer"), _h("Hyperparams.initializer"),
-    _h("Hyperparams.activation", "other activations are not built", ("RELU_6", "RELU")),
+    _h("Hyperparams.activation"),
+    _h("Hyperparams.force_use_bias"),
     _h("Hyperparams.batch_norm"),
     _r("Hyperparams.sync_batch_norm", "not implemented; use batch_norm"),
     _r("Hyperparams.group_norm", "not implemented; use batch_norm"),

@@ -9,14 +9,17 @@ ymin, xmin, ymax, xmax in [0, 1] relative to the ORIGINAL image,
 `detection_scores` float32 [batch, N], `detection_classes` float32 [batch, N]
 (label-map ids, 1-based), `num_detections` float32 [batch].
 
-Images are resized inside (fixed_shape_resizer: to the input size, aspect
-not kept; keep_aspect_ratio_resizer: scaled to fit min/max_dimension and
-padded to a max_dimension square), normalised by
-`model_builder.preprocess_images`, run through the model and its detection
-generator (Model Garden: pixel boxes in the resized image, classes 1..C with
-background removed — equal to the label-map ids since OD API class index =
-id - 1), then divided by the resized (unpadded) size, so boxes are
-normalised to the original image.
+Images are resized inside as the OD API's image resizer does
+(fixed_shape_resizer: to the input size, aspect not kept;
+keep_aspect_ratio_resizer: scaled to fit min/max_dimension and padded to a
+max_dimension square), normalised by the network's own preprocessing, and run
+through the network and its post-processing:
+- SSD (the OD API's networks): `SsdDetector.postprocess`, the OD API's: boxes
+  normalised to the input and clipped to the window, classes 0-based, then
+  + 1 as the OD API's exporter adds label_id_offset;
+- Faster R-CNN (Model Garden): pixel boxes in the resized image, classes 1..C
+  with background removed, divided by the resized (unpadded) size.
+Either way boxes come out normalised to the original image.
 
 Layout of the export directory:
     saved_model.pb, variables/          the SavedModel
@@ -40,7 +43,7 @@ import tensorflow as tf
 import tf_keras
 
 from components.trainer import resizing
-from components.trainer.model_builder import ModelSpec, preprocess_images
+from components.trainer.models.spec import DetectorBundle, ModelSpec
 
 LABEL_MAP_NAME = "label_map.pbtxt"
 PIPELINE_CONFIG_NAME = "pipeline.config"
@@ -69,24 +72,27 @@ class _Ref:  # not trackable: keeps tf_keras from serialising every layer (minut
 class DetectionModule(tf.Module):
     """The serving module: the model's variables (tracked as a list) + the two signatures."""
 
-    def __init__(self, model: tf_keras.Model, spec: ModelSpec):
+    def __init__(self, bundle: DetectorBundle):
         super().__init__(name="detflow_detector")
-        self._ref = _Ref(model)
-        self.model_variables = list(model.variables)
-        self._spec = spec
+        self._ref = _Ref(bundle)
+        self.model_variables = list(bundle.model.variables)
+        self._spec = bundle.spec
 
     def _detect(self, images: tf.Tensor, valid_hw: tf.Tensor) -> dict[str, tf.Tensor]:
         """images: float 0..255 [B, H_in, W_in, 3]; valid_hw: [B, 2] unpadded resized sizes."""
-        spec = self._spec
-        inputs = preprocess_images(images)
-        image_shape = valid_hw  # detection boxes are clipped to the unpadded image
-        if spec.meta_architecture == "faster_rcnn":
-            from components.trainer import faster_rcnn_builder  # pylint: disable=import-outside-toplevel
-            outputs = faster_rcnn_builder.inference(self._ref.model, spec, inputs, image_shape)
+        spec, bundle = self._spec, self._ref.model
+        inputs = bundle.preprocess(images)
+        if spec.meta_architecture == "ssd":
+            size = tf.constant([spec.input_height, spec.input_width], tf.float32)
+            window = tf.concat([tf.zeros_like(valid_hw), valid_hw / size], axis=1)
+            outputs = bundle.model.postprocess(bundle.model(inputs, training=False), clip_window=window)
+            boxes = outputs["detection_boxes"]
+            outputs = {**outputs, "detection_classes": outputs["detection_classes"] + 1.0}
         else:
-            outputs = self._ref.model(inputs, image_shape=image_shape, training=False)
-        scale = tf.tile(valid_hw, [1, 2])[:, None, :]
-        boxes = tf.clip_by_value(tf.cast(outputs["detection_boxes"], tf.float32) / scale, 0.0, 1.0)
+            from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
+            outputs = faster_rcnn.inference(bundle.model, spec, inputs, valid_hw)  # clipped to the unpadded image
+            scale = tf.tile(valid_hw, [1, 2])[:, None, :]
+            boxes = tf.clip_by_value(tf.cast(outputs["detection_boxes"], tf.float32) / scale, 0.0, 1.0)
         num = tf.cast(outputs["num_detections"], tf.float32)
         scores = tf.cast(outputs["detection_scores"], tf.float32)
         classes = tf.cast(outputs["detection_classes"], tf.float32)
@@ -143,7 +149,7 @@ def _copy_checkpoint(prefix: str, out_dir: str) -> str:
     return os.path.join(out_dir, name)
 
 
-def export_saved_model(model: tf_keras.Model, spec: ModelSpec, label_map_path: str | None,
+def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
                        pipeline_config_text: str, checkpoint_prefix: str | None, out_dir: str) -> str:
     """Writes the SavedModel + label map + pipeline.config + checkpoint to `out_dir` (layout: module doc).
 
@@ -164,7 +170,7 @@ def export_saved_model(model: tf_keras.Model, spec: ModelSpec, label_map_path: s
         else:
             with open(label_map_copy, "w", encoding="utf-8") as f:
                 f.write("".join(f'item {{ id: {i} name: "class_{i}" }}\n'
-                                for i in range(1, spec.num_classes + 1)))
+                                for i in range(1, bundle.spec.num_classes + 1)))
         config_copy = os.path.join(staging, PIPELINE_CONFIG_NAME)
         with open(config_copy, "w", encoding="utf-8") as f:
             f.write(pipeline_config_text)
@@ -173,10 +179,10 @@ def export_saved_model(model: tf_keras.Model, spec: ModelSpec, label_map_path: s
         if checkpoint_prefix:
             _copy_checkpoint(checkpoint_prefix, ckpt_dir)
         else:
-            manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), ckpt_dir, max_to_keep=1)
+            manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=bundle.model), ckpt_dir, max_to_keep=1)
             manager.save(checkpoint_number=0)
 
-        module = DetectionModule(model, spec)
+        module = DetectionModule(bundle)
         module.label_map = tf.saved_model.Asset(label_map_copy)
         module.pipeline_config = tf.saved_model.Asset(config_copy)
         tf.saved_model.save(module, tmp, signatures=module.signatures())

@@ -5,10 +5,9 @@ shuffles the encoded records (so the shuffle buffer stays small), decodes and
 augments in parallel, resizes to the model input with the export's geometry
 (`resizing.resize_to_input`: fixed_shape_resizer, or keep-aspect + pad for
 keep_aspect_ratio_resizer), normalises with the model's own
-`preprocess_images`, pads the ground truth to `max_number_of_boxes`, adds the
-model's training targets (a `Targets` function: by default RetinaNet anchor
-targets from Model Garden's `AnchorLabeler`, as its retinanet_input parser
-makes them; tasks.py has the one per meta-architecture), batches and prefetches.
+normalisation (`DetectorBundle.preprocess`), pads the ground truth to `max_number_of_boxes`, adds the
+model's training targets (a `Targets` function; tasks.py has the one per
+meta-architecture), batches and prefetches.
 
 Boxes beyond `max_number_of_boxes` are not dropped silently: each element
 carries `boxes_dropped` (and `boxes_unknown_class` for label ids outside
@@ -24,7 +23,6 @@ import tensorflow as tf
 
 from components.trainer import augmentations, resizing
 from components.trainer.tf_example import decode_example
-from official.vision.ops import anchor as anchor_ops
 from official.vision.ops import box_ops
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -54,7 +52,7 @@ class InputOptions:
 
     @classmethod
     def from_spec(cls, spec, max_number_of_boxes: int = 100) -> "InputOptions":
-        """Options from a model_builder.ModelSpec."""
+        """Options from a models.spec.ModelSpec."""
         return cls(
             input_height=spec.input_height, input_width=spec.input_width,
             num_classes=spec.num_classes, min_level=spec.min_level, max_level=spec.max_level,
@@ -96,31 +94,13 @@ def pad_to(tensor, length, value=0):
     return tf.pad(tensor, paddings, constant_values=value)
 
 
-def anchor_targets(options: InputOptions) -> Targets:
-    """RetinaNet (SSD) anchor targets: Model Garden's AnchorLabeler over the spec's multilevel anchors."""
-    anchor_boxes = anchor_ops.build_anchor_generator(
-        options.min_level, options.max_level, options.num_scales,
-        list(options.aspect_ratios), options.anchor_size)(
-            image_size=(options.input_height, options.input_width))
-    labeler = anchor_ops.AnchorLabeler(
-        match_threshold=options.matched_threshold, unmatched_threshold=options.unmatched_threshold,
-        box_coder_weights=list(options.box_coder_weights) if options.box_coder_weights else None)
-
-    def targets(pixel_boxes, classes):
-        cls_targets, box_targets, _, cls_weights, box_weights = labeler.label_anchors(
-            anchor_boxes, pixel_boxes, tf.expand_dims(classes, 1))
-        return {"cls_targets": cls_targets, "box_targets": box_targets,
-                "cls_weights": cls_weights, "box_weights": box_weights}
-    return targets
-
-
 def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tensor],
                 augment: Sequence[augmentations.Op] = (), targets: Targets | None = None) -> Callable:
     """serialized tf.Example → (normalised image, labels dict) for one example.
 
-    `targets` adds the model's training targets (default: `anchor_targets`).
+    `targets` adds the model's training targets (tasks.DetectorTask.targets); none without it.
     """
-    targets = targets or anchor_targets(options)
+    targets = targets or (lambda pixel_boxes, classes: {})
     max_boxes = options.max_number_of_boxes
 
     def parse(serialized):

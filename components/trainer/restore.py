@@ -1,20 +1,32 @@
 """Restores a TF2 object-based checkpoint into a detector, with OD API semantics.
 
 `fine_tune_checkpoint_type`:
-- `classification`: the backbone only.
+- `classification`: the backbone only, from a classification checkpoint
+  (`tf.train.Checkpoint(feature_extractor=backbone)`, keys `feature_extractor/...`)
+  or from the backbone of a detection checkpoint.
 - `detection`: everything but the class-dependent predictors, which are
   restored when their shapes match (same num_classes) and re-initialised
-  otherwise — the few-shot behaviour (box tower + box head + class tower kept).
+  otherwise: the few-shot behaviour (box tower, box head and class tower kept;
+  the OD API itself re-initialises the whole box predictor).
 - `full`: everything; every variable must exist with the same shape.
 
-Variables are matched by object path, as TF writes them: a checkpoint of
-`tf.train.Checkpoint(model=model)` (this project, Model Garden's trainer and
-the `checkpoint/` of our exports) has keys `model/_backbone/...`; one of
-`tf.train.Checkpoint(**model.checkpoint_items)` (Model Garden's
-`init_checkpoint_modules`) has `backbone/...`, `decoder/...`, `head/...`.
-Both layouts are tried. Shapes are compared before anything is assigned, so a
-checkpoint that does not fit changes nothing and raises ProblemsError naming
-module and variables.
+Variables are matched by object path, as TF writes them. SSD networks are the
+OD API's own (`models/ssd.py`), so a TF2 Detection Zoo `checkpoint/ckpt-0`
+(`tf.train.Checkpoint(model=...)`, keys `model/_feature_extractor/...`,
+`model/_box_predictor/...`) matches by name; Keras `layer_with_weights-N`
+indices resolve because the backbone is the same Keras application. Faster
+R-CNN (Model Garden) also takes `tf.train.Checkpoint(**model.checkpoint_items)`
+(`backbone/...`). Every path of a variable is tried, since a layer reachable
+twice (the OD API's tower convs) is saved under one of them.
+
+Nothing is assigned until everything has been checked. A checkpoint is refused
+(ProblemsError, nothing changed) when a variable is missing or has another
+shape, when it holds model variables this network lacks (another network),
+when it was written by detflow's earlier Model Garden SSD networks, or when the
+pipeline.config beside it differs in a setting that changes what the weights
+compute (`network_settings`). The RestoreReport lists, per module, what was
+restored, what was re-initialised and why, and every checkpoint variable not
+used, with its reason.
 """
 
 from __future__ import annotations
@@ -27,24 +39,29 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # object paths as checkpoints name them
 
+from components.trainer import network_settings
 from schemas.problems import Problem, ProblemsError
 
 CHECKPOINT_TYPES = ("classification", "detection", "full")
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
 # Class-dependent predictors: their shapes change with num_classes.
 _CLASS_DEPENDENT = re.compile(r"(^|_)(head_class|detection_head_class|detection_head_box)$")
+_BACKBONE = "_feature_extractor/classification_backbone/"
 _SHOWN = 5
+_OLD_SSD_LAYOUT = ("_backbone/", "_decoder/", "_head/")
 
 
 @dataclasses.dataclass
 class RestoreReport:
-    """What a restore did: counts per module and every variable not restored, with why."""
+    """What a restore did: counts per module, every variable not restored and every checkpoint value not used."""
 
     checkpoint: str
     checkpoint_type: str
     layout: str
     restored: dict[str, int] = dataclasses.field(default_factory=dict)
     reinitialized: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    unused: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    network_check: str = ""
 
     @property
     def num_restored(self) -> int:
@@ -53,10 +70,11 @@ class RestoreReport:
 
     def reinitialized_by_module(self) -> dict[str, int]:
         """Count of variables left as initialised, by module."""
-        out: dict[str, int] = {}
-        for item in self.reinitialized:
-            out[item["module"]] = out.get(item["module"], 0) + 1
-        return out
+        return _count(self.reinitialized)
+
+    def unused_by_module(self) -> dict[str, int]:
+        """Count of checkpoint values not restored, by module."""
+        return _count(self.unused)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (to record on the model artifact)."""
@@ -64,14 +82,26 @@ class RestoreReport:
                 "layout": self.layout, "restored": dict(self.restored),
                 "num_restored": self.num_restored,
                 "reinitialized_by_module": self.reinitialized_by_module(),
-                "reinitialized": list(self.reinitialized)}
+                "reinitialized": list(self.reinitialized),
+                "unused_by_module": self.unused_by_module(), "unused": list(self.unused),
+                "network_check": self.network_check}
 
     def summary(self) -> str:
         """One line for the log."""
         restored = ", ".join(f"{k} {v}" for k, v in sorted(self.restored.items()))
         reinit = ", ".join(f"{k} {v}" for k, v in sorted(self.reinitialized_by_module().items()))
+        unused = ", ".join(f"{k} {v}" for k, v in sorted(self.unused_by_module().items()))
         return (f"restored {self.num_restored} variables from {self.checkpoint} "
-                f"({self.checkpoint_type}): {restored or 'none'}; re-initialised: {reinit or 'none'}")
+                f"({self.checkpoint_type}): {restored or 'none'}; re-initialised: {reinit or 'none'}"
+                + (f"; not used from the checkpoint: {unused}" if unused else "")
+                + (f"; {self.network_check}" if self.network_check else ""))
+
+
+def _count(items: list[dict[str, str]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items:
+        out[item["module"]] = out.get(item["module"], 0) + 1
+    return out
 
 
 def _problem(where: str, message: str) -> ProblemsError:
@@ -93,10 +123,11 @@ def _latest_in_dir(directory: str) -> str | None:
 
 
 def find_checkpoint(path: str) -> str:
-    """Resolves a checkpoint prefix from a prefix, a checkpoint dir, or an export / Model artifact dir.
+    """Resolves a checkpoint prefix from a prefix, a checkpoint dir, a zoo folder or an export / Model artifact.
 
-    Looks at PATH itself, then PATH/checkpoint, PATH/Format-Serving/checkpoint,
-    and PATH/Format-Serving (a Trainer's Model artifact).
+    Looks at PATH itself, then PATH/checkpoint (a TF2 Detection Zoo folder, a
+    detflow export), PATH/Format-Serving/checkpoint and PATH/Format-Serving
+    (a Trainer's Model artifact).
     """
     if not path:
         raise _problem("fine_tune_checkpoint", "no checkpoint path given")
@@ -114,49 +145,91 @@ def find_checkpoint(path: str) -> str:
     raise _problem(path, "checkpoint not found (neither a checkpoint prefix with a .index file nor a directory)")
 
 
-def variable_paths(model: tf.Module) -> dict[str, tf.Variable]:
-    """Object path (as `tf.train.Checkpoint(model=model)` names it, without the `model/` root) → variable."""
+def config_beside(prefix: str) -> str | None:
+    """The pipeline.config that came with a checkpoint: in a zoo folder, an export's assets/ or beside it."""
+    directory = os.path.dirname(prefix)
+    home = os.path.dirname(directory)
+    for candidate in (os.path.join(home, "pipeline.config"), os.path.join(home, "assets", "pipeline.config"),
+                      os.path.join(directory, "pipeline.config")):
+        if tf.io.gfile.exists(candidate):
+            return candidate
+    return None
+
+
+def all_variable_paths(model: tf.Module) -> list[tuple[tf.Variable, list[str]]]:
+    """Each variable of `model` with every object path that reaches it (without the `model/` root)."""
     root = tf.train.Checkpoint(model=model)
-    _, node_paths = graph_view.ObjectGraphView(root).breadth_first_traversal()
-    out = {}
-    ids = {id(v) for v in model.variables}
-    for obj, path in node_paths.items():
-        if id(obj) in ids:
-            name = "/".join(ref.name for ref in path)
-            out[name[len("model/"):]] = obj
-    return out
+    view = graph_view.ObjectGraphView(root)
+    wanted = {id(v): v for v in model.variables}
+    found: dict[int, list[str]] = {}
+    stack: list[tuple[Any, tuple[str, ...], frozenset]] = [(model, (), frozenset())]
+    while stack:
+        obj, path, seen = stack.pop()
+        for ref in view.list_children(obj):
+            child, child_path = ref.ref, path + (ref.name,)
+            if id(child) in wanted:
+                found.setdefault(id(child), []).append("/".join(child_path))
+            elif id(child) not in seen and not isinstance(child, tf.Variable):
+                stack.append((child, child_path, seen | {id(obj)}))
+    # Shortest first; of a functional model's two names for a layer, checkpoints' `layer_with_weights-N`.
+    return [(v, sorted(found.get(id(v), []), key=lambda p: (p.count("/"), "/layer-" in "/" + p, p)))
+            for v in model.variables]
+
+
+def variable_paths(model: tf.Module) -> dict[str, tf.Variable]:
+    """Object path (the shortest, without the `model/` root) → variable."""
+    return {paths[0]: var for var, paths in all_variable_paths(model) if paths}
 
 
 def module_of(path: str) -> str:
-    """Report module of a variable path: backbone, decoder, head_class, head_box_tower, rpn_head, ..."""
+    """Report module of an object path: backbone, feature_maps, head_class, head_box_tower, rpn_head, ..."""
     parts = path.split("/")
+    if parts[0] == "model":
+        parts = parts[1:]
     if parts[0] == "_config_dict" and len(parts) > 1:  # Model Garden keeps its parts in a dict too
         parts = parts[1:]
+    if parts[0] == "feature_extractor":                 # a classification checkpoint
+        return "backbone"
+    if parts[0] == "_feature_extractor":
+        return "backbone" if parts[1:2] == ["classification_backbone"] else "feature_maps"
+    if parts[0] == "_box_predictor" and len(parts) > 2:
+        return _od_head_module(parts[1], parts[2])
     top = parts[0].lstrip("_")
     if top == "head" and len(parts) > 1:
         sub = parts[1]
-        if sub.startswith("_classifier"):
-            return "head_class"
-        if sub.startswith("_box_regressor"):
-            return "head_box"
-        if sub.startswith("_cls_"):
-            return "head_class_tower"
-        if sub.startswith("_box_"):
-            return "head_box_tower"
+        for prefix, module in (("_classifier", "head_class"), ("_box_regressor", "head_box"),
+                               ("_cls_", "head_class_tower"), ("_box_", "head_box_tower")):
+            if sub.startswith(prefix):
+                return module
         return "head_other"
     if top == "detection_head":
         joined = "/".join(parts)
-        if "_classifier" in joined:
-            return "detection_head_class"
-        if "_box_regressor" in joined:
-            return "detection_head_box"
-        return "detection_head_tower"
+        return ("detection_head_class" if "_classifier" in joined else
+                "detection_head_box" if "_box_regressor" in joined else "detection_head_tower")
     return top
 
 
-def _checkpoint_key(path: str, layout: str) -> str:
+def _od_head_module(attribute: str, key: str) -> str:
+    if attribute == "_box_prediction_head":
+        return "head_box"
+    if attribute == "_prediction_heads":
+        return "head_class" if key == "class_predictions_with_background" else "head_box"
+    if attribute == "_head_scope_conv_layers":
+        return {"BoxPredictionTower": "head_box_tower", "ClassPredictionTower": "head_class_tower"}.get(
+            key, "head_shared_tower")
+    if attribute == "_base_tower_layers_for_heads":
+        return "head_class_tower" if key == "class_predictions_with_background" else "head_box_tower"
+    if attribute == "_additional_projection_layers":
+        return "head_projection"
+    return "head_tower"
+
+
+def _checkpoint_key(path: str, layout: str) -> str | None:
+    """The checkpoint key of an object path in a layout (None when that layout cannot hold it)."""
     if layout == "model":
         return f"model/{path}{_SUFFIX}"
+    if layout == "classification":
+        return f"feature_extractor/{path[len(_BACKBONE):]}{_SUFFIX}" if path.startswith(_BACKBONE) else None
     parts = path.split("/")
     return "/".join([parts[0].lstrip("_")] + parts[1:]) + _SUFFIX
 
@@ -166,47 +239,96 @@ def _examples(items: list[str]) -> str:
     return shown + (f", ... ({len(items) - _SHOWN} more)" if len(items) > _SHOWN else "")
 
 
-def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detection") -> RestoreReport:
+def _is_ssd(model) -> bool:
+    return hasattr(model, "anchors") and hasattr(model, "feature_extractor")
+
+
+def _no_match(prefix: str, model, keys: list[str]) -> ProblemsError:
+    model_keys = [k[len("model/"):] for k in keys if k.startswith("model/")]
+    if _is_ssd(model) and any(k.startswith(_OLD_SSD_LAYOUT) for k in model_keys):
+        return _problem(prefix, "this checkpoint was written by detflow 0.1, whose SSD networks were Model Garden's "
+                        "RetinaNet (keys model/_backbone, model/_decoder, model/_head): their FPN, preprocessing "
+                        "and anchor order compute another function than the OD API networks detflow builds now, "
+                        "so its weights cannot be carried over. Fine-tune from a TF2 Detection Zoo checkpoint or "
+                        "the embedded base checkpoint (`detflow init` writes a config for it) and train again; "
+                        "the old export's SavedModel still serves (`detflow predict`)")
+    some = sorted(keys)[:_SHOWN]
+    return _problem(prefix, "no variable of this model is in the checkpoint (is it a TF2 object-based checkpoint "
+                    f"of this architecture?); it holds e.g. {', '.join(some) or 'nothing'}")
+
+
+def _network_check(prefix: str, pipeline_proto, checkpoint_type: str) -> str:
+    """Compares the network settings with the config beside the checkpoint; raises on a difference."""
+    if pipeline_proto is None:
+        return ""
+    path = config_beside(prefix)
+    if path is None:
+        return "no pipeline.config beside the checkpoint: names and shapes checked, network settings not"
+    theirs = network_settings.read_config(path)
+    if theirs is None:
+        return f"{path} does not parse: names and shapes checked, network settings not"
+    diffs = network_settings.differences(theirs, pipeline_proto)
+    if checkpoint_type == "classification":
+        diffs = [d for d in diffs if ".feature_extractor." in d or d.startswith("model:")]
+    if diffs:
+        raise _problem(prefix, "the checkpoint's network differs from this config's, though its variables may "
+                       f"fit: restoring it would compute another function ({path} vs this pipeline.config):\n  "
+                       + "\n  ".join(diffs))
+    return f"network settings equal to {path}"
+
+
+def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detection",
+            pipeline_proto=None) -> RestoreReport:
     """Restores `model` from the checkpoint at `path` (see `find_checkpoint`) per the OD API type.
 
+    `pipeline_proto`, the config `model` was built from, lets the restore compare
+    network settings with the pipeline.config that came with the checkpoint.
     Returns a RestoreReport; raises ProblemsError (nothing assigned) when the
-    checkpoint does not fit: missing, another architecture, wrong shapes.
+    checkpoint does not fit (see the module doc).
     """
     if fine_tune_checkpoint_type not in CHECKPOINT_TYPES:
         raise _problem("fine_tune_checkpoint_type", f"{fine_tune_checkpoint_type!r} is not one of "
                        f"{', '.join(CHECKPOINT_TYPES)}")
     prefix = find_checkpoint(path)
     try:
-        shapes = tf.train.load_checkpoint(prefix).get_variable_to_shape_map()
+        reader = tf.train.load_checkpoint(prefix)
+        shapes = reader.get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError) as e:
         raise _problem(prefix, f"cannot read checkpoint: {e}") from None
-    reader = tf.train.load_checkpoint(prefix)
-    variables = variable_paths(model)
+    keys = [k for k in shapes if k.endswith(_SUFFIX)]
+    variables = all_variable_paths(model)
+    classification = fine_tune_checkpoint_type == "classification"
+
+    def key_for(paths: list[str], layout: str) -> str | None:
+        candidates = [k for k in (_checkpoint_key(p, layout) for p in paths) if k]
+        return next((k for k in candidates if k in shapes), candidates[0] if candidates else None)
 
     def hits(layout: str) -> int:
-        return sum(_checkpoint_key(p, layout) in shapes for p in variables)
+        return sum(1 for _, paths in variables if (k := key_for(paths, layout)) and k in shapes)
 
-    layout = max(("model", "items"), key=hits)
+    layout = max(("model", "classification", "items"), key=hits)
     if hits(layout) == 0:
-        some = sorted(k for k in shapes if k.endswith(_SUFFIX))[:_SHOWN]
-        raise _problem(prefix, "no variable of this model is in the checkpoint (is it a TF2 object-based "
-                       f"checkpoint of this architecture?); it holds e.g. {', '.join(some) or 'nothing'}")
-    wanted = {"classification": lambda m: m == "backbone"}.get(fine_tune_checkpoint_type, lambda m: True)
-    report = RestoreReport(checkpoint=prefix, checkpoint_type=fine_tune_checkpoint_type, layout=layout)
-    to_assign, missing, mismatched = [], {}, {}
+        raise _no_match(prefix, model, keys)
+    if layout == "classification" and not classification:
+        raise _problem(prefix, f"this is a classification checkpoint (keys feature_extractor/...): it holds a "
+                       f"backbone only; set fine_tune_checkpoint_type: \"classification\" to restore it")
+    network_check = _network_check(prefix, pipeline_proto, fine_tune_checkpoint_type)
+    report = RestoreReport(checkpoint=prefix, checkpoint_type=fine_tune_checkpoint_type, layout=layout,
+                           network_check=network_check)
     checks = []
-    for vpath, var in sorted(variables.items()):
-        module = module_of(vpath)
-        if not wanted(module):
-            report.reinitialized.append({"variable": vpath, "module": module,
-                                         "reason": f"not restored by type {fine_tune_checkpoint_type}"})
+    for var, paths in variables:
+        module = module_of(paths[0]) if paths else "unknown"
+        if classification and module != "backbone":
+            report.reinitialized.append({"variable": paths[0] if paths else var.name, "module": module,
+                                         "reason": "not restored by type classification"})
             continue
-        key = _checkpoint_key(vpath, layout)
-        ckpt_shape = shapes.get(key)
-        checks.append((vpath, var, module, key, var.shape.as_list(),
+        key = key_for(paths, layout)
+        ckpt_shape = shapes.get(key) if key else None
+        checks.append((paths[0] if paths else var.name, var, module, key, var.shape.as_list(),
                        None if ckpt_shape is None else list(ckpt_shape)))
     # A class predictor is restored or re-initialised as a whole, never in part.
     misfit_modules = {c[2] for c in checks if c[4] != c[5]}
+    to_assign, missing, mismatched = [], {}, {}
     for vpath, var, module, key, model_shape, ckpt_shape in checks:
         class_dependent = bool(_CLASS_DEPENDENT.search(module))
         if fine_tune_checkpoint_type == "detection" and class_dependent and module in misfit_modules:
@@ -221,15 +343,37 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
             missing.setdefault(module, []).append(vpath)
         else:
             mismatched.setdefault(module, []).append(f"{vpath} (model {model_shape}, checkpoint {ckpt_shape})")
-    if missing or mismatched:
+    used = {key for _, key, _ in to_assign}
+    extra: dict[str, list[str]] = {}
+    for key in sorted(keys):
+        if key in used:
+            continue
+        name = key[: -len(_SUFFIX)]
+        module = module_of(name) if layout != "items" else name.split("/")[0]
+        if (layout == "model" and not name.startswith("model/")) or (layout == "items" and module == "save_counter"):
+            reason = "training state (optimizer, step counters), not model weights"
+        elif classification:
+            reason = ("not restored by type classification" if module != "backbone" or layout == "model"
+                      else "not part of this backbone")
+        elif _CLASS_DEPENDENT.search(module) and fine_tune_checkpoint_type == "detection":
+            reason = "class predictor of the checkpoint's num_classes, re-initialised here"
+        else:
+            extra.setdefault(module, []).append(name)
+            continue
+        report.unused.append({"variable": name, "module": module, "reason": reason})
+    if missing or mismatched or extra:
         lines = [f"checkpoint does not fit the model for fine_tune_checkpoint_type "
                  f"{fine_tune_checkpoint_type!r} (layout {layout}/...):"]
         for module, names in sorted(missing.items()):
             lines.append(f"  module {module}: {len(names)} variables missing from checkpoint: {_examples(names)}")
         for module, names in sorted(mismatched.items()):
             lines.append(f"  module {module}: {len(names)} variables with other shapes: {_examples(names)}")
-        lines.append("  (another feature_extractor, depth_multiplier, levels or head config? "
-                     "'detection' re-initialises only the class predictor when num_classes changes)")
+        for module, names in sorted(extra.items()):
+            lines.append(f"  module {module}: {len(names)} checkpoint variables this network does not have "
+                         f"(another network): {_examples(names)}")
+        lines.append("  (another feature_extractor, depth_multiplier, levels or head config? 'detection' "
+                     "re-initialises only the class predictor when num_classes changes; 'classification' takes "
+                     "the backbone alone)")
         raise _problem(prefix, "\n".join(lines))
     for var, key, module in to_assign:
         var.assign(reader.get_tensor(key))

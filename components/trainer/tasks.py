@@ -6,10 +6,11 @@ the training-mode forward pass and the weighted losses. Everything else
 (strategy, checkpoints, resume, TensorBoard, box counters, export) is the one
 loop in train_loop.
 
-- `SsdTask` (`model.ssd`, Model Garden RetinaNet): anchor targets from
-  `AnchorLabeler`; focal + Huber losses normalised by the positives (+1), as
-  Model Garden's tasks/retinanet.py computes them, with the config's
-  gamma/alpha/delta and classification/localization weights.
+- `SsdTask` (`model.ssd`, the OD API's SSD networks): targets from Model
+  Garden's `AnchorLabeler` over the network's own anchors; the OD API's
+  sigmoid focal + smooth L1 losses normalised by max(positives, 1), with the
+  config's gamma/alpha/delta, classification/localization weights and
+  normalize_loc_loss_by_codesize.
 - `FasterRcnnTask` (`model.faster_rcnn`, Model Garden MaskRCNNModel without
   masks): RPN targets from `RpnAnchorLabeler` over the builder's grid anchors
   (first_stage_minibatch_size anchors per image, first_stage_positive_balance_fraction
@@ -31,8 +32,8 @@ import tensorflow as tf
 import tf_keras
 
 from components.trainer import inputs
-from components.trainer.model_builder import ModelSpec
-from official.vision.losses import focal_loss, loss_utils, maskrcnn_losses
+from components.trainer.models.spec import DetectorBundle
+from official.vision.losses import focal_loss, maskrcnn_losses
 from official.vision.ops import anchor as anchor_ops
 
 # Model Garden's maskrcnn Losses defaults (configs/maskrcnn.py).
@@ -45,8 +46,9 @@ class DetectorTask:
 
     loss_names: tuple[str, ...] = ("cls_loss", "box_loss")
 
-    def __init__(self, spec: ModelSpec):
-        self.spec = spec
+    def __init__(self, bundle: DetectorBundle):
+        self.spec = bundle.spec
+        self.bundle = bundle
 
     def targets(self, options: inputs.InputOptions) -> inputs.Targets:
         """Per-example training targets the input pipeline adds to the labels."""
@@ -58,29 +60,51 @@ class DetectorTask:
 
 
 class SsdTask(DetectorTask):
-    """`model.ssd` on Model Garden's RetinaNet."""
+    """`model.ssd`: the OD API's SSD losses over its anchors."""
 
     def targets(self, options):
-        """RetinaNet anchor targets (`inputs.anchor_targets`)."""
-        return inputs.anchor_targets(options)
+        """Anchor targets over the network's own anchors (OD order): Model Garden's AnchorLabeler.
+
+        The labeler matches at matched/unmatched_threshold, each ground-truth box to its best anchor
+        too, and encodes with the config's box coder; unmatched anchors get class -1, which one-hot
+        turns into an all-zero row: background column included (encode_background_as_zeros).
+        """
+        anchors = {"all": tf.constant(self.bundle.anchors)[:, None, :]}    # one "level" of [N, 1, 4]
+        spec = self.spec
+        labeler = anchor_ops.AnchorLabeler(match_threshold=spec.matched_threshold,
+                                           unmatched_threshold=spec.unmatched_threshold,
+                                           box_coder_weights=list(spec.box_coder_weights))
+        scale = tf.constant([options.input_height, options.input_width] * 2, tf.float32)
+
+        def targets(pixel_boxes, classes):
+            cls_targets, box_targets, _, cls_weights, box_weights = labeler.label_anchors(
+                anchors, pixel_boxes / scale, tf.expand_dims(classes, 1))
+            return {"cls_targets": tf.reshape(cls_targets["all"], [-1]),
+                    "box_targets": tf.reshape(box_targets["all"], [-1, 4]),
+                    "cls_weights": cls_weights, "box_weights": box_weights}
+        return targets
 
     def losses(self, model, images, labels, aux_losses=None):
-        """Focal + Huber over anchor targets, normalised by the positives (+1), weighted by the config."""
+        """The OD API's SSD loss: sigmoid focal + smooth L1 over the anchors, over max(positives, 1).
+
+        The localization loss is averaged over the 4 box coordinates when
+        normalize_loc_loss_by_codesize, summed over them otherwise.
+        """
         spec = self.spec
         outputs = model(images, training=True)
         cls_loss_fn = focal_loss.FocalLoss(alpha=spec.focal_alpha, gamma=spec.focal_gamma,
                                            reduction=tf_keras.losses.Reduction.SUM)
         box_loss_fn = tf_keras.losses.Huber(spec.huber_delta or 1.0, reduction=tf_keras.losses.Reduction.SUM)
-        num_positives = tf.reduce_sum(labels["box_weights"]) + 1.0
-        y_true_cls = tf.one_hot(loss_utils.multi_level_flatten(labels["cls_targets"], last_dim=None),
-                                spec.mg_num_classes)
-        y_pred_cls = loss_utils.multi_level_flatten(outputs["cls_outputs"], last_dim=spec.mg_num_classes)
-        y_true_box = loss_utils.multi_level_flatten(labels["box_targets"], last_dim=4)
-        y_pred_box = loss_utils.multi_level_flatten(outputs["box_outputs"], last_dim=4)
-        cls_loss = cls_loss_fn(y_true=y_true_cls, y_pred=tf.cast(y_pred_cls, tf.float32),
+        num_positives = tf.maximum(tf.reduce_sum(labels["box_weights"]), 1.0)
+        y_true_cls = tf.one_hot(labels["cls_targets"], spec.mg_num_classes)
+        y_pred_cls = tf.cast(outputs["class_predictions_with_background"], tf.float32)
+        cls_loss = cls_loss_fn(y_true=y_true_cls, y_pred=y_pred_cls,
                                sample_weight=labels["cls_weights"] / num_positives)
-        box_loss = box_loss_fn(y_true=y_true_box, y_pred=tf.cast(y_pred_box, tf.float32),
+        # Keras' Huber averages over the last axis: the code-size-normalised OD loss.
+        box_loss = box_loss_fn(y_true=labels["box_targets"], y_pred=tf.cast(outputs["box_encodings"], tf.float32),
                                sample_weight=labels["box_weights"] / num_positives)
+        if not spec.normalize_loc_loss_by_codesize:
+            box_loss *= 4.0
         total = (spec.classification_weight or 1.0) * cls_loss + (spec.localization_weight or 1.0) * box_loss
         if aux_losses:
             total += tf.add_n(aux_losses)
@@ -94,8 +118,11 @@ class FasterRcnnTask(DetectorTask):
 
     def targets(self, options):
         """RPN score/box targets over the grid anchors, and the ground truth in pixels padded with -1."""
+        from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
         spec = self.spec
-        anchor_boxes = spec.anchor_boxes(options.input_height, options.input_width)
+        anchor_boxes = faster_rcnn.grid_anchor_boxes(options.input_height, options.input_width, spec.min_level,
+                                                     spec.grid_anchor_scales, spec.aspect_ratios,
+                                                     spec.grid_anchor_base_size)
         labeler = anchor_ops.RpnAnchorLabeler(
             match_threshold=spec.matched_threshold, unmatched_threshold=spec.unmatched_threshold,
             rpn_batch_size_per_im=spec.rpn_minibatch_size, rpn_fg_fraction=spec.rpn_positive_fraction)
@@ -111,10 +138,10 @@ class FasterRcnnTask(DetectorTask):
 
     def losses(self, model, images, labels, aux_losses=None):
         """Model Garden's Faster R-CNN losses (tasks/maskrcnn.py build_losses), weighted by the config."""
-        from components.trainer import faster_rcnn_builder  # pylint: disable=import-outside-toplevel
+        from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
         spec = self.spec
         outputs = model(images, image_shape=labels["image_shape"],
-                        anchor_boxes=faster_rcnn_builder.anchors_for_batch(spec, images),
+                        anchor_boxes=faster_rcnn.anchors_for_batch(spec, images),
                         gt_boxes=labels["gt_boxes"], gt_classes=labels["gt_classes"], training=True)
         out = {k: tf.cast(outputs[k], tf.float32) for k in ("class_outputs", "class_targets",
                                                              "box_outputs", "box_targets")}
@@ -135,6 +162,6 @@ class FasterRcnnTask(DetectorTask):
                 "rpn_box_loss": rpn_box, "frcnn_cls_loss": frcnn_cls, "frcnn_box_loss": frcnn_box}
 
 
-def task_for(spec: ModelSpec) -> DetectorTask:
+def task_for(bundle: DetectorBundle) -> DetectorTask:
     """The DetectorTask of a built detector's meta-architecture."""
-    return {"ssd": SsdTask, "faster_rcnn": FasterRcnnTask}[spec.meta_architecture](spec)
+    return {"ssd": SsdTask, "faster_rcnn": FasterRcnnTask}[bundle.spec.meta_architecture](bundle)

@@ -1,6 +1,6 @@
 """The training loop shared by `detflow train` and the TFX Trainer's run_fn.
 
-`train(...)` builds the detector a pipeline.config names (model_builder), under
+`train(...)` builds the detector a pipeline.config names (models.factory), under
 a `tf.distribute` strategy (Mirrored over several GPUs, else one device);
 restores the fine-tune checkpoint (restore) unless it is resuming; trains the
 variables `freeze.trainable_variables` leaves trainable (backbone frozen by
@@ -25,7 +25,8 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
-from components.trainer import augmentations, inputs, model_builder, optimizers, tasks
+from components.trainer import augmentations, inputs, optimizers, tasks
+from components.trainer.models import factory
 from components.trainer import restore as restore_lib
 from schemas.problems import Problem, ProblemsError
 
@@ -155,11 +156,11 @@ def class_head_note(report: dict, label_map_path: str | None) -> str | None:
 
 
 def _fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: str,
-               say: Callable[[str], None], label_map_path: str | None = None) -> dict | None:
+               say: Callable[[str], None], label_map_path: str | None = None, proto=None) -> dict | None:
     """Fine-tune restore on a fresh run; its report is kept in model_dir for later resumes."""
     if not checkpoint:
         return None
-    restored = restore_lib.restore(model, checkpoint, checkpoint_type or "detection")
+    restored = restore_lib.restore(model, checkpoint, checkpoint_type or "detection", pipeline_proto=proto)
     say(restored.summary())
     report = restored.to_dict()
     note = class_head_note(report, label_map_path)
@@ -169,6 +170,19 @@ def _fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: s
     with tf.io.gfile.GFile(os.path.join(model_dir, RESTORE_REPORT), "w") as f:
         json.dump(report, f, indent=1)
     return report
+
+
+def _resume(ckpt: tf.train.Checkpoint, prefix: str, model_dir: str) -> None:
+    """Restores an interrupted run's checkpoint; refuses one whose network is not this config's."""
+    status = ckpt.restore(prefix)
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError:
+        raise ProblemsError([Problem(model_dir, f"holds a checkpoint ({os.path.basename(prefix)}) of another "
+                                     "network than this pipeline.config builds (another architecture, or an "
+                                     "earlier detflow version); resume it with its own config, or train into a "
+                                     "new --model-dir")]) from None
+    status.expect_partial()
 
 
 def _previous_restore_report(model_dir: str) -> dict | None:
@@ -242,9 +256,9 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
                     f"the {strategy.num_replicas_in_sync} replicas of {strategy.__class__.__name__}")
 
     with strategy.scope():
-        bundle = model_builder.build_detector(proto)
+        bundle = factory.build_detector(proto)
         model, spec = bundle.model, bundle.spec
-        task = tasks.task_for(spec)
+        task = tasks.task_for(bundle)
         optimizer = optimizers.build_optimizer(tc.optimizer)
         train_vars = _trainable(model, tc, freeze_backbone)
         if not train_vars:
@@ -257,16 +271,16 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     manager = tf.train.CheckpointManager(ckpt, model_dir, max_to_keep=3, step_counter=optimizer.iterations,
                                          checkpoint_interval=checkpoint_every)
     if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        _resume(ckpt, manager.latest_checkpoint, model_dir)
         report = _previous_restore_report(model_dir)
         say(f"resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
     else:
         report = _fine_tune(model, model_dir, base_checkpoint or tc.fine_tune_checkpoint,
-                            tc.fine_tune_checkpoint_type, say, label_map_path)
+                            tc.fine_tune_checkpoint_type, say, label_map_path, proto)
     start_step = int(optimizer.iterations.numpy())  # .numpy(): int() refuses a MirroredVariable
 
     options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=tc.max_number_of_boxes or 100)
-    normalize = model_builder.preprocess_images
+    normalize = bundle.preprocess
     augment = augmentations.build_augmentations(tc.data_augmentation_options)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: inputs.build_dataset(train_files, options, batch_size, normalize=normalize,
@@ -365,7 +379,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
             export_ckpt = tf.train.Checkpoint(model=model).write(
                 os.path.join(model_dir, "export_checkpoint", f"ckpt-{step}"))
             from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
-            export_lib.export_saved_model(model, spec, label_map_path, _config_text(pipeline_config),
+            export_lib.export_saved_model(bundle, label_map_path, _config_text(pipeline_config),
                                           export_ckpt, export_dir)
         exported = export_dir
         say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))

@@ -13,6 +13,12 @@ model {
       depth_multiplier: 0.35
       min_depth: 16
       FPN
+      conv_hyperparams {
+        activation: RELU_6
+        initializer { truncated_normal_initializer { stddev: 0.03 } }
+        batch_norm { scale: true decay: 0.97 epsilon: 0.001 }
+      }
+      override_base_feature_extractor_hyperparams: true
     }
     box_coder { faster_rcnn_box_coder { y_scale: 10.0 x_scale: 10.0 height_scale: 5.0 width_scale: 5.0 } }
     matcher { argmax_matcher { matched_threshold: 0.5 unmatched_threshold: 0.5 } }
@@ -27,7 +33,11 @@ model {
       weight_shared_convolutional_box_predictor {
         depth: 32 num_layers_before_predictor: 2 kernel_size: 3
         class_prediction_bias_init: -4.6 use_depthwise: true
-        conv_hyperparams { activation: RELU_6 initializer { random_normal_initializer { stddev: 0.01 } } }
+        conv_hyperparams {
+          activation: RELU_6
+          initializer { random_normal_initializer { stddev: 0.01 } }
+          batch_norm { scale: true decay: 0.997 epsilon: 0.001 }
+        }
       }
     }
     post_processing {
@@ -60,7 +70,7 @@ def ssd_config_text(num_classes: int = 3, size: int = 64, feature_extractor: str
     """pipeline.config text of a ~0.4 M-parameter SSD (MobileNetV2 x0.35, depth 32)."""
     with_fpn = feature_extractor.endswith("_fpn_keras")
     return (SSD_TEXT.replace("NUM_CLASSES", str(num_classes)).replace("SIZE", str(size))
-            .replace("FEATURE_EXTRACTOR", feature_extractor).replace("FPN", FPN if with_fpn else "")
+            .replace("FEATURE_EXTRACTOR", feature_extractor).replace("FPN", FPN if with_fpn else "num_layers: 3")
             .replace("MIN_LEVEL", "3" if with_fpn else "4")
             .replace("FREEZE_BN", "true" if freeze_batchnorm else "false"))
 

@@ -64,11 +64,11 @@ def test_fine_tune_keeps_frozen_backbone_then_resumes_without_restoring_again(da
     assert report["reinitialized_by_module"].get("head_class", 0) > 0   # 2 -> 3 classes
 
     before, after = _variables(base), _variables(first.checkpoint)
-    backbone = [k for k in before if k.startswith("model/_backbone/")]
+    backbone = [k for k in before if k.startswith("model/_feature_extractor/classification_backbone/")]
     assert len(backbone) > 100   # weights and batch-norm statistics
     for key in backbone:
         np.testing.assert_array_equal(after[key], before[key], err_msg=key)
-    head_box = [k for k in before if "_box_regressor" in k]
+    head_box = [k for k in before if "_box_prediction_head" in k]
     assert head_box and any(not np.array_equal(after[k], before[k]) for k in head_box)
 
     resumed = train_loop.train(config, pattern, None, model_dir, base_checkpoint=base,
@@ -87,7 +87,7 @@ def test_moving_averages_are_exported_when_on(data):
     r = train_loop.train(config, pattern, None, str(root / "ema"), log_every=1)
     assert r.moving_average_exported
     trained, exported = _variables(r.checkpoint), _variables(r.export_checkpoint)
-    head = [k for k in trained if "_box_regressor" in k and "OPTIMIZER" not in k]
+    head = [k for k in trained if "_box_prediction_head" in k and "OPTIMIZER" not in k]
     assert head and any(not np.array_equal(trained[k], exported[k]) for k in head)
 
 

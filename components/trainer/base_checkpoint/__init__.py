@@ -52,8 +52,16 @@ def pipeline_config_text(*, num_classes: int, label_map_path: str, train_input_p
       fpn {{
         min_level: 3
         max_level: 6
-        additional_layer_depth: 64
+        # The OD API scales the FPN depth by depth_multiplier: int(184 * 0.35) = 64 channels.
+        additional_layer_depth: 184
       }}
+      conv_hyperparams {{
+        activation: RELU_6
+        regularizer {{ l2_regularizer {{ weight: 0.00004 }} }}
+        initializer {{ random_normal_initializer {{ stddev: 0.01 mean: 0.0 }} }}
+        batch_norm {{ scale: true decay: 0.997 epsilon: 0.001 }}
+      }}
+      override_base_feature_extractor_hyperparams: true
     }}
     box_coder {{
       faster_rcnn_box_coder {{
@@ -87,8 +95,15 @@ def pipeline_config_text(*, num_classes: int, label_map_path: str, train_input_p
         depth: 64
         num_layers_before_predictor: 2
         class_prediction_bias_init: -4.6
+        share_prediction_tower: true
         use_depthwise: true
         kernel_size: 3
+        conv_hyperparams {{
+          activation: RELU_6
+          regularizer {{ l2_regularizer {{ weight: 0.00004 }} }}
+          initializer {{ random_normal_initializer {{ stddev: 0.01 mean: 0.0 }} }}
+          batch_norm {{ scale: true decay: 0.997 epsilon: 0.001 }}
+        }}
       }}
     }}
     loss {{
@@ -105,6 +120,9 @@ def pipeline_config_text(*, num_classes: int, label_map_path: str, train_input_p
       classification_weight: 1.0
       localization_weight: 1.0
     }}
+    encode_background_as_zeros: true
+    normalize_loss_by_num_matches: true
+    normalize_loc_loss_by_codesize: true
     post_processing {{
       batch_non_max_suppression {{
         score_threshold: 0.01

@@ -40,13 +40,17 @@ from official.vision.configs import common as common_cfg
 from official.vision.configs import decoders as decoders_cfg
 from official.vision.configs import maskrcnn as maskrcnn_cfg
 from official.vision.modeling import factory
-from schemas.problems import Problem, ProblemsError
+from official.vision.ops import preprocess_ops
+from components.trainer.models.spec import DetectorBundle, ModelSpec, config_problem as _problem
+from components.trainer.models.spec import freeze_batchnorm, input_size
+from schemas.field_support import FASTER_RCNN_FEATURE_EXTRACTORS as FEATURE_EXTRACTORS
 
-FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras",)
 
-
-def _problem(field: str, message: str) -> ProblemsError:
-    return ProblemsError([Problem("pipeline.config", f"{field}: {message}")])
+def imagenet_preprocess(images: tf.Tensor) -> tf.Tensor:
+    """0..255 RGB → Model Garden's ImageNet mean/std normalisation (what its ResNet expects)."""
+    images = tf.cast(images, tf.float32)
+    return (images - tf.constant(preprocess_ops.MEAN_RGB, tf.float32)) / tf.constant(preprocess_ops.STDDEV_RGB,
+                                                                                     tf.float32)
 
 
 class SelectLevel(tf_keras.layers.Layer):
@@ -82,14 +86,12 @@ def grid_anchor_boxes(height: int, width: int, level: int, scales, aspect_ratios
 
 def build_faster_rcnn(pipeline_proto):
     """Builds the DetectorBundle for `pipeline_proto.model.faster_rcnn` (see module doc)."""
-    from components.trainer import model_builder  # pylint: disable=import-outside-toplevel
     frcnn = pipeline_proto.model.faster_rcnn
     fe = frcnn.feature_extractor
     if fe.type not in FEATURE_EXTRACTORS:
         raise _problem("model.faster_rcnn.feature_extractor.type",
                        f"{fe.type!r} is not supported (supported: {', '.join(FEATURE_EXTRACTORS)})")
-    height, width, keep, min_dim, max_dim = model_builder._input_size(  # pylint: disable=protected-access
-        frcnn, "model.faster_rcnn")
+    height, width, keep, min_dim, max_dim = input_size(frcnn, "model.faster_rcnn")
     stride = fe.first_stage_features_stride or 16
     if stride not in (8, 16, 32):
         raise _problem("model.faster_rcnn.feature_extractor.first_stage_features_stride",
@@ -104,7 +106,7 @@ def build_faster_rcnn(pipeline_proto):
     base = (float(grid.height or 256), float(grid.width or 256))
     nms = frcnn.second_stage_post_processing.batch_non_max_suppression
     predictor = frcnn.second_stage_box_predictor.mask_rcnn_box_predictor
-    spec = model_builder.ModelSpec(
+    spec = ModelSpec(
         meta_architecture="faster_rcnn", feature_extractor=fe.type,
         input_height=height, input_width=width, keep_aspect_ratio=keep,
         min_dimension=min_dim, max_dimension=max_dim,
@@ -154,8 +156,8 @@ def build_faster_rcnn(pipeline_proto):
     model = factory.build_maskrcnn(input_specs, model_config, decoder=SelectLevel(level, name="select_level"))
     inference(model, spec, tf.zeros([1, height, width, 3]), tf.constant([[height, width]], tf.float32))
     if spec.freeze_batchnorm:
-        model_builder.freeze_batchnorm(model)
-    return model_builder.DetectorBundle(model=model, spec=spec, model_config=model_config)
+        freeze_batchnorm(model)
+    return DetectorBundle(model=model, spec=spec, model_config=model_config, preprocess_fn=imagenet_preprocess)
 
 
 def anchors_for_batch(spec, images: tf.Tensor) -> dict[str, tf.Tensor]:

@@ -1,0 +1,108 @@
+"""SSD decoding and post-processing as the OD API does it (`ssd_meta_arch.postprocess`).
+
+- `decode_boxes`: the OD API's `FasterRcnnBoxCoder.decode` (ty, tx, th, tw
+  divided by the config's scales, relative to the anchors; no clipping of
+  th/tw, unlike Model Garden's decoder).
+- `score_converter`: IDENTITY, SIGMOID or SOFTMAX of logits / logit_scale.
+- `batch_non_max_suppression`: per class, NMS at iou_threshold keeping up to
+  max_detections_per_class boxes scoring above score_threshold; then the
+  best max_total_detections over all classes, boxes clipped to the clip window
+  and, with change_coordinate_frame, expressed relative to it. Boxes that lie
+  wholly outside the window are pruned, as the OD API prunes them after its
+  clipping: such a box overlaps no box inside the window, so dropping it
+  before the NMS selects the same boxes. One `combined_non_max_suppression`
+  op does the per-class loop of the OD API's `multiclass_non_max_suppression`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import tensorflow as tf
+
+IDENTITY, SIGMOID, SOFTMAX = "IDENTITY", "SIGMOID", "SOFTMAX"
+
+
+@dataclasses.dataclass(frozen=True)
+class PostProcessing:
+    """The `post_processing` of a config (OD API defaults)."""
+
+    score_threshold: float = 0.0
+    iou_threshold: float = 0.6
+    max_detections_per_class: int = 100
+    max_total_detections: int = 100
+    change_coordinate_frame: bool = True
+    score_converter: str = IDENTITY
+    logit_scale: float = 1.0
+
+    @classmethod
+    def from_proto(cls, message) -> "PostProcessing":
+        """From a `PostProcessing` message."""
+        nms = message.batch_non_max_suppression
+        return cls(score_threshold=nms.score_threshold, iou_threshold=nms.iou_threshold,
+                   max_detections_per_class=nms.max_detections_per_class,
+                   max_total_detections=nms.max_total_detections,
+                   change_coordinate_frame=nms.change_coordinate_frame,
+                   score_converter=message.ScoreConverter.Name(message.score_converter),
+                   logit_scale=message.logit_scale or 1.0)
+
+
+def decode_boxes(codes: tf.Tensor, anchors: tf.Tensor, scales: tuple[float, ...] | None) -> tf.Tensor:
+    """Box encodings [..., N, 4] relative to anchors [N, 4] → boxes ymin, xmin, ymax, xmax (the anchors' units)."""
+    ha = anchors[:, 2] - anchors[:, 0]
+    wa = anchors[:, 3] - anchors[:, 1]
+    yca = anchors[:, 0] + ha / 2.0
+    xca = anchors[:, 1] + wa / 2.0
+    ty, tx, th, tw = tf.unstack(codes, axis=-1)
+    if scales:
+        ty, tx, th, tw = ty / scales[0], tx / scales[1], th / scales[2], tw / scales[3]
+    w = tf.exp(tw) * wa
+    h = tf.exp(th) * ha
+    yc = ty * ha + yca
+    xc = tx * wa + xca
+    return tf.stack([yc - h / 2.0, xc - w / 2.0, yc + h / 2.0, xc + w / 2.0], axis=-1)
+
+
+def score_converter(logits: tf.Tensor, kind: str, logit_scale: float = 1.0) -> tf.Tensor:
+    """Scores from class logits: identity, sigmoid or softmax of logits / logit_scale."""
+    scaled = logits * (1.0 / logit_scale) if logit_scale != 1.0 else logits
+    if kind == SIGMOID:
+        return tf.sigmoid(scaled)
+    if kind == SOFTMAX:
+        return tf.nn.softmax(scaled)
+    return tf.identity(scaled)
+
+
+def batch_non_max_suppression(boxes: tf.Tensor, scores: tf.Tensor, post: PostProcessing,
+                              clip_window: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+    """Boxes [B, N, 4] and per-class scores [B, N, C] → detections padded to max_total_detections.
+
+    clip_window: [B, 4] (or [4]) normalised ymin, xmin, ymax, xmax; [0, 0, 1, 1] when None.
+    Returns detection_boxes [B, M, 4], detection_scores [B, M], detection_classes [B, M]
+    (0-based float32), num_detections [B] int32; rows past num_detections are zero.
+    """
+    batch = tf.shape(boxes)[0]
+    if clip_window is None:
+        clip_window = tf.constant([0.0, 0.0, 1.0, 1.0])
+    window = tf.broadcast_to(tf.reshape(clip_window, [-1, 4]), [batch, 4])
+    wy0, wx0, wy1, wx1 = (window[:, None, i] for i in range(4))
+    ymin, xmin, ymax, xmax = tf.unstack(boxes, axis=-1)
+    outside = tf.logical_or(tf.minimum(ymax, wy1) - tf.maximum(ymin, wy0) <= 0.0,
+                            tf.minimum(xmax, wx1) - tf.maximum(xmin, wx0) <= 0.0)
+    scores = tf.where(outside[:, :, None], tf.fill(tf.shape(scores), scores.dtype.min), scores)
+    num_classes = scores.shape[-1]
+    max_total = post.max_total_detections or post.max_detections_per_class * num_classes
+    nmsed_boxes, nmsed_scores, nmsed_classes, num = tf.image.combined_non_max_suppression(
+        boxes[:, :, None, :], scores, max_output_size_per_class=post.max_detections_per_class,
+        max_total_size=max_total, iou_threshold=post.iou_threshold, score_threshold=post.score_threshold,
+        pad_per_class=False, clip_boxes=False)
+    clipped = tf.stack([tf.clip_by_value(nmsed_boxes[..., 0], wy0, wy1), tf.clip_by_value(nmsed_boxes[..., 1], wx0, wx1),
+                        tf.clip_by_value(nmsed_boxes[..., 2], wy0, wy1), tf.clip_by_value(nmsed_boxes[..., 3], wx0, wx1)],
+                       axis=-1)
+    if post.change_coordinate_frame:
+        origin = tf.stack([wy0, wx0, wy0, wx0], axis=-1)
+        size = tf.stack([wy1 - wy0, wx1 - wx0, wy1 - wy0, wx1 - wx0], axis=-1)
+        clipped = (clipped - origin) / size
+    valid = tf.sequence_mask(num, max_total, dtype=tf.float32)
+    return {"detection_boxes": clipped * valid[:, :, None], "detection_scores": nmsed_scores * valid,
+            "detection_classes": nmsed_classes * valid, "num_detections": num}

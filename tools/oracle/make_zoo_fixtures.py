@@ -1,0 +1,222 @@
+"""Writes TF2 Detection Zoo-layout fixtures with the OD API's own code: the test oracle.
+
+Run only inside the oracle environment (`make oracle`), never in detflow's
+.venv: this script imports `object_detection`, which detflow never does.
+
+For each architecture it:
+- builds the model from its zoo pipeline.config with `model_builder.build`;
+- gives it non-trivial random weights (He-scaled kernels, random biases and
+  batch-norm scales/offsets, batch-norm statistics measured on the fixed
+  images so the deep activations neither vanish nor saturate);
+- writes the zoo layout, `<arch>/checkpoint/ckpt-0` + `<arch>/pipeline.config`,
+  exactly as the OD API exporter does
+  (`tf.train.CheckpointManager(tf.train.Checkpoint(model=...)).save(0)`);
+- writes a classification checkpoint of the backbone
+  (`tf.train.Checkpoint(feature_extractor=classification_backbone)`);
+- saves reference tensors on fixed images in `<arch>/reference.npz`: the
+  preprocessed input, backbone endpoints, feature maps (FPN levels), anchors,
+  raw box encodings and class predictions, post-processed detections and the
+  exporter's `serving_default` outputs.
+
+Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ...]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import zlib
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+
+from object_detection import exporter_lib_v2
+from object_detection.builders import model_builder
+from object_detection.protos import pipeline_pb2
+
+# name -> (zoo config file, input size override or None, write a classification checkpoint)
+ARCHITECTURES = {
+    "ssd_mobilenet_v2_fpnlite_320": ("ssd_mobilenet_v2_fpnlite_320x320.config", None, True),
+    "ssd_mobilenet_v2_fpnlite_640": ("ssd_mobilenet_v2_fpnlite_640x640.config", None, False),
+    "ssd_mobilenet_v2_320": ("ssd_mobilenet_v2_320x320.config", None, False),
+    "ssd_resnet50_v1_fpn_640": ("ssd_resnet50_v1_fpn_640x640.config", None, True),
+    # Same networks as the zoo's 640 models; a smaller input keeps the fixture cheap.
+    "ssd_resnet101_v1_fpn_256": ("ssd_resnet101_v1_fpn_640x640.config", 256, False),
+    "ssd_resnet152_v1_fpn_256": ("ssd_resnet152_v1_fpn_640x640.config", 256, False),
+}
+IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
+
+
+def fixed_images(seed: int = 7) -> np.ndarray:
+    """Two deterministic uint8 RGB images: smooth colour fields with rectangles and discs."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for height, width in IMAGE_SIZES:
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        image = np.zeros((height, width, 3), np.float32)
+        for c in range(3):
+            fy, fx, phase = rng.uniform(0.005, 0.03), rng.uniform(0.005, 0.03), rng.uniform(0, 6.3)
+            image[..., c] = 127 + 80 * np.sin(fy * yy + fx * xx + phase)
+        for _ in range(6):
+            y0, x0 = rng.integers(0, height - 60), rng.integers(0, width - 60)
+            h, w = rng.integers(30, 160), rng.integers(30, 160)
+            image[y0:y0 + h, x0:x0 + w] = rng.uniform(0, 255, 3)
+        for _ in range(4):
+            cy, cx, r = rng.integers(0, height), rng.integers(0, width), rng.integers(15, 70)
+            image[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.uniform(0, 255, 3)
+        image += rng.normal(0, 6, image.shape)
+        out.append(np.clip(image, 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def load_config(path: str, size: int | None) -> pipeline_pb2.TrainEvalPipelineConfig:
+    """The zoo config, with the fixed_shape_resizer set to `size` when given."""
+    config = pipeline_pb2.TrainEvalPipelineConfig()
+    with open(path, encoding="utf-8") as f:
+        text_format.Merge(f.read(), config)
+    if size:
+        resizer = config.model.ssd.image_resizer.fixed_shape_resizer
+        resizer.height = resizer.width = size
+    return config
+
+
+def batch_norm_layers(model) -> list:
+    """Every Keras BatchNormalization layer inside the detection model."""
+    seen, out = set(), []
+    for module in model.submodules:
+        if isinstance(module, tf.keras.layers.BatchNormalization) and id(module) not in seen:
+            seen.add(id(module))
+            out.append(module)
+    return out
+
+
+def randomize(model, rng: np.random.Generator) -> int:
+    """He-scaled kernels, random biases and BN scale/offset; returns how many variables were set."""
+    count = 0
+    for var in model.variables:
+        name, shape = var.name, var.shape.as_list()
+        if "depthwise_kernel" in name:
+            std = np.sqrt(2.0 / (shape[0] * shape[1]))
+        elif "kernel" in name:
+            std = np.sqrt(2.0 / float(np.prod(shape[:-1])))
+        elif name.endswith("bias:0"):
+            std = 0.05
+        elif "gamma" in name:
+            var.assign(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+            count += 1
+            continue
+        elif "beta" in name:
+            std = 0.2
+        else:
+            continue
+        value = rng.normal(0.0, std, shape).astype(np.float32)
+        if "ClassPredictor" in name and name.endswith("bias:0"):
+            value += -2.0
+        var.assign(value)
+        count += 1
+    return count
+
+
+def calibrate_batch_norm(model, preprocessed, shapes) -> None:
+    """Sets every BN layer's moving statistics to the batch statistics of the fixed images."""
+    layers = batch_norm_layers(model)
+    saved = [(layer, layer._training, layer.momentum) for layer in layers]  # pylint: disable=protected-access
+    for layer in layers:
+        layer._training = True  # pylint: disable=protected-access
+        layer.momentum = 0.0
+    model.predict(preprocessed, shapes)
+    for layer, training, momentum in saved:
+        layer._training = training  # pylint: disable=protected-access
+        layer.momentum = momentum
+
+
+def rescale_predictors(model, preprocessed, shapes) -> None:
+    """Scales the last box and class convolutions so encodings and logits stay in a useful range.
+
+    Random He-scaled predictors give logits of std ~5 (every sigmoid score 1.0, NMS order left to
+    ties) and box encodings that decode far outside the image; aim for std 1.5 and 0.5.
+    """
+    for key, pattern, target in (("class_predictions_with_background", "ClassPredictor", 1.5),
+                                 ("box_encodings", "BoxPredictor", 0.5),
+                                 ("box_encodings", "BoxEncodingPredictor", 0.5)):
+        kernels = [v for v in model.variables if v.name.split("/")[-2] == pattern
+                   and v.name.split("/")[-1] in ("kernel:0", "pointwise_kernel:0")]
+        if not kernels:
+            continue
+        std = float(np.std(model.predict(preprocessed, shapes)[key].numpy()))
+        for var in kernels:
+            var.assign(var * (target / std))
+
+
+def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str) -> dict:
+    """Builds, randomises, saves and runs one architecture; returns a summary."""
+    started = time.time()
+    config = load_config(config_path, size)
+    out = os.path.join(out_root, name)
+    tf.io.gfile.makedirs(out)
+    images = fixed_images()
+    tf.keras.utils.set_random_seed(0)
+    model = model_builder.build(config.model, is_training=False)
+    preprocessed, shapes = model.preprocess(tf.cast(images, tf.float32))
+    model.postprocess(model.predict(preprocessed, shapes), shapes)      # creates every variable
+    randomize(model, np.random.default_rng(zlib.crc32(name.encode())))
+    calibrate_batch_norm(model, preprocessed, shapes)
+    rescale_predictors(model, preprocessed, shapes)
+
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(out, "checkpoint"),
+                               max_to_keep=1).save(checkpoint_number=0)
+    with open(os.path.join(out, "pipeline.config"), "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(config))
+    backbone = model.feature_extractor.classification_backbone
+    if classification:
+        tf.train.Checkpoint(feature_extractor=backbone).save(os.path.join(out, "classification", "ckpt"))
+
+    ref = {"images": images, "preprocessed": preprocessed.numpy(), "true_image_shapes": shapes.numpy()}
+    endpoints = backbone(preprocessed)
+    endpoints = endpoints if isinstance(endpoints, (list, tuple)) else [endpoints]
+    for i, tensor in enumerate(endpoints):
+        ref[f"backbone_{i}"] = tensor.numpy()
+    prediction = model.predict(preprocessed, shapes)
+    for i, tensor in enumerate(prediction["feature_maps"]):
+        ref[f"feature_map_{i}"] = tensor.numpy()
+    ref["anchors"] = prediction["anchors"].numpy()
+    ref["box_encodings"] = prediction["box_encodings"].numpy()
+    ref["class_predictions_with_background"] = prediction["class_predictions_with_background"].numpy()
+    detections = model.postprocess(prediction, shapes)
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
+        ref[key] = detections[key].numpy()
+    serving = exporter_lib_v2.DetectionFromImageModule(model)
+    per_image = [serving.__call__(tf.constant(image[None])) for image in images]
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
+        ref[f"serving_{key}"] = np.concatenate([d[key].numpy() for d in per_image])
+    np.savez_compressed(os.path.join(out, "reference.npz"), **ref)
+
+    reader = tf.train.load_checkpoint(os.path.join(out, "checkpoint", "ckpt-0"))
+    keys = {k: v for k, v in reader.get_variable_to_shape_map().items() if k.endswith("VARIABLE_VALUE")}
+    summary = {"name": name, "config": os.path.basename(config_path), "input_size": size,
+               "num_checkpoint_variables": len([k for k in keys if k != "save_counter/.ATTRIBUTES/VARIABLE_VALUE"]),
+               "num_feature_maps": len(prediction["feature_maps"]), "num_anchors": int(ref["anchors"].shape[0]),
+               "seconds": round(time.time() - started, 1)}
+    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    """Writes the fixtures named on the command line (all by default)."""
+    if len(argv) < 2:
+        print(__doc__)
+        return 2
+    config_dir, out_root, names = argv[0], argv[1], argv[2:] or list(ARCHITECTURES)
+    for name in names:
+        config_file, size, classification = ARCHITECTURES[name]
+        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root)
+        print(json.dumps(summary), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
