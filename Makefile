@@ -9,10 +9,28 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced
 WORKDIR ?= demo-run
 PYTEST_ARGS ?=
+# The test oracle: the TF Object Detection API in a venv of its own (never .venv), and the
+# zoo-layout fixtures it writes (checkpoints + reference tensors), both ignored by git.
+ORACLE_VENV := .oracle/venv
+ORACLE_STAMP := $(ORACLE_VENV)/.installed
+ZOO_FIXTURES := .cache/zoo-fixtures
+ZOO_STAMP := $(ZOO_FIXTURES)/.complete
 
-.PHONY: env demo test test-fast bench protos clean lock
+.PHONY: env demo test test-fast bench protos clean lock oracle
 
 env: $(STAMP)
+
+oracle: $(ZOO_STAMP)
+
+$(ORACLE_STAMP): $(UV) tools/oracle/requirements.lock tools/oracle/build_env.sh
+	tools/oracle/build_env.sh $(UV) $(PYTHON_VERSION) $(ORACLE_VENV)
+
+# Written to a temporary folder and moved into place, so a killed run leaves no half set.
+$(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests/data/configs/ssd_*.config)
+	rm -rf $(ZOO_FIXTURES) $(ZOO_FIXTURES).tmp
+	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_FIXTURES).tmp
+	mv $(ZOO_FIXTURES).tmp $(ZOO_FIXTURES)
+	touch $(ZOO_STAMP)
 
 # uv is pinned and installed beside the repo, so no global tool and no pip
 # resolver run is involved; pip only fetches this one wheel.
@@ -33,7 +51,7 @@ protos: env
 demo: env
 	$(VENV)/bin/detflow demo --workdir $(WORKDIR)
 
-test: env
+test: env oracle
 	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 test-fast: env
@@ -43,4 +61,4 @@ bench: env
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .tools demo-run .pytest_cache
+	rm -rf $(VENV) .tools demo-run .pytest_cache .oracle .cache

@@ -31,14 +31,15 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from components.trainer import base_checkpoint, export, model_builder  # pylint: disable=import-outside-toplevel
+    from components.trainer import base_checkpoint, export  # pylint: disable=import-outside-toplevel
+    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
 
     text = base_checkpoint.pipeline_config_text(
         num_classes=5, label_map_path="label_map.pbtxt", train_input_path="train-*.gz",
         eval_input_path="eval-*.gz", num_steps=1, batch_size=1, learning_rate_base=0.01, warmup_steps=0)
     proto = parse_pipeline_config_text(text, "bench.config").proto
-    build_off = model_builder.build_detector            # the trainer's: AutoGraph off
+    build_off = factory.build_detector            # the trainer's: AutoGraph off
     build_on = build_off.__wrapped__                    # the same function, AutoGraph left on
     images = tf.random.stateless_uniform([2, 128, 128, 3], seed=[1, 2], minval=-1.0, maxval=1.0)
     results = {}
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         if mode == "off":  # same weights as the baseline model, so outputs can be compared
             for mine, theirs in zip(bundle.model.variables, results["on"]["model"].variables):
                 mine.assign(theirs)
-        step = tf.function(lambda x, m=bundle.model: model_builder.forward_train(m, x),
+        step = tf.function(lambda x, m=bundle.model: m(x, training=True),
                            autograph=(mode == "on"))
         outputs, trace_s = _timed(lambda s=step: s(images))
         with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                 export.tf.function = lambda f=None, **k: original(f, **{**k, "autograph": True})
             try:
                 out_dir, export_s = _timed(lambda b=bundle, t=tmp: export.export_saved_model(
-                    b.model, b.spec, None, text, None, f"{t}/export"))
+                    b, None, text, None, f"{t}/export"))
             finally:
                 if mode == "on":
                     export.tf.function = original

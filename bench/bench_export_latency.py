@@ -44,17 +44,18 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from components.trainer import base_checkpoint, export, model_builder  # pylint: disable=import-outside-toplevel
+    from components.trainer import base_checkpoint, export  # pylint: disable=import-outside-toplevel
+    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
 
     text = base_checkpoint.pipeline_config_text(
         num_classes=3, label_map_path="label_map.pbtxt", train_input_path="train-*.gz",
         eval_input_path="eval-*.gz", num_steps=1, batch_size=1, learning_rate_base=0.01, warmup_steps=0)
-    bundle = model_builder.build_detector(parse_pipeline_config_text(text, "bench.config").proto)
+    bundle = factory.build_detector(parse_pipeline_config_text(text, "bench.config").proto)
     params = sum(int(np.prod(v.shape)) for v in bundle.model.variables)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        out = export.export_saved_model(bundle.model, bundle.spec, None, text, None, f"{tmp}/export")
+        out = export.export_saved_model(bundle, None, text, None, f"{tmp}/export")
         export_s = time.perf_counter() - start
         start = time.perf_counter()
         loaded = tf.saved_model.load(out)
@@ -64,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{params / 1e6:.2f} M parameters; export {export_s:.1f} s, load {load_s:.1f} s; "
               f"{args.repeats} timed runs after 3 warm-up, batch 1")
         spec = bundle.spec
-        model_fn = tf.function(lambda x: bundle.model(x, training=False))
-        x = model_builder.preprocess_images(tf.zeros([1, spec.input_height, spec.input_width, 3], tf.uint8))
+        model_fn = tf.function(lambda x: bundle.model.postprocess(bundle.model(x, training=False)))
+        x = bundle.preprocess(tf.zeros([1, spec.input_height, spec.input_width, 3], tf.uint8))
         base, base90 = _time(lambda: model_fn(x)["num_detections"].numpy(), args.repeats)
         print(f"  model_only      {spec.input_height:4d} px  median {base:7.2f} ms  p90 {base90:7.2f} ms")
         rng = np.random.default_rng(0)

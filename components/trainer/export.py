@@ -78,10 +78,9 @@ class DetectionModule(tf.Module):
         self.model_variables = list(bundle.model.variables)
         self._spec = bundle.spec
 
-    def _detect(self, images: tf.Tensor, valid_hw: tf.Tensor) -> dict[str, tf.Tensor]:
-        """images: float 0..255 [B, H_in, W_in, 3]; valid_hw: [B, 2] unpadded resized sizes."""
+    def _detect(self, inputs: tf.Tensor, valid_hw: tf.Tensor) -> dict[str, tf.Tensor]:
+        """inputs: resized, preprocessed [B, H_in, W_in, 3]; valid_hw: [B, 2] unpadded resized sizes."""
         spec, bundle = self._spec, self._ref.model
-        inputs = bundle.preprocess(images)
         if spec.meta_architecture == "ssd":
             size = tf.constant([spec.input_height, spec.input_width], tf.float32)
             window = tf.concat([tf.zeros_like(valid_hw), valid_hw / size], axis=1)
@@ -101,10 +100,23 @@ class DetectionModule(tf.Module):
         return {"detection_boxes": boxes * valid[:, :, None], "detection_scores": scores * valid,
                 "detection_classes": classes * valid, "num_detections": num}
 
+    def _prepare(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """0..255 images → (network input, valid resized height/width), in the OD API's order.
+
+        SSD normalises then resizes, Faster R-CNN resizes (and pads) then normalises, as the OD
+        API's meta-architectures do; bilinear resizing is linear, so only rounding and the value
+        of the padding differ, and this keeps even the rounding the OD API's.
+        """
+        bundle = self._ref.model
+        if self._spec.meta_architecture == "ssd":
+            return resize_for_model(bundle.preprocess(images), self._spec)
+        resized, hw = resize_for_model(images, self._spec)
+        return bundle.preprocess(resized), hw
+
     def serve_tensor(self, input_tensor):
         """OD API `serving_default`: uint8 images of one size."""
-        images, hw = resize_for_model(input_tensor, self._spec)
-        return self._detect(images, tf.tile(hw[None], [tf.shape(images)[0], 1]))
+        inputs, hw = self._prepare(input_tensor)
+        return self._detect(inputs, tf.tile(hw[None], [tf.shape(inputs)[0], 1]))
 
     def serve_bytes(self, encoded_image_string_tensor):
         """Encoded images (any format tf.io.decode_image reads), each of its own size."""
@@ -113,8 +125,8 @@ class DetectionModule(tf.Module):
         def one(data):
             image = tf.io.decode_image(data, channels=3, expand_animations=False)
             image.set_shape([None, None, 3])
-            resized, hw = resize_for_model(image[None], spec)
-            return resized[0], hw
+            prepared, hw = self._prepare(image[None])
+            return prepared[0], hw
 
         images, hw = tf.map_fn(one, encoded_image_string_tensor, fn_output_signature=(
             tf.TensorSpec([spec.input_height, spec.input_width, 3], tf.float32),

@@ -4,9 +4,10 @@
 `train_config.freeze_variables` a deny-list of regexes, as in the OD API's
 TF1 code (the TF2 OD API ignores both). A regex selects a variable when
 `re.search` finds it in the variable's name (`var.name` without `:0`, e.g.
-`retina_net_head/classnet-conv_0/depthwise_kernel`) or in its object path as
-checkpoints name it with the module's name first (e.g.
-`head/_cls_convs/0/depthwise_kernel`, `backbone/layer_with_weights-0/...`).
+`WeightSharedConvolutionalBoxPredictor/ClassPredictor/pointwise_kernel`) or in
+its object path as checkpoints name it, leading underscore dropped (e.g.
+`box_predictor/_prediction_heads/class_predictions_with_background/...`,
+`feature_extractor/classification_backbone/layer_with_weights-0/kernel`).
 """
 
 from __future__ import annotations

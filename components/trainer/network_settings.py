@@ -77,7 +77,7 @@ def differences(theirs, ours) -> list[str]:
 
 
 def _show(value) -> str:
-    return "nothing" if value is None else repr(value) if isinstance(value, str) and value != "set" else str(value)
+    return "nothing" if value is None else str(value)
 
 
 def read_config(path: str):

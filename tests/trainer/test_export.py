@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import export, model_builder, restore
+from components.trainer import export, restore
+from components.trainer.models import factory
 from tests.trainer.detector_fixtures import label_map_text, ssd_config_text, ssd_proto
 
 # Runs in a new interpreter: nothing of detflow imported, only TensorFlow.
@@ -18,8 +19,10 @@ import numpy as np
 import tensorflow as tf
 loaded = tf.saved_model.load(sys.argv[1])
 rng = np.random.default_rng(0)
-small = rng.integers(0, 256, size=(1, 40, 40, 3), dtype=np.uint8)
-big = np.repeat(np.repeat(small, 2, axis=1), 2, axis=2)   # 80x80: resizes back to the same pixels
+small = rng.integers(0, 256, size=(1, 64, 64, 3), dtype=np.uint8)
+# 128x128, each pixel twice: the OD API's bilinear resize (no half-pixel centres) samples it back at
+# exactly the small image's pixels.
+big = np.repeat(np.repeat(small, 2, axis=1), 2, axis=2)
 wide = rng.integers(0, 256, size=(2, 30, 90, 3), dtype=np.uint8)
 serve = loaded.signatures["serving_default"]
 by_bytes = loaded.signatures["serving_bytes"]
@@ -42,11 +45,11 @@ print(json.dumps(out))
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    bundle = model_builder.build_detector(ssd_proto(num_classes=3, size=64))
+    bundle = factory.build_detector(ssd_proto(num_classes=3, size=64))
     label_map = root / "label_map.pbtxt"
     label_map.write_text(label_map_text(3))
     prefix = tf.train.Checkpoint(model=bundle.model).write(str(root / "train" / "ckpt-5"))
-    out = export.export_saved_model(bundle.model, bundle.spec, str(label_map), ssd_config_text(num_classes=3),
+    out = export.export_saved_model(bundle, str(label_map), ssd_config_text(num_classes=3),
                                     prefix, str(root / "exported"))
     return bundle, out, prefix
 
@@ -100,13 +103,18 @@ def test_signatures_in_a_fresh_process(exported):
 
 def test_fine_tune_from_the_export_with_other_classes(exported):
     source, out, prefix = exported
-    target = model_builder.build_detector(ssd_proto(num_classes=5, size=64)).model
-    report = restore.restore(target, out, "detection")
+    config = ssd_proto(num_classes=5, size=64)
+    target = factory.build_detector(config).model
+    report = restore.restore(target, out, "detection", pipeline_proto=config)
     assert report.checkpoint.startswith(os.path.join(out, "checkpoint"))
+    assert report.network_check == f"network settings equal to {os.path.join(out, 'assets', 'pipeline.config')}"
     assert {item["module"] for item in report.reinitialized} == {"head_class"}
     assert report.restored["head_box"] == 3 and report.restored["backbone"] > 100
     reader = tf.train.load_checkpoint(prefix)
-    np.testing.assert_array_equal(target.head._box_regressor.pointwise_kernel.numpy(),  # pylint: disable=protected-access
-                                  reader.get_tensor("model/_head/_box_regressor/pointwise_kernel/.ATTRIBUTES/VARIABLE_VALUE"))
-    assert target.head._classifier.bias.shape[0] == 6 * 6  # pylint: disable=protected-access
+    predictor = target._box_predictor  # pylint: disable=protected-access
+    box_conv = predictor._box_prediction_head._box_encoder_layers[0]  # pylint: disable=protected-access
+    np.testing.assert_array_equal(box_conv.pointwise_kernel.numpy(), reader.get_tensor(
+        "model/_box_predictor/_box_prediction_head/_box_encoder_layers/0/pointwise_kernel/.ATTRIBUTES/VARIABLE_VALUE"))
+    class_conv = predictor._prediction_heads["class_predictions_with_background"]._class_predictor_layers[0]  # pylint: disable=protected-access
+    assert class_conv.bias.shape[0] == 6 * 6
     del source

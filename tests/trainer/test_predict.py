@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.trainer import export, model_builder
+from components.trainer import export
+from components.trainer.models import factory
 from pipelines.cli import main
 from tests.trainer.detector_fixtures import label_map_text, ssd_config_text, ssd_proto
 
@@ -14,10 +15,10 @@ from tests.trainer.detector_fixtures import label_map_text, ssd_config_text, ssd
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
-    bundle = model_builder.build_detector(ssd_proto(num_classes=2, size=64))
+    bundle = factory.build_detector(ssd_proto(num_classes=2, size=64))
     label_map = root / "label_map.pbtxt"
     label_map.write_text(label_map_text(2).replace('name: "c1"', 'name: "c1" display_name: "Cat"'))
-    return export.export_saved_model(bundle.model, bundle.spec, str(label_map), ssd_config_text(num_classes=2),
+    return export.export_saved_model(bundle, str(label_map), ssd_config_text(num_classes=2),
                                      None, str(root / "model"))
 
 

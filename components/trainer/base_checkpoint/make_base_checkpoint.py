@@ -77,8 +77,11 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
         "data": {"generator": "pipelines.sample_data.generate", "classes": list(data.classes),
                  "num_images": data.num_images, "num_boxes": data.num_boxes, "image_size": [128, 128],
                  "eval_percent": args.eval_percent, "split": "detflow convert hash split"},
-        "architecture": "SSD MobileNetV2 depth_multiplier 0.35 + FPN-lite (separable, depth 64, "
-                        "levels 3-6) + weight-shared separable heads (depth 64, 2 layers), 128x128",
+        "architecture": "the OD API's SSD MobileNetV2 FPN-lite network (components/trainer/models): "
+                        "MobileNetV2 depth_multiplier 0.35, FPN levels 3-6 (separable, 64 channels), "
+                        "weight-shared separable head with one shared tower (depth 64, 2 layers), 128x128",
+        "checkpoint_layout": "TF2 Detection Zoo: tf.train.Checkpoint(model=...) keys model/_feature_extractor/..., "
+                             "model/_box_predictor/... (detflow >= 0.2; the 0.1 checkpoint was Model Garden's RetinaNet)",
         "training": {"steps": result.steps, "batch_size": result.batch_size, "optimizer": "adam",
                      "learning_rate": f"cosine {args.learning_rate}, warmup {args.warmup_steps}",
                      "augmentation": list(AUGMENTATION),

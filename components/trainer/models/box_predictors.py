@@ -76,14 +76,16 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
         self._hp, self._depth, self._num_layers = hp, depth, num_layers_before_predictor
         self._kernel_size, self._share, self._use_depthwise = kernel_size, share_prediction_tower, use_depthwise
         self._apply_batch_norm = hp.use_batch_norm
-        params = hp.params(use_bias=True)
+        # The OD API gives the heads' separable convs no depthwise initializer/regularizer
+        # (apply_conv_hyperparams_to_heads is off).
+        params = lambda: hp.params(use_bias=True)  # noqa: E731
         self._box_prediction_head = _Head("_box_encoder_layers", box_code_size, [_conv(
-            num_anchors * box_code_size, kernel_size, use_depthwise, "BoxPredictor", params)],
+            num_anchors * box_code_size, kernel_size, use_depthwise, "BoxPredictor", params())],
             name="WeightSharedConvolutionalBoxHead", clip_range=box_encodings_clip_range)
         init = tf_keras.initializers.Constant(class_prediction_bias_init)
         self._prediction_heads = {CLASS_PREDICTIONS: _Head("_class_predictor_layers", num_classes + 1, _dropout(
             use_dropout, dropout_keep_probability) + [_conv(
-                num_anchors * (num_classes + 1), kernel_size, use_depthwise, "ClassPredictor", params,
+                num_anchors * (num_classes + 1), kernel_size, use_depthwise, "ClassPredictor", params(),
                 bias_initializer=init)], name="WeightSharedConvolutionalClassHead")}
         self._additional_projection_layers = []
         self._base_tower_layers_for_heads = {BOX_ENCODINGS: [], CLASS_PREDICTIONS: []}
@@ -93,10 +95,9 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
     def _tower(self, scope: str, feature_index: int) -> list:
         use_bias = not (self._apply_batch_norm and not self._hp.force_use_bias)
         if scope not in self._head_scope_conv_layers:
-            params = self._hp.separable_params(use_bias=use_bias) if self._use_depthwise else \
-                self._hp.params(use_bias=use_bias)
+            params = self._hp.separable_params if self._use_depthwise else self._hp.params
             self._head_scope_conv_layers[scope] = [
-                _conv(self._depth, self._kernel_size, self._use_depthwise, f"{scope}/conv2d_{i}", params)
+                _conv(self._depth, self._kernel_size, self._use_depthwise, f"{scope}/conv2d_{i}", params(use_bias=use_bias))
                 for i in range(self._num_layers)]
         layers = []
         for i, conv in enumerate(self._head_scope_conv_layers[scope]):

@@ -68,8 +68,7 @@ class LayerHyperparams:
         self.batch_norm = message.batch_norm if message.HasField("batch_norm") else None
         self.activation = message.activation
         self.force_use_bias = message.force_use_bias
-        self._op = {"kernel_regularizer": _regularizer(message.regularizer),
-                    "kernel_initializer": _initializer(message.initializer)}
+        self._regularizer = _regularizer(message.regularizer)
 
     @property
     def use_batch_norm(self) -> bool:
@@ -82,7 +81,9 @@ class LayerHyperparams:
 
     def params(self, **overrides) -> dict:
         """Keyword arguments for a Keras conv layer: initializer, regularizer, no activation, use_bias."""
-        out = dict(self._op)
+        # A fresh initializer per layer: one unseeded tf_keras initializer reused gives every layer the
+        # same values.
+        out = {"kernel_regularizer": self._regularizer, "kernel_initializer": _initializer(self.message.initializer)}
         out["activation"] = None
         out["use_bias"] = self.use_bias()
         out.update(overrides)

@@ -162,9 +162,11 @@ def _anchors(ssd, shapes: list[tuple[int, int]], height: int, width: int) -> tup
         if ag.max_level - ag.min_level + 1 != len(shapes):
             raise config_problem(field, f"levels {ag.min_level}..{ag.max_level} are {ag.max_level - ag.min_level + 1} "
                                  f"maps, but the feature extractor makes {len(shapes)}")
+        multiple = max(1, ssd.feature_extractor.pad_to_multiple)
+        padded_h, padded_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
         for index, (grid_h, grid_w) in enumerate(shapes):
             level = ag.min_level + index
-            if (grid_h, grid_w) != (math.ceil(height / 2 ** level), math.ceil(width / 2 ** level)):
+            if (grid_h, grid_w) != (math.ceil(padded_h / 2 ** level), math.ceil(padded_w / 2 ** level)):
                 raise config_problem(f"{field}.min_level", f"level {level} (stride {2 ** level}) does not match the "
                                      f"feature extractor's map {index} ({grid_h}x{grid_w} cells for a {height}x"
                                      f"{width} input)")

@@ -1,0 +1,70 @@
+"""Zoo checkpoints in detflow's SSD networks compute what the OD API computes, on the oracle's fixtures.
+
+For each architecture the oracle (`make oracle`, the OD API's own code in its own
+venv) wrote a zoo-layout checkpoint with random weights and the OD API's tensors
+on two fixed images. Here the detflow network built from the same zoo config
+restores it with `full` and must give the same numbers at every stage, then
+the same detections, through the exported serving_default too.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer import export, resizing, restore
+from components.trainer.models import factory
+from tests.zoo.fixtures import ARCHITECTURES, assert_close, assert_detections_match, fixture, reference, zoo_config
+
+DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+
+
+@pytest.fixture(scope="module", params=list(ARCHITECTURES))
+def restored(request):
+    """(name, bundle restored with `full`, its report, the OD API's reference tensors)."""
+    name = request.param
+    config = zoo_config(name)
+    bundle = factory.build_detector(config.proto)
+    report = restore.restore(bundle.model, str(fixture(name)), "full", pipeline_proto=config.proto)
+    return name, bundle, report, reference(name), config
+
+
+def test_every_checkpoint_variable_restores_with_full(restored):
+    name, bundle, report, _, _ = restored
+    reader = tf.train.load_checkpoint(str(fixture(name) / "checkpoint" / "ckpt-0"))
+    keys = [k for k in reader.get_variable_to_shape_map() if k.startswith("model/") and k.endswith("VALUE")]
+    assert report.num_restored == len(keys) == len(bundle.model.variables)
+    assert not report.reinitialized
+    assert [u["variable"] for u in report.unused] == ["save_counter"]
+    assert report.network_check.startswith("network settings equal to")
+
+
+def test_every_stage_equals_the_od_api(restored):
+    _, bundle, _, ref, _ = restored
+    model, spec = bundle.model, bundle.spec
+    resized, _ = resizing.resize_to_input(ref["images"], spec.input_height, spec.input_width)
+    assert_close(bundle.preprocess(resized), ref["preprocessed"], "preprocessed input")
+    endpoints = model.backbone(ref["preprocessed"])
+    endpoints = endpoints if isinstance(endpoints, (list, tuple)) else [endpoints]
+    for i, tensor in enumerate(endpoints):
+        assert_close(tensor, ref[f"backbone_{i}"], f"backbone endpoint {i}")
+    out = model(ref["preprocessed"], training=False)
+    assert len(out["feature_maps"]) == len([k for k in ref if k.startswith("feature_map_")])
+    for i, tensor in enumerate(out["feature_maps"]):
+        assert_close(tensor, ref[f"feature_map_{i}"], f"feature map {i}")
+    assert_close(model.anchors, ref["anchors"], "anchors")
+    assert_close(out["box_encodings"], ref["box_encodings"], "box encodings")
+    assert_close(out["class_predictions_with_background"], ref["class_predictions_with_background"],
+                 "class predictions")
+    detections = model.postprocess(out)
+    for key in DETECTION_KEYS:        # the same batch as the oracle's: bitwise here, so no tie is excused
+        assert_close(detections[key], ref[key], key)
+
+
+def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path):
+    name, bundle, _, ref, config = restored
+    out = export.export_saved_model(bundle, None, config.text, None, str(tmp_path / name))
+    serve = tf.saved_model.load(out).signatures["serving_default"]
+    got = [serve(input_tensor=tf.constant(image[None])) for image in ref["images"]]
+    served = {key: np.concatenate([g[key].numpy() for g in got]) for key in DETECTION_KEYS}
+    assert_detections_match(served, ref, "serving_default", prefix="serving_")
