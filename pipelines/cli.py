@@ -64,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "train", "components.trainer.commands:train",
              "Fine-tune the detector a pipeline.config names, without the pipeline.")
     p.add_argument("--config", required=True, metavar="CONFIG")
-    p.add_argument("--train", required=True, metavar="GLOB")
-    p.add_argument("--eval", metavar="GLOB")
+    p.add_argument("--train", metavar="GLOB",
+                   help="training TFRecords (default: train_input_reader.tf_record_input_reader.input_path)")
+    p.add_argument("--eval", metavar="GLOB",
+                   help="evaluation TFRecords for the eval loss (default: the first eval_input_reader's input_path)")
     p.add_argument("--model-dir", required=True, metavar="DIR")
     p.add_argument("--num-steps", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")

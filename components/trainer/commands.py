@@ -56,9 +56,17 @@ def train(args) -> int:
                                  f"{label_map or '(empty)'} does not exist")])
         return 2
 
+    train_files = args.train or ",".join(config.proto.train_input_reader.tf_record_input_reader.input_path)
+    if not train_files:
+        _print_problems([Problem(args.config, "train_input_reader.tf_record_input_reader.input_path: empty; "
+                                 "give the training TFRecords there or with --train")])
+        return 2
+    eval_files = getattr(args, "eval", None)
+    if eval_files is None and config.proto.eval_input_reader:
+        eval_files = ",".join(config.proto.eval_input_reader[0].tf_record_input_reader.input_path) or None
     try:
         result = train_loop.train(
-            config, args.train, getattr(args, "eval", None), args.model_dir,
+            config, train_files, eval_files, args.model_dir,
             num_steps=args.num_steps, batch_size=args.batch_size, label_map_path=label_map,
             checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False))

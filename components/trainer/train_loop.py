@@ -90,7 +90,10 @@ def choose_strategy() -> tf.distribute.Strategy:
 
 
 def resolve_relative_paths(proto, config_path: str) -> None:
-    """Config paths that do not exist as given but do beside the config are made absolute (in place)."""
+    """Config paths that exist beside the config but not as given are made absolute (in place).
+
+    The fine-tune checkpoint, the label map and the input readers' TFRecord globs.
+    """
     base = pathlib.Path(config_path).resolve().parent
 
     def fix(value: str) -> str:
@@ -100,9 +103,18 @@ def resolve_relative_paths(proto, config_path: str) -> None:
         exists = candidate.exists() or pathlib.Path(str(candidate) + ".index").exists()
         return str(candidate) if exists else value
 
+    def fix_glob(pattern: str) -> str:
+        if not pattern or os.path.isabs(pattern) or "://" in pattern or tf.io.gfile.glob(pattern):
+            return pattern
+        candidate = str(base / pattern)
+        return candidate if tf.io.gfile.glob(candidate) else pattern
+
     tc = proto.train_config
     tc.fine_tune_checkpoint = fix(tc.fine_tune_checkpoint)
     proto.train_input_reader.label_map_path = fix(proto.train_input_reader.label_map_path)
+    for reader in [proto.train_input_reader, *proto.eval_input_reader]:
+        paths = reader.tf_record_input_reader.input_path
+        paths[:] = [fix_glob(p) for p in paths]
 
 
 def _proto(pipeline_config):

@@ -148,11 +148,11 @@ def test_rejected_field_is_named_and_field_at_default_passes():
 
 def test_rejected_sub_message_and_value_outside_the_implemented_ones():
     text = edit("multiscale_anchor_generator { min_level: 3 max_level: 7 aspect_ratios: [1.0, 2.0] }",
-                "ssd_anchor_generator { num_layers: 6 }")
-    assert "model.ssd.anchor_generator.ssd_anchor_generator: not supported by detflow" in only_problem(text)
-    text = edit("depth: 64", "depth: 64 conv_hyperparams { activation: SWISH }")
+                "flexible_grid_anchor_generator { }")
+    assert "model.ssd.anchor_generator.flexible_grid_anchor_generator: not supported by detflow" in only_problem(text)
+    text = edit("depth: 64", "depth: 64 conv_hyperparams { group_norm { } }")
     assert "Hyperparams" not in only_problem(text)
-    assert "conv_hyperparams.activation: SWISH is not supported" in only_problem(text)
+    assert "conv_hyperparams.group_norm: not supported by detflow" in only_problem(text)
 
 
 def test_value_protobuf_rejects_is_placed_and_named():
@@ -179,7 +179,6 @@ def test_zoo_efficientdet_parses_and_every_unbuilt_part_is_named():
     fields = [p.message.split(":")[0] for p in raised.value.problems]
     assert "model.ssd.feature_extractor.type" in fields
     assert "model.ssd.feature_extractor.bifpn" in fields
-    assert "model.ssd.feature_extractor.conv_hyperparams.activation" in fields
     assert all(p.line > 0 for p in raised.value.problems)
     assert not any("unknown field" in p.message or "syntax" in p.message for p in raised.value.problems)
 
