@@ -81,6 +81,7 @@ TPU = "a TPU / TF1 static-shape implementation detail; results are the same with
 DIST = "TF1 distributed-training setting; detflow trains in one process"
 VIS = "visualisation/export setting of the OD API eval job; detflow's Evaluator writes its own outputs"
 READ = "input-pipeline tuning; detflow's tf.data pipeline tunes itself"
+FRCNN_LATER = "not read by detflow's Faster R-CNN (Model Garden's network, not yet the OD API's)"
 
 RULES: list[FieldRule] = [
     # --- top level
@@ -160,8 +161,9 @@ RULES: list[FieldRule] = [
     _h(f"{S}.post_processing.score_converter", "", ("IDENTITY", "SIGMOID", "SOFTMAX")),
     _h(f"{S}.post_processing.logit_scale"),
     *_many(_h, "BatchNonMaxSuppression.score_threshold BatchNonMaxSuppression.iou_threshold "
-               "BatchNonMaxSuppression.max_detections_per_class BatchNonMaxSuppression.max_total_detections "
-               "BatchNonMaxSuppression.change_coordinate_frame"),
+               "BatchNonMaxSuppression.max_detections_per_class BatchNonMaxSuppression.max_total_detections"),
+    _i("BatchNonMaxSuppression.change_coordinate_frame",
+       "SSD models see the whole image (fixed_shape_resizer), so the clip window is the image"),
     _h("BatchNonMaxSuppression.soft_nms_sigma", "hard NMS only", (0.0,)),
     _h("BatchNonMaxSuppression.use_class_agnostic_nms", "per-class NMS only", (False,)),
     *_many(_i, "BatchNonMaxSuppression.use_static_shapes BatchNonMaxSuppression.use_partitioned_nms "
@@ -189,31 +191,38 @@ RULES: list[FieldRule] = [
     _h(f"{F}.feature_extractor.batch_norm_trainable"),
     _h(f"{F}.feature_extractor.first_stage_features_stride", "", (16,)),
     _h(f"{F}.first_stage_anchor_generator"), _h(f"{F}.first_stage_anchor_generator.grid_anchor_generator"),
-    *_many(_h, "GridAnchorGenerator.height GridAnchorGenerator.width GridAnchorGenerator.height_stride "
-               "GridAnchorGenerator.width_stride GridAnchorGenerator.scales GridAnchorGenerator.aspect_ratios"),
-    *_many(_h, f"{F}.first_stage_box_predictor_conv_hyperparams {F}.first_stage_box_predictor_kernel_size "
-               f"{F}.first_stage_box_predictor_depth {F}.first_stage_minibatch_size "
+    *_many(_h, "GridAnchorGenerator.height GridAnchorGenerator.width GridAnchorGenerator.scales "
+               "GridAnchorGenerator.aspect_ratios"),
+    *_many(_i, f"{F}.first_stage_box_predictor_conv_hyperparams {F}.first_stage_box_predictor_kernel_size "
+               f"{F}.maxpool_kernel_size {F}.clip_anchors_to_image "
+               f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.fc_hyperparams "
+               f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.use_dropout "
+               f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.dropout_keep_probability "
+               f"{F}.first_stage_anchor_generator.grid_anchor_generator.height_stride "
+               f"{F}.first_stage_anchor_generator.grid_anchor_generator.width_stride "
+               f"{F}.second_stage_post_processing.batch_non_max_suppression.max_detections_per_class "
+               f"{F}.second_stage_post_processing.batch_non_max_suppression.change_coordinate_frame", FRCNN_LATER),
+    *_many(_h, f"{F}.first_stage_box_predictor_depth {F}.first_stage_minibatch_size "
                f"{F}.first_stage_positive_balance_fraction {F}.first_stage_nms_score_threshold "
                f"{F}.first_stage_nms_iou_threshold {F}.first_stage_max_proposals "
                f"{F}.first_stage_localization_loss_weight {F}.first_stage_objectness_loss_weight "
-               f"{F}.initial_crop_size {F}.maxpool_kernel_size {F}.maxpool_stride "
+               f"{F}.initial_crop_size {F}.maxpool_stride "
                f"{F}.second_stage_box_predictor {F}.second_stage_box_predictor.mask_rcnn_box_predictor "
                f"{F}.second_stage_batch_size {F}.second_stage_balance_fraction "
                f"{F}.second_stage_post_processing {F}.second_stage_post_processing.batch_non_max_suppression "
-               f"{F}.second_stage_localization_loss_weight {F}.second_stage_classification_loss_weight "
-               f"{F}.clip_anchors_to_image"),
+               f"{F}.second_stage_localization_loss_weight {F}.second_stage_classification_loss_weight"),
     _h(f"{F}.second_stage_post_processing.score_converter", "", ("SOFTMAX",)),
     _h(f"{F}.first_stage_atrous_rate", "", (1,)),
     _h(f"{F}.number_of_stages", "", (2,)),
-    *_many(_h, "MaskRCNNBoxPredictor.fc_hyperparams MaskRCNNBoxPredictor.dropout_keep_probability "
-               "MaskRCNNBoxPredictor.use_dropout MaskRCNNBoxPredictor.share_box_across_classes"),
+    _h("MaskRCNNBoxPredictor.share_box_across_classes"),
     _h("MaskRCNNBoxPredictor.box_code_size", "", (4,)),
     *_many(_i, f"{F}.use_static_shapes {F}.use_matmul_crop_and_resize {F}.use_static_balanced_label_sampler "
                f"{F}.use_matmul_gather_in_matcher {F}.use_static_shapes_for_eval "
                f"{F}.use_partitioned_nms_in_first_stage {F}.resize_masks", TPU),
     _i(f"{F}.inplace_batchnorm_update", "Keras batch norm always updates its statistics in place"),
     # --- layer hyperparameters (backbone extras, FPN, heads)
-    _h("Hyperparams.op"), _h("Hyperparams.regularizer"), _h("Hyperparams.initializer"),
+    _i("Hyperparams.op", "the OD API's Keras layers do not read it"),
+    _h("Hyperparams.regularizer"), _h("Hyperparams.initializer"),
     _h("Hyperparams.activation"),
     _h("Hyperparams.force_use_bias"),
     _h("Hyperparams.batch_norm"),
@@ -227,7 +236,7 @@ RULES: list[FieldRule] = [
                "VarianceScalingInitializer.factor VarianceScalingInitializer.uniform "
                "VarianceScalingInitializer.mode"),
     *_many(_h, "BatchNorm.decay BatchNorm.epsilon BatchNorm.scale BatchNorm.center"),
-    _h("BatchNorm.train", "use freeze_batchnorm to freeze batch norm", (True,)),
+    _i("BatchNorm.train", "the OD API's Keras layers do not read it; use freeze_batchnorm to freeze batch norm"),
     # --- training
     *_many(_h, f"{T}.batch_size {T}.num_steps {T}.optimizer {T}.gradient_clipping_by_norm "
                f"{T}.fine_tune_checkpoint {T}.data_augmentation_options {T}.max_number_of_boxes "
@@ -280,8 +289,9 @@ RULES: list[FieldRule] = [
                "RandomScaleCropAndPadToSquare.output_size RandomScaleCropAndPadToSquare.scale_min "
                "RandomScaleCropAndPadToSquare.scale_max"),
     # --- input readers and evaluation
-    *_many(_h, "InputReader.label_map_path InputReader.tf_record_input_reader TFRecordInputReader.input_path "
-               "InputReader.shuffle InputReader.max_number_of_boxes"),
+    *_many(_h, "InputReader.label_map_path InputReader.tf_record_input_reader TFRecordInputReader.input_path"),
+    _i("InputReader.shuffle", "training input is always shuffled, evaluation input never"),
+    _i("InputReader.max_number_of_boxes", "train_config.max_number_of_boxes limits the boxes per image"),
     *_many(_i, "InputReader.num_readers InputReader.shuffle_buffer_size InputReader.filenames_shuffle_buffer_size "
                "InputReader.num_parallel_batches InputReader.num_prefetch_batches InputReader.queue_capacity "
                "InputReader.min_after_dequeue InputReader.read_block_length InputReader.prefetch_size "
@@ -289,8 +299,11 @@ RULES: list[FieldRule] = [
     _i("InputReader.num_epochs", "training repeats until num_steps; evaluation reads the eval split once"),
     _i("InputReader.name", "a label only"),
     _h("eval_config.metrics_set", "", ("coco_detection_metrics",)),
-    *_many(_h, "eval_config.batch_size eval_config.include_metrics_per_category eval_config.min_score_threshold "
-               "eval_config.use_moving_averages"),
+    _i("eval_config.batch_size", "the Evaluator batches the eval split itself; the metrics do not depend on it"),
+    _i("eval_config.include_metrics_per_category", "per-category AP is always computed and recorded"),
+    _i("eval_config.min_score_threshold", "a drawing threshold of the OD API's eval job; the Evaluator draws its own"),
+    _i("eval_config.use_moving_averages",
+       "the export holds the moving averages when train_config's use_moving_average is on; that is what is evaluated"),
     _i("eval_config.num_examples", "detflow evaluates the whole eval split"),
     _i("eval_config.max_evals", "detflow evaluates once per pipeline run"),
     _i("eval_config.eval_interval_secs", "detflow evaluates once per pipeline run"),

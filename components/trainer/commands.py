@@ -56,14 +56,13 @@ def train(args) -> int:
                                  f"{label_map or '(empty)'} does not exist")])
         return 2
 
-    train_files = args.train or ",".join(config.proto.train_input_reader.tf_record_input_reader.input_path)
+    config_train, config_eval, _ = train_loop.inputs_from_config(config.proto)
+    train_files = args.train or config_train
     if not train_files:
         _print_problems([Problem(args.config, "train_input_reader.tf_record_input_reader.input_path: empty; "
                                  "give the training TFRecords there or with --train")])
         return 2
-    eval_files = getattr(args, "eval", None)
-    if eval_files is None and config.proto.eval_input_reader:
-        eval_files = ",".join(config.proto.eval_input_reader[0].tf_record_input_reader.input_path) or None
+    eval_files = getattr(args, "eval", None) or config_eval
     try:
         result = train_loop.train(
             config, train_files, eval_files, args.model_dir,

@@ -79,6 +79,52 @@ class TrainResult:
         return d
 
 
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """What `train_config` (and the flags that override it) sets for one training run."""
+
+    num_steps: int
+    batch_size: int
+    checkpoint: str                  # fine-tune checkpoint ("" for none)
+    checkpoint_type: str
+    max_number_of_boxes: int
+    gradient_clipping_by_norm: float
+
+    @classmethod
+    def from_config(cls, proto, *, num_steps: int | None = None, batch_size: int | None = None,
+                    base_checkpoint: str | None = None) -> "TrainSettings":
+        """From a TrainEvalPipelineConfig; a given override replaces the config's value, 0 included.
+
+        Raises ProblemsError naming the field (or the override) for a value no training can run with.
+        """
+        tc = proto.train_config
+        steps = tc.num_steps if num_steps is None else num_steps
+        where = "train_config.num_steps" if num_steps is None else "--num-steps"
+        if steps <= 0:
+            raise _fail(where, f"{steps}: give a positive step count" +
+                        (" (0 means 'forever' in the OD API)" if steps == 0 else ""))
+        batch = tc.batch_size if batch_size is None else batch_size
+        if batch <= 0:
+            raise _fail("train_config.batch_size" if batch_size is None else "--batch-size",
+                        f"{batch}: give a positive batch size")
+        return cls(num_steps=int(steps), batch_size=int(batch),
+                   checkpoint=base_checkpoint if base_checkpoint is not None else tc.fine_tune_checkpoint,
+                   checkpoint_type=tc.fine_tune_checkpoint_type or "detection",
+                   max_number_of_boxes=tc.max_number_of_boxes or 100,
+                   gradient_clipping_by_norm=float(tc.gradient_clipping_by_norm))
+
+
+def inputs_from_config(proto) -> tuple[str, str | None, str]:
+    """(training globs, evaluation globs or None, label map) the config's input readers name.
+
+    Globs are comma-joined; the first eval_input_reader is the one evaluated.
+    """
+    train = ",".join(proto.train_input_reader.tf_record_input_reader.input_path)
+    evaluate = ",".join(proto.eval_input_reader[0].tf_record_input_reader.input_path) \
+        if proto.eval_input_reader else ""
+    return train, evaluate or None, proto.train_input_reader.label_map_path
+
+
 def choose_strategy() -> tf.distribute.Strategy:
     """MirroredStrategy over all GPUs when there are several, one GPU, else the default (CPU)."""
     gpus = tf.config.list_logical_devices("GPU")
@@ -249,11 +295,9 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     say = on_log or log.info
     proto = _proto(pipeline_config)
     tc = proto.train_config
-    num_steps = int(num_steps or tc.num_steps)
-    if num_steps <= 0:
-        raise _fail("train_config.num_steps", "0 means 'forever' in the OD API; give a step count "
-                    "(in the config or with --num-steps)")
-    batch_size = int(batch_size or tc.batch_size)
+    settings = TrainSettings.from_config(proto, num_steps=num_steps, batch_size=batch_size,
+                                         base_checkpoint=base_checkpoint)
+    num_steps, batch_size = settings.num_steps, settings.batch_size
     train_files = inputs.expand_globs(train_files)
     eval_list = inputs.expand_globs(eval_files) if eval_files else []
     label_map_path = label_map_path or proto.train_input_reader.label_map_path
@@ -287,18 +331,21 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         report = _previous_restore_report(model_dir)
         say(f"resuming from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
     else:
-        report = _fine_tune(model, model_dir, base_checkpoint or tc.fine_tune_checkpoint,
-                            tc.fine_tune_checkpoint_type, say, label_map_path, proto)
+        report = _fine_tune(model, model_dir, settings.checkpoint, settings.checkpoint_type, say,
+                            label_map_path, proto)
     start_step = int(optimizer.iterations.numpy())  # .numpy(): int() refuses a MirroredVariable
+    if start_step > num_steps:
+        raise ProblemsError([Problem(model_dir, f"is already at step {start_step}, past num_steps {num_steps}: "
+                                     f"give --num-steps above {start_step} to train on, or a new --model-dir")])
 
-    options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=tc.max_number_of_boxes or 100)
+    options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=settings.max_number_of_boxes)
     normalize = bundle.preprocess
     augment = augmentations.build_augmentations(tc.data_augmentation_options)
     dataset = strategy.distribute_datasets_from_function(
         lambda ctx: inputs.build_dataset(train_files, options, batch_size, normalize=normalize,
                                          augment=augment, training=True, seed=seed, input_context=ctx,
                                          targets=task.targets(options)))
-    clip = float(tc.gradient_clipping_by_norm)
+    clip = settings.gradient_clipping_by_norm
     replicas = strategy.num_replicas_in_sync
 
     def step_fn(images, labels):

@@ -56,6 +56,9 @@ class _Fn(tf_keras.layers.Layer):
     def call(self, inputs):  # pylint: disable=arguments-differ
         return self._fn(inputs)
 
+    def get_config(self):
+        return {"fn": getattr(self._fn, "__name__", "lambda"), **super().get_config()}
+
 
 def _clip(features):
     return tf.clip_by_value(features, -ACTIVATION_BOUND, ACTIVATION_BOUND)

@@ -1,0 +1,191 @@
+"""Every field `schemas/field_support.py` marks honoured changes what detflow builds or trains.
+
+One probe per field (tests/schemas/honoured_probes.py): the field's value is
+changed on a small config and the part of detflow it belongs to must come out
+different; a field limited to one value must have any other refused. A new
+honoured field without a probe fails `test_every_honoured_field_has_a_probe`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import zlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+from google.protobuf import text_format
+
+from schemas import field_support
+from schemas.protos import pipeline_pb2
+from tests.schemas.honoured_probes import BASES, CONTAINERS, PROBES
+
+LR_STEPS = (0, 1, 2, 5, 9, 10, 20, 49, 50, 51, 99, 100, 150, 199, 200, 500, 999, 1000, 5000)
+_LAYER_KEYS = ("filters", "kernel_size", "strides", "padding", "use_bias", "depth_multiplier", "momentum", "epsilon",
+               "center", "scale", "rate", "max_value")
+
+
+def _digest(value) -> str:
+    def norm(v):
+        if isinstance(v, dict):
+            return {str(k): norm(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        if isinstance(v, (np.ndarray, tf.Tensor)):
+            return norm(np.asarray(v, np.float64).round(6).ravel().tolist())
+        if isinstance(v, float):
+            return float(f"{v:.6g}")
+        return v if isinstance(v, (int, str, bool, type(None))) else repr(v)
+    return json.dumps(norm(value), sort_keys=True)
+
+
+def _proto(name: str, *edits) -> pipeline_pb2.TrainEvalPipelineConfig:
+    proto = text_format.Parse(BASES[name](), pipeline_pb2.TrainEvalPipelineConfig())
+    for edit in edits:
+        if edit is not None:
+            edit(proto)
+    return proto
+
+
+def _example_batch(bundle, task):
+    from components.trainer import inputs  # pylint: disable=import-outside-toplevel
+    from tests.trainer import records  # pylint: disable=import-outside-toplevel
+    image, boxes, labels = records.make_image(np.random.default_rng(3), 64, 3)
+    options = inputs.InputOptions.from_spec(bundle.spec, max_number_of_boxes=100)
+    parse = inputs.make_parser(options, bundle.preprocess, targets=task.targets(options))
+    images, label_dict = parse(tf.constant(records.example(image, boxes, labels, "probe.png")))
+    return images[None], tf.nest.map_structure(lambda t: t[None], label_dict)
+
+
+def network_fingerprint(proto) -> str:
+    """Spec, variables, layer settings, initial values, regularisation, outputs, detections and losses."""
+    from components.trainer import restore, tasks  # pylint: disable=import-outside-toplevel
+    from components.trainer.models import factory, spec as spec_lib  # pylint: disable=import-outside-toplevel
+    tf_keras.utils.set_random_seed(0)
+    bundle = factory.build_detector(proto)
+    model = bundle.model
+    paths = restore.all_variable_paths(model)
+    parts = {"spec": bundle.spec.to_dict(),
+             "variables": [(p[0], v.shape.as_list()) for v, p in paths],
+             "initial": [(float(np.sum(v.numpy(), dtype=np.float64)), float(np.sum(np.square(v.numpy()),
+                                                                                   dtype=np.float64))) for v, _ in paths],
+             "regularization": float(tf.add_n(model.losses)) if model.losses else 0.0,
+             "anchors": bundle.anchors if bundle.anchors is not None else []}
+    layers = []
+    for layer in spec_lib.all_layers(model):
+        try:
+            config = layer.get_config()
+        except (NotImplementedError, TypeError):   # models and subclassed layers without a config
+            config = {}
+        picked = {k: config[k] for k in _LAYER_KEYS if k in config}
+        trainable = layer.trainable if isinstance(layer, tf_keras.layers.BatchNormalization) else None
+        layers.append(_digest([type(layer).__name__, picked, trainable]))
+    parts["layers"] = sorted(layers)
+    for var, path in paths:       # the same values for the same variable names: outputs show the function
+        rng = np.random.default_rng(zlib.crc32(path[0].encode()))
+        value = rng.uniform(-0.3, 0.3, var.shape.as_list())
+        if "moving_variance" in path[0]:
+            value = np.abs(value) + 0.5
+        elif "gamma" in path[0]:
+            value = value + 1.0
+        var.assign(value.astype(np.float32))
+    task = tasks.task_for(bundle)
+    images, labels = _example_batch(bundle, task)
+    if bundle.spec.meta_architecture == "ssd":
+        out = model(images, training=False)
+        detections = model.postprocess(out)
+        parts["outputs"] = [out["box_encodings"], out["class_predictions_with_background"]]
+    else:
+        from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
+        detections = faster_rcnn.inference(model, bundle.spec, images, labels["image_shape"])
+    parts["detections"] = {k: detections[k] for k in ("detection_boxes", "detection_scores", "detection_classes",
+                                                      "num_detections")}
+    tf.random.set_seed(0)
+    parts["losses"] = {k: float(v) for k, v in task.losses(model, images, labels, model.losses).items()}
+    return _digest(parts)
+
+
+def training_fingerprint(proto) -> str:
+    """Training settings, optimizer, learning rates over the steps, and augmentation output."""
+    from components.trainer import augmentations, optimizers, train_loop  # pylint: disable=import-outside-toplevel
+    tc = proto.train_config
+    settings = train_loop.TrainSettings.from_config(proto)
+    optimizer = optimizers.build_optimizer(tc.optimizer)
+    schedule = getattr(optimizer, "_learning_rate", optimizer.learning_rate)
+    rates = [float(schedule(step)) if callable(schedule) else float(schedule) for step in LR_STEPS]
+    config = {k: v for k, v in optimizer.get_config().items() if k != "learning_rate"}
+    ops = augmentations.build_augmentations(tc.data_augmentation_options)
+    rng = np.random.default_rng(5)
+    image = tf.constant(rng.uniform(0, 1, (48, 40, 3)), tf.float32)
+    boxes = tf.constant([[0.1, 0.1, 0.5, 0.4], [0.3, 0.5, 0.9, 0.95], [0.6, 0.2, 0.8, 0.3]], tf.float32)
+    classes = tf.constant([1, 2, 1], tf.int32)
+    tf.random.set_seed(0)
+    drawn = []
+    for _ in range(12):
+        out = (image, boxes, classes)
+        for op in ops:
+            out = op(*out)
+        drawn.append([float(tf.reduce_mean(out[0])), list(out[0].shape), out[1], out[2]])
+    return _digest({"settings": settings.__dict__, "optimizer": [type(optimizer).__name__, config, rates],
+                    "augmentation": drawn})
+
+
+@functools.lru_cache(maxsize=None)
+def _base_model(name: str):
+    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
+    return factory.build_detector(_proto(name)).model
+
+
+def freeze_fingerprint(proto, base: str) -> str:
+    """The variables that train."""
+    from components.trainer import freeze  # pylint: disable=import-outside-toplevel
+    tc = proto.train_config
+    kept = freeze.trainable_variables(_base_model(base), False, list(tc.freeze_variables),
+                                      list(tc.update_trainable_variables))
+    return _digest([v.name for v in kept])
+
+
+def readers_fingerprint(proto) -> str:
+    """What `detflow train` reads."""
+    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+    return _digest(train_loop.inputs_from_config(proto))
+
+
+def _errors(proto) -> list[str]:
+    return [f"{f.path}: {f.message}" for f in field_support.classify(proto) if f.is_error]
+
+
+def test_every_honoured_field_has_a_probe():
+    honoured = {r.key for r in field_support.RULES if r.support is field_support.Support.HONOURED}
+    assert sorted(honoured - set(PROBES) - CONTAINERS) == []
+    assert sorted((set(PROBES) | CONTAINERS) - honoured) == []      # no probe for a field no longer honoured
+
+
+def test_the_fingerprints_are_stable():
+    proto = _proto("ssd")
+    assert network_fingerprint(proto) == network_fingerprint(_proto("ssd"))
+    assert training_fingerprint(proto) == training_fingerprint(_proto("ssd"))
+
+
+@pytest.mark.parametrize("key", sorted(PROBES))
+def test_changing_an_honoured_field_changes_what_detflow_does(key):
+    probe = PROBES[key]
+    base = _proto(probe.base, probe.prepare)
+    changed = _proto(probe.base, probe.prepare, probe.edit)
+    assert base != changed, f"{key}: the probe's edit changes nothing in the config"
+    assert _errors(base) == [], f"{key}: base config refused: {_errors(base)}"
+    if probe.effect == "refused":
+        errors = _errors(changed)
+        assert errors and any(key.split(".")[-1] in e for e in errors), (key, errors)
+        return
+    assert _errors(changed) == [], f"{key}: changed config refused: {_errors(changed)}"
+    if probe.effect == "network":
+        before, after = network_fingerprint(base), network_fingerprint(changed)
+    elif probe.effect == "training":
+        before, after = training_fingerprint(base), training_fingerprint(changed)
+    elif probe.effect == "freeze":
+        before, after = freeze_fingerprint(base, probe.base), freeze_fingerprint(changed, probe.base)
+    else:
+        before, after = readers_fingerprint(base), readers_fingerprint(changed)
+    assert before != after, f"{key}: changing it changed nothing detflow builds or trains ({probe.effect})"
