@@ -1,0 +1,82 @@
+"""A user's zoo workflow: `detflow train` and `detflow run` fine-tune from a TF2 Detection Zoo folder, no extra flag.
+
+The folder is the oracle's zoo-layout FPN-lite 320 (`checkpoint/ckpt-0` + `pipeline.config`); the config
+is the zoo's, with num_classes, input size, steps and paths changed as a user would.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+from google.protobuf import text_format
+
+from components.trainer import train_loop
+from pipelines import cli, sample_data
+from tests.pipelines import e2e_helpers
+from tests.trainer import records
+from tests.zoo.fixtures import fixture, zoo_config
+
+ZOO = "ssd_mobilenet_v2_fpnlite_320"
+
+
+def _user_config(path, *, num_classes: int, size: int, label_map: str, checkpoint: str, train: str = "",
+                 steps: int = 2) -> str:
+    proto = zoo_config(ZOO, num_classes=num_classes).proto
+    resizer = proto.model.ssd.image_resizer.fixed_shape_resizer
+    resizer.height = resizer.width = size
+    tc = proto.train_config
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = checkpoint, "detection"
+    tc.batch_size, tc.num_steps = 2, steps
+    for reader in (proto.train_input_reader, proto.eval_input_reader[0]):
+        reader.label_map_path = label_map
+        del reader.tf_record_input_reader.input_path[:]
+        if train:
+            reader.tf_record_input_reader.input_path.append(train)
+    path.write_text(text_format.MessageToString(proto))
+    return str(path)
+
+
+def _label_map(path, names) -> str:
+    path.write_text("".join(f'item {{ id: {i} name: "{n}" }}\n' for i, n in enumerate(names, 1)))
+    return str(path)
+
+
+def _check_report(report: dict) -> None:
+    assert report["checkpoint"] == str(fixture(ZOO) / "checkpoint" / "ckpt-0")
+    assert report["reinitialized_by_module"] == {"head_class": 3}          # the separable class conv
+    assert report["num_restored"] == 384 - 3
+    assert report["network_check"] == f"network settings equal to {fixture(ZOO) / 'pipeline.config'}"
+
+
+@pytest.mark.slow
+def test_detflow_train_fine_tunes_from_a_zoo_folder(tmp_path, capsys):
+    pattern = records.write_records(str(tmp_path / "records"), num_images=6, size=128, boxes_per_image=(1, 2))
+    config = _user_config(tmp_path / "pipeline.config", num_classes=2, size=128,
+                          label_map=_label_map(tmp_path / "label_map.pbtxt", ["c1", "c2"]),
+                          checkpoint=str(fixture(ZOO)), train=pattern)
+    code = cli.main(["train", "--config", config, "--model-dir", str(tmp_path / "model")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    _check_report(json.load(open(tmp_path / "model" / train_loop.RESTORE_REPORT)))
+    assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
+    assert "Traceback" not in captured.err
+
+
+@pytest.mark.e2e
+def test_detflow_run_fine_tunes_from_a_zoo_checkpoint_prefix(tmp_path):
+    data = e2e_helpers.make_span(tmp_path / "data", 1)
+    label_map = _label_map(tmp_path / "label_map.pbtxt", sample_data.DEMO_CLASSES)
+    config = _user_config(tmp_path / "pipeline.config", num_classes=len(sample_data.DEMO_CLASSES), size=64,
+                          label_map=label_map, checkpoint=str(fixture(ZOO) / "checkpoint" / "ckpt-0"))
+    code, summary, text = e2e_helpers.run(tmp_path / "root", e2e_helpers.span_source(tmp_path / "data"), config,
+                                          label_map, min_map=0.0)
+    assert code == 0, text
+    assert e2e_helpers.states(summary)["DetectionTrainer"] == "ran", text
+    [result] = glob.glob(str(tmp_path / "root" / "**" / "train_result.json"), recursive=True)[:1]
+    report = json.load(open(result))["restore_report"]
+    assert report["reinitialized_by_module"] == {"head_class": 3}
+    assert report["num_restored"] == 384 - 3
+    assert report["network_check"].startswith("network settings equal to")
+    del data
