@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n schemas/protos/hyperparams.proto\x12\x17object_detection.protos\"\xe9\x04\n\x0bHyperparams\x12\x39\n\x02op\x18\x01 \x01(\x0e\x32\'.object_detection.protos.Hyperparams.Op:\x04\x43ONV\x12\x39\n\x0bregularizer\x18\x02 \x01(\x0b\x32$.object_detection.protos.Regularizer\x12\x39\n\x0binitializer\x18\x03 \x01(\x0b\x32$.object_detection.protos.Initializer\x12I\n\nactivation\x18\x04 \x01(\x0e\x32/.object_detection.protos.Hyperparams.Activation:\x04RELU\x12\x38\n\nbatch_norm\x18\x05 \x01(\x0b\x32\".object_detection.protos.BatchNormH\x00\x12\x38\n\ngroup_norm\x18\x07 \x01(\x0b\x32\".object_detection.protos.GroupNormH\x00\x12\x41\n\x0fsync_batch_norm\x18\t \x01(\x0b\x32&.object_detection.protos.SyncBatchNormH\x00\x12#\n\x14regularize_depthwise\x18\x06 \x01(\x08:\x05\x66\x61lse\x12\x1d\n\x0e\x66orce_use_bias\x18\x08 \x01(\x08:\x05\x66\x61lse\"\x16\n\x02Op\x12\x08\n\x04\x43ONV\x10\x01\x12\x06\n\x02\x46\x43\x10\x02\"7\n\nActivation\x12\x08\n\x04NONE\x10\x00\x12\x08\n\x04RELU\x10\x01\x12\n\n\x06RELU_6\x10\x02\x12\t\n\x05SWISH\x10\x03\x42\x12\n\x10normalizer_oneof\"\xa6\x01\n\x0bRegularizer\x12@\n\x0el1_regularizer\x18\x01 \x01(\x0b\x32&.object_detection.protos.L1RegularizerH\x00\x12@\n\x0el2_regularizer\x18\x02 \x01(\x0b\x32&.object_detection.protos.L2RegularizerH\x00\x42\x13\n\x11regularizer_oneof\"\"\n\rL1Regularizer\x12\x11\n\x06weight\x18\x01 \x01(\x02:\x01\x31\"\"\n\rL2Regularizer\x12\x11\n\x06weight\x18\x01 \x01(\x02:\x01\x31\"\x89\x03\n\x0bInitializer\x12[\n\x1ctruncated_normal_initializer\x18\x01 \x01(\x0b\x32\x33.object_detection.protos.TruncatedNormalInitializerH\x00\x12[\n\x1cvariance_scaling_initializer\x18\x02 \x01(\x0b\x32\x33.object_detection.protos.VarianceScalingInitializerH\x00\x12U\n\x19random_normal_initializer\x18\x03 \x01(\x0b\x32\x30.object_detection.protos.RandomNormalInitializerH\x00\x12T\n\x19keras_initializer_by_name\x18\x04 \x01(\x0b\x32/.object_detection.protos.KerasInitializerByNameH\x00\x42\x13\n\x11initializer_oneof\"@\n\x1aTruncatedNormalInitializer\x12\x0f\n\x04mean\x18\x01 \x01(\x02:\x01\x30\x12\x11\n\x06stddev\x18\x02 \x01(\x02:\x01\x31\"\xc5\x01\n\x1aVarianceScalingInitializer\x12\x11\n\x06\x66\x61\x63tor\x18\x01 \x01(\x02:\x01\x32\x12\x16\n\x07uniform\x18\x02 \x01(\x08:\x05\x66\x61lse\x12N\n\x04mode\x18\x03 \x01(\x0e\x32\x38.object_detection.protos.VarianceScalingInitializer.Mode:\x06\x46\x41N_IN\",\n\x04Mode\x12\n\n\x06\x46\x41N_IN\x10\x00\x12\x0b\n\x07\x46\x41N_OUT\x10\x01\x12\x0b\n\x07\x46\x41N_AVG\x10\x02\"=\n\x17RandomNormalInitializer\x12\x0f\n\x04mean\x18\x01 \x01(\x02:\x01\x30\x12\x11\n\x06stddev\x18\x02 \x01(\x02:\x01\x31\"=\n\x16KerasInitializerByName\x12#\n\x0binitializer\x18\x01 \x01(\t:\x0eglorot_uniform\"z\n\tBatchNorm\x12\x14\n\x05\x64\x65\x63\x61y\x18\x01 \x01(\x02:\x05\x30.999\x12\x14\n\x06\x63\x65nter\x18\x02 \x01(\x08:\x04true\x12\x14\n\x05scale\x18\x03 \x01(\x08:\x05\x66\x61lse\x12\x16\n\x07\x65psilon\x18\x04 \x01(\x02:\x05\x30.001\x12\x13\n\x05train\x18\x05 \x01(\x08:\x04true\"~\n\rSyncBatchNorm\x12\x14\n\x05\x64\x65\x63\x61y\x18\x01 \x01(\x02:\x05\x30.999\x12\x14\n\x06\x63\x65nter\x18\x02 \x01(\x08:\x04true\x12\x14\n\x05scale\x18\x03 \x01(\x08:\x05\x66\x61lse\x12\x16\n\x07\x65psilon\x18\x04 \x01(\x02:\x05\x30.001\x12\x13\n\x05train\x18\x05 \x01(\x08:\x04true\"\x0b\n\tGroupNorm')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n schemas/protos/hyperparams.proto\x12\x17object_detection.protos\"\xe5\x04\n\x0bHyperparams\x12\x39\n\x02op\x18\x01 \x01(\x0e\x32\'.object_detection.protos.Hyperparams.Op:\x04\x43ONV\x12\x39\n\x0bregularizer\x18\x02 \x01(\x0b\x32$.object_detection.protos.Regularizer\x12\x39\n\x0binitializer\x18\x03 \x01(\x0b\x32$.object_detection.protos.Initializer\x12I\n\nactivation\x18\x04 \x01(\x0e\x32/.object_detection.protos.Hyperparams.Activation:\x04RELU\x12\x38\n\nbatch_norm\x18\x05 \x01(\x0b\x32\".object_detection.protos.BatchNormH\x00\x12\x38\n\ngroup_norm\x18\x07 \x01(\x0b\x32\".object_detection.protos.GroupNormH\x00\x12=\n\x0fsync_batch_norm\x18\t \x01(\x0b\x32\".object_detection.protos.BatchNormH\x00\x12#\n\x14regularize_depthwise\x18\x06 \x01(\x08:\x05\x66\x61lse\x12\x1d\n\x0e\x66orce_use_bias\x18\x08 \x01(\x08:\x05\x66\x61lse\"\x16\n\x02Op\x12\x08\n\x04\x43ONV\x10\x01\x12\x06\n\x02\x46\x43\x10\x02\"7\n\nActivation\x12\x08\n\x04NONE\x10\x00\x12\x08\n\x04RELU\x10\x01\x12\n\n\x06RELU_6\x10\x02\x12\t\n\x05SWISH\x10\x03\x42\x12\n\x10normalizer_oneof\"\xa6\x01\n\x0bRegularizer\x12@\n\x0el1_regularizer\x18\x01 \x01(\x0b\x32&.object_detection.protos.L1RegularizerH\x00\x12@\n\x0el2_regularizer\x18\x02 \x01(\x0b\x32&.object_detection.protos.L2RegularizerH\x00\x42\x13\n\x11regularizer_oneof\"\"\n\rL1Regularizer\x12\x11\n\x06weight\x18\x01 \x01(\x02:\x01\x31\"\"\n\rL2Regularizer\x12\x11\n\x06weight\x18\x01 \x01(\x02:\x01\x31\"\xd8\x02\n\x0bInitializer\x12[\n\x1ctruncated_normal_initializer\x18\x01 \x01(\x0b\x32\x33.object_detection.protos.TruncatedNormalInitializerH\x00\x12[\n\x1cvariance_scaling_initializer\x18\x02 \x01(\x0b\x32\x33.object_detection.protos.VarianceScalingInitializerH\x00\x12U\n\x19random_normal_initializer\x18\x03 \x01(\x0b\x32\x30.object_detection.protos.RandomNormalInitializerH\x00\x12#\n\x19keras_initializer_by_name\x18\x04 \x01(\tH\x00\x42\x13\n\x11initializer_oneof\"@\n\x1aTruncatedNormalInitializer\x12\x0f\n\x04mean\x18\x01 \x01(\x02:\x01\x30\x12\x11\n\x06stddev\x18\x02 \x01(\x02:\x01\x31\"\xc5\x01\n\x1aVarianceScalingInitializer\x12\x11\n\x06\x66\x61\x63tor\x18\x01 \x01(\x02:\x01\x32\x12\x16\n\x07uniform\x18\x02 \x01(\x08:\x05\x66\x61lse\x12N\n\x04mode\x18\x03 \x01(\x0e\x32\x38.object_detection.protos.VarianceScalingInitializer.Mode:\x06\x46\x41N_IN\",\n\x04Mode\x12\n\n\x06\x46\x41N_IN\x10\x00\x12\x0b\n\x07\x46\x41N_OUT\x10\x01\x12\x0b\n\x07\x46\x41N_AVG\x10\x02\"=\n\x17RandomNormalInitializer\x12\x0f\n\x04mean\x18\x01 \x01(\x02:\x01\x30\x12\x11\n\x06stddev\x18\x02 \x01(\x02:\x01\x31\"z\n\tBatchNorm\x12\x14\n\x05\x64\x65\x63\x61y\x18\x01 \x01(\x02:\x05\x30.999\x12\x14\n\x06\x63\x65nter\x18\x02 \x01(\x08:\x04true\x12\x14\n\x05scale\x18\x03 \x01(\x08:\x05\x66\x61lse\x12\x16\n\x07\x65psilon\x18\x04 \x01(\x02:\x05\x30.001\x12\x13\n\x05train\x18\x05 \x01(\x08:\x04true\"\x0b\n\tGroupNorm')
 
 
 
@@ -26,9 +26,7 @@ _INITIALIZER = DESCRIPTOR.message_types_by_name['Initializer']
 _TRUNCATEDNORMALINITIALIZER = DESCRIPTOR.message_types_by_name['TruncatedNormalInitializer']
 _VARIANCESCALINGINITIALIZER = DESCRIPTOR.message_types_by_name['VarianceScalingInitializer']
 _RANDOMNORMALINITIALIZER = DESCRIPTOR.message_types_by_name['RandomNormalInitializer']
-_KERASINITIALIZERBYNAME = DESCRIPTOR.message_types_by_name['KerasInitializerByName']
 _BATCHNORM = DESCRIPTOR.message_types_by_name['BatchNorm']
-_SYNCBATCHNORM = DESCRIPTOR.message_types_by_name['SyncBatchNorm']
 _GROUPNORM = DESCRIPTOR.message_types_by_name['GroupNorm']
 _HYPERPARAMS_OP = _HYPERPARAMS.enum_types_by_name['Op']
 _HYPERPARAMS_ACTIVATION = _HYPERPARAMS.enum_types_by_name['Activation']
@@ -89,26 +87,12 @@ RandomNormalInitializer = _reflection.GeneratedProtocolMessageType('RandomNormal
   })
 _sym_db.RegisterMessage(RandomNormalInitializer)
 
-KerasInitializerByName = _reflection.GeneratedProtocolMessageType('KerasInitializerByName', (_message.Message,), {
-  'DESCRIPTOR' : _KERASINITIALIZERBYNAME,
-  '__module__' : 'schemas.protos.hyperparams_pb2'
-  # @@protoc_insertion_point(class_scope:object_detection.protos.KerasInitializerByName)
-  })
-_sym_db.RegisterMessage(KerasInitializerByName)
-
 BatchNorm = _reflection.GeneratedProtocolMessageType('BatchNorm', (_message.Message,), {
   'DESCRIPTOR' : _BATCHNORM,
   '__module__' : 'schemas.protos.hyperparams_pb2'
   # @@protoc_insertion_point(class_scope:object_detection.protos.BatchNorm)
   })
 _sym_db.RegisterMessage(BatchNorm)
-
-SyncBatchNorm = _reflection.GeneratedProtocolMessageType('SyncBatchNorm', (_message.Message,), {
-  'DESCRIPTOR' : _SYNCBATCHNORM,
-  '__module__' : 'schemas.protos.hyperparams_pb2'
-  # @@protoc_insertion_point(class_scope:object_detection.protos.SyncBatchNorm)
-  })
-_sym_db.RegisterMessage(SyncBatchNorm)
 
 GroupNorm = _reflection.GeneratedProtocolMessageType('GroupNorm', (_message.Message,), {
   'DESCRIPTOR' : _GROUPNORM,
@@ -121,33 +105,29 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   _HYPERPARAMS._serialized_start=62
-  _HYPERPARAMS._serialized_end=679
-  _HYPERPARAMS_OP._serialized_start=580
-  _HYPERPARAMS_OP._serialized_end=602
-  _HYPERPARAMS_ACTIVATION._serialized_start=604
-  _HYPERPARAMS_ACTIVATION._serialized_end=659
-  _REGULARIZER._serialized_start=682
-  _REGULARIZER._serialized_end=848
-  _L1REGULARIZER._serialized_start=850
-  _L1REGULARIZER._serialized_end=884
-  _L2REGULARIZER._serialized_start=886
-  _L2REGULARIZER._serialized_end=920
-  _INITIALIZER._serialized_start=923
-  _INITIALIZER._serialized_end=1316
-  _TRUNCATEDNORMALINITIALIZER._serialized_start=1318
-  _TRUNCATEDNORMALINITIALIZER._serialized_end=1382
-  _VARIANCESCALINGINITIALIZER._serialized_start=1385
-  _VARIANCESCALINGINITIALIZER._serialized_end=1582
-  _VARIANCESCALINGINITIALIZER_MODE._serialized_start=1538
-  _VARIANCESCALINGINITIALIZER_MODE._serialized_end=1582
-  _RANDOMNORMALINITIALIZER._serialized_start=1584
-  _RANDOMNORMALINITIALIZER._serialized_end=1645
-  _KERASINITIALIZERBYNAME._serialized_start=1647
-  _KERASINITIALIZERBYNAME._serialized_end=1708
-  _BATCHNORM._serialized_start=1710
-  _BATCHNORM._serialized_end=1832
-  _SYNCBATCHNORM._serialized_start=1834
-  _SYNCBATCHNORM._serialized_end=1960
-  _GROUPNORM._serialized_start=1962
-  _GROUPNORM._serialized_end=1973
+  _HYPERPARAMS._serialized_end=675
+  _HYPERPARAMS_OP._serialized_start=576
+  _HYPERPARAMS_OP._serialized_end=598
+  _HYPERPARAMS_ACTIVATION._serialized_start=600
+  _HYPERPARAMS_ACTIVATION._serialized_end=655
+  _REGULARIZER._serialized_start=678
+  _REGULARIZER._serialized_end=844
+  _L1REGULARIZER._serialized_start=846
+  _L1REGULARIZER._serialized_end=880
+  _L2REGULARIZER._serialized_start=882
+  _L2REGULARIZER._serialized_end=916
+  _INITIALIZER._serialized_start=919
+  _INITIALIZER._serialized_end=1263
+  _TRUNCATEDNORMALINITIALIZER._serialized_start=1265
+  _TRUNCATEDNORMALINITIALIZER._serialized_end=1329
+  _VARIANCESCALINGINITIALIZER._serialized_start=1332
+  _VARIANCESCALINGINITIALIZER._serialized_end=1529
+  _VARIANCESCALINGINITIALIZER_MODE._serialized_start=1485
+  _VARIANCESCALINGINITIALIZER_MODE._serialized_end=1529
+  _RANDOMNORMALINITIALIZER._serialized_start=1531
+  _RANDOMNORMALINITIALIZER._serialized_end=1592
+  _BATCHNORM._serialized_start=1594
+  _BATCHNORM._serialized_end=1716
+  _GROUPNORM._serialized_start=1718
+  _GROUPNORM._serialized_end=1729
 # @@protoc_insertion_point(module_scope)

@@ -36,7 +36,7 @@ def _initializer(message):
         distribution = "uniform" if c.uniform else "truncated_normal"
         return tf_keras.initializers.VarianceScaling(scale=c.factor, mode=mode, distribution=distribution)
     if kind == "keras_initializer_by_name":
-        return message.keras_initializer_by_name.initializer
+        return message.keras_initializer_by_name
     return None  # Keras' default (glorot_uniform), as the OD API leaves it
 
 
