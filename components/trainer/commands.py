@@ -62,7 +62,14 @@ def train(args) -> int:
         _print_problems([Problem(args.config, "train_input_reader.tf_record_input_reader.input_path: empty; "
                                  "give the training TFRecords there or with --train")])
         return 2
-    eval_files = getattr(args, "eval", None) or config_eval
+    eval_files = getattr(args, "eval", None)
+    if eval_files is None and config_eval:
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        if all(tf.io.gfile.glob(p) for p in config_eval.split(",")):
+            eval_files = config_eval
+        else:
+            print(f"warning: {args.config}: eval_input_reader input_path {config_eval!r} matches no files: "
+                  "no eval loss (give --eval)", file=sys.stderr)
     try:
         result = train_loop.train(
             config, train_files, eval_files, args.model_dir,

@@ -40,7 +40,6 @@ import tempfile
 from typing import Any
 
 import tensorflow as tf
-import tf_keras
 
 from components.trainer import resizing
 from components.trainer.models.spec import DetectorBundle, ModelSpec

@@ -310,8 +310,8 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
     if hits(layout) == 0:
         raise _no_match(prefix, model, keys)
     if layout == "classification" and not classification:
-        raise _problem(prefix, f"this is a classification checkpoint (keys feature_extractor/...): it holds a "
-                       f"backbone only; set fine_tune_checkpoint_type: \"classification\" to restore it")
+        raise _problem(prefix, "this is a classification checkpoint (keys feature_extractor/...): it holds a "
+                       "backbone only; set fine_tune_checkpoint_type: \"classification\" to restore it")
     network_check = _network_check(prefix, pipeline_proto, fine_tune_checkpoint_type)
     report = RestoreReport(checkpoint=prefix, checkpoint_type=fine_tune_checkpoint_type, layout=layout,
                            network_check=network_check)

@@ -164,8 +164,6 @@ eval_config {{
 }}
 eval_input_reader {{
   label_map_path: "{label_map_path}"
-  shuffle: false
-  num_epochs: 1
   tf_record_input_reader {{
     input_path: "{eval_input_path}"
   }}

@@ -81,7 +81,8 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
                         "MobileNetV2 depth_multiplier 0.35, FPN levels 3-6 (separable, 64 channels), "
                         "weight-shared separable head with one shared tower (depth 64, 2 layers), 128x128",
         "checkpoint_layout": "TF2 Detection Zoo: tf.train.Checkpoint(model=...) keys model/_feature_extractor/..., "
-                             "model/_box_predictor/... (detflow >= 0.2; the 0.1 checkpoint was Model Garden's RetinaNet)",
+                             "model/_box_predictor/... (detflow >= 0.2; the 0.1 checkpoint was Model Garden's "
+                             "RetinaNet)",
         "training": {"steps": result.steps, "batch_size": result.batch_size, "optimizer": "adam",
                      "learning_rate": f"cosine {args.learning_rate}, warmup {args.warmup_steps}",
                      "augmentation": list(AUGMENTATION),

@@ -97,8 +97,8 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
         if scope not in self._head_scope_conv_layers:
             params = self._hp.separable_params if self._use_depthwise else self._hp.params
             self._head_scope_conv_layers[scope] = [
-                _conv(self._depth, self._kernel_size, self._use_depthwise, f"{scope}/conv2d_{i}", params(use_bias=use_bias))
-                for i in range(self._num_layers)]
+                _conv(self._depth, self._kernel_size, self._use_depthwise, f"{scope}/conv2d_{i}",
+                      params(use_bias=use_bias)) for i in range(self._num_layers)]
         layers = []
         for i, conv in enumerate(self._head_scope_conv_layers[scope]):
             layers.append(conv)

@@ -27,6 +27,17 @@ from components.trainer.models.keras_backbones import FixedPadding
 ACTIVATION_BOUND = 6.0
 
 
+def pad_to_multiple(inputs: tf.Tensor, multiple: int) -> tf.Tensor:
+    """Zero-pads height and width at the bottom/right up to a multiple (the OD API's ops.pad_to_multiple)."""
+    if multiple <= 1:
+        return inputs
+    height, width = inputs.shape[1], inputs.shape[2]
+    new_h, new_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
+    if (new_h, new_w) == (height, width):
+        return inputs
+    return tf.pad(inputs, [[0, 0], [0, new_h - height], [0, new_w - width], [0, 0]])
+
+
 def depth_fn(depth_multiplier: float, min_depth: int):
     """The OD API's `get_depth_fn`: max(int(depth * multiplier), min_depth)."""
     return lambda depth: max(int(depth * depth_multiplier), min_depth)
@@ -128,6 +139,20 @@ class FpnTopDownFeatureMaps(tf_keras.Model):
             top_down = apply(self.conv_layers[index], top_down + residual)
             outputs.append((f"top_down_{image_features[level][0]}", top_down))
         return collections.OrderedDict(reversed(outputs))
+
+
+def fpn_levels_then_coarse(fpn_outputs: dict, blocks: Sequence[str], top_block: str, coarse_layers: Sequence) -> list:
+    """The FPN extractors' feature maps: the top-down outputs of `blocks`, then the coarse levels.
+
+    Each coarse level is its stride-2 block applied to the level before it,
+    starting from the top block's output.
+    """
+    maps = [fpn_outputs[f"top_down_{key}"] for key in blocks]
+    last = fpn_outputs[f"top_down_{top_block}"]
+    for layers in coarse_layers:
+        last = apply(layers, last)
+        maps.append(last)
+    return maps
 
 
 class MultiResolutionFeatureMaps(tf_keras.Model):

@@ -96,13 +96,10 @@ def batch_non_max_suppression(boxes: tf.Tensor, scores: tf.Tensor, post: PostPro
         boxes[:, :, None, :], scores, max_output_size_per_class=post.max_detections_per_class,
         max_total_size=max_total, iou_threshold=post.iou_threshold, score_threshold=post.score_threshold,
         pad_per_class=False, clip_boxes=False)
-    clipped = tf.stack([tf.clip_by_value(nmsed_boxes[..., 0], wy0, wy1), tf.clip_by_value(nmsed_boxes[..., 1], wx0, wx1),
-                        tf.clip_by_value(nmsed_boxes[..., 2], wy0, wy1), tf.clip_by_value(nmsed_boxes[..., 3], wx0, wx1)],
-                       axis=-1)
+    low, high = tf.stack([wy0, wx0, wy0, wx0], axis=-1), tf.stack([wy1, wx1, wy1, wx1], axis=-1)
+    clipped = tf.clip_by_value(nmsed_boxes, low, high)
     if post.change_coordinate_frame:
-        origin = tf.stack([wy0, wx0, wy0, wx0], axis=-1)
-        size = tf.stack([wy1 - wy0, wx1 - wx0, wy1 - wy0, wx1 - wx0], axis=-1)
-        clipped = (clipped - origin) / size
+        clipped = (clipped - low) / (high - low)
     valid = tf.sequence_mask(num, max_total, dtype=tf.float32)
     return {"detection_boxes": clipped * valid[:, :, None], "detection_scores": nmsed_scores * valid,
             "detection_classes": nmsed_classes * valid, "num_detections": num}

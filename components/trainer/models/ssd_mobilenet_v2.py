@@ -22,8 +22,9 @@ import tensorflow as tf
 import tf_keras
 
 from components.trainer.models import keras_backbones
-from components.trainer.models.feature_maps import (FixedPadding, FpnTopDownFeatureMaps, MultiResolutionFeatureMaps,
-                                                    apply, conv_block, depth_fn)
+from components.trainer.models.feature_maps import (FpnTopDownFeatureMaps, MultiResolutionFeatureMaps, conv_block,
+                                                    depth_fn, fpn_levels_then_coarse, pad_to_multiple)
+from components.trainer.models.keras_backbones import FixedPadding
 from components.trainer.models.hyperparams import LayerHyperparams
 
 FPN_FEATURE_BLOCKS = ("layer_4", "layer_7", "layer_14", "layer_19")   # levels 2, 3, 4, 5
@@ -33,17 +34,6 @@ NUM_LAYERS = 19
 def mobilenet_preprocess(resized_inputs: tf.Tensor) -> tf.Tensor:
     """0..255 → -1..1, the OD API's MobileNet preprocessing."""
     return (2.0 / 255.0) * resized_inputs - 1.0
-
-
-def pad_to_multiple(inputs: tf.Tensor, multiple: int) -> tf.Tensor:
-    """Zero-pads height and width at the bottom/right up to a multiple (the OD API's ops.pad_to_multiple)."""
-    if multiple <= 1:
-        return inputs
-    height, width = inputs.shape[1], inputs.shape[2]
-    new_h, new_w = -(-height // multiple) * multiple, -(-width // multiple) * multiple
-    if (new_h, new_w) == (height, width):
-        return inputs
-    return tf.pad(inputs, [[0, 0], [0, new_h - height], [0, new_w - width], [0, 0]])
 
 
 class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
@@ -82,12 +72,8 @@ class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
         blocks = [FPN_FEATURE_BLOCKS[level - 2] for level in range(self._fpn_min_level, self._base_fpn_max_level + 1)]
         start = len(FPN_FEATURE_BLOCKS) - self._num_levels
         fpn = self._fpn_features_generator([(key, image_features[start + i]) for i, key in enumerate(blocks)])
-        maps = [fpn[f"top_down_{key}"] for key in blocks]
-        last = fpn[f"top_down_{FPN_FEATURE_BLOCKS[self._base_fpn_max_level - 2]}"]
-        for layers in self._coarse_feature_layers:
-            last = apply(layers, last)
-            maps.append(last)
-        return maps
+        return fpn_levels_then_coarse(fpn, blocks, FPN_FEATURE_BLOCKS[self._base_fpn_max_level - 2],
+                                      self._coarse_feature_layers)
 
 
 class SsdMobileNetV2FeatureExtractor(tf_keras.Model):

@@ -14,9 +14,9 @@ import tensorflow as tf
 import tf_keras
 
 from components.trainer.models import keras_backbones
-from components.trainer.models.feature_maps import FpnTopDownFeatureMaps, apply, depth_fn
+from components.trainer.models.feature_maps import (FpnTopDownFeatureMaps, depth_fn, fpn_levels_then_coarse,
+                                                    pad_to_multiple)
 from components.trainer.models.hyperparams import LayerHyperparams
-from components.trainer.models.ssd_mobilenet_v2 import pad_to_multiple
 
 VGG_MEANS = (123.68, 116.779, 103.939)
 DEPTHS = {"ssd_resnet50_v1_fpn_keras": 50, "ssd_resnet101_v1_fpn_keras": 101, "ssd_resnet152_v1_fpn_keras": 152}
@@ -60,9 +60,5 @@ class SsdResNetV1FpnFeatureExtractor(tf_keras.Model):
             pad_to_multiple(preprocessed_inputs, self._pad_to_multiple))))
         blocks = [f"block{level - 1}" for level in range(self._fpn_min_level, self._base_fpn_max_level + 1)]
         fpn = self._fpn_features_generator([(key, features[key]) for key in blocks])
-        maps = [fpn[f"top_down_{key}"] for key in blocks]
-        last = fpn[f"top_down_block{self._base_fpn_max_level - 1}"]
-        for layers in self._coarse_feature_layers:
-            last = apply(layers, last)
-            maps.append(last)
-        return maps
+        return fpn_levels_then_coarse(fpn, blocks, f"block{self._base_fpn_max_level - 1}",
+                                      self._coarse_feature_layers)
