@@ -9,8 +9,45 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import os
 import sys
+
+
+def at_least(minimum: int):
+    """An argparse type: a whole number >= `minimum` (0 and negatives are errors naming the flag)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+    parse.__name__ = f"int >= {minimum}"
+    return parse
+
+
+def int_range(low: int, high: int):
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        value = at_least(low)(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+    parse.__name__ = f"int in [{low}, {high}]"
+    return parse
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a finite number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
+    return value
 
 
 def _add(sub, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
@@ -54,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", required=True, metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="writes Split-train/, Split-eval/ (gzipped TFRecords) and report.json")
-    p.add_argument("--eval-percent", type=int, default=20, metavar="N",
+    p.add_argument("--eval-percent", type=int_range(0, 100), default=20, metavar="N",
                    help="percent of images in Split-eval, by hash of the file name "
                         "(the pipeline's split; default 20)")
     p.add_argument("--strict", action="store_true",
@@ -69,9 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval", metavar="GLOB",
                    help="evaluation TFRecords for the eval loss (default: the first eval_input_reader's input_path)")
     p.add_argument("--model-dir", required=True, metavar="DIR")
-    p.add_argument("--num-steps", type=int, metavar="N")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--checkpoint-every", type=int, metavar="N",
+    p.add_argument("--num-steps", type=at_least(1), metavar="N")
+    p.add_argument("--batch-size", type=at_least(1), metavar="N")
+    p.add_argument("--checkpoint-every", type=at_least(1), metavar="N",
                    help="steps between checkpoints (default num_steps/5, at most 1000)")
     p.add_argument("--train-backbone", action="store_true",
                    help="train the backbone too (default: frozen, only FPN + heads train)")
@@ -81,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="EXPORT_DIR")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--min-score", type=float, default=0.3)
+    p.add_argument("--min-score", type=fraction, default=0.3, metavar="X",
+                   help="draw and keep detections scoring at least X (0 to 1; default 0.3)")
 
     p = _add(sub, "init", "components.trainer.commands:init",
              "Write a ready-to-run pipeline.config + label map starting from the embedded checkpoint.")
@@ -109,15 +147,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-map", metavar="FILE")
     p.add_argument("--push-to", metavar="DIR")
     p.add_argument("--runner", choices=["local", "beam"], default="local")
-    p.add_argument("--min-map", type=float, default=None, metavar="X")
-    p.add_argument("--max-regression", type=float, default=None, metavar="X")
+    p.add_argument("--min-map", type=fraction, required=True, metavar="X",
+                   help="COCO mAP (0 to 1) a model must reach to be blessed and pushed; required, so that no "
+                        "model of any quality is pushed unasked (0 pushes any model)")
+    p.add_argument("--max-regression", type=fraction, default=None, metavar="X",
+                   help="how much mAP a model may lose against the last blessed one (default 0.02)")
+    p.add_argument("--max-dropped-boxes", type=fraction, default=None, metavar="X",
+                   help="fail before training when the ExampleGen drops more than this share of the boxes "
+                        "(unknown classes, bad boxes; default 0.05)")
+    p.add_argument("--allow-empty-classes", action="store_true",
+                   help="train even when a label-map class has no box in the training split")
     p.add_argument("--warm-start", action="store_true",
                    help="start training from the latest blessed model when there is one")
-    p.add_argument("--num-steps", type=int, metavar="N", help="override train_config.num_steps")
-    p.add_argument("--batch-size", type=int, metavar="N", help="override train_config.batch_size")
+    p.add_argument("--num-steps", type=at_least(1), metavar="N", help="override train_config.num_steps")
+    p.add_argument("--batch-size", type=at_least(1), metavar="N", help="override train_config.batch_size")
     p.add_argument("--base-checkpoint", metavar="DIR",
                    help="fine-tune checkpoint folder (default: the config's fine_tune_checkpoint)")
-    p.add_argument("--eval-percent", type=int, default=20, metavar="N")
+    p.add_argument("--eval-percent", type=int_range(1, 99), default=20, metavar="N",
+                   help="percent of images in the eval split (default 20)")
     p.add_argument("--strict", action="store_true", help="fail on any skipped image or box")
     p.add_argument("--beam-arg", action="append", metavar="ARG",
                    help="a Beam pipeline arg, repeatable (default: DirectRunner, multi-processing, 2 workers)")
@@ -129,13 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
     p.add_argument("--workdir", default="demo-run", metavar="DIR")
     p.add_argument("--runner", choices=["local", "beam"], default="local")
-    p.add_argument("--num-images", type=int, metavar="N", help="sample images to generate (default 1000)")
-    p.add_argument("--image-size", type=int, metavar="PX", help="sample image size (default 128)")
-    p.add_argument("--num-steps", type=int, metavar="N", help="override the demo config's num_steps")
+    p.add_argument("--num-images", type=at_least(10), metavar="N", help="sample images to generate (default 1000)")
+    p.add_argument("--image-size", type=at_least(16), metavar="PX", help="sample image size (default 128)")
+    p.add_argument("--num-steps", type=at_least(1), metavar="N", help="override the demo config's num_steps")
     p.add_argument("--frozen-backbone", action="store_true",
                    help="train only decoder and heads (the demo trains the backbone too by default)")
-    p.add_argument("--min-map", type=float, metavar="X",
-                   help="blessing threshold on COCO mAP (default 0.25; the demo reaches about 0.38)")
+    p.add_argument("--min-map", type=fraction, metavar="X",
+                   help="blessing threshold on COCO mAP (default 0.25; the demo reaches about 0.36)")
 
     p = _add(sub, "runs", "pipelines.commands:runs", "List past pipeline runs from ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")
@@ -163,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push-to", metavar="URI")
     p.add_argument("--image", default=c.PIPELINE_IMAGE, help="container image every node runs in")
     p.add_argument("--warm-start", action="store_true")
+    p.add_argument("--min-map", type=fraction, required=True, metavar="X",
+                   help="COCO mAP (0 to 1) a model must reach to be blessed and pushed (required)")
+    p.add_argument("--max-regression", type=fraction, default=None, metavar="X",
+                   help="how much mAP a model may lose against the last blessed one (default 0.02)")
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     return parser
 
@@ -186,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as error:  # a path the command could not read or write: one line, no trace
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"detflow {args.command}: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -100,13 +100,31 @@ def _label_map_from_config(config_path: str) -> Optional[str]:
     return path or None
 
 
-def execute(root: str, data, config: str, label_map: Optional[str], push_to: Optional[str],
-            runner: str = "local", min_map: Optional[float] = None, max_regression: Optional[float] = None,
+def _check_label_map(path: str, config: Optional[str]) -> None:
+    """Parses the label map before anything is copied into the root; names the config line it came from."""
+    from schemas.label_map import load_label_map
+    from schemas.pipeline_config import load_pipeline_config
+    from schemas.problems import Problem, ProblemsError
+
+    try:
+        load_label_map(path)
+    except ProblemsError as error:
+        if config is None:
+            raise
+        line, col = load_pipeline_config(config).position("train_input_reader.label_map_path")
+        raise ProblemsError([Problem(config, f"train_input_reader.label_map_path: {path} is not a label map: "
+                                             f"{error.problems[0]}", line, col)]) from None
+
+
+def execute(root: str, data, config: str, label_map: Optional[str], push_to: Optional[str], *, min_map: float,
+            runner: str = "local", max_regression: Optional[float] = None,
             warm_start: bool = False, num_steps: Optional[int] = None, batch_size: Optional[int] = None,
             base_checkpoint: Optional[str] = None, beam_args: Optional[list] = None,
             pipeline_name: str = configs.PIPELINE_NAME, enable_cache: bool = True,
             freeze_backbone: bool = True, out=None):
     """Runs the pipeline on `root` under the run lock; returns (exit code, RunSummary or None).
+
+    `min_map` has no default: the user says how good a first model must be to be pushed.
 
     Progress and the run's report go to `out` (default: the current sys.stdout).
     """
@@ -114,23 +132,27 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
     _quiet()
     from pipelines import lock, pipeline, run_report, runners
 
-    root = os.path.abspath(root)
+    from components.common.outputs import writable_dir
+
+    root = writable_dir(root, "--root")
     for path, what in ((config, "pipeline.config"), (data.annotations, "annotations"), (data.images, "images")):
         if "{SPAN}" not in path and not os.path.exists(path):
             raise UserError(f"{path}: {what} not found")
+    from_config = not label_map
     label_map = label_map or _label_map_from_config(config)
     if not label_map or not os.path.exists(label_map):
         raise UserError(f"{label_map or config}: no label map (pass --label-map or set "
                         "train_input_reader.label_map_path in the config)")
+    _check_label_map(label_map, config if from_config else None)
     base_checkpoint = base_checkpoint or _checkpoint_from_config(config) or EMBEDDED_CHECKPOINT
     if "://" not in base_checkpoint and not os.path.exists(base_checkpoint):
         raise UserError(f"{base_checkpoint}: fine-tune checkpoint not found")
-    push_to = os.path.abspath(push_to or os.path.join(root, configs.PUSH_DIR))
+    push_to = writable_dir(push_to or os.path.join(root, configs.PUSH_DIR), "--push-to")
     with lock.run_lock(root):
         dsl = pipeline.create_pipeline(
             pipeline_name=pipeline_name, pipeline_root=root, data=data, pipeline_config_path=config,
             label_map_path=label_map, base_checkpoint=base_checkpoint, push_destination=push_to,
-            min_map=configs.MIN_MAP if min_map is None else min_map,
+            min_map=min_map,
             max_regression=configs.MAX_REGRESSION if max_regression is None else max_regression,
             warm_start=warm_start, beam_pipeline_args=beam_args or configs.default_beam_args(runner),
             enable_cache=enable_cache,
@@ -156,8 +178,10 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
         node = failed[0].node_id if failed else "the pipeline"
         message = (str(failure) if failure is not None else failed[0].error).strip().splitlines()
         where = f"\n  full trace: {log}" if failure is not None else ""
-        print(f"detflow run: {node} failed: {message[-1] if message else type(failure).__name__}{where}",
-              file=sys.stderr)
+        # A multi-line error (the label map validation's list of problems) is printed whole.
+        first = message[0] if len(message) > 1 else (message[-1] if message else type(failure).__name__)
+        rest = "".join(f"\n  {line.strip()}" for line in message[1:20]) if len(message) > 1 else ""
+        print(f"detflow run: {node} failed: {first}{rest}{where}", file=sys.stderr)
         return 1, summary
     return 0, summary
 
@@ -177,9 +201,12 @@ def run(args) -> int:
     """`detflow run`: the pipeline on the user's data; prints per node ran/cached, metrics, blessing, push."""
     from pipelines.pipeline import DataSource
 
+    share = getattr(args, "max_dropped_boxes", None)
     data = DataSource(format=args.format, annotations=args.annotations, images=args.images,
                       eval_percent=getattr(args, "eval_percent", configs.EVAL_PERCENT),
-                      strict=getattr(args, "strict", False))
+                      strict=getattr(args, "strict", False),
+                      max_dropped_box_share=configs.MAX_DROPPED_BOX_SHARE if share is None else share,
+                      allow_empty_classes=getattr(args, "allow_empty_classes", False))
     code, _ = execute(args.root, data, args.config, args.label_map, args.push_to, runner=args.runner,
                       min_map=args.min_map, max_regression=args.max_regression,
                       warm_start=getattr(args, "warm_start", False), num_steps=getattr(args, "num_steps", None),
@@ -242,10 +269,15 @@ def demo(args) -> int:
     """`detflow demo`: sample data + embedded checkpoint → the whole pipeline, in `--workdir`."""
     from pipelines.pipeline import DataSource
 
-    workdir = os.path.abspath(args.workdir)
-    data_dir, config = prepare_demo(workdir, getattr(args, "num_images", None) or DEMO_NUM_IMAGES,
-                                    getattr(args, "image_size", None) or DEMO_IMAGE_SIZE,
-                                    getattr(args, "num_steps", None) or DEMO_NUM_STEPS)
+    from components.common.outputs import writable_dir
+
+    workdir = writable_dir(args.workdir, "--workdir")
+    def given(name, default):
+        value = getattr(args, name, None)
+        return default if value is None else value
+
+    data_dir, config = prepare_demo(workdir, given("num_images", DEMO_NUM_IMAGES), given("image_size", DEMO_IMAGE_SIZE),
+                                    given("num_steps", DEMO_NUM_STEPS))
     data = DataSource(format="coco", annotations=os.path.join(data_dir, "annotations.json"),
                       images=os.path.join(data_dir, "images"))
     label_map = os.path.join(os.path.dirname(config), "label_map.pbtxt")
@@ -333,14 +365,18 @@ def lineage(args) -> int:
 def compile_pipeline(args) -> int:
     """`detflow compile --target kubeflow-v2`: the pipeline-spec JSON through TFX's KubeflowV2DagRunner."""
     _quiet()
+    from components.common.outputs import writable_file
     from pipelines import pipeline, runners
 
+    writable_file(args.out, "--out")
     data = pipeline.DataSource(format=args.format, annotations=args.annotations, images=args.images)
     dsl = pipeline.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME, pipeline_root=args.root, data=data,
         pipeline_config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_destination=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
-        warm_start=args.warm_start, beam_pipeline_args=args.beam_arg, stage_inputs=False, portable=True)
+        warm_start=args.warm_start, beam_pipeline_args=args.beam_arg, stage_inputs=False, portable=True,
+        min_map=args.min_map, max_regression=configs.MAX_REGRESSION if args.max_regression is None
+        else args.max_regression)
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
     return 0

@@ -11,8 +11,6 @@ therefore changes the cache key of the nodes that depend on it, and nothing else
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
-import functools
 import hashlib
 import os
 import pathlib
@@ -24,6 +22,7 @@ from tfx.dsl.io import fileio
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 
 from pipelines import configs
+from pipelines.code_versions import process_code_versions
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
 CODE_VERSION_KEY = "detflow_code_version"
@@ -45,6 +44,9 @@ class DataSource:
     images: str
     eval_percent: int = configs.EVAL_PERCENT
     strict: bool = False
+    # What the LabelMapValidator lets through before training (configs.MAX_DROPPED_BOX_SHARE).
+    max_dropped_box_share: float = configs.MAX_DROPPED_BOX_SHARE
+    allow_empty_classes: bool = configs.ALLOW_EMPTY_CLASSES
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -61,31 +63,6 @@ def content_hash(path: str | os.PathLike) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
-
-
-def code_version(packages: tuple[str, ...]) -> str:
-    """A short hash of the .py files under `packages` (paths relative to the project root).
-
-    CLI handlers and scripts (`configs.CODE_EXCLUDE`) are left out: no node runs them.
-    """
-    digest = hashlib.sha256()
-    for package in packages:
-        for f in sorted((PROJECT_ROOT / package).rglob("*.py")):
-            if any(fnmatch.fnmatch(f.name, pattern) for pattern in configs.CODE_EXCLUDE):
-                continue
-            digest.update(str(f.relative_to(PROJECT_ROOT)).encode() + b"\0" + f.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-@functools.lru_cache(maxsize=None)
-def process_code_versions() -> tuple[tuple[str, str], ...]:
-    """(node kind, code version) for `configs.CODE_PACKAGES`, computed once per process.
-
-    Once per process because a process runs the modules it imported first: an edit
-    made while it runs does not reach its in-process nodes, so it must not change
-    their cache keys either. A new `detflow run` (a new process) sees the edit.
-    """
-    return tuple((name, code_version(pkgs)) for name, pkgs in configs.CODE_PACKAGES.items())
 
 
 def stage_input(pipeline_root: str, path: str, name: str) -> tuple[str, str]:
@@ -216,7 +193,7 @@ def create_pipeline(
     label_map_path: str,
     base_checkpoint: str,
     push_destination: str,
-    min_map: float = configs.MIN_MAP,
+    min_map: float,
     max_regression: float = configs.MAX_REGRESSION,
     warm_start: bool = False,
     beam_pipeline_args: Optional[List[str]] = None,
@@ -229,6 +206,9 @@ def create_pipeline(
     portable: bool = False,
 ) -> tfx.dsl.Pipeline:
     """Builds the detflow pipeline. `metadata_path` defaults to `<root>/metadata.sqlite`.
+
+    `min_map` is the COCO mAP a model must reach to be blessed and pushed: there is
+    no default, so no caller pushes a model of any quality unasked.
 
     `base_checkpoint` is the fine-tune checkpoint folder (imported as a `Model`);
     with `warm_start` the Trainer starts from the latest blessed model instead
@@ -281,7 +261,8 @@ def create_pipeline(
     validator = with_code_version(LabelMapValidator(
         label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
         pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
-        examples=examples), versions["label_map_validator"])
+        examples=examples, max_dropped_box_share=data.max_dropped_box_share,
+        allow_empty_classes=data.allow_empty_classes), versions["label_map_validator"])
     nodes["LabelMapValidator"] = validator
     label_map = validator.outputs["validated_label_map"]
 
@@ -320,7 +301,7 @@ def create_pipeline(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=push_destination))),
-        versions["evaluator"])
+        versions["pusher"])
     return _assemble(pipeline_name, pipeline_root, nodes, enable_cache, metadata_path, beam_pipeline_args, portable)
 
 

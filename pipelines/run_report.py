@@ -60,6 +60,7 @@ class RunSummary:
     already_pushed: Optional[str] = None  # the same model, pushed by an earlier run (cache hit)
     missing_nodes: list[str] = dataclasses.field(default_factory=list)  # nodes of the pipeline it never ran
     failure_log: Optional[str] = None  # <root>/logs/run-*.log written when it failed (detflow run)
+    data: dict = dataclasses.field(default_factory=dict)  # the ImageExampleGen's conversion report
 
     @property
     def status(self) -> str:
@@ -171,10 +172,12 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
         seconds = max(0.0, (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
         nodes.append(NodeRun(nodes_by_exec.get(e.id, types.get(e.type_id, "?")), state, e.id, seconds, error))
     metrics, blessed, pushed, version, model_uri, message = {}, None, None, None, None, ""
-    already = None
+    already, data = None, {}
     for key, artifact, from_cache in _outputs(store, executions):
         p = props(artifact)
-        if key == "evaluation":
+        if key == "examples" and p.get("conversion_report"):
+            data = json.loads(p["conversion_report"])
+        elif key == "evaluation":
             metrics = read_metrics(artifact)
         elif key == "blessing":
             blessed = p.get("blessed") == 1
@@ -188,7 +191,7 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
     return RunSummary(run_id=run_context.name, started_ms=run_context.create_time_since_epoch,
                       nodes=nodes, metrics=metrics, blessed=blessed, pushed=pushed,
                       pushed_version=str(version) if version is not None else None, model_uri=model_uri,
-                      blessing_message=message, already_pushed=already)
+                      blessing_message=message, already_pushed=already, data=data)
 
 
 def _type_id(store, name: str) -> int:
@@ -308,6 +311,26 @@ def latest_run(store, pipeline_name: str = configs.PIPELINE_NAME) -> Optional[Ru
     return runs[-1] if runs else None
 
 
+def data_lines(data: dict) -> list[str]:
+    """What the ImageExampleGen converted and lost: images and boxes per split, drops and skips by reason."""
+    from schemas.label_map_validation import dropped_boxes_line  # pylint: disable=import-outside-toplevel
+    if not data:
+        return []
+    images, boxes = data.get("images") or {}, data.get("boxes") or {}
+    per_split = ", ".join(f"{k} {images[k]}" for k in sorted(images))
+    lines = [f"data: {sum(images.values())} images ({per_split}), {sum(boxes.values())} boxes kept"]
+    dropped = dropped_boxes_line(data)
+    skipped = {k: v for k, v in (data.get("skipped_images") or {}).items() if v}
+    if dropped:
+        lines.append(f"  {dropped}")
+    if skipped:
+        lines.append(f"  {sum(skipped.values())} images skipped: "
+                     + "; ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: -kv[1])))
+    if dropped or skipped:
+        lines.append("  (each one is named in the ImageExampleGen's report.json)")
+    return lines
+
+
 def format_run(run: RunSummary) -> str:
     """The human-readable report `detflow run` prints at the end of a run."""
     lines = [f"run {run.run_id}: {run.status}"]
@@ -317,6 +340,7 @@ def format_run(run: RunSummary) -> str:
         if n.error:
             line += f"  {n.error.splitlines()[0][:200]}"
         lines.append(line)
+    lines += data_lines(run.data)
     if run.metrics:
         lines.append("metrics (eval split):")
         for name, value in sorted(run.metrics.items()):

@@ -1,17 +1,23 @@
-"""A label map checked against the pipeline.config and the class names in the data.
+"""A label map checked against the pipeline.config, the class names in the data and what conversion dropped.
 
 `count_classes(files_by_split)` streams gzipped TFRecords of OD API tf.Examples
 and counts boxes per class name (`image/object/class/text`) and images per split,
 in constant memory. `validate(label_map, counts, images, config)` turns that into
 a `ValidationReport`: classes in the data but not in the map and a num_classes
 that differs from the config are errors; classes of the map with no boxes in a
-split are warnings. No TFX here; TensorFlow is imported only to read records.
+split are warnings. With the ExampleGen's conversion report and a `DataPolicy`,
+two more errors stop a run before it trains on the wrong classes: more boxes
+dropped than `max_dropped_box_share` (unknown classes, bad boxes), and a class of
+the map with no box in the training split (unless `allow_empty_classes`). No TFX
+here; TensorFlow is imported only to read records.
 """
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import math
+import re
 
 from schemas import example_format
 from schemas.label_map import LabelMap, check_against_config
@@ -20,6 +26,55 @@ from schemas.problems import Problem
 Counts = dict[str, dict[str, int]]
 
 _BATCH = 256
+_UNKNOWN_NAME = re.compile(r"class '([^']*)' is not in the label map")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPolicy:
+    """How much of the converted data a run may lose before it refuses to train."""
+
+    max_dropped_box_share: float = 0.05
+    allow_empty_classes: bool = False
+
+
+def dropped_boxes_line(conversion: dict) -> str | None:
+    """'85 of 99 boxes dropped: unknown_class 85 (e.g. 'screw', 'nail'); ...' or None when none were dropped."""
+    dropped = {k: v for k, v in (conversion.get("dropped_boxes") or {}).items() if v}
+    total_dropped = sum(dropped.values())
+    if not total_dropped:
+        return None
+    kept = sum((conversion.get("boxes") or {}).values())
+    names = sorted({m.group(1) for p in conversion.get("first_problems") or conversion.get("problems") or []
+                    if (m := _UNKNOWN_NAME.search(p.get("detail", "")))})
+    parts = []
+    for reason, n in sorted(dropped.items(), key=lambda kv: -kv[1]):
+        part = f"{reason} {n}"
+        if reason == "unknown_class" and names:
+            part += " (e.g. " + ", ".join(repr(x) for x in names[:5]) + ")"
+        parts.append(part)
+    return f"{total_dropped} of {kept + total_dropped} boxes dropped: " + "; ".join(parts)
+
+
+def _policy_errors(label_map: LabelMap, counts: Counts, conversion: dict | None, policy: DataPolicy) -> list[Problem]:
+    errors = []
+    where = label_map.path
+    if conversion:
+        dropped = sum((conversion.get("dropped_boxes") or {}).values())
+        total = dropped + sum((conversion.get("boxes") or {}).values())
+        share = dropped / total if total else 0.0
+        if share > policy.max_dropped_box_share:
+            allow = math.ceil(share * 100) / 100
+            errors.append(Problem(where, f"{dropped_boxes_line(conversion)}: {share:.0%} of the boxes, more than "
+                                         f"the {policy.max_dropped_box_share:.0%} allowed. Fix the label map or "
+                                         f"the annotations (report.json of the ImageExampleGen names each box), or "
+                                         f"allow it with --max-dropped-boxes {allow:.2f}"))
+    if not policy.allow_empty_classes and "train" in counts:
+        for item in label_map.items:
+            if counts["train"].get(item.name, 0) == 0:
+                errors.append(Problem(where, f"class {item.name!r} (id {item.id}) has no box in the training "
+                                             "split: the model would never learn it. Add data, take it out of the "
+                                             "label map, or allow it with --allow-empty-classes", item.line))
+    return errors
 
 
 def count_classes(files_by_split: dict[str, list[str]]) -> tuple[Counts, dict[str, int]]:
@@ -79,8 +134,13 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def validate(label_map: LabelMap, counts: Counts, images: dict[str, int], pipeline_config=None) -> ValidationReport:
-    """Checks the map against the data's class names per split and against the config."""
+def validate(label_map: LabelMap, counts: Counts, images: dict[str, int], pipeline_config=None,
+             conversion: dict | None = None, policy: DataPolicy | None = None) -> ValidationReport:
+    """Checks the map against the data's class names per split, the config and, with a policy, the data lost.
+
+    `conversion` is the ExampleGen's report (boxes kept per split, dropped boxes and
+    skipped images by reason, the first problems).
+    """
     errors: list[Problem] = []
     warnings: list[Problem] = []
     known = set(label_map.names)
@@ -96,4 +156,8 @@ def validate(label_map: LabelMap, counts: Counts, images: dict[str, int], pipeli
                                                f"{split!r} ({images.get(split, 0)} images)", item.line))
     if pipeline_config is not None:
         errors += check_against_config(label_map, pipeline_config)
+    if policy is not None:
+        errors += _policy_errors(label_map, counts, conversion, policy)
+        empty = {e.line for e in errors if "has no box in the training split" in e.message}
+        warnings = [w for w in warnings if not (w.line in empty and "in split 'train'" in w.message)]
     return ValidationReport(label_map, counts, images, errors, warnings)

@@ -16,12 +16,16 @@ from components.label_map_validator import executor
 
 # Optional parameter the pipeline sets so a code change re-runs the node.
 CODE_VERSION_KEY = "detflow_code_version"
+MAX_DROPPED_BOX_SHARE_KEY = executor.MAX_DROPPED_BOX_SHARE_KEY
+ALLOW_EMPTY_CLASSES_KEY = executor.ALLOW_EMPTY_CLASSES_KEY
 
 
 class LabelMapValidatorSpec(types.ComponentSpec):
     """Inputs, parameters and outputs of the LabelMapValidator."""
 
-    PARAMETERS = {CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True)}
+    PARAMETERS = {CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
+                  MAX_DROPPED_BOX_SHARE_KEY: ExecutionParameter(type=float, optional=True),
+                  ALLOW_EMPTY_CLASSES_KEY: ExecutionParameter(type=int, optional=True)}
     INPUTS = {
         "label_map": ChannelParameter(type=LabelMapFile),
         "pipeline_config": ChannelParameter(type=PipelineConfigFile),
@@ -37,6 +41,9 @@ class LabelMapValidator(base_component.BaseComponent):
       label_map: a LabelMapFile channel (file or folder with label_map.pbtxt).
       pipeline_config: a PipelineConfigFile channel (file or folder with pipeline.config).
       examples: Examples whose splits hold gzipped TFRecords of OD API tf.Examples.
+      max_dropped_box_share: fail when the ExampleGen dropped more than this share of
+        the boxes (None: no limit).
+      allow_empty_classes: train even when a class of the map has no training box.
 
     Output `validated_label_map`: a ValidatedLabelMap folder with label_map.pbtxt and
     validation.json, and custom properties content_hash, num_classes, class_counts, valid.
@@ -46,8 +53,11 @@ class LabelMapValidator(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, label_map: types.BaseChannel, pipeline_config: types.BaseChannel,
-                 examples: types.BaseChannel):
+                 examples: types.BaseChannel, max_dropped_box_share: float | None = None,
+                 allow_empty_classes: bool = False):
         spec = LabelMapValidatorSpec(
             label_map=label_map, pipeline_config=pipeline_config, examples=examples,
-            validated_label_map=types.Channel(type=ValidatedLabelMap))
+            validated_label_map=types.Channel(type=ValidatedLabelMap),
+            **({MAX_DROPPED_BOX_SHARE_KEY: float(max_dropped_box_share)} if max_dropped_box_share is not None else {}),
+            **{ALLOW_EMPTY_CLASSES_KEY: int(bool(allow_empty_classes))})
         super().__init__(spec=spec)

@@ -13,9 +13,13 @@ from tfx.types import artifact_utils
 from components.artifact_types import (LABEL_MAP_FILENAME, PIPELINE_CONFIG_FILENAME, VALIDATION_FILENAME,
                                        resolve_file)
 from schemas.label_map import parse_label_map_text
-from schemas.label_map_validation import count_classes, validate
+from schemas.label_map_validation import DataPolicy, count_classes, validate
 from schemas.pipeline_config import parse_pipeline_config_text
 from schemas.problems import ProblemsError
+
+
+MAX_DROPPED_BOX_SHARE_KEY = "max_dropped_box_share"
+ALLOW_EMPTY_CLASSES_KEY = "allow_empty_classes"
 
 
 class LabelMapValidationError(RuntimeError):
@@ -53,7 +57,12 @@ class Executor(base_executor.BaseExecutor):
             raise LabelMapValidationError("label map validation failed:\n" + str(error)) from None
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         counts, images = count_classes(_split_files(examples))
-        report = validate(label_map, counts, images, config)
+        share = exec_properties.get(MAX_DROPPED_BOX_SHARE_KEY)
+        policy = DataPolicy(max_dropped_box_share=float("inf") if share is None else float(share),
+                            allow_empty_classes=bool(exec_properties.get(ALLOW_EMPTY_CLASSES_KEY, 0)))
+        conversion = (json.loads(examples.get_string_custom_property("conversion_report") or "{}")
+                      if examples.has_custom_property("conversion_report") else {})
+        report = validate(label_map, counts, images, config, conversion=conversion, policy=policy)
 
         output = artifact_utils.get_single_instance(output_dict["validated_label_map"])
         fileio.makedirs(output.uri)

@@ -19,6 +19,7 @@ INIT_NUM_STEPS = 600
 INIT_BATCH_SIZE = 16
 INIT_LEARNING_RATE = 0.004
 INIT_WARMUP_STEPS = 50
+MODEL_DIR_LOCK = ".detflow-train.lock"
 
 
 def _print_problems(problems) -> None:
@@ -70,6 +71,16 @@ def train(args) -> int:
         else:
             print(f"warning: {args.config}: eval_input_reader input_path {config_eval!r} matches no files: "
                   "no eval loss (give --eval)", file=sys.stderr)
+    from components.common import file_lock  # pylint: disable=import-outside-toplevel
+    with file_lock.exclusive(args.model_dir, MODEL_DIR_LOCK) as holder:
+        if holder is not None:
+            print(f"error: {args.model_dir}: another detflow train is using this model dir ({holder}); "
+                  "wait for it or give another --model-dir", file=sys.stderr)
+            return 2
+        return _train_locked(args, config, train_files, eval_files, label_map, train_loop)
+
+
+def _train_locked(args, config, train_files, eval_files, label_map, train_loop) -> int:
     try:
         result = train_loop.train(
             config, train_files, eval_files, args.model_dir,

@@ -21,8 +21,6 @@ trains in its own `model_run` URI (no resume).
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -35,6 +33,7 @@ from tfx.components.trainer import executor as tfx_trainer_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
+from components.common import file_lock
 from components.trainer import run_fn as run_fn_lib
 
 log = logging.getLogger("detflow.trainer")
@@ -121,23 +120,8 @@ def _recorded_material(key_path: str) -> Optional[dict]:
 @contextlib.contextmanager
 def _locked(work_dir: str) -> Iterator[bool]:
     """An exclusive, non-blocking flock on work_dir/.lock (local folders; remote ones are not locked)."""
-    if "://" in work_dir:
-        yield True
-        return
-    path = os.path.join(work_dir, LOCK_FILE)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
-            yield False
-            return
-        # The folder may have been removed and made again between open and flock.
-        yield os.path.exists(path) and os.stat(path).st_ino == os.fstat(fd).st_ino
-    finally:
-        os.close(fd)
+    with file_lock.exclusive(work_dir, LOCK_FILE) as holder:
+        yield holder is None
 
 
 def _say_if_resuming(work_dir: str) -> Optional[int]:

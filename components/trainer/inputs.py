@@ -77,6 +77,30 @@ def expand_globs(patterns: str | Sequence[str]) -> list[str]:
     return files
 
 
+def check_records(files: Sequence[str]) -> None:
+    """Reads the first record of each file: ValueError naming a file that is not OD API TFRecords.
+
+    Caught before the model is built, so `--train 'images/*'` is one line, not a
+    DataLossError trace minutes later. A `.gz` file must be gzipped TFRecords.
+    """
+    for path in files:
+        compression = "GZIP" if path.endswith(".gz") else ""
+        try:
+            first = next(iter(tf.data.TFRecordDataset(path, compression_type=compression).take(1)), None)
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as error:
+            kind = "gzipped TFRecords (its name ends in .gz)" if compression else "a TFRecord file"
+            raise ValueError(f"{path}: not {kind}: {error.message.splitlines()[0]}") from None
+        if first is None:
+            continue
+        example = tf.train.Example()
+        try:
+            example.ParseFromString(first.numpy())
+        except Exception:  # protobuf's DecodeError; its module differs between implementations
+            raise ValueError(f"{path}: its records are not tf.Example protos") from None
+        if "image/encoded" not in example.features.feature:
+            raise ValueError(f"{path}: its records are not OD API tf.Examples (no image/encoded)")
+
+
 def resize(image, boxes, options: InputOptions):
     """Resizes to the model input as the export does; returns (image, boxes normalised to it, valid hw)."""
     size = (options.input_height, options.input_width)

@@ -10,8 +10,10 @@ detections drawn and `<out>/detections.json`:
                                  "box": [normalised], "box_pixels": [pixels]}]}],
      "failed": [{"image": path, "error": why}]}
 
-Unreadable or undecodable images are named, counted and skipped; a missing
-model is a ProblemsError (exit 2).
+Unreadable, undecodable or oversized images (more pixels than Pillow's
+decompression-bomb limit) are named, counted and skipped, and the rest are
+still written; a missing model or an --out that cannot be written is a
+ProblemsError (exit 2).
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ def _load(export_dir: str):
 
 def _read_image(path: str) -> np.ndarray:
     with Image.open(path) as image:
+        pixels = image.size[0] * image.size[1]
+        if Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS:
+            raise ValueError(f"{image.size[0]}x{image.size[1]} is {pixels} pixels, more than the "
+                             f"{Image.MAX_IMAGE_PIXELS} Pillow decodes safely (a decompression bomb?)")
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
@@ -75,43 +81,51 @@ def _output_name(path: str, used: set[str]) -> str:
 
 def predict_images(export_dir: str, image_paths: list[str], out_dir: str, min_score: float = 0.3) -> PredictResult:
     """Detects objects in each image with the export at `export_dir`; writes PNGs + detections.json."""
-    from components.common.visualize import draw_detections  # pylint: disable=import-outside-toplevel
+    from components.common.outputs import writable_dir  # pylint: disable=import-outside-toplevel
+    out_dir = writable_dir(out_dir, "--out")
     tf, _loaded, detect = _load(export_dir)
     names, shown_names = _class_names(export_dir)
-    os.makedirs(out_dir, exist_ok=True)
     done, failed, used = [], [], set()
-    for path in image_paths:
-        try:
-            pixels = _read_image(path)
-        except FileNotFoundError:
-            failed.append({"image": path, "error": "no such file"})
-            continue
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            failed.append({"image": path, "error": f"cannot decode image: {error}"})
-            continue
-        out = detect(input_tensor=tf.constant(pixels[None]))
-        count = int(out["num_detections"][0])
-        boxes = out["detection_boxes"][0, :count].numpy()
-        scores = out["detection_scores"][0, :count].numpy()
-        classes = out["detection_classes"][0, :count].numpy().astype(int)
-        height, width = pixels.shape[:2]
-        keep = scores >= min_score
-        output = os.path.join(out_dir, _output_name(path, used))
-        draw_detections(pixels, boxes[keep], classes[keep], scores[keep], shown_names,
-                        min_score=min_score).save(output)
-        scale = np.array([height, width, height, width], np.float64)
-        detections = [{"class_id": int(c), "class_name": names.get(int(c), f"id {int(c)}"),
-                       "display_name": shown_names.get(int(c), f"id {int(c)}"),
-                       "score": round(float(s), 5), "box": [round(float(v), 5) for v in b],
-                       "box_pixels": [round(float(v), 2) for v in b * scale]}
-                      for b, c, s in zip(boxes[keep], classes[keep], scores[keep])]
-        done.append({"image": path, "output": output, "width": width, "height": height,
-                     "detections": detections})
     json_path = os.path.join(out_dir, "detections.json")
-    with open(json_path, "w", encoding="utf-8") as f:
-        json.dump({"model": export_dir, "min_score": min_score, "box_format": "ymin,xmin,ymax,xmax",
-                   "images": done, "failed": failed}, f, indent=1)
+    try:
+        for path in image_paths:
+            _predict_one(tf, detect, path, out_dir, min_score, names, shown_names, used, done, failed)
+    finally:  # what was done is written, whatever stopped the loop
+        with open(json_path, "w", encoding="utf-8") as f:
+            json.dump({"model": export_dir, "min_score": min_score, "box_format": "ymin,xmin,ymax,xmax",
+                       "images": done, "failed": failed}, f, indent=1)
     return PredictResult(images=done, failed=failed, json_path=json_path)
+
+
+def _predict_one(tf, detect, path, out_dir, min_score, names, shown_names, used, done, failed) -> None:
+    """Detects, draws and records one image in `done`, or records why it was skipped in `failed`."""
+    from components.common.visualize import draw_detections  # pylint: disable=import-outside-toplevel
+    try:
+        pixels = _read_image(path)
+    except FileNotFoundError:
+        failed.append({"image": path, "error": "no such file"})
+        return
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+        failed.append({"image": path, "error": f"cannot decode image: {error}"})
+        return
+    out = detect(input_tensor=tf.constant(pixels[None]))
+    count = int(out["num_detections"][0])
+    boxes = out["detection_boxes"][0, :count].numpy()
+    scores = out["detection_scores"][0, :count].numpy()
+    classes = out["detection_classes"][0, :count].numpy().astype(int)
+    height, width = pixels.shape[:2]
+    keep = scores >= min_score
+    output = os.path.join(out_dir, _output_name(path, used))
+    draw_detections(pixels, boxes[keep], classes[keep], scores[keep], shown_names,
+                    min_score=min_score).save(output)
+    scale = np.array([height, width, height, width], np.float64)
+    detections = [{"class_id": int(c), "class_name": names.get(int(c), f"id {int(c)}"),
+                   "display_name": shown_names.get(int(c), f"id {int(c)}"),
+                   "score": round(float(s), 5), "box": [round(float(v), 5) for v in b],
+                   "box_pixels": [round(float(v), 2) for v in b * scale]}
+                  for b, c, s in zip(boxes[keep], classes[keep], scores[keep])]
+    done.append({"image": path, "output": output, "width": width, "height": height,
+                 "detections": detections})
 
 
 def predict(args) -> int:

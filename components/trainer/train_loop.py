@@ -300,6 +300,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     num_steps, batch_size = settings.num_steps, settings.batch_size
     train_files = inputs.expand_globs(train_files)
     eval_list = inputs.expand_globs(eval_files) if eval_files else []
+    inputs.check_records(train_files + eval_list)
     label_map_path = label_map_path or proto.train_input_reader.label_map_path
     export_dir = export_dir or os.path.join(model_dir, "export")
     tensorboard_dir = tensorboard_dir or os.path.join(model_dir, "train")

@@ -11,7 +11,7 @@ from tests.pipelines import e2e_helpers as h
 
 def _run_cli(tmp_path, annotations: str, images: str) -> list:
     config, label_map = h.make_config(tmp_path / "config")
-    return ["run", "--config", config, "--label-map", label_map, "--format", "coco",
+    return ["run", "--min-map", "0", "--config", config, "--label-map", label_map, "--format", "coco",
             "--annotations", annotations, "--images", images, "--root", str(tmp_path / "root"),
             "--num-steps", "1", "--batch-size", "2"]
 

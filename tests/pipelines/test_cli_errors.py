@@ -24,7 +24,7 @@ def test_lineage_of_an_unknown_artifact(tmp_path, capsys):
 
 
 def test_run_with_a_missing_config(tmp_path, capsys):
-    _check(capsys, ["run", "--config", str(tmp_path / "nope.config"), "--format", "coco",
+    _check(capsys, ["run", "--min-map", "0", "--config", str(tmp_path / "nope.config"), "--format", "coco",
                     "--annotations", str(tmp_path / "a.json"), "--images", str(tmp_path), "--root",
                     str(tmp_path / "root")], "nope.config: pipeline.config not found")
 

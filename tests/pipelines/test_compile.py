@@ -7,7 +7,8 @@ from pipelines import cli, pipeline
 
 def test_kubeflow_v2_spec_names_every_node(tmp_path, capsys):
     out = tmp_path / "spec" / "detflow.json"
-    assert cli.main(["compile", "--target", "kubeflow-v2", "--out", str(out), "--warm-start"]) == 0
+    assert cli.main(["compile", "--target", "kubeflow-v2", "--out", str(out), "--warm-start",
+                     "--min-map", "0.3"]) == 0
     spec = json.loads(out.read_text())
     tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"]
     expected = {"pipeline_config_importer", "label_map_importer", "checkpoint_importer", "ImageExampleGen",

@@ -36,7 +36,7 @@ def test_second_run_is_refused_with_the_holder_named(tmp_path, capsys):
             (tmp_path / name).write_text("x")
         (tmp_path / "images").mkdir()
         (tmp_path / "ckpt").mkdir()
-        code = cli.main(["run", "--config", str(tmp_path / "pipeline.config"), "--format", "coco",
+        code = cli.main(["run", "--min-map", "0", "--config", str(tmp_path / "pipeline.config"), "--format", "coco",
                          "--annotations", str(tmp_path / "annotations.json"), "--images", str(tmp_path / "images"),
                          "--label-map", str(tmp_path / "label_map.pbtxt"), "--base-checkpoint", str(tmp_path / "ckpt"),
                          "--root", str(root)])

@@ -116,3 +116,44 @@ def test_init_writes_a_config_that_trains_from_the_embedded_checkpoint(data, tmp
     result = (out / "model" / "restore_report.json").read_text()
     assert '"checkpoint_type": "detection"' in result and "head_class" in result
     assert tf.saved_model.contains_saved_model(str(out / "model" / "export"))
+
+
+def test_a_model_dir_past_num_steps_is_refused_naming_its_step(data, tmp_path, capsys):
+    root, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern, num_steps=2, batch_size=2)
+    model_dir = str(tmp_path / "m")
+    assert cli.main(["train", "--config", config.path, "--train", pattern, "--model-dir", model_dir]) == 0
+    capsys.readouterr()
+    code = cli.main(["train", "--config", config.path, "--train", pattern, "--model-dir", model_dir,
+                     "--num-steps", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{model_dir}: is already at step 2, past num_steps 1" in err
+    assert _latest_step(model_dir) == 2 and "Traceback" not in err
+
+
+def test_a_second_train_on_the_same_model_dir_is_refused(data, tmp_path, capsys):
+    from components.common import file_lock  # pylint: disable=import-outside-toplevel
+    from components.trainer import commands  # pylint: disable=import-outside-toplevel
+    root, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern, num_steps=2, batch_size=2)
+    model_dir = str(tmp_path / "busy")
+    with file_lock.exclusive(model_dir, commands.MODEL_DIR_LOCK) as holder:
+        assert holder is None
+        code = cli.main(["train", "--config", config.path, "--train", pattern, "--model-dir", model_dir])
+    err = capsys.readouterr().err
+    assert code == 2 and "another detflow train is using this model dir (pid " in err
+    assert not tf.io.gfile.glob(os.path.join(model_dir, "ckpt-*"))
+
+
+def test_files_that_are_not_tfrecords_are_named_before_the_model_is_built(data, tmp_path, capsys):
+    root, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern, num_steps=2, batch_size=2)
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    (tmp_path / "b.gz").write_bytes(b"not gzip")
+    for train, fragment in ((str(images / "*"), "a.png: not a TFRecord file"),
+                            (str(tmp_path / "b.gz"), "b.gz: not gzipped TFRecords")):
+        code = cli.main(["train", "--config", config.path, "--train", train, "--model-dir", str(tmp_path / "m")])
+        err = capsys.readouterr().err
+        assert code == 2 and fragment in err and "Traceback" not in err, err

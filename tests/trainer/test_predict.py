@@ -60,3 +60,30 @@ def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):
     code = main(["predict", "--model", str(tmp_path / "nope"), str(image), "--out", str(tmp_path / "o")])
     assert code == 2
     assert "not an exported model: no such directory" in capsys.readouterr().err
+
+
+def _png_header_only(path, width: int, height: int) -> None:
+    """A PNG that claims width x height pixels in a few bytes (a decompression bomb's header)."""
+    import struct  # pylint: disable=import-outside-toplevel
+    import zlib  # pylint: disable=import-outside-toplevel
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0"))
+                     + chunk(b"IEND", b""))
+
+
+def test_a_decompression_bomb_is_skipped_and_named_and_the_rest_written(export_dir, tmp_path, capsys):
+    good = tmp_path / "good.png"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(good)
+    bomb = tmp_path / "bomb.png"
+    _png_header_only(bomb, 50000, 50000)
+    out = tmp_path / "out"
+    code = main(["predict", "--model", export_dir, str(bomb), str(good), "--out", str(out), "--min-score", "0"])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert "bomb.png: cannot decode image: Image size (2500000000 pixels) exceeds limit" in captured.err
+    result = json.loads((out / "detections.json").read_text())
+    assert [item["image"] for item in result["images"]] == [str(good)]
+    assert [item["image"] for item in result["failed"]] == [str(bomb)]
