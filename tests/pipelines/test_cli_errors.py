@@ -35,3 +35,22 @@ def test_runs_on_an_empty_store_says_so(tmp_path, capsys):
     assert "no runs recorded" in capsys.readouterr().out
     assert cli.main(["runs", "--root", str(tmp_path), "--json"]) == 0
     assert capsys.readouterr().out.strip() == "[]"
+
+
+def test_a_config_label_map_path_that_is_no_label_map_names_the_config_line(tmp_path, capsys):
+    from tests.pipelines import e2e_helpers  # pylint: disable=import-outside-toplevel
+    e2e_helpers.make_span(tmp_path / "data", 1)
+    config, _ = e2e_helpers.make_config(tmp_path / "config")
+    junk = tmp_path / "passwd"
+    junk.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    text = open(config).read()
+    old = next(line for line in text.splitlines() if "label_map_path" in line)
+    text = text.replace(old, f'  label_map_path: "{junk}"', 1)
+    open(config, "w").write(text)
+    line = next(i for i, l in enumerate(text.splitlines(), 1) if str(junk) in l)
+    root = tmp_path / "root"
+    _check(capsys, ["run", "--min-map", "0", "--config", config, "--format", "coco",
+                    "--annotations", str(tmp_path / "data" / "span-1" / "annotations.json"),
+                    "--images", str(tmp_path / "data" / "span-1" / "images"), "--root", str(root)],
+           f"{config}:{line}:", f"train_input_reader.label_map_path: {junk} is not a label map")
+    assert not (root / "inputs").exists()          # nothing copied into the root before it parsed
