@@ -159,5 +159,10 @@ def record_on_artifact(model: types.Artifact, result: dict) -> None:
                                                                           sort_keys=True))
         model.set_string_custom_property("reinitialized_by_module",
                                          json.dumps(report.get("reinitialized_by_module", {}), sort_keys=True))
+        model.set_int_custom_property("unused_checkpoint_variables", len(report.get("unused", [])))
+        model.set_string_custom_property("unused_by_module", json.dumps(report.get("unused_by_module", {}),
+                                                                        sort_keys=True))
+        if report.get("network_check"):
+            model.set_string_custom_property("network_check", report["network_check"])
         if report.get("class_head_note"):
             model.set_string_custom_property("class_head_note", report["class_head_note"])

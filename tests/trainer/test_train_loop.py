@@ -97,3 +97,16 @@ def test_forever_is_refused_with_the_field(data):
     config.proto.train_config.num_steps = 0
     with pytest.raises(ProblemsError, match="num_steps"):
         train_loop.train(config, pattern, None, str(root / "never"))
+
+
+def test_a_model_dir_holding_another_networks_checkpoint_is_refused(data, tmp_path):
+    """A detflow 0.1 model dir, or one trained from another config: resuming would match nothing."""
+    root, pattern = data
+    other = tf.Module()
+    other._backbone = tf.Module()   # pylint: disable=protected-access
+    other._backbone.kernel = tf.Variable(tf.zeros([3]))   # pylint: disable=protected-access
+    model_dir = tmp_path / "old"
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=other), str(model_dir), max_to_keep=1).save(5)
+    config = records.tiny_config(str(root), pattern, num_steps=8)
+    with pytest.raises(ProblemsError, match="holds a checkpoint \\(ckpt-5\\) of another network"):
+        train_loop.train(config, pattern, None, str(model_dir), export=False)

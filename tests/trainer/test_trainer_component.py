@@ -81,6 +81,9 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
     assert props["steps"] == 3 and props["fine_tune_checkpoint_type"] == "detection"
     assert props["restored_variables"] > 0 and props["reinitialized_variables"] > 0  # 5 -> 3 classes
     assert json.loads(props["reinitialized_by_module"]).get("head_class", 0) > 0
+    assert props["unused_checkpoint_variables"] == len(result["restore_report"]["unused"]) > 0  # 5-class head
+    assert json.loads(props["unused_by_module"]).get("head_class", 0) > 0
+    assert props["network_check"].startswith("network settings equal to")
     assert props["boxes_dropped"] >= 3   # every training image has more than 3 boxes
     assert props["final_loss"] > 0 and props["images_per_sec"] > 0
     assert props["start_step"] == 0 and props["resumed"] == 0 and props["num_replicas"] == 1
