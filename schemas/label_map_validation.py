@@ -4,8 +4,9 @@
 and counts boxes per class name (`image/object/class/text`) and images per split,
 in constant memory. `validate(label_map, counts, images, config)` turns that into
 a `ValidationReport`: classes in the data but not in the map and a num_classes
-that differs from the config are errors; classes of the map with no boxes in a
-split are warnings. No TFX here; TensorFlow is imported only to read records.
+that is not the map's highest id are errors (ids may have gaps); classes of the
+map with no boxes in a split and a dropped `background` item are warnings.
+No TFX here; TensorFlow is imported only to read records.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class ValidationReport:
             "valid": self.valid,
             "content_hash": self.label_map.content_hash,
             "num_classes": self.label_map.num_classes,
+            "max_id": self.label_map.max_id,
             "classes": [{"id": i.id, "name": i.name, "display_name": i.display_name}
                         for i in self.label_map.items],
             "images": self.images,
@@ -82,7 +84,7 @@ class ValidationReport:
 def validate(label_map: LabelMap, counts: Counts, images: dict[str, int], pipeline_config=None) -> ValidationReport:
     """Checks the map against the data's class names per split and against the config."""
     errors: list[Problem] = []
-    warnings: list[Problem] = []
+    warnings: list[Problem] = list(label_map.warnings)
     known = set(label_map.names)
     where = label_map.path
     for split, per_class in counts.items():

@@ -116,3 +116,18 @@ def test_init_writes_a_config_that_trains_from_the_embedded_checkpoint(data, tmp
     result = (out / "model" / "restore_report.json").read_text()
     assert '"checkpoint_type": "detection"' in result and "head_class" in result
     assert tf.saved_model.contains_saved_model(str(out / "model" / "export"))
+
+
+def test_init_writes_a_config_that_checks_clean(tmp_path, capsys):
+    out = tmp_path / "proj"
+    assert cli.main(["init", str(out), "--classes", "cat,dog,bird"]) == 0
+    capsys.readouterr()
+    assert cli.main(["config", "check", str(out / "pipeline.config")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"{out / 'pipeline.config'}: OK\n")
+    assert "warning" not in printed.out + printed.err, printed.out
+    assert load_pipeline_config(str(out / "pipeline.config")).warnings == []
+    assert cli.main(["label-map", "check", str(out / "label_map.pbtxt"), "--config",
+                     str(out / "pipeline.config")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == "3 classes: cat, dog, bird\n" and printed.err == ""
