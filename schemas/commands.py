@@ -13,6 +13,13 @@ def _print_problems(error: ProblemsError) -> int:
     return 2
 
 
+def _print_warnings(warnings) -> None:
+    if warnings:
+        print(f"{len(warnings)} warning(s):")
+        for warning in warnings:
+            print(f"  warning: {warning}")
+
+
 def config_check(args) -> int:
     """Validates `args.config`: prints a summary and warnings (exit 0) or every problem (exit 2)."""
     from schemas.pipeline_config import load_pipeline_config
@@ -23,22 +30,20 @@ def config_check(args) -> int:
         return _print_problems(error)
     print(f"{config.path}: OK")
     print(config.format_summary())
-    if config.warnings:
-        print(f"{len(config.warnings)} warning(s):")
-        for warning in config.warnings:
-            print(f"  warning: {warning}")
+    _print_warnings(config.warnings)
     return 0
 
 
 def label_map_check(args) -> int:
-    """Validates `args.label_map` (and num_classes of `args.config`): exit 0 or 2 listing every problem."""
+    """Validates `args.label_map` (against `args.config` if given): exit 0 with warnings, or 2 with every problem."""
     from schemas.label_map import check_against_config, load_label_map
     from schemas.pipeline_config import load_pipeline_config
 
-    problems = []
+    problems, warnings = [], []
     label_map = config = None
     try:
         label_map = load_label_map(args.label_map)
+        warnings += label_map.warnings
     except ProblemsError as error:
         problems += error.problems
     if getattr(args, "config", None):
@@ -50,5 +55,7 @@ def label_map_check(args) -> int:
         problems += check_against_config(label_map, config)
     if problems:
         return _print_problems(ProblemsError(problems))
-    print(f"{label_map.num_classes} classes: {', '.join(label_map.names)}")
+    ids = "" if label_map.contiguous else f" (ids {', '.join(str(i.id) for i in label_map.items)})"
+    print(f"{label_map.num_classes} classes{ids}: {', '.join(label_map.names)}")
+    _print_warnings(warnings)
     return 0

@@ -4,13 +4,22 @@
 with the dotted path (repeated indices included) that the caller turns into
 CONFIG:LINE:COL problems. The checks mirror what the OD API builders would
 reject at training time, so a user learns it from `config check` instead.
+`ssd_input_size_issues` is the one statement of which input sizes an SSD
+feature extractor takes; the trainer's model builder calls it too.
 """
 
 from __future__ import annotations
 
+import math
+
 from schemas.protos import pipeline_pb2
 
 Issue = tuple[str, str]
+
+# The OD API's check_min_image_dim: the smallest side each SSD backbone family takes.
+MIN_IMAGE_SIZE = {"mobilenet": 33, "resnet": 129}
+# FPN levels above 5 are made by stride-2 convs on level 5's map, which take any size.
+TOP_BACKBONE_LEVEL = 5
 
 
 def num(value: float) -> str:
@@ -59,7 +68,7 @@ def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], lis
 
 def _check_common_model(c: _Checker, model, path: str) -> None:
     if model.num_classes <= 0:
-        c.error(f"{path}.num_classes", f"num_classes must be > 0, the number of classes in the label map "
+        c.error(f"{path}.num_classes", f"num_classes must be > 0, the highest id in the label map "
                                        f"(got {model.num_classes})")
     resizer = model.image_resizer
     kind = resizer.WhichOneof("image_resizer_oneof")
@@ -72,6 +81,38 @@ def _check_common_model(c: _Checker, model, path: str) -> None:
         r, rpath = resizer.keep_aspect_ratio_resizer, f"{path}.image_resizer.keep_aspect_ratio_resizer"
         c.positive(r, rpath, "min_dimension")
         c.ordered(r, rpath, "min_dimension", "max_dimension")
+
+
+def ssd_input_size_issues(feature_extractor, height: int, width: int, path: str = "model.ssd") -> list[Issue]:
+    """Why an SSD `feature_extractor` cannot take a `height` x `width` input: [] when it can.
+
+    The side must reach the backbone's minimum (33 px for MobileNet, 129 px for
+    ResNet FPN), and with an FPN, unless use_explicit_padding, each level's map
+    from fpn.min_level to min(fpn.max_level, 5) must be twice the next after
+    padding to feature_extractor.pad_to_multiple. Paths start at `path`.
+    """
+    fe = feature_extractor
+    resizer = f"{path}.image_resizer.fixed_shape_resizer"
+    family = "resnet" if fe.type.startswith("ssd_resnet") else "mobilenet"
+    if min(height, width) < MIN_IMAGE_SIZE[family]:
+        return [(resizer, f"{height}x{width} is smaller than {fe.type} takes (at least "
+                          f"{MIN_IMAGE_SIZE[family]} px on each side)")]
+    if not fe.HasField("fpn") or not fe.type.endswith("_fpn_keras") or fe.use_explicit_padding:
+        return []
+    issues = []
+    multiple = max(1, fe.pad_to_multiple)
+    top = min(fe.fpn.max_level, TOP_BACKBONE_LEVEL)
+    for name, size in (("height", height), ("width", width)):
+        padded = -(-size // multiple) * multiple
+        maps = [math.ceil(padded / 2 ** level) for level in range(fe.fpn.min_level, top + 1)]
+        if any(2 * upper != lower for lower, upper in zip(maps, maps[1:])):
+            good = 2 ** top
+            issues.append((f"{resizer}.{name}",
+                           f"{size} px does not fit the FPN of levels {fe.fpn.min_level}..{top}: its maps would be "
+                           f"{' / '.join(map(str, maps))} cells and each level must be twice the next; use a "
+                           f"multiple of {good} (e.g. {max(good, round(size / good) * good)}) or set "
+                           f"feature_extractor.pad_to_multiple: {good}"))
+    return issues
 
 
 def _check_nms(c: _Checker, post_processing, path: str) -> None:
@@ -126,6 +167,11 @@ def _check_ssd(c: _Checker, ssd, path: str) -> None:
         if focal.gamma < 0:
             c.error(f"{fpath2}.gamma", f"gamma must be >= 0 (got {num(focal.gamma)})")
     _check_nms(c, ssd.post_processing, f"{path}.post_processing")
+    from schemas.field_support import SSD_FEATURE_EXTRACTORS
+    size = ssd.image_resizer.fixed_shape_resizer
+    if (ssd.image_resizer.HasField("fixed_shape_resizer") and size.height > 0 and size.width > 0
+            and fe.type in SSD_FEATURE_EXTRACTORS):
+        c.errors += ssd_input_size_issues(fe, size.height, size.width, path)
 
 
 def _check_ratios(c: _Checker, values, path: str) -> None:

@@ -3,8 +3,11 @@
 `load_label_map(path)` / `parse_label_map_text(text, path)` return a `LabelMap`
 or raise `ProblemsError` listing every problem with its line: syntax errors,
 unknown fields, ids that are 0 (reserved for background, unless the item is
-named 'background', which is then skipped) or negative, duplicate ids,
-duplicate names, empty names. Only the text-proto form is read.
+named 'background', which is then left out with a warning on
+`LabelMap.warnings`) or negative, duplicate ids, duplicate names, empty names.
+Ids need not be contiguous (COCO's 90-id map has gaps, as the OD API allows):
+`check_against_config` asks num_classes to be the highest id. Only the
+text-proto form is read; a leading UTF-8 BOM is skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from google.protobuf import text_format
 
 from schemas.problems import Problem, ProblemsError, read_user_file
 from schemas.protos import string_int_label_map_pb2
-from schemas.text_positions import parse_error_message, scan
+from schemas.text_positions import parse_error_message, scan, strip_bom
 
 BACKGROUND = "background"
 
@@ -36,15 +39,26 @@ class LabelMapItem:
 
 @dataclasses.dataclass(frozen=True)
 class LabelMap:
-    """A valid label map: classes sorted by id, background excluded."""
+    """A valid label map: classes sorted by id, background excluded; `warnings` are things worth saying."""
 
     items: tuple[LabelMapItem, ...]
     path: str = ""
+    warnings: tuple[Problem, ...] = dataclasses.field(default=(), compare=False)
 
     @property
     def num_classes(self) -> int:
-        """How many classes (the value `num_classes` in the config must have)."""
+        """How many classes the map names (ids may have gaps, so this can be less than `max_id`)."""
         return len(self.items)
+
+    @property
+    def max_id(self) -> int:
+        """The highest id: the `num_classes` a config for this map must have."""
+        return max((item.id for item in self.items), default=0)
+
+    @property
+    def contiguous(self) -> bool:
+        """True when the ids are exactly 1..num_classes."""
+        return self.max_id == self.num_classes
 
     @functools.cached_property
     def by_id(self) -> dict[int, LabelMapItem]:
@@ -102,6 +116,7 @@ def load_label_map(path: str | pathlib.Path) -> LabelMap:
 
 def parse_label_map_text(text: str, path: str = "<label map>") -> LabelMap:
     """Parses and validates label-map text; `path` names it in problems."""
+    text = strip_bom(text)
     descriptor = string_int_label_map_pb2.StringIntLabelMap.DESCRIPTOR
     try:
         positions = scan(text, descriptor)
@@ -118,6 +133,7 @@ def parse_label_map_text(text: str, path: str = "<label map>") -> LabelMap:
                                      error.GetLine() or 0, error.GetColumn() or 0)]) from None
 
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     items: list[LabelMapItem] = []
     first_id: dict[int, int] = {}
     first_name: dict[str, int] = {}
@@ -134,6 +150,8 @@ def parse_label_map_text(text: str, path: str = "<label map>") -> LabelMap:
             report(where, f"item {name or index + 1!r} has no id")
             continue
         if entry.id == 0 and name == BACKGROUND:
+            warnings.append(Problem(path, "item 'background' with id 0 is left out: detflow adds the background "
+                                          "class itself (class ids start at 1)", *positions.of(f"{where}.id")))
             continue
         if entry.id == 0:
             report(f"{where}.id", f"id 0 is reserved for the background class (item {name!r}); ids start at 1")
@@ -154,22 +172,29 @@ def parse_label_map_text(text: str, path: str = "<label map>") -> LabelMap:
         problems.append(Problem(path, "the label map has no items (expected item { id: 1 name: '...' } ...)"))
     if problems:
         raise ProblemsError(sorted(problems, key=lambda p: (p.line, p.col)))
-    return LabelMap(tuple(sorted(items, key=lambda i: i.id)), path)
+    return LabelMap(tuple(sorted(items, key=lambda i: i.id)), path, tuple(warnings))
 
 
 def check_against_config(label_map: LabelMap, pipeline_config) -> list[Problem]:
-    """Problems between a label map and a PipelineConfig: num_classes, ids beyond it."""
+    """Problems between a label map and a PipelineConfig: ids beyond num_classes, or num_classes beyond the ids.
+
+    Ids may have gaps (the OD API allows them), so num_classes must be the
+    highest id: the class head has one column per id 1..num_classes, and a
+    column above the highest id would belong to no class.
+    """
     problems = []
     n = pipeline_config.num_classes
-    if label_map.num_classes != n:
-        problems.append(pipeline_config.problem(
-            pipeline_config.num_classes_path,
-            f"num_classes is {n} but the label map {label_map.path} has {label_map.num_classes} classes"))
     for item in label_map.items:
         if item.id > n:
             problems.append(Problem(label_map.path, f"id {item.id} ({item.name!r}) exceeds num_classes {n} of "
                                                     f"{pipeline_config.path}: ids must be 1..num_classes",
                                     item.line))
+    if 0 < label_map.max_id < n:
+        spare = f"column {n}" if label_map.max_id + 1 == n else f"columns {label_map.max_id + 1}..{n}"
+        problems.append(pipeline_config.problem(
+            pipeline_config.num_classes_path,
+            f"num_classes is {n} but the highest id in the label map {label_map.path} is {label_map.max_id}: "
+            f"class-head {spare} would belong to no class (num_classes must be the highest id)"))
     return problems
 
 

@@ -4,12 +4,13 @@
 and counts boxes per class name (`image/object/class/text`) and images per split,
 in constant memory. `validate(label_map, counts, images, config)` turns that into
 a `ValidationReport`: classes in the data but not in the map and a num_classes
-that differs from the config are errors; classes of the map with no boxes in a
-split are warnings. With the ExampleGen's conversion report and a `DataPolicy`,
-two more errors stop a run before it trains on the wrong classes: more boxes
-dropped than `max_dropped_box_share` (unknown classes, bad boxes), and a class of
-the map with no box in the training split (unless `allow_empty_classes`). No TFX
-here; TensorFlow is imported only to read records.
+that is not the map's highest id are errors (ids may have gaps); classes of the
+map with no boxes in a split and a dropped `background` item are warnings. With
+the ExampleGen's conversion report and a `DataPolicy`, two more errors stop a run
+before it trains on the wrong classes: more boxes dropped than
+`max_dropped_box_share` (unknown classes, bad boxes), and a class of the map with
+no box in the training split (unless `allow_empty_classes`). No TFX here;
+TensorFlow is imported only to read records.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class ValidationReport:
             "valid": self.valid,
             "content_hash": self.label_map.content_hash,
             "num_classes": self.label_map.num_classes,
+            "max_id": self.label_map.max_id,
             "classes": [{"id": i.id, "name": i.name, "display_name": i.display_name}
                         for i in self.label_map.items],
             "images": self.images,
@@ -142,7 +144,7 @@ def validate(label_map: LabelMap, counts: Counts, images: dict[str, int], pipeli
     skipped images by reason, the first problems).
     """
     errors: list[Problem] = []
-    warnings: list[Problem] = []
+    warnings: list[Problem] = list(label_map.warnings)
     known = set(label_map.names)
     where = label_map.path
     for split, per_class in counts.items():

@@ -5,8 +5,10 @@
 syntax errors; unknown fields and invalid enum values (all of them, with the
 closest valid name); value errors protobuf reports; fields the table in
 `field_support` rejects; impossible values (`config_checks`). Warnings (ignored
-fields, OD API defaults worth knowing) stay on `PipelineConfig.warnings`.
-No TensorFlow here: `detflow config check` must stay fast.
+fields, OD API defaults worth knowing and, for a config read from a file, a
+`fine_tune_checkpoint` that is not on disk) stay on `PipelineConfig.warnings`.
+A leading UTF-8 BOM is skipped. No TensorFlow here: `detflow config check`
+must stay fast.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import pathlib
 
 from google.protobuf import text_format
 
-from schemas import config_checks, field_support
+from schemas import checkpoint_paths, config_checks, field_support
 from schemas.problems import Problem, ProblemsError, read_user_file
 from schemas.protos import pipeline_pb2
-from schemas.text_positions import Positions, parse_error_message, scan
+from schemas.text_positions import Positions, parse_error_message, scan, strip_bom
 
 _DESCRIPTOR = pipeline_pb2.TrainEvalPipelineConfig.DESCRIPTOR
 _UNSUPPORTED_MODELS = {"center_net": "CenterNet", "detr": "DETR", "deepmac": "DeepMAC"}
@@ -76,9 +78,22 @@ class PipelineConfig:
 
 
 def load_pipeline_config(path: str | pathlib.Path) -> PipelineConfig:
-    """Reads and validates the pipeline.config at `path`; raises ProblemsError."""
+    """Reads and validates the pipeline.config at `path`; raises ProblemsError.
+
+    Beyond `parse_pipeline_config_text`, warns when `fine_tune_checkpoint`
+    names no checkpoint on disk (relative to the current folder or the config's).
+    """
     path = str(path)
-    return parse_pipeline_config_text(read_user_file(path), path)
+    config = parse_pipeline_config_text(read_user_file(path), path)
+    checkpoint = config.proto.train_config.fine_tune_checkpoint
+    if checkpoint and not checkpoint_paths.checkpoint_exists(checkpoint, path):
+        looked = " or ".join(checkpoint_paths.candidates(checkpoint, path))
+        config.warnings = sorted(config.warnings + [config.problem(
+            "train_config.fine_tune_checkpoint",
+            f"no checkpoint at {looked}: neither a prefix with a .index file nor a folder holding a 'checkpoint' "
+            "file or *.index (in it, its checkpoint/ or Format-Serving/); training will fail to restore it")],
+            key=lambda p: (p.line, p.col))
+    return config
 
 
 def _at(path: str, positions: Positions, field_path: str, message: str) -> Problem:
@@ -107,6 +122,7 @@ def _scan(text: str, path: str) -> Positions:
 
 def parse_pipeline_config_text(text: str, path: str = "<config>") -> PipelineConfig:
     """Parses and validates pipeline.config text; `path` names it in problems."""
+    text = strip_bom(text)
     positions = _scan(text, path)
     proto = pipeline_pb2.TrainEvalPipelineConfig()
     try:

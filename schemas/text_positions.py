@@ -19,6 +19,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import text_format
 
 _ERROR_PREFIX = re.compile(r"^\d+:\d+ : (?:'.*?': )?")
+BOM = "\ufeff"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Positions:
             if best_pos <= pos <= (line, col):
                 best, best_pos = path, pos
         return best
+
+
+def strip_bom(text: str) -> str:
+    """`text` without a leading UTF-8 byte-order mark (Windows editors write one); lines and columns stay right."""
+    return text[len(BOM):] if text.startswith(BOM) else text
 
 
 def parse_error_message(error: text_format.ParseError) -> str:

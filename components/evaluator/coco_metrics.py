@@ -241,8 +241,11 @@ class CocoAccumulator:
     """Collects a detector's outputs image by image, then computes COCO metrics.
 
     `categories` is a list of {"id", "name"} dicts or a {id: name} mapping
-    (label-map ids, 1-based). Boxes are given as the OD API emits them:
-    normalised [ymin, xmin, ymax, xmax]; they become absolute COCO [x, y, w, h].
+    (label-map ids, 1-based, gaps allowed). Boxes are given as the OD API emits
+    them: normalised [ymin, xmin, ymax, xmax]; they become absolute COCO [x, y, w, h].
+    Detections of a class id the label map lacks (a gap in its ids: the class
+    head has a column for every id up to the highest) are left out, as the OD
+    API's COCO evaluator does, and counted in `dropped_detections`.
     """
 
     def __init__(self, categories: Sequence[Mapping] | Mapping[int, str]):
@@ -251,6 +254,7 @@ class CocoAccumulator:
         self.categories = [{"id": int(c["id"]), "name": str(c["name"])} for c in categories]
         self._category_ids = {c["id"] for c in self.categories}
         self.images: list[ImageRecord] = []
+        self.dropped_detections = 0
 
     def add_image(self, image_id, height: int, width: int,
                   gt_boxes, gt_classes, gt_is_crowd=None, gt_area=None,
@@ -259,12 +263,16 @@ class CocoAccumulator:
 
         `gt_is_crowd` defaults to 0 and `gt_area` to the box's pixel area
         (entries <= 0 also fall back to it, as a tf.Example without stored
-        areas decodes to zeros). Raises ValueError on a class id outside the
-        categories — a label map that does not match the model.
+        areas decodes to zeros). Raises ValueError on a ground-truth class id
+        outside the categories — a label map that does not match the data;
+        detections of such ids are left out (see the class doc).
         """
         gt_boxes = _boxes(gt_boxes)
         n = len(gt_boxes)
         det_boxes = _boxes(det_boxes)
+        det_classes = np.rint(np.asarray(det_classes, dtype=np.float64)).astype(np.int64).reshape(len(det_boxes))
+        det_scores = np.asarray(det_scores, dtype=np.float64).reshape(len(det_boxes))
+        known = np.isin(det_classes, np.fromiter(self._category_ids, np.int64))
         record = ImageRecord(
             key=image_id, height=int(height), width=int(width),
             gt_boxes=gt_boxes, gt_classes=np.asarray(gt_classes, dtype=np.int64).reshape(n),
@@ -272,15 +280,13 @@ class CocoAccumulator:
                          else np.asarray(gt_is_crowd, dtype=np.int64).reshape(n)),
             gt_area=(np.zeros(n) if gt_area is None or len(gt_area) == 0
                      else np.asarray(gt_area, dtype=np.float64).reshape(n)),
-            det_boxes=det_boxes,
-            det_classes=np.rint(np.asarray(det_classes, dtype=np.float64)).astype(np.int64).reshape(len(det_boxes)),
-            det_scores=np.asarray(det_scores, dtype=np.float64).reshape(len(det_boxes)),
+            det_boxes=det_boxes[known], det_classes=det_classes[known], det_scores=det_scores[known],
         )
-        for what, classes in (("ground-truth", record.gt_classes), ("detected", record.det_classes)):
-            unknown = set(classes.tolist()) - self._category_ids
-            if unknown:
-                raise ValueError(f"image {image_id!r}: {what} class id(s) {sorted(unknown)} are not in the "
-                                 f"label map (ids {sorted(self._category_ids)})")
+        unknown = set(record.gt_classes.tolist()) - self._category_ids
+        if unknown:
+            raise ValueError(f"image {image_id!r}: ground-truth class id(s) {sorted(unknown)} are not in the "
+                             f"label map (ids {sorted(self._category_ids)})")
+        self.dropped_detections += int(np.count_nonzero(~known))
         self.images.append(record)
 
     def to_coco(self) -> tuple[dict, list]:

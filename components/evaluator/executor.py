@@ -60,6 +60,11 @@ class Executor(base_executor.BaseExecutor):
             files, exports, categories, batch_size=int(exec_properties["batch_size"]),
             keep_images=int(exec_properties["num_images_drawn"]))
         results = {name: acc.result() for name, acc in accumulators.items()}
+        for name, acc in accumulators.items():
+            if acc.dropped_detections:
+                logging.info("Evaluator: %d detection(s) of the %s model had a class id the label map lacks "
+                             "(ids %s); left out, as the OD API does", acc.dropped_detections, name,
+                             sorted(categories))
         candidate, base = results["candidate"], results.get("baseline")
         judgement = judge(_judged_metrics(candidate), _judged_metrics(base) if base else None,
                           min_map, max_regression, metric)

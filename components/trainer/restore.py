@@ -40,6 +40,7 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # object paths as checkpoints name them
 
 from components.trainer import network_settings
+from schemas.checkpoint_paths import CHECKPOINT_FOLDERS
 from schemas.problems import Problem, ProblemsError
 
 CHECKPOINT_TYPES = ("classification", "detection", "full")
@@ -134,7 +135,7 @@ def find_checkpoint(path: str) -> str:
     if tf.io.gfile.exists(path + ".index"):
         return path
     if tf.io.gfile.isdir(path):
-        for sub in ("", "checkpoint", "Format-Serving/checkpoint", "Format-Serving"):
+        for sub in CHECKPOINT_FOLDERS:
             directory = os.path.join(path, sub) if sub else path
             if tf.io.gfile.isdir(directory):
                 found = _latest_in_dir(directory)

@@ -183,11 +183,22 @@ def test_accumulator_matches_the_same_set_given_as_coco():
         assert ours.metrics[name] == pytest.approx(direct.metrics[name], abs=1e-6), name
 
 
-def test_accumulator_rejects_class_outside_label_map():
+def test_accumulator_rejects_ground_truth_outside_label_map():
     acc = CocoAccumulator({1: "cat", 2: "dog"})
-    with pytest.raises(ValueError, match=r"class id\(s\) \[5\] are not in the label map"):
-        acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [1], det_boxes=[[0, 0, 1, 1]], det_classes=[5.0],
+    with pytest.raises(ValueError, match=r"ground-truth class id\(s\) \[5\] are not in the label map"):
+        acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [5], det_boxes=[[0, 0, 1, 1]], det_classes=[1.0],
                       det_scores=[0.9])
+    assert acc.images == [] and acc.dropped_detections == 0
+
+
+def test_accumulator_leaves_out_detections_in_label_map_id_gaps_as_the_od_api_does():
+    acc = CocoAccumulator({1: "cat", 2: "dog", 5: "owl"})          # ids with gaps: head columns 3 and 4 are no class
+    acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [5], det_boxes=[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, .5, .5]],
+                  det_classes=[3.0, 5.0, 4.0], det_scores=[0.9, 0.8, 0.7])
+    assert acc.dropped_detections == 2
+    assert acc.images[0].det_classes.tolist() == [5] and acc.images[0].det_scores.tolist() == [0.8]
+    result = acc.result()
+    assert result.per_category["owl"] == pytest.approx(1.0)
 
 
 def test_accumulator_defaults_area_and_crowd():

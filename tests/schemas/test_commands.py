@@ -6,7 +6,7 @@ import sys
 import time
 
 from pipelines.cli import main
-from tests.schemas.helpers import FASTER_RCNN, FPNLITE, MINIMAL, edit
+from tests.schemas.helpers import FASTER_RCNN, FPNLITE, MINIMAL, edit, line_of
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DETFLOW = pathlib.Path(sys.executable).with_name("detflow")
@@ -58,8 +58,44 @@ def test_label_map_check(tmp_path, capsys):
                    f"{bad}:2:14: duplicate name 'a' (first used on line 1)"]
     two = write(tmp_path, "two.pbtxt", "item { id: 1 name: 'a' }\nitem { id: 2 name: 'b' }\n")
     assert main(["label-map", "check", two, "--config", str(FPNLITE)]) == 2
-    assert capsys.readouterr().err == (f"{FPNLITE}:9:5: model.ssd.num_classes: num_classes is 90 but the label map "
-                                       f"{two} has 2 classes\n")
+    assert capsys.readouterr().err == (f"{FPNLITE}:9:5: model.ssd.num_classes: num_classes is 90 but the highest id "
+                                       f"in the label map {two} is 2: class-head columns 3..90 would belong to no "
+                                       "class (num_classes must be the highest id)\n")
+    three = write(tmp_path, "three.pbtxt", "item { id: 1 name: 'a' }\nitem { id: 4 name: 'b' }\n")
+    assert main(["label-map", "check", three, "--config", write(tmp_path, "p.config", MINIMAL)]) == 2
+    assert capsys.readouterr().err == (f"{three}:2: id 4 ('b') exceeds num_classes 3 of {tmp_path}/p.config: ids "
+                                       "must be 1..num_classes\n")
+
+
+def test_label_map_check_takes_id_gaps_and_warns_of_a_background_item(tmp_path, capsys):
+    gaps = write(tmp_path, "gaps.pbtxt", "item { id: 0 name: 'background' }\nitem { id: 1 name: 'a' }\n"
+                                         "item { id: 2 name: 'b' }\nitem { id: 5 name: 'e' }\n")
+    config = write(tmp_path, "p.config", MINIMAL.replace("num_classes: 3", "num_classes: 5"))
+    assert main(["label-map", "check", gaps, "--config", config]) == 0
+    assert capsys.readouterr().out == (
+        "3 classes (ids 1, 2, 5): a, b, e\n1 warning(s):\n"
+        f"  warning: {gaps}:1:8: item 'background' with id 0 is left out: detflow adds the background class "
+        "itself (class ids start at 1)\n")
+
+
+def test_config_check_takes_a_bom_and_warns_of_a_missing_checkpoint(tmp_path, capsys):
+    path = tmp_path / "bom.config"
+    path.write_text(MINIMAL, encoding="utf-8-sig")
+    assert main(["config", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: OK\n") and "1 warning(s):" in out
+    line = line_of(MINIMAL, "ckpt-0")
+    assert f"warning: {path}:{line}:3: train_config.fine_tune_checkpoint: no checkpoint at ckpt/ckpt-0 or " in out
+
+
+def test_config_check_names_the_input_size_an_fpn_cannot_take(tmp_path, capsys):
+    path = write(tmp_path, "odd.config", edit("height: 320 width: 320", "height: 97 width: 131"))
+    assert main(["config", "check", path]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split(" px ")[0] for line in err] == [
+        f"{path}:4:43: model.ssd.image_resizer.fixed_shape_resizer.height: 97",
+        f"{path}:4:54: model.ssd.image_resizer.fixed_shape_resizer.width: 131"]
+    assert err[1].endswith("use a multiple of 32 (e.g. 128) or set feature_extractor.pad_to_multiple: 32")
 
 
 def test_console_script_exit_codes_and_no_tensorflow(tmp_path):

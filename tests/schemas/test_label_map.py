@@ -36,9 +36,34 @@ def test_valid_map_lookups():
         label_map.name_to_id("horse")
 
 
-def test_background_item_with_id_0_is_skipped():
-    label_map = parse_label_map_text("item { id: 0 name: 'background' }\n" + GOOD)
-    assert label_map.num_classes == 3
+def test_background_item_with_id_0_is_skipped_with_a_warning_at_its_line():
+    label_map = parse_label_map_text(GOOD.replace("item {\n  id: 3", "item {\n  id: 0\n  name: 'background'\n}\n"
+                                                                     "item {\n  id: 3"), "lm.pbtxt")
+    assert label_map.num_classes == 3 and "background" not in label_map.names
+    assert [str(w) for w in label_map.warnings] == [
+        "lm.pbtxt:4:3: item 'background' with id 0 is left out: detflow adds the background class itself "
+        "(class ids start at 1)"]
+    assert parse_label_map_text(GOOD).warnings == ()
+
+
+def test_ids_with_gaps_are_accepted_and_checked_against_num_classes():
+    gaps = parse_label_map_text("item { id: 1 name: 'a' }\nitem { id: 2 name: 'b' }\nitem { id: 5 name: 'e' }\n",
+                                "lm.pbtxt")
+    assert (gaps.num_classes, gaps.max_id, gaps.contiguous) == (3, 5, False)
+    assert gaps.id_to_name(5) == "e" and gaps.warnings == ()
+    config = parse_pipeline_config_text(MINIMAL.replace("num_classes: 3", "num_classes: 5"), "p.config")
+    assert check_against_config(gaps, config) == []
+    assert [str(p) for p in check_against_config(gaps, parse_pipeline_config_text(
+        MINIMAL.replace("num_classes: 3", "num_classes: 4"), "p.config"))] == [
+        "lm.pbtxt:3: id 5 ('e') exceeds num_classes 4 of p.config: ids must be 1..num_classes"]
+
+
+def test_a_utf8_bom_is_skipped_and_positions_stay_right(tmp_path):
+    path = tmp_path / "lm.pbtxt"
+    path.write_text(GOOD, encoding="utf-8-sig")
+    assert load_label_map(path).items == parse_label_map_text(GOOD).items
+    assert problems_of("\ufeffitem { id: 1 nam: 'cat' }\n")[0].startswith("lm.pbtxt:1:14: item[0].nam: unknown field")
+    assert problems_of("\ufeffitem { id: 0 name: 'cat' }\n")[0].startswith("lm.pbtxt:1:8: id 0 is reserved")
 
 
 def test_every_problem_is_listed_with_its_line():
@@ -99,6 +124,10 @@ def test_check_against_config_names_num_classes_line():
     assert check_against_config(parse_label_map_text(GOOD, "lm.pbtxt"), config) == []
     two = LabelMap((LabelMapItem(1, "a"), LabelMapItem(4, "b", line=2)), "two.pbtxt")
     assert [str(p) for p in check_against_config(two, config)] == [
-        "p.config:3:5: model.ssd.num_classes: num_classes is 3 but the label map two.pbtxt has 2 classes",
-        "two.pbtxt:2: id 4 ('b') exceeds num_classes 3 of p.config: ids must be 1..num_classes",
-    ]
+        "two.pbtxt:2: id 4 ('b') exceeds num_classes 3 of p.config: ids must be 1..num_classes"]
+    one = LabelMap((LabelMapItem(1, "a"),), "one.pbtxt")
+    assert [str(p) for p in check_against_config(one, config)] == [
+        "p.config:3:5: model.ssd.num_classes: num_classes is 3 but the highest id in the label map one.pbtxt "
+        "is 1: class-head columns 2..3 would belong to no class (num_classes must be the highest id)"]
+    gap_at_the_end = LabelMap((LabelMapItem(1, "a"), LabelMapItem(2, "b")), "gap.pbtxt")
+    assert "class-head column 3 would belong to no class" in str(check_against_config(gap_at_the_end, config)[0])

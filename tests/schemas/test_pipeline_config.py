@@ -196,3 +196,96 @@ def test_duplicate_singular_field_and_oneof_conflict_are_placed():
     assert problem.startswith("p.config:3:") and "train_config.batch_size" in problem
     problem = only_problem("train_config {\n  optimizer { adam_optimizer {} momentum_optimizer {} }\n}\n")
     assert problem.startswith("p.config:2:") and "oneof" in problem
+
+
+def test_a_utf8_bom_is_skipped_and_positions_stay_right(tmp_path):
+    path = tmp_path / "p.config"
+    path.write_text(MINIMAL, encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    config = load_pipeline_config(path)
+    assert config.position("model.ssd.num_classes") == (3, 5) and not config.text.startswith("\ufeff")
+    assert only_problem("\ufeff" + edit("batch_size: 8", "batch_size: 0")).startswith(
+        f"p.config:{line_of(MINIMAL, 'batch_size')}:3: train_config.batch_size:")
+    assert only_problem("\ufeffmodel { center_net { num_classes: 3 } }\n").startswith("p.config:1:9: model.center_net")
+
+
+def _checkpoint_warnings(config_path) -> list[str]:
+    return [str(w) for w in load_pipeline_config(config_path).warnings if "fine_tune_checkpoint" in w.message]
+
+
+def _config_with_checkpoint(folder, checkpoint: str):
+    path = folder / "pipeline.config"
+    path.write_text(edit('"ckpt/ckpt-0"', f'"{checkpoint}"'))
+    return path
+
+
+def test_a_fine_tune_checkpoint_that_is_not_on_disk_is_a_warning_at_its_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "cfg" / "pipeline.config"
+    config.parent.mkdir()
+    config.write_text(MINIMAL)
+    line = line_of(MINIMAL, "ckpt/ckpt-0")
+    assert _checkpoint_warnings(config) == [
+        f"{config}:{line}:3: train_config.fine_tune_checkpoint: no checkpoint at ckpt/ckpt-0 or "
+        f"{tmp_path}/cfg/ckpt/ckpt-0: neither a prefix with a .index file nor a folder holding a 'checkpoint' "
+        "file or *.index (in it, its checkpoint/ or Format-Serving/); training will fail to restore it"]
+    assert parse_pipeline_config_text(MINIMAL, str(config)).warnings == []   # text alone: no folder to look in
+    (tmp_path / "cfg" / "ckpt").mkdir()
+    assert len(_checkpoint_warnings(config)) == 1                            # an empty folder is no checkpoint
+    (tmp_path / "cfg" / "ckpt" / "ckpt-0.index").write_bytes(b"")
+    assert _checkpoint_warnings(config) == []                                # a prefix beside the config
+    (tmp_path / "cfg" / "ckpt" / "ckpt-0.index").unlink()
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "ckpt-0.index").write_bytes(b"")
+    assert _checkpoint_warnings(config) == []                                # a prefix from the current folder
+
+
+@pytest.mark.parametrize("layout", ["checkpoint", "ckpt-7.index", "checkpoint/checkpoint", "checkpoint/ckpt-0.index",
+                                    "Format-Serving/checkpoint/ckpt-3.index"])
+def test_a_checkpoint_folder_passes(tmp_path, layout):
+    zoo = tmp_path / "zoo_model"
+    (zoo / layout).parent.mkdir(parents=True, exist_ok=True)
+    (zoo / layout).write_bytes(b"")
+    assert _checkpoint_warnings(_config_with_checkpoint(tmp_path, str(zoo))) == []
+    assert _checkpoint_warnings(_config_with_checkpoint(tmp_path, "zoo_model")) == []
+
+
+def test_a_checkpoint_url_is_not_checked(tmp_path):
+    assert _checkpoint_warnings(_config_with_checkpoint(tmp_path, "gs://bucket/model/ckpt-0")) == []
+    assert len(_checkpoint_warnings(_config_with_checkpoint(tmp_path, str(tmp_path / "nothing" / "ckpt-0")))) == 1
+
+
+@pytest.mark.parametrize("height, width, fields", [
+    (100, 100, ["height", "width"]),
+    (97, 131, ["height", "width"]),
+    (320, 100, ["width"]),
+])
+def test_an_input_size_the_fpn_cannot_take_is_an_error_at_the_field(height, width, fields):
+    text = edit("fixed_shape_resizer { height: 320 width: 320 }",
+                f"fixed_shape_resizer {{\n      height: {height}\n      width: {width}\n    }}")
+    problems = problems_of(text)
+    assert len(problems) == len(fields), problems
+    for problem, field in zip(problems, fields):
+        size = height if field == "height" else width
+        line = line_of(text, f"{field}: {size}")
+        assert problem.startswith(f"p.config:{line}:7: model.ssd.image_resizer.fixed_shape_resizer.{field}: "
+                                  f"{size} px does not fit the FPN of levels 3..5: its maps would be "), problem
+        assert "each level must be twice the next; use a multiple of 32" in problem
+    if width == 100:
+        assert problems[-1].endswith("its maps would be 13 / 7 / 4 cells and each level must be twice the next; "
+                                     "use a multiple of 32 (e.g. 96) or set feature_extractor.pad_to_multiple: 32")
+
+
+@pytest.mark.parametrize("fix", ["pad_to_multiple: 32", "use_explicit_padding: true"])
+def test_pad_to_multiple_or_explicit_padding_lets_any_size_through(fix):
+    text = edit("height: 320 width: 320", "height: 97 width: 131")
+    parse_pipeline_config_text(edit("      fpn {", f"      {fix}\n      fpn {{", text), "p.config")
+
+
+def test_an_input_below_the_backbone_minimum_is_an_error():
+    text = edit("height: 320 width: 320", "height: 32 width: 32")
+    assert only_problem(text).startswith("p.config:4:21: model.ssd.image_resizer.fixed_shape_resizer: 32x32 is "
+                                         "smaller than ssd_mobilenet_v2_fpn_keras takes (at least 33 px")
+    resnet = edit("ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
+                  edit("height: 320 width: 320", "height: 128 width: 128"))
+    assert "at least 129 px on each side" in only_problem(resnet)

@@ -157,3 +157,18 @@ def test_files_that_are_not_tfrecords_are_named_before_the_model_is_built(data, 
         code = cli.main(["train", "--config", config.path, "--train", train, "--model-dir", str(tmp_path / "m")])
         err = capsys.readouterr().err
         assert code == 2 and fragment in err and "Traceback" not in err, err
+
+
+def test_init_writes_a_config_that_checks_clean(tmp_path, capsys):
+    out = tmp_path / "proj"
+    assert cli.main(["init", str(out), "--classes", "cat,dog,bird"]) == 0
+    capsys.readouterr()
+    assert cli.main(["config", "check", str(out / "pipeline.config")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.startswith(f"{out / 'pipeline.config'}: OK\n")
+    assert "warning" not in printed.out + printed.err, printed.out
+    assert load_pipeline_config(str(out / "pipeline.config")).warnings == []
+    assert cli.main(["label-map", "check", str(out / "label_map.pbtxt"), "--config",
+                     str(out / "pipeline.config")]) == 0
+    printed = capsys.readouterr()
+    assert printed.out == "3 classes: cat, dog, bird\n" and printed.err == ""

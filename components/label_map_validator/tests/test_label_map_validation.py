@@ -27,7 +27,8 @@ def test_unknown_class_and_num_classes_are_errors_missing_classes_warnings():
     assert not report.valid
     assert [str(p) for p in report.errors] == [
         "lm.pbtxt: class 'horse' has 2 box(es) in split 'train' but is not in the label map (ball, cube, ring)",
-        "p.config:3:5: model.ssd.num_classes: num_classes is 4 but the label map lm.pbtxt has 3 classes",
+        "p.config:3:5: model.ssd.num_classes: num_classes is 4 but the highest id in the label map lm.pbtxt is 3: "
+        "class-head column 4 would belong to no class (num_classes must be the highest id)",
     ]
     assert [str(p) for p in report.warnings] == [
         "lm.pbtxt:2: class 'cube' (id 2) has no boxes in split 'train' (4 images)",
@@ -35,6 +36,24 @@ def test_unknown_class_and_num_classes_are_errors_missing_classes_warnings():
     ]
     assert report.error_message().splitlines()[0] == "label map validation failed (2 problem(s)):"
     assert report.to_json()["counts"]["train"] == {"ball": 5, "horse": 2}
+
+
+def test_ids_with_gaps_are_valid_and_a_background_item_is_a_warning():
+    label_map = parse_label_map_text("item { id: 0 name: 'background' }\nitem { id: 1 name: 'ball' }\n"
+                                     "item { id: 2 name: 'cube' }\nitem { id: 5 name: 'ring' }\n", "lm.pbtxt")
+    counts = {"train": {"ball": 1, "cube": 1, "ring": 1}}
+    report = validate(label_map, counts, {"train": 1},
+                      parse_pipeline_config_text(MINIMAL.replace("num_classes: 3", "num_classes: 5"), "p.config"))
+    assert report.valid and report.errors == []
+    assert [str(p) for p in report.warnings] == [
+        "lm.pbtxt:1:8: item 'background' with id 0 is left out: detflow adds the background class itself "
+        "(class ids start at 1)"]
+    assert (report.to_json()["num_classes"], report.to_json()["max_id"]) == (3, 5)
+    wide = validate(label_map, counts, {"train": 1},
+                    parse_pipeline_config_text(MINIMAL.replace("num_classes: 3", "num_classes: 6"), "p.config"))
+    assert [str(p) for p in wide.errors] == [
+        "p.config:3:5: model.ssd.num_classes: num_classes is 6 but the highest id in the label map lm.pbtxt is 5: "
+        "class-head column 6 would belong to no class (num_classes must be the highest id)"]
 
 
 def test_matching_data_is_valid():

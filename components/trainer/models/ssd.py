@@ -38,10 +38,10 @@ from components.trainer.models.spec import DetectorBundle, ModelSpec, config_pro
 from components.trainer.models.ssd_mobilenet_v2 import SsdMobileNetV2FeatureExtractor, SsdMobileNetV2FpnFeatureExtractor
 from components.trainer.models.ssd_resnet_v1_fpn import DEPTHS as RESNET_DEPTHS
 from components.trainer.models.ssd_resnet_v1_fpn import SsdResNetV1FpnFeatureExtractor
+from schemas.config_checks import ssd_input_size_issues
 from schemas.field_support import SSD_FEATURE_EXTRACTORS
 
 S = "model.ssd"
-MIN_IMAGE_SIZE = {"mobilenet": 33, "resnet": 129}    # the OD API's check_min_image_dim
 
 
 class SsdDetector(tf_keras.Model):
@@ -94,26 +94,9 @@ def _hyperparams(message, field: str) -> LayerHyperparams:
 
 
 def _check_input(fe, height: int, width: int) -> None:
-    family = "resnet" if fe.type in RESNET_DEPTHS else "mobilenet"
-    if min(height, width) < MIN_IMAGE_SIZE[family]:
-        raise config_problem(f"{S}.image_resizer.fixed_shape_resizer",
-                             f"{height}x{width} is smaller than {fe.type} takes (at least "
-                             f"{MIN_IMAGE_SIZE[family]} px on each side)")
-    if not fe.HasField("fpn") or fe.use_explicit_padding:
-        return
-    multiple = max(1, fe.pad_to_multiple)
-    top = min(fe.fpn.max_level, 5)
-    for name, size in (("height", height), ("width", width)):
-        padded = -(-size // multiple) * multiple
-        maps = [math.ceil(padded / 2 ** level) for level in range(fe.fpn.min_level, top + 1)]
-        if any(2 * upper != lower for lower, upper in zip(maps, maps[1:])):
-            good = 2 ** top
-            raise config_problem(
-                f"{S}.image_resizer.fixed_shape_resizer.{name}",
-                f"{size} px does not fit the FPN of levels {fe.fpn.min_level}..{top}: its maps would be "
-                f"{' / '.join(map(str, maps))} cells and each level must be twice the next; use a multiple "
-                f"of {good} (e.g. {max(good, round(size / good) * good)}) or set "
-                f"feature_extractor.pad_to_multiple: {good}")
+    issues = ssd_input_size_issues(fe, height, width, S)
+    if issues:
+        raise config_problem(*issues[0])
 
 
 def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:

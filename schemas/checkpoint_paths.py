@@ -1,0 +1,48 @@
+"""Whether a config's `fine_tune_checkpoint` names a checkpoint on disk, without TensorFlow.
+
+`config check` uses `checkpoint_exists` to warn before training fails; the
+trainer's `restore.find_checkpoint` searches the same `CHECKPOINT_FOLDERS`
+(with tf.io.gfile, so it also reads gs:// and other URLs, which are not checked here).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+# Where under a folder a checkpoint is looked for: the folder itself, a TF2 Detection Zoo folder or
+# a detflow export (checkpoint/), a Trainer's Model artifact (Format-Serving/...).
+CHECKPOINT_FOLDERS = ("", "checkpoint", "Format-Serving/checkpoint", "Format-Serving")
+
+
+def _holds_checkpoint(folder: str) -> bool:
+    state = os.path.join(folder, "checkpoint")
+    return os.path.isfile(state) or bool(glob.glob(os.path.join(glob.escape(folder), "*.index")))
+
+
+def _is_checkpoint(path: str) -> bool:
+    if os.path.isfile(path + ".index"):
+        return True
+    return os.path.isdir(path) and any(_holds_checkpoint(os.path.join(path, sub) if sub else path)
+                                       for sub in CHECKPOINT_FOLDERS)
+
+
+def candidates(path: str, config_path: str) -> list[str]:
+    """Where a relative `path` is looked for, as training resolves it: as given, then beside the config."""
+    if os.path.isabs(path):
+        return [path]
+    beside = os.path.join(os.path.dirname(os.path.abspath(config_path)), path)
+    return [path] if os.path.abspath(beside) == os.path.abspath(path) else [path, beside]
+
+
+def checkpoint_exists(path: str, config_path: str) -> bool:
+    """True if `path` is a checkpoint prefix (PREFIX.index exists) or a folder holding a checkpoint.
+
+    A folder holds one when it, or one of its `CHECKPOINT_FOLDERS`, has a
+    `checkpoint` state file or a *.index file. A relative path is looked for
+    from the current folder and from the folder of `config_path`. URLs count
+    as existing: they cannot be checked without TensorFlow.
+    """
+    if "://" in path:   # gs://, s3://, hdfs://...: only tf.io.gfile reads them
+        return True
+    return any(_is_checkpoint(candidate) for candidate in candidates(path, config_path))
