@@ -16,11 +16,20 @@ ORACLE_STAMP := $(ORACLE_VENV)/.installed
 ZOO_FIXTURES := .cache/zoo-fixtures
 ZOO_STAMP := $(ZOO_FIXTURES)/.complete
 
-.PHONY: env demo test test-fast bench protos clean lock oracle
+# The edge consumer: the TFLite Task Library in a venv without TensorFlow (they clash in one process).
+EDGE_VENV := .edge/venv
+EDGE_STAMP := $(EDGE_VENV)/.installed
+
+.PHONY: env demo test test-fast bench protos clean lock oracle edge
 
 env: $(STAMP)
 
 oracle: $(ZOO_STAMP)
+
+edge: $(EDGE_STAMP)
+
+$(EDGE_STAMP): $(UV) tools/edge/requirements.lock tools/edge/build_env.sh tools/edge/sitecustomize.py
+	tools/edge/build_env.sh $(UV) $(PYTHON_VERSION) $(EDGE_VENV)
 
 $(ORACLE_STAMP): $(UV) tools/oracle/requirements.lock tools/oracle/build_env.sh
 	tools/oracle/build_env.sh $(UV) $(PYTHON_VERSION) $(ORACLE_VENV)
@@ -51,7 +60,7 @@ protos: env
 demo: env
 	$(VENV)/bin/detflow demo --workdir $(WORKDIR)
 
-test: env oracle
+test: env oracle edge
 	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
 
 test-fast: env
@@ -61,4 +70,4 @@ bench: env
 	$(PY) -m bench.run_all
 
 clean:
-	rm -rf $(VENV) .tools demo-run .pytest_cache .oracle .cache
+	rm -rf $(VENV) .tools demo-run .pytest_cache .oracle .cache .edge

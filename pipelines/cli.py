@@ -115,11 +115,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(sub, "predict", "components.trainer.predict_command:predict",
              "Run an exported detector on images; draw boxes and write JSON.")
-    p.add_argument("--model", required=True, metavar="EXPORT_DIR")
+    p.add_argument("--model", required=True, metavar="EXPORT_DIR|MODEL.tflite")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--min-score", type=fraction, default=0.3, metavar="X",
                    help="draw and keep detections scoring at least X (0 to 1; default 0.3)")
+
+    p = _add(sub, "export", "components.trainer.commands:export",
+             "Export a trained model as a SavedModel or a TFLite file (float, float16 or int8).")
+    p.add_argument("--model", required=True, metavar="EXPORT_DIR",
+                   help="a detflow export: a model dir's export/, a pushed model, a Trainer's Format-Serving")
+    p.add_argument("--format", required=True, choices=["saved_model", "tflite"])
+    p.add_argument("--quantize", choices=["none", "float16", "int8"], default="none",
+                   help="TFLite only: none (float32), float16 weights, or int8 (needs --representative-data)")
+    p.add_argument("--representative-data", metavar="RECORDS",
+                   help="TFRecords to calibrate int8 on (use the train split)")
+    p.add_argument("--representative-size", type=at_least(1), default=100, metavar="N",
+                   help="images of --representative-data to calibrate on (default 100)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="the .tflite file, or the SavedModel folder")
 
     p = _add(sub, "init", "components.trainer.commands:init",
              "Write a ready-to-run pipeline.config + label map starting from the embedded checkpoint.")

@@ -103,6 +103,39 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
     return 0
 
 
+def export(args) -> int:
+    """Handler of `detflow export`: a SavedModel (re-exported from the checkpoint) or a .tflite file."""
+    _setup_logging()
+    from components.common.outputs import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
+    from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+    try:
+        if args.format == "tflite":
+            if args.quantize == "int8" and not args.representative_data:
+                raise ProblemsError([Problem("--representative-data", "int8 needs images to calibrate on: give "
+                                             "TFRecords of the train split")])
+            out = writable_file(args.out, "--out")
+            result = tflite_export.export_tflite(args.model, out, args.quantize, args.representative_data,
+                                                 args.representative_size)
+            calibrated = f", calibrated on {result.representative_images} images" if result.quantize == "int8" else ""
+            print(f"wrote {result.path} ({result.quantize}{calibrated}; {result.size_bytes / 1e6:.2f} MB; input "
+                  f"{result.input_dtype} {result.input_shape})")
+            for note in result.notes:
+                print(f"note: {note}")
+            return 0
+        if args.quantize != "none":
+            raise ProblemsError([Problem("--quantize", "quantization is for --format tflite")])
+        from components.trainer import export as export_lib, restore  # pylint: disable=import-outside-toplevel
+        writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
+        bundle, text = tflite_export.load_export(args.model)
+        out = export_lib.export_saved_model(bundle, export_lib.find_label_map(args.model), text,
+                                            restore.find_checkpoint(args.model), args.out)
+        print(f"wrote {out}")
+        return 0
+    except ProblemsError as error:
+        _print_problems(error.problems)
+        return 2
+
+
 def init(args) -> int:
     """Handler of `detflow init DIR --classes a,b,c`: a ready-to-run config from the embedded checkpoint."""
     from components.trainer import base_checkpoint as base  # pylint: disable=import-outside-toplevel

@@ -1,7 +1,7 @@
-"""`detflow predict --model EXPORT_DIR IMAGE... --out DIR [--min-score X]`.
+"""`detflow predict --model EXPORT_DIR|MODEL.tflite IMAGE... --out DIR [--min-score X]`.
 
 Runs an exported detector (ours, or any OD API export with `serving_default`
-taking `input_tensor`) on images; writes `<out>/<image stem>.png` with the
+taking `input_tensor`, or a .tflite detector of `detflow export`) on images; writes `<out>/<image stem>.png` with the
 detections drawn and `<out>/detections.json`:
 
     {"model": ..., "min_score": ..., "box_format": "ymin,xmin,ymax,xmax",
@@ -39,9 +39,14 @@ class PredictResult:
 
 
 def _class_names(export_dir: str) -> tuple[dict[int, str], dict[int, str]]:
-    """(id → name, id → display name or name) from the export's label map."""
+    """(id → name, id → display name or name) from the export's label map, or a .tflite's label file."""
     from components.trainer.export import find_label_map  # pylint: disable=import-outside-toplevel
     from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
+    if export_dir.endswith(".tflite"):
+        from components.trainer.tflite_metadata import read_labels  # pylint: disable=import-outside-toplevel
+        with open(export_dir, "rb") as f:
+            names = {i: name for i, name in enumerate(read_labels(f.read()), 1) if name != "???"}
+        return names, dict(names)
     path = find_label_map(export_dir)
     if path is None:
         return {}, {}
@@ -50,6 +55,17 @@ def _class_names(export_dir: str) -> tuple[dict[int, str], dict[int, str]]:
 
 
 def _load(export_dir: str):
+    """(tensorflow, a function uint8 [1,H,W,3] → detections with ids) of a SavedModel folder or a .tflite."""
+    if export_dir.endswith(".tflite"):
+        if not os.path.isfile(export_dir):
+            raise ProblemsError([Problem(export_dir, "no such file")])
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        from components.trainer.tflite_export import TfliteRunner  # pylint: disable=import-outside-toplevel
+        try:
+            runner = TfliteRunner(export_dir)
+        except (ValueError, RuntimeError) as error:
+            raise ProblemsError([Problem(export_dir, f"not a TFLite detector: {error}")]) from None
+        return tf, runner, lambda input_tensor: runner(input_tensor.numpy()[0])
     if not os.path.isfile(os.path.join(export_dir, "saved_model.pb")):
         why = "no such directory" if not os.path.isdir(export_dir) else "no saved_model.pb in it"
         raise ProblemsError([Problem(export_dir, f"not an exported model: {why}")])
@@ -108,11 +124,11 @@ def _predict_one(tf, detect, path, out_dir, min_score, names, shown_names, used,
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
         failed.append({"image": path, "error": f"cannot decode image: {error}"})
         return
-    out = detect(input_tensor=tf.constant(pixels[None]))
+    out = {k: np.asarray(v) for k, v in detect(input_tensor=tf.constant(pixels[None])).items()}
     count = int(out["num_detections"][0])
-    boxes = out["detection_boxes"][0, :count].numpy()
-    scores = out["detection_scores"][0, :count].numpy()
-    classes = out["detection_classes"][0, :count].numpy().astype(int)
+    boxes = out["detection_boxes"][0, :count]
+    scores = out["detection_scores"][0, :count]
+    classes = out["detection_classes"][0, :count].astype(int)
     height, width = pixels.shape[:2]
     keep = scores >= min_score
     output = os.path.join(out_dir, _output_name(path, used))

@@ -1,0 +1,201 @@
+"""TFLite export: float, float16 and int8 files of the embedded (trained) detector, read as a phone would.
+
+Real converter, real interpreter: each mode loads in a fresh process with plain
+TensorFlow and finds its outputs by name; the float file detects what the
+SavedModel detects; the TFLite Task Library (in the TensorFlow-free edge venv,
+`make edge`) reads the metadata and the labels; bad input is one line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from components.trainer import base_checkpoint, export, restore, tflite_export
+from components.trainer.models import factory
+from pipelines import cli, sample_data
+from schemas.pipeline_config import parse_pipeline_config_text
+from schemas.problems import ProblemsError
+from tests.trainer import records
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EDGE_PYTHON = os.path.join(REPO, ".edge", "venv", "bin", "python")
+OUTPUTS = {"detection_boxes", "detection_classes", "detection_scores", "num_detections"}
+
+FRESH = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+runner = tf.lite.Interpreter(model_path=sys.argv[1]).get_signature_runner()
+[(name, spec)] = runner.get_input_details().items()
+x = np.zeros(spec["shape"], spec["dtype"])
+out = runner(**{name: x})
+print(json.dumps({"input": [name, np.dtype(spec["dtype"]).name, spec["shape"].tolist()],
+                  "outputs": {k: list(v.shape) for k, v in out.items()},
+                  "boxes_in_unit_square": bool(((out["detection_boxes"] >= 0) & (out["detection_boxes"] <= 1)).all()),
+                  "num": float(out["num_detections"][0])}))
+"""
+
+CONSUME = r"""
+import json, sys
+import numpy as np
+from tflite_support.task import core, processor, vision
+options = vision.ObjectDetectorOptions(base_options=core.BaseOptions(file_name=sys.argv[1]),
+                                       detection_options=processor.DetectionOptions(max_results=10))
+detector = vision.ObjectDetector.create_from_options(options)
+image = vision.TensorImage.create_from_array(np.load(sys.argv[2]))
+found = detector.detect(image).detections
+print(json.dumps([[d.categories[0].category_name, d.categories[0].score] for d in found]))
+"""
+
+POPULATE = r"""
+import json, sys
+from tflite_support import metadata
+model = open(sys.argv[1], "rb").read()
+populator = metadata.MetadataPopulator.with_model_buffer(model)
+populator.load_metadata_buffer(metadata.get_metadata_buffer(model))
+populator.populate()
+def shown(buffer):
+    return json.loads(metadata.MetadataDisplayer.with_model_buffer(buffer).get_metadata_json())
+print(json.dumps({"ours": shown(model), "populated": shown(populator.get_model_buffer()),
+                  "files": metadata.MetadataDisplayer.with_model_buffer(model).get_packed_associated_file_list()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """The embedded checkpoint's detector as a SavedModel and as .tflite in every quantize mode."""
+    root = tmp_path_factory.mktemp("tflite")
+    label_map = str(base_checkpoint.CHECKPOINT_DIR / "label_map.pbtxt")
+    text = base_checkpoint.pipeline_config_text(num_classes=5, label_map_path=label_map, train_input_path="x",
+                                                eval_input_path="x", num_steps=1, batch_size=1,
+                                                learning_rate_base=0.01, warmup_steps=0)
+    config = parse_pipeline_config_text(text, "base.config")
+    bundle = factory.build_detector(config.proto)
+    restore.restore(bundle.model, base_checkpoint.checkpoint_prefix(), "full", pipeline_proto=config.proto)
+    saved = export.export_saved_model(bundle, label_map, text, None, str(root / "export"))
+    data = sample_data.generate(root / "images", num_images=4, classes=("disc", "bar", "triangle", "cross", "star"),
+                                image_size=(128, 128), seed=3, min_objects=2)
+    pattern = records.write_records(str(root / "records"), num_images=16, size=128, shards=1)
+    files = {q: tflite_export.export_tflite(saved, str(root / f"model_{q}.tflite"), q,
+                                            pattern if q == "int8" else None, representative_size=16)
+             for q in tflite_export.QUANTIZE_MODES}
+    images = sorted(str(p) for p in data.images_dir.iterdir())
+    return {"saved": saved, "tflite": files, "images": images, "root": root, "records": pattern}
+
+
+@pytest.mark.parametrize("mode", tflite_export.QUANTIZE_MODES)
+def test_every_mode_loads_in_a_fresh_process_with_outputs_found_by_name(exported, mode):
+    result = exported["tflite"][mode]
+    assert result.quantize == mode and os.path.getsize(result.path) == result.size_bytes
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    proc = subprocess.run([sys.executable, "-c", FRESH, result.path], capture_output=True, text=True, env=env,
+                          cwd="/", timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["input"] == ["input", "uint8" if mode == "int8" else "float32", [1, 128, 128, 3]]
+    assert found["outputs"] == {"detection_boxes": [1, 50, 4], "detection_classes": [1, 50],
+                                "detection_scores": [1, 50], "num_detections": [1]}
+    assert found["boxes_in_unit_square"] and 0 <= found["num"] <= 50
+
+
+def test_quantized_files_are_smaller(exported):
+    sizes = {q: r.size_bytes for q, r in exported["tflite"].items()}
+    assert sizes["int8"] < sizes["float16"] < sizes["none"]
+    assert exported["tflite"]["int8"].representative_images == 16
+
+
+def test_the_float_file_detects_what_the_saved_model_detects(exported):
+    serve = tf.saved_model.load(exported["saved"]).signatures["serving_default"]
+    runner = tflite_export.TfliteRunner(exported["tflite"]["none"].path)
+    compared = 0
+    for path in exported["images"]:
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        want = {k: v.numpy() for k, v in serve(input_tensor=tf.constant(pixels[None])).items()}
+        got = runner(pixels)
+        n = int(want["num_detections"][0])
+        assert int(got["num_detections"][0]) == n
+        np.testing.assert_allclose(got["detection_scores"][0, :n], want["detection_scores"][0, :n], atol=1e-3)
+        np.testing.assert_allclose(got["detection_boxes"][0, :n], want["detection_boxes"][0, :n], atol=1e-3)
+        np.testing.assert_array_equal(got["detection_classes"][0, :n], want["detection_classes"][0, :n])
+        compared += n
+    assert compared > 0
+
+
+@pytest.mark.parametrize("mode", ["none", "int8"])
+def test_the_task_library_reads_the_metadata_and_the_labels(exported, mode, tmp_path):
+    assert os.path.exists(EDGE_PYTHON), "no edge venv: run `make edge` (make test does)"
+    pixels = tmp_path / "image.npy"
+    np.save(pixels, np.asarray(Image.open(exported["images"][0]).convert("RGB")))
+    proc = subprocess.run([EDGE_PYTHON, "-c", CONSUME, exported["tflite"][mode].path, str(pixels)],
+                          capture_output=True, text=True, timeout=300, check=False, cwd="/",
+                          env=dict(os.environ, PYTHONPATH=""))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found and {name for name, _ in found} <= {"disc", "bar", "triangle", "cross", "star"}
+    assert all(0.0 <= score <= 1.0 for _, score in found)
+
+
+def test_predict_takes_a_tflite_file(exported, tmp_path, capsys):
+    out = tmp_path / "preds"
+    assert cli.main(["predict", "--model", exported["tflite"]["none"].path, *exported["images"][:2],
+                     "--out", str(out), "--min-score", "0.3"]) == 0
+    capsys.readouterr()
+    result = json.loads((out / "detections.json").read_text())
+    assert len(result["images"]) == 2
+    names = {d["class_name"] for item in result["images"] for d in item["detections"]}
+    assert names and names <= {"disc", "bar", "triangle", "cross", "star"}
+    assert all(os.path.exists(item["output"]) for item in result["images"])
+
+
+def test_bad_input_is_one_line(exported, tmp_path, capsys):
+    empty = tmp_path / "empty.tfrecord"
+    with tf.io.TFRecordWriter(str(empty)):
+        pass
+    with pytest.raises(ProblemsError, match="no images to calibrate int8 on"):
+        tflite_export.export_tflite(exported["saved"], str(tmp_path / "x.tflite"), "int8", str(empty))
+    code = cli.main(["export", "--model", exported["saved"], "--format", "tflite", "--quantize", "int8",
+                     "--out", str(tmp_path / "y.tflite")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--representative-data: int8 needs images to calibrate on" in err
+    code = cli.main(["export", "--model", str(tmp_path), "--format", "tflite", "--out", str(tmp_path / "z.tflite")])
+    err = capsys.readouterr().err
+    assert code == 2 and "not a detflow export: no assets/pipeline.config" in err and "Traceback" not in err
+
+
+def test_faster_rcnn_is_refused_with_what_to_do():
+    with open("tests/data/configs/faster_rcnn_resnet50_v1_640x640.config", encoding="utf-8") as f:
+        text = f.read().replace("min_dimension: 640", "min_dimension: 48").replace("max_dimension: 640",
+                                                                                 "max_dimension: 64")
+    bundle = factory.build_detector(parse_pipeline_config_text(text, "frcnn.config").proto)
+    with pytest.raises(ProblemsError, match="TFLite export is for SSD models .* --format saved_model"):
+        tflite_export.check_exportable(bundle, "frcnn-export")
+
+
+def test_a_per_class_limit_the_tflite_op_cannot_keep_is_said():
+    text = base_checkpoint.pipeline_config_text(num_classes=5, label_map_path="l", train_input_path="x",
+                                                eval_input_path="x", num_steps=1, batch_size=1,
+                                                learning_rate_base=0.01, warmup_steps=0)
+    assert tflite_export._postprocess_notes(factory.build_detector(parse_pipeline_config_text(text, "c").proto)) == []
+    limited = text.replace("max_detections_per_class: 50", "max_detections_per_class: 5")
+    [note] = tflite_export._postprocess_notes(factory.build_detector(parse_pipeline_config_text(limited, "c").proto))
+    assert "max_detections_per_class 5" in note and "up to 100 boxes per class" in note
+
+
+def test_the_metadata_is_what_tflite_support_would_write(exported):
+    """Our pure-Python writer against tflite-support's own populator (parser version, fields, packed labels)."""
+    assert os.path.exists(EDGE_PYTHON), "no edge venv: run `make edge` (make test does)"
+    proc = subprocess.run([EDGE_PYTHON, "-c", POPULATE, exported["tflite"]["int8"].path], capture_output=True,
+                          text=True, timeout=300, check=False, cwd="/", env=dict(os.environ, PYTHONPATH=""))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found["ours"] == found["populated"]
+    assert found["files"] == ["labels.txt"]
+    outputs = [t["name"] for t in found["ours"]["subgraph_metadata"][0]["output_tensor_metadata"]]
+    assert outputs == ["location", "category", "score", "number of detections"]
