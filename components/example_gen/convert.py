@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from components.example_gen import images
 from components.example_gen import records as R
+from components.example_gen.readers.values import number_text
 from schemas import example_format as K
 
 
@@ -85,6 +86,14 @@ def _where(record: R.ImageRecord, obj: Optional[R.ObjectRecord] = None) -> str:
     return f"{' of '.join(parts)} in {record.source}" if parts else record.source
 
 
+def _non_finite(coords) -> Optional[str]:
+    """What is wrong with box corners a reader left None or non-finite, or None if nothing is."""
+    wrong = [f"{name} is {'missing' if c is None else number_text(c)}"
+             for name, c in zip(("xmin", "ymin", "xmax", "ymax"), coords)
+             if c is None or not math.isfinite(c)]
+    return "; ".join(wrong) or None
+
+
 def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> ConversionResult:
     """Converts one ImageRecord to a tf.Example with the OD API keys (rules in the module doc).
 
@@ -112,8 +121,12 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
     kept = {k: [] for k in ("xmin", "xmax", "ymin", "ymax", "area", "crowd", "difficult", "label")}
     for obj in record.objects:
         coords = (obj.xmin, obj.ymin, obj.xmax, obj.ymax)
-        if any(c is None or not math.isfinite(c) for c in coords):
-            problem("box", R.INVALID_COORDINATES, f"{coords} are not numbers ({_where(record, obj)})")
+        invalid = obj.invalid or _non_finite(coords)
+        if invalid:
+            problem("box", R.INVALID_COORDINATES, f"{invalid} ({_where(record, obj)})")
+            continue
+        if obj.class_name == "":
+            problem("box", R.UNKNOWN_CLASS, f"the box has no class name ({_where(record, obj)})")
             continue
         if obj.class_name is None:
             problem("box", R.UNKNOWN_CLASS,

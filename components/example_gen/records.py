@@ -42,7 +42,9 @@ class ObjectRecord:
     `class_name` is None when the source names a class id that it cannot map
     to a name (a COCO category id missing from `categories`); `class_id` then
     says which. `locator` places the box in its source for messages.
-    Coordinates are floats, or None when the source value was not a number.
+    Coordinates are floats (NaN or infinite when the source says so), or None
+    when the source has no number; `invalid` then says, in the source's terms,
+    what is missing or wrong ("bbox has 3 values ...", "no <bndbox>").
     """
 
     class_name: Optional[str]
@@ -56,6 +58,7 @@ class ObjectRecord:
     truncated: bool = False
     area: Optional[float] = None
     locator: str = ""
+    invalid: Optional[str] = None
 
 
 @dataclasses.dataclass
