@@ -2,13 +2,15 @@
 
 `detflow convert` and the Beam ExampleGen both call `record_to_example`.
 
-Rules, per image: an unusable image (unsafe path, missing, not an image,
-corrupt or truncated) skips the image. Height and width come from the pixels.
-When the annotation states a different size, a `size_mismatch` is reported and
-the boxes are read in the annotation's frame (divided by the annotated
-width/height): that is right when images were resized after labelling, the
-usual cause. Per box, in this order: non-numeric coordinates
-(`invalid_coordinates`), a class missing from the label map or a COCO category
+Rules, per image: an unusable image (unsafe path, a symbolic link out of the
+image folder, missing, not an image, corrupt or truncated, an EXIF orientation
+the annotation cannot settle: images.py) skips the image. Height and width come
+from the pixels. When the annotation states a different size, a `size_mismatch`
+is reported and the boxes are read in the annotation's frame (divided by the
+annotated width/height): that is right when images were resized after
+labelling, the usual cause. Per box, in this order: missing, non-numeric or
+non-finite coordinates (`invalid_coordinates`, naming the values), a missing
+class name, a class missing from the label map or a COCO category
 id missing from `categories` (`unknown_class`), width or height <= 0
 (`zero_or_negative_size`) and a box with no overlap with the image
 (`outside_image`) drop the box; a box partly outside is clipped to the image
@@ -105,7 +107,8 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
     def problem(kind, reason, detail):
         result.problems.append(ProblemEntry(kind, reason, name, detail))
 
-    loaded = images.load_image(image_dir, record.file_name)
+    annotated = (record.width, record.height) if record.width and record.height else None
+    loaded = images.load_image(image_dir, record.file_name, annotated)
     if isinstance(loaded, images.ImageError):
         problem("image", loaded.reason, f"{loaded.detail} ({_where(record)})")
         return result

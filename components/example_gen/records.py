@@ -15,10 +15,12 @@ MISSING_FILE = "missing_file"
 NOT_AN_IMAGE = "not_an_image"
 CORRUPT_IMAGE = "corrupt_image"
 UNSAFE_PATH = "unsafe_path"
+OUTSIDE_IMAGE_ROOT = "outside_image_root"
+EXIF_ORIENTATION = "exif_orientation"
 DUPLICATE_IMAGE = "duplicate_image"
 BAD_ANNOTATION = "bad_annotation"
-IMAGE_REASONS = (MISSING_FILE, NOT_AN_IMAGE, CORRUPT_IMAGE, UNSAFE_PATH,
-                 DUPLICATE_IMAGE, BAD_ANNOTATION)
+IMAGE_REASONS = (MISSING_FILE, NOT_AN_IMAGE, CORRUPT_IMAGE, UNSAFE_PATH, OUTSIDE_IMAGE_ROOT,
+                 EXIF_ORIENTATION, DUPLICATE_IMAGE, BAD_ANNOTATION)
 
 # Reasons a box is dropped; counted in report["dropped_boxes"].
 ZERO_OR_NEGATIVE_SIZE = "zero_or_negative_size"
