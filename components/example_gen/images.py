@@ -121,7 +121,7 @@ def resolve_inside(image_dir: str, file_name: str):
         inside = False
     if not inside:
         return ImageError(R.OUTSIDE_IMAGE_ROOT,
-                          f"{path} is a symbolic link to {real}, outside the image folder {root}")
+                          f"{path} leads through a symbolic link to {real}, outside the image folder {root}")
     return path, real
 
 

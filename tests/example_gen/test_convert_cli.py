@@ -1,12 +1,10 @@
 """`detflow convert`: exit codes, outputs, report.json, strict mode, split stability."""
 
-import glob
 import io
 import json
 import os
 
 import pytest
-import tensorflow as tf
 
 from components.example_gen.commands import Progress
 from schemas import example_format as K
@@ -15,12 +13,8 @@ from tests.example_gen.helpers import (annotate_more, coco, image_bytes, make_da
 
 
 def _read_split(out, name):
-    files = glob.glob(os.path.join(out, f"Split-{name}", "*.gz"))
-    assert [os.path.basename(f) for f in files] == ["data_tfrecord-00000-of-00001.gz"]
-    examples = []
-    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        examples.append(tf.train.Example.FromString(raw.numpy()))
-    return examples
+    assert os.listdir(os.path.join(out, f"Split-{name}")) == ["data_tfrecord-00000-of-00001.gz"]
+    return read_examples(out, name)
 
 
 def _names(examples):

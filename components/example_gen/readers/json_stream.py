@@ -125,10 +125,10 @@ class _Sink:
 
 
 def _message(error: Exception) -> str:
+    """The first line of yajl's message (which is sometimes bytes), without its closing period."""
     text = error.args[0] if error.args else str(error)
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    return str(text).strip().splitlines()[0].rstrip(".") if str(text).strip() else "invalid JSON"
+    text = (text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)).strip()
+    return text.splitlines()[0].rstrip(".") if text else "syntax error"
 
 
 def _failing_piece(path: str, nonfinite: bool) -> Optional[int]:
