@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="percent of images in Split-eval, by hash of the file name "
                         "(the pipeline's split; default 20)")
     p.add_argument("--strict", action="store_true",
-                   help="exit 1 and keep no records if any image or box was skipped, clipped or mismatched")
+                   help="exit 1 and keep no new records (the earlier ones in --out stay) if any image or "
+                        "box was skipped, clipped or mismatched")
 
     # train / predict / init
     p = _add(sub, "train", "components.trainer.commands:train",

@@ -5,21 +5,50 @@ size. Each image goes through `convert.record_to_example` (the pipeline's own
 path) and to the split `split.assign_split` gives it (TFX's own hash), so an
 image lands in the same split here and in the pipeline.
 
+Output: Split-train/, Split-eval/ and report.json in --out are written first
+to a temporary folder inside it and swapped in only once complete (`publish`):
+nothing already in --out is deleted before then, so a run that fails, is
+interrupted or keeps no records leaves the earlier output as it was. A run
+that keeps no records writes its report as report.rejected.json instead.
+
 Exit codes: 0 when examples were written; 1 when nothing was written, or in
 --strict mode when anything was skipped, dropped, clipped or mismatched (the
-records are then not kept; report.json is); 2 for usage and file errors.
+records are then not kept); 2 for usage and file errors, among them any OS
+error writing --out (one line naming it and the cause).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+import tempfile
 import time
 
 from schemas.problems import Problem, ProblemsError
 
 RECORD_FILE = "data_tfrecord-00000-of-00001.gz"  # TFX ExampleGen's naming, one shard
+REPORT_FILE = "report.json"
+REJECTED_REPORT_FILE = "report.rejected.json"
+OUTPUTS = ("Split-train", "Split-eval", REPORT_FILE)
+PREVIOUS = ".previous"  # inside the staging folder: the output being replaced, until the swap is done
+
+
+class OutputError(Exception):
+    """Writing the output failed; `cause` is the operating system's reason."""
+
+    def __init__(self, cause: str):
+        super().__init__(cause)
+        self.cause = cause
+
+
+def _cause(error: Exception) -> str:
+    """The reason of an OSError or a TensorFlow file error, without the path TensorFlow puts first."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    text = getattr(error, "message", None) or str(error)
+    return text.rsplit("; ", 1)[-1]
 
 
 class Progress:
@@ -77,24 +106,53 @@ def _check_args(args) -> list:
     return problems
 
 
+class _SplitWriters:
+    """One gzipped TFRecord writer per split under `out_dir`; every failure raises OutputError."""
+
+    def __init__(self, out_dir: str, names):
+        import tensorflow as tf
+
+        self._errors = (OSError, tf.errors.OpError)
+        self._writers = {}
+        with self._as_output_error():
+            for name in names:
+                os.makedirs(os.path.join(out_dir, f"Split-{name}"), exist_ok=True)
+                self._writers[name] = tf.io.TFRecordWriter(
+                    os.path.join(out_dir, f"Split-{name}", RECORD_FILE), options="GZIP")
+
+    @contextlib.contextmanager
+    def _as_output_error(self):
+        try:
+            yield
+        except self._errors as e:
+            raise OutputError(_cause(e)) from None
+
+    def write(self, name: str, record: bytes) -> None:
+        """Appends one serialised record to split `name`."""
+        with self._as_output_error():
+            self._writers[name].write(record)
+
+    def close(self) -> None:
+        """Closes every writer (buffered data is written here, so errors show here too)."""
+        writers, self._writers = list(self._writers.values()), {}
+        with self._as_output_error():
+            for w in writers:
+                w.close()
+
+
 def run_conversion(reader, image_dir: str, label_map, out_dir: str, eval_percent: int,
                    progress: Progress | None = None):
     """Streams `reader` through record_to_example into OUT/Split-*/; returns the Report.
 
-    Writes into `out_dir` (which must exist) and nothing else.
+    Writes into `out_dir` (which must exist) and nothing else; a failed write
+    raises OutputError.
     """
-    import tensorflow as tf
-
     from components.example_gen import convert, report, split
 
     splits = split.split_buckets(eval_percent)
     rep = report.Report()
-    writers = {}
+    writers = _SplitWriters(out_dir, [name for name, _ in splits])
     try:
-        for name, _ in splits:
-            os.makedirs(os.path.join(out_dir, f"Split-{name}"), exist_ok=True)
-            writers[name] = tf.io.TFRecordWriter(
-                os.path.join(out_dir, f"Split-{name}", RECORD_FILE), options="GZIP")
         for item in reader:
             if not hasattr(item, "objects"):
                 rep.add_problem(item.kind, item.reason, item.file, item.detail)
@@ -102,16 +160,62 @@ def run_conversion(reader, image_dir: str, label_map, out_dir: str, eval_percent
             result = convert.record_to_example(item, image_dir, label_map)
             target = split.assign_split(result.file_name, splits) if result.example is not None else None
             if target is not None:
-                writers[target].write(result.example.SerializeToString())
+                writers.write(target, result.example.SerializeToString())
             rep.add_result(result, target)
             if progress:
                 progress.update(reader.total)
     finally:
-        for w in writers.values():
-            w.close()
         if progress:
             progress.close(reader.total)
+        writers.close()
     return rep
+
+
+def publish(staging: str, out_dir: str, names=OUTPUTS) -> None:
+    """Moves `names` from `staging` into `out_dir`, replacing what is there, deleting it only at the end.
+
+    Each old entry is first moved aside (into staging/.previous); if a move
+    fails, the entries already moved are put back and the OSError propagates.
+    `staging` must be a folder inside `out_dir` (renames within one file system).
+    """
+    aside = os.path.join(staging, PREVIOUS)
+    os.mkdir(aside)
+    done = []
+    try:
+        for name in names:
+            target = os.path.join(out_dir, name)
+            had_old = os.path.lexists(target)
+            if had_old:
+                os.replace(target, os.path.join(aside, name))
+            try:
+                os.replace(os.path.join(staging, name), target)
+            except OSError:
+                if had_old:
+                    os.replace(os.path.join(aside, name), target)
+                raise
+            done.append((name, had_old))
+    except OSError:
+        for name, had_old in reversed(done):
+            os.replace(os.path.join(out_dir, name), os.path.join(staging, name))
+            if had_old:
+                os.replace(os.path.join(aside, name), os.path.join(out_dir, name))
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _remove_staging(staging: str) -> None:
+    """Deletes the staging folder, unless a failed `publish` left earlier output in it."""
+    aside = os.path.join(staging, PREVIOUS)
+    if os.path.isdir(aside) and os.listdir(aside):
+        print(f"error: the earlier output could not be put back; it is in {aside}", file=sys.stderr)
+        return
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _output_error(out: str, what: str, error) -> int:
+    cause = error.cause if isinstance(error, OutputError) else _cause(error)
+    _print_problems([Problem(out, f"cannot {what}: {cause}")])
+    return 2
 
 
 def convert(args) -> int:
@@ -135,41 +239,65 @@ def convert(args) -> int:
 
     import tensorflow  # noqa: F401  (loaded before the clock and the progress bar start)
 
-    os.makedirs(args.out, exist_ok=True)
-    staging = os.path.join(args.out, ".detflow-convert-tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    os.makedirs(staging)
-    started = time.monotonic()
     try:
-        rep = run_conversion(open_reader(args.format, args.annotations), args.images, label_map,
-                             staging, args.eval_percent, Progress())
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as e:
+        return _output_error(args.out, "create the output folder", e)
+    try:
+        staging = tempfile.mkdtemp(prefix=".detflow-convert-", dir=args.out)
+    except OSError as e:
+        return _output_error(args.out, "write in the output folder", e)
+    try:
+        return _convert_into(args, label_map, open_reader(args.format, args.annotations), staging)
     except ProblemsError as e:
-        shutil.rmtree(staging, ignore_errors=True)
         _print_problems(e.problems)
         return 2
+    except OutputError as e:
+        return _output_error(args.out, "write the output", e)
+    except OSError as e:  # reading an input (the writes raise OutputError)
+        _print_problems([Problem(e.filename or args.annotations, f"cannot read: {e.strerror or e}")])
+        return 2
+    finally:
+        _remove_staging(staging)
+
+
+def _convert_into(args, label_map, reader, staging: str) -> int:
+    """Converts into `staging`, then publishes it in args.out (or only the rejected report)."""
+    started = time.monotonic()
+    rep = run_conversion(reader, args.images, label_map, staging, args.eval_percent, Progress())
     seconds = time.monotonic() - started
 
     written = sum(rep.images.values())
     keep = written > 0 and not (args.strict and rep.has_problems)
-    for name in ("train", "eval"):
-        final = os.path.join(args.out, f"Split-{name}")
-        shutil.rmtree(final, ignore_errors=True)
-        if keep:
-            os.replace(os.path.join(staging, f"Split-{name}"), final)
-    shutil.rmtree(staging, ignore_errors=True)
-    report_path = os.path.join(args.out, "report.json")
-    with open(report_path, "w", encoding="utf-8") as f:
-        f.write(rep.to_json())
+    name = REPORT_FILE if keep else REJECTED_REPORT_FILE
+    try:
+        with open(os.path.join(staging, name), "w", encoding="utf-8") as f:
+            f.write(rep.to_json())
+        publish(staging, args.out, OUTPUTS if keep else (REJECTED_REPORT_FILE,))
+        stale = os.path.join(args.out, REJECTED_REPORT_FILE)
+        if keep and os.path.lexists(stale):  # an earlier failed run's: not about this output
+            os.remove(stale)
+    except OSError as e:
+        raise OutputError(_cause(e)) from None
+    report_path = os.path.join(args.out, name)
 
     for line in rep.summary_lines():
         print(line)
     print(f"{written} images in {seconds:.1f} s ({written / max(seconds, 1e-9):.0f} images/s); "
           f"report: {report_path}")
+    kept = _earlier_output(args.out)
     if written == 0:
-        print("error: no image could be converted; nothing written", file=sys.stderr)
+        print(f"error: no image could be converted; no records written{kept}", file=sys.stderr)
         return 1
-    if args.strict and rep.has_problems:
-        print(f"error: --strict: {rep.problem_count} problem(s); no records written "
+    if not keep:
+        print(f"error: --strict: {rep.problem_count} problem(s); no records written{kept} "
               f"(see {report_path})", file=sys.stderr)
         return 1
     return 0
+
+
+def _earlier_output(out: str) -> str:
+    """", the earlier records in OUT are kept" when --out holds records from an earlier run."""
+    if any(os.path.exists(os.path.join(out, f"Split-{s}")) for s in ("train", "eval")):
+        return f", the earlier records in {out} are kept"
+    return ""

@@ -2,13 +2,15 @@
 
 `detflow convert` and the Beam ExampleGen both call `record_to_example`.
 
-Rules, per image: an unusable image (unsafe path, missing, not an image,
-corrupt or truncated) skips the image. Height and width come from the pixels.
-When the annotation states a different size, a `size_mismatch` is reported and
-the boxes are read in the annotation's frame (divided by the annotated
-width/height): that is right when images were resized after labelling, the
-usual cause. Per box, in this order: non-numeric coordinates
-(`invalid_coordinates`), a class missing from the label map or a COCO category
+Rules, per image: an unusable image (unsafe path, a symbolic link out of the
+image folder, missing, not an image, corrupt or truncated, an EXIF orientation
+the annotation cannot settle: images.py) skips the image. Height and width come
+from the pixels. When the annotation states a different size, a `size_mismatch`
+is reported and the boxes are read in the annotation's frame (divided by the
+annotated width/height): that is right when images were resized after
+labelling, the usual cause. Per box, in this order: missing, non-numeric or
+non-finite coordinates (`invalid_coordinates`, naming the values), a missing
+class name, a class missing from the label map or a COCO category
 id missing from `categories` (`unknown_class`), width or height <= 0
 (`zero_or_negative_size`) and a box with no overlap with the image
 (`outside_image`) drop the box; a box partly outside is clipped to the image
@@ -27,6 +29,7 @@ import tensorflow as tf
 
 from components.example_gen import images
 from components.example_gen import records as R
+from components.example_gen.readers.values import number_text
 from schemas import example_format as K
 
 
@@ -85,6 +88,14 @@ def _where(record: R.ImageRecord, obj: Optional[R.ObjectRecord] = None) -> str:
     return f"{' of '.join(parts)} in {record.source}" if parts else record.source
 
 
+def _non_finite(coords) -> Optional[str]:
+    """What is wrong with box corners a reader left None or non-finite, or None if nothing is."""
+    wrong = [f"{name} is {'missing' if c is None else number_text(c)}"
+             for name, c in zip(("xmin", "ymin", "xmax", "ymax"), coords)
+             if c is None or not math.isfinite(c)]
+    return "; ".join(wrong) or None
+
+
 def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> ConversionResult:
     """Converts one ImageRecord to a tf.Example with the OD API keys (rules in the module doc).
 
@@ -96,7 +107,8 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
     def problem(kind, reason, detail):
         result.problems.append(ProblemEntry(kind, reason, name, detail))
 
-    loaded = images.load_image(image_dir, record.file_name)
+    annotated = (record.width, record.height) if record.width and record.height else None
+    loaded = images.load_image(image_dir, record.file_name, annotated)
     if isinstance(loaded, images.ImageError):
         problem("image", loaded.reason, f"{loaded.detail} ({_where(record)})")
         return result
@@ -112,8 +124,12 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
     kept = {k: [] for k in ("xmin", "xmax", "ymin", "ymax", "area", "crowd", "difficult", "label")}
     for obj in record.objects:
         coords = (obj.xmin, obj.ymin, obj.xmax, obj.ymax)
-        if any(c is None or not math.isfinite(c) for c in coords):
-            problem("box", R.INVALID_COORDINATES, f"{coords} are not numbers ({_where(record, obj)})")
+        invalid = obj.invalid or _non_finite(coords)
+        if invalid:
+            problem("box", R.INVALID_COORDINATES, f"{invalid} ({_where(record, obj)})")
+            continue
+        if obj.class_name == "":
+            problem("box", R.UNKNOWN_CLASS, f"the box has no class name ({_where(record, obj)})")
             continue
         if obj.class_name is None:
             problem("box", R.UNKNOWN_CLASS,

@@ -5,6 +5,8 @@ annotations here): an edited image or label map alone would leave the cache
 key unchanged and the pipeline would reuse stale examples. This driver adds a
 fingerprint of every file under each image folder (name, size, mtime in ns)
 and of the label map file. It is order-independent and holds no file list.
+A local folder link that leads out of the image folder, or back up into a
+folder it is in (a loop), is not walked: conversion reads nothing there.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ def tree_fingerprint(root: str) -> str:
     count = size = xor_hash = sum_hash = 0
     entries = []
     if fileio.isdir(root):
-        for dirpath, _, files in fileio.walk(root):
+        for dirpath, subdirs, files in fileio.walk(root):
+            subdirs[:] = [d for d in subdirs if _walkable(root, os.path.join(dirpath, d))]
             entries.extend(os.path.join(dirpath, f) for f in files)
             for path in entries:
                 stat = fileio.stat(path)
@@ -42,6 +45,20 @@ def tree_fingerprint(root: str) -> str:
         stat = fileio.stat(root)
         count, size, xor_hash = 1, stat.length, stat.mtime_nsec
     return f"{root}:files={count},bytes={size},xor={xor_hash:x},sum={sum_hash:x}"
+
+
+def _walkable(root: str, folder: str) -> bool:
+    """False for a local folder link that leads out of `root` or to a folder above itself (a loop)."""
+    if "://" in root or not os.path.islink(folder):
+        return True
+    real, real_root = os.path.realpath(folder), os.path.realpath(root)
+    parent = os.path.realpath(os.path.dirname(folder))
+    try:
+        inside = os.path.commonpath([real_root, real]) == real_root
+        loop = os.path.commonpath([real, parent]) == real
+    except ValueError:  # another drive
+        return False
+    return inside and not loop
 
 
 class Driver(driver.FileBasedDriver):

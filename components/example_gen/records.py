@@ -15,10 +15,12 @@ MISSING_FILE = "missing_file"
 NOT_AN_IMAGE = "not_an_image"
 CORRUPT_IMAGE = "corrupt_image"
 UNSAFE_PATH = "unsafe_path"
+OUTSIDE_IMAGE_ROOT = "outside_image_root"
+EXIF_ORIENTATION = "exif_orientation"
 DUPLICATE_IMAGE = "duplicate_image"
 BAD_ANNOTATION = "bad_annotation"
-IMAGE_REASONS = (MISSING_FILE, NOT_AN_IMAGE, CORRUPT_IMAGE, UNSAFE_PATH,
-                 DUPLICATE_IMAGE, BAD_ANNOTATION)
+IMAGE_REASONS = (MISSING_FILE, NOT_AN_IMAGE, CORRUPT_IMAGE, UNSAFE_PATH, OUTSIDE_IMAGE_ROOT,
+                 EXIF_ORIENTATION, DUPLICATE_IMAGE, BAD_ANNOTATION)
 
 # Reasons a box is dropped; counted in report["dropped_boxes"].
 ZERO_OR_NEGATIVE_SIZE = "zero_or_negative_size"
@@ -42,7 +44,9 @@ class ObjectRecord:
     `class_name` is None when the source names a class id that it cannot map
     to a name (a COCO category id missing from `categories`); `class_id` then
     says which. `locator` places the box in its source for messages.
-    Coordinates are floats, or None when the source value was not a number.
+    Coordinates are floats (NaN or infinite when the source says so), or None
+    when the source has no number; `invalid` then says, in the source's terms,
+    what is missing or wrong ("bbox has 3 values ...", "no <bndbox>").
     """
 
     class_name: Optional[str]
@@ -56,6 +60,7 @@ class ObjectRecord:
     truncated: bool = False
     area: Optional[float] = None
     locator: str = ""
+    invalid: Optional[str] = None
 
 
 @dataclasses.dataclass

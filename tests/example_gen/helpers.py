@@ -78,3 +78,39 @@ def make_dataset(root: str, n: int = 6, fmt: str = "coco", prefix: str = "img") 
                     + "".join(f"{nm},2,3,12,11,cat\n" for nm in names))
     return {"annotations": ann, "images": os.path.join(root, "images"), "label_map": label_map,
             "names": names}
+
+
+def annotate_more(data: dict, fmt: str, names) -> None:
+    """Adds file names (one 'cat' box each, size W x H) to a make_dataset dataset's annotations."""
+    if fmt == "coco":
+        doc = json.loads(open(data["annotations"]).read())
+        for k, name in enumerate(names):
+            doc["images"].append({"id": 1000 + k, "file_name": name, "width": W, "height": H})
+            doc["annotations"].append({"id": 1000 + k, "image_id": 1000 + k, "category_id": 1,
+                                       "bbox": [2, 3, 10, 8], "area": 80.0, "iscrowd": 0})
+        write(data["annotations"], json.dumps(doc))
+    elif fmt == "voc":
+        for k, name in enumerate(names):
+            write(os.path.join(data["annotations"], f"more{k:03d}.xml"), voc_xml(name, [("cat", 2, 3, 12, 11, 0)]))
+    else:
+        with open(data["annotations"], "a") as f:
+            f.write("".join(f"{name},2,3,12,11,cat\n" for name in names))
+
+
+def run_convert(data: dict, out, fmt: str = "coco", *extra) -> int:
+    """`detflow convert` on a make_dataset dataset into `out`; returns the exit code."""
+    from pipelines.cli import main
+
+    return main(["convert", "--format", fmt, "--annotations", data["annotations"],
+                 "--images", data["images"], "--label-map", data["label_map"], "--out", str(out), *extra])
+
+
+def read_examples(out, split: str) -> list:
+    """The tf.train.Examples of OUT/Split-<split>/ (gzipped TFRecords)."""
+    import glob
+
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(str(out), f"Split-{split}", "*.gz")))
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]

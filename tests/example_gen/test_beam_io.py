@@ -9,14 +9,17 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from components.example_gen import beam_io, split
 from schemas import example_format as K
-from tests.example_gen.helpers import make_dataset, write
+from tests.example_gen.helpers import image_bytes, make_dataset, write
 
 
 def test_images_to_examples_counts_skips_in_metrics_and_report(tmp_path):
     data = make_dataset(str(tmp_path), n=3)
     write(os.path.join(data["images"], "bad.jpg"), b"nope")
+    write(str(tmp_path / "outside" / "secret.jpg"), image_bytes())
+    os.symlink("../outside/secret.jpg", os.path.join(data["images"], "leak.jpg"))
     doc = json.loads(open(data["annotations"]).read())
     doc["images"].append({"id": 9, "file_name": "bad.jpg", "width": 40, "height": 30})
+    doc["images"].append({"id": 10, "file_name": "leak.jpg", "width": 40, "height": 30})
     doc["annotations"].append({"id": 99, "image_id": 1, "category_id": 7, "bbox": [1, 1, 5, 5]})
     write(data["annotations"], json.dumps(doc))
     report_path = str(tmp_path / "out" / "report.json")
@@ -33,10 +36,11 @@ def test_images_to_examples_counts_skips_in_metrics_and_report(tmp_path):
     counters = {c.key.metric.name: c.committed for c in result.metrics().query(
         MetricsFilter().with_namespace(beam_io.METRICS_NAMESPACE))["counters"]}
     assert counters["skipped_images/not_an_image"] == 1
+    assert counters["skipped_images/outside_image_root"] == 1  # the executor's path checks links too
     assert counters["dropped_boxes/unknown_class"] == 1
     assert counters.get("images/train", 0) + counters.get("images/eval", 0) == 3
     report = json.loads(open(report_path).read())
     assert sum(report["images"].values()) == 3
-    assert report["skipped_images"] == {"not_an_image": 1}
+    assert report["skipped_images"] == {"not_an_image": 1, "outside_image_root": 1}
     assert report["dropped_boxes"] == {"unknown_class": 1}
-    assert {p["file"] for p in report["problems"]} == {"bad.jpg", "img000.jpg"}
+    assert {p["file"] for p in report["problems"]} == {"bad.jpg", "img000.jpg", "leak.jpg"}

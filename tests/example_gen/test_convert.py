@@ -124,3 +124,18 @@ def test_size_mismatch_is_reported_and_boxes_follow_the_annotated_frame(tmp_path
     assert list(f[K.BBOX_XMIN].float_list.value) == pytest.approx([0.25])
     assert list(f[K.BBOX_YMAX].float_list.value) == pytest.approx([1.0])
     assert list(f[K.AREA].float_list.value) == pytest.approx([60 * 45 / 4])
+
+
+def test_box_problems_say_what_is_missing_or_wrong(tmp_path, label_map):
+    write(str(tmp_path / "a.png"), image_bytes("PNG"))
+    rec = _rec("a.png", [
+        R.ObjectRecord("cat", None, None, None, None, locator="object #1", invalid="no <bndbox>"),
+        _obj("cat", 1, None, float("inf"), 5),  # a reader that left no explanation: still named
+        _obj("", 1, 1, 5, 5),
+        _obj("cat", 1, 1, 5, 5)])
+    result = record_to_example(rec, str(tmp_path), label_map)
+    assert [(p.reason, p.detail) for p in result.problems] == [
+        (R.INVALID_COORDINATES, "no <bndbox> (object #1 of images[0] in ann.json)"),
+        (R.INVALID_COORDINATES, "ymin is missing; xmax is Infinity (ann# of images[0] in ann.json)"),
+        (R.UNKNOWN_CLASS, "the box has no class name (ann# of images[0] in ann.json)")]
+    assert list(_features(result.example)[K.CLASS_TEXT].bytes_list.value) == [b"cat"]

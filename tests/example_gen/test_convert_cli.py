@@ -1,32 +1,20 @@
 """`detflow convert`: exit codes, outputs, report.json, strict mode, split stability."""
 
-import glob
 import io
 import json
 import os
 
 import pytest
-import tensorflow as tf
 
 from components.example_gen.commands import Progress
-from pipelines.cli import main
 from schemas import example_format as K
-from tests.example_gen.helpers import coco, make_dataset, write
-
-
-def _convert(data, out, fmt="coco", *extra):
-    return main(["convert", "--format", fmt, "--annotations", data["annotations"],
-                 "--images", data["images"], "--label-map", data["label_map"], "--out", str(out),
-                 *extra])
+from tests.example_gen.helpers import (annotate_more, coco, image_bytes, make_dataset, read_examples,
+                                       run_convert as _convert, write)
 
 
 def _read_split(out, name):
-    files = glob.glob(os.path.join(out, f"Split-{name}", "*.gz"))
-    assert [os.path.basename(f) for f in files] == ["data_tfrecord-00000-of-00001.gz"]
-    examples = []
-    for raw in tf.data.TFRecordDataset(files, compression_type="GZIP"):
-        examples.append(tf.train.Example.FromString(raw.numpy()))
-    return examples
+    assert os.listdir(os.path.join(out, f"Split-{name}")) == ["data_tfrecord-00000-of-00001.gz"]
+    return read_examples(out, name)
 
 
 def _names(examples):
@@ -82,7 +70,9 @@ def test_strict_mode_exits_1_lists_problems_and_writes_no_records(tmp_path, caps
     assert _convert(data, out, "coco", "--strict") == 1
     captured = capsys.readouterr()
     assert "bad.jpg: not_an_image" in captured.out and "--strict" in captured.err
-    assert not (out / "Split-train").exists() and (out / "report.json").exists()
+    assert not (out / "Split-train").exists() and not (out / "report.json").exists()
+    assert json.loads((out / "report.rejected.json").read_text())["skipped_images"]
+    assert os.listdir(out) == ["report.rejected.json"]
     clean = make_dataset(str(tmp_path / "clean"), n=3)
     assert _convert(clean, tmp_path / "out2", "coco", "--strict") == 0
 
@@ -140,3 +130,56 @@ def test_progress_bar_draws_only_on_a_terminal():
     bar.update()
     bar.close()
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("fmt", ["coco", "voc", "csv"])
+def test_links_out_of_the_image_folder_are_counted_skips_in_every_format(tmp_path, fmt):
+    data = make_dataset(str(tmp_path / "data"), n=3, fmt=fmt)
+    secret = image_bytes("PNG", color=(1, 2, 3))
+    write(str(tmp_path / "outside" / "secret.png"), secret)
+    images = data["images"]
+    os.symlink("../../outside/secret.png", os.path.join(images, "secret.png"))  # a file link out
+    os.symlink(str(tmp_path / "outside"), os.path.join(images, "dirlink"))       # a folder link out
+    os.symlink("/etc/passwd", os.path.join(images, "passwd.jpg"))                # a link to a system file
+    os.mkdir(os.path.join(images, "sub"))
+    os.symlink("../img000.jpg", os.path.join(images, "sub", "alias.jpg"))        # stays inside: kept
+    annotate_more(data, fmt, ["secret.png", "dirlink/secret.png", "passwd.jpg", "sub/alias.jpg",
+                              "sub/../../outside/secret.png"])
+    out = tmp_path / "out"
+    assert _convert(data, out, fmt) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["skipped_images"] == {"outside_image_root": 3, "unsafe_path": 1}
+    outside = {p["file"]: p["detail"] for p in report["problems"] if p["reason"] == "outside_image_root"}
+    assert set(outside) == {"secret.png", "dirlink/secret.png", "passwd.jpg"}
+    assert "/etc/passwd" in outside["passwd.jpg"] and "outside the image folder" in outside["secret.png"]
+    examples = read_examples(out, "train") + read_examples(out, "eval")
+    assert _names(examples) == set(data["names"]) | {"sub/alias.jpg"}
+    for e in examples:
+        encoded = e.features.feature[K.IMAGE_ENCODED].bytes_list.value[0]
+        assert encoded != secret and b"root:" not in encoded
+
+
+def test_nan_and_missing_box_values_are_counted_named_box_skips(tmp_path, capsys):
+    data = make_dataset(str(tmp_path / "coco"), n=3)
+    doc = json.loads(open(data["annotations"]).read())
+    doc["annotations"][0]["bbox"] = [2, 3, float("nan"), 8]  # json.dump writes a bare NaN
+    doc["annotations"][1]["bbox"] = [2, 3, 10]
+    doc["images"][2]["width"] = float("inf")
+    write(data["annotations"], json.dumps(doc))
+    assert _convert(data, tmp_path / "out") == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert sum(report["images"].values()) == 3 and sum(report["boxes"].values()) == 1
+    assert report["dropped_boxes"] == {"invalid_coordinates": 2} and report["reported"] == {}
+    details = sorted(p["detail"] for p in report["problems"])
+    assert details[0].startswith("bbox has 3 value(s), expected 4: [x, y, width, height] (annotations[1]")
+    assert details[1].startswith("bbox[2] (width) is NaN (annotations[0]")
+    assert _convert(data, tmp_path / "strict", "coco", "--strict") == 1
+
+    voc = make_dataset(str(tmp_path / "voc"), n=2, fmt="voc")
+    xml = os.path.join(voc["annotations"], "img000.xml")
+    text = open(xml).read()
+    write(xml, text[:text.index("<bndbox>")] + text[text.index("</bndbox>") + len("</bndbox>"):])
+    assert _convert(voc, tmp_path / "voc-out", "voc") == 0
+    (problem,) = json.loads((tmp_path / "voc-out" / "report.json").read_text())["problems"]
+    assert (problem["reason"], problem["detail"]) == ("invalid_coordinates", f"no <bndbox> (object #1 in {xml})")
+    assert "None" not in capsys.readouterr().out

@@ -1,6 +1,7 @@
 """images.py: safe paths, format by content, full decode, lossless PNG re-encode."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -66,3 +67,35 @@ def test_missing_file_and_non_image(tmp_path):
     assert images.load_image(str(tmp_path), "notes.jpg").reason == R.NOT_AN_IMAGE
     (tmp_path / "folder.jpg").mkdir()
     assert images.load_image(str(tmp_path), "folder.jpg").reason == R.NOT_AN_IMAGE
+
+
+def test_the_resolved_path_must_stay_in_the_resolved_image_folder(tmp_path):
+    root, outside = tmp_path / "images", tmp_path / "outside"
+    write(str(outside / "secret.png"), image_bytes("PNG"))
+    good = write(str(root / "good.jpg"), image_bytes())
+    (root / "sub").mkdir()
+    os.symlink("../outside/secret.png", root / "secret.png")
+    os.symlink("secret.png", root / "chain.png")            # a link to a link that leaves
+    os.symlink(outside, root / "dirlink")
+    os.symlink("/etc/passwd", root / "passwd")
+    os.symlink("../good.jpg", root / "sub" / "inside.jpg")   # links that stay inside keep working
+    os.symlink("sub", root / "sublink")
+    for name in ("secret.png", "chain.png", "dirlink/secret.png", "passwd", "sub/../secret.png"):
+        error = images.load_image(str(root), name)
+        assert error.reason == R.OUTSIDE_IMAGE_ROOT, name
+        assert "outside the image folder" in error.detail
+    for name in ("sub/inside.jpg", "sublink/inside.jpg"):
+        assert images.load_image(str(root), name).encoded == open(good, "rb").read()
+    alias = tmp_path / "alias"  # the image folder itself may be a link
+    os.symlink(root, alias)
+    assert images.load_image(str(alias), "good.jpg").width == 40
+    assert images.load_image(str(alias), "secret.png").reason == R.OUTSIDE_IMAGE_ROOT
+    assert images.load_image(str(root), "../outside/secret.png").reason == R.UNSAFE_PATH
+
+
+def test_only_regular_files_are_read(tmp_path):
+    os.mkfifo(tmp_path / "pipe.jpg")  # opening it for reading would wait for a writer
+    error = images.load_image(str(tmp_path), "pipe.jpg")
+    assert error.reason == R.NOT_AN_IMAGE and "not a regular file" in error.detail
+    os.symlink("loop.jpg", tmp_path / "loop.jpg")
+    assert images.load_image(str(tmp_path), "loop.jpg").reason == R.MISSING_FILE

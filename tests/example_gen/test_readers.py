@@ -47,12 +47,61 @@ def test_coco_duplicate_image_and_missing_file_name(tmp_path):
     assert sorted(p.reason for p in probs) == [R.BAD_ANNOTATION, R.DUPLICATE_IMAGE]
 
 
-def test_coco_syntax_error_names_the_line(tmp_path):
-    path = write(str(tmp_path / "bad.json"), '{"images": [\n  {"id": 1,\n   "file_name": "a.jpg" oops}\n]}')
+@pytest.mark.parametrize("text, line, col, message", [
+    ('{"images": [\n  {"id": 1,\n   "file_name": "a.jpg" oops}\n]}', 3, 25, "invalid char"),
+    ('{"images": [1 2]}', 1, 15, "after array element"),       # yajl notices at the ']'
+    ('{"images": [{"id": 1, "file_name": "a" "b"}]}', 1, 40, "inside map"),
+    ('{"images": [', 1, 13, "premature EOF"),                  # a truncated file: its end
+    ('{"images": [1, nan]}', 1, 16, "invalid string"),          # not Python's spelling: named
+    (b'{\n "images": ["\xc3\xa9\xc3\xa9", "\xff"]}', 2, 20, "UTF8"),  # columns count characters
+    ('{"images": [NaN, Infinity,\n -Infinity, 1 2]}', 2, 15, "after array element"),  # after NaNs
+    ('{"images": [' + '1,\n' * 30000 + ' x]}', 30001, 2, "invalid char"),  # far past the first 64 KiB
+])
+def test_coco_syntax_errors_give_line_and_column(tmp_path, text, line, col, message):
+    path = str(tmp_path / "bad.json")
+    with open(path, "wb") as f:
+        f.write(text if isinstance(text, bytes) else text.encode())
     with pytest.raises(ProblemsError) as e:
         list(CocoReader(path))
     (problem,) = e.value.problems
-    assert problem.file == path and problem.line == 3
+    assert (problem.file, problem.line, problem.col) == (path, line, col), problem
+    assert problem.message.startswith("invalid JSON: ") and message in problem.message
+
+
+def test_coco_reads_python_json_nan_and_infinity_as_numbers(tmp_path):
+    nan, inf = float("nan"), float("inf")
+    text = json.dumps({  # json.dump writes bare NaN / Infinity, as pycocotools' json.load reads them
+        "images": [{"id": 1, "file_name": "NaN.jpg", "width": nan, "height": 30},
+                   {"id": 2, "file_name": "b.jpg", "width": 40, "height": inf}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 2, nan, 4], "area": inf},
+                        {"id": 2, "image_id": 1, "category_id": 1, "bbox": [-inf, 2, 3, None]},
+                        {"id": 3, "image_id": 2, "category_id": 1, "bbox": [1, 2, 3, 4], "area": nan}],
+        "categories": [{"id": 1, "name": "NaN"}]})
+    # a NaN that the 64 KiB read boundary cuts in two ("Na" | "N") is read too
+    pad = 65534 - text.index("NaN, ") - len('"pad": "", ')
+    text = '{"pad": "' + "x" * pad + '", ' + text[1:]
+    assert text.index("NaN, ") == 65534
+    recs, probs = _split(list(CocoReader(write(str(tmp_path / "nan.json"), text))))
+    assert probs == []
+    a, b = recs
+    assert (a.file_name, a.width, a.height, b.width, b.height) == ("NaN.jpg", None, 30, 40, None)
+    assert [o.invalid for o in a.objects] == ["bbox[2] (width) is NaN",
+                                              "bbox[0] (x) is -Infinity; bbox[3] (height) is null"]
+    assert a.objects[0].class_name == "NaN"  # strings are left alone
+    assert (b.objects[0].invalid, b.objects[0].area, b.objects[0].xmax) == (None, None, 4)
+
+
+def test_coco_bbox_problems_say_what_is_missing(tmp_path):
+    doc = json.loads(coco([(1, "a.jpg", 40, 30)], [(1, 1, (1, 2, 3, 4))] * 4))
+    doc["annotations"][0]["bbox"] = [1, 2, 3]
+    del doc["annotations"][1]["bbox"]
+    doc["annotations"][2]["bbox"] = [1, "two", 3, True]
+    doc["annotations"][3]["bbox"] = {"x": 1}
+    (rec,) = list(CocoReader(write(str(tmp_path / "c.json"), json.dumps(doc))))
+    assert [o.invalid for o in rec.objects] == [
+        "bbox has 3 value(s), expected 4: [x, y, width, height]", "no bbox",
+        "bbox[1] (y) 'two' is not a number; bbox[3] (height) True is not a number",
+        "bbox {'x': 1} is not a list [x, y, width, height]"]
 
 
 def test_coco_rejects_a_results_file_and_a_missing_file(tmp_path):
@@ -77,6 +126,28 @@ def test_voc_reads_difficult_truncated_and_reports_bad_xml(tmp_path):
     assert next(p for p in probs if p.file.endswith("b.xml")).detail.startswith("line 4:")
     with pytest.raises(ProblemsError, match="not found"):
         list(VocReader(str(tmp_path / "nowhere")))
+
+
+def test_voc_box_problems_say_what_is_missing(tmp_path):
+    write(str(tmp_path / "a.xml"), voc_xml("a.jpg", [("cat", 1, 2, 10, 12, 0), ("cat", "x", 2, "nan", 12, 0)])
+          .replace("<object>", "<object><name>cat</name></object><object>", 1)
+          .replace("<xmax>10</xmax>", "", 1).replace("<size><width>40</width>", "<size><width>nan</width>"))
+    (rec,) = list(VocReader(str(tmp_path)))
+    assert [o.invalid for o in rec.objects] == ["no <bndbox>", "<xmax> is missing",
+                                                "<xmin> 'x' is not a number; <xmax> is NaN"]
+    assert (rec.width, rec.height) == (None, 30)
+
+
+def test_csv_rows_say_which_columns_or_values_are_missing(tmp_path):
+    path = write(str(tmp_path / "a.csv"), "filename,width,height,xmin,ymin,xmax,ymax,class\n"
+                                          "a.jpg,nan,30,1,2,,4,cat\n"
+                                          "a.jpg,40,30,1,2\n"
+                                          ",40,30,1,2,3,4,cat\n")
+    recs, probs = _split(list(CsvReader(path)))
+    (rec,) = recs
+    assert (rec.width, rec.height) == (None, 30) and rec.objects[0].invalid == "xmax is empty"
+    assert [(p.file, p.detail) for p in probs] == [(f"{path}:3", "5 field(s): no xmax, ymax, class"),
+                                                   (f"{path}:4", "filename is empty")]
 
 
 def test_csv_groups_unsorted_rows_and_reports_bad_rows_by_line(tmp_path):

@@ -5,21 +5,30 @@ order. Three streaming passes (each in ijson's C backend): categories into a
 dict (they are few), annotations spilled to SQLite keyed by image id, then
 images streamed, each joined with its annotations. Memory stays flat in the
 number of images and annotations.
+
+A file with Python's bare `NaN` / `Infinity` tokens (what `json.dump` writes
+for non-finite floats, and `json.load` reads) is read as `json.load` reads it:
+the first pass fails on the token, and the passes start again reading those
+tokens as numbers (`json_stream.NonFiniteTokens`). A non-finite value then
+drops its box (`invalid_coordinates`, naming the value) or counts as no size.
+Any other syntax error stops the file with its line and column.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import sqlite3
 
 import ijson
 
 from components.example_gen import records as R
-from components.example_gen.readers.spill import spill_db, to_float
+from components.example_gen.readers import json_stream
+from components.example_gen.readers.spill import spill_db
+from components.example_gen.readers.values import box_values, short, to_float, to_size
 from schemas.problems import Problem, ProblemsError
 
-_EXACT_ERROR_LIMIT = 64 << 20  # re-parse with `json` for a line number up to this size
+_BBOX_LABELS = ("bbox[0] (x)", "bbox[1] (y)", "bbox[2] (width)", "bbox[3] (height)")
 
 
 def _id_key(value) -> str:
@@ -29,17 +38,23 @@ def _id_key(value) -> str:
     return str(value)
 
 
-def _json_problem(path: str, exc: Exception) -> Problem:
-    """Places a JSON syntax error at its line when the file is small enough to re-parse."""
-    if os.path.getsize(path) <= _EXACT_ERROR_LIMIT:
-        try:
-            with open(path, "rb") as f:
-                json.loads(f.read())
-        except json.JSONDecodeError as e:
-            return Problem(path, f"invalid JSON: {e.msg}", e.lineno, e.colno)
-        except (UnicodeDecodeError, ValueError) as e:
-            return Problem(path, f"invalid JSON: {e}")
-    return Problem(path, f"invalid JSON: {str(exc).splitlines()[0]}")
+def _json_problem(path: str, error) -> Problem:
+    """A located JSON syntax error (`json_stream.locate_error`) of `path` as a Problem."""
+    if error is None:  # the file parses now: it changed since the failed pass
+        return Problem(path, "invalid JSON (the file changed while it was read?)")
+    return Problem(path, f"invalid JSON: {error.message}", error.line, error.col)
+
+
+def _bbox(annotation: dict) -> tuple[list, str | None]:
+    """[x, y, width, height] of an annotation, and what is missing or wrong in its bbox."""
+    if "bbox" not in annotation:
+        return [None] * 4, "no bbox"
+    bbox = annotation["bbox"]
+    if not isinstance(bbox, list):
+        return [None] * 4, f"bbox {short(bbox)} is not a list [x, y, width, height]"
+    if len(bbox) != 4:
+        return [None] * 4, f"bbox has {len(bbox)} value(s), expected 4: [x, y, width, height]"
+    return box_values(zip(_BBOX_LABELS, bbox), none="is null")
 
 
 class CocoReader:
@@ -48,9 +63,10 @@ class CocoReader:
     def __init__(self, path: str):
         self.path = path
         self.total = None
+        self.nonfinite = False  # set once the file proves to hold bare NaN / Infinity tokens
 
     def _items(self, prefix: str):
-        with open(self.path, "rb") as f:
+        with json_stream.open_json(self.path, self.nonfinite) as f:
             yield from ijson.items(f, prefix, use_float=True)
 
     def check(self) -> None:
@@ -62,8 +78,8 @@ class CocoReader:
                 _, event, _ = next(ijson.parse(f))
         except StopIteration:
             raise ProblemsError([Problem(self.path, "empty file; expected COCO instances JSON")]) from None
-        except ijson.JSONError as e:
-            raise ProblemsError([_json_problem(self.path, e)]) from None
+        except ijson.JSONError:
+            raise ProblemsError([_json_problem(self.path, json_stream.locate_error(self.path))]) from None
         if event != "start_map":
             raise ProblemsError([Problem(
                 self.path, "expected a COCO instances object with 'images', 'annotations' and "
@@ -79,27 +95,27 @@ class CocoReader:
 
     def _spill_annotations(self, db) -> None:
         db.execute("CREATE TABLE ann (image_id TEXT, idx INTEGER, ann_id TEXT, category_id TEXT,"
-                   " x REAL, y REAL, w REAL, h REAL, area REAL, iscrowd INTEGER)")
+                   " x REAL, y REAL, w REAL, h REAL, area REAL, iscrowd INTEGER, invalid TEXT)")
 
         def rows():
             for idx, a in enumerate(self._items("annotations.item")):
                 if not isinstance(a, dict):
                     a = {}
-                bbox = a.get("bbox")
-                if not isinstance(bbox, list) or len(bbox) != 4:
-                    bbox = (None,) * 4
+                bbox, invalid = _bbox(a)
+                area = to_float(a.get("area"))
                 yield (_id_key(a.get("image_id")), idx, _id_key(a.get("id", idx)),
-                       _id_key(a.get("category_id")), *(to_float(v) for v in bbox),
-                       to_float(a.get("area")), 1 if a.get("iscrowd") else 0)
+                       _id_key(a.get("category_id")), *([None] * 4 if invalid else bbox),
+                       area if area is not None and math.isfinite(area) else None,
+                       1 if a.get("iscrowd") else 0, invalid)
 
-        db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?)", rows())
+        db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows())
         db.execute("CREATE INDEX ann_image ON ann (image_id, idx)")
         db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, file_name TEXT UNIQUE)")
 
     def _objects(self, db, image_key: str, categories: dict) -> list:
         objects = []
-        for idx, ann_id, cat_id, x, y, w, h, area, iscrowd in db.execute(
-                "SELECT idx, ann_id, category_id, x, y, w, h, area, iscrowd FROM ann"
+        for idx, ann_id, cat_id, x, y, w, h, area, iscrowd, invalid in db.execute(
+                "SELECT idx, ann_id, category_id, x, y, w, h, area, iscrowd, invalid FROM ann"
                 " WHERE image_id = ? ORDER BY idx", (image_key,)):
             name = categories.get(cat_id)
             objects.append(R.ObjectRecord(
@@ -108,18 +124,30 @@ class CocoReader:
                 xmax=None if x is None or w is None else x + w,
                 ymax=None if y is None or h is None else y + h,
                 is_crowd=bool(iscrowd), area=area,
-                locator=f"annotations[{idx}] (id {ann_id}, category_id {cat_id})"))
+                locator=f"annotations[{idx}] (id {ann_id}, category_id {cat_id})", invalid=invalid))
         return objects
 
     def __iter__(self):
         self.check()
         try:
-            categories = self._categories()
+            categories = self._first_pass()
             with spill_db() as db:
                 self._spill_annotations(db)
                 yield from self._images(db, categories)
-        except ijson.JSONError as e:
-            raise ProblemsError([_json_problem(self.path, e)]) from None
+        except ijson.JSONError:
+            raise ProblemsError([_json_problem(
+                self.path, json_stream.locate_error(self.path, self.nonfinite))]) from None
+
+    def _first_pass(self) -> dict:
+        """The categories; the whole file is parsed here, so a syntax error stops it before any record."""
+        try:
+            return self._categories()
+        except ijson.JSONError:
+            error = json_stream.locate_error(self.path)
+            if not json_stream.is_nonfinite(error):
+                raise ProblemsError([_json_problem(self.path, error)]) from None
+        self.nonfinite = True  # Python's json.dump wrote NaN / Infinity: read them as json.load does
+        return self._categories()
 
     def _images(self, db, categories: dict):
         for i, img in enumerate(self._items("images.item")):
@@ -136,10 +164,9 @@ class CocoReader:
                 yield R.ReaderProblem("image", R.DUPLICATE_IMAGE, self.path,
                                       f"{locator}: id {key} or file_name {file_name!r} appears twice")
                 continue
-            w, h = to_float(img.get("width")), to_float(img.get("height"))
             yield R.ImageRecord(
                 file_name=file_name, image_id=key,
-                width=int(w) if w else None, height=int(h) if h else None,
+                width=to_size(img.get("width")), height=to_size(img.get("height")),
                 objects=self._objects(db, key, categories),
                 source=self.path, locator=f"{locator} (id {key})")
         for idx, ann_id, image_key in db.execute(

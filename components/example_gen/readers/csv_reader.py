@@ -13,7 +13,8 @@ import csv
 import os
 
 from components.example_gen import records as R
-from components.example_gen.readers.spill import spill_db, to_float
+from components.example_gen.readers.spill import spill_db
+from components.example_gen.readers.values import box_values, to_size
 from schemas.problems import Problem, ProblemsError
 
 REQUIRED = ("filename", "xmin", "ymin", "xmax", "ymax", "class")
@@ -74,15 +75,18 @@ class CsvReader:
 
     def _spill(self, reader, columns: dict, db) -> None:
         wanted = REQUIRED + ("width", "height")
-        needed = max(columns[c] for c in REQUIRED) + 1
         rows, bad = [], []
         try:
             for row in reader:
                 line = reader.line_num
                 if not any(cell.strip() for cell in row):
                     continue
-                if len(row) < needed or not row[columns["filename"]].strip():
-                    bad.append((line, f"expected at least {needed} fields with a filename, got {len(row)}"))
+                missing = [c for c in REQUIRED if columns[c] >= len(row)]
+                if missing:
+                    bad.append((line, f"{len(row)} field(s): no {', '.join(missing)}"))
+                    continue
+                if not row[columns["filename"]].strip():
+                    bad.append((line, "filename is empty"))
                     continue
                 rows.append((row[columns["filename"]].strip(), line,
                              *(row[columns[c]].strip() if c in columns and columns[c] < len(row) else ""
@@ -104,14 +108,14 @@ class CsvReader:
             for line, xmin, ymin, xmax, ymax, cls, w, h in db.execute(
                     "SELECT line, xmin, ymin, xmax, ymax, class, width, height FROM box"
                     " WHERE filename = ? ORDER BY line", (file_name,)):
-                width = width or to_float(w)
-                height = height or to_float(h)
+                width = width or to_size(w)
+                height = height or to_size(h)
                 if not any((xmin, ymin, xmax, ymax, cls)):
                     continue
+                coords, invalid = box_values(zip(("xmin", "ymin", "xmax", "ymax"), (xmin, ymin, xmax, ymax)))
                 objects.append(R.ObjectRecord(
-                    class_name=cls, xmin=to_float(xmin), ymin=to_float(ymin),
-                    xmax=to_float(xmax), ymax=to_float(ymax), locator=f"line {line}"))
+                    class_name=cls, xmin=coords[0], ymin=coords[1], xmax=coords[2], ymax=coords[3],
+                    locator=f"line {line}", invalid=invalid))
             yield R.ImageRecord(
-                file_name=file_name, image_id=file_name,
-                width=int(width) if width else None, height=int(height) if height else None,
+                file_name=file_name, image_id=file_name, width=width, height=height,
                 objects=objects, source=self.path, locator="")

@@ -25,12 +25,3 @@ def spill_db() -> Iterator[sqlite3.Connection]:
         finally:
             db.close()
 
-
-def to_float(value) -> float | None:
-    """Returns `value` as a float, or None when it is not a number (booleans are not)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

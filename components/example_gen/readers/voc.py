@@ -6,7 +6,7 @@ import os
 import xml.etree.ElementTree as ET
 
 from components.example_gen import records as R
-from components.example_gen.readers.spill import to_float
+from components.example_gen.readers.values import box_values, to_size
 from schemas.problems import Problem, ProblemsError
 
 
@@ -33,22 +33,27 @@ def parse_voc_xml(path: str):
         return R.ReaderProblem("image", R.BAD_ANNOTATION, path,
                                "not a VOC annotation: needs <annotation> with <filename>")
     size = root.find("size")
-    width = to_float(size.findtext("width")) if size is not None else None
-    height = to_float(size.findtext("height")) if size is not None else None
     objects = []
     for k, obj in enumerate(root.findall("object")):
-        box = obj.find("bndbox")
-        coords = [to_float(box.findtext(t)) if box is not None else None
-                  for t in ("xmin", "ymin", "xmax", "ymax")]
+        coords, invalid = _box(obj)
         objects.append(R.ObjectRecord(
             class_name=(obj.findtext("name") or "").strip(),
             xmin=coords[0], ymin=coords[1], xmax=coords[2], ymax=coords[3],
             difficult=_flag(obj, "difficult"), truncated=_flag(obj, "truncated"),
-            locator=f"object #{k + 1}"))
+            locator=f"object #{k + 1}", invalid=invalid))
     return R.ImageRecord(
         file_name=file_name, image_id=file_name,
-        width=int(width) if width else None, height=int(height) if height else None,
+        width=to_size(size.findtext("width")) if size is not None else None,
+        height=to_size(size.findtext("height")) if size is not None else None,
         objects=objects, source=path, locator="")
+
+
+def _box(obj) -> tuple[list, str | None]:
+    """The four corners of an <object>'s <bndbox>, and what is missing or wrong with them."""
+    box = obj.find("bndbox")
+    if box is None:
+        return [None] * 4, "no <bndbox>"
+    return box_values([(f"<{t}>", box.findtext(t)) for t in ("xmin", "ymin", "xmax", "ymax")])
 
 
 class VocReader:
