@@ -32,8 +32,9 @@ def test_second_run_is_refused_with_the_holder_named(tmp_path, capsys):
     root = tmp_path / "root"
     child = _hold_lock(root)
     try:
-        for name in ("pipeline.config", "label_map.pbtxt", "annotations.json"):
+        for name in ("pipeline.config", "annotations.json"):
             (tmp_path / name).write_text("x")
+        (tmp_path / "label_map.pbtxt").write_text('item { id: 1 name: "a" }\n')  # parsed before the lock
         (tmp_path / "images").mkdir()
         (tmp_path / "ckpt").mkdir()
         code = cli.main(["run", "--min-map", "0", "--config", str(tmp_path / "pipeline.config"), "--format", "coco",
