@@ -78,3 +78,19 @@ def test_a_read_only_root(tmp_path, capsys):
     code = cli.main(["run", "--min-map", "0", "--config", str(config), "--format", "coco",
                      "--annotations", str(config), "--images", str(tmp_path), "--root", str(root)])
     assert code == 2 and "--root: cannot write here" in capsys.readouterr().err
+
+
+def test_run_push_to_and_demo_workdir_that_cannot_be_written(tmp_path, capsys):
+    config = tmp_path / "p.config"
+    config.write_text("x")
+    label_map = tmp_path / "label_map.pbtxt"
+    label_map.write_text('item { id: 1 name: "a" }\n')
+    for out, why in _unwritable(tmp_path):
+        code = cli.main(["run", "--min-map", "0", "--config", str(config), "--format", "coco",
+                         "--annotations", str(config), "--images", str(tmp_path), "--label-map", str(label_map),
+                         "--base-checkpoint", str(tmp_path), "--root", str(tmp_path / "root"), "--push-to", out])
+        err = capsys.readouterr().err
+        assert code == 2 and f"{out}: --push-to: cannot write here" in err and why in err, err
+        code = cli.main(["demo", "--workdir", out])
+        err = capsys.readouterr().err
+        assert code == 2 and f"{out}: --workdir: cannot write here" in err and "Traceback" not in err, err
