@@ -27,10 +27,22 @@ def _print_problems(problems) -> None:
         print(f"error: {p}", file=sys.stderr)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to the sys.stderr of the moment a record is emitted, not of the moment it was made.
+
+    A handler bound to one stream keeps writing to it after a caller (a test, contextlib's
+    redirect_stderr) has swapped and closed it, and logging then prints its own traceback.
+    """
+
+    def emit(self, record):
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def _setup_logging() -> None:
     logger = logging.getLogger("detflow")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+    if not any(isinstance(h, _CurrentStderrHandler) for h in logger.handlers):
+        handler = _CurrentStderrHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
         logger.addHandler(handler)
     logger.propagate = False

@@ -172,3 +172,21 @@ def test_init_writes_a_config_that_checks_clean(tmp_path, capsys):
                      str(out / "pipeline.config")]) == 0
     printed = capsys.readouterr()
     assert printed.out == "3 classes: cat, dog, bird\n" and printed.err == ""
+
+
+def test_train_logging_writes_to_the_stderr_of_the_moment():
+    """A stderr swapped and closed by an earlier caller must not turn log lines into logging tracebacks."""
+    import contextlib
+    import io
+    import logging
+
+    from components.trainer import commands
+    first = io.StringIO()
+    with contextlib.redirect_stderr(first):
+        commands._setup_logging()  # pylint: disable=protected-access
+    first.close()
+    second = io.StringIO()
+    with contextlib.redirect_stderr(second):
+        logging.getLogger("detflow.train").info("resuming from ckpt-2 at step 2")
+    assert "resuming from ckpt-2 at step 2" in second.getvalue()
+    assert "Logging error" not in second.getvalue()
