@@ -50,6 +50,30 @@ def fraction(text: str) -> float:
     return value
 
 
+TFLITE_MODES = ("none", "float16", "int8")   # components.trainer.tflite_export.QUANTIZE_MODES, without TF
+
+
+def tflite_modes(text: str) -> list[str]:
+    """An argparse type: distinct comma-separated TFLite quantize modes (none, float16, int8)."""
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in TFLITE_MODES]
+    if not modes or unknown or len(set(modes)) != len(modes):
+        raise argparse.ArgumentTypeError(f"expected distinct modes of {', '.join(TFLITE_MODES)} separated by "
+                                         f"commas, got {text!r}")
+    return modes
+
+
+def _add_tflite_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tflite", type=tflite_modes, default=None, metavar="MODES",
+                   help="also export .tflite models (comma-separated: none, float16, int8; int8 is calibrated "
+                        "on train images), evaluate each and push them with the SavedModel")
+    p.add_argument("--max-quantization-drop", type=fraction, default=None, metavar="X",
+                   help="bless only when the int8 model's mAP is at most X below the SavedModel's "
+                        "(needs --tflite with int8)")
+    p.add_argument("--representative-size", type=at_least(1), default=None, metavar="N",
+                   help="train images int8 is calibrated on (default 100)")
+
+
 def _add(sub, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(_handler=handler)
@@ -186,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="run every node even if its inputs are unchanged")
     p.add_argument("--train-backbone", action="store_true",
                    help="fine-tune the backbone too (default: frozen, only decoder and heads train)")
+    _add_tflite_flags(p)
 
     p = _add(sub, "demo", "pipelines.commands:demo",
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
@@ -230,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-regression", type=fraction, default=None, metavar="X",
                    help="how much mAP a model may lose against the last blessed one (default 0.02)")
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
+    _add_tflite_flags(p)
     return parser
 
 

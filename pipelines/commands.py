@@ -116,12 +116,25 @@ def _check_label_map(path: str, config: Optional[str]) -> None:
                                              f"{error.problems[0]}", line, col)]) from None
 
 
+def _check_tflite(config: str, tflite: list, max_quantization_drop: Optional[float]) -> None:
+    """Before anything runs: --max-quantization-drop has an int8 model to judge, and the model can be a TFLite one."""
+    if max_quantization_drop is not None and "int8" not in tflite:
+        raise UserError("--max-quantization-drop: needs an int8 model to judge: add --tflite int8 "
+                        "(e.g. --tflite none,int8)")
+    if tflite:
+        from components.trainer.tflite_export import check_config_exportable
+        from schemas.pipeline_config import load_pipeline_config
+
+        check_config_exportable(load_pipeline_config(config).proto, f"--tflite: {config}")
+
+
 def execute(root: str, data, config: str, label_map: Optional[str], push_to: Optional[str], *, min_map: float,
             runner: str = "local", max_regression: Optional[float] = None,
             warm_start: bool = False, num_steps: Optional[int] = None, batch_size: Optional[int] = None,
             base_checkpoint: Optional[str] = None, beam_args: Optional[list] = None,
             pipeline_name: str = configs.PIPELINE_NAME, enable_cache: bool = True,
-            freeze_backbone: bool = True, out=None):
+            freeze_backbone: bool = True, tflite=None, max_quantization_drop: Optional[float] = None,
+            representative_size: Optional[int] = None, out=None):
     """Runs the pipeline on `root` under the run lock; returns (exit code, RunSummary or None).
 
     `min_map` has no default: the user says how good a first model must be to be pushed.
@@ -147,6 +160,7 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
     base_checkpoint = base_checkpoint or _checkpoint_from_config(config) or EMBEDDED_CHECKPOINT
     if "://" not in base_checkpoint and not os.path.exists(base_checkpoint):
         raise UserError(f"{base_checkpoint}: fine-tune checkpoint not found")
+    _check_tflite(config, tflite or [], max_quantization_drop)
     push_to = writable_dir(push_to or os.path.join(root, configs.PUSH_DIR), "--push-to")
     with lock.run_lock(root):
         dsl = pipeline.create_pipeline(
@@ -156,7 +170,9 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
             max_regression=configs.MAX_REGRESSION if max_regression is None else max_regression,
             warm_start=warm_start, beam_pipeline_args=beam_args or configs.default_beam_args(runner),
             enable_cache=enable_cache,
-            num_steps=num_steps, batch_size=batch_size, freeze_backbone=freeze_backbone)
+            num_steps=num_steps, batch_size=batch_size, freeze_backbone=freeze_backbone,
+            tflite=tflite or (), max_quantization_drop=max_quantization_drop,
+            representative_size=representative_size)
         print(f"running pipeline {pipeline_name} on {root} ({runner} runner)", file=out, flush=True)
         started = time.time()
         failure = None
@@ -214,7 +230,10 @@ def run(args) -> int:
                       freeze_backbone=not getattr(args, "train_backbone", False),
                       base_checkpoint=getattr(args, "base_checkpoint", None),
                       beam_args=getattr(args, "beam_arg", None) or None,
-                      enable_cache=not getattr(args, "no_cache", False))
+                      enable_cache=not getattr(args, "no_cache", False),
+                      tflite=getattr(args, "tflite", None),
+                      max_quantization_drop=getattr(args, "max_quantization_drop", None),
+                      representative_size=getattr(args, "representative_size", None))
     return code
 
 
@@ -376,7 +395,8 @@ def compile_pipeline(args) -> int:
         base_checkpoint=args.base_checkpoint, push_destination=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
         warm_start=args.warm_start, beam_pipeline_args=args.beam_arg, stage_inputs=False, portable=True,
         min_map=args.min_map, max_regression=configs.MAX_REGRESSION if args.max_regression is None
-        else args.max_regression)
+        else args.max_regression, tflite=args.tflite or (), max_quantization_drop=args.max_quantization_drop,
+        representative_size=args.representative_size)
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
     return 0

@@ -14,6 +14,7 @@ import json
 from typing import Optional
 
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
+from pipelines.run_report import TFLITE_SHOWN, tflite_metrics
 
 _IMPORTER_SUFFIX = "_importer"
 # TFX's own ExampleGen fingerprint line, then the ones detflow's driver adds (components/example_gen/driver.py).
@@ -83,7 +84,8 @@ def _node(lineage, execution_id: Optional[int]) -> str:
 def _pushed(a: dict) -> dict:
     p = a["properties"]
     return {"id": a["id"], "destination": p.get("pushed_destination"), "version": p.get("pushed_version"),
-            "pushed": p.get("pushed") == 1}
+            "pushed": p.get("pushed") == 1,
+            "tflite_files": [f for f in str(p.get("tflite_files", "")).split(",") if f]}
 
 
 def _evaluation_sections(lineage, evaluator: int) -> dict:
@@ -95,7 +97,9 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
         sections["blessing"] = {"id": blessing, "blessed": p.get("blessed") == 1,
                                 "message": p.get("blessing_message", ""), "metric": p.get("metric"),
                                 "metric_value": p.get("metric_value"), "min_map": p.get("min_map"),
-                                "max_regression": p.get("max_regression")}
+                                "max_regression": p.get("max_regression"),
+                                "max_quantization_drop": p.get("max_quantization_drop"),
+                                "quantization_drop": p.get("quantization_drop")}
     evaluation = _linked(lineage, evaluator, "output", "evaluation")
     if evaluation is not None:
         a = lineage.artifacts[evaluation]
@@ -105,7 +109,8 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
             "num_images": a["properties"].get("num_images"),
             "metrics": {name: metrics[name] for name in METRIC_NAMES if name in metrics},
             "per_category": {k[len(PER_CATEGORY_PREFIX):]: v for k, v in sorted(metrics.items())
-                             if k.startswith(PER_CATEGORY_PREFIX)}}
+                             if k.startswith(PER_CATEGORY_PREFIX)},
+            "tflite": tflite_metrics(a["properties"])}
     baseline = _linked(lineage, evaluator, "input", "baseline_model")
     if baseline is not None:
         sections["baseline_model"] = _model_ref(lineage, baseline)
@@ -113,10 +118,11 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
 
 
 def _model_ref(lineage, model: int) -> dict:
-    """A model named by id, URI, and the node and run that made it."""
+    """A model named by id, URI, the node and run that made it, and the TFLite files it carries."""
     producer = _producer(lineage, model)
+    variants = lineage.artifacts[model]["properties"].get("tflite_variants")
     return {"id": model, "uri": lineage.artifacts[model]["uri"], "node": _node(lineage, producer),
-            "run": _run(lineage, producer)}
+            "run": _run(lineage, producer), "tflite": json.loads(variants) if variants else {}}
 
 
 def _training_sections(lineage, model: int, start_run: str) -> dict:
@@ -241,7 +247,8 @@ def format_audit(found: dict) -> str:
 
 
 def _fmt_pushed(p: dict) -> str:
-    return f"{p['destination']} (version {p['version']}, PushedModel #{p['id']})"
+    text = f"{p['destination']} (version {p['version']}, PushedModel #{p['id']})"
+    return text + ("\nwith " + ", ".join(p["tflite_files"]) if p.get("tflite_files") else "")
 
 
 def _fmt_blessing(b: dict) -> str:
@@ -257,11 +264,21 @@ def _fmt_evaluation(e: dict) -> str:
                       for name, value in e["metrics"].items()]
     if e["per_category"]:
         lines.append("  AP per class: " + ", ".join(f"{k} {v:.4f}" for k, v in e["per_category"].items()))
+    for mode, found in sorted(e.get("tflite", {}).items()):
+        shown = ", ".join(f"{name.split('/')[-1]} {value:.4f}" for name, value in found["metrics"].items()
+                          if name in TFLITE_SHOWN)
+        drop = f" (drop {found['drop']:+.4f})" if found.get("drop") is not None else ""
+        lines.append(f"  TFLite {mode}: {shown}{drop}")
     return "\n".join(lines)
 
 
 def _fmt_model(m: dict) -> str:
-    return f"Model #{m['id']} {m['uri']} ({m['node']}, run {m['run']})"
+    text = f"Model #{m['id']} {m['uri']} ({m['node']}, run {m['run']})"
+    for mode, variant in sorted(m.get("tflite", {}).items()):
+        count = variant.get("representative_images") or 0
+        calibrated = f", calibrated on {count} train image{'' if count == 1 else 's'}" if count else ""
+        text += f"\n  TFLite {mode}: Format-TFLite/{variant['file']} ({variant['size_bytes'] / 1e6:.2f} MB{calibrated})"
+    return text
 
 
 def _fmt_examples(x: dict) -> str:

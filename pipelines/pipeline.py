@@ -14,7 +14,7 @@ import dataclasses
 import hashlib
 import os
 import pathlib
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver as resolver_lib
@@ -204,6 +204,9 @@ def create_pipeline(
     freeze_backbone: bool = True,
     stage_inputs: bool = True,
     portable: bool = False,
+    tflite: Sequence[str] = (),
+    max_quantization_drop: Optional[float] = None,
+    representative_size: Optional[int] = None,
 ) -> tfx.dsl.Pipeline:
     """Builds the detflow pipeline. `metadata_path` defaults to `<root>/metadata.sqlite`.
 
@@ -217,7 +220,15 @@ def create_pipeline(
     `stage_inputs=False` imports config and label map from where they are (for
     a compiled pipeline that runs elsewhere); `portable=True` uses only TFX's own
     resolver strategies (what the Kubeflow v2 compiler supports).
+
+    `tflite` lists TFLite quantize modes (none, float16, int8): the Trainer writes one
+    .tflite each beside the SavedModel (int8 calibrated on `representative_size`
+    train images), the Evaluator measures each on the eval split, and the Pusher
+    pushes them. `max_quantization_drop` blesses only when the int8 model's mAP is at
+    most that below the SavedModel's (it needs "int8" in `tflite`).
     """
+    if max_quantization_drop is not None and "int8" not in tflite:
+        raise ValueError("max_quantization_drop needs an int8 TFLite model: add 'int8' to tflite")
     from tfx.types.standard_artifacts import Model, ModelBlessing
 
     from components.artifact_types import LabelMapFile, PipelineConfigFile
@@ -281,6 +292,10 @@ def create_pipeline(
         custom_config["batch_size"] = int(batch_size)
     if not freeze_backbone:
         custom_config["freeze_backbone"] = False
+    if tflite:
+        custom_config["tflite"] = list(tflite)
+        if representative_size is not None:
+            custom_config["tflite_representative_size"] = int(representative_size)
     trainer = DetectionTrainer(
         examples=examples, pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
         label_map=label_map, base_model=start_model, custom_config=custom_config)
@@ -294,7 +309,8 @@ def create_pipeline(
     evaluator = with_code_version(Evaluator(
         examples=examples, model=trainer.outputs["model"],
         baseline_model=nodes[BASELINE_RESOLVER].outputs["model"], label_map=label_map,
-        min_map=float(min_map), max_regression=float(max_regression)), versions["evaluator"])
+        min_map=float(min_map), max_regression=float(max_regression),
+        max_quantization_drop=max_quantization_drop), versions["evaluator"])
     nodes["Evaluator"] = evaluator
     # The standard Pusher (blessing check, versioned folder, saved_model.pb last) plus metrics.json.
     nodes["Pusher"] = with_code_version(Pusher(

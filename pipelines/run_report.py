@@ -18,6 +18,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipelines import configs
 
+TFLITE_SHOWN = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU")
+
 _STATE_NAMES = {
     metadata_store_pb2.Execution.CACHED: "cached",
     metadata_store_pb2.Execution.COMPLETE: "ran",
@@ -61,6 +63,7 @@ class RunSummary:
     missing_nodes: list[str] = dataclasses.field(default_factory=list)  # nodes of the pipeline it never ran
     failure_log: Optional[str] = None  # <root>/logs/run-*.log written when it failed (detflow run)
     data: dict = dataclasses.field(default_factory=dict)  # the ImageExampleGen's conversion report
+    tflite: dict = dataclasses.field(default_factory=dict)  # {mode: {"metrics": {...}, "drop": x}} per variant
 
     @property
     def status(self) -> str:
@@ -145,6 +148,21 @@ def read_metrics(evaluation, from_file: bool = True) -> dict:
     return {}
 
 
+def tflite_metrics(properties: dict) -> dict:
+    """{quantize mode: {"metrics": {name: value}, "drop": x}} of the TFLite variants a ModelEvaluation's
+    properties (`props(...)`) record; `drop` is how far the judged metric fell from the SavedModel's."""
+    found: dict = {}
+    for key, value in properties.items():
+        if not key.startswith("tflite_") or not isinstance(value, float):
+            continue
+        if key.endswith("_drop"):
+            found.setdefault(key[len("tflite_"):-len("_drop")], {"metrics": {}})["drop"] = value
+        elif ":" in key:
+            mode, name = key[len("tflite_"):].split(":", 1)
+            found.setdefault(mode, {"metrics": {}})["metrics"][name] = value
+    return found
+
+
 def _outputs(store, executions) -> list[tuple[str, metadata_store_pb2.Artifact, bool]]:
     """(event key, artifact, from a cache hit) for every output of the given executions."""
     cached = {e.id for e in executions if e.last_known_state == metadata_store_pb2.Execution.CACHED}
@@ -172,13 +190,13 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
         seconds = max(0.0, (e.last_update_time_since_epoch - e.create_time_since_epoch) / 1000)
         nodes.append(NodeRun(nodes_by_exec.get(e.id, types.get(e.type_id, "?")), state, e.id, seconds, error))
     metrics, blessed, pushed, version, model_uri, message = {}, None, None, None, None, ""
-    already, data = None, {}
+    already, data, tflite = None, {}, {}
     for key, artifact, from_cache in _outputs(store, executions):
         p = props(artifact)
         if key == "examples" and p.get("conversion_report"):
             data = json.loads(p["conversion_report"])
         elif key == "evaluation":
-            metrics = read_metrics(artifact)
+            metrics, tflite = read_metrics(artifact), tflite_metrics(props(artifact))
         elif key == "blessing":
             blessed = p.get("blessed") == 1
             message = str(p.get("blessing_message", ""))
@@ -191,7 +209,7 @@ def summarize_run(store, run_context: metadata_store_pb2.Context) -> RunSummary:
     return RunSummary(run_id=run_context.name, started_ms=run_context.create_time_since_epoch,
                       nodes=nodes, metrics=metrics, blessed=blessed, pushed=pushed,
                       pushed_version=str(version) if version is not None else None, model_uri=model_uri,
-                      blessing_message=message, already_pushed=already, data=data)
+                      blessing_message=message, already_pushed=already, data=data, tflite=tflite)
 
 
 def _type_id(store, name: str) -> int:
@@ -346,6 +364,13 @@ def format_run(run: RunSummary) -> str:
         for name, value in sorted(run.metrics.items()):
             if isinstance(value, (int, float)) and "PerformanceByCategory" not in name:
                 lines.append(f"  {name:<40} {value:.4f}")
+    if run.tflite:
+        lines.append("TFLite models (same eval split; drop: the judged metric's fall from the SavedModel's):")
+        for mode, found in sorted(run.tflite.items()):
+            shown = "  ".join(f"{name.split('/')[-1]} {found['metrics'][name]:.4f}" for name in TFLITE_SHOWN
+                              if name in found["metrics"]) or "no metrics"
+            drop = f"  drop {found['drop']:+.4f}" if found.get("drop") is not None else ""
+            lines.append(f"  {mode:<8} {shown}{drop}")
     if run.blessed is not None:
         lines.append(f"blessed: {'yes' if run.blessed else 'no'}"
                      + (f" ({run.blessing_message})" if run.blessing_message else ""))

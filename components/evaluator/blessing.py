@@ -29,9 +29,13 @@ class Judgement:
 
 
 def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Mapping[str, float]],
-          min_map: float, max_regression: float, metric: str = HEADLINE_METRIC) -> Judgement:
+          min_map: float, max_regression: float, metric: str = HEADLINE_METRIC,
+          quantized_metrics: Optional[Mapping[str, float]] = None,
+          max_quantization_drop: Optional[float] = None) -> Judgement:
     """Blesses the candidate when `metric` >= `min_map` and, given a baseline,
-    `metric` >= baseline's `metric` - `max_regression`.
+    `metric` >= baseline's `metric` - `max_regression`; with `max_quantization_drop`,
+    also when the int8 model's `metric` (`quantized_metrics`) is at most that below
+    the candidate's (no int8 model evaluated fails the check).
 
     A metric that is missing, NaN or -1 (COCO's "no ground truth") fails the
     check it is in, so a model is never blessed on an undefined number.
@@ -52,6 +56,9 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
         blessed = False
         reasons.append(f"candidate {metric} {value:.4f} < min_map {min_map:.4f}")
 
+    if max_quantization_drop is not None:
+        ok, reason = _quantization_check(value, quantized_metrics, max_quantization_drop, metric)
+        blessed, reasons = blessed and ok, reasons + [reason]
     if baseline_metrics is None:
         reasons.append("no baseline model: judged by min_map alone")
         return Judgement(blessed, reasons)
@@ -67,6 +74,22 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
         reasons.append(f"candidate {metric} {shown} < baseline {base:.4f} - max_regression {max_regression:.4f} "
                        f"(regressed by more than allowed)")
     return Judgement(blessed, reasons)
+
+
+def _quantization_check(value: Optional[float], quantized_metrics: Optional[Mapping[str, float]],
+                        max_drop: float, metric: str) -> tuple[bool, str]:
+    if not math.isfinite(max_drop) or max_drop < 0:
+        raise ValueError(f"max_quantization_drop must be a finite number >= 0, got {max_drop}")
+    if quantized_metrics is None:
+        return False, "max_quantization_drop is set but no int8 TFLite model was evaluated"
+    quantized = _defined(quantized_metrics.get(metric))
+    if value is None or quantized is None:
+        return False, f"int8 {metric} is undefined: the quantization drop cannot be judged"
+    drop = value - quantized
+    if drop <= max_drop:
+        return True, f"int8 {metric} {quantized:.4f}: drop {drop:.4f} <= max_quantization_drop {max_drop:.4f}"
+    return False, (f"int8 {metric} {quantized:.4f}: drop {drop:.4f} > max_quantization_drop {max_drop:.4f} "
+                   "(quantization costs more than allowed)")
 
 
 def _defined(value) -> Optional[float]:

@@ -31,6 +31,7 @@ class EvaluatorSpec(types.ComponentSpec):
         "eval_split": ExecutionParameter(type=str),
         "num_images_drawn": ExecutionParameter(type=int),
         "batch_size": ExecutionParameter(type=int),
+        "max_quantization_drop": ExecutionParameter(type=float, optional=True),
         CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
@@ -61,6 +62,13 @@ class Evaluator(base_component.BaseComponent):
       eval_split: the split evaluated.
       num_images_drawn: eval images drawn with predicted and true boxes.
       batch_size: images (of equal size) per model call.
+      max_quantization_drop: optional; the most the int8 TFLite model's `metric` may
+        fall below the SavedModel's for a blessing (the Model must carry an int8
+        variant under Format-TFLite).
+
+    Every TFLite variant the Model carries (Format-TFLite/model_<mode>.tflite) is
+    evaluated on the same images; its metrics go into metrics.json (`tflite`) and
+    onto the evaluation as `tflite_<mode>:<metric>` with `tflite_<mode>_drop`.
 
     Outputs `evaluation` (ModelEvaluation: metrics.json, pr_curves.png,
     confusion_matrix.png, examples/*.png) and `blessing` (ModelBlessing with int
@@ -75,16 +83,20 @@ class Evaluator(base_component.BaseComponent):
                  baseline_model: Optional[types.BaseChannel] = None,
                  label_map: Optional[types.BaseChannel] = None,
                  min_map: float = 0.0, max_regression: float = 0.0, metric: str = HEADLINE_METRIC,
-                 eval_split: str = "eval", num_images_drawn: int = 4, batch_size: int = 8):
+                 eval_split: str = "eval", num_images_drawn: int = 4, batch_size: int = 8,
+                 max_quantization_drop: Optional[float] = None):
         from components.evaluator.executor import check_metric_name
 
         check_metric_name(metric)
         if max_regression < 0:
             raise ValueError(f"max_regression must be >= 0, got {max_regression}")
+        if max_quantization_drop is not None and not 0 <= max_quantization_drop <= 1:
+            raise ValueError(f"max_quantization_drop must be in [0, 1], got {max_quantization_drop}")
+        extra = {} if max_quantization_drop is None else {"max_quantization_drop": float(max_quantization_drop)}
         spec = EvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model, label_map=label_map,
             min_map=float(min_map), max_regression=float(max_regression), metric=metric,
-            eval_split=eval_split, num_images_drawn=int(num_images_drawn), batch_size=int(batch_size),
+            eval_split=eval_split, num_images_drawn=int(num_images_drawn), batch_size=int(batch_size), **extra,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing))
         super().__init__(spec=spec)

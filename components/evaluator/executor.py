@@ -17,6 +17,7 @@ from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
 
 METRICS_FILE = "metrics.json"
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
+TFLITE_PREFIX = "tflite_"
 
 
 def check_metric_name(metric: str) -> None:
@@ -53,6 +54,8 @@ class Executor(base_executor.BaseExecutor):
         exports = {"candidate": path_utils.serving_model_path(model.uri)}
         if baseline is not None:
             exports["baseline"] = path_utils.serving_model_path(baseline.uri)
+        variants = tflite_variants(model.uri)
+        exports.update({TFLITE_PREFIX + mode: path for mode, path in variants.items()})
         label_map_path = model_eval.find_label_map(exports["candidate"], label_maps[0].uri if label_maps else None)
         categories = model_eval.read_label_map(label_map_path)
         files = model_eval.split_files(examples.uri, exec_properties["eval_split"])
@@ -66,13 +69,18 @@ class Executor(base_executor.BaseExecutor):
                              "(ids %s); left out, as the OD API does", acc.dropped_detections, name,
                              sorted(categories))
         candidate, base = results["candidate"], results.get("baseline")
+        max_drop = exec_properties.get("max_quantization_drop")
+        int8 = results.get(TFLITE_PREFIX + "int8")
         judgement = judge(_judged_metrics(candidate), _judged_metrics(base) if base else None,
-                          min_map, max_regression, metric)
+                          min_map, max_regression, metric,
+                          quantized_metrics=_judged_metrics(int8) if int8 else None,
+                          max_quantization_drop=None if max_drop is None else float(max_drop))
         logging.info("Evaluator: %s — %s", "BLESSED" if judgement.blessed else "NOT BLESSED", judgement.message)
 
         document = {
             "metric": metric,
-            "thresholds": {"min_map": min_map, "max_regression": max_regression},
+            "thresholds": {"min_map": min_map, "max_regression": max_regression,
+                           "max_quantization_drop": None if max_drop is None else float(max_drop)},
             "eval_split": exec_properties["eval_split"],
             "num_images": len(accumulators["candidate"].images),
             "label_map": label_map_path,
@@ -82,6 +90,11 @@ class Executor(base_executor.BaseExecutor):
             "baseline": None if base is None else {
                 "model_id": baseline.id, "model_uri": baseline.uri,
                 "metrics": base.metrics, "per_category": base.per_category},
+            "tflite": {mode: {"file": os.path.relpath(path, model.uri),
+                              "metrics": results[TFLITE_PREFIX + mode].metrics,
+                              "per_category": results[TFLITE_PREFIX + mode].per_category,
+                              "drop": _drop(candidate, results[TFLITE_PREFIX + mode], metric)}
+                       for mode, path in variants.items()},
             "judgement": {"blessed": judgement.blessed, "reasons": judgement.reasons},
         }
         text = json.dumps(document, indent=2)
@@ -94,6 +107,22 @@ class Executor(base_executor.BaseExecutor):
                          "w") as f:
             f.write("")
         _set_properties(evaluation, blessing, document, judgement, model, baseline)
+
+
+def tflite_variants(model_uri: str) -> dict[str, str]:
+    """{quantize mode: path} of the .tflite files a Model artifact carries under Format-TFLite."""
+    from components.trainer.tflite_export import QUANTIZE_MODES, TFLITE_DIR, variant_file
+
+    folder = os.path.join(model_uri, TFLITE_DIR)
+    return {mode: os.path.join(folder, variant_file(mode)) for mode in QUANTIZE_MODES
+            if fileio.exists(os.path.join(folder, variant_file(mode)))}
+
+
+def _drop(reference, variant, metric: str) -> float:
+    """How far the variant's judged metric falls below the SavedModel's."""
+    def value(result):
+        return _value({"metrics": result.metrics, "per_category": result.per_category}, metric)
+    return value(reference) - value(variant)
 
 
 def _set_properties(evaluation, blessing, document: dict, judgement, model, baseline) -> None:
@@ -117,6 +146,16 @@ def _set_properties(evaluation, blessing, document: dict, judgement, model, base
         evaluation.set_float_custom_property(name, float(number))
     for name, number in document["per_category"].items():
         evaluation.set_float_custom_property(PER_CATEGORY_PREFIX + name, float(number))
+    for mode, found in document["tflite"].items():
+        for name, number in found["metrics"].items():
+            evaluation.set_float_custom_property(f"{TFLITE_PREFIX}{mode}:{name}", float(number))
+        evaluation.set_float_custom_property(f"{TFLITE_PREFIX}{mode}_drop", found["drop"])
+        if mode == "int8":
+            blessing.set_float_custom_property("quantization_drop", found["drop"])
+    if document["thresholds"]["max_quantization_drop"] is not None:
+        for artifact in (evaluation, blessing):
+            artifact.set_float_custom_property("max_quantization_drop",
+                                               document["thresholds"]["max_quantization_drop"])
     evaluation.set_int_custom_property("num_images", int(document["num_images"]))
     evaluation.set_string_custom_property("eval_split", document["eval_split"])
     blessing.set_int_custom_property("current_model_id", model.id)

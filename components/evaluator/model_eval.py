@@ -103,8 +103,24 @@ class Detector:
         return {k: np.concatenate([p[k] for p in parts]) for k in DETECTION_KEYS}
 
 
-def load_detector(export_dir: str) -> Detector:
-    """Loads `serving_default` of an OD API-style SavedModel export."""
+class TfliteDetector:
+    """A .tflite detector (`tflite_export.TfliteRunner`) called like `Detector`: one image per interpreter call."""
+
+    def __init__(self, path: str):
+        from components.trainer.tflite_export import TfliteRunner
+
+        self._runner = TfliteRunner(path)
+
+    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+        """Detections for a uint8 [B,H,W,3] batch, in `serving_default`'s layout."""
+        parts = [self._runner(image) for image in images]
+        return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in DETECTION_KEYS}
+
+
+def load_detector(export_dir: str):
+    """Loads `serving_default` of an OD API-style SavedModel export, or a `.tflite` file."""
+    if export_dir.endswith(".tflite"):
+        return TfliteDetector(export_dir)
     loaded = tf.saved_model.load(export_dir)
     fn = loaded.signatures["serving_default"]
     inputs = fn.structured_input_signature[1]
@@ -133,7 +149,7 @@ class DrawnImage:
 def evaluate_exports(files: Sequence[str], exports: Mapping[str, str], categories: Mapping[int, str],
                      batch_size: int = 8, keep_images: int = 0,
                      drawn_model: Optional[str] = None) -> tuple[dict[str, CocoAccumulator], list[DrawnImage]]:
-    """Runs every export in `exports` ({name: SavedModel dir}) over the same decoded images.
+    """Runs every export in `exports` ({name: SavedModel dir or .tflite file}) over the same decoded images.
 
     Returns one CocoAccumulator per name, plus the first `keep_images` images with
     the detections of `drawn_model` (default: the first export).

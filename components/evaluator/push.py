@@ -1,19 +1,21 @@
-"""Pusher that also delivers the evaluation's metrics.json with the model.
+"""Pusher that also delivers the evaluation's metrics.json and the TFLite files with the model.
 
 The standard TFX Pusher copies only `<model>/Format-Serving`. The Trainer's
 export already carries the SavedModel, label_map.pbtxt and the effective
-pipeline.config; the metrics are known only after the Evaluator, which cannot
-write into the (immutable) Model artifact. So this Pusher stages the export
-plus the blessing's metrics.json in a temporary folder and lets the standard
-executor push that: same blessing check (`blessed` == 1), same versioned
-`<base_directory>/<unix time>/` with saved_model.pb copied last, so no
-half-written model is ever visible there, and same PushedModel properties.
+pipeline.config; the .tflite variants sit beside it in `<model>/Format-TFLite`;
+the metrics are known only after the Evaluator, which cannot write into the
+(immutable) Model artifact. So this Pusher stages the export, the blessing's
+metrics.json and the .tflite files (as `tflite/model_<mode>.tflite`) in a
+temporary folder and lets the standard executor push that: same blessing check
+(`blessed` == 1), same versioned `<base_directory>/<unix time>/` with
+saved_model.pb copied last, so no half-written model is ever visible there, and
+same PushedModel properties, plus `tflite_files` naming what was pushed.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from tfx import types
 from tfx.components import Pusher as StandardPusher
@@ -24,26 +26,48 @@ from tfx.utils import io_utils
 
 from components.evaluator.executor import METRICS_FILE
 
+TFLITE_DIR = "Format-TFLite"   # components.trainer.tflite_export.TFLITE_DIR (kept free of TensorFlow imports)
+
+
+PUSHED_TFLITE_DIR = "tflite"
+
 
 class Executor(pusher_executor.Executor):
-    """The standard Pusher executor, pushing the export plus metrics.json."""
+    """The standard Pusher executor, pushing the export plus metrics.json and the .tflite files."""
+
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        """The standard push; a pushed model records its .tflite files (`tflite_files`, comma-separated)."""
+        self._tflite_files = []
+        super().Do(input_dict, output_dict, exec_properties)
+        pushed = output_dict["pushed_model"][0]
+        if pushed.get_int_custom_property("pushed") == 1 and self._tflite_files:
+            pushed.set_string_custom_property("tflite_files", ",".join(
+                f"{PUSHED_TFLITE_DIR}/{name}" for name in self._tflite_files))
 
     def GetModelPath(self, input_dict: Dict[str, List[types.Artifact]]) -> str:
-        """The folder to push: the export, with the blessing's metrics.json added when there is one."""
+        """The folder to push: the export, with metrics.json and tflite/ added when there are any."""
         model_path = super().GetModelPath(input_dict)
         blessings = input_dict.get("model_blessing") or []
         metrics = os.path.join(blessings[0].uri, METRICS_FILE) if blessings else ""
-        if not metrics or not fileio.exists(metrics):
+        metrics = metrics if metrics and fileio.exists(metrics) else ""
+        tflite_dir = os.path.join(input_dict["model"][0].uri, TFLITE_DIR)
+        self._tflite_files = sorted(fileio.listdir(tflite_dir)) if fileio.exists(tflite_dir) else []
+        if not metrics and not self._tflite_files:
             return model_path
         staged = os.path.join(self._get_tmp_dir(), "push")
         if fileio.exists(staged):
             fileio.rmtree(staged)
         io_utils.copy_dir(model_path, staged)
-        io_utils.copy_file(metrics, os.path.join(staged, METRICS_FILE), overwrite=True)
+        if metrics:
+            io_utils.copy_file(metrics, os.path.join(staged, METRICS_FILE), overwrite=True)
+        for name in self._tflite_files:
+            io_utils.copy_file(os.path.join(tflite_dir, name), os.path.join(staged, PUSHED_TFLITE_DIR, name),
+                               overwrite=True)
         return staged
 
 
 class Pusher(StandardPusher):
-    """tfx.components.Pusher whose pushed folder also holds the evaluation's metrics.json."""
+    """tfx.components.Pusher whose pushed folder also holds the evaluation's metrics.json and tflite/."""
 
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -52,11 +52,14 @@ class DetectionTrainer(base_component.BaseComponent):
         true), `checkpoint_every`, `strategy` (the tf.distribute strategy: "auto", the
         default, is MirroredStrategy over several GPUs, one GPU, else the CPU; "mirrored":
         MirroredStrategy over all GPUs; "one_device": the first GPU, else the CPU;
-        "default": TF's default strategy); any other key (e.g. a code version) only
+        "default": TF's default strategy), `tflite` (quantize modes, e.g. ["none", "int8"]:
+        one .tflite each under `Format-TFLite/`, int8 calibrated on
+        `tflite_representative_size` train images, 100 by default); any other key (e.g. a code version) only
         changes the cache key (and the resume key).
       run_fn: the training entry point (module path).
 
-    Outputs `model` (Model: SavedModel under Format-Serving, `train_result.json`,
+    Outputs `model` (Model: SavedModel under Format-Serving, the .tflite files under
+    Format-TFLite when asked (`tflite_variants` property), `train_result.json`,
     custom properties with the stats, `start_step` and `resumed`) and `model_run`
     (ModelRun: TensorBoard logs and training checkpoints).
 
@@ -76,6 +79,9 @@ class DetectionTrainer(base_component.BaseComponent):
                  custom_config: Optional[dict[str, Any]] = None, run_fn: str = RUN_FN):
         custom_config = dict(custom_config or {})
         run_fn_lib.check_strategy(custom_config.get("strategy", "auto"))
+        if custom_config.get("tflite"):
+            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+            tflite_export.check_modes(list(custom_config["tflite"]), "custom_config['tflite']")
         if num_steps is not None:
             custom_config["num_steps"] = int(num_steps)
         spec = DetectionTrainerSpec(

@@ -146,6 +146,8 @@ def record_on_artifact(model: types.Artifact, result: dict) -> None:
     for key in ("final_loss", "images_per_sec", "eval_loss", "seconds"):
         if result.get(key) is not None:
             model.set_float_custom_property(key, float(result[key]))
+    if result.get("tflite"):
+        model.set_string_custom_property("tflite_variants", json.dumps(result["tflite"], sort_keys=True))
     if result.get("strategy"):
         model.set_string_custom_property("strategy", str(result["strategy"]))
     model.set_int_custom_property("moving_average_exported", int(bool(result.get("moving_average_exported"))))

@@ -5,7 +5,9 @@ Reads the URIs DetectionTrainer's executor puts in `fn_args.custom_config`
 checkpoint folder does not have), trains with TensorBoard logs and
 checkpoints in the executor's resumable working folder (or
 `fn_args.model_run_dir` when there is none), moves them into
-`fn_args.model_run_dir`, exports to `fn_args.serving_model_dir`, and writes
+`fn_args.model_run_dir`, exports to `fn_args.serving_model_dir` (and, with
+`custom_config['tflite']`, one .tflite per quantize mode to `Format-TFLite/`,
+int8 calibrated on the train split), and writes
 the TrainResult (restore report, steps, losses, images/s, boxes dropped) as
 `train_result.json` beside `Format-Serving` in the Model artifact.
 """
@@ -53,6 +55,12 @@ def run_fn(fn_args) -> None:
         move_contents(model_dir, fn_args.model_run_dir)
         result = rebase_paths(result, model_dir, fn_args.model_run_dir)
     model_uri = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
+    if custom.get("tflite"):
+        from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+        result["tflite"] = tflite_export.export_variants(
+            fn_args.serving_model_dir, os.path.join(model_uri, tflite_export.TFLITE_DIR), custom["tflite"],
+            fn_args.train_files, int(custom.get("tflite_representative_size",
+                                                tflite_export.DEFAULT_REPRESENTATIVE_SIZE)))
     for folder in (model_uri, fn_args.model_run_dir):
         _write_json(os.path.join(folder, TRAIN_RESULT_FILE), result)
 

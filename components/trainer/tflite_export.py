@@ -9,8 +9,9 @@ SavedModel serves:
   int8 models, whose input quantization then maps raw pixels onto that range;
 - the network, the config's score converter, then the
   `TFLite_Detection_PostProcess` op (regular per-class NMS with the config's
-  thresholds, max_detections_per_class and max_total_detections, box coder
-  scales and the anchors), as `export_tflite_graph_tf2.py` builds it;
+  thresholds and max_total_detections, box coder scales and the anchors), as
+  `export_tflite_graph_tf2.py` builds it; the op keeps up to 100 boxes per
+  class whatever max_detections_per_class says (the export notes it);
 - outputs found by name: `detection_boxes` [1, N, 4] normalised ymin, xmin,
   ymax, xmax clipped to [0, 1], `detection_classes` (0-based class index:
   label-map id - 1, as the OD API's TFLite models), `detection_scores`,
@@ -79,6 +80,15 @@ def check_exportable(bundle: DetectorBundle, where: str) -> None:
         raise _problem(where, f"model.{spec.meta_architecture}: TFLite export is for SSD models (the OD API's "
                               "TFLite convention); export this model with --format saved_model")
     if spec.keep_aspect_ratio:
+        raise _problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
+
+
+def check_config_exportable(pipeline_proto, where: str) -> None:
+    """`check_exportable` on a parsed pipeline.config, before anything is built or trained."""
+    kind = pipeline_proto.model.WhichOneof("model")
+    if kind != "ssd":
+        raise _problem(where, f"model.{kind}: TFLite export is for SSD models (the OD API's TFLite convention)")
+    if pipeline_proto.model.ssd.image_resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
         raise _problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
 
 
@@ -232,6 +242,33 @@ def _postprocess_notes(bundle: DetectorBundle) -> list[str]:
     return [f"post_processing.batch_non_max_suppression.max_detections_per_class {per_class}: the TFLite "
             f"detection op keeps up to {TFLITE_DETECTIONS_PER_CLASS} boxes per class (the converter has no "
             "setting for it, as with the OD API's exporter); the SavedModel keeps the config's limit"]
+
+
+TFLITE_DIR = "Format-TFLite"   # beside Format-Serving in a Model artifact
+
+
+def variant_file(quantize: str) -> str:
+    """The file name of one quantize mode's .tflite in a Model artifact's TFLITE_DIR."""
+    return f"model_{quantize}.tflite"
+
+
+def export_variants(export_dir: str, out_dir: str, modes: Sequence[str], train_files: Sequence[str],
+                    representative_size: int = DEFAULT_REPRESENTATIVE_SIZE) -> dict[str, dict]:
+    """Writes one .tflite per mode into `out_dir`; {mode: {file, size_bytes, representative_images, notes}}."""
+    written = {}
+    for mode in modes:
+        result = export_tflite(export_dir, os.path.join(out_dir, variant_file(mode)), mode,
+                               train_files if mode == "int8" else None, representative_size)
+        written[mode] = {"file": variant_file(mode), "size_bytes": result.size_bytes,
+                         "representative_images": result.representative_images, "notes": result.notes}
+    return written
+
+
+def check_modes(modes: Sequence[str], where: str) -> None:
+    """ProblemsError naming `where` unless every mode is one of QUANTIZE_MODES, each once."""
+    unknown = [m for m in modes if m not in QUANTIZE_MODES]
+    if unknown or len(set(modes)) != len(modes):
+        raise _problem(where, f"{','.join(modes)}: expected distinct modes of {', '.join(QUANTIZE_MODES)}")
 
 
 class TfliteRunner:

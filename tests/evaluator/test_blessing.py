@@ -1,4 +1,4 @@
-"""blessing.judge: value threshold, change threshold, undefined metrics."""
+"""blessing.judge: value threshold, change threshold, the int8 drop, undefined metrics."""
 
 import pytest
 
@@ -42,3 +42,18 @@ def test_bad_thresholds_raise():
         judge({MAP: 0.5}, None, min_map=0.1, max_regression=-0.1)
     with pytest.raises(ValueError, match="min_map"):
         judge({MAP: 0.5}, None, min_map=float("nan"), max_regression=0.0)
+
+
+def test_the_int8_drop_is_judged_when_asked():
+    good, int8 = {MAP: 0.50}, {MAP: 0.49}
+    assert judge(good, None, 0.3, 0.0, quantized_metrics=int8, max_quantization_drop=0.02).blessed
+    refused = judge(good, None, 0.3, 0.0, quantized_metrics=int8, max_quantization_drop=0.005)
+    assert not refused.blessed and "quantization costs more than allowed" in refused.message
+    assert "drop 0.0100" in refused.message
+    assert judge(good, None, 0.3, 0.0, quantized_metrics=int8).blessed       # not asked: not judged
+    missing = judge(good, None, 0.3, 0.0, max_quantization_drop=0.02)
+    assert not missing.blessed and "no int8 TFLite model was evaluated" in missing.message
+    undefined = judge(good, None, 0.3, 0.0, quantized_metrics={MAP: -1.0}, max_quantization_drop=0.02)
+    assert not undefined.blessed and "undefined" in undefined.message
+    with pytest.raises(ValueError, match="max_quantization_drop"):
+        judge(good, None, 0.3, 0.0, quantized_metrics=int8, max_quantization_drop=float("nan"))

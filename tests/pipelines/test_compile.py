@@ -20,3 +20,16 @@ def test_kubeflow_v2_spec_names_every_node(tmp_path, capsys):
     executors = json.dumps(spec["pipelineSpec"]["deploymentSpec"])
     assert "detflow:latest" in executors
     assert "wrote" in capsys.readouterr().out
+
+
+def test_tflite_options_reach_the_trainer_and_evaluator_of_the_spec(tmp_path, capsys):
+    out = tmp_path / "detflow.json"
+    assert cli.main(["compile", "--target", "kubeflow-v2", "--out", str(out), "--min-map", "0.3",
+                     "--tflite", "none,int8", "--max-quantization-drop", "0.02", "--representative-size", "50"]) == 0
+    capsys.readouterr()
+    tasks = json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    evaluator = tasks["Evaluator"]["inputs"]["parameters"]["max_quantization_drop"]
+    assert evaluator["runtimeValue"]["constantValue"]["doubleValue"] == 0.02
+    trainer = json.loads(tasks["DetectionTrainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]
+                         ["constantValue"]["stringValue"])
+    assert trainer["tflite"] == ["none", "int8"] and trainer["tflite_representative_size"] == 50
