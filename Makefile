@@ -58,7 +58,7 @@ protos: env
 	$(PY) -m schemas.compile_protos
 
 demo: env
-	$(VENV)/bin/detflow demo --workdir $(WORKDIR)
+	$(VENV)/bin/detflow demo --workdir $(WORKDIR) --tflite none,int8
 
 test: env oracle edge
 	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)

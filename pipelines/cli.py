@@ -223,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train only decoder and heads (the demo trains the backbone too by default)")
     p.add_argument("--min-map", type=fraction, metavar="X",
                    help="blessing threshold on COCO mAP (default 0.25; the demo reaches about 0.36)")
+    _add_tflite_flags(p)
 
     p = _add(sub, "runs", "pipelines.commands:runs", "List past pipeline runs from ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")

@@ -303,7 +303,10 @@ def demo(args) -> int:
     code, summary = execute(workdir, data, config, label_map if os.path.exists(label_map) else None,
                             os.path.join(workdir, configs.PUSH_DIR), runner=getattr(args, "runner", "local"),
                             min_map=DEMO_MIN_MAP if getattr(args, "min_map", None) is None else args.min_map,
-                            freeze_backbone=getattr(args, "frozen_backbone", False) or not DEMO_TRAIN_BACKBONE)
+                            freeze_backbone=getattr(args, "frozen_backbone", False) or not DEMO_TRAIN_BACKBONE,
+                            tflite=getattr(args, "tflite", None),
+                            max_quantization_drop=getattr(args, "max_quantization_drop", None),
+                            representative_size=getattr(args, "representative_size", None))
     if code == 0 and summary is not None and summary.pushed:
         print(f"\nthe fine-tuned detector: {summary.pushed}\n"
               f"  try: detflow predict --model {summary.pushed} {data_dir}/images/000000.png --out predictions")

@@ -265,8 +265,8 @@ def _fmt_evaluation(e: dict) -> str:
     if e["per_category"]:
         lines.append("  AP per class: " + ", ".join(f"{k} {v:.4f}" for k, v in e["per_category"].items()))
     for mode, found in sorted(e.get("tflite", {}).items()):
-        shown = ", ".join(f"{name.split('/')[-1]} {value:.4f}" for name, value in found["metrics"].items()
-                          if name in TFLITE_SHOWN)
+        shown = ", ".join(f"{name.split('/')[-1]} {found['metrics'][name]:.4f}" for name in TFLITE_SHOWN
+                          if name in found["metrics"])
         drop = f" (drop {found['drop']:+.4f})" if found.get("drop") is not None else ""
         lines.append(f"  TFLite {mode}: {shown}{drop}")
     return "\n".join(lines)

@@ -166,6 +166,9 @@ RULES: list[FieldRule] = [
        "SSD models see the whole image (fixed_shape_resizer), so the clip window is the image"),
     _h("BatchNonMaxSuppression.soft_nms_sigma", "hard NMS only", (0.0,)),
     _h("BatchNonMaxSuppression.use_class_agnostic_nms", "per-class NMS only", (False,)),
+    _h(f"{S}.post_processing.batch_non_max_suppression.use_class_agnostic_nms",
+       "one NMS over all classes, each box with its best class (max_classes_per_detection 1); the TFLite "
+       "export then uses the detection op's fast NMS"),
     *_many(_i, "BatchNonMaxSuppression.use_static_shapes BatchNonMaxSuppression.use_partitioned_nms "
                "BatchNonMaxSuppression.use_combined_nms", TPU),
     _h(f"{S}.normalize_loss_by_num_matches", "", (True,)),

@@ -11,7 +11,10 @@ SavedModel serves:
   `TFLite_Detection_PostProcess` op (regular per-class NMS with the config's
   thresholds and max_total_detections, box coder scales and the anchors), as
   `export_tflite_graph_tf2.py` builds it; the op keeps up to 100 boxes per
-  class whatever max_detections_per_class says (the export notes it);
+  class whatever max_detections_per_class says (the export notes it). With
+  `use_class_agnostic_nms: true` the op runs its fast NMS (one NMS over each
+  box's best class, the OD API exporter's default), which is what the
+  SavedModel then computes too; with many classes it is far faster on device;
 - outputs found by name: `detection_boxes` [1, N, 4] normalised ymin, xmin,
   ymax, xmax clipped to [0, 1], `detection_classes` (0-based class index:
   label-map id - 1, as the OD API's TFLite models), `detection_scores`,
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tempfile
 from typing import Iterator, Sequence
 
@@ -95,7 +99,7 @@ def check_config_exportable(pipeline_proto, where: str) -> None:
 def _postprocess_signature(bundle: DetectorBundle) -> str:
     post, scales = bundle.model.post, bundle.model.box_coder_scales
     attrs = [("max_detections", "i", post.max_total_detections), ("max_classes_per_detection", "i", 1),
-             ("use_regular_nms", "b", "true"),
+             ("use_regular_nms", "b", "false" if post.class_agnostic else "true"),
              ("nms_score_threshold", "f", post.score_threshold), ("nms_iou_threshold", "f", post.iou_threshold),
              ("y_scale", "f", scales[0]), ("x_scale", "f", scales[1]), ("h_scale", "f", scales[2]),
              ("w_scale", "f", scales[3]), ("num_classes", "i", bundle.spec.num_classes)]
@@ -168,20 +172,35 @@ def convert(bundle: DetectorBundle, quantize: str = "none", representative: Sequ
     module = TfliteDetector(bundle)
     with tempfile.TemporaryDirectory(prefix="detflow-tflite-") as tmp:
         tf.saved_model.save(module, tmp, signatures={"serving_default": module.infer.get_concrete_function()})
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        if quantize == "float16":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.target_spec.supported_types = [tf.float16]
-        elif quantize == "int8":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([image] for image in representative)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-            converter.inference_input_type = tf.uint8
-        try:
-            return converter.convert()
-        except Exception as error:  # the converter's ConverterError carries the op it could not convert
-            first = str(error).strip().splitlines()
-            raise _problem("TFLite converter", f"cannot convert this model: {first[0] if first else error}") from None
+        return convert_saved_model(tmp, quantize, representative)
+
+
+def convert_saved_model(saved_model_dir: str, quantize: str = "none",
+                        representative: Sequence[np.ndarray] = ()) -> bytes:
+    """Runs the TFLite converter on a SavedModel; ProblemsError with the converter's first line if it fails.
+
+    Only TFLite builtin ops (and the OD API's custom detection op) are allowed: a
+    model that needs TF ops is refused here, not shipped needing Flex delegates.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir)
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image] for image in representative)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.inference_input_type = tf.uint8
+    try:
+        return converter.convert()
+    except Exception as error:  # the converter's ConverterError carries the op it could not convert
+        text = str(error)
+        ops = sorted(set(re.findall(r"^\s*'?(tf\.\w+)", text, re.MULTILINE)))
+        if ops:
+            raise _problem("TFLite converter", f"cannot convert this model: no TFLite builtin kernel for "
+                                               f"{', '.join(ops)} (detflow exports builtin ops only)") from None
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        raise _problem("TFLite converter", f"cannot convert this model: {(lines or [repr(error)])[0]}") from None
 
 
 def load_export(export_dir: str) -> tuple[DetectorBundle, str]:
@@ -237,7 +256,7 @@ def export_tflite(export_dir: str, out_path: str, quantize: str = "none",
 def _postprocess_notes(bundle: DetectorBundle) -> list[str]:
     """Where the TFLite post-processing op cannot do what the config asks (said, not hidden)."""
     per_class = bundle.model.post.max_detections_per_class
-    if per_class >= min(TFLITE_DETECTIONS_PER_CLASS, bundle.model.post.max_total_detections):
+    if bundle.model.post.class_agnostic or per_class >= min(TFLITE_DETECTIONS_PER_CLASS, bundle.model.post.max_total_detections):
         return []
     return [f"post_processing.batch_non_max_suppression.max_detections_per_class {per_class}: the TFLite "
             f"detection op keeps up to {TFLITE_DETECTIONS_PER_CLASS} boxes per class (the converter has no "

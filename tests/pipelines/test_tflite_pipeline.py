@@ -93,3 +93,11 @@ def test_a_model_tflite_cannot_hold_is_refused_before_anything_runs(tmp_path, ca
     err = capsys.readouterr().err
     assert f"--tflite: {config}: model.faster_rcnn: TFLite export is for SSD models" in err
     assert "Traceback" not in err and not (tmp_path / "root" / "metadata.sqlite").exists()
+
+
+def test_the_demo_takes_the_tflite_flags(tmp_path, capsys):
+    code = cli.main(["demo", "--workdir", str(tmp_path / "demo"), "--num-images", "10", "--tflite", "none",
+                     "--max-quantization-drop", "0.02"])
+    assert code == 2
+    assert "--max-quantization-drop: needs an int8 model to judge" in capsys.readouterr().err
+    assert not (tmp_path / "demo" / "metadata.sqlite").exists()

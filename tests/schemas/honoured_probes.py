@@ -356,7 +356,11 @@ PROBES: dict[str, Probe] = {
     "BatchNonMaxSuppression.max_detections_per_class": Probe(merge(_nms("max_detections_per_class: 3")), N),
     "BatchNonMaxSuppression.max_total_detections": Probe(merge(_nms("max_total_detections: 30")), N),
     "BatchNonMaxSuppression.soft_nms_sigma": Probe(merge(_nms("soft_nms_sigma: 0.5")), R),
-    "BatchNonMaxSuppression.use_class_agnostic_nms": Probe(merge(_nms("use_class_agnostic_nms: true")), R),
+    "BatchNonMaxSuppression.use_class_agnostic_nms": Probe(merge(_frcnn(
+        "second_stage_post_processing { batch_non_max_suppression { use_class_agnostic_nms: true } }")), R,
+        base="frcnn"),
+    "model.ssd.post_processing.batch_non_max_suppression.use_class_agnostic_nms": Probe(
+        merge(_nms("use_class_agnostic_nms: true")), N),
     "model.ssd.normalize_loss_by_num_matches": Probe(merge(_ssd("normalize_loss_by_num_matches: false")), R),
     "model.ssd.normalize_loc_loss_by_codesize": Probe(merge(_ssd("normalize_loc_loss_by_codesize: true")), N),
     "SigmoidFocalClassificationLoss.gamma": Probe(merge(_ssd(

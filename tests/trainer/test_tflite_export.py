@@ -111,11 +111,11 @@ def test_quantized_files_are_smaller(exported):
     assert exported["tflite"]["int8"].representative_images == 16
 
 
-def test_the_float_file_detects_what_the_saved_model_detects(exported):
-    serve = tf.saved_model.load(exported["saved"]).signatures["serving_default"]
-    runner = tflite_export.TfliteRunner(exported["tflite"]["none"].path)
+def _assert_same_detections(saved: str, tflite: str, images: list[str]) -> None:
+    serve = tf.saved_model.load(saved).signatures["serving_default"]
+    runner = tflite_export.TfliteRunner(tflite)
     compared = 0
-    for path in exported["images"]:
+    for path in images:
         pixels = np.asarray(Image.open(path).convert("RGB"))
         want = {k: v.numpy() for k, v in serve(input_tensor=tf.constant(pixels[None])).items()}
         got = runner(pixels)
@@ -126,6 +126,27 @@ def test_the_float_file_detects_what_the_saved_model_detects(exported):
         np.testing.assert_array_equal(got["detection_classes"][0, :n], want["detection_classes"][0, :n])
         compared += n
     assert compared > 0
+
+
+def test_the_float_file_detects_what_the_saved_model_detects(exported):
+    _assert_same_detections(exported["saved"], exported["tflite"]["none"].path, exported["images"])
+
+
+def test_class_agnostic_nms_runs_the_fast_op_and_still_detects_what_the_saved_model_detects(exported, tmp_path):
+    """`use_class_agnostic_nms: true`: the SavedModel runs the OD API's class-agnostic NMS, the op its fast NMS."""
+    bundle, text = tflite_export.load_export(exported["saved"])
+    agnostic = text.replace("batch_non_max_suppression {", "batch_non_max_suppression {\n        "
+                                                          "use_class_agnostic_nms: true", 1)
+    assert agnostic != text
+    config = parse_pipeline_config_text(agnostic, "agnostic.config")
+    agnostic_bundle = factory.build_detector(config.proto)
+    restore.restore(agnostic_bundle.model, exported["saved"], "full", pipeline_proto=config.proto)
+    assert agnostic_bundle.model.post.class_agnostic and not bundle.model.post.class_agnostic
+    assert '"use_regular_nms" value { b: false }' in tflite_export._postprocess_signature(agnostic_bundle)
+    label_map = str(base_checkpoint.CHECKPOINT_DIR / "label_map.pbtxt")
+    saved = export.export_saved_model(agnostic_bundle, label_map, agnostic, None, str(tmp_path / "export"))
+    result = tflite_export.export_tflite(saved, str(tmp_path / "fast.tflite"))
+    _assert_same_detections(saved, result.path, exported["images"])
 
 
 @pytest.mark.parametrize("mode", ["none", "int8"])
@@ -199,3 +220,19 @@ def test_the_metadata_is_what_tflite_support_would_write(exported):
     assert found["files"] == ["labels.txt"]
     outputs = [t["name"] for t in found["ours"]["subgraph_metadata"][0]["output_tensor_metadata"]]
     assert outputs == ["location", "category", "score", "number of detections"]
+
+
+def test_an_op_tflite_has_no_kernel_for_is_one_line_naming_it(tmp_path):
+    """The real converter on a SavedModel with TF-only ops: refused naming them, not shipped needing Flex."""
+
+    class StringOps(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32)])
+        def serve(self, x):
+            return {"length": tf.strings.length(tf.strings.as_string(x))}
+
+    module = StringOps()
+    tf.saved_model.save(module, str(tmp_path), signatures={"serving_default": module.serve.get_concrete_function()})
+    with pytest.raises(ProblemsError) as raised:
+        tflite_export.convert_saved_model(str(tmp_path))
+    message = str(raised.value.problems[0])
+    assert "no TFLite builtin kernel for tf.AsString, tf.StringLength" in message and "\n" not in message

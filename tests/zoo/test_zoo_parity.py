@@ -8,6 +8,8 @@ the same detections, through the exported serving_default too.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -59,6 +61,20 @@ def test_every_stage_equals_the_od_api(restored):
     detections = model.postprocess(out)
     for key in DETECTION_KEYS:        # the same batch as the oracle's: bitwise here, so no tie is excused
         assert_close(detections[key], ref[key], key)
+
+
+def test_class_agnostic_nms_equals_the_od_api(restored):
+    """`use_class_agnostic_nms: true` (the NMS the TFLite export's fast path runs) on the same raw outputs."""
+    _, bundle, _, ref, _ = restored
+    model = bundle.model
+    out = model(ref["preprocessed"], training=False)
+    regular, model.post = model.post, dataclasses.replace(model.post, class_agnostic=True)
+    try:
+        detections = model.postprocess(out)
+    finally:
+        model.post = regular
+    for key in DETECTION_KEYS:
+        assert_close(detections[key], ref[f"agnostic_{key}"], f"class-agnostic {key}")
 
 
 def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path):

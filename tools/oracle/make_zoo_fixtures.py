@@ -15,7 +15,8 @@ For each architecture it:
   (`tf.train.Checkpoint(feature_extractor=classification_backbone)`);
 - saves reference tensors on fixed images in `<arch>/reference.npz`: the
   preprocessed input, backbone endpoints, feature maps (FPN levels), anchors,
-  raw box encodings and class predictions, post-processed detections and the
+  raw box encodings and class predictions, post-processed detections (also
+  with `use_class_agnostic_nms: true`, prefixed `agnostic_`) and the
   exporter's `serving_default` outputs.
 
 Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ...]
@@ -34,7 +35,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 from object_detection import exporter_lib_v2
-from object_detection.builders import model_builder
+from object_detection.builders import model_builder, post_processing_builder
 from object_detection.protos import pipeline_pb2
 
 # name -> (zoo config file, input size override or None, write a classification checkpoint)
@@ -151,6 +152,22 @@ def rescale_predictors(model, preprocessed, shapes) -> None:
             var.assign(var * (target / std))
 
 
+def class_agnostic_detections(model, config, prediction, shapes) -> dict:
+    """The model's post-processed detections with the config's NMS switched to use_class_agnostic_nms."""
+    post = pipeline_pb2.TrainEvalPipelineConfig()
+    post.CopyFrom(config)
+    post.model.ssd.post_processing.batch_non_max_suppression.use_class_agnostic_nms = True
+    nms_fn, _ = post_processing_builder.build(post.model.ssd.post_processing)
+    original = model._non_max_suppression_fn  # pylint: disable=protected-access
+    model._non_max_suppression_fn = nms_fn  # pylint: disable=protected-access
+    try:
+        detections = model.postprocess(prediction, shapes)
+    finally:
+        model._non_max_suppression_fn = original  # pylint: disable=protected-access
+    return {key: detections[key].numpy()
+            for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections")}
+
+
 def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str) -> dict:
     """Builds, randomises, saves and runs one architecture; returns a summary."""
     started = time.time()
@@ -188,6 +205,8 @@ def write_fixture(name: str, config_path: str, size: int | None, classification:
     detections = model.postprocess(prediction, shapes)
     for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
         ref[key] = detections[key].numpy()
+    for key, value in class_agnostic_detections(model, config, prediction, shapes).items():
+        ref[f"agnostic_{key}"] = value
     serving = exporter_lib_v2.DetectionFromImageModule(model)
     per_image = [serving.__call__(tf.constant(image[None])) for image in images]
     for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):

@@ -12,6 +12,10 @@
   clipping: such a box overlaps no box inside the window, so dropping it
   before the NMS selects the same boxes. One `combined_non_max_suppression`
   op does the per-class loop of the OD API's `multiclass_non_max_suppression`.
+  With `use_class_agnostic_nms` it is the OD API's
+  `class_agnostic_non_max_suppression` instead: each box takes its best class's
+  score and class, one NMS over all boxes keeps up to max_total_detections
+  (what the TFLite detection op calls fast NMS).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ class PostProcessing:
     change_coordinate_frame: bool = True
     score_converter: str = IDENTITY
     logit_scale: float = 1.0
+    class_agnostic: bool = False
 
     @classmethod
     def from_proto(cls, message) -> "PostProcessing":
@@ -44,7 +49,7 @@ class PostProcessing:
                    max_total_detections=nms.max_total_detections,
                    change_coordinate_frame=nms.change_coordinate_frame,
                    score_converter=message.ScoreConverter.Name(message.score_converter),
-                   logit_scale=message.logit_scale or 1.0)
+                   logit_scale=message.logit_scale or 1.0, class_agnostic=nms.use_class_agnostic_nms)
 
 
 def decode_boxes(codes: tf.Tensor, anchors: tf.Tensor, scales: tuple[float, ...] | None) -> tf.Tensor:
@@ -92,10 +97,13 @@ def batch_non_max_suppression(boxes: tf.Tensor, scores: tf.Tensor, post: PostPro
     scores = tf.where(outside[:, :, None], tf.fill(tf.shape(scores), scores.dtype.min), scores)
     num_classes = scores.shape[-1]
     max_total = post.max_total_detections or post.max_detections_per_class * num_classes
-    nmsed_boxes, nmsed_scores, nmsed_classes, num = tf.image.combined_non_max_suppression(
-        boxes[:, :, None, :], scores, max_output_size_per_class=post.max_detections_per_class,
-        max_total_size=max_total, iou_threshold=post.iou_threshold, score_threshold=post.score_threshold,
-        pad_per_class=False, clip_boxes=False)
+    if post.class_agnostic:
+        nmsed_boxes, nmsed_scores, nmsed_classes, num = _class_agnostic_nms(boxes, scores, post, max_total)
+    else:
+        nmsed_boxes, nmsed_scores, nmsed_classes, num = tf.image.combined_non_max_suppression(
+            boxes[:, :, None, :], scores, max_output_size_per_class=post.max_detections_per_class,
+            max_total_size=max_total, iou_threshold=post.iou_threshold, score_threshold=post.score_threshold,
+            pad_per_class=False, clip_boxes=False)
     low, high = tf.stack([wy0, wx0, wy0, wx0], axis=-1), tf.stack([wy1, wx1, wy1, wx1], axis=-1)
     clipped = tf.clip_by_value(nmsed_boxes, low, high)
     if post.change_coordinate_frame:
@@ -103,3 +111,22 @@ def batch_non_max_suppression(boxes: tf.Tensor, scores: tf.Tensor, post: PostPro
     valid = tf.sequence_mask(num, max_total, dtype=tf.float32)
     return {"detection_boxes": clipped * valid[:, :, None], "detection_scores": nmsed_scores * valid,
             "detection_classes": nmsed_classes * valid, "num_detections": num}
+
+
+def _class_agnostic_nms(boxes: tf.Tensor, scores: tf.Tensor, post: PostProcessing, max_total: int):
+    """The OD API's class_agnostic_non_max_suppression per image (max_classes_per_detection 1), padded."""
+
+    def one_image(inputs):
+        image_boxes, image_scores = inputs
+        best = tf.reduce_max(image_scores, axis=-1)
+        classes = tf.cast(tf.argmax(image_scores, axis=-1), tf.float32)
+        selected, selected_scores = tf.image.non_max_suppression_with_scores(
+            image_boxes, best, max_total, iou_threshold=post.iou_threshold, score_threshold=post.score_threshold)
+        count = tf.shape(selected)[0]
+        pad = max_total - count
+        return (tf.pad(tf.gather(image_boxes, selected), [[0, pad], [0, 0]]),
+                tf.pad(selected_scores, [[0, pad]]), tf.pad(tf.gather(classes, selected), [[0, pad]]), count)
+
+    signature = (tf.TensorSpec([max_total, 4], boxes.dtype), tf.TensorSpec([max_total], scores.dtype),
+                 tf.TensorSpec([max_total], tf.float32), tf.TensorSpec([], tf.int32))
+    return tf.map_fn(one_image, (boxes, scores), fn_output_signature=signature)
