@@ -12,10 +12,6 @@ from tfx.dsl.io import fileio
 from tfx.types import component_spec
 from tfx.types.artifact import Artifact
 
-PIPELINE_CONFIG_FILENAME = "pipeline.config"
-LABEL_MAP_FILENAME = "label_map.pbtxt"
-VALIDATION_FILENAME = "validation.json"
-
 
 class PipelineConfigFile(Artifact):
     """A TF OD API pipeline.config (the file, or a folder holding `pipeline.config`)."""

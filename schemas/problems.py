@@ -31,6 +31,11 @@ class ProblemsError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+def problem(where: str, message: str, line: int = 0, col: int = 0) -> ProblemsError:
+    """A ProblemsError holding one Problem (the one helper for a single error with a place)."""
+    return ProblemsError([Problem(where, message, line, col)])
+
+
 def read_user_file(path: str) -> str:
     """The UTF-8 text of a user's file; a missing or unreadable file raises ProblemsError."""
     try:

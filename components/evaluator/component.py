@@ -16,6 +16,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components.artifact_types import LabelMapFile
 from components.evaluator import executor
 from components.evaluator.coco_metrics import HEADLINE_METRIC
+from components.names import BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, MODEL_KEY
 
 # Optional parameter the pipeline sets so a code change re-runs the node.
 CODE_VERSION_KEY = "detflow_code_version"
@@ -35,14 +36,14 @@ class EvaluatorSpec(types.ComponentSpec):
         CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
-        "examples": ChannelParameter(type=standard_artifacts.Examples),
-        "model": ChannelParameter(type=standard_artifacts.Model),
-        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
-        "label_map": ChannelParameter(type=LabelMapFile, optional=True),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
+        LABEL_MAP_KEY: ChannelParameter(type=LabelMapFile, optional=True),
     }
     OUTPUTS = {
-        "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
-        "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+        EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
     }
 
 

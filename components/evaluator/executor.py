@@ -14,6 +14,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
+from components.names import BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, MODEL_KEY
 
 METRICS_FILE = "metrics.json"
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
@@ -44,12 +45,12 @@ class Executor(base_executor.BaseExecutor):
         metric = exec_properties["metric"]
         check_metric_name(metric)
         min_map, max_regression = float(exec_properties["min_map"]), float(exec_properties["max_regression"])
-        examples = artifact_utils.get_single_instance(input_dict["examples"])
-        model = artifact_utils.get_single_instance(input_dict["model"])
-        baseline = (input_dict.get("baseline_model") or [None])[0]
-        label_maps = input_dict.get("label_map") or []
-        evaluation = artifact_utils.get_single_instance(output_dict["evaluation"])
-        blessing = artifact_utils.get_single_instance(output_dict["blessing"])
+        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
+        model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
+        baseline = (input_dict.get(BASELINE_MODEL_KEY) or [None])[0]
+        label_maps = input_dict.get(LABEL_MAP_KEY) or []
+        evaluation = artifact_utils.get_single_instance(output_dict[EVALUATION_KEY])
+        blessing = artifact_utils.get_single_instance(output_dict[BLESSING_KEY])
 
         exports = {"candidate": path_utils.serving_model_path(model.uri)}
         if baseline is not None:

@@ -18,25 +18,28 @@ import numpy as np
 import tensorflow as tf
 
 from components.evaluator.coco_metrics import CocoAccumulator
-from components.trainer import tf_example
+from components.names import LABEL_MAP_FILE
+from components.trainer import export as export_lib, tf_example
 
-LABEL_MAP_FILE = "label_map.pbtxt"
 DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 
 
 def find_label_map(export_dir: str, label_map_dir: Optional[str] = None) -> str:
     """The label map to evaluate with: `<label_map_dir>/label_map.pbtxt` when given
     (or `label_map_dir` itself if it is the file), else the one the export carries
-    in `assets/` or beside saved_model.pb. Raises FileNotFoundError naming where it looked."""
-    candidates = []
+    (`export.find_label_map`). Raises FileNotFoundError naming where it looked."""
+    looked = []
     if label_map_dir:
-        candidates += [label_map_dir] if tf.io.gfile.exists(label_map_dir) and not tf.io.gfile.isdir(
-            label_map_dir) else [os.path.join(label_map_dir, LABEL_MAP_FILE)]
-    candidates += [os.path.join(export_dir, "assets", LABEL_MAP_FILE), os.path.join(export_dir, LABEL_MAP_FILE)]
-    for path in candidates:
-        if tf.io.gfile.exists(path):
-            return path
-    raise FileNotFoundError(f"no label map found; looked at: {', '.join(candidates)}")
+        given = label_map_dir if tf.io.gfile.exists(label_map_dir) and not tf.io.gfile.isdir(label_map_dir) \
+            else os.path.join(label_map_dir, LABEL_MAP_FILE)
+        if tf.io.gfile.exists(given):
+            return given
+        looked.append(given)
+    found = export_lib.find_label_map(export_dir)
+    if found:
+        return found
+    looked += export_lib.label_map_candidates(export_dir)
+    raise FileNotFoundError(f"no label map found; looked at: {', '.join(looked)}")
 
 
 def read_label_map(path: str) -> dict[int, str]:

@@ -25,6 +25,7 @@ from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from components.evaluator.executor import METRICS_FILE
+from components.names import MODEL_KEY
 
 TFLITE_DIR = "Format-TFLite"   # components.trainer.tflite_export.TFLITE_DIR (kept free of TensorFlow imports)
 
@@ -51,7 +52,7 @@ class Executor(pusher_executor.Executor):
         blessings = input_dict.get("model_blessing") or []
         metrics = os.path.join(blessings[0].uri, METRICS_FILE) if blessings else ""
         metrics = metrics if metrics and fileio.exists(metrics) else ""
-        tflite_dir = os.path.join(input_dict["model"][0].uri, TFLITE_DIR)
+        tflite_dir = os.path.join(input_dict[MODEL_KEY][0].uri, TFLITE_DIR)
         self._tflite_files = sorted(fileio.listdir(tflite_dir)) if fileio.exists(tflite_dir) else []
         if not metrics and not self._tflite_files:
             return model_path

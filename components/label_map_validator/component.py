@@ -13,6 +13,7 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile, ValidatedLabelMap
 from components.label_map_validator import executor
+from components.names import EXAMPLES_KEY, LABEL_MAP_KEY, PIPELINE_CONFIG_KEY, VALIDATED_LABEL_MAP_KEY
 
 # Optional parameter the pipeline sets so a code change re-runs the node.
 CODE_VERSION_KEY = "detflow_code_version"
@@ -27,11 +28,11 @@ class LabelMapValidatorSpec(types.ComponentSpec):
                   MAX_DROPPED_BOX_SHARE_KEY: ExecutionParameter(type=float, optional=True),
                   ALLOW_EMPTY_CLASSES_KEY: ExecutionParameter(type=int, optional=True)}
     INPUTS = {
-        "label_map": ChannelParameter(type=LabelMapFile),
-        "pipeline_config": ChannelParameter(type=PipelineConfigFile),
-        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        LABEL_MAP_KEY: ChannelParameter(type=LabelMapFile),
+        PIPELINE_CONFIG_KEY: ChannelParameter(type=PipelineConfigFile),
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
     }
-    OUTPUTS = {"validated_label_map": ChannelParameter(type=ValidatedLabelMap)}
+    OUTPUTS = {VALIDATED_LABEL_MAP_KEY: ChannelParameter(type=ValidatedLabelMap)}
 
 
 class LabelMapValidator(base_component.BaseComponent):

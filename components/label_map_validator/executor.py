@@ -10,8 +10,9 @@ from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from components.artifact_types import (LABEL_MAP_FILENAME, PIPELINE_CONFIG_FILENAME, VALIDATION_FILENAME,
-                                       resolve_file)
+from components.artifact_types import resolve_file
+from components.names import (EXAMPLES_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY,
+                              VALIDATED_LABEL_MAP_KEY, VALIDATION_FILE)
 from schemas.label_map import parse_label_map_text
 from schemas.label_map_validation import DataPolicy, count_classes, validate
 from schemas.pipeline_config import parse_pipeline_config_text
@@ -47,15 +48,15 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
         """Writes label_map.pbtxt + validation.json and the custom properties; raises on hard problems."""
-        label_map_path = resolve_file(artifact_utils.get_single_uri(input_dict["label_map"]), LABEL_MAP_FILENAME)
-        config_path = resolve_file(artifact_utils.get_single_uri(input_dict["pipeline_config"]),
-                                   PIPELINE_CONFIG_FILENAME)
+        label_map_path = resolve_file(artifact_utils.get_single_uri(input_dict[LABEL_MAP_KEY]), LABEL_MAP_FILE)
+        config_path = resolve_file(artifact_utils.get_single_uri(input_dict[PIPELINE_CONFIG_KEY]),
+                                   PIPELINE_CONFIG_FILE)
         try:
             label_map = parse_label_map_text(_read(label_map_path), label_map_path)
             config = parse_pipeline_config_text(_read(config_path), config_path)
         except ProblemsError as error:
             raise LabelMapValidationError("label map validation failed:\n" + str(error)) from None
-        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
         counts, images = count_classes(_split_files(examples))
         share = exec_properties.get(MAX_DROPPED_BOX_SHARE_KEY)
         policy = DataPolicy(max_dropped_box_share=float("inf") if share is None else float(share),
@@ -64,10 +65,10 @@ class Executor(base_executor.BaseExecutor):
                       if examples.has_custom_property("conversion_report") else {})
         report = validate(label_map, counts, images, config, conversion=conversion, policy=policy)
 
-        output = artifact_utils.get_single_instance(output_dict["validated_label_map"])
+        output = artifact_utils.get_single_instance(output_dict[VALIDATED_LABEL_MAP_KEY])
         fileio.makedirs(output.uri)
-        _write(os.path.join(output.uri, LABEL_MAP_FILENAME), label_map.to_text())
-        _write(os.path.join(output.uri, VALIDATION_FILENAME), json.dumps(report.to_json(), indent=2))
+        _write(os.path.join(output.uri, LABEL_MAP_FILE), label_map.to_text())
+        _write(os.path.join(output.uri, VALIDATION_FILE), json.dumps(report.to_json(), indent=2))
         output.set_string_custom_property("content_hash", label_map.content_hash)
         output.set_int_custom_property("num_classes", label_map.num_classes)
         output.set_string_custom_property("class_counts", json.dumps(counts, sort_keys=True))

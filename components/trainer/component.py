@@ -22,8 +22,9 @@ from tfx.types import channel_utils, standard_artifacts, standard_component_spec
 from tfx.types.component_spec import ChannelParameter
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
+from components.names import LABEL_MAP_KEY, PIPELINE_CONFIG_KEY
 from components.trainer import executor
-from components.trainer import run_fn as run_fn_lib
+from components.trainer import strategy as strategy_lib
 
 RUN_FN = "components.trainer.run_fn.run_fn"
 
@@ -33,8 +34,8 @@ class DetectionTrainerSpec(standard_component_specs.TrainerSpec):
 
     INPUTS = {
         **standard_component_specs.TrainerSpec.INPUTS,
-        "pipeline_config": ChannelParameter(type=PipelineConfigFile),
-        "label_map": ChannelParameter(type=LabelMapFile, optional=True),
+        PIPELINE_CONFIG_KEY: ChannelParameter(type=PipelineConfigFile),
+        LABEL_MAP_KEY: ChannelParameter(type=LabelMapFile, optional=True),
     }
 
 
@@ -78,7 +79,7 @@ class DetectionTrainer(base_component.BaseComponent):
                  base_model: Optional[types.BaseChannel] = None, num_steps: Optional[int] = None,
                  custom_config: Optional[dict[str, Any]] = None, run_fn: str = RUN_FN):
         custom_config = dict(custom_config or {})
-        run_fn_lib.check_strategy(custom_config.get("strategy", "auto"))
+        strategy_lib.check_strategy(custom_config.get("strategy", "auto"))
         if custom_config.get("tflite"):
             from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
             tflite_export.check_modes(list(custom_config["tflite"]), "custom_config['tflite']")

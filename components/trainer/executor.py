@@ -34,6 +34,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components.common import file_lock
+from components.names import BASE_MODEL_KEY, LABEL_MAP_KEY, MODEL_KEY, PIPELINE_CONFIG_KEY
 from components.trainer import run_fn as run_fn_lib
 
 log = logging.getLogger("detflow.trainer")
@@ -47,7 +48,7 @@ class Executor(tfx_trainer_executor.GenericExecutor):
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
         uris = {key: artifact_utils.get_single_uri(input_dict[key])
-                for key in ("pipeline_config", "label_map", "base_model") if input_dict.get(key)}
+                for key in (PIPELINE_CONFIG_KEY, LABEL_MAP_KEY, BASE_MODEL_KEY) if input_dict.get(key)}
         custom = json.loads(exec_properties.get("custom_config") or "{}")
         custom[run_fn_lib.INPUT_URIS_KEY] = uris
         material = resume_material(input_dict, exec_properties)
@@ -59,7 +60,7 @@ class Executor(tfx_trainer_executor.GenericExecutor):
             super().Do(input_dict, output_dict, {**exec_properties, "custom_config": json.dumps(custom)})
             if claimed:   # still locked: no other execution can pick the folder up meanwhile
                 fileio.rmtree(work_dir)
-        model = output_dict["model"][0]
+        model = output_dict[MODEL_KEY][0]
         path = os.path.join(model.uri, run_fn_lib.TRAIN_RESULT_FILE)
         if fileio.exists(path):
             with fileio.open(path) as f:

@@ -41,11 +41,10 @@ from typing import Any
 
 import tensorflow as tf
 
+from components.names import LABEL_MAP_FILE, PIPELINE_CONFIG_FILE
 from components.trainer import resizing
 from components.trainer.models.spec import DetectorBundle, ModelSpec
 
-LABEL_MAP_NAME = "label_map.pbtxt"
-PIPELINE_CONFIG_NAME = "pipeline.config"
 CHECKPOINT_DIR = "checkpoint"
 BYTES_SIGNATURE = "serving_bytes"
 
@@ -175,14 +174,14 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
     tmp = tempfile.mkdtemp(prefix=os.path.basename(out_dir) + ".tmp-", dir=parent)
     staging = tempfile.mkdtemp(prefix="detflow-export-assets-")
     try:
-        label_map_copy = os.path.join(staging, LABEL_MAP_NAME)
+        label_map_copy = os.path.join(staging, LABEL_MAP_FILE)
         if label_map_path:
             tf.io.gfile.copy(label_map_path, label_map_copy, overwrite=True)
         else:
             with open(label_map_copy, "w", encoding="utf-8") as f:
                 f.write("".join(f'item {{ id: {i} name: "class_{i}" }}\n'
                                 for i in range(1, bundle.spec.num_classes + 1)))
-        config_copy = os.path.join(staging, PIPELINE_CONFIG_NAME)
+        config_copy = os.path.join(staging, PIPELINE_CONFIG_FILE)
         with open(config_copy, "w", encoding="utf-8") as f:
             f.write(pipeline_config_text)
 
@@ -211,9 +210,14 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
     return out_dir
 
 
+def label_map_candidates(export_dir: str) -> list[str]:
+    """Where an export's label map may be, in order: assets/, then beside saved_model.pb."""
+    return [os.path.join(export_dir, "assets", LABEL_MAP_FILE), os.path.join(export_dir, LABEL_MAP_FILE)]
+
+
 def find_label_map(export_dir: str) -> str | None:
-    """The label map of an export: assets/label_map.pbtxt or label_map.pbtxt beside saved_model.pb."""
-    for candidate in (os.path.join(export_dir, "assets", LABEL_MAP_NAME), os.path.join(export_dir, LABEL_MAP_NAME)):
+    """The label map of an export (the first of `label_map_candidates` that exists), or None."""
+    for candidate in label_map_candidates(export_dir):
         if tf.io.gfile.exists(candidate):
             return candidate
     return None

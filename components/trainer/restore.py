@@ -41,7 +41,7 @@ from tensorflow.python.checkpoint import graph_view  # object paths as checkpoin
 
 from components.trainer import network_settings
 from schemas.checkpoint_paths import CHECKPOINT_FOLDERS
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import ProblemsError, problem
 
 CHECKPOINT_TYPES = ("classification", "detection", "full")
 _SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -105,9 +105,6 @@ def _count(items: list[dict[str, str]]) -> dict[str, int]:
     return out
 
 
-def _problem(where: str, message: str) -> ProblemsError:
-    return ProblemsError([Problem(where, message)])
-
 
 def _latest_in_dir(directory: str) -> str | None:
     state = os.path.join(directory, "checkpoint")
@@ -131,7 +128,7 @@ def find_checkpoint(path: str) -> str:
     (a Trainer's Model artifact).
     """
     if not path:
-        raise _problem("fine_tune_checkpoint", "no checkpoint path given")
+        raise problem("fine_tune_checkpoint", "no checkpoint path given")
     if tf.io.gfile.exists(path + ".index"):
         return path
     if tf.io.gfile.isdir(path):
@@ -141,9 +138,9 @@ def find_checkpoint(path: str) -> str:
                 found = _latest_in_dir(directory)
                 if found:
                     return found
-        raise _problem(path, "no checkpoint found (looked for a 'checkpoint' state file or ckpt-*.index "
+        raise problem(path, "no checkpoint found (looked for a 'checkpoint' state file or ckpt-*.index "
                        "here and under checkpoint/, Format-Serving/checkpoint/ and Format-Serving/)")
-    raise _problem(path, "checkpoint not found (neither a checkpoint prefix with a .index file nor a directory)")
+    raise problem(path, "checkpoint not found (neither a checkpoint prefix with a .index file nor a directory)")
 
 
 def config_beside(prefix: str) -> str | None:
@@ -247,14 +244,14 @@ def _is_ssd(model) -> bool:
 def _no_match(prefix: str, model, keys: list[str]) -> ProblemsError:
     model_keys = [k[len("model/"):] for k in keys if k.startswith("model/")]
     if _is_ssd(model) and any(k.startswith(_OLD_SSD_LAYOUT) for k in model_keys):
-        return _problem(prefix, "this checkpoint was written by detflow 0.1, whose SSD networks were Model Garden's "
+        return problem(prefix, "this checkpoint was written by detflow 0.1, whose SSD networks were Model Garden's "
                         "RetinaNet (keys model/_backbone, model/_decoder, model/_head): their FPN, preprocessing "
                         "and anchor order compute another function than the OD API networks detflow builds now, "
                         "so its weights cannot be carried over. Fine-tune from a TF2 Detection Zoo checkpoint or "
                         "the embedded base checkpoint (`detflow init` writes a config for it) and train again; "
                         "the old export's SavedModel still serves (`detflow predict`)")
     some = sorted(keys)[:_SHOWN]
-    return _problem(prefix, "no variable of this model is in the checkpoint (is it a TF2 object-based checkpoint "
+    return problem(prefix, "no variable of this model is in the checkpoint (is it a TF2 object-based checkpoint "
                     f"of this architecture?); it holds e.g. {', '.join(some) or 'nothing'}")
 
 
@@ -272,7 +269,7 @@ def _network_check(prefix: str, pipeline_proto, checkpoint_type: str) -> str:
     if checkpoint_type == "classification":
         diffs = [d for d in diffs if ".feature_extractor." in d or d.startswith("model:")]
     if diffs:
-        raise _problem(prefix, "the checkpoint's network differs from this config's, though its variables may "
+        raise problem(prefix, "the checkpoint's network differs from this config's, though its variables may "
                        f"fit: restoring it would compute another function ({path} vs this pipeline.config):\n  "
                        + "\n  ".join(diffs))
     return f"network settings equal to {path}"
@@ -288,14 +285,14 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
     checkpoint does not fit (see the module doc).
     """
     if fine_tune_checkpoint_type not in CHECKPOINT_TYPES:
-        raise _problem("fine_tune_checkpoint_type", f"{fine_tune_checkpoint_type!r} is not one of "
+        raise problem("fine_tune_checkpoint_type", f"{fine_tune_checkpoint_type!r} is not one of "
                        f"{', '.join(CHECKPOINT_TYPES)}")
     prefix = find_checkpoint(path)
     try:
         reader = tf.train.load_checkpoint(prefix)
         shapes = reader.get_variable_to_shape_map()
     except (tf.errors.OpError, ValueError) as e:
-        raise _problem(prefix, f"cannot read checkpoint: {e}") from None
+        raise problem(prefix, f"cannot read checkpoint: {e}") from None
     keys = [k for k in shapes if k.endswith(_SUFFIX)]
     variables = all_variable_paths(model)
     classification = fine_tune_checkpoint_type == "classification"
@@ -311,7 +308,7 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
     if hits(layout) == 0:
         raise _no_match(prefix, model, keys)
     if layout == "classification" and not classification:
-        raise _problem(prefix, "this is a classification checkpoint (keys feature_extractor/...): it holds a "
+        raise problem(prefix, "this is a classification checkpoint (keys feature_extractor/...): it holds a "
                        "backbone only; set fine_tune_checkpoint_type: \"classification\" to restore it")
     network_check = _network_check(prefix, pipeline_proto, fine_tune_checkpoint_type)
     report = RestoreReport(checkpoint=prefix, checkpoint_type=fine_tune_checkpoint_type, layout=layout,
@@ -375,7 +372,7 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
         lines.append("  (another feature_extractor, depth_multiplier, levels or head config? 'detection' "
                      "re-initialises only the class predictor when num_classes changes; 'classification' takes "
                      "the backbone alone)")
-        raise _problem(prefix, "\n".join(lines))
+        raise problem(prefix, "\n".join(lines))
     for var, key, module in to_assign:
         var.assign(reader.get_tensor(key))
         report.restored[module] = report.restored.get(module, 0) + 1

@@ -18,35 +18,35 @@ import json
 import logging
 import os
 
+from components.names import BASE_MODEL_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY
+
 TRAIN_RESULT_FILE = "train_result.json"
 INPUT_URIS_KEY = "detflow_input_uris"
 WORK_DIR_KEY = "detflow_work_dir"
 WORK_DIR_PRIVATE = ("resume_key.json", ".lock")   # the executor's, left behind when moving
-STRATEGIES = ("auto", "mirrored", "one_device", "default")
 _PATH_FIELDS = ("model_dir", "checkpoint", "export_checkpoint")
 
 
 def run_fn(fn_args) -> None:
     """Trains and exports; see the module doc. Raises ProblemsError for a config/checkpoint misfit."""
-    from components.artifact_types import (  # pylint: disable=import-outside-toplevel
-        LABEL_MAP_FILENAME, PIPELINE_CONFIG_FILENAME, resolve_file)
-    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+    from components.artifact_types import resolve_file  # pylint: disable=import-outside-toplevel
+    from components.trainer import strategy as strategy_lib, train_loop  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
 
     logging.getLogger("detflow").setLevel(logging.INFO)
     custom = dict(fn_args.custom_config or {})
     uris = custom.get(INPUT_URIS_KEY, {})
-    config_path = resolve_file(uris["pipeline_config"], PIPELINE_CONFIG_FILENAME)
+    config_path = resolve_file(uris[PIPELINE_CONFIG_KEY], PIPELINE_CONFIG_FILE)
     config = load_pipeline_config(config_path)
     train_loop.resolve_relative_paths(config.proto, config_path)
-    label_map = (resolve_file(uris["label_map"], LABEL_MAP_FILENAME) if uris.get("label_map")
+    label_map = (resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
                  else config.proto.train_input_reader.label_map_path)
     model_dir = custom.get(WORK_DIR_KEY) or fn_args.model_run_dir
     result = train_loop.train(
         config, fn_args.train_files, fn_args.eval_files, model_dir=model_dir,
         num_steps=custom.get("num_steps") or fn_args.train_steps or None,
-        batch_size=custom.get("batch_size"), base_checkpoint=uris.get("base_model"),
-        strategy=build_strategy(custom.get("strategy", "auto")),
+        batch_size=custom.get("batch_size"), base_checkpoint=uris.get(BASE_MODEL_KEY),
+        strategy=strategy_lib.build_strategy(custom.get("strategy", "auto")),
         label_map_path=label_map, export_dir=fn_args.serving_model_dir,
         tensorboard_dir=os.path.join(model_dir, "train"),
         freeze_backbone=bool(custom.get("freeze_backbone", True)),
@@ -63,29 +63,6 @@ def run_fn(fn_args) -> None:
                                                 tflite_export.DEFAULT_REPRESENTATIVE_SIZE)))
     for folder in (model_uri, fn_args.model_run_dir):
         _write_json(os.path.join(folder, TRAIN_RESULT_FILE), result)
-
-
-def build_strategy(name: str):
-    """The tf.distribute strategy `custom_config['strategy']` names; None for "auto" (train_loop chooses).
-
-    "mirrored": MirroredStrategy over all GPUs (the CPU when there are none);
-    "one_device": the first GPU, else the CPU; "default": TF's default strategy.
-    """
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    check_strategy(name)
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "one_device":
-        return tf.distribute.OneDeviceStrategy("/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0")
-    if name == "default":
-        return tf.distribute.get_strategy()
-    return None
-
-
-def check_strategy(name: str) -> None:
-    """Raises ValueError unless `name` is one of STRATEGIES."""
-    if name not in STRATEGIES:
-        raise ValueError(f"custom_config['strategy'] = {name!r}: expected one of {', '.join(STRATEGIES)}")
 
 
 def move_contents(src: str, dst: str) -> None:

@@ -42,7 +42,7 @@ from components.trainer import export as export_lib
 from components.trainer import resizing, restore, tflite_metadata
 from components.trainer.models import factory
 from components.trainer.models.spec import DetectorBundle
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import ProblemsError, problem
 
 QUANTIZE_MODES = ("none", "float16", "int8")
 DEFAULT_REPRESENTATIVE_SIZE = 100
@@ -68,9 +68,6 @@ class TfliteExport:
 TFLITE_DETECTIONS_PER_CLASS = 100
 
 
-def _problem(where: str, message: str) -> ProblemsError:
-    return ProblemsError([Problem(where, message)])
-
 
 def normalization(feature_extractor: str) -> tuple[list[float], list[float]]:
     """(mean, std) per RGB channel of the feature extractor's preprocessing: input = (pixel - mean) / std."""
@@ -81,19 +78,19 @@ def check_exportable(bundle: DetectorBundle, where: str) -> None:
     """ProblemsError unless the model is an SSD with a fixed input size (what a TFLite detector needs)."""
     spec = bundle.spec
     if spec.meta_architecture != "ssd":
-        raise _problem(where, f"model.{spec.meta_architecture}: TFLite export is for SSD models (the OD API's "
+        raise problem(where, f"model.{spec.meta_architecture}: TFLite export is for SSD models (the OD API's "
                               "TFLite convention); export this model with --format saved_model")
     if spec.keep_aspect_ratio:
-        raise _problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
+        raise problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
 
 
 def check_config_exportable(pipeline_proto, where: str) -> None:
     """`check_exportable` on a parsed pipeline.config, before anything is built or trained."""
     kind = pipeline_proto.model.WhichOneof("model")
     if kind != "ssd":
-        raise _problem(where, f"model.{kind}: TFLite export is for SSD models (the OD API's TFLite convention)")
+        raise problem(where, f"model.{kind}: TFLite export is for SSD models (the OD API's TFLite convention)")
     if pipeline_proto.model.ssd.image_resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
-        raise _problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
+        raise problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
 
 
 def _postprocess_signature(bundle: DetectorBundle) -> str:
@@ -150,7 +147,7 @@ def representative_images(patterns: str | Sequence[str], bundle: DetectorBundle,
     try:
         files = inputs.expand_globs(patterns)
     except ValueError as error:
-        raise _problem("--representative-data", str(error)) from None
+        raise problem("--representative-data", str(error)) from None
     inputs.check_records(files)
     spec, out = bundle.spec, []
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP" if files[0].endswith(".gz") else "")
@@ -159,16 +156,16 @@ def representative_images(patterns: str | Sequence[str], bundle: DetectorBundle,
         resized, _ = resizing.resize_to_input(bundle.preprocess(image)[None], spec.input_height, spec.input_width)
         out.append(resized.numpy().astype(np.float32))
     if not out:
-        raise _problem("--representative-data", f"{', '.join(files)}: no images to calibrate int8 on")
+        raise problem("--representative-data", f"{', '.join(files)}: no images to calibrate int8 on")
     return out
 
 
 def convert(bundle: DetectorBundle, quantize: str = "none", representative: Sequence[np.ndarray] = ()) -> bytes:
     """The .tflite bytes (without metadata) of `bundle` for a quantize mode of QUANTIZE_MODES."""
     if quantize not in QUANTIZE_MODES:
-        raise _problem("--quantize", f"{quantize!r} is not one of {', '.join(QUANTIZE_MODES)}")
+        raise problem("--quantize", f"{quantize!r} is not one of {', '.join(QUANTIZE_MODES)}")
     if quantize == "int8" and not representative:
-        raise _problem("--representative-data", "int8 needs representative images (TFRecords of the train split)")
+        raise problem("--representative-data", "int8 needs representative images (TFRecords of the train split)")
     module = TfliteDetector(bundle)
     with tempfile.TemporaryDirectory(prefix="detflow-tflite-") as tmp:
         tf.saved_model.save(module, tmp, signatures={"serving_default": module.infer.get_concrete_function()})
@@ -197,18 +194,18 @@ def convert_saved_model(saved_model_dir: str, quantize: str = "none",
         text = str(error)
         ops = sorted(set(re.findall(r"^\s*'?(tf\.\w+)", text, re.MULTILINE)))
         if ops:
-            raise _problem("TFLite converter", f"cannot convert this model: no TFLite builtin kernel for "
+            raise problem("TFLite converter", f"cannot convert this model: no TFLite builtin kernel for "
                                                f"{', '.join(ops)} (detflow exports builtin ops only)") from None
         lines = [line.strip() for line in text.splitlines() if line.strip()]
-        raise _problem("TFLite converter", f"cannot convert this model: {(lines or [repr(error)])[0]}") from None
+        raise problem("TFLite converter", f"cannot convert this model: {(lines or [repr(error)])[0]}") from None
 
 
 def load_export(export_dir: str) -> tuple[DetectorBundle, str]:
     """(the detector of an export, restored from its checkpoint with `full`; its config text)."""
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
-    config_path = os.path.join(export_dir, "assets", export_lib.PIPELINE_CONFIG_NAME)
+    config_path = os.path.join(export_dir, "assets", export_lib.PIPELINE_CONFIG_FILE)
     if not tf.io.gfile.exists(config_path):
-        raise _problem(export_dir, "not a detflow export: no assets/pipeline.config (export a trained model dir's "
+        raise problem(export_dir, "not a detflow export: no assets/pipeline.config (export a trained model dir's "
                                    "export/ folder, or a pushed model)")
     with tf.io.gfile.GFile(config_path) as f:
         text = f.read()
@@ -287,7 +284,7 @@ def check_modes(modes: Sequence[str], where: str) -> None:
     """ProblemsError naming `where` unless every mode is one of QUANTIZE_MODES, each once."""
     unknown = [m for m in modes if m not in QUANTIZE_MODES]
     if unknown or len(set(modes)) != len(modes):
-        raise _problem(where, f"{','.join(modes)}: expected distinct modes of {', '.join(QUANTIZE_MODES)}")
+        raise problem(where, f"{','.join(modes)}: expected distinct modes of {', '.join(QUANTIZE_MODES)}")
 
 
 class TfliteRunner:

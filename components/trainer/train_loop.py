@@ -27,7 +27,9 @@ import tensorflow as tf
 
 from components.trainer import augmentations, inputs, optimizers, tasks
 from components.trainer.models import factory
+from components.trainer.models.spec import config_problem
 from components.trainer import restore as restore_lib
+from components.trainer import strategy as strategy_lib
 from schemas.problems import Problem, ProblemsError
 
 log = logging.getLogger("detflow.train")
@@ -101,11 +103,11 @@ class TrainSettings:
         steps = tc.num_steps if num_steps is None else num_steps
         where = "train_config.num_steps" if num_steps is None else "--num-steps"
         if steps <= 0:
-            raise _fail(where, f"{steps}: give a positive step count" +
+            raise config_problem(where, f"{steps}: give a positive step count" +
                         (" (0 means 'forever' in the OD API)" if steps == 0 else ""))
         batch = tc.batch_size if batch_size is None else batch_size
         if batch <= 0:
-            raise _fail("train_config.batch_size" if batch_size is None else "--batch-size",
+            raise config_problem("train_config.batch_size" if batch_size is None else "--batch-size",
                         f"{batch}: give a positive batch size")
         return cls(num_steps=int(steps), batch_size=int(batch),
                    checkpoint=base_checkpoint if base_checkpoint is not None else tc.fine_tune_checkpoint,
@@ -123,16 +125,6 @@ def inputs_from_config(proto) -> tuple[str, str | None, str]:
     evaluate = ",".join(proto.eval_input_reader[0].tf_record_input_reader.input_path) \
         if proto.eval_input_reader else ""
     return train, evaluate or None, proto.train_input_reader.label_map_path
-
-
-def choose_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over all GPUs when there are several, one GPU, else the default (CPU)."""
-    gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
-    if len(gpus) == 1:
-        return tf.distribute.OneDeviceStrategy("/gpu:0")
-    return tf.distribute.get_strategy()
 
 
 def resolve_relative_paths(proto, config_path: str) -> None:
@@ -170,10 +162,6 @@ def _proto(pipeline_config):
 def _config_text(pipeline_config) -> str:
     from google.protobuf import text_format  # pylint: disable=import-outside-toplevel
     return getattr(pipeline_config, "text", None) or text_format.MessageToString(_proto(pipeline_config))
-
-
-def _fail(field: str, message: str) -> ProblemsError:
-    return ProblemsError([Problem("pipeline.config", f"{field}: {message}")])
 
 
 def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
@@ -307,9 +295,9 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
     checkpoint_every = int(checkpoint_every or min(1000, max(1, num_steps // 5)))
     tf.io.gfile.makedirs(model_dir)
     tf.random.set_seed(seed)
-    strategy = strategy or choose_strategy()
+    strategy = strategy or strategy_lib.build_strategy("auto")
     if batch_size % strategy.num_replicas_in_sync:
-        raise _fail("train_config.batch_size", f"{batch_size} is the global batch; it must divide evenly over "
+        raise config_problem("train_config.batch_size", f"{batch_size} is the global batch; it must divide evenly over "
                     f"the {strategy.num_replicas_in_sync} replicas of {strategy.__class__.__name__}")
 
     with strategy.scope():
@@ -319,7 +307,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
         optimizer = optimizers.build_optimizer(tc.optimizer)
         train_vars = _trainable(model, tc, freeze_backbone)
         if not train_vars:
-            raise _fail("train_config.freeze_variables", "every variable is frozen: nothing to train")
+            raise config_problem("train_config.freeze_variables", "every variable is frozen: nothing to train")
         optimizer.build(train_vars)
         counters = {k: tf.Variable(0, dtype=tf.int64, trainable=False, name=k,
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from components.trainer import run_fn as run_fn_lib
+from components.trainer import strategy as strategy_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NUM_STEPS, BATCH_SIZE = 3, 2
@@ -65,12 +65,12 @@ def test_a_batch_that_does_not_divide_over_the_replicas_names_the_field(results)
 
 def test_strategy_names_of_custom_config():
     import tensorflow as tf   # pylint: disable=import-outside-toplevel
-    assert run_fn_lib.build_strategy("auto") is None
-    assert isinstance(run_fn_lib.build_strategy("mirrored"), tf.distribute.MirroredStrategy)
-    assert isinstance(run_fn_lib.build_strategy("one_device"), tf.distribute.OneDeviceStrategy)
-    assert run_fn_lib.build_strategy("default") is tf.distribute.get_strategy()
+    assert strategy_lib.build_strategy("auto") is tf.distribute.get_strategy()   # no GPU here
+    assert isinstance(strategy_lib.build_strategy("mirrored"), tf.distribute.MirroredStrategy)
+    assert isinstance(strategy_lib.build_strategy("one_device"), tf.distribute.OneDeviceStrategy)
+    assert strategy_lib.build_strategy("default") is tf.distribute.get_strategy()
     with pytest.raises(ValueError, match="mirrored"):
-        run_fn_lib.build_strategy("tpu")
+        strategy_lib.build_strategy("tpu")
 
 
 def test_the_component_refuses_an_unknown_strategy():

@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import ProblemsError, problem
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,7 +90,7 @@ class DetectorBundle:
 
 def config_problem(field: str, message: str) -> ProblemsError:
     """A ProblemsError naming a pipeline.config field."""
-    return ProblemsError([Problem("pipeline.config", f"{field}: {message}")])
+    return problem("pipeline.config", f"{field}: {message}")
 
 
 def input_size(model_msg, field_prefix: str) -> tuple[int, int, bool, int, int]:

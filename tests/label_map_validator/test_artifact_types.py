@@ -1,6 +1,7 @@
 """components.artifact_types: type compatibility and file resolution."""
 
-from components.artifact_types import LABEL_MAP_FILENAME, resolve_file
+from components.artifact_types import resolve_file
+from components.names import LABEL_MAP_FILE
 
 
 def test_validated_label_map_channel_fits_a_label_map_file_input():
@@ -13,6 +14,6 @@ def test_validated_label_map_channel_fits_a_label_map_file_input():
 
 
 def test_resolve_file_accepts_a_folder_or_the_file(tmp_path):
-    (tmp_path / LABEL_MAP_FILENAME).write_text("item { id: 1 name: 'a' }")
-    assert resolve_file(str(tmp_path), LABEL_MAP_FILENAME) == str(tmp_path / LABEL_MAP_FILENAME)
-    assert resolve_file(str(tmp_path / LABEL_MAP_FILENAME), LABEL_MAP_FILENAME) == str(tmp_path / LABEL_MAP_FILENAME)
+    (tmp_path / LABEL_MAP_FILE).write_text("item { id: 1 name: 'a' }")
+    assert resolve_file(str(tmp_path), LABEL_MAP_FILE) == str(tmp_path / LABEL_MAP_FILE)
+    assert resolve_file(str(tmp_path / LABEL_MAP_FILE), LABEL_MAP_FILE) == str(tmp_path / LABEL_MAP_FILE)

@@ -1,6 +1,6 @@
 """schemas.label_map_validation: counting class names in TFRecords and the checks on them."""
 
-from components.label_map_validator.tests.records import write_examples
+from tests.label_map_validator.records import write_examples
 from schemas.label_map import parse_label_map_text
 from schemas.label_map_validation import count_classes, validate
 from schemas.pipeline_config import parse_pipeline_config_text

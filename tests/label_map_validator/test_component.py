@@ -10,7 +10,7 @@ from tfx.types import standard_artifacts
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.label_map_validator.component import LabelMapValidator
-from components.label_map_validator.tests.records import write_examples
+from tests.label_map_validator.records import write_examples
 from tests.schemas.helpers import MINIMAL
 
 LABEL_MAP = "item { id: 1 name: 'ball' }\n\n# comment\nitem { id: 2 name: 'cube' }\nitem { id: 3 name: 'ring' }\n"
