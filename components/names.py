@@ -11,6 +11,9 @@ components' specs (the keys of `input_dict` / `output_dict` in their executors).
 PIPELINE_CONFIG_FILE = "pipeline.config"
 LABEL_MAP_FILE = "label_map.pbtxt"
 VALIDATION_FILE = "validation.json"
+METRICS_FILE = "metrics.json"           # the Evaluator's, in ModelEvaluation, ModelBlessing and the pushed folder
+TFLITE_DIR = "Format-TFLite"            # the .tflite variants, beside Format-Serving in a Model artifact
+PUSHED_TFLITE_DIR = "tflite"            # the same files in a pushed model
 
 # --- channel keys
 EXAMPLES_KEY = "examples"
@@ -22,3 +25,5 @@ MODEL_KEY = "model"
 BASELINE_MODEL_KEY = "baseline_model"
 EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"
+MODEL_BLESSING_KEY = "model_blessing"   # TFX Pusher's
+PUSHED_MODEL_KEY = "pushed_model"       # TFX Pusher's

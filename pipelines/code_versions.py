@@ -26,7 +26,7 @@ NODE_ENTRY_MODULES = {
     "label_map_validator": ("components.label_map_validator.component", "components.label_map_validator.executor"),
     "trainer": ("components.trainer.component", "components.trainer.executor", "components.trainer.run_fn"),
     "evaluator": ("components.evaluator.component", "components.evaluator.executor"),
-    "pusher": ("components.evaluator.push",),
+    "pusher": ("components.pusher.component", "components.pusher.executor"),
 }
 
 

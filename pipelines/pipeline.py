@@ -233,7 +233,7 @@ def create_pipeline(
 
     from components.artifact_types import LabelMapFile, PipelineConfigFile
     from components.evaluator.component import Evaluator
-    from components.evaluator.push import Pusher
+    from components.pusher.component import Pusher
     from components.example_gen.component import ImageExampleGen
     from components.label_map_validator.component import LabelMapValidator
     from components.trainer.component import DetectionTrainer

@@ -14,9 +14,9 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
-from components.names import BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, MODEL_KEY
+from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, METRICS_FILE,
+                              MODEL_KEY, TFLITE_DIR)
 
-METRICS_FILE = "metrics.json"
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
 TFLITE_PREFIX = "tflite_"
 
@@ -112,7 +112,7 @@ class Executor(base_executor.BaseExecutor):
 
 def tflite_variants(model_uri: str) -> dict[str, str]:
     """{quantize mode: path} of the .tflite files a Model artifact carries under Format-TFLite."""
-    from components.trainer.tflite_export import QUANTIZE_MODES, TFLITE_DIR, variant_file
+    from components.trainer.tflite_export import QUANTIZE_MODES, variant_file
 
     folder = os.path.join(model_uri, TFLITE_DIR)
     return {mode: os.path.join(folder, variant_file(mode)) for mode in QUANTIZE_MODES

@@ -18,7 +18,8 @@ import json
 import logging
 import os
 
-from components.names import BASE_MODEL_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY
+from components.names import (BASE_MODEL_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY,
+                              TFLITE_DIR)
 
 TRAIN_RESULT_FILE = "train_result.json"
 INPUT_URIS_KEY = "detflow_input_uris"
@@ -58,7 +59,7 @@ def run_fn(fn_args) -> None:
     if custom.get("tflite"):
         from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
         result["tflite"] = tflite_export.export_variants(
-            fn_args.serving_model_dir, os.path.join(model_uri, tflite_export.TFLITE_DIR), custom["tflite"],
+            fn_args.serving_model_dir, os.path.join(model_uri, TFLITE_DIR), custom["tflite"],
             fn_args.train_files, int(custom.get("tflite_representative_size",
                                                 tflite_export.DEFAULT_REPRESENTATIVE_SIZE)))
     for folder in (model_uri, fn_args.model_run_dir):

@@ -38,6 +38,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import tensorflow as tf
 
+from components.names import TFLITE_DIR
 from components.trainer import export as export_lib
 from components.trainer import resizing, restore, tflite_metadata
 from components.trainer.models import factory
@@ -260,7 +261,6 @@ def _postprocess_notes(bundle: DetectorBundle) -> list[str]:
             "setting for it, as with the OD API's exporter); the SavedModel keeps the config's limit"]
 
 
-TFLITE_DIR = "Format-TFLite"   # beside Format-Serving in a Model artifact
 
 
 def variant_file(quantize: str) -> str:

@@ -18,7 +18,7 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 
 from components.artifact_types import LabelMapFile
-from components.evaluator import push
+from components.pusher.component import Pusher
 from components.evaluator.component import Evaluator
 from tests.evaluator import tiny
 
@@ -51,7 +51,7 @@ def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_
     standard = tfx.components.Pusher(
         model=model.outputs["result"], model_blessing=evaluator.outputs["blessing"],
         push_destination=destination("serving")).with_id("pusher")
-    with_metrics = push.Pusher(
+    with_metrics = Pusher(
         model=model.outputs["result"], model_blessing=evaluator.outputs["blessing"],
         push_destination=destination("serving_with_metrics")).with_id("metrics_pusher")
     return tfx.dsl.Pipeline(

@@ -30,7 +30,7 @@ _EXECUTION_TYPES = {
     "LabelMapValidator": "components.label_map_validator.component.LabelMapValidator",
     "DetectionTrainer": "components.trainer.component.DetectionTrainer",
     "Evaluator": "components.evaluator.component.Evaluator",
-    "Pusher": "components.evaluator.push.Pusher",
+    "Pusher": "components.pusher.component.Pusher",
     "importer": "tfx.dsl.components.common.importer.Importer",
     "resolver": "tfx.dsl.components.common.resolver.Resolver",
 }

@@ -1,10 +1,10 @@
-"""Pusher that also delivers the evaluation's metrics.json and the TFLite files with the model.
+"""Executor of the Pusher: the standard push, of the export plus metrics.json and the TFLite files.
 
 The standard TFX Pusher copies only `<model>/Format-Serving`. The Trainer's
 export already carries the SavedModel, label_map.pbtxt and the effective
 pipeline.config; the .tflite variants sit beside it in `<model>/Format-TFLite`;
 the metrics are known only after the Evaluator, which cannot write into the
-(immutable) Model artifact. So this Pusher stages the export, the blessing's
+(immutable) Model artifact. So `GetModelPath` stages the export, the blessing's
 metrics.json and the .tflite files (as `tflite/model_<mode>.tflite`) in a
 temporary folder and lets the standard executor push that: same blessing check
 (`blessed` == 1), same versioned `<base_directory>/<unix time>/` with
@@ -18,19 +18,12 @@ import os
 from typing import Any, Dict, List
 
 from tfx import types
-from tfx.components import Pusher as StandardPusher
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
-from components.evaluator.executor import METRICS_FILE
-from components.names import MODEL_KEY
-
-TFLITE_DIR = "Format-TFLite"   # components.trainer.tflite_export.TFLITE_DIR (kept free of TensorFlow imports)
-
-
-PUSHED_TFLITE_DIR = "tflite"
+from components.names import (METRICS_FILE, MODEL_BLESSING_KEY, MODEL_KEY, PUSHED_MODEL_KEY, PUSHED_TFLITE_DIR,
+                              TFLITE_DIR)
 
 
 class Executor(pusher_executor.Executor):
@@ -41,7 +34,7 @@ class Executor(pusher_executor.Executor):
         """The standard push; a pushed model records its .tflite files (`tflite_files`, comma-separated)."""
         self._tflite_files = []
         super().Do(input_dict, output_dict, exec_properties)
-        pushed = output_dict["pushed_model"][0]
+        pushed = output_dict[PUSHED_MODEL_KEY][0]
         if pushed.get_int_custom_property("pushed") == 1 and self._tflite_files:
             pushed.set_string_custom_property("tflite_files", ",".join(
                 f"{PUSHED_TFLITE_DIR}/{name}" for name in self._tflite_files))
@@ -49,7 +42,7 @@ class Executor(pusher_executor.Executor):
     def GetModelPath(self, input_dict: Dict[str, List[types.Artifact]]) -> str:
         """The folder to push: the export, with metrics.json and tflite/ added when there are any."""
         model_path = super().GetModelPath(input_dict)
-        blessings = input_dict.get("model_blessing") or []
+        blessings = input_dict.get(MODEL_BLESSING_KEY) or []
         metrics = os.path.join(blessings[0].uri, METRICS_FILE) if blessings else ""
         metrics = metrics if metrics and fileio.exists(metrics) else ""
         tflite_dir = os.path.join(input_dict[MODEL_KEY][0].uri, TFLITE_DIR)
@@ -66,9 +59,3 @@ class Executor(pusher_executor.Executor):
             io_utils.copy_file(os.path.join(tflite_dir, name), os.path.join(staged, PUSHED_TFLITE_DIR, name),
                                overwrite=True)
         return staged
-
-
-class Pusher(StandardPusher):
-    """tfx.components.Pusher whose pushed folder also holds the evaluation's metrics.json and tflite/."""
-
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

@@ -1,0 +1,1 @@
+"""The Pusher component: TFX's, pushing metrics.json and the TFLite files with the model."""
