@@ -58,7 +58,8 @@ def _median_ms(fn, repeats: int, warmup: int = 3) -> float:
 
 def _records(workdir: str, classes, num_images: int, size: int) -> tuple[list[str], list[str], str]:
     """Generated images of `classes` converted by `detflow convert`: (train files, eval files, label map)."""
-    from pipelines import cli, sample_data  # pylint: disable=import-outside-toplevel
+    import sample_data  # pylint: disable=import-outside-toplevel
+    from pipelines import cli  # pylint: disable=import-outside-toplevel
 
     data = sample_data.generate(os.path.join(workdir, "images"), num_images=num_images, classes=classes,
                                 image_size=(size, size), seed=DATA_SEED)
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    from pipelines import sample_data  # pylint: disable=import-outside-toplevel
+    import sample_data  # pylint: disable=import-outside-toplevel
 
     print(f"batch 1, {args.repeats} timed runs after 3 warm-up, {os.cpu_count()} CPUs", flush=True)
     with tempfile.TemporaryDirectory() as tmp:

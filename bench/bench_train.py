@@ -21,7 +21,8 @@ import tempfile
 
 
 def _data(work: str) -> tuple[str, str]:
-    from pipelines import cli, sample_data
+    import sample_data
+    from pipelines import cli
     data = sample_data.generate(os.path.join(work, "data"), num_images=120, seed=7)
     out = os.path.join(work, "records")
     code = cli.main(["convert", "--format", "coco", "--annotations", str(data.annotations), "--images",

@@ -240,7 +240,7 @@ def run(args) -> int:
 def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: int = DEMO_IMAGE_SIZE,
                  num_steps: int = DEMO_NUM_STEPS, batch_size: int = DEMO_BATCH_SIZE):
     """Generates the demo data (once: same seed, same bytes) and its config; returns (data dir, config path)."""
-    from pipelines import sample_data
+    import sample_data
 
     data_dir = os.path.join(workdir, "data")
     stamp = os.path.join(data_dir, "generated.json")
@@ -264,7 +264,7 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> s
     """
     from components.trainer import base_checkpoint
     from components.trainer.commands import INIT_LEARNING_RATE, INIT_WARMUP_STEPS
-    from pipelines import sample_data
+    import sample_data
 
     os.makedirs(config_dir, exist_ok=True)
     label_map = os.path.join(config_dir, "label_map.pbtxt")

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines import sample_data, sample_drawing
+import sample_data
+
+from sample_data import drawing as sample_drawing
 
 
 def _digest(root) -> dict[str, str]:

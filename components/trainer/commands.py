@@ -163,7 +163,7 @@ def init(args) -> int:
         return 2
     if not pathlib.Path(base.checkpoint_prefix() + ".index").exists():
         _print_problems([Problem(str(base.CHECKPOINT_DIR), "the embedded checkpoint is missing; make it with "
-                                 "python -m components.trainer.base_checkpoint.make_base_checkpoint")])
+                                 "python -m tools.make_base_checkpoint")])
         return 1
     out = pathlib.Path(args.dir).resolve()
     config_path, label_map_path = out / "pipeline.config", out / "label_map.pbtxt"

@@ -6,7 +6,9 @@ import io
 import os
 import pathlib
 
-from pipelines import commands, sample_data
+import sample_data
+
+from pipelines import commands
 from pipelines.pipeline import DataSource
 
 IN_PROCESS_BEAM = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]

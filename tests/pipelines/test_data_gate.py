@@ -5,7 +5,7 @@ import pathlib
 
 import pytest
 
-from pipelines import sample_data
+import sample_data
 from tests.pipelines import e2e_helpers
 
 pytestmark = pytest.mark.e2e

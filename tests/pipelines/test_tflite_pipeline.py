@@ -15,7 +15,8 @@ import os
 import pytest
 
 from components.evaluator.coco_metrics import HEADLINE_METRIC
-from pipelines import cli, lineage, run_report, sample_data
+import sample_data
+from pipelines import cli, lineage, run_report
 from tests.pipelines import e2e_helpers as h
 
 pytestmark = pytest.mark.e2e

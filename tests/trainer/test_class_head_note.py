@@ -3,7 +3,7 @@
 import os
 
 from components.trainer import train_loop
-from pipelines import sample_data
+import sample_data
 from schemas.label_map import write_label_map
 
 BASE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

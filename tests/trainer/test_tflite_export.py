@@ -19,7 +19,8 @@ from PIL import Image
 
 from components.trainer import base_checkpoint, export, restore, tflite_export
 from components.trainer.models import factory
-from pipelines import cli, sample_data
+import sample_data
+from pipelines import cli
 from schemas.pipeline_config import parse_pipeline_config_text
 from schemas.problems import ProblemsError
 from tests.trainer import records

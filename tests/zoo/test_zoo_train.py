@@ -13,7 +13,8 @@ import pytest
 from google.protobuf import text_format
 
 from components.trainer import train_loop
-from pipelines import cli, sample_data
+import sample_data
+from pipelines import cli
 from tests.pipelines import e2e_helpers
 from tests.trainer import records
 from tests.zoo.fixtures import fixture, zoo_config

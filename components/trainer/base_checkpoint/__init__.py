@@ -1,6 +1,6 @@
 """The embedded pre-trained detection checkpoint and the pipeline.config it is made for.
 
-`CHECKPOINT_DIR` holds what `make_base_checkpoint.py` wrote: `checkpoint/`
+`CHECKPOINT_DIR` holds what `tools/make_base_checkpoint.py` wrote: `checkpoint/`
 (model weights only), `pipeline.config`, `label_map.pbtxt`, `PROVENANCE.md`
 and `PROVENANCE.json`. `pipeline_config_text(...)` is the one description of
 the architecture: the pre-training run and `detflow init` both render it.

@@ -1,9 +1,9 @@
 """Makes the embedded base checkpoint: pre-trains the small detector on generated data.
 
-    .venv/bin/python -m components.trainer.base_checkpoint.make_base_checkpoint \
+    .venv/bin/python -m tools.make_base_checkpoint \
         [--workdir /tmp/detflow-pretrain] [--steps 2800] [--images 3000] [--seed 20260401]
 
-Seeded and self-contained: generates `pipelines.sample_data` images of
+Seeded and self-contained: generates `sample_data` images of
 PRETRAIN_CLASSES (not the demo's classes), converts them with the same code as
 `detflow convert`, trains the SSD MobileNetV2 x0.35 FPN-lite 128 px of
 `base_checkpoint.pipeline_config_text` from scratch (every variable trains),
@@ -71,10 +71,10 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
     size = sum(p.stat().st_size for p in (out / "checkpoint").iterdir())
     provenance = {
         "name": base.NAME,
-        "script": "components/trainer/base_checkpoint/make_base_checkpoint.py",
-        "command": " ".join(["python -m components.trainer.base_checkpoint.make_base_checkpoint"] + sys.argv[1:]),
+        "script": "tools/make_base_checkpoint.py",
+        "command": " ".join(["python -m tools.make_base_checkpoint"] + sys.argv[1:]),
         "seed": args.seed,
-        "data": {"generator": "pipelines.sample_data.generate", "classes": list(data.classes),
+        "data": {"generator": "sample_data.generate", "classes": list(data.classes),
                  "num_images": data.num_images, "num_boxes": data.num_boxes, "image_size": [128, 128],
                  "eval_percent": args.eval_percent, "split": "detflow convert hash split"},
         "architecture": "the OD API's SSD MobileNetV2 FPN-lite network (components/trainer/models): "
@@ -103,7 +103,7 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
 The embedded base checkpoint detflow fine-tunes from (`detflow init`, the demo).
 Made by `{provenance['script']}` on {provenance['made']} with TF {tf.__version__}.
 
-- **Data**: {data.num_images} images of 128x128 from `pipelines.sample_data.generate(seed={args.seed})`,
+- **Data**: {data.num_images} images of 128x128 from `sample_data.generate(seed={args.seed})`,
   classes {', '.join(data.classes)} (the pre-training classes, none of them demo classes);
   {data.num_boxes} boxes; {args.eval_percent}% held out by `detflow convert`'s hash split.
 - **Model**: {provenance['architecture']}.
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(format="%(asctime)s %(message)s")
     logging.getLogger("detflow").setLevel(logging.INFO)
     started = time.time()
-    from pipelines import sample_data  # pylint: disable=import-outside-toplevel
+    import sample_data  # pylint: disable=import-outside-toplevel
     work = pathlib.Path(args.workdir)
     records = str(work / "records")
     reuse = args.reuse and (work / "records" / "Split-train").is_dir()

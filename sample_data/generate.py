@@ -4,7 +4,7 @@ Nothing is downloaded. Each image is rendered from its own seeded numpy RNG
 (`SeedSequence([seed, span, index])`), so the same arguments give identical bytes,
 and image `i` does not depend on how many images are asked for.
 
-Images (drawn by `sample_drawing`) look like a small real dataset: textured
+Images (drawn by `sample_data.drawing`) look like a small real dataset: textured
 backgrounds (gradients, cloudy noise, planks, tiles) with clutter that is not an object (lines, arcs, blobs, specks);
 objects of distinct shapes *and* textures, rotated, coloured from a per-class palette
 with jitter, with soft edges and drop shadows; objects that overlap (no object keeps
@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from pipelines import sample_drawing
+from sample_data import drawing as sample_drawing
 
 DEMO_CLASSES = ("hex_nut", "washer", "bolt", "bracket", "gear")
 PRETRAIN_CLASSES = ("disc", "bar", "triangle", "cross", "star")
@@ -129,8 +129,8 @@ def generate_span(out_dir, span: int, **kwargs) -> SampleDataset:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m pipelines.sample_data OUT --num-images N [--classes pretrain|demo] [--seed S]`."""
-    parser = argparse.ArgumentParser(prog="python -m pipelines.sample_data", description=__doc__.splitlines()[0])
+    """`python -m sample_data OUT --num-images N [--classes pretrain|demo] [--seed S]`."""
+    parser = argparse.ArgumentParser(prog="python -m sample_data", description=__doc__.splitlines()[0])
     parser.add_argument("out", metavar="OUT")
     parser.add_argument("--num-images", type=int, default=300)
     parser.add_argument("--classes", default="demo",
@@ -147,6 +147,3 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"  images:      {ds.images_dir}\n  annotations: {ds.annotations}\n  label map:   {ds.label_map}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
