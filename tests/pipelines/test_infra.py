@@ -3,6 +3,7 @@
 import importlib.util
 import pathlib
 import py_compile
+import re
 import shlex
 
 from pipelines import cli
@@ -58,3 +59,12 @@ def test_dockerfile_installs_from_the_lock_and_runs_detflow():
     text = (INFRA / "container" / "Dockerfile").read_text()
     assert text.startswith("#") and "FROM python:3.10-slim" in text
     assert "uv sync --frozen" in text and 'ENTRYPOINT ["detflow"]' in text
+
+
+def test_the_image_copies_every_package_the_wheel_holds():
+    """A package listed in pyproject.toml but not copied would install nothing for it (the demo needs sample_data)."""
+    pyproject = (INFRA.parent / "pyproject.toml").read_text()
+    include = re.search(r"^include = \[(.*)\]$", pyproject, re.MULTILINE).group(1)
+    packages = [name.strip().strip('"').rstrip("*") for name in include.split(",")]
+    text = (INFRA / "container" / "Dockerfile").read_text()
+    assert packages and all(f"COPY {name}/ {name}/" in text for name in packages), packages
