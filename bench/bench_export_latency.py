@@ -18,23 +18,12 @@ model's own size within 1.5x of it.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 
 import numpy as np
 
-
-def _time(fn, repeats: int, warmup: int = 3) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    return statistics.median(times) * 1000, times[min(len(times) - 1, int(0.9 * len(times)))] * 1000
+from bench.timing import median_and_p90_ms
 
 
 GOAL_SERVING_RATIO = 1.5
@@ -60,22 +49,22 @@ def _bench_model(name: str, sizes: list[int], repeats: int) -> None:
         network = tf.function(lambda x: bundle.model(x, training=False))
         model_call = tf.function(lambda x: bundle.model.postprocess(bundle.model(x, training=False)))
         x = bundle.preprocess(tf.zeros([1, spec.input_height, spec.input_width, 3], tf.uint8))
-        base, base90 = _time(lambda: network(x)["box_encodings"].numpy(), repeats)
+        base, base90 = median_and_p90_ms(lambda: network(x)["box_encodings"].numpy(), repeats)
         print(f"  network_only    {spec.input_height:4d} px  median {base:7.2f} ms  p90 {base90:7.2f} ms")
-        med, p90 = _time(lambda: model_call(x)["num_detections"].numpy(), repeats)
+        med, p90 = median_and_p90_ms(lambda: model_call(x)["num_detections"].numpy(), repeats)
         print(f"  model_call      {spec.input_height:4d} px  median {med:7.2f} ms  p90 {p90:7.2f} ms  "
               f"({med / base:.2f}x network_only)")
         rng = np.random.default_rng(0)
         for size in [spec.input_height] + [s for s in sizes if s != spec.input_height]:
             image = tf.constant(rng.integers(0, 256, size=(1, size, size, 3), dtype=np.uint8))
             jpeg = tf.stack([tf.io.encode_jpeg(image[0])])
-            med, p90 = _time(lambda: serve(input_tensor=image)["num_detections"].numpy(), repeats)
+            med, p90 = median_and_p90_ms(lambda: serve(input_tensor=image)["num_detections"].numpy(), repeats)
             print(f"  serving_default {size:4d} px  median {med:7.2f} ms  p90 {p90:7.2f} ms  "
                   f"({med / base:.2f}x network_only)")
             if size == spec.input_height:
                 print(f"  goal serving_default <= {GOAL_SERVING_RATIO}x network_only at {size} px: "
                       f"{'met' if med / base <= GOAL_SERVING_RATIO else 'NOT met'}")
-            med, p90 = _time(lambda: by_bytes(encoded_image_string_tensor=jpeg)["num_detections"].numpy(), repeats)
+            med, p90 = median_and_p90_ms(lambda: by_bytes(encoded_image_string_tensor=jpeg)["num_detections"].numpy(), repeats)
             print(f"  serving_bytes   {size:4d} px  median {med:7.2f} ms  p90 {p90:7.2f} ms  "
                   f"({med / base:.2f}x network_only)")
 

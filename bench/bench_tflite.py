@@ -29,13 +29,13 @@ from __future__ import annotations
 import argparse
 import glob
 import os
-import statistics
 import tempfile
 import time
 
 import numpy as np
 
 from bench import models as bench_models
+from bench.timing import median_and_p90_ms
 
 MAP50 = "DetectionBoxes_Precision/mAP@.50IOU"
 MAP = "DetectionBoxes_Precision/mAP"
@@ -45,15 +45,8 @@ GOAL_MAP50_DROP = 0.02
 DATA_SEED = 4242   # not the base checkpoint's pre-training seed: images it has not seen
 
 
-def _median_ms(fn, repeats: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+def _median_ms(fn, repeats: int) -> float:
+    return median_and_p90_ms(fn, repeats)[0]
 
 
 def _records(workdir: str, classes, num_images: int, size: int) -> tuple[list[str], list[str], str]:

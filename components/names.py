@@ -15,6 +15,9 @@ METRICS_FILE = "metrics.json"           # the Evaluator's, in ModelEvaluation, M
 TFLITE_DIR = "Format-TFLite"            # the .tflite variants, beside Format-Serving in a Model artifact
 PUSHED_TFLITE_DIR = "tflite"            # the same files in a pushed model
 
+# --- execution parameters
+CODE_VERSION_KEY = "detflow_code_version"   # the hash of the code a node runs (its cache key)
+
 # --- channel keys
 EXAMPLES_KEY = "examples"
 PIPELINE_CONFIG_KEY = "pipeline_config"

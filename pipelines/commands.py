@@ -215,7 +215,7 @@ def _write_trace(root: str) -> str:
 @_exit_on_user_error
 def run(args) -> int:
     """`detflow run`: the pipeline on the user's data; prints per node ran/cached, metrics, blessing, push."""
-    from pipelines.pipeline import DataSource
+    from pipelines.pipeline_inputs import DataSource
 
     share = getattr(args, "max_dropped_boxes", None)
     data = DataSource(format=args.format, annotations=args.annotations, images=args.images,
@@ -286,7 +286,7 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> s
 @_exit_on_user_error
 def demo(args) -> int:
     """`detflow demo`: sample data + embedded checkpoint → the whole pipeline, in `--workdir`."""
-    from pipelines.pipeline import DataSource
+    from pipelines.pipeline_inputs import DataSource
 
     from components.common.outputs import writable_dir
 
@@ -388,10 +388,10 @@ def compile_pipeline(args) -> int:
     """`detflow compile --target kubeflow-v2`: the pipeline-spec JSON through TFX's KubeflowV2DagRunner."""
     _quiet()
     from components.common.outputs import writable_file
-    from pipelines import pipeline, runners
+    from pipelines import pipeline, pipeline_inputs, runners
 
     writable_file(args.out, "--out")
-    data = pipeline.DataSource(format=args.format, annotations=args.annotations, images=args.images)
+    data = pipeline_inputs.DataSource(format=args.format, annotations=args.annotations, images=args.images)
     dsl = pipeline.create_pipeline(
         pipeline_name=configs.PIPELINE_NAME, pipeline_root=args.root, data=data,
         pipeline_config_path=args.config, label_map_path=args.label_map,

@@ -16,10 +16,10 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components.artifact_types import LabelMapFile
 from components.evaluator import executor
 from components.evaluator.coco_metrics import HEADLINE_METRIC
-from components.names import BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, MODEL_KEY
+from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CODE_VERSION_KEY, EVALUATION_KEY, EXAMPLES_KEY,
+                              LABEL_MAP_KEY, MODEL_KEY)
 
 # Optional parameter the pipeline sets so a code change re-runs the node.
-CODE_VERSION_KEY = "detflow_code_version"
 
 
 class EvaluatorSpec(types.ComponentSpec):

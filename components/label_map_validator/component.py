@@ -13,10 +13,10 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile, ValidatedLabelMap
 from components.label_map_validator import executor
-from components.names import EXAMPLES_KEY, LABEL_MAP_KEY, PIPELINE_CONFIG_KEY, VALIDATED_LABEL_MAP_KEY
+from components.names import (CODE_VERSION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, PIPELINE_CONFIG_KEY,
+                              VALIDATED_LABEL_MAP_KEY)
 
 # Optional parameter the pipeline sets so a code change re-runs the node.
-CODE_VERSION_KEY = "detflow_code_version"
 MAX_DROPPED_BOX_SHARE_KEY = executor.MAX_DROPPED_BOX_SHARE_KEY
 ALLOW_EMPTY_CLASSES_KEY = executor.ALLOW_EMPTY_CLASSES_KEY
 

@@ -54,10 +54,10 @@ def detflow_command(settings: dict = SETTINGS) -> str:
 
 def build_pipeline(settings: dict = SETTINGS):
     """The TFX pipeline object the task's command runs (for checks; Airflow itself never calls this)."""
-    from pipelines import pipeline
+    from pipelines import pipeline, pipeline_inputs
 
-    data = pipeline.DataSource(format=settings["format"], annotations=settings["annotations"],
-                               images=settings["images"])
+    data = pipeline_inputs.DataSource(format=settings["format"], annotations=settings["annotations"],
+                                      images=settings["images"])
     return pipeline.create_pipeline(
         pipeline_name="detflow", pipeline_root=settings["root"], data=data,
         pipeline_config_path=settings["config"], label_map_path=settings["label_map"],

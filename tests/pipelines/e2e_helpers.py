@@ -9,7 +9,7 @@ import pathlib
 import sample_data
 
 from pipelines import commands
-from pipelines.pipeline import DataSource
+from pipelines.pipeline_inputs import DataSource
 
 IN_PROCESS_BEAM = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 NUM_IMAGES = 24

@@ -2,19 +2,19 @@
 
 import os
 
-from pipelines import pipeline
+from pipelines import pipeline, pipeline_inputs
 
 
 def test_staged_input_is_content_addressed(tmp_path):
     source = tmp_path / "label_map.pbtxt"
     source.write_text("item { id: 1 name: 'a' }\n")
-    first, sha = pipeline.stage_input(str(tmp_path / "root"), str(source), "label_map.pbtxt")
-    again, sha_again = pipeline.stage_input(str(tmp_path / "root"), str(source), "label_map.pbtxt")
+    first, sha = pipeline_inputs.stage_input(str(tmp_path / "root"), str(source), "label_map.pbtxt")
+    again, sha_again = pipeline_inputs.stage_input(str(tmp_path / "root"), str(source), "label_map.pbtxt")
     assert (first, sha) == (again, sha_again)
     assert first == os.path.join(str(tmp_path / "root"), "inputs", sha)
     assert open(os.path.join(first, "label_map.pbtxt")).read() == source.read_text()
     source.write_text("item { id: 1 name: 'b' }\n")
-    changed, sha_changed = pipeline.stage_input(str(tmp_path / "root"), str(source), "label_map.pbtxt")
+    changed, sha_changed = pipeline_inputs.stage_input(str(tmp_path / "root"), str(source), "label_map.pbtxt")
     assert sha_changed != sha and changed != first
     assert "'a'" in open(os.path.join(first, "label_map.pbtxt")).read()  # the old copy stays for lineage
 
@@ -22,21 +22,21 @@ def test_staged_input_is_content_addressed(tmp_path):
 def test_folder_hash_covers_names_and_bytes(tmp_path):
     (tmp_path / "ckpt").mkdir()
     (tmp_path / "ckpt" / "ckpt-0.index").write_bytes(b"1")
-    before = pipeline.content_hash(tmp_path / "ckpt")
+    before = pipeline_inputs.content_hash(tmp_path / "ckpt")
     (tmp_path / "ckpt" / "ckpt-0.index").write_bytes(b"2")
-    assert pipeline.content_hash(tmp_path / "ckpt") != before
+    assert pipeline_inputs.content_hash(tmp_path / "ckpt") != before
     (tmp_path / "ckpt" / "ckpt-0.index").write_bytes(b"1")
-    assert pipeline.content_hash(tmp_path / "ckpt") == before
+    assert pipeline_inputs.content_hash(tmp_path / "ckpt") == before
     (tmp_path / "ckpt" / "ckpt-0.index").rename(tmp_path / "ckpt" / "ckpt-1.index")
-    assert pipeline.content_hash(tmp_path / "ckpt") != before
+    assert pipeline_inputs.content_hash(tmp_path / "ckpt") != before
 
 
 def test_span_pattern_becomes_input_base_and_relative_parts(tmp_path):
-    data = pipeline.DataSource("coco", str(tmp_path / "drops" / "span-{SPAN}" / "annotations.json"),
+    data = pipeline_inputs.DataSource("coco", str(tmp_path / "drops" / "span-{SPAN}" / "annotations.json"),
                                str(tmp_path / "drops" / "span-{SPAN}" / "images"))
-    assert pipeline.example_gen_inputs(data) == (str(tmp_path / "drops"), "span-{SPAN}/annotations.json", "images")
-    plain = pipeline.DataSource("coco", str(tmp_path / "d" / "annotations.json"), str(tmp_path / "imgs"))
-    assert pipeline.example_gen_inputs(plain) == (str(tmp_path / "d"), "annotations.json", str(tmp_path / "imgs"))
+    assert pipeline_inputs.example_gen_inputs(data) == (str(tmp_path / "drops"), "span-{SPAN}/annotations.json", "images")
+    plain = pipeline_inputs.DataSource("coco", str(tmp_path / "d" / "annotations.json"), str(tmp_path / "imgs"))
+    assert pipeline_inputs.example_gen_inputs(plain) == (str(tmp_path / "d"), "annotations.json", str(tmp_path / "imgs"))
 
 
 def test_train_backbone_reaches_the_trainer_and_its_cache_key(tmp_path):
