@@ -25,7 +25,6 @@ import io
 import json
 import pathlib
 import re
-import sys
 from typing import Sequence
 
 import numpy as np

@@ -61,15 +61,15 @@ def train(args) -> int:
         return 2
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
-    train_loop.resolve_relative_paths(config.proto, args.config)
+    from components.trainer import train_loop, train_settings  # pylint: disable=import-outside-toplevel
+    train_settings.resolve_relative_paths(config.proto, args.config)
     label_map = config.proto.train_input_reader.label_map_path
     if not label_map or not os.path.exists(label_map):
         _print_problems([Problem(args.config, "train_input_reader.label_map_path: "
                                  f"{label_map or '(empty)'} does not exist")])
         return 2
 
-    config_train, config_eval, _ = train_loop.inputs_from_config(config.proto)
+    config_train, config_eval, _ = train_settings.inputs_from_config(config.proto)
     train_files = args.train or config_train
     if not train_files:
         _print_problems([Problem(args.config, "train_input_reader.tf_record_input_reader.input_path: empty; "

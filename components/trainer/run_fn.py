@@ -31,7 +31,7 @@ _PATH_FIELDS = ("model_dir", "checkpoint", "export_checkpoint")
 def run_fn(fn_args) -> None:
     """Trains and exports; see the module doc. Raises ProblemsError for a config/checkpoint misfit."""
     from components.artifact_types import resolve_file  # pylint: disable=import-outside-toplevel
-    from components.trainer import strategy as strategy_lib, train_loop  # pylint: disable=import-outside-toplevel
+    from components.trainer import strategy as strategy_lib, train_loop, train_settings  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
 
     logging.getLogger("detflow").setLevel(logging.INFO)
@@ -39,7 +39,7 @@ def run_fn(fn_args) -> None:
     uris = custom.get(INPUT_URIS_KEY, {})
     config_path = resolve_file(uris[PIPELINE_CONFIG_KEY], PIPELINE_CONFIG_FILE)
     config = load_pipeline_config(config_path)
-    train_loop.resolve_relative_paths(config.proto, config_path)
+    train_settings.resolve_relative_paths(config.proto, config_path)
     label_map = (resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
                  else config.proto.train_input_reader.label_map_path)
     model_dir = custom.get(WORK_DIR_KEY) or fn_args.model_run_dir

@@ -33,17 +33,16 @@ import dataclasses
 import os
 import re
 import tempfile
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from components.names import TFLITE_DIR
 from components.trainer import export as export_lib
 from components.trainer import resizing, restore, tflite_metadata
 from components.trainer.models import factory
 from components.trainer.models.spec import DetectorBundle
-from schemas.problems import ProblemsError, problem
+from schemas.problems import problem
 
 QUANTIZE_MODES = ("none", "float16", "int8")
 DEFAULT_REPRESENTATIVE_SIZE = 100

@@ -2,7 +2,7 @@
 
 import os
 
-from pipelines import pipeline, pipeline_inputs
+from pipelines import pipeline_inputs
 
 
 def test_staged_input_is_content_addressed(tmp_path):

@@ -108,9 +108,9 @@ def network_fingerprint(proto) -> str:
 
 def training_fingerprint(proto) -> str:
     """Training settings, optimizer, learning rates over the steps, and augmentation output."""
-    from components.trainer import augmentations, optimizers, train_loop  # pylint: disable=import-outside-toplevel
+    from components.trainer import augmentations, optimizers, train_settings  # pylint: disable=import-outside-toplevel
     tc = proto.train_config
-    settings = train_loop.TrainSettings.from_config(proto)
+    settings = train_settings.TrainSettings.from_config(proto)
     optimizer = optimizers.build_optimizer(tc.optimizer)
     schedule = getattr(optimizer, "_learning_rate", optimizer.learning_rate)
     rates = [float(schedule(step)) if callable(schedule) else float(schedule) for step in LR_STEPS]
@@ -148,8 +148,8 @@ def freeze_fingerprint(proto, base: str) -> str:
 
 def readers_fingerprint(proto) -> str:
     """What `detflow train` reads."""
-    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
-    return _digest(train_loop.inputs_from_config(proto))
+    from components.trainer import train_settings  # pylint: disable=import-outside-toplevel
+    return _digest(train_settings.inputs_from_config(proto))
 
 
 def _errors(proto) -> list[str]:

@@ -2,7 +2,7 @@
 
 import os
 
-from components.trainer import train_loop
+from components.trainer import fine_tune
 import sample_data
 from schemas.label_map import write_label_map
 
@@ -18,7 +18,7 @@ def _report(*modules):
 def test_other_class_names_are_named_with_their_ids(tmp_path):
     ours = tmp_path / "label_map.pbtxt"
     write_label_map(list(sample_data.DEMO_CLASSES), ours)
-    note = train_loop.class_head_note(_report("head_class"), str(ours))
+    note = fine_tune.class_head_note(_report("head_class"), str(ours))
     assert note is not None
     assert "1: disc -> hex_nut" in note and "5: star -> gear" in note
     assert os.path.join(BASE, "label_map.pbtxt") in note
@@ -27,9 +27,9 @@ def test_other_class_names_are_named_with_their_ids(tmp_path):
 def test_no_note_for_the_same_classes_or_a_class_head_left_out(tmp_path):
     same = tmp_path / "same.pbtxt"
     write_label_map(list(sample_data.PRETRAIN_CLASSES), same)
-    assert train_loop.class_head_note(_report("head_class"), str(same)) is None
+    assert fine_tune.class_head_note(_report("head_class"), str(same)) is None
     other = tmp_path / "other.pbtxt"
     write_label_map(list(sample_data.DEMO_CLASSES), other)
-    assert train_loop.class_head_note(_report("head_box"), str(other)) is None
-    assert train_loop.class_head_note({"checkpoint": "/nowhere/checkpoint/ckpt-1",
+    assert fine_tune.class_head_note(_report("head_box"), str(other)) is None
+    assert fine_tune.class_head_note({"checkpoint": "/nowhere/checkpoint/ckpt-1",
                                        "restored": {"head_class": 3}}, str(other)) is None

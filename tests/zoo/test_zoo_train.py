@@ -12,7 +12,7 @@ import os
 import pytest
 from google.protobuf import text_format
 
-from components.trainer import train_loop
+from components.trainer import fine_tune
 import sample_data
 from pipelines import cli
 from tests.pipelines import e2e_helpers
@@ -60,7 +60,7 @@ def test_detflow_train_fine_tunes_from_a_zoo_folder(tmp_path, capsys):
     code = cli.main(["train", "--config", config, "--model-dir", str(tmp_path / "model")])
     captured = capsys.readouterr()
     assert code == 0, captured.err[-3000:]
-    _check_report(json.load(open(tmp_path / "model" / train_loop.RESTORE_REPORT)))
+    _check_report(json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT)))
     assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
     assert "Traceback" not in captured.err
 

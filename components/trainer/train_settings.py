@@ -1,0 +1,90 @@
+"""What a pipeline.config (and the flags that override it) sets for one training run, before anything is built.
+
+`TrainSettings` (steps, batch, fine-tune checkpoint, limits), the input paths a
+config names (`inputs_from_config`) and config paths made absolute beside the
+config (`resolve_relative_paths`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+
+import tensorflow as tf
+
+from components.trainer.models.spec import config_problem
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSettings:
+    """What `train_config` (and the flags that override it) sets for one training run."""
+
+    num_steps: int
+    batch_size: int
+    checkpoint: str                  # fine-tune checkpoint ("" for none)
+    checkpoint_type: str
+    max_number_of_boxes: int
+    gradient_clipping_by_norm: float
+
+    @classmethod
+    def from_config(cls, proto, *, num_steps: int | None = None, batch_size: int | None = None,
+                    base_checkpoint: str | None = None) -> "TrainSettings":
+        """From a TrainEvalPipelineConfig; a given override replaces the config's value, 0 included.
+
+        Raises ProblemsError naming the field (or the override) for a value no training can run with.
+        """
+        tc = proto.train_config
+        steps = tc.num_steps if num_steps is None else num_steps
+        where = "train_config.num_steps" if num_steps is None else "--num-steps"
+        if steps <= 0:
+            raise config_problem(where, f"{steps}: give a positive step count" +
+                        (" (0 means 'forever' in the OD API)" if steps == 0 else ""))
+        batch = tc.batch_size if batch_size is None else batch_size
+        if batch <= 0:
+            raise config_problem("train_config.batch_size" if batch_size is None else "--batch-size",
+                        f"{batch}: give a positive batch size")
+        return cls(num_steps=int(steps), batch_size=int(batch),
+                   checkpoint=base_checkpoint if base_checkpoint is not None else tc.fine_tune_checkpoint,
+                   checkpoint_type=tc.fine_tune_checkpoint_type or "detection",
+                   max_number_of_boxes=tc.max_number_of_boxes or 100,
+                   gradient_clipping_by_norm=float(tc.gradient_clipping_by_norm))
+
+
+def inputs_from_config(proto) -> tuple[str, str | None, str]:
+    """(training globs, evaluation globs or None, label map) the config's input readers name.
+
+    Globs are comma-joined; the first eval_input_reader is the one evaluated.
+    """
+    train = ",".join(proto.train_input_reader.tf_record_input_reader.input_path)
+    evaluate = ",".join(proto.eval_input_reader[0].tf_record_input_reader.input_path) \
+        if proto.eval_input_reader else ""
+    return train, evaluate or None, proto.train_input_reader.label_map_path
+
+
+def resolve_relative_paths(proto, config_path: str) -> None:
+    """Config paths that exist beside the config but not as given are made absolute (in place).
+
+    The fine-tune checkpoint, the label map and the input readers' TFRecord globs.
+    """
+    base = pathlib.Path(config_path).resolve().parent
+
+    def fix(value: str) -> str:
+        if not value or os.path.isabs(value) or os.path.exists(value):
+            return value
+        candidate = base / value
+        exists = candidate.exists() or pathlib.Path(str(candidate) + ".index").exists()
+        return str(candidate) if exists else value
+
+    def fix_glob(pattern: str) -> str:
+        if not pattern or os.path.isabs(pattern) or "://" in pattern or tf.io.gfile.glob(pattern):
+            return pattern
+        candidate = str(base / pattern)
+        return candidate if tf.io.gfile.glob(candidate) else pattern
+
+    tc = proto.train_config
+    tc.fine_tune_checkpoint = fix(tc.fine_tune_checkpoint)
+    proto.train_input_reader.label_map_path = fix(proto.train_input_reader.label_map_path)
+    for reader in [proto.train_input_reader, *proto.eval_input_reader]:
+        paths = reader.tf_record_input_reader.input_path
+        paths[:] = [fix_glob(p) for p in paths]
