@@ -14,8 +14,8 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
-from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, METRICS_FILE,
-                              MODEL_KEY, TFLITE_DIR)
+from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY,
+                              METRICS_FILE, MODEL_KEY, TFLITE_DIR)
 
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
 TFLITE_PREFIX = "tflite_"

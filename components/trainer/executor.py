@@ -34,7 +34,7 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
 from components.common import file_lock
-from components.names import BASE_MODEL_KEY, LABEL_MAP_KEY, MODEL_KEY, PIPELINE_CONFIG_KEY
+from components.names import BASE_MODEL_KEY, LABEL_MAP_KEY, MODEL_KEY, PIPELINE_CONFIG_KEY, TRAIN_RESULT_FILE
 from components.trainer import run_fn as run_fn_lib
 
 log = logging.getLogger("detflow.trainer")
@@ -61,7 +61,7 @@ class Executor(tfx_trainer_executor.GenericExecutor):
             if claimed:   # still locked: no other execution can pick the folder up meanwhile
                 fileio.rmtree(work_dir)
         model = output_dict[MODEL_KEY][0]
-        path = os.path.join(model.uri, run_fn_lib.TRAIN_RESULT_FILE)
+        path = os.path.join(model.uri, TRAIN_RESULT_FILE)
         if fileio.exists(path):
             with fileio.open(path) as f:
                 record_on_artifact(model, json.load(f))

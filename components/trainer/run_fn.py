@@ -19,9 +19,8 @@ import logging
 import os
 
 from components.names import (BASE_MODEL_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY,
-                              TFLITE_DIR)
+                              TFLITE_DIR, TRAIN_RESULT_FILE)
 
-TRAIN_RESULT_FILE = "train_result.json"
 INPUT_URIS_KEY = "detflow_input_uris"
 WORK_DIR_KEY = "detflow_work_dir"
 WORK_DIR_PRIVATE = ("resume_key.json", ".lock")   # the executor's, left behind when moving
@@ -31,7 +30,8 @@ _PATH_FIELDS = ("model_dir", "checkpoint", "export_checkpoint")
 def run_fn(fn_args) -> None:
     """Trains and exports; see the module doc. Raises ProblemsError for a config/checkpoint misfit."""
     from components.artifact_types import resolve_file  # pylint: disable=import-outside-toplevel
-    from components.trainer import strategy as strategy_lib, train_loop, train_settings  # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from components.trainer import strategy as strategy_lib, train_loop, train_settings
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
 
     logging.getLogger("detflow").setLevel(logging.INFO)

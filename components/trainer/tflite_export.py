@@ -252,8 +252,9 @@ def export_tflite(export_dir: str, out_path: str, quantize: str = "none",
 
 def _postprocess_notes(bundle: DetectorBundle) -> list[str]:
     """Where the TFLite post-processing op cannot do what the config asks (said, not hidden)."""
-    per_class = bundle.model.post.max_detections_per_class
-    if bundle.model.post.class_agnostic or per_class >= min(TFLITE_DETECTIONS_PER_CLASS, bundle.model.post.max_total_detections):
+    post = bundle.model.post
+    per_class = post.max_detections_per_class
+    if post.class_agnostic or per_class >= min(TFLITE_DETECTIONS_PER_CLASS, post.max_total_detections):
         return []
     return [f"post_processing.batch_non_max_suppression.max_detections_per_class {per_class}: the TFLite "
             f"detection op keeps up to {TFLITE_DETECTIONS_PER_CLASS} boxes per class (the converter has no "

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 import tensorflow as tf
 
+from components.names import TRAIN_RESULT_FILE
 from components.trainer import augmentations, inputs, optimizers, tasks
 from components.trainer.models import factory
 from components.trainer.models.spec import config_problem
@@ -33,7 +34,6 @@ from components.trainer.train_settings import TrainSettings
 from schemas.problems import Problem, ProblemsError
 
 log = logging.getLogger("detflow.train")
-TRAIN_RESULT = "train_result.json"
 
 
 @dataclasses.dataclass
@@ -158,7 +158,7 @@ def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequenc
                                           export_dir or os.path.join(model_dir, "export"), loop.step)
                                   if export else (None, False, None))
     result = _result(run, options, loop, report, start_step, eval_loss, exported, ema, export_ckpt)
-    with tf.io.gfile.GFile(os.path.join(model_dir, TRAIN_RESULT), "w") as f:
+    with tf.io.gfile.GFile(os.path.join(model_dir, TRAIN_RESULT_FILE), "w") as f:
         json.dump(result.to_dict(), f, indent=1)
     return result
 
@@ -227,8 +227,8 @@ def _restore(run: _Run, label_map_path: str | None) -> tuple[dict | None, int]:
         report = fine_tune_lib.previous_restore_report(run.model_dir)
         run.say(f"resuming from {run.manager.latest_checkpoint} at step {int(run.optimizer.iterations.numpy())}")
     else:
-        report = fine_tune_lib.fine_tune(run.bundle.model, run.model_dir, run.settings.checkpoint, run.settings.checkpoint_type,
-                            run.say, label_map_path, run.proto)
+        report = fine_tune_lib.fine_tune(run.bundle.model, run.model_dir, run.settings.checkpoint,
+                                         run.settings.checkpoint_type, run.say, label_map_path, run.proto)
     start_step = int(run.optimizer.iterations.numpy())  # .numpy(): int() refuses a MirroredVariable
     if start_step > run.settings.num_steps:
         raise ProblemsError([Problem(run.model_dir, f"is already at step {start_step}, past num_steps "

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components import names
 from components.trainer import train_loop
 from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
@@ -56,7 +57,7 @@ def trained(tmp_path_factory):
                      "--model-dir", model_dir, "--checkpoint-every", "5"])
     assert code == 0
     import json  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(model_dir, train_loop.TRAIN_RESULT)) as f:
+    with open(os.path.join(model_dir, names.TRAIN_RESULT_FILE)) as f:
         return root, pattern, json.load(f)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components import names
 from components.trainer import train_loop
 from schemas.problems import ProblemsError
 from tests.trainer import records
@@ -36,7 +37,7 @@ def test_loss_falls_and_everything_is_written(scratch_run):
     assert r.checkpoint.endswith("ckpt-12")
     assert tf.io.gfile.glob(os.path.join(r.model_dir, "train", "events.out.tfevents.*"))
     assert tf.saved_model.contains_saved_model(r.export_dir)
-    recorded = json.load(open(os.path.join(r.model_dir, train_loop.TRAIN_RESULT)))
+    recorded = json.load(open(os.path.join(r.model_dir, names.TRAIN_RESULT_FILE)))
     assert recorded["steps"] == 12 and recorded["boxes_dropped"] == r.boxes_dropped
 
 
