@@ -77,19 +77,21 @@ def normalization(feature_extractor: str) -> tuple[list[float], list[float]]:
 def check_exportable(bundle: DetectorBundle, where: str) -> None:
     """ProblemsError unless the model is an SSD with a fixed input size (what a TFLite detector needs)."""
     spec = bundle.spec
-    if spec.meta_architecture != "ssd":
-        raise problem(where, f"model.{spec.meta_architecture}: TFLite export is for SSD models (the OD API's "
-                              "TFLite convention); export this model with --format saved_model")
-    if spec.keep_aspect_ratio:
-        raise problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
+    _check_tflite_model(spec.meta_architecture, not spec.keep_aspect_ratio, where,
+                        "; export this model with --format saved_model")
 
 
 def check_config_exportable(pipeline_proto, where: str) -> None:
     """`check_exportable` on a parsed pipeline.config, before anything is built or trained."""
-    kind = pipeline_proto.model.WhichOneof("model")
-    if kind != "ssd":
-        raise problem(where, f"model.{kind}: TFLite export is for SSD models (the OD API's TFLite convention)")
-    if pipeline_proto.model.ssd.image_resizer.WhichOneof("image_resizer_oneof") != "fixed_shape_resizer":
+    fixed = pipeline_proto.model.ssd.image_resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer"
+    _check_tflite_model(pipeline_proto.model.WhichOneof("model"), fixed, where)
+
+
+def _check_tflite_model(meta_architecture: str, fixed_size: bool, where: str, advice: str = "") -> None:
+    if meta_architecture != "ssd":
+        raise problem(where, f"model.{meta_architecture}: TFLite export is for SSD models (the OD API's TFLite "
+                             f"convention){advice}")
+    if not fixed_size:
         raise problem(where, "model.ssd.image_resizer: TFLite needs a fixed input size: use fixed_shape_resizer")
 
 
