@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("detflow").setLevel(logging.WARNING)
     from components.trainer import base_checkpoint, train_loop
+    from components.trainer.train_settings import TrainJob
     from schemas.pipeline_config import parse_pipeline_config_text
 
     with tempfile.TemporaryDirectory() as work:
@@ -55,8 +56,9 @@ def main(argv: list[str] | None = None) -> dict:
         rates: dict[str, list[float]] = {"frozen": [], "full": []}
         for repeat in range(args.repeats):
             for name, frozen in (("frozen", True), ("full", False)):
-                result = train_loop.train(config, train_glob, None, os.path.join(work, f"{name}{repeat}"),
-                                          freeze_backbone=frozen, export=False, log_every=10 ** 9)
+                result = train_loop.train(config, TrainJob(
+                    train_glob, None, os.path.join(work, f"{name}{repeat}"), freeze_backbone=frozen,
+                    export=False, log_every=10 ** 9))
                 rates[name].append(result.images_per_sec)
                 print(f"{name:6s} run {repeat}: {result.images_per_sec:7.1f} images/s "
                       f"({result.num_trainable_variables} trainable variables)", flush=True)

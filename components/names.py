@@ -18,6 +18,13 @@ PUSHED_TFLITE_DIR = "tflite"            # the same files in a pushed model
 
 # --- execution parameters
 CODE_VERSION_KEY = "detflow_code_version"   # the hash of the code a node runs (its cache key)
+NUM_STEPS_KEY = "num_steps"                 # DetectionTrainer's, as the rest of this block
+BATCH_SIZE_KEY = "batch_size"
+FREEZE_BACKBONE_KEY = "freeze_backbone"
+CHECKPOINT_EVERY_KEY = "checkpoint_every"
+STRATEGY_KEY = "strategy"
+TFLITE_MODES_KEY = "tflite_modes"           # comma-separated quantize modes
+TFLITE_REPRESENTATIVE_SIZE_KEY = "tflite_representative_size"
 
 # --- channel keys
 EXAMPLES_KEY = "examples"
@@ -26,6 +33,7 @@ LABEL_MAP_KEY = "label_map"
 VALIDATED_LABEL_MAP_KEY = "validated_label_map"
 BASE_MODEL_KEY = "base_model"
 MODEL_KEY = "model"
+MODEL_RUN_KEY = "model_run"
 BASELINE_MODEL_KEY = "baseline_model"
 EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"

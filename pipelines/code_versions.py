@@ -24,7 +24,7 @@ NODE_ENTRY_MODULES = {
     "example_gen": ("components.example_gen.component", "components.example_gen.executor",
                     "components.example_gen.driver"),
     "label_map_validator": ("components.label_map_validator.component", "components.label_map_validator.executor"),
-    "trainer": ("components.trainer.component", "components.trainer.executor", "components.trainer.run_fn"),
+    "trainer": ("components.trainer.component", "components.trainer.executor"),
     "evaluator": ("components.evaluator.component", "components.evaluator.executor"),
     "pusher": ("components.pusher.component", "components.pusher.executor"),
 }

@@ -26,7 +26,8 @@ from pipelines.run_report import props, read_metrics
 
 UPSTREAM, DOWNSTREAM = "upstream", "downstream"
 _MAX_HOPS = 40  # MLMD counts artifact→execution and execution→artifact as one hop each
-_SHOWN_EXEC_PROPS = ("detflow_code_version", "custom_config", "min_map", "max_regression",
+_SHOWN_EXEC_PROPS = ("detflow_code_version", "custom_config", "num_steps", "batch_size", "tflite_modes",
+                     "min_map", "max_regression",
                      "input_base", "input_config", "annotation_format", "eval_percent")
 _HEADLINE_METRICS = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU")
 _TREE_ORDER = {"model_blessing": 0, "model": 1}  # the chain first: pushed <- blessing <- model <- examples

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from typing import Optional
 
+from components.names import CODE_VERSION_KEY
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
 from pipelines.run_report import TFLITE_SHOWN, tflite_metrics
 
@@ -223,12 +224,7 @@ def code_versions(lineage, execution_ids: list) -> dict:
     for x in execution_ids:
         e = lineage.executions[x]
         p = e["properties"]
-        version = p.get("detflow_code_version")
-        if version is None and p.get("custom_config"):
-            try:
-                version = (json.loads(p["custom_config"]) or {}).get("code_version")
-            except (ValueError, AttributeError):
-                version = None
+        version = p.get(CODE_VERSION_KEY)
         if version:
             versions[e["node"]] = version
     return versions

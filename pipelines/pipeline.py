@@ -91,7 +91,7 @@ def create_pipeline(
     from components.pusher.component import Pusher
     from components.example_gen.component import ImageExampleGen
     from components.label_map_validator.component import LabelMapValidator
-    from components.trainer.component import DetectionTrainer
+    from components.trainer.component import DetectionTrainer, TrainerParameters
 
     if stage_inputs:
         config_uri, config_sha = stage_input(pipeline_root, pipeline_config_path, PIPELINE_CONFIG_FILE)
@@ -140,20 +140,11 @@ def create_pipeline(
             **({} if portable else {"checkpoint": start_model, "examples": examples}),
         ).with_id(WARM_START_RESOLVER)
         start_model = nodes[WARM_START_RESOLVER].outputs["model"]
-    custom_config = {"code_version": versions["trainer"]}
-    if num_steps is not None:
-        custom_config["num_steps"] = int(num_steps)
-    if batch_size is not None:
-        custom_config["batch_size"] = int(batch_size)
-    if not freeze_backbone:
-        custom_config["freeze_backbone"] = False
-    if tflite:
-        custom_config["tflite"] = list(tflite)
-        if representative_size is not None:
-            custom_config["tflite_representative_size"] = int(representative_size)
     trainer = DetectionTrainer(
         examples=examples, pipeline_config=nodes[PIPELINE_CONFIG_IMPORTER].outputs["result"],
-        label_map=label_map, base_model=start_model, custom_config=custom_config)
+        label_map=label_map, base_model=start_model, parameters=TrainerParameters(
+            num_steps=num_steps, batch_size=batch_size, freeze_backbone=freeze_backbone, tflite=tuple(tflite),
+            tflite_representative_size=representative_size, code_version=versions["trainer"]))
     nodes["DetectionTrainer"] = trainer
 
     nodes[BASELINE_RESOLVER] = tfx.dsl.Resolver(

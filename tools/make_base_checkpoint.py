@@ -151,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         augmentation=AUGMENTATION,
         comment=f"Pre-training config of the embedded {base.NAME} checkpoint (see PROVENANCE.md).")
     from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+    from components.trainer.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
     config = parse_pipeline_config_text(config_text, "pipeline.config")
-    result = train_loop.train(config, train_glob, eval_glob, str(work / "model"),
-                              label_map_path=str(data.label_map), freeze_backbone=False,
-                              checkpoint_every=250, log_every=50, seed=args.seed)
+    result = train_loop.train(config, TrainJob(
+        train_glob, eval_glob, str(work / "model"), label_map_path=str(data.label_map), freeze_backbone=False,
+        checkpoint_every=250, log_every=50, seed=args.seed))
     metrics = _evaluate(result.export_dir, eval_glob, str(data.label_map))
     out = _write_outputs(result, data, config_text, metrics, args, started)
     print(f"wrote {out}: mAP@.50IOU {metrics['metrics'].get('DetectionBoxes_Precision/mAP@.50IOU')}")

@@ -1,42 +1,104 @@
-"""DetectionTrainer: TFX's Trainer with the config, label map and start checkpoint as inputs.
+"""DetectionTrainer: fine-tunes the detector a pipeline.config names, with the config, label map and start model as inputs.
 
-TFX's own Trainer has no channel for a pipeline.config or a label map, and
-reads `base_model` as `<uri>/Format-Serving`. So that ML Metadata records
-which data, label map, config and base checkpoint produced a model, this
-component's spec is TrainerSpec plus `pipeline_config` (PipelineConfigFile)
-and `label_map` (LabelMapFile, which accepts a ValidatedLabelMap); the
-executor passes their URIs (and the base model's own URI) to `run_fn`, which
-trains with `train_loop.train`, and records the training stats and restore
-report on the output Model.
+TFX's own Trainer has no channel for a pipeline.config or a label map, reads
+`base_model` as `<uri>/Format-Serving` (which an imported checkpoint folder
+does not have) and hands its settings to a `run_fn` through a JSON
+`custom_config`. So that ML Metadata records which data, label map, config and
+base checkpoint produced a model, and every setting is a typed parameter of the
+execution, this component has its own spec: the inputs as channels, the
+training settings as `ExecutionParameter`s (`TrainerParameters`), and an
+executor that calls `train_loop.train` in its `Do`, as TFX's Evaluator calls TFMA.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any, Optional
+import dataclasses
+from typing import Optional, Sequence
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.proto import trainer_pb2
-from tfx.types import channel_utils, standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ChannelParameter
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
-from components.names import LABEL_MAP_KEY, PIPELINE_CONFIG_KEY
+from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY,
+                              EXAMPLES_KEY, FREEZE_BACKBONE_KEY, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
+                              NUM_STEPS_KEY, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_MODES_KEY,
+                              TFLITE_REPRESENTATIVE_SIZE_KEY)
 from components.trainer import executor
 from components.trainer import strategy as strategy_lib
 
-RUN_FN = "components.trainer.run_fn.run_fn"
 
+class DetectionTrainerSpec(types.ComponentSpec):
+    """Inputs, parameters and outputs of DetectionTrainer."""
 
-class DetectionTrainerSpec(standard_component_specs.TrainerSpec):
-    """TrainerSpec + the pipeline.config and label map the model was trained with."""
-
+    PARAMETERS = {
+        NUM_STEPS_KEY: ExecutionParameter(type=int, optional=True),
+        BATCH_SIZE_KEY: ExecutionParameter(type=int, optional=True),
+        FREEZE_BACKBONE_KEY: ExecutionParameter(type=bool, optional=True),
+        CHECKPOINT_EVERY_KEY: ExecutionParameter(type=int, optional=True),
+        STRATEGY_KEY: ExecutionParameter(type=str, optional=True),
+        TFLITE_MODES_KEY: ExecutionParameter(type=str, optional=True),
+        TFLITE_REPRESENTATIVE_SIZE_KEY: ExecutionParameter(type=int, optional=True),
+        CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
+    }
     INPUTS = {
-        **standard_component_specs.TrainerSpec.INPUTS,
+        EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         PIPELINE_CONFIG_KEY: ChannelParameter(type=PipelineConfigFile),
         LABEL_MAP_KEY: ChannelParameter(type=LabelMapFile, optional=True),
+        BASE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
+    OUTPUTS = {
+        MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerParameters:
+    """The DetectionTrainer's execution parameters; None leaves the pipeline.config's value.
+
+    num_steps / batch_size override train_config. freeze_backbone (default true)
+    trains only the heads. checkpoint_every: steps between checkpoints. strategy:
+    the tf.distribute strategy (`strategy.STRATEGIES`: "auto", the default, is
+    MirroredStrategy over several GPUs, one GPU, else the CPU). tflite: quantize
+    modes (e.g. ("none", "int8")), one .tflite each under `Format-TFLite/`, int8
+    calibrated on `tflite_representative_size` train images (100 by default).
+    code_version only changes the cache key (and the resume key).
+    """
+
+    num_steps: Optional[int] = None
+    batch_size: Optional[int] = None
+    freeze_backbone: bool = True
+    checkpoint_every: Optional[int] = None
+    strategy: str = "auto"
+    tflite: Sequence[str] = ()
+    tflite_representative_size: Optional[int] = None
+    code_version: Optional[str] = None
+
+    def check(self) -> None:
+        """ValueError / ProblemsError naming the parameter for a value no training can run with."""
+        strategy_lib.check_strategy(self.strategy)
+        for name in ("num_steps", "batch_size", "checkpoint_every", "tflite_representative_size"):
+            value = getattr(self, name)
+            if value is not None and int(value) <= 0:
+                raise ValueError(f"DetectionTrainer {name} = {value}: give a positive number")
+        if self.tflite:
+            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+            tflite_export.check_modes(list(self.tflite), "DetectionTrainer tflite")
+
+    def exec_properties(self) -> dict:
+        """The spec's parameters that are set (an unset optional parameter is left out)."""
+        values = {
+            NUM_STEPS_KEY: self.num_steps, BATCH_SIZE_KEY: self.batch_size,
+            FREEZE_BACKBONE_KEY: None if self.freeze_backbone else False,
+            CHECKPOINT_EVERY_KEY: self.checkpoint_every,
+            STRATEGY_KEY: None if self.strategy == "auto" else self.strategy,
+            TFLITE_MODES_KEY: ",".join(self.tflite) or None,
+            TFLITE_REPRESENTATIVE_SIZE_KEY: self.tflite_representative_size if self.tflite else None,
+            CODE_VERSION_KEY: self.code_version,
+        }
+        return {key: value for key, value in values.items() if value is not None}
 
 
 class DetectionTrainer(base_component.BaseComponent):
@@ -48,16 +110,7 @@ class DetectionTrainer(base_component.BaseComponent):
       label_map: optional LabelMapFile / ValidatedLabelMap; default: the config's label_map_path.
       base_model: optional Model to start from (the imported embedded checkpoint, or
         the latest blessed model); restored per the config's fine_tune_checkpoint_type.
-      num_steps: optional override of train_config.num_steps (also `custom_config['num_steps']`).
-      custom_config: optional dict: `num_steps`, `batch_size`, `freeze_backbone` (default
-        true), `checkpoint_every`, `strategy` (the tf.distribute strategy: "auto", the
-        default, is MirroredStrategy over several GPUs, one GPU, else the CPU; "mirrored":
-        MirroredStrategy over all GPUs; "one_device": the first GPU, else the CPU;
-        "default": TF's default strategy), `tflite` (quantize modes, e.g. ["none", "int8"]:
-        one .tflite each under `Format-TFLite/`, int8 calibrated on
-        `tflite_representative_size` train images, 100 by default); any other key (e.g. a code version) only
-        changes the cache key (and the resume key).
-      run_fn: the training entry point (module path).
+      parameters: TrainerParameters (steps, batch, strategy, TFLite variants, code version).
 
     Outputs `model` (Model: SavedModel under Format-Serving, the .tflite files under
     Format-TFLite when asked (`tflite_variants` property), `train_result.json`,
@@ -65,31 +118,22 @@ class DetectionTrainer(base_component.BaseComponent):
     (ModelRun: TensorBoard logs and training checkpoints).
 
     A killed execution resumes: a later execution with the same input artifacts
-    and exec properties (custom_config included, so the same code version)
-    continues from the last checkpoint the killed one left under
-    `<pipeline_root>/<node id>/.resume/<key>/` (see executor.py); a completed
-    execution leaves no such folder.
+    and parameters (the code version included) continues from the last
+    checkpoint the killed one left under `<pipeline_root>/<node id>/.resume/<key>/`
+    (see resume.py); a completed execution leaves no such folder.
     """
 
     SPEC_CLASS = DetectionTrainerSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, pipeline_config: types.BaseChannel,
-                 label_map: Optional[types.BaseChannel] = None,
-                 base_model: Optional[types.BaseChannel] = None, num_steps: Optional[int] = None,
-                 custom_config: Optional[dict[str, Any]] = None, run_fn: str = RUN_FN):
-        custom_config = dict(custom_config or {})
-        strategy_lib.check_strategy(custom_config.get("strategy", "auto"))
-        if custom_config.get("tflite"):
-            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
-            tflite_export.check_modes(list(custom_config["tflite"]), "custom_config['tflite']")
-        if num_steps is not None:
-            custom_config["num_steps"] = int(num_steps)
+                 label_map: Optional[types.BaseChannel] = None, base_model: Optional[types.BaseChannel] = None,
+                 parameters: TrainerParameters = TrainerParameters()):
+        parameters.check()
         spec = DetectionTrainerSpec(
-            examples=examples, pipeline_config=pipeline_config, label_map=label_map, base_model=base_model,
-            train_args=trainer_pb2.TrainArgs(num_steps=int(custom_config.get("num_steps", 0))),
-            eval_args=trainer_pb2.EvalArgs(),
-            run_fn=run_fn, custom_config=json.dumps(custom_config, sort_keys=True),
-            model=channel_utils.as_channel([standard_artifacts.Model()]),
-            model_run=channel_utils.as_channel([standard_artifacts.ModelRun()]))
+            **{EXAMPLES_KEY: examples, PIPELINE_CONFIG_KEY: pipeline_config, LABEL_MAP_KEY: label_map,
+               BASE_MODEL_KEY: base_model},
+            **parameters.exec_properties(),
+            **{MODEL_KEY: types.Channel(type=standard_artifacts.Model),
+               MODEL_RUN_KEY: types.Channel(type=standard_artifacts.ModelRun)})
         super().__init__(spec=spec)

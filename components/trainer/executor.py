@@ -1,140 +1,97 @@
-"""Executor of DetectionTrainer: TFX's GenericExecutor plus the detflow inputs, records and resume.
+"""Executor of DetectionTrainer: resolves the inputs, trains with `train_loop.train` in `Do`, records the result.
 
-TFX gives every execution fresh output folders, so a Trainer killed mid-run
-(kill -9, preemption, OOM) would start over from step 0 when the pipeline is
-run again. This executor trains instead in a working folder that a re-run of
-the *same* training finds again:
-
-    <node dir>/.resume/<key>/      (<node dir> = <pipeline_root>/<node id>)
-
-`<key>` is the sha256 of the input artifacts (type, id, URI) and of every
-exec property (custom_config carries the code version), never of the output
-URIs; the material hashed is kept beside the checkpoints as `resume_key.json`
-and must match exactly before a folder is trained in. `train_loop.train`
-resumes from the checkpoint it finds there. On success run_fn moves the
-checkpoints and TensorBoard logs into the execution's own `model_run` URI and
-the executor removes the working folder, so a completed run leaves none. An
-execution that finds the folder locked by a live execution of the same key
-trains in its own `model_run` URI (no resume).
+Training runs in a working folder a re-run of the same execution finds again
+(resume.py), so a killed execution resumes from its last checkpoint. The
+SavedModel goes to the Model's `Format-Serving`, the TFLite variants (when
+asked) to `Format-TFLite`, the TrainResult to the Model's `train_result.json`
+and onto the Model as custom properties; checkpoints and TensorBoard logs end
+in the ModelRun.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import logging
 import os
-import re
-from typing import Any, Iterator, Optional
+from typing import Any
 
 from tfx import types
-from tfx.components.trainer import executor as tfx_trainer_executor
+from tfx.dsl.components.base import base_executor
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
+from tfx.utils import io_utils, path_utils
 
-from components.common import file_lock
-from components.names import BASE_MODEL_KEY, LABEL_MAP_KEY, MODEL_KEY, PIPELINE_CONFIG_KEY, TRAIN_RESULT_FILE
-from components.trainer import run_fn as run_fn_lib
+from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, EXAMPLES_KEY,
+                              FREEZE_BACKBONE_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
+                              NUM_STEPS_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_DIR,
+                              TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY)
+from components.trainer import resume
 
-log = logging.getLogger("detflow.trainer")
-RESUME_DIR = ".resume"
-KEY_FILE, LOCK_FILE = run_fn_lib.WORK_DIR_PRIVATE
+TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 
 
-class Executor(tfx_trainer_executor.GenericExecutor):
-    """Adds the config / label map / base model URIs to custom_config, runs run_fn, records stats."""
+class Executor(base_executor.BaseExecutor):
+    """Trains, exports and records one DetectionTrainer execution."""
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        uris = {key: artifact_utils.get_single_uri(input_dict[key])
-                for key in (PIPELINE_CONFIG_KEY, LABEL_MAP_KEY, BASE_MODEL_KEY) if input_dict.get(key)}
-        custom = json.loads(exec_properties.get("custom_config") or "{}")
-        custom[run_fn_lib.INPUT_URIS_KEY] = uris
-        material = resume_material(input_dict, exec_properties)
-        work_dir = resume_dir(artifact_utils.get_single_uri(output_dict["model_run"]), material)
-        with _claimed(work_dir, material) as claimed:
+        from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+        logging.getLogger("detflow").setLevel(logging.INFO)
+        model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
+        model_run_uri = artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY])
+        train_files = split_files(input_dict[EXAMPLES_KEY], TRAIN_SPLIT)
+        material = resume.resume_material(input_dict, exec_properties)
+        work_dir = resume.resume_dir(model_run_uri, material)
+        with resume.claimed(work_dir, material) as claimed:
+            model_dir = work_dir if claimed else model_run_uri
             if claimed:
-                custom[run_fn_lib.WORK_DIR_KEY] = work_dir
-                _say_if_resuming(work_dir)
-            super().Do(input_dict, output_dict, {**exec_properties, "custom_config": json.dumps(custom)})
+                resume.say_if_resuming(work_dir)
+            result = _train(input_dict, exec_properties, model_dir, path_utils.serving_model_dir(model.uri))
             if claimed:   # still locked: no other execution can pick the folder up meanwhile
+                resume.move_contents(work_dir, model_run_uri)
+                result = resume.rebase_paths(result, work_dir, model_run_uri)
                 fileio.rmtree(work_dir)
-        model = output_dict[MODEL_KEY][0]
-        path = os.path.join(model.uri, TRAIN_RESULT_FILE)
-        if fileio.exists(path):
-            with fileio.open(path) as f:
-                record_on_artifact(model, json.load(f))
+        modes = [m for m in (exec_properties.get(TFLITE_MODES_KEY) or "").split(",") if m]
+        if modes:
+            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+            result["tflite"] = tflite_export.export_variants(
+                result["export_dir"], os.path.join(model.uri, TFLITE_DIR), modes, train_files,
+                int(exec_properties.get(TFLITE_REPRESENTATIVE_SIZE_KEY)
+                    or tflite_export.DEFAULT_REPRESENTATIVE_SIZE))
+        train_loop.write_result(result, model.uri)
+        record_on_artifact(model, result)
 
 
-def resume_material(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any]) -> dict:
-    """What identifies one training: input artifacts (type, id, URI) by channel and every exec property."""
-    inputs = {key: [[a.type_name, a.id, a.uri] for a in artifacts]
-              for key, artifacts in sorted(input_dict.items()) if artifacts}
-    props = {key: value if isinstance(value, (str, int, float, bool)) or value is None else str(value)
-             for key, value in sorted(exec_properties.items())}
-    return {"inputs": inputs, "exec_properties": props}
+def split_files(examples: list[types.Artifact], split: str) -> list[str]:
+    """The file pattern of `split` in each Examples artifact (`<uri>/Split-<split>/*`)."""
+    return [io_utils.all_files_pattern(artifact_utils.get_split_uri([e], split)) for e in examples]
 
 
-def resume_key(material: dict) -> str:
-    """sha256 (hex) of the canonical JSON of `resume_material(...)`."""
-    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any], model_dir: str,
+           export_dir: str) -> dict:
+    """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say."""
+    # pylint: disable-next=import-outside-toplevel
+    from components.artifact_types import resolve_file
+    # pylint: disable-next=import-outside-toplevel
+    from components.trainer import strategy as strategy_lib, train_loop, train_settings
+    from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
 
-
-def resume_dir(model_run_uri: str, material: dict) -> str:
-    """`<node dir>/.resume/<key>`, where model_run_uri is `<node dir>/model_run/<execution id>`."""
-    node_dir = os.path.dirname(os.path.dirname(model_run_uri.rstrip("/")))
-    return os.path.join(node_dir, RESUME_DIR, resume_key(material))
-
-
-@contextlib.contextmanager
-def _claimed(work_dir: str, material: dict) -> Iterator[bool]:
-    """Yields True while this execution holds work_dir (created, key checked, locked), else False."""
-    fileio.makedirs(work_dir)
-    key_path = os.path.join(work_dir, KEY_FILE)
-    recorded = _recorded_material(key_path)
-    if recorded is not None and recorded != material:
-        log.warning("%s belongs to another training (its %s differs): not resuming", work_dir, KEY_FILE)
-        yield False
-        return
-    with _locked(work_dir) as locked:
-        if not locked:
-            log.warning("%s is in use by a running execution of the same training: not resuming", work_dir)
-            yield False
-            return
-        with fileio.open(key_path, "w") as f:
-            json.dump(material, f, indent=1, sort_keys=True)
-        yield True
-
-
-def _recorded_material(key_path: str) -> Optional[dict]:
-    """The material a folder was made for; None when not written yet (or cut short: it precedes any checkpoint)."""
-    if not fileio.exists(key_path):
-        return None
-    try:
-        with fileio.open(key_path) as f:
-            return json.load(f)
-    except ValueError:
-        return None
-
-
-@contextlib.contextmanager
-def _locked(work_dir: str) -> Iterator[bool]:
-    """An exclusive, non-blocking flock on work_dir/.lock (local folders; remote ones are not locked)."""
-    with file_lock.exclusive(work_dir, LOCK_FILE) as holder:
-        yield holder is None
-
-
-def _say_if_resuming(work_dir: str) -> Optional[int]:
-    """Logs and returns the step of the checkpoint a killed execution left in work_dir, if any."""
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    latest = tf.train.latest_checkpoint(work_dir)
-    match = re.search(r"-(\d+)$", latest or "")
-    if not match:
-        return None
-    step = int(match.group(1))
-    log.warning("resuming TFX Trainer from step %d (checkpoint of a killed execution: %s)", step, latest)
-    return step
+    uris = {key: artifact_utils.get_single_uri(input_dict[key])
+            for key in (PIPELINE_CONFIG_KEY, LABEL_MAP_KEY, BASE_MODEL_KEY) if input_dict.get(key)}
+    config_path = resolve_file(uris[PIPELINE_CONFIG_KEY], PIPELINE_CONFIG_FILE)
+    config = load_pipeline_config(config_path)
+    train_settings.resolve_relative_paths(config.proto, config_path)
+    job = train_settings.TrainJob(
+        split_files(input_dict[EXAMPLES_KEY], TRAIN_SPLIT), split_files(input_dict[EXAMPLES_KEY], EVAL_SPLIT),
+        model_dir, num_steps=exec_properties.get(NUM_STEPS_KEY), batch_size=exec_properties.get(BATCH_SIZE_KEY),
+        base_checkpoint=uris.get(BASE_MODEL_KEY),
+        label_map_path=(resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
+                        else config.proto.train_input_reader.label_map_path),
+        export_dir=export_dir, tensorboard_dir=os.path.join(model_dir, "train"),
+        freeze_backbone=exec_properties.get(FREEZE_BACKBONE_KEY) in (None, True, 1),
+        checkpoint_every=exec_properties.get(CHECKPOINT_EVERY_KEY))
+    strategy = strategy_lib.build_strategy(exec_properties.get(STRATEGY_KEY) or "auto")
+    return train_loop.train(config, job, strategy).to_dict()
 
 
 def record_on_artifact(model: types.Artifact, result: dict) -> None:

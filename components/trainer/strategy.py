@@ -1,6 +1,6 @@
 """The one place a `tf.distribute` strategy is chosen for training.
 
-Names (`custom_config['strategy']` of the DetectionTrainer, "auto" elsewhere):
+Names (the DetectionTrainer's `strategy` parameter; "auto" elsewhere):
 - "auto": MirroredStrategy over all GPUs when there are several, the one GPU
   when there is one, else TF's default strategy (the CPU);
 - "mirrored": MirroredStrategy over all GPUs (the CPU when there are none);
@@ -16,7 +16,7 @@ STRATEGIES = ("auto", "mirrored", "one_device", "default")
 def check_strategy(name: str) -> None:
     """Raises ValueError unless `name` is one of STRATEGIES."""
     if name not in STRATEGIES:
-        raise ValueError(f"custom_config['strategy'] = {name!r}: expected one of {', '.join(STRATEGIES)}")
+        raise ValueError(f"strategy = {name!r}: expected one of {', '.join(STRATEGIES)}")
 
 
 def build_strategy(name: str = "auto"):

@@ -1,6 +1,6 @@
-"""The training loop shared by `detflow train` and the TFX Trainer's run_fn.
+"""The training loop shared by `detflow train` and the DetectionTrainer's executor.
 
-`train(...)` builds the detector a pipeline.config names (models.factory), under
+`train(config, TrainJob(...))` builds the detector a pipeline.config names (models.factory), under
 a `tf.distribute` strategy (Mirrored over several GPUs, else one device);
 restores the fine-tune checkpoint (fine_tune) unless it is resuming; trains the
 variables `freeze.trainable_variables` leaves trainable (backbone frozen by
@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple
 
 import tensorflow as tf
 
@@ -30,7 +30,7 @@ from components.trainer.models import factory
 from components.trainer.models.spec import config_problem
 from components.trainer import fine_tune as fine_tune_lib
 from components.trainer import strategy as strategy_lib
-from components.trainer.train_settings import TrainSettings
+from components.trainer.train_settings import TrainJob, TrainSettings
 from schemas.problems import Problem, ProblemsError
 
 log = logging.getLogger("detflow.train")
@@ -119,48 +119,47 @@ def _eval_loss(model, task, files, options, batch_size, normalize, max_batches=5
     return total / n if n else None
 
 
-def train(pipeline_config, train_files: Sequence[str] | str, eval_files: Sequence[str] | str | None,
-          model_dir: str, num_steps: int | None = None, batch_size: int | None = None,
-          strategy: tf.distribute.Strategy | None = None, base_checkpoint: str | None = None,
-          label_map_path: str | None = None, *, export_dir: str | None = None,
-          tensorboard_dir: str | None = None, freeze_backbone: bool = True,
-          checkpoint_every: int | None = None, log_every: int = 10, export: bool = True,
-          seed: int = 0, on_log: Callable[[str], None] | None = None) -> TrainResult:
-    """Trains the detector `pipeline_config` (a PipelineConfig or TrainEvalPipelineConfig) names.
+def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | None = None,
+          on_log: Callable[[str], None] | None = None) -> TrainResult:
+    """Trains the detector `pipeline_config` (a PipelineConfig or TrainEvalPipelineConfig) names, as `job` says.
 
-    train_files / eval_files: TFRecord globs (list or comma-separated).
-    num_steps / batch_size override train_config. base_checkpoint overrides
-    train_config.fine_tune_checkpoint (type from fine_tune_checkpoint_type).
-    If model_dir holds a checkpoint of an earlier run, training resumes from
-    it and the fine-tune checkpoint is not restored again. The SavedModel goes
-    to export_dir (default model_dir/export). Raises ProblemsError for a
-    config or checkpoint that does not fit; ValueError for missing inputs.
+    If job.model_dir holds a checkpoint of an earlier run, training resumes
+    from it and the fine-tune checkpoint is not restored again. `strategy`
+    defaults to `strategy.build_strategy("auto")`; `on_log` receives each
+    progress line (default: the `detflow.train` logger). Raises ProblemsError
+    for a config or checkpoint that does not fit; ValueError for missing inputs.
+    The result is returned, not written: `write_result` records it.
 
     The phases: set-up, restore, data, loop, evaluate, export.
     """
     proto = _proto(pipeline_config)
-    settings = TrainSettings.from_config(proto, num_steps=num_steps, batch_size=batch_size,
-                                         base_checkpoint=base_checkpoint)
-    train_list = inputs.expand_globs(train_files)
-    eval_list = inputs.expand_globs(eval_files) if eval_files else []
+    settings = TrainSettings.from_config(proto, num_steps=job.num_steps, batch_size=job.batch_size,
+                                         base_checkpoint=job.base_checkpoint)
+    train_list = inputs.expand_globs(job.train_files)
+    eval_list = inputs.expand_globs(job.eval_files) if job.eval_files else []
     inputs.check_records(train_list + eval_list)
-    tf.io.gfile.makedirs(model_dir)
-    tf.random.set_seed(seed)
-    run = _set_up(proto, settings, model_dir, strategy, freeze_backbone, checkpoint_every, on_log or log.info)
-    label_map_path = label_map_path or proto.train_input_reader.label_map_path
+    tf.io.gfile.makedirs(job.model_dir)
+    tf.random.set_seed(job.seed)
+    run = _set_up(proto, settings, job, strategy, on_log or log.info)
+    label_map_path = job.label_map_path or proto.train_input_reader.label_map_path
     report, start_step = _restore(run, label_map_path)
-    options, dataset = _data(run, train_list, seed)
-    loop = _loop(run, dataset, start_step, len(train_list), tensorboard_dir or os.path.join(model_dir, "train"),
-                 log_every)
+    options, dataset = _data(run, train_list, job.seed)
+    loop = _loop(run, dataset, start_step, len(train_list),
+                 job.tensorboard_dir or os.path.join(job.model_dir, "train"), job.log_every)
     del dataset   # frees the input pipeline before evaluation and export (see _loop)
     eval_loss = _evaluate(run, options, eval_list)
-    exported, ema, export_ckpt = (_export(run, pipeline_config, label_map_path,
-                                          export_dir or os.path.join(model_dir, "export"), loop.step)
-                                  if export else (None, False, None))
-    result = _result(run, options, loop, report, start_step, eval_loss, exported, ema, export_ckpt)
-    with tf.io.gfile.GFile(os.path.join(model_dir, TRAIN_RESULT_FILE), "w") as f:
-        json.dump(result.to_dict(), f, indent=1)
-    return result
+    exported = (_export(run, pipeline_config, label_map_path,
+                        job.export_dir or os.path.join(job.model_dir, "export"), loop.step)
+                if job.export else _Exported(None, False, None))
+    return _result(run, options, loop, report, start_step, eval_loss, exported)
+
+
+def write_result(result: TrainResult | dict, folder: str) -> str:
+    """Writes `result` as folder/train_result.json (any file system); returns the path."""
+    path = os.path.join(folder, TRAIN_RESULT_FILE)
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(result if isinstance(result, dict) else result.to_dict(), f, indent=1)
+    return path
 
 
 @dataclasses.dataclass
@@ -181,6 +180,12 @@ class _Run:
     say: Callable[[str], None]
 
 
+class _Exported(NamedTuple):
+    export_dir: str | None
+    moving_average: bool
+    checkpoint: str | None
+
+
 @dataclasses.dataclass
 class _LoopStats:
     step: int
@@ -192,8 +197,7 @@ class _LoopStats:
     seconds: float
 
 
-def _set_up(proto, settings: TrainSettings, model_dir: str, strategy, freeze_backbone: bool,
-            checkpoint_every: int | None, say) -> _Run:
+def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, say) -> _Run:
     """Set-up: the strategy, and under it the detector, its task, optimizer, trainable variables and counters."""
     strategy = strategy or strategy_lib.build_strategy("auto")
     if settings.batch_size % strategy.num_replicas_in_sync:
@@ -205,7 +209,7 @@ def _set_up(proto, settings: TrainSettings, model_dir: str, strategy, freeze_bac
         bundle = factory.build_detector(proto)
         task = tasks.task_for(bundle)
         optimizer = optimizers.build_optimizer(tc.optimizer)
-        train_vars = _trainable(bundle.model, tc, freeze_backbone)
+        train_vars = _trainable(bundle.model, tc, job.freeze_backbone)
         if not train_vars:
             raise config_problem("train_config.freeze_variables", "every variable is frozen: nothing to train")
         optimizer.build(train_vars)
@@ -213,10 +217,10 @@ def _set_up(proto, settings: TrainSettings, model_dir: str, strategy, freeze_bac
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
                     for k in ("boxes_dropped", "boxes_unknown_class")}
     ckpt = tf.train.Checkpoint(model=bundle.model, optimizer=optimizer, **counters)
-    every = int(checkpoint_every or min(1000, max(1, settings.num_steps // 5)))
-    manager = tf.train.CheckpointManager(ckpt, model_dir, max_to_keep=3, step_counter=optimizer.iterations,
+    every = int(job.checkpoint_every or min(1000, max(1, settings.num_steps // 5)))
+    manager = tf.train.CheckpointManager(ckpt, job.model_dir, max_to_keep=3, step_counter=optimizer.iterations,
                                          checkpoint_interval=every)
-    return _Run(proto, settings, model_dir, strategy, bundle, task, optimizer, train_vars, counters, manager,
+    return _Run(proto, settings, job.model_dir, strategy, bundle, task, optimizer, train_vars, counters, manager,
                 ckpt, say)
 
 
@@ -368,15 +372,15 @@ def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: 
         export_lib.export_saved_model(run.bundle, label_map_path, _config_text(pipeline_config), export_ckpt,
                                       export_dir)
     run.say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))
-    return export_dir, bool(ema), export_ckpt
+    return _Exported(export_dir, bool(ema), export_ckpt)
 
 
-def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_loss, exported, ema,
-            export_ckpt) -> TrainResult:
+def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_loss,
+            exported: _Exported) -> TrainResult:
     out, names = loop.out, ("loss", *run.task.loss_names)
     model, batch_size = run.bundle.model, run.settings.batch_size
     return TrainResult(
-        model_dir=run.model_dir, export_dir=exported, checkpoint=loop.checkpoint, start_step=start_step,
+        model_dir=run.model_dir, export_dir=exported.export_dir, checkpoint=loop.checkpoint, start_step=start_step,
         steps=loop.step, batch_size=batch_size, final_loss=float(out["loss"]) if out else float("nan"),
         final_cls_loss=float(out["cls_loss"]) if out else float("nan"),
         final_box_loss=float(out["box_loss"]) if out else float("nan"), first_loss=loop.first_loss,
@@ -384,8 +388,8 @@ def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_
         boxes_dropped=int(run.counters["boxes_dropped"].numpy()),
         boxes_unknown_class=int(run.counters["boxes_unknown_class"].numpy()),
         max_number_of_boxes=options.max_number_of_boxes, num_trainable_variables=len(run.train_vars),
-        num_fixed_variables=len(model.variables) - len(run.train_vars), moving_average_exported=bool(ema),
-        restore_report=report, export_checkpoint=export_ckpt, eval_loss=eval_loss,
+        num_fixed_variables=len(model.variables) - len(run.train_vars), moving_average_exported=exported.moving_average,
+        restore_report=report, export_checkpoint=exported.checkpoint, eval_loss=eval_loss,
         strategy=run.strategy.__class__.__name__, num_replicas=run.strategy.num_replicas_in_sync,
         meta_architecture=run.bundle.spec.meta_architecture,
         final_losses={k: float(out[k]) for k in names} if out else {}, first_losses=loop.first_losses)

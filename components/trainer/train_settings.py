@@ -1,6 +1,8 @@
 """What a pipeline.config (and the flags that override it) sets for one training run, before anything is built.
 
-`TrainSettings` (steps, batch, fine-tune checkpoint, limits), the input paths a
+`TrainJob` (what a caller asks of one `train_loop.train` call: files, folders,
+overrides), `TrainSettings` (steps, batch, fine-tune checkpoint, limits
+once the overrides are applied), the input paths a
 config names (`inputs_from_config`) and config paths made absolute beside the
 config (`resolve_relative_paths`).
 """
@@ -10,10 +12,37 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
+from typing import Sequence
 
 import tensorflow as tf
 
 from components.trainer.models.spec import config_problem
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainJob:
+    """One training run as its caller asks for it; None leaves the pipeline.config's value.
+
+    train_files / eval_files: TFRecord globs (list or comma-separated; eval optional).
+    base_checkpoint overrides train_config.fine_tune_checkpoint (its type stays
+    fine_tune_checkpoint_type). The SavedModel goes to export_dir (default
+    model_dir/export), TensorBoard logs to tensorboard_dir (default model_dir/train).
+    """
+
+    train_files: Sequence[str] | str
+    eval_files: Sequence[str] | str | None
+    model_dir: str
+    num_steps: int | None = None
+    batch_size: int | None = None
+    base_checkpoint: str | None = None
+    label_map_path: str | None = None
+    export_dir: str | None = None
+    tensorboard_dir: str | None = None
+    freeze_backbone: bool = True
+    checkpoint_every: int | None = None
+    log_every: int = 10
+    export: bool = True
+    seed: int = 0
 
 
 @dataclasses.dataclass(frozen=True)

@@ -153,7 +153,7 @@ def record_run(store, root: str, run_id: str, span: int = 0, start_from: Optiona
               {"examples": out["examples"], "pipeline_config": out["pipeline_config"],
                "label_map": out["validated_label_map"], "base_model": start},
               {"model": out["model"], "model_run": out["model_run"]},
-              custom_config=json.dumps({"code_version": CODE["DetectionTrainer"]}))
+              num_steps=1000, detflow_code_version=CODE["DetectionTrainer"])
     r.execute("baseline_model_resolver", "resolver", {}, {}, internal={"candidate": out["model"]})
     message = "candidate DetectionBoxes_Precision/mAP 0.3818 >= min_map 0.0000"
     verdict = {"blessed": 1, "metric": "DetectionBoxes_Precision/mAP", "metric_value": METRICS[

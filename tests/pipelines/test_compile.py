@@ -30,6 +30,6 @@ def test_tflite_options_reach_the_trainer_and_evaluator_of_the_spec(tmp_path, ca
     tasks = json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
     evaluator = tasks["Evaluator"]["inputs"]["parameters"]["max_quantization_drop"]
     assert evaluator["runtimeValue"]["constantValue"]["doubleValue"] == 0.02
-    trainer = json.loads(tasks["DetectionTrainer"]["inputs"]["parameters"]["custom_config"]["runtimeValue"]
-                         ["constantValue"]["stringValue"])
-    assert trainer["tflite"] == ["none", "int8"] and trainer["tflite_representative_size"] == 50
+    trainer = tasks["DetectionTrainer"]["inputs"]["parameters"]
+    assert trainer["tflite_modes"]["runtimeValue"]["constantValue"]["stringValue"] == "none,int8"
+    assert trainer["tflite_representative_size"]["runtimeValue"]["constantValue"]["intValue"] == "50"

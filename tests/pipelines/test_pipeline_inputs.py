@@ -40,7 +40,6 @@ def test_span_pattern_becomes_input_base_and_relative_parts(tmp_path):
 
 
 def test_train_backbone_reaches_the_trainer_and_its_cache_key(tmp_path):
-    import json
 
     from pipelines import pipeline as pipeline_lib
     from tests.pipelines import e2e_helpers
@@ -56,7 +55,7 @@ def test_train_backbone_reaches_the_trainer_and_its_cache_key(tmp_path):
             / "base_checkpoint" / "ssd_mobilenet_v2_fpnlite_128"), push_destination=str(tmp_path / "push"),
             min_map=0.0, **kwargs)
         trainer = next(c for c in dsl.components if c.id == "DetectionTrainer")
-        return json.loads(trainer.exec_properties["custom_config"])
+        return trainer.exec_properties
 
     assert "freeze_backbone" not in trainer_config()
     assert trainer_config(freeze_backbone=False)["freeze_backbone"] is False

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from components import names
 from components.trainer import train_loop
+from components.trainer.train_settings import TrainJob
 from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
 from tests.trainer import records
@@ -100,8 +101,8 @@ def test_detection_restore_with_other_num_classes_reinitialises_only_the_class_h
     root, pattern, result = trained
     config = load_pipeline_config(tiny_zoo_config(
         str(root), num_classes=3, checkpoint_type="detection"))
-    r = train_loop.train(config, pattern, None, str(root / "three"), num_steps=1, base_checkpoint=result["export_dir"],
-                         export=False)
+    r = train_loop.train(config, TrainJob(pattern, None, str(root / "three"), num_steps=1,
+                                          base_checkpoint=result["export_dir"], export=False))
     report = r.restore_report
     assert report["checkpoint_type"] == "detection"
     assert set(report["reinitialized_by_module"]) == {"detection_head_class"}

@@ -63,7 +63,7 @@ def test_a_batch_that_does_not_divide_over_the_replicas_names_the_field(results)
     assert "2 replicas" in results["odd_batch_error"]
 
 
-def test_strategy_names_of_custom_config():
+def test_strategy_names_of_the_trainer_parameter():
     import tensorflow as tf   # pylint: disable=import-outside-toplevel
     assert strategy_lib.build_strategy("auto") is tf.distribute.get_strategy()   # no GPU here
     assert isinstance(strategy_lib.build_strategy("mirrored"), tf.distribute.MirroredStrategy)
@@ -76,12 +76,13 @@ def test_strategy_names_of_custom_config():
 def test_the_component_refuses_an_unknown_strategy():
     from tfx import v1 as tfx   # pylint: disable=import-outside-toplevel
     from components.artifact_types import PipelineConfigFile   # pylint: disable=import-outside-toplevel
-    from components.trainer.component import DetectionTrainer   # pylint: disable=import-outside-toplevel
+    # pylint: disable-next=import-outside-toplevel
+    from components.trainer.component import DetectionTrainer, TrainerParameters
     examples = tfx.dsl.Importer(source_uri="/x", artifact_type=tfx.types.standard_artifacts.Examples)
     config = tfx.dsl.Importer(source_uri="/c", artifact_type=PipelineConfigFile).with_id("config")
     with pytest.raises(ValueError, match="strategy"):
         DetectionTrainer(examples=examples.outputs["result"], pipeline_config=config.outputs["result"],
-                         custom_config={"strategy": "tpu"})
+                         parameters=TrainerParameters(strategy="tpu"))
 
 
 def _train_both(out: str) -> None:
@@ -89,19 +90,20 @@ def _train_both(out: str) -> None:
     [cpu] = tf.config.list_physical_devices("CPU")
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from components.trainer import train_loop   # pylint: disable=import-outside-toplevel
+    from components.trainer.train_settings import TrainJob   # pylint: disable=import-outside-toplevel
     from tests.trainer import records   # pylint: disable=import-outside-toplevel
 
     pattern = records.write_records(os.path.join(out, "rec"), num_images=4, size=64, boxes_per_image=(3, 3),
                                     shards=1)
     config = records.tiny_config(out, pattern, num_steps=NUM_STEPS, batch_size=BATCH_SIZE, max_boxes=2)
-    two = train_loop.train(config, pattern, None, os.path.join(out, "two"), log_every=1,
+    two = train_loop.train(config, TrainJob(pattern, None, os.path.join(out, "two"), log_every=1),
                            strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
-    one = train_loop.train(config, pattern, None, os.path.join(out, "one"), log_every=1, export=False)
+    one = train_loop.train(config, TrainJob(pattern, None, os.path.join(out, "one"), log_every=1, export=False))
     serving = tf.saved_model.load(two.export_dir).signatures["serving_default"]
     outputs = serving(input_tensor=tf.zeros([1, 64, 64, 3], tf.uint8))
     from schemas.problems import ProblemsError   # pylint: disable=import-outside-toplevel
     try:
-        train_loop.train(config, pattern, None, os.path.join(out, "odd"), batch_size=3,
+        train_loop.train(config, TrainJob(pattern, None, os.path.join(out, "odd"), batch_size=3),
                          strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
         odd_batch_error = None
     except ProblemsError as exc:

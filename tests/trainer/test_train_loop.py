@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components import names
 from components.trainer import train_loop
+from components.trainer.train_settings import TrainJob
 from schemas.problems import ProblemsError
 from tests.trainer import records
 
@@ -25,8 +25,8 @@ def scratch_run(data):
     root, pattern = data
     config = records.tiny_config(str(root), pattern, num_steps=12, max_boxes=2)
     model_dir = str(root / "scratch")
-    return train_loop.train(config, pattern, pattern, model_dir, freeze_backbone=False,
-                            checkpoint_every=4, log_every=4)
+    return train_loop.train(config, TrainJob(pattern, pattern, model_dir, freeze_backbone=False,
+                                             checkpoint_every=4, log_every=4))
 
 
 def test_loss_falls_and_everything_is_written(scratch_run):
@@ -37,7 +37,8 @@ def test_loss_falls_and_everything_is_written(scratch_run):
     assert r.checkpoint.endswith("ckpt-12")
     assert tf.io.gfile.glob(os.path.join(r.model_dir, "train", "events.out.tfevents.*"))
     assert tf.saved_model.contains_saved_model(r.export_dir)
-    recorded = json.load(open(os.path.join(r.model_dir, names.TRAIN_RESULT_FILE)))
+    recorded = json.load(open(train_loop.write_result(r, r.model_dir)))   # JSON-ready, as `detflow train` writes it
+    assert recorded == json.loads(json.dumps(r.to_dict()))
     assert recorded["steps"] == 12 and recorded["boxes_dropped"] == r.boxes_dropped
 
 
@@ -58,8 +59,8 @@ def test_fine_tune_keeps_frozen_backbone_then_resumes_without_restoring_again(da
     base = scratch_run.export_checkpoint
     config = records.tiny_config(str(root), pattern, num_classes=3, num_steps=5)
     model_dir = str(root / "finetune")
-    first = train_loop.train(config, pattern, None, model_dir, num_steps=3, base_checkpoint=base,
-                             checkpoint_every=1, log_every=1, export=False)
+    first = train_loop.train(config, TrainJob(pattern, None, model_dir, num_steps=3, base_checkpoint=base,
+                                              checkpoint_every=1, log_every=1, export=False))
     report = first.restore_report
     assert report["checkpoint_type"] == "detection" and report["restored"]["backbone"] > 0
     assert report["reinitialized_by_module"].get("head_class", 0) > 0   # 2 -> 3 classes
@@ -72,8 +73,8 @@ def test_fine_tune_keeps_frozen_backbone_then_resumes_without_restoring_again(da
     head_box = [k for k in before if "_box_prediction_head" in k]
     assert head_box and any(not np.array_equal(after[k], before[k]) for k in head_box)
 
-    resumed = train_loop.train(config, pattern, None, model_dir, base_checkpoint=base,
-                               log_every=1, export=False)
+    resumed = train_loop.train(config, TrainJob(pattern, None, model_dir, base_checkpoint=base,
+                                                log_every=1, export=False))
     assert resumed.start_step == 3 and resumed.steps == 5 and resumed.resumed
     assert resumed.restore_report == report   # recorded once, not restored over the resumed weights
     mid, end = _variables(first.checkpoint), _variables(resumed.checkpoint)
@@ -85,7 +86,7 @@ def test_moving_averages_are_exported_when_on(data):
     config = records.tiny_config(str(root), pattern, num_steps=2)
     config.proto.train_config.optimizer.use_moving_average = True
     config.proto.train_config.optimizer.moving_average_decay = 0.5
-    r = train_loop.train(config, pattern, None, str(root / "ema"), log_every=1)
+    r = train_loop.train(config, TrainJob(pattern, None, str(root / "ema"), log_every=1))
     assert r.moving_average_exported
     trained, exported = _variables(r.checkpoint), _variables(r.export_checkpoint)
     head = [k for k in trained if "_box_prediction_head" in k and "OPTIMIZER" not in k]
@@ -97,7 +98,7 @@ def test_forever_is_refused_with_the_field(data):
     config = records.tiny_config(str(root), pattern)
     config.proto.train_config.num_steps = 0
     with pytest.raises(ProblemsError, match="num_steps"):
-        train_loop.train(config, pattern, None, str(root / "never"))
+        train_loop.train(config, TrainJob(pattern, None, str(root / "never")))
 
 
 def test_a_model_dir_holding_another_networks_checkpoint_is_refused(data, tmp_path):
@@ -110,4 +111,4 @@ def test_a_model_dir_holding_another_networks_checkpoint_is_refused(data, tmp_pa
     tf.train.CheckpointManager(tf.train.Checkpoint(model=other), str(model_dir), max_to_keep=1).save(5)
     config = records.tiny_config(str(root), pattern, num_steps=8)
     with pytest.raises(ProblemsError, match="holds a checkpoint \\(ckpt-5\\) of another network"):
-        train_loop.train(config, pattern, None, str(model_dir), export=False)
+        train_loop.train(config, TrainJob(pattern, None, str(model_dir), export=False))

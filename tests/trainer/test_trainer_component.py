@@ -14,15 +14,15 @@ from tfx.orchestration import metadata
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.trainer import base_checkpoint
-from components.trainer.component import DetectionTrainer
+from components.trainer.component import DetectionTrainer, TrainerParameters
 from tests.trainer import records
 
 Model = tfx.types.standard_artifacts.Model
 
 
-def _pipeline(root, examples_uri, config_path, label_map_path, custom_config=None, with_base=True):
+def _pipeline(root, examples_uri, config_path, label_map_path, parameters=None, with_base=True):
     """Importers for every input + DetectionTrainer, SQLite MLMD under root, cache off."""
-    custom_config = custom_config or {"num_steps": 3, "batch_size": 2, "code_version": "test"}
+    parameters = parameters or TrainerParameters(num_steps=3, batch_size=2, code_version="test")
     examples = tfx.dsl.Importer(source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
                                 properties={"split_names": '["train", "eval"]'}).with_id("examples")
     config = tfx.dsl.Importer(source_uri=config_path, artifact_type=PipelineConfigFile).with_id("config")
@@ -31,7 +31,7 @@ def _pipeline(root, examples_uri, config_path, label_map_path, custom_config=Non
     trainer = DetectionTrainer(examples=examples.outputs["result"], pipeline_config=config.outputs["result"],
                                label_map=label_map.outputs["result"],
                                base_model=base.outputs["result"] if with_base else None,
-                               custom_config=custom_config)
+                               parameters=parameters)
     importers = [examples, config, label_map] + ([base] if with_base else [])
     return tfx.dsl.Pipeline(
         pipeline_name="trainer_test", pipeline_root=str(root / "pipeline"),
@@ -52,9 +52,9 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
     config = records.tiny_config(str(tmp_path), "unused-the-pipeline-feeds-examples", num_classes=3,
                                  num_steps=50, max_boxes=3, fine_tune_checkpoint="does-not-matter",
                                  fine_tune_checkpoint_type="detection")
-    custom_config = {"num_steps": 3, "batch_size": 2, "code_version": "test", "strategy": "one_device"}
+    parameters = TrainerParameters(num_steps=3, batch_size=2, code_version="test", strategy="one_device")
     tfx.orchestration.LocalDagRunner().run(
-        _pipeline(tmp_path, str(examples), config.path, str(tmp_path / "label_map.pbtxt"), custom_config))
+        _pipeline(tmp_path, str(examples), config.path, str(tmp_path / "label_map.pbtxt"), parameters))
 
     connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "metadata.sqlite"))
     with metadata.Metadata(connection) as m:
@@ -87,6 +87,6 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
     assert props["boxes_dropped"] >= 3   # every training image has more than 3 boxes
     assert props["final_loss"] > 0 and props["images_per_sec"] > 0
     assert props["start_step"] == 0 and props["resumed"] == 0 and props["num_replicas"] == 1
-    assert props["strategy"] == "OneDeviceStrategy"   # custom_config['strategy'] reached train_loop
+    assert props["strategy"] == "OneDeviceStrategy"   # the strategy parameter reached train_loop
     assert result["checkpoint"] == os.path.join(run.uri, "ckpt-3")   # moved out of the resume folder
     assert not os.listdir(tmp_path / "pipeline" / "DetectionTrainer" / ".resume")   # a completed run leaves none

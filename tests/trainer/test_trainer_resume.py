@@ -21,14 +21,14 @@ from tfx import v1 as tfx
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 
-from components.trainer import executor
-from components.trainer import run_fn as run_fn_lib
+from components.trainer import resume
+from components.trainer.component import TrainerParameters
 from tests.trainer import records
 from tests.trainer.test_trainer_component import _pipeline, _props
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NUM_STEPS = 8
-CUSTOM_CONFIG = {"num_steps": NUM_STEPS, "batch_size": 2, "checkpoint_every": 2, "code_version": "test"}
+PARAMETERS = TrainerParameters(num_steps=NUM_STEPS, batch_size=2, checkpoint_every=2, code_version="test")
 
 
 def _inputs(root: pathlib.Path):
@@ -41,7 +41,7 @@ def _inputs(root: pathlib.Path):
 
 def _run_pipeline(root: pathlib.Path, examples: str, config: str, label_map: str) -> None:
     tfx.orchestration.LocalDagRunner().run(
-        _pipeline(root, examples, config, label_map, custom_config=CUSTOM_CONFIG, with_base=False))
+        _pipeline(root, examples, config, label_map, parameters=PARAMETERS, with_base=False))
 
 
 def _start_in_subprocess(root, examples, config, label_map, log_path) -> subprocess.Popen:
@@ -72,7 +72,7 @@ def _trained_models(root: pathlib.Path) -> list:
 @pytest.mark.slow
 def test_killed_trainer_resumes_from_its_checkpoint_when_the_pipeline_runs_again(tmp_path, caplog):
     examples, config, label_map = _inputs(tmp_path)
-    resume_root = tmp_path / "pipeline" / "DetectionTrainer" / executor.RESUME_DIR
+    resume_root = tmp_path / "pipeline" / "DetectionTrainer" / resume.RESUME_DIR
     log_path = tmp_path / "killed_run.log"
     proc = _start_in_subprocess(tmp_path, examples, config, label_map, log_path)
     left = _kill_at_first_checkpoint(proc, resume_root)
@@ -102,33 +102,32 @@ def _artifact(type_, id_, uri):
     return a
 
 
-def _material(examples_id=1, custom_config='{"num_steps": 8}'):
+def _material(examples_id=1, num_steps=8):
     examples = _artifact(standard_artifacts.Examples, examples_id, f"/p/ExampleGen/examples/{examples_id}")
     inputs = {"examples": [examples], "base_model": []}
-    props = {"custom_config": custom_config, "run_fn": "components.trainer.run_fn.run_fn",
-             "train_args": '{"num_steps": 8}'}
-    return executor.resume_material(inputs, props)
+    props = {"num_steps": num_steps, "batch_size": 2, "detflow_code_version": "abc"}
+    return resume.resume_material(inputs, props)
 
 
 def test_resume_key_covers_inputs_and_exec_properties_not_outputs():
-    key = executor.resume_key(_material())
-    assert key == executor.resume_key(_material())
-    assert key != executor.resume_key(_material(examples_id=2))
-    assert key != executor.resume_key(_material(custom_config='{"num_steps": 9}'))
-    first = executor.resume_dir("/p/DetectionTrainer/model_run/7", _material())
+    key = resume.resume_key(_material())
+    assert key == resume.resume_key(_material())
+    assert key != resume.resume_key(_material(examples_id=2))
+    assert key != resume.resume_key(_material(num_steps=9))
+    first = resume.resume_dir("/p/DetectionTrainer/model_run/7", _material())
     assert first == f"/p/DetectionTrainer/.resume/{key}"
-    assert executor.resume_dir("/p/DetectionTrainer/model_run/9/", _material()) == first
+    assert resume.resume_dir("/p/DetectionTrainer/model_run/9/", _material()) == first
 
 
 def test_a_working_folder_is_claimed_by_one_execution_at_a_time(tmp_path):
     work = str(tmp_path / "key")
-    with executor._claimed(work, _material()) as first:   # pylint: disable=protected-access
-        with executor._claimed(work, _material()) as second:   # pylint: disable=protected-access
+    with resume.claimed(work, _material()) as first:
+        with resume.claimed(work, _material()) as second:
             assert first and not second
-    with executor._claimed(work, _material(examples_id=3)) as other:   # pylint: disable=protected-access
+    with resume.claimed(work, _material(examples_id=3)) as other:
         assert not other   # the folder's recorded key material differs
-    (tmp_path / "key" / executor.KEY_FILE).write_text('{"inputs": {"exam')   # killed while writing it
-    with executor._claimed(work, _material()) as again:   # pylint: disable=protected-access
+    (tmp_path / "key" / resume.KEY_FILE).write_text('{"inputs": {"exam')   # killed while writing it
+    with resume.claimed(work, _material()) as again:
         assert again
 
 
@@ -137,17 +136,17 @@ def test_checkpoints_move_into_model_run_on_local_and_remote_file_systems(tmp_pa
     from tfx.dsl.io import fileio   # pylint: disable=import-outside-toplevel
     root = f"ram://{tmp_path.name}" if remote else str(tmp_path)
     work, run = f"{root}/.resume/key", f"{root}/model_run/7"
-    for name in ("ckpt-3.index", "checkpoint", "train/events.out.tfevents.1", *run_fn_lib.WORK_DIR_PRIVATE):
+    for name in ("ckpt-3.index", "checkpoint", "train/events.out.tfevents.1", *resume.WORK_DIR_PRIVATE):
         fileio.makedirs(os.path.dirname(f"{work}/{name}"))
         with fileio.open(f"{work}/{name}", "w") as f:
             f.write("x")
-    run_fn_lib.move_contents(work, run)
+    resume.move_contents(work, run)
     assert sorted(n.rstrip("/") for n in fileio.listdir(run)) == ["checkpoint", "ckpt-3.index", "train"]
     assert fileio.exists(f"{run}/train/events.out.tfevents.1")
-    assert sorted(fileio.listdir(work)) == sorted(run_fn_lib.WORK_DIR_PRIVATE)   # the executor's, removed by it
+    assert sorted(fileio.listdir(work)) == sorted(resume.WORK_DIR_PRIVATE)   # resume's own, removed with the folder
     result = {"model_dir": work, "checkpoint": f"{work}/ckpt-3", "export_dir": "/m/Format-Serving",
               "restore_report": {"checkpoint": "/base/ckpt-0"}}
-    assert run_fn_lib.rebase_paths(result, work, run) == {
+    assert resume.rebase_paths(result, work, run) == {
         **result, "model_dir": run, "checkpoint": f"{run}/ckpt-3"}
 
 
