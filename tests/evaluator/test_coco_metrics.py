@@ -12,7 +12,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from components.evaluator.coco_metrics import (
-    METRIC_NAMES, PER_CATEGORY_PREFIX, CocoAccumulator, evaluate, mean_valid)
+    METRIC_NAMES, PER_CATEGORY_PREFIX, CocoAccumulator, Detections, GroundTruth, evaluate, mean_valid)
 from components.evaluator.synthetic import synthetic_coco
 from schemas.problems import ProblemsError
 
@@ -172,10 +172,10 @@ def test_accumulator_matches_the_same_set_given_as_coco():
         def yxyx(b):
             return [b[1] / h, b[0] / w, (b[1] + b[3]) / h, (b[0] + b[2]) / w]
         acc.add_image(image["id"], h, w,
-                      [yxyx(a["bbox"]) for a in anns], [a["category_id"] for a in anns],
-                      [a["iscrowd"] for a in anns], [a["area"] for a in anns],
-                      [yxyx(d["bbox"]) for d in dets], [float(d["category_id"]) for d in dets],
-                      [d["score"] for d in dets])
+                      GroundTruth([yxyx(a["bbox"]) for a in anns], [a["category_id"] for a in anns],
+                                  [a["iscrowd"] for a in anns], [a["area"] for a in anns]),
+                      Detections([yxyx(d["bbox"]) for d in dets], [float(d["category_id"]) for d in dets],
+                                 [d["score"] for d in dets]))
     ours = acc.result()
     direct = evaluate(gt, dt)
     for name in METRIC_NAMES:
@@ -186,15 +186,16 @@ def test_accumulator_matches_the_same_set_given_as_coco():
 def test_accumulator_rejects_ground_truth_outside_label_map():
     acc = CocoAccumulator({1: "cat", 2: "dog"})
     with pytest.raises(ValueError, match=r"ground-truth class id\(s\) \[5\] are not in the label map"):
-        acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [5], det_boxes=[[0, 0, 1, 1]], det_classes=[1.0],
-                      det_scores=[0.9])
+        acc.add_image("a.jpg", 10, 10, GroundTruth([[0, 0, 1, 1]], [5]),
+                      Detections(boxes=[[0, 0, 1, 1]], classes=[1.0], scores=[0.9]))
     assert acc.images == [] and acc.dropped_detections == 0
 
 
 def test_accumulator_leaves_out_detections_in_label_map_id_gaps_as_the_od_api_does():
     acc = CocoAccumulator({1: "cat", 2: "dog", 5: "owl"})          # ids with gaps: head columns 3 and 4 are no class
-    acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [5], det_boxes=[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, .5, .5]],
-                  det_classes=[3.0, 5.0, 4.0], det_scores=[0.9, 0.8, 0.7])
+    acc.add_image("a.jpg", 10, 10, GroundTruth([[0, 0, 1, 1]], [5]),
+                  Detections(boxes=[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, .5, .5]],
+                             classes=[3.0, 5.0, 4.0], scores=[0.9, 0.8, 0.7]))
     assert acc.dropped_detections == 2
     assert acc.images[0].det_classes.tolist() == [5] and acc.images[0].det_scores.tolist() == [0.8]
     result = acc.result()
@@ -203,8 +204,8 @@ def test_accumulator_leaves_out_detections_in_label_map_id_gaps_as_the_od_api_do
 
 def test_accumulator_defaults_area_and_crowd():
     acc = CocoAccumulator({1: "cat"})
-    acc.add_image("a.jpg", 100, 200, [[0.1, 0.1, 0.5, 0.6]], [1], det_boxes=[[0.1, 0.1, 0.5, 0.6]],
-                  det_classes=[1.0], det_scores=[0.8])
+    acc.add_image("a.jpg", 100, 200, GroundTruth([[0.1, 0.1, 0.5, 0.6]], [1]),
+                  Detections(boxes=[[0.1, 0.1, 0.5, 0.6]], classes=[1.0], scores=[0.8]))
     gt, dt = acc.to_coco()
     ann = gt["annotations"][0]
     assert ann["bbox"] == pytest.approx([20.0, 10.0, 100.0, 40.0])
