@@ -13,7 +13,7 @@ from pycocotools.cocoeval import COCOeval
 
 from components.evaluator.coco_metrics import (
     METRIC_NAMES, PER_CATEGORY_PREFIX, CocoAccumulator, Detections, GroundTruth, evaluate, mean_valid)
-from components.evaluator.synthetic import synthetic_coco
+from components.evaluator.synthetic import CaseMix, synthetic_coco
 from schemas.problems import ProblemsError
 
 TOL = 1e-9
@@ -48,7 +48,7 @@ def assert_parity(gt: dict, dt: list) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_parity_with_pycocotools_on_randomised_sets(seed):
     gt, dt = synthetic_coco(seed, num_images=30, num_classes=12, dets_per_image=25,
-                            crowd_fraction=0.15, empty_image_fraction=0.15, no_det_image_fraction=0.15)
+                            mix=CaseMix(crowd_fraction=0.15, empty_image_fraction=0.15, no_det_image_fraction=0.15))
     # The set really exercises the cases the contract names.
     dets_per_image = np.bincount([d["image_id"] for d in dt])
     assert dets_per_image.max() > 100
@@ -78,7 +78,8 @@ def test_parity_with_gt_id_zero_and_ties():
 
 
 def test_parity_with_few_classes_and_mostly_crowd():
-    gt, dt = synthetic_coco(7, num_images=15, num_classes=2, crowd_fraction=0.6, custom_area_fraction=0.8)
+    gt, dt = synthetic_coco(7, num_images=15, num_classes=2,
+                            mix=CaseMix(crowd_fraction=0.6, custom_area_fraction=0.8))
     assert_parity(gt, dt)
 
 
@@ -92,14 +93,14 @@ def test_category_without_ground_truth_reports_minus_one():
 
 
 def test_no_detections_gives_zero_ap_and_recall():
-    gt, _ = synthetic_coco(4, num_images=8, num_classes=3, crowd_fraction=0.0)
+    gt, _ = synthetic_coco(4, num_images=8, num_classes=3, mix=CaseMix(crowd_fraction=0.0))
     result = evaluate(gt, [])
     assert result.metrics["DetectionBoxes_Precision/mAP"] == 0.0
     assert result.metrics["DetectionBoxes_Recall/AR@100"] == 0.0
 
 
 def test_perfect_detections_give_map_one():
-    gt, _ = synthetic_coco(5, num_images=8, num_classes=3, crowd_fraction=0.0)
+    gt, _ = synthetic_coco(5, num_images=8, num_classes=3, mix=CaseMix(crowd_fraction=0.0))
     dt = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}
           for a in gt["annotations"]]
     result = evaluate(gt, dt)
@@ -115,7 +116,7 @@ def test_inputs_are_not_modified():
 
 
 def test_missing_area_falls_back_to_box_area():
-    gt, dt = synthetic_coco(8, num_images=6, num_classes=2, custom_area_fraction=0.0)
+    gt, dt = synthetic_coco(8, num_images=6, num_classes=2, mix=CaseMix(custom_area_fraction=0.0))
     without_area = copy.deepcopy(gt)
     for ann in without_area["annotations"]:
         del ann["area"]
