@@ -82,7 +82,7 @@ def exported(tmp_path_factory):
     restore.restore(bundle.model, base_checkpoint.checkpoint_prefix(), "full", pipeline_proto=config.proto)
     saved = export.export_saved_model(bundle, label_map, text, None, str(root / "export"))
     data = sample_data.generate(root / "images", num_images=4, classes=("disc", "bar", "triangle", "cross", "star"),
-                                image_size=(128, 128), seed=3, min_objects=2)
+                                image_size=(128, 128), seed=3, mix=sample_data.ImageMix(min_objects=2))
     pattern = records.write_records(str(root / "records"), num_images=16, size=128, shards=1)
     files = {q: tflite_export.export_tflite(saved, str(root / f"model_{q}.tflite"), q,
                                             pattern if q == "int8" else None, representative_size=16)
