@@ -35,9 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
 
-    text = base_checkpoint.pipeline_config_text(
+    text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
         num_classes=5, label_map_path="label_map.pbtxt", train_input_path="train-*.gz",
-        eval_input_path="eval-*.gz", num_steps=1, batch_size=1, learning_rate_base=0.01, warmup_steps=0)
+        eval_input_path="eval-*.gz", num_steps=1, batch_size=1, learning_rate_base=0.01, warmup_steps=0))
     proto = parse_pipeline_config_text(text, "bench.config").proto
     build_off = factory.build_detector            # the trainer's: AutoGraph off
     build_on = build_off.__wrapped__                    # the same function, AutoGraph left on

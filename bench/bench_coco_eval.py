@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from components.evaluator.coco_metrics import METRIC_NAMES, evaluate, mean_valid
-from components.evaluator.synthetic import synthetic_coco
+from components.evaluator.synthetic import CaseMix, synthetic_coco
 
 NUM_IMAGES, NUM_CLASSES, NUM_DETECTIONS = 500, 10, 50_000
 
@@ -47,7 +47,7 @@ def pycocotools_evaluate(gt: dict, dt: list):
 def make_set(seed: int = 0) -> tuple[dict, list]:
     """The benchmark set: exactly NUM_DETECTIONS detections over NUM_IMAGES images."""
     gt, dt = synthetic_coco(seed, num_images=NUM_IMAGES, num_classes=NUM_CLASSES, dets_per_image=110,
-                            no_det_image_fraction=0.0)
+                            mix=CaseMix(no_det_image_fraction=0.0))
     if len(dt) < NUM_DETECTIONS:
         raise RuntimeError(f"synthetic set too small: {len(dt)} detections")
     return gt, dt[:NUM_DETECTIONS]

@@ -48,10 +48,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     with tempfile.TemporaryDirectory() as work:
         train_glob, label_map = _data(work)
-        text = base_checkpoint.pipeline_config_text(
+        text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
             num_classes=5, label_map_path=label_map, train_input_path=train_glob, eval_input_path=train_glob,
             num_steps=args.steps, batch_size=args.batch_size, learning_rate_base=0.004, warmup_steps=5,
-            fine_tune_checkpoint=base_checkpoint.checkpoint_prefix())
+            fine_tune_checkpoint=base_checkpoint.checkpoint_prefix()))
         config = parse_pipeline_config_text(text, "bench.config")
         rates: dict[str, list[float]] = {"frozen": [], "full": []}
         for repeat in range(args.repeats):

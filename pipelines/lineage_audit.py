@@ -15,6 +15,8 @@ from typing import Optional
 
 from components.names import CODE_VERSION_KEY
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
+from components.names import (BASE_MODEL_KEY, BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY,
+                              LABEL_MAP_KEY, MODEL_BLESSING_KEY, MODEL_KEY, PIPELINE_CONFIG_KEY)
 from pipelines.run_report import TFLITE_SHOWN, tflite_metrics
 
 _IMPORTER_SUFFIX = "_importer"
@@ -35,8 +37,8 @@ def audit(lineage) -> dict:
     if start["type"] == "PushedModel":
         found["pushed_model"] = _pushed(start)
         pusher = _producer(lineage, start["id"])
-        model = _linked(lineage, pusher, "input", "model")
-        blessing = _linked(lineage, pusher, "input", "model_blessing")
+        model = _linked(lineage, pusher, "input", MODEL_KEY)
+        blessing = _linked(lineage, pusher, "input", MODEL_BLESSING_KEY)
     elif start["type"] in ("ModelBlessing", "ModelEvaluation"):
         evaluator = _producer(lineage, start["id"])
     elif start["type"] == "Model":
@@ -45,7 +47,7 @@ def audit(lineage) -> dict:
         evaluator = _producer(lineage, blessing)
     if evaluator is not None:
         found.update(_evaluation_sections(lineage, evaluator))
-        model = model or _linked(lineage, evaluator, "input", "model")
+        model = model or _linked(lineage, evaluator, "input", MODEL_KEY)
     if model is not None:
         found.update(_training_sections(lineage, model, found["run"]))
     examples = found.get("examples", {}).get("id") or (start["id"] if start["type"] == "Examples" else None)
@@ -92,7 +94,7 @@ def _pushed(a: dict) -> dict:
 def _evaluation_sections(lineage, evaluator: int) -> dict:
     """blessing, evaluation (with its metrics) and baseline model of one Evaluator execution."""
     sections = {}
-    blessing = _linked(lineage, evaluator, "output", "blessing")
+    blessing = _linked(lineage, evaluator, "output", BLESSING_KEY)
     if blessing is not None:
         p = lineage.artifacts[blessing]["properties"]
         sections["blessing"] = {"id": blessing, "blessed": p.get("blessed") == 1,
@@ -101,7 +103,7 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
                                 "max_regression": p.get("max_regression"),
                                 "max_quantization_drop": p.get("max_quantization_drop"),
                                 "quantization_drop": p.get("quantization_drop")}
-    evaluation = _linked(lineage, evaluator, "output", "evaluation")
+    evaluation = _linked(lineage, evaluator, "output", EVALUATION_KEY)
     if evaluation is not None:
         a = lineage.artifacts[evaluation]
         metrics = a.get("metrics", {})
@@ -112,7 +114,7 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
             "per_category": {k[len(PER_CATEGORY_PREFIX):]: v for k, v in sorted(metrics.items())
                              if k.startswith(PER_CATEGORY_PREFIX)},
             "tflite": tflite_metrics(a["properties"])}
-    baseline = _linked(lineage, evaluator, "input", "baseline_model")
+    baseline = _linked(lineage, evaluator, "input", BASELINE_MODEL_KEY)
     if baseline is not None:
         sections["baseline_model"] = _model_ref(lineage, baseline)
     return sections
@@ -132,16 +134,16 @@ def _training_sections(lineage, model: int, start_run: str) -> dict:
     trainer = _producer(lineage, model)
     if trainer is None or _node(lineage, trainer).endswith(_IMPORTER_SUFFIX):
         return sections
-    examples = _linked(lineage, trainer, "input", "examples")
+    examples = _linked(lineage, trainer, "input", EXAMPLES_KEY)
     if examples is not None:
         sections["examples"] = {"id": examples}
-    config = _linked(lineage, trainer, "input", "pipeline_config")
+    config = _linked(lineage, trainer, "input", PIPELINE_CONFIG_KEY)
     if config is not None:
         sections["pipeline_config"] = _imported_file(lineage, config)
-    label_map = _linked(lineage, trainer, "input", "label_map")
+    label_map = _linked(lineage, trainer, "input", LABEL_MAP_KEY)
     if label_map is not None:
         sections["label_map"] = _label_map(lineage, label_map)
-    base = _linked(lineage, trainer, "input", "base_model")
+    base = _linked(lineage, trainer, "input", BASE_MODEL_KEY)
     if base is not None:
         sections["fine_tune_checkpoint"] = _checkpoint(lineage, base, lineage.artifacts[model], start_run)
     return sections
@@ -159,7 +161,7 @@ def _label_map(lineage, validated: int) -> dict:
         return _imported_file(lineage, validated)
     section = {"validated_id": validated, "content_hash": a["properties"].get("content_hash"),
                "num_classes": a["properties"].get("num_classes")}
-    imported = _linked(lineage, _producer(lineage, validated), "input", "label_map")
+    imported = _linked(lineage, _producer(lineage, validated), "input", LABEL_MAP_KEY)
     if imported is not None:
         section.update(_imported_file(lineage, imported))
     return section

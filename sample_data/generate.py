@@ -58,22 +58,34 @@ def label_map_text(classes: Sequence[str]) -> str:
     return "".join(items)
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageMix:
+    """What the images hold: objects per image, how many are negatives, and how many are JPEG.
+
+    An image has no objects with probability `negative_fraction` when
+    `min_objects` is 0, else between max(1, min_objects) and `max_objects`
+    objects (fewer when no place leaves every object >=45% visible).
+    `jpeg_fraction` of the images (drawn per image) are JPEG, the rest PNG.
+    """
+
+    min_objects: int = 0
+    max_objects: int = 4
+    jpeg_fraction: float = 0.2
+    negative_fraction: float = 0.06
+
+
 def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASSES,
-             image_size: tuple[int, int] = (128, 128), seed: int = 0, min_objects: int = 0,
-             max_objects: int = 4, jpeg_fraction: float = 0.2, negative_fraction: float = 0.06,
-             span: int = 0) -> SampleDataset:
+             image_size: tuple[int, int] = (128, 128), seed: int = 0, span: int = 0,
+             mix: ImageMix = ImageMix()) -> SampleDataset:
     """Writes `num_images` images, `annotations.json` (COCO) and `label_map.pbtxt` under `out_dir`.
 
-    `image_size` is (height, width). An image has no objects with probability
-    `negative_fraction` when `min_objects` is 0, else between max(1, min_objects) and
-    `max_objects` objects (fewer when no place leaves every object >=45% visible).
-    `jpeg_fraction` of the images (drawn per image) are JPEG, the rest PNG.
+    `image_size` is (height, width); `mix` says what the images hold (see ImageMix).
     """
     classes = tuple(classes)
     if not classes or len(set(classes)) != len(classes):
         raise ValueError(f"classes must be distinct and non-empty, got {classes}")
-    if min_objects > max_objects or min_objects < 0:
-        raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
+    if mix.min_objects > mix.max_objects or mix.min_objects < 0:
+        raise ValueError(f"need 0 <= min_objects <= max_objects, got {mix.min_objects}, {mix.max_objects}")
     h, w = image_size
     root = pathlib.Path(out_dir)
     images_dir = root / "images"
@@ -84,12 +96,12 @@ def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASS
             "categories": [{"id": i, "name": n, "supercategory": "object"} for i, n in enumerate(classes, 1)]}
     for index in range(num_images):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, span, index])))
-        if min_objects == 0 and rng.random() < negative_fraction:
+        if mix.min_objects == 0 and rng.random() < mix.negative_fraction:
             count = 0
         else:
-            count = int(rng.integers(max(1, min_objects), max_objects + 1))
+            count = int(rng.integers(max(1, mix.min_objects), mix.max_objects + 1))
         pixels, objects = sample_drawing.render_image(rng, classes, h, w, count)
-        is_jpeg = rng.random() < jpeg_fraction
+        is_jpeg = rng.random() < mix.jpeg_fraction
         file_name = f"{index:06d}.{'jpg' if is_jpeg else 'png'}"
         buf = io.BytesIO()
         if is_jpeg:

@@ -152,11 +152,12 @@ def test_spans_are_separate_drops_of_the_same_classes(tmp_path):
 
 
 def test_min_objects_excludes_negatives_and_bad_arguments_raise(tmp_path):
-    ds = sample_data.generate(tmp_path / "dense", num_images=6, min_objects=2, max_objects=3, seed=1)
+    ds = sample_data.generate(tmp_path / "dense", num_images=6, seed=1,
+                              mix=sample_data.ImageMix(min_objects=2, max_objects=3))
     coco = json.loads(ds.annotations.read_text())
     assert {a["image_id"] for a in coco["annotations"]} == {im["id"] for im in coco["images"]}
     with pytest.raises(ValueError):
-        sample_data.generate(tmp_path / "bad", num_images=1, min_objects=3, max_objects=2)
+        sample_data.generate(tmp_path / "bad", num_images=1, mix=sample_data.ImageMix(min_objects=3, max_objects=2))
     with pytest.raises(ValueError):
         sample_data.generate(tmp_path / "bad", num_images=1, classes=("a", "a"))
 

@@ -6,7 +6,7 @@
 Seeded and self-contained: generates `sample_data` images of
 PRETRAIN_CLASSES (not the demo's classes), converts them with the same code as
 `detflow convert`, trains the SSD MobileNetV2 x0.35 FPN-lite 128 px of
-`base_checkpoint.pipeline_config_text` from scratch (every variable trains),
+`base_checkpoint.render_config` from scratch (every variable trains),
 evaluates COCO mAP on its own held-out split with the evaluator's metrics, and
 writes into `ssd_mobilenet_v2_fpnlite_128/`: `checkpoint/ckpt-0` (model weights
 only), `pipeline.config`, `label_map.pbtxt`, `PROVENANCE.md` and
@@ -144,12 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     if not reuse:
         _convert(data, records, args.eval_percent)
     train_glob, eval_glob = f"{records}/Split-train/*", f"{records}/Split-eval/*"
-    config_text = base.pipeline_config_text(
+    config_text = base.render_config(base.ConfigOptions(
         num_classes=len(data.classes), label_map_path="label_map.pbtxt", train_input_path="Split-train/*",
         eval_input_path="Split-eval/*", num_steps=args.steps, batch_size=args.batch_size,
         learning_rate_base=args.learning_rate, warmup_steps=args.warmup_steps,
         augmentation=AUGMENTATION,
-        comment=f"Pre-training config of the embedded {base.NAME} checkpoint (see PROVENANCE.md).")
+        comment=f"Pre-training config of the embedded {base.NAME} checkpoint (see PROVENANCE.md)."))
     from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
     from components.trainer.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel

@@ -57,7 +57,7 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
         reasons.append(f"candidate {metric} {value:.4f} < min_map {min_map:.4f}")
 
     if max_quantization_drop is not None:
-        ok, reason = _quantization_check(value, quantized_metrics, max_quantization_drop, metric)
+        ok, reason = _quantization_check(candidate_metrics, quantized_metrics, max_quantization_drop, metric)
         blessed, reasons = blessed and ok, reasons + [reason]
     if baseline_metrics is None:
         reasons.append("no baseline model: judged by min_map alone")
@@ -76,16 +76,26 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
     return Judgement(blessed, reasons)
 
 
-def _quantization_check(value: Optional[float], quantized_metrics: Optional[Mapping[str, float]],
+def metric_drop(reference: Mapping[str, float], variant: Mapping[str, float], metric: str) -> float:
+    """How far `metric` falls from `reference` to `variant` (metrics by name), as recorded.
+
+    Values are taken as they are (-1 where COCO has no ground truth; a missing
+    metric counts as -1): the Evaluator records this for every TFLite variant,
+    and the quantization check judges it once both values are defined.
+    """
+    return float(reference.get(metric, -1.0)) - float(variant.get(metric, -1.0))
+
+
+def _quantization_check(candidate_metrics: Mapping[str, float], quantized_metrics: Optional[Mapping[str, float]],
                         max_drop: float, metric: str) -> tuple[bool, str]:
     if not math.isfinite(max_drop) or max_drop < 0:
         raise ValueError(f"max_quantization_drop must be a finite number >= 0, got {max_drop}")
     if quantized_metrics is None:
         return False, "max_quantization_drop is set but no int8 TFLite model was evaluated"
     quantized = _defined(quantized_metrics.get(metric))
-    if value is None or quantized is None:
+    if _defined(candidate_metrics.get(metric)) is None or quantized is None:
         return False, f"int8 {metric} is undefined: the quantization drop cannot be judged"
-    drop = value - quantized
+    drop = metric_drop(candidate_metrics, quantized_metrics, metric)
     if drop <= max_drop:
         return True, f"int8 {metric} {quantized:.4f}: drop {drop:.4f} <= max_quantization_drop {max_drop:.4f}"
     return False, (f"int8 {metric} {quantized:.4f}: drop {drop:.4f} > max_quantization_drop {max_drop:.4f} "

@@ -39,6 +39,23 @@ class Boxes:
     ident: np.ndarray      # int64 [n] ground-truth ids (0 = pycocotools' "unmatched")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Matching:
+    """What the matchers share: ground truth and detections in sorted order, and the results they fill in.
+
+    g_ig is [n_gt, A] (ignored per area range); dtm and dt_ig are the [n_dt, A, T]
+    outputs (matched to a ground truth with a nonzero id; ignored).
+    """
+
+    g_box: np.ndarray
+    g_crowd: np.ndarray
+    g_id: np.ndarray
+    g_ig: np.ndarray
+    d_box: np.ndarray
+    dtm: np.ndarray
+    dt_ig: np.ndarray
+
+
 def _group_starts(keys: np.ndarray) -> np.ndarray:
     """Start offsets of runs of equal keys in a sorted array, plus the end."""
     change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
@@ -84,7 +101,7 @@ def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tupl
     dtm = np.zeros((n_dt, A, T), dtype=bool)
     dt_ig = np.zeros((n_dt, A, T), dtype=bool)
 
-    _match_all(g_key, g_box, g_crowd, g_id, g_ig, d_key, d_box, dtm, dt_ig)
+    _match_all(g_key, d_key, _Matching(g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig))
     d_out = (d_area[:, None] < area_lo) | (d_area[:, None] > area_hi)     # [n_dt, A]
     dt_ig |= ~dtm & d_out[:, :, None]
 
@@ -161,7 +178,7 @@ def _first_reaching(tp_int: np.ndarray, npig: np.ndarray, nd: int) -> np.ndarray
     return np.searchsorted(flat, queries.ravel(), side="left").reshape(queries.shape) - starts
 
 
-def _match_all(g_key, g_box, g_crowd, g_id, g_ig, d_key, d_box, dtm, dt_ig) -> None:
+def _match_all(g_key: np.ndarray, d_key: np.ndarray, m: _Matching) -> None:
     """Greedy matching of every (category, image) pair that has both gt and detections."""
     g_starts = _group_starts(g_key) if len(g_key) else np.zeros(1, np.int64)
     d_starts = _group_starts(d_key) if len(d_key) else np.zeros(1, np.int64)
@@ -177,12 +194,13 @@ def _match_all(g_key, g_box, g_crowd, g_id, g_ig, d_key, d_box, dtm, dt_ig) -> N
         pairs = np.flatnonzero(bucket == b)
         pairs = pairs[np.argsort(-nd[pairs], kind="stable")]     # active pairs form a prefix
         match = _match_single if b == 0 else _match_bucket
-        match(g0[pairs], ng[pairs], d0[pairs], nd[pairs], g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig)
+        match(g0[pairs], ng[pairs], d0[pairs], nd[pairs], m)
 
 
-def _match_single(g0, ng, d0, nd, g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig) -> None:
+def _match_single(g0, ng, d0, nd, m: _Matching) -> None:
     """Pairs with exactly one ground truth, without a loop: it is the only candidate in every
     area range, so the first detection reaching the threshold takes it (all of them, if crowd)."""
+    g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig = m.g_box, m.g_crowd, m.g_id, m.g_ig, m.d_box, m.dtm, m.dt_ig
     pair = np.repeat(np.arange(len(g0)), nd)                       # detections in rank order, by pair
     rows = np.repeat(d0 - np.concatenate([[0], np.cumsum(nd)[:-1]]), nd) + np.arange(int(nd.sum()))
     g = g0[pair]
@@ -199,7 +217,9 @@ def _match_single(g0, ng, d0, nd, g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig)
     dt_ig[rows] = taken[:, None, :] & g_ig[g][:, :, None]
 
 
-def _match_bucket(g0, ng, d0, nd, g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig) -> None:
+def _match_bucket(g0, ng, d0, nd, m: _Matching) -> None:
+    """Pairs with up to G ground truth, padded to [P, G] and [P, D]: one loop step per detection rank."""
+    g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig = m.g_box, m.g_crowd, m.g_id, m.g_ig, m.d_box, m.dtm, m.dt_ig
     P, G, D = len(g0), int(ng.max()), int(nd.max())
     A, T = dtm.shape[1], dtm.shape[2]
     g_idx = g0[:, None] + np.arange(G)

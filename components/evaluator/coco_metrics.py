@@ -18,9 +18,10 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import operator
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from components.evaluator import coco_fast
 from components.evaluator.coco_validate import validate_dt, validate_gt
@@ -221,6 +222,26 @@ def mean_valid(values: np.ndarray) -> float:
     return float(np.mean(valid)) if valid.size else -1.0
 
 
+@dataclasses.dataclass(frozen=True)
+class GroundTruth:
+    """One image's ground truth as a decoded tf.Example holds it: normalised yxyx boxes [n, 4], class ids,
+    and optionally crowd flags and stored areas (empty or None: see `CocoAccumulator.add_image`)."""
+
+    boxes: ArrayLike
+    classes: ArrayLike
+    is_crowd: Optional[ArrayLike] = None
+    area: Optional[ArrayLike] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Detections:
+    """A detector's output for one image: normalised yxyx boxes [m, 4], class ids (floats allowed), scores."""
+
+    boxes: ArrayLike = ()
+    classes: ArrayLike = ()
+    scores: ArrayLike = ()
+
+
 @dataclasses.dataclass
 class ImageRecord:
     """One image's boxes as the accumulator keeps them (normalised yxyx)."""
@@ -256,30 +277,30 @@ class CocoAccumulator:
         self.images: list[ImageRecord] = []
         self.dropped_detections = 0
 
-    def add_image(self, image_id, height: int, width: int,
-                  gt_boxes, gt_classes, gt_is_crowd=None, gt_area=None,
-                  det_boxes=(), det_classes=(), det_scores=()) -> None:
+    def add_image(self, image_id, height: int, width: int, gt: GroundTruth,
+                  detections: Detections = Detections()) -> None:
         """Adds one image: its ground truth and the detections for it.
 
-        `gt_is_crowd` defaults to 0 and `gt_area` to the box's pixel area
+        `gt.is_crowd` defaults to 0 and `gt.area` to the box's pixel area
         (entries <= 0 also fall back to it, as a tf.Example without stored
         areas decodes to zeros). Raises ValueError on a ground-truth class id
         outside the categories — a label map that does not match the data;
         detections of such ids are left out (see the class doc).
         """
-        gt_boxes = _boxes(gt_boxes)
+        gt_boxes = _boxes(gt.boxes)
         n = len(gt_boxes)
-        det_boxes = _boxes(det_boxes)
-        det_classes = np.rint(np.asarray(det_classes, dtype=np.float64)).astype(np.int64).reshape(len(det_boxes))
-        det_scores = np.asarray(det_scores, dtype=np.float64).reshape(len(det_boxes))
+        det_boxes = _boxes(detections.boxes)
+        det_classes = (np.rint(np.asarray(detections.classes, dtype=np.float64)).astype(np.int64)
+                       .reshape(len(det_boxes)))
+        det_scores = np.asarray(detections.scores, dtype=np.float64).reshape(len(det_boxes))
         known = np.isin(det_classes, np.fromiter(self._category_ids, np.int64))
         record = ImageRecord(
             key=image_id, height=int(height), width=int(width),
-            gt_boxes=gt_boxes, gt_classes=np.asarray(gt_classes, dtype=np.int64).reshape(n),
-            gt_is_crowd=(np.zeros(n, np.int64) if gt_is_crowd is None or len(gt_is_crowd) == 0
-                         else np.asarray(gt_is_crowd, dtype=np.int64).reshape(n)),
-            gt_area=(np.zeros(n) if gt_area is None or len(gt_area) == 0
-                     else np.asarray(gt_area, dtype=np.float64).reshape(n)),
+            gt_boxes=gt_boxes, gt_classes=np.asarray(gt.classes, dtype=np.int64).reshape(n),
+            gt_is_crowd=(np.zeros(n, np.int64) if gt.is_crowd is None or len(gt.is_crowd) == 0
+                         else np.asarray(gt.is_crowd, dtype=np.int64).reshape(n)),
+            gt_area=(np.zeros(n) if gt.area is None or len(gt.area) == 0
+                     else np.asarray(gt.area, dtype=np.float64).reshape(n)),
             det_boxes=det_boxes[known], det_classes=det_classes[known], det_scores=det_scores[known],
         )
         unknown = set(record.gt_classes.tolist()) - self._category_ids

@@ -40,7 +40,7 @@ class Executor(base_executor.BaseExecutor):
            exec_properties: Dict[str, Any]) -> None:
         """Runs the evaluation; see `components.evaluator.component.Evaluator`."""
         from components.evaluator import model_eval, report
-        from components.evaluator.blessing import judge
+        from components.evaluator.blessing import judge, metric_drop
 
         metric = exec_properties["metric"]
         check_metric_name(metric)
@@ -70,11 +70,10 @@ class Executor(base_executor.BaseExecutor):
                              "(ids %s); left out, as the OD API does", acc.dropped_detections, name,
                              sorted(categories))
         candidate, base = results["candidate"], results.get("baseline")
+        judged = {name: _judged_metrics(result) for name, result in results.items()}
         max_drop = exec_properties.get("max_quantization_drop")
-        int8 = results.get(TFLITE_PREFIX + "int8")
-        judgement = judge(_judged_metrics(candidate), _judged_metrics(base) if base else None,
-                          min_map, max_regression, metric,
-                          quantized_metrics=_judged_metrics(int8) if int8 else None,
+        judgement = judge(judged["candidate"], judged.get("baseline"), min_map, max_regression, metric,
+                          quantized_metrics=judged.get(TFLITE_PREFIX + "int8"),
                           max_quantization_drop=None if max_drop is None else float(max_drop))
         logging.info("Evaluator: %s — %s", "BLESSED" if judgement.blessed else "NOT BLESSED", judgement.message)
 
@@ -94,7 +93,7 @@ class Executor(base_executor.BaseExecutor):
             "tflite": {mode: {"file": os.path.relpath(path, model.uri),
                               "metrics": results[TFLITE_PREFIX + mode].metrics,
                               "per_category": results[TFLITE_PREFIX + mode].per_category,
-                              "drop": _drop(candidate, results[TFLITE_PREFIX + mode], metric)}
+                              "drop": metric_drop(judged["candidate"], judged[TFLITE_PREFIX + mode], metric)}
                        for mode, path in variants.items()},
             "judgement": {"blessed": judgement.blessed, "reasons": judgement.reasons},
         }
@@ -117,13 +116,6 @@ def tflite_variants(model_uri: str) -> dict[str, str]:
     folder = os.path.join(model_uri, TFLITE_DIR)
     return {mode: os.path.join(folder, variant_file(mode)) for mode in QUANTIZE_MODES
             if fileio.exists(os.path.join(folder, variant_file(mode)))}
-
-
-def _drop(reference, variant, metric: str) -> float:
-    """How far the variant's judged metric falls below the SavedModel's."""
-    def value(result):
-        return _value({"metrics": result.metrics, "per_category": result.per_category}, metric)
-    return value(reference) - value(variant)
 
 
 def _set_properties(evaluation, blessing, document: dict, judgement, model, baseline) -> None:

@@ -17,7 +17,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.evaluator.coco_metrics import CocoAccumulator
+from components.evaluator.coco_metrics import CocoAccumulator, Detections, GroundTruth
 from components.names import LABEL_MAP_FILE
 from components.trainer import export as export_lib, tf_example
 
@@ -168,11 +168,11 @@ def evaluate_exports(files: Sequence[str], exports: Mapping[str, str], categorie
             gt = {k: batch[k][i][:n] for k in ("gt_boxes", "gt_classes", "gt_is_crowd", "gt_area")}
             height, width = batch["image"].shape[1:3]
             key = batch["key"][i].decode("utf-8", "replace")
+            truth = GroundTruth(gt["gt_boxes"], gt["gt_classes"], gt["gt_is_crowd"], gt["gt_area"])
             for name, out in outputs.items():
                 m = int(out["num_detections"][i])
-                accumulators[name].add_image(
-                    key, height, width, gt["gt_boxes"], gt["gt_classes"], gt["gt_is_crowd"], gt["gt_area"],
-                    out["detection_boxes"][i][:m], out["detection_classes"][i][:m], out["detection_scores"][i][:m])
+                accumulators[name].add_image(key, height, width, truth, Detections(
+                    out["detection_boxes"][i][:m], out["detection_classes"][i][:m], out["detection_scores"][i][:m]))
             if len(kept) < keep_images:
                 m = int(outputs[drawn_model]["num_detections"][i])
                 kept.append(DrawnImage(key, batch["image"][i], gt["gt_boxes"], gt["gt_classes"],

@@ -8,26 +8,31 @@ all three area ranges.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 
-def synthetic_coco(
-    seed: int,
-    num_images: int = 50,
-    num_classes: int = 8,
-    dets_per_image: int = 30,
-    crowd_fraction: float = 0.1,
-    empty_image_fraction: float = 0.1,
-    no_det_image_fraction: float = 0.1,
-    custom_area_fraction: float = 0.2,
-    heavy_image_dets: int = 150,
-) -> tuple[dict, list]:
+@dataclasses.dataclass(frozen=True)
+class CaseMix:
+    """How often the hard cases occur: fractions of boxes (crowd, stored area) and of
+    images (no objects, no detections), and the detection count of the one heavy image."""
+
+    crowd_fraction: float = 0.1
+    empty_image_fraction: float = 0.1
+    no_det_image_fraction: float = 0.1
+    custom_area_fraction: float = 0.2
+    heavy_image_dets: int = 150
+
+
+def synthetic_coco(seed: int, num_images: int = 50, num_classes: int = 8, dets_per_image: int = 30,
+                   mix: CaseMix = CaseMix()) -> tuple[dict, list]:
     """Returns (gt instances dict, detection results list) drawn from `seed`.
 
     Detections are jittered copies of ground-truth boxes (true positives at a
     range of IoUs) mixed with random boxes (false positives); scores are rounded
     to two decimals so ties happen. The first image that has objects gets
-    `heavy_image_dets` detections, more than COCO's maxDets=100.
+    `mix.heavy_image_dets` detections, more than COCO's maxDets=100.
     """
     rng = np.random.default_rng(seed)
     categories = [{"id": c, "name": f"class_{c}"} for c in _category_ids(rng, num_classes)]
@@ -39,13 +44,13 @@ def synthetic_coco(
         width, height = int(rng.integers(64, 800)), int(rng.integers(64, 800))
         images.append({"id": image_id, "width": width, "height": height, "file_name": f"{image_id}.jpg"})
         gt_boxes = []
-        if rng.random() >= empty_image_fraction:
+        if rng.random() >= mix.empty_image_fraction:
             for _ in range(int(rng.integers(1, 12))):
                 box = _random_box(rng, width, height)
                 cat = int(rng.choice(cat_ids))
-                crowd = int(rng.random() < crowd_fraction)
+                crowd = int(rng.random() < mix.crowd_fraction)
                 area = box[2] * box[3]
-                if rng.random() < custom_area_fraction:
+                if rng.random() < mix.custom_area_fraction:
                     # Stored areas differ from w*h; some sit exactly on the
                     # small/medium/large bounds, which COCO treats as inclusive.
                     area = float(rng.choice([area * rng.uniform(0.2, 1.5), 32.0 ** 2, 96.0 ** 2]))
@@ -54,11 +59,11 @@ def synthetic_coco(
                     "bbox": box, "area": area, "iscrowd": crowd,
                 })
                 gt_boxes.append((box, cat))
-        if rng.random() < no_det_image_fraction:
+        if rng.random() < mix.no_det_image_fraction:
             continue
         n_dets = int(rng.integers(0, 2 * dets_per_image + 1))
         if gt_boxes and not heavy_done:
-            n_dets, heavy_done = heavy_image_dets, True
+            n_dets, heavy_done = mix.heavy_image_dets, True
         for _ in range(n_dets):
             if gt_boxes and rng.random() < 0.6:
                 box, cat = gt_boxes[int(rng.integers(len(gt_boxes)))]

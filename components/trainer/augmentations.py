@@ -10,6 +10,7 @@ below `overlap_thresh`, re-express the rest in the window, clip).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable
 
 import tensorflow as tf
@@ -24,10 +25,25 @@ SUPPORTED = (
     "random_scale_crop_and_pad_to_square",
 )
 
+
+@dataclasses.dataclass(frozen=True)
+class CropOptions:
+    """The fields of RandomCropImage / SSDRandomCropOperation; defaults are RandomCropImage's."""
+
+    min_object_covered: float = 1.0
+    min_aspect_ratio: float = 0.75
+    max_aspect_ratio: float = 1.33
+    min_area: float = 0.1
+    max_area: float = 1.0
+    overlap_thresh: float = 0.3
+    clip_boxes: bool = True
+    random_coef: float = 0.0
+
+
 # core/preprocessor.py ssd_random_crop defaults, used when `operations` is empty.
 _SSD_CROP_DEFAULTS = [
-    dict(min_object_covered=c, min_aspect_ratio=0.5, max_aspect_ratio=2.0, min_area=0.1,
-         max_area=1.0, overlap_thresh=c, clip_boxes=True, random_coef=0.15)
+    CropOptions(min_object_covered=c, min_aspect_ratio=0.5, max_aspect_ratio=2.0, min_area=0.1,
+                max_area=1.0, overlap_thresh=c, clip_boxes=True, random_coef=0.15)
     for c in (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0)
 ]
 
@@ -110,36 +126,33 @@ def crop_to_window(image, boxes, classes, window, overlap_thresh: float, clip_bo
     return cropped, boxes, classes
 
 
-def _random_crop(image, boxes, classes, min_object_covered, min_aspect_ratio, max_aspect_ratio,
-                 min_area, max_area, overlap_thresh, clip_boxes=True, random_coef=0.0):
+def _random_crop(image, boxes, classes, crop: CropOptions):
     begin, size, window = tf.image.sample_distorted_bounding_box(
         tf.shape(image), bounding_boxes=tf.expand_dims(tf.clip_by_value(boxes, 0.0, 1.0), 0),
-        min_object_covered=min_object_covered,
-        aspect_ratio_range=(min_aspect_ratio, max_aspect_ratio),
-        area_range=(min_area, max_area), max_attempts=100, use_image_if_no_bounding_boxes=True)
+        min_object_covered=crop.min_object_covered,
+        aspect_ratio_range=(crop.min_aspect_ratio, crop.max_aspect_ratio),
+        area_range=(crop.min_area, crop.max_area), max_attempts=100, use_image_if_no_bounding_boxes=True)
     del begin, size
-    cropped = crop_to_window(image, boxes, classes, tf.reshape(window, [4]), overlap_thresh, clip_boxes)
-    if random_coef <= 0.0:
+    cropped = crop_to_window(image, boxes, classes, tf.reshape(window, [4]), crop.overlap_thresh, crop.clip_boxes)
+    if crop.random_coef <= 0.0:
         return cropped
-    return tf.cond(tf.random.uniform([]) < random_coef,
+    return tf.cond(tf.random.uniform([]) < crop.random_coef,
                    lambda: (image, boxes, classes), lambda: cropped)
 
 
 def random_crop_image(**params) -> Op:
     """OD API random_crop_image (defaults: cover 1.0 of a box, aspect 0.75..1.33, area 0.1..1)."""
-    p = dict(min_object_covered=1.0, min_aspect_ratio=0.75, max_aspect_ratio=1.33, min_area=0.1,
-             max_area=1.0, overlap_thresh=0.3, clip_boxes=True, random_coef=0.0)
-    p.update(params)
-    return lambda image, boxes, classes: _random_crop(image, boxes, classes, **p)
+    crop = CropOptions(**params)
+    return lambda image, boxes, classes: _random_crop(image, boxes, classes, crop)
 
 
 def ssd_random_crop(operations: list[dict] | None = None) -> Op:
     """OD API ssd_random_crop: one of `operations` (the SSD paper's 7 by default) picked at random."""
-    ops = operations or _SSD_CROP_DEFAULTS
+    ops = [CropOptions(**p) for p in operations] if operations else _SSD_CROP_DEFAULTS
 
     def op(image, boxes, classes):
         index = tf.random.uniform([], 0, len(ops), dtype=tf.int32)
-        branches = [lambda p=p: _random_crop(image, boxes, classes, **p) for p in ops]
+        branches = [lambda p=p: _random_crop(image, boxes, classes, p) for p in ops]
         return tf.switch_case(index, branches)
     return op
 

@@ -12,8 +12,8 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from components.evaluator.coco_metrics import (
-    METRIC_NAMES, PER_CATEGORY_PREFIX, CocoAccumulator, evaluate, mean_valid)
-from components.evaluator.synthetic import synthetic_coco
+    METRIC_NAMES, PER_CATEGORY_PREFIX, CocoAccumulator, Detections, GroundTruth, evaluate, mean_valid)
+from components.evaluator.synthetic import CaseMix, synthetic_coco
 from schemas.problems import ProblemsError
 
 TOL = 1e-9
@@ -48,7 +48,7 @@ def assert_parity(gt: dict, dt: list) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_parity_with_pycocotools_on_randomised_sets(seed):
     gt, dt = synthetic_coco(seed, num_images=30, num_classes=12, dets_per_image=25,
-                            crowd_fraction=0.15, empty_image_fraction=0.15, no_det_image_fraction=0.15)
+                            mix=CaseMix(crowd_fraction=0.15, empty_image_fraction=0.15, no_det_image_fraction=0.15))
     # The set really exercises the cases the contract names.
     dets_per_image = np.bincount([d["image_id"] for d in dt])
     assert dets_per_image.max() > 100
@@ -78,7 +78,8 @@ def test_parity_with_gt_id_zero_and_ties():
 
 
 def test_parity_with_few_classes_and_mostly_crowd():
-    gt, dt = synthetic_coco(7, num_images=15, num_classes=2, crowd_fraction=0.6, custom_area_fraction=0.8)
+    gt, dt = synthetic_coco(7, num_images=15, num_classes=2,
+                            mix=CaseMix(crowd_fraction=0.6, custom_area_fraction=0.8))
     assert_parity(gt, dt)
 
 
@@ -92,14 +93,14 @@ def test_category_without_ground_truth_reports_minus_one():
 
 
 def test_no_detections_gives_zero_ap_and_recall():
-    gt, _ = synthetic_coco(4, num_images=8, num_classes=3, crowd_fraction=0.0)
+    gt, _ = synthetic_coco(4, num_images=8, num_classes=3, mix=CaseMix(crowd_fraction=0.0))
     result = evaluate(gt, [])
     assert result.metrics["DetectionBoxes_Precision/mAP"] == 0.0
     assert result.metrics["DetectionBoxes_Recall/AR@100"] == 0.0
 
 
 def test_perfect_detections_give_map_one():
-    gt, _ = synthetic_coco(5, num_images=8, num_classes=3, crowd_fraction=0.0)
+    gt, _ = synthetic_coco(5, num_images=8, num_classes=3, mix=CaseMix(crowd_fraction=0.0))
     dt = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}
           for a in gt["annotations"]]
     result = evaluate(gt, dt)
@@ -115,7 +116,7 @@ def test_inputs_are_not_modified():
 
 
 def test_missing_area_falls_back_to_box_area():
-    gt, dt = synthetic_coco(8, num_images=6, num_classes=2, custom_area_fraction=0.0)
+    gt, dt = synthetic_coco(8, num_images=6, num_classes=2, mix=CaseMix(custom_area_fraction=0.0))
     without_area = copy.deepcopy(gt)
     for ann in without_area["annotations"]:
         del ann["area"]
@@ -172,10 +173,10 @@ def test_accumulator_matches_the_same_set_given_as_coco():
         def yxyx(b):
             return [b[1] / h, b[0] / w, (b[1] + b[3]) / h, (b[0] + b[2]) / w]
         acc.add_image(image["id"], h, w,
-                      [yxyx(a["bbox"]) for a in anns], [a["category_id"] for a in anns],
-                      [a["iscrowd"] for a in anns], [a["area"] for a in anns],
-                      [yxyx(d["bbox"]) for d in dets], [float(d["category_id"]) for d in dets],
-                      [d["score"] for d in dets])
+                      GroundTruth([yxyx(a["bbox"]) for a in anns], [a["category_id"] for a in anns],
+                                  [a["iscrowd"] for a in anns], [a["area"] for a in anns]),
+                      Detections([yxyx(d["bbox"]) for d in dets], [float(d["category_id"]) for d in dets],
+                                 [d["score"] for d in dets]))
     ours = acc.result()
     direct = evaluate(gt, dt)
     for name in METRIC_NAMES:
@@ -186,15 +187,16 @@ def test_accumulator_matches_the_same_set_given_as_coco():
 def test_accumulator_rejects_ground_truth_outside_label_map():
     acc = CocoAccumulator({1: "cat", 2: "dog"})
     with pytest.raises(ValueError, match=r"ground-truth class id\(s\) \[5\] are not in the label map"):
-        acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [5], det_boxes=[[0, 0, 1, 1]], det_classes=[1.0],
-                      det_scores=[0.9])
+        acc.add_image("a.jpg", 10, 10, GroundTruth([[0, 0, 1, 1]], [5]),
+                      Detections(boxes=[[0, 0, 1, 1]], classes=[1.0], scores=[0.9]))
     assert acc.images == [] and acc.dropped_detections == 0
 
 
 def test_accumulator_leaves_out_detections_in_label_map_id_gaps_as_the_od_api_does():
     acc = CocoAccumulator({1: "cat", 2: "dog", 5: "owl"})          # ids with gaps: head columns 3 and 4 are no class
-    acc.add_image("a.jpg", 10, 10, [[0, 0, 1, 1]], [5], det_boxes=[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, .5, .5]],
-                  det_classes=[3.0, 5.0, 4.0], det_scores=[0.9, 0.8, 0.7])
+    acc.add_image("a.jpg", 10, 10, GroundTruth([[0, 0, 1, 1]], [5]),
+                  Detections(boxes=[[0, 0, 1, 1], [0, 0, 1, 1], [0, 0, .5, .5]],
+                             classes=[3.0, 5.0, 4.0], scores=[0.9, 0.8, 0.7]))
     assert acc.dropped_detections == 2
     assert acc.images[0].det_classes.tolist() == [5] and acc.images[0].det_scores.tolist() == [0.8]
     result = acc.result()
@@ -203,8 +205,8 @@ def test_accumulator_leaves_out_detections_in_label_map_id_gaps_as_the_od_api_do
 
 def test_accumulator_defaults_area_and_crowd():
     acc = CocoAccumulator({1: "cat"})
-    acc.add_image("a.jpg", 100, 200, [[0.1, 0.1, 0.5, 0.6]], [1], det_boxes=[[0.1, 0.1, 0.5, 0.6]],
-                  det_classes=[1.0], det_scores=[0.8])
+    acc.add_image("a.jpg", 100, 200, GroundTruth([[0.1, 0.1, 0.5, 0.6]], [1]),
+                  Detections(boxes=[[0.1, 0.1, 0.5, 0.6]], classes=[1.0], scores=[0.8]))
     gt, dt = acc.to_coco()
     ann = gt["annotations"][0]
     assert ann["bbox"] == pytest.approx([20.0, 10.0, 100.0, 40.0])

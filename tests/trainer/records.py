@@ -71,9 +71,9 @@ def tiny_config(tmp_dir: str, pattern: str, *, num_classes: int = 2, num_steps: 
         f.write("".join(f"item {{ id: {i} name: 'c{i}' }}\n" for i in range(1, num_classes + 1)))
     kwargs.setdefault("learning_rate_base", 0.01)
     kwargs.setdefault("warmup_steps", 2)
-    text = base_checkpoint.pipeline_config_text(
+    text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
         num_classes=num_classes, label_map_path=label_map, train_input_path=pattern, eval_input_path=pattern,
-        num_steps=num_steps, batch_size=batch_size, input_size=input_size, **kwargs)
+        num_steps=num_steps, batch_size=batch_size, input_size=input_size, **kwargs))
     text = text.replace("max_number_of_boxes: 50", f"max_number_of_boxes: {max_boxes}\n{extra_train}")
     path = os.path.join(tmp_dir, "pipeline.config")
     with open(path, "w") as f:

@@ -74,15 +74,15 @@ def exported(tmp_path_factory):
     """The embedded checkpoint's detector as a SavedModel and as .tflite in every quantize mode."""
     root = tmp_path_factory.mktemp("tflite")
     label_map = str(base_checkpoint.CHECKPOINT_DIR / "label_map.pbtxt")
-    text = base_checkpoint.pipeline_config_text(num_classes=5, label_map_path=label_map, train_input_path="x",
-                                                eval_input_path="x", num_steps=1, batch_size=1,
-                                                learning_rate_base=0.01, warmup_steps=0)
+    text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
+        num_classes=5, label_map_path=label_map, train_input_path="x", eval_input_path="x", num_steps=1,
+        batch_size=1, learning_rate_base=0.01, warmup_steps=0))
     config = parse_pipeline_config_text(text, "base.config")
     bundle = factory.build_detector(config.proto)
     restore.restore(bundle.model, base_checkpoint.checkpoint_prefix(), "full", pipeline_proto=config.proto)
     saved = export.export_saved_model(bundle, label_map, text, None, str(root / "export"))
     data = sample_data.generate(root / "images", num_images=4, classes=("disc", "bar", "triangle", "cross", "star"),
-                                image_size=(128, 128), seed=3, min_objects=2)
+                                image_size=(128, 128), seed=3, mix=sample_data.ImageMix(min_objects=2))
     pattern = records.write_records(str(root / "records"), num_images=16, size=128, shards=1)
     files = {q: tflite_export.export_tflite(saved, str(root / f"model_{q}.tflite"), q,
                                             pattern if q == "int8" else None, representative_size=16)
@@ -201,9 +201,9 @@ def test_faster_rcnn_is_refused_with_what_to_do():
 
 
 def test_a_per_class_limit_the_tflite_op_cannot_keep_is_said():
-    text = base_checkpoint.pipeline_config_text(num_classes=5, label_map_path="l", train_input_path="x",
-                                                eval_input_path="x", num_steps=1, batch_size=1,
-                                                learning_rate_base=0.01, warmup_steps=0)
+    text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
+        num_classes=5, label_map_path="l", train_input_path="x", eval_input_path="x", num_steps=1, batch_size=1,
+        learning_rate_base=0.01, warmup_steps=0))
     assert tflite_export._postprocess_notes(factory.build_detector(parse_pipeline_config_text(text, "c").proto)) == []
     limited = text.replace("max_detections_per_class: 50", "max_detections_per_class: 5")
     [note] = tflite_export._postprocess_notes(factory.build_detector(parse_pipeline_config_text(limited, "c").proto))

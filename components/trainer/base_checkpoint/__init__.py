@@ -2,12 +2,14 @@
 
 `CHECKPOINT_DIR` holds what `tools/make_base_checkpoint.py` wrote: `checkpoint/`
 (model weights only), `pipeline.config`, `label_map.pbtxt`, `PROVENANCE.md`
-and `PROVENANCE.json`. `pipeline_config_text(...)` is the one description of
-the architecture: the pre-training run and `detflow init` both render it.
+and `PROVENANCE.json`. `render_config(ConfigOptions(...))` is the one
+description of the architecture: the pre-training run and `detflow init` both
+render it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 
 NAME = "ssd_mobilenet_v2_fpnlite_128"
@@ -20,28 +22,52 @@ def checkpoint_prefix() -> str:
     return str(CHECKPOINT_DIR / "checkpoint" / "ckpt-0")
 
 
+@dataclasses.dataclass(frozen=True)
+class ConfigOptions:
+    """What differs between pipeline.configs of the embedded architecture: classes, data, schedule, start.
+
+    No `fine_tune_checkpoint` (the default) trains from scratch; `comment`
+    lines become `#` lines at the top.
+    """
+
+    num_classes: int
+    label_map_path: str
+    train_input_path: str
+    eval_input_path: str
+    num_steps: int
+    batch_size: int
+    learning_rate_base: float
+    warmup_steps: int
+    fine_tune_checkpoint: str = ""
+    fine_tune_checkpoint_type: str = "detection"
+    augmentation: tuple[str, ...] = ("random_horizontal_flip",)
+    comment: str = ""
+    input_size: int = INPUT_SIZE
+
+
 def _augmentation(options: tuple[str, ...]) -> str:
     return "".join(f"  data_augmentation_options {{\n    {name} {{\n    }}\n  }}\n" for name in options)
 
 
-def pipeline_config_text(*, num_classes: int, label_map_path: str, train_input_path: str,
-                         eval_input_path: str, num_steps: int, batch_size: int,
-                         learning_rate_base: float, warmup_steps: int,
-                         fine_tune_checkpoint: str = "", fine_tune_checkpoint_type: str = "detection",
-                         augmentation: tuple[str, ...] = ("random_horizontal_flip",),
-                         comment: str = "", input_size: int = INPUT_SIZE) -> str:
+def pipeline_config_text(**options) -> str:
+    """`render_config(ConfigOptions(**options))`: the same config from keyword arguments."""
+    return render_config(ConfigOptions(**options))
+
+
+def render_config(options: ConfigOptions) -> str:
     """A complete OD API pipeline.config for the embedded SSD MobileNetV2 x0.35 FPN-lite (128 px unless told)."""
-    fine_tune = (f'  fine_tune_checkpoint: "{fine_tune_checkpoint}"\n'
-                 f'  fine_tune_checkpoint_type: "{fine_tune_checkpoint_type}"\n'
-                 f'  fine_tune_checkpoint_version: V2\n') if fine_tune_checkpoint else ""
-    header = "".join(f"# {line}\n" for line in comment.splitlines())
+    o = options
+    fine_tune = (f'  fine_tune_checkpoint: "{o.fine_tune_checkpoint}"\n'
+                 f'  fine_tune_checkpoint_type: "{o.fine_tune_checkpoint_type}"\n'
+                 f'  fine_tune_checkpoint_version: V2\n') if o.fine_tune_checkpoint else ""
+    header = "".join(f"# {line}\n" for line in o.comment.splitlines())
     return f"""{header}model {{
   ssd {{
-    num_classes: {num_classes}
+    num_classes: {o.num_classes}
     image_resizer {{
       fixed_shape_resizer {{
-        height: {input_size}
-        width: {input_size}
+        height: {o.input_size}
+        width: {o.input_size}
       }}
     }}
     feature_extractor {{
@@ -135,27 +161,27 @@ def pipeline_config_text(*, num_classes: int, label_map_path: str, train_input_p
   }}
 }}
 train_config {{
-  batch_size: {batch_size}
-  num_steps: {num_steps}
+  batch_size: {o.batch_size}
+  num_steps: {o.num_steps}
 {fine_tune}  max_number_of_boxes: 50
   optimizer {{
     adam_optimizer {{
       learning_rate {{
         cosine_decay_learning_rate {{
-          learning_rate_base: {learning_rate_base}
-          total_steps: {num_steps}
-          warmup_learning_rate: {learning_rate_base / 10:.6g}
-          warmup_steps: {warmup_steps}
+          learning_rate_base: {o.learning_rate_base}
+          total_steps: {o.num_steps}
+          warmup_learning_rate: {o.learning_rate_base / 10:.6g}
+          warmup_steps: {o.warmup_steps}
         }}
       }}
     }}
     use_moving_average: false
   }}
-{_augmentation(augmentation)}}}
+{_augmentation(o.augmentation)}}}
 train_input_reader {{
-  label_map_path: "{label_map_path}"
+  label_map_path: "{o.label_map_path}"
   tf_record_input_reader {{
-    input_path: "{train_input_path}"
+    input_path: "{o.train_input_path}"
   }}
 }}
 eval_config {{
@@ -163,9 +189,9 @@ eval_config {{
   batch_size: 1
 }}
 eval_input_reader {{
-  label_map_path: "{label_map_path}"
+  label_map_path: "{o.label_map_path}"
   tf_record_input_reader {{
-    input_path: "{eval_input_path}"
+    input_path: "{o.eval_input_path}"
   }}
 }}
 """
