@@ -268,13 +268,13 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> s
 
     os.makedirs(config_dir, exist_ok=True)
     label_map = os.path.join(config_dir, "label_map.pbtxt")
-    text = base_checkpoint.pipeline_config_text(
+    text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
         num_classes=len(classes), label_map_path=label_map,
         train_input_path="(the pipeline feeds the ExampleGen's train split)",
         eval_input_path="(the pipeline feeds the ExampleGen's eval split)",
         num_steps=num_steps, batch_size=batch_size, learning_rate_base=INIT_LEARNING_RATE,
         warmup_steps=max(1, min(INIT_WARMUP_STEPS, num_steps // 10)), fine_tune_checkpoint=base_checkpoint.checkpoint_prefix(),
-        comment="detflow demo: fine-tune the embedded checkpoint to the sample classes")
+        comment="detflow demo: fine-tune the embedded checkpoint to the sample classes"))
     for path, content in ((label_map, sample_data.label_map_text(classes)),
                           (os.path.join(config_dir, "pipeline.config"), text)):
         if not (os.path.exists(path) and open(path).read() == content):

@@ -178,7 +178,7 @@ def init(args) -> int:
     except ProblemsError as error:
         _print_problems(error.problems)
         return 2
-    text = base.pipeline_config_text(
+    text = base.render_config(base.ConfigOptions(
         num_classes=len(classes), label_map_path=str(label_map_path),
         train_input_path=str(out / "records" / "Split-train" / "*"),
         eval_input_path=str(out / "records" / "Split-eval" / "*"),
@@ -188,7 +188,7 @@ def init(args) -> int:
         comment=(f"Written by `detflow init` for classes {', '.join(classes)}: fine-tunes the embedded "
                  f"{base.NAME}\ncheckpoint (its provenance: {base.CHECKPOINT_DIR / 'PROVENANCE.md'}).\n"
                  "Type 'detection' restores backbone, FPN and box head; the class head is re-initialised "
-                 "when num_classes differs."))
+                 "when num_classes differs.")))
     parse_pipeline_config_text(text, str(config_path))  # the template must stay valid
     config_path.write_text(text, encoding="utf-8")
     print(f"wrote {config_path}\nwrote {label_map_path}\nnext:\n"

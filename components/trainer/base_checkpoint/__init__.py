@@ -49,11 +49,6 @@ def _augmentation(options: tuple[str, ...]) -> str:
     return "".join(f"  data_augmentation_options {{\n    {name} {{\n    }}\n  }}\n" for name in options)
 
 
-def pipeline_config_text(**options) -> str:
-    """`render_config(ConfigOptions(**options))`: the same config from keyword arguments."""
-    return render_config(ConfigOptions(**options))
-
-
 def render_config(options: ConfigOptions) -> str:
     """A complete OD API pipeline.config for the embedded SSD MobileNetV2 x0.35 FPN-lite (128 px unless told)."""
     o = options
