@@ -25,9 +25,8 @@ from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_K
                               FREEZE_BACKBONE_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
                               NUM_STEPS_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_DIR,
                               TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY)
+from components.example_gen.split import EVAL, TRAIN
 from components.trainer import resume
-
-TRAIN_SPLIT, EVAL_SPLIT = "train", "eval"
 
 
 class Executor(base_executor.BaseExecutor):
@@ -39,14 +38,15 @@ class Executor(base_executor.BaseExecutor):
         logging.getLogger("detflow").setLevel(logging.INFO)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_run_uri = artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY])
-        train_files = split_files(input_dict[EXAMPLES_KEY], TRAIN_SPLIT)
+        train_files = split_files(input_dict[EXAMPLES_KEY], TRAIN)
         material = resume.resume_material(input_dict, exec_properties)
         work_dir = resume.resume_dir(model_run_uri, material)
         with resume.claimed(work_dir, material) as claimed:
             model_dir = work_dir if claimed else model_run_uri
             if claimed:
                 resume.say_if_resuming(work_dir)
-            result = _train(input_dict, exec_properties, model_dir, path_utils.serving_model_dir(model.uri))
+            result = _train(input_dict, exec_properties, train_files, model_dir,
+                            path_utils.serving_model_dir(model.uri))
             if claimed:   # still locked: no other execution can pick the folder up meanwhile
                 resume.move_contents(work_dir, model_run_uri)
                 result = resume.rebase_paths(result, work_dir, model_run_uri)
@@ -67,8 +67,8 @@ def split_files(examples: list[types.Artifact], split: str) -> list[str]:
     return [io_utils.all_files_pattern(artifact_utils.get_split_uri([e], split)) for e in examples]
 
 
-def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any], model_dir: str,
-           export_dir: str) -> dict:
+def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any], train_files: list[str],
+           model_dir: str, export_dir: str) -> dict:
     """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say."""
     # pylint: disable-next=import-outside-toplevel
     from components.artifact_types import resolve_file
@@ -82,12 +82,12 @@ def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[st
     config = load_pipeline_config(config_path)
     train_settings.resolve_relative_paths(config.proto, config_path)
     job = train_settings.TrainJob(
-        split_files(input_dict[EXAMPLES_KEY], TRAIN_SPLIT), split_files(input_dict[EXAMPLES_KEY], EVAL_SPLIT),
+        train_files, split_files(input_dict[EXAMPLES_KEY], EVAL),
         model_dir, num_steps=exec_properties.get(NUM_STEPS_KEY), batch_size=exec_properties.get(BATCH_SIZE_KEY),
         base_checkpoint=uris.get(BASE_MODEL_KEY),
         label_map_path=(resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
                         else config.proto.train_input_reader.label_map_path),
-        export_dir=export_dir, tensorboard_dir=os.path.join(model_dir, "train"),
+        export_dir=export_dir,
         freeze_backbone=exec_properties.get(FREEZE_BACKBONE_KEY) in (None, True, 1),
         checkpoint_every=exec_properties.get(CHECKPOINT_EVERY_KEY))
     strategy = strategy_lib.build_strategy(exec_properties.get(STRATEGY_KEY) or "auto")
