@@ -7,19 +7,21 @@ error (missing file, bad config, root locked), printed without a stack trace.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
 import json
 import os
 import sys
 import time
 import traceback
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from pipelines import configs
 
-EMBEDDED_CHECKPOINT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                   "components", "trainer", "base_checkpoint",
-                                   "ssd_mobilenet_v2_fpnlite_128")
+if TYPE_CHECKING:  # importing the settings imports TFX: only once _quiet() has run
+    from pipelines.settings import PipelineSettings
+
 DEMO_NUM_IMAGES = 1000
 DEMO_IMAGE_SIZE = 128
 DEMO_SEED = 0
@@ -75,35 +77,37 @@ def _exit_on_user_error(func):
     return wrapper
 
 
-def _checkpoint_from_config(config_path: str) -> Optional[str]:
-    """The folder of the config's train_config.fine_tune_checkpoint, if it names one."""
-    from schemas.pipeline_config import load_pipeline_config
+class _ConfigFile:
+    """The run's pipeline.config, parsed at most once, and only when a value is needed from it."""
 
-    loaded = load_pipeline_config(config_path)
-    proto = getattr(loaded, "proto", loaded)
-    path = proto.train_config.fine_tune_checkpoint
-    if not path:
+    def __init__(self, path: str):
+        self.path = path
+
+    @functools.cached_property
+    def loaded(self):
+        """The parsed config (schemas.pipeline_config.PipelineConfig); ProblemsError names file and line."""
+        from schemas.pipeline_config import load_pipeline_config
+
+        return load_pipeline_config(self.path)
+
+    def path_field(self, value: str) -> Optional[str]:
+        """A path the config names, relative to the config's folder unless absolute; None when empty."""
+        if value and not os.path.isabs(value):
+            value = os.path.join(os.path.dirname(os.path.abspath(self.path)), value)
+        return value or None
+
+
+def _checkpoint_folder(config: _ConfigFile) -> Optional[str]:
+    """The folder of the config's train_config.fine_tune_checkpoint, if it names one."""
+    path = config.path_field(config.loaded.proto.train_config.fine_tune_checkpoint)
+    if path is None:
         return None
-    if not os.path.isabs(path):
-        path = os.path.join(os.path.dirname(os.path.abspath(config_path)), path)
     return path if os.path.isdir(path) else os.path.dirname(path)
 
 
-def _label_map_from_config(config_path: str) -> Optional[str]:
-    from schemas.pipeline_config import load_pipeline_config
-
-    loaded = load_pipeline_config(config_path)
-    proto = getattr(loaded, "proto", loaded)
-    path = proto.train_input_reader.label_map_path
-    if path and not os.path.isabs(path):
-        path = os.path.join(os.path.dirname(os.path.abspath(config_path)), path)
-    return path or None
-
-
-def _check_label_map(path: str, config: Optional[str]) -> None:
+def _check_label_map(path: str, config: Optional[_ConfigFile]) -> None:
     """Parses the label map before anything is copied into the root; names the config line it came from."""
     from schemas.label_map import load_label_map
-    from schemas.pipeline_config import load_pipeline_config
     from schemas.problems import Problem, ProblemsError
 
     try:
@@ -111,69 +115,75 @@ def _check_label_map(path: str, config: Optional[str]) -> None:
     except ProblemsError as error:
         if config is None:
             raise
-        line, col = load_pipeline_config(config).position("train_input_reader.label_map_path")
-        raise ProblemsError([Problem(config, f"train_input_reader.label_map_path: {path} is not a label map: "
-                                             f"{error.problems[0]}", line, col)]) from None
+        line, col = config.loaded.position("train_input_reader.label_map_path")
+        raise ProblemsError([Problem(config.path, f"train_input_reader.label_map_path: {path} is not a label map: "
+                                                  f"{error.problems[0]}", line, col)]) from None
 
 
-def _check_tflite(config: str, tflite: list, max_quantization_drop: Optional[float]) -> None:
-    """Before anything runs: --max-quantization-drop has an int8 model to judge, and the model can be a TFLite one."""
-    if max_quantization_drop is not None and "int8" not in tflite:
+def _check_quantization_gate(settings: PipelineSettings) -> None:
+    """--max-quantization-drop has an int8 model to judge."""
+    if settings.evaluation.max_quantization_drop is not None and "int8" not in settings.training.tflite:
         raise UserError("--max-quantization-drop: needs an int8 model to judge: add --tflite int8 "
                         "(e.g. --tflite none,int8)")
-    if tflite:
+
+
+def _check_tflite(config: _ConfigFile, settings: PipelineSettings) -> None:
+    """Before anything runs: the TFLite flags make sense, and the model can be a TFLite one."""
+    _check_quantization_gate(settings)
+    if settings.training.tflite:
         from components.trainer.tflite_export import check_config_exportable
-        from schemas.pipeline_config import load_pipeline_config
 
-        check_config_exportable(load_pipeline_config(config).proto, f"--tflite: {config}")
+        check_config_exportable(config.loaded.proto, f"--tflite: {config.path}")
 
 
-def execute(root: str, data, config: str, label_map: Optional[str], push_to: Optional[str], *, min_map: float,
-            runner: str = "local", max_regression: Optional[float] = None,
-            warm_start: bool = False, num_steps: Optional[int] = None, batch_size: Optional[int] = None,
-            base_checkpoint: Optional[str] = None, beam_args: Optional[list] = None,
-            pipeline_name: str = configs.PIPELINE_NAME, enable_cache: bool = True,
-            freeze_backbone: bool = True, tflite=None, max_quantization_drop: Optional[float] = None,
-            representative_size: Optional[int] = None, out=None):
-    """Runs the pipeline on `root` under the run lock; returns (exit code, RunSummary or None).
+def resolve_inputs(settings: PipelineSettings, runner: str = "local") -> PipelineSettings:
+    """The settings with every input found and checked before anything is written.
 
-    `min_map` has no default: the user says how good a first model must be to be pushed.
+    Fills the label map and the fine-tune checkpoint from the pipeline.config when
+    the user gave none (the checkpoint defaults to the embedded one), the push
+    destination and the runner's Beam args; raises UserError / ProblemsError
+    naming the missing or malformed input. The config is parsed at most once.
+    """
+    from components.common.outputs import writable_dir
+    from components.trainer import base_checkpoint as embedded
 
-    Progress and the run's report go to `out` (default: the current sys.stdout).
+    root = writable_dir(settings.root, "--root")
+    data = settings.data
+    for path, what in ((settings.config_path, "pipeline.config"), (data.annotations, "annotations"),
+                       (data.images, "images")):
+        if "{SPAN}" not in path and not os.path.exists(path):
+            raise UserError(f"{path}: {what} not found")
+    config = _ConfigFile(settings.config_path)
+    label_map = settings.label_map_path or config.path_field(config.loaded.proto.train_input_reader.label_map_path)
+    if not label_map or not os.path.exists(label_map):
+        raise UserError(f"{label_map or config.path}: no label map (pass --label-map or set "
+                        "train_input_reader.label_map_path in the config)")
+    _check_label_map(label_map, None if settings.label_map_path else config)
+    checkpoint = settings.base_checkpoint or _checkpoint_folder(config) or str(embedded.CHECKPOINT_DIR)
+    if "://" not in checkpoint and not os.path.exists(checkpoint):
+        raise UserError(f"{checkpoint}: fine-tune checkpoint not found")
+    _check_tflite(config, settings)
+    push_to = writable_dir(settings.push_to or os.path.join(root, configs.PUSH_DIR), "--push-to")
+    return dataclasses.replace(settings, root=root, label_map_path=label_map, base_checkpoint=checkpoint,
+                               push_to=push_to,
+                               beam_args=tuple(settings.beam_args or configs.default_beam_args(runner)))
+
+
+def execute(settings: PipelineSettings, runner: str = "local", out=None):
+    """Runs the pipeline `settings` describe under the run lock; returns (exit code, RunSummary or None).
+
+    The inputs are resolved and checked first (`resolve_inputs`). Progress and the
+    run's report go to `out` (default: the current sys.stdout).
     """
     out = out or sys.stdout
     _quiet()
     from pipelines import lock, pipeline, run_report, runners
 
-    from components.common.outputs import writable_dir
-
-    root = writable_dir(root, "--root")
-    for path, what in ((config, "pipeline.config"), (data.annotations, "annotations"), (data.images, "images")):
-        if "{SPAN}" not in path and not os.path.exists(path):
-            raise UserError(f"{path}: {what} not found")
-    from_config = not label_map
-    label_map = label_map or _label_map_from_config(config)
-    if not label_map or not os.path.exists(label_map):
-        raise UserError(f"{label_map or config}: no label map (pass --label-map or set "
-                        "train_input_reader.label_map_path in the config)")
-    _check_label_map(label_map, config if from_config else None)
-    base_checkpoint = base_checkpoint or _checkpoint_from_config(config) or EMBEDDED_CHECKPOINT
-    if "://" not in base_checkpoint and not os.path.exists(base_checkpoint):
-        raise UserError(f"{base_checkpoint}: fine-tune checkpoint not found")
-    _check_tflite(config, tflite or [], max_quantization_drop)
-    push_to = writable_dir(push_to or os.path.join(root, configs.PUSH_DIR), "--push-to")
+    settings = resolve_inputs(settings, runner)
+    root, name = settings.root, settings.name
     with lock.run_lock(root):
-        dsl = pipeline.create_pipeline(
-            pipeline_name=pipeline_name, pipeline_root=root, data=data, pipeline_config_path=config,
-            label_map_path=label_map, base_checkpoint=base_checkpoint, push_destination=push_to,
-            min_map=min_map,
-            max_regression=configs.MAX_REGRESSION if max_regression is None else max_regression,
-            warm_start=warm_start, beam_pipeline_args=beam_args or configs.default_beam_args(runner),
-            enable_cache=enable_cache,
-            num_steps=num_steps, batch_size=batch_size, freeze_backbone=freeze_backbone,
-            tflite=tflite or (), max_quantization_drop=max_quantization_drop,
-            representative_size=representative_size)
-        print(f"running pipeline {pipeline_name} on {root} ({runner} runner)", file=out, flush=True)
+        dsl = pipeline.create_pipeline(settings)
+        print(f"running pipeline {name} on {root} ({runner} runner)", file=out, flush=True)
         started = time.time()
         failure = None
         try:
@@ -182,7 +192,7 @@ def execute(root: str, data, config: str, label_map: Optional[str], push_to: Opt
             failure = exc
             log = _write_trace(root)
         store = run_report.open_store(root)
-        summary = run_report.latest_run(store, pipeline_name)
+        summary = run_report.latest_run(store, name)
     if summary is not None and failure is not None:  # TFX left the node that raised RUNNING; the run is over
         lines = str(failure).strip().splitlines()
         run_report.settle_run(summary, log, error=lines[-1] if lines else type(failure).__name__)
@@ -215,26 +225,30 @@ def _write_trace(root: str) -> str:
 @_exit_on_user_error
 def run(args) -> int:
     """`detflow run`: the pipeline on the user's data; prints per node ran/cached, metrics, blessing, push."""
-    from pipelines.pipeline_inputs import DataSource
-
-    share = getattr(args, "max_dropped_boxes", None)
-    data = DataSource(format=args.format, annotations=args.annotations, images=args.images,
-                      eval_percent=getattr(args, "eval_percent", configs.EVAL_PERCENT),
-                      strict=getattr(args, "strict", False),
-                      max_dropped_box_share=configs.MAX_DROPPED_BOX_SHARE if share is None else share,
-                      allow_empty_classes=getattr(args, "allow_empty_classes", False))
-    code, _ = execute(args.root, data, args.config, args.label_map, args.push_to, runner=args.runner,
-                      min_map=args.min_map, max_regression=args.max_regression,
-                      warm_start=getattr(args, "warm_start", False), num_steps=getattr(args, "num_steps", None),
-                      batch_size=getattr(args, "batch_size", None),
-                      freeze_backbone=not getattr(args, "train_backbone", False),
-                      base_checkpoint=getattr(args, "base_checkpoint", None),
-                      beam_args=getattr(args, "beam_arg", None) or None,
-                      enable_cache=not getattr(args, "no_cache", False),
-                      tflite=getattr(args, "tflite", None),
-                      max_quantization_drop=getattr(args, "max_quantization_drop", None),
-                      representative_size=getattr(args, "representative_size", None))
+    code, _ = execute(run_settings(args), runner=args.runner)
     return code
+
+
+def run_settings(args) -> PipelineSettings:
+    """The settings of `detflow run` from its command line (label map and checkpoint left to the config if unset)."""
+    from components.trainer.component import TrainerParameters
+    from pipelines.pipeline_inputs import DataSource
+    from pipelines.settings import PipelineSettings, blessing_gate
+
+    share = args.max_dropped_boxes
+    data = DataSource(format=args.format, annotations=args.annotations, images=args.images,
+                      eval_percent=args.eval_percent, strict=args.strict,
+                      max_dropped_box_share=configs.MAX_DROPPED_BOX_SHARE if share is None else share,
+                      allow_empty_classes=args.allow_empty_classes)
+    training = TrainerParameters(num_steps=args.num_steps, batch_size=args.batch_size,
+                                 freeze_backbone=not args.train_backbone, tflite=tuple(args.tflite or ()),
+                                 tflite_representative_size=args.representative_size)
+    return PipelineSettings(
+        root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
+        base_checkpoint=args.base_checkpoint, push_to=args.push_to,
+        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
+        training=training, warm_start=args.warm_start, enable_cache=not args.no_cache,
+        beam_args=tuple(args.beam_arg or ()))
 
 
 def prepare_demo(workdir: str, num_images: int = DEMO_NUM_IMAGES, image_size: int = DEMO_IMAGE_SIZE,
@@ -286,7 +300,9 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> s
 @_exit_on_user_error
 def demo(args) -> int:
     """`detflow demo`: sample data + embedded checkpoint → the whole pipeline, in `--workdir`."""
+    from components.trainer.component import TrainerParameters
     from pipelines.pipeline_inputs import DataSource
+    from pipelines.settings import PipelineSettings, blessing_gate
 
     from components.common.outputs import writable_dir
 
@@ -300,13 +316,16 @@ def demo(args) -> int:
     data = DataSource(format="coco", annotations=os.path.join(data_dir, "annotations.json"),
                       images=os.path.join(data_dir, "images"))
     label_map = os.path.join(os.path.dirname(config), "label_map.pbtxt")
-    code, summary = execute(workdir, data, config, label_map if os.path.exists(label_map) else None,
-                            os.path.join(workdir, configs.PUSH_DIR), runner=getattr(args, "runner", "local"),
-                            min_map=DEMO_MIN_MAP if getattr(args, "min_map", None) is None else args.min_map,
-                            freeze_backbone=getattr(args, "frozen_backbone", False) or not DEMO_TRAIN_BACKBONE,
-                            tflite=getattr(args, "tflite", None),
-                            max_quantization_drop=getattr(args, "max_quantization_drop", None),
-                            representative_size=getattr(args, "representative_size", None))
+    settings = PipelineSettings(
+        root=workdir, data=data, config_path=config,
+        label_map_path=label_map if os.path.exists(label_map) else None,
+        push_to=os.path.join(workdir, configs.PUSH_DIR),
+        evaluation=blessing_gate(DEMO_MIN_MAP if args.min_map is None else args.min_map,
+                                 max_quantization_drop=args.max_quantization_drop),
+        training=TrainerParameters(freeze_backbone=args.frozen_backbone or not DEMO_TRAIN_BACKBONE,
+                                   tflite=tuple(args.tflite or ()),
+                                   tflite_representative_size=args.representative_size))
+    code, summary = execute(settings, runner=args.runner)
     if code == 0 and summary is not None and summary.pushed:
         print(f"\nthe fine-tuned detector: {summary.pushed}\n"
               f"  try: detflow predict --model {summary.pushed} {data_dir}/images/000000.png --out predictions")
@@ -388,18 +407,21 @@ def compile_pipeline(args) -> int:
     """`detflow compile --target kubeflow-v2`: the pipeline-spec JSON through TFX's KubeflowV2DagRunner."""
     _quiet()
     from components.common.outputs import writable_file
+    from components.trainer.component import TrainerParameters
     from pipelines import pipeline, pipeline_inputs, runners
+    from pipelines.settings import PipelineSettings, blessing_gate
 
     writable_file(args.out, "--out")
     data = pipeline_inputs.DataSource(format=args.format, annotations=args.annotations, images=args.images)
-    dsl = pipeline.create_pipeline(
-        pipeline_name=configs.PIPELINE_NAME, pipeline_root=args.root, data=data,
-        pipeline_config_path=args.config, label_map_path=args.label_map,
-        base_checkpoint=args.base_checkpoint, push_destination=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
-        warm_start=args.warm_start, beam_pipeline_args=args.beam_arg, stage_inputs=False, portable=True,
-        min_map=args.min_map, max_regression=configs.MAX_REGRESSION if args.max_regression is None
-        else args.max_regression, tflite=args.tflite or (), max_quantization_drop=args.max_quantization_drop,
-        representative_size=args.representative_size)
+    settings = PipelineSettings(
+        root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
+        base_checkpoint=args.base_checkpoint, push_to=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
+        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
+        training=TrainerParameters(tflite=tuple(args.tflite or ()),
+                                   tflite_representative_size=args.representative_size),
+        warm_start=args.warm_start, beam_args=tuple(args.beam_arg or ()), stage_inputs=False, portable=True)
+    _check_quantization_gate(settings)
+    dsl = pipeline.create_pipeline(settings)
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
     return 0

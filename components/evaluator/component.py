@@ -6,6 +6,7 @@ A thin custom TFX component; the work is in `model_eval`, `coco_metrics`,
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from tfx import types
@@ -18,9 +19,6 @@ from components.evaluator import executor
 from components.evaluator.coco_metrics import HEADLINE_METRIC
 from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CODE_VERSION_KEY, EVALUATION_KEY, EXAMPLES_KEY,
                               LABEL_MAP_KEY, MODEL_KEY)
-
-# Optional parameter the pipeline sets so a code change re-runs the node.
-
 
 class EvaluatorSpec(types.ComponentSpec):
     """Inputs, parameters and outputs of the detflow Evaluator."""
@@ -47,6 +45,46 @@ class EvaluatorSpec(types.ComponentSpec):
     }
 
 
+@dataclasses.dataclass(frozen=True)
+class EvaluatorParameters:
+    """The Evaluator's execution parameters: what is measured and what a blessing needs.
+
+    min_map: value threshold — the candidate's `metric` must reach it.
+    max_regression: change threshold — allowed drop of `metric` below the baseline's.
+    metric: the metric judged (an OD API COCO metric name). eval_split: the split
+    evaluated. num_images_drawn: eval images drawn with predicted and true boxes.
+    batch_size: images (of equal size) per model call. max_quantization_drop:
+    optional; the most the int8 TFLite model's `metric` may fall below the
+    SavedModel's for a blessing (the Model must carry an int8 variant under
+    Format-TFLite).
+    """
+
+    min_map: float = 0.0
+    max_regression: float = 0.0
+    metric: str = HEADLINE_METRIC
+    eval_split: str = "eval"
+    num_images_drawn: int = 4
+    batch_size: int = 8
+    max_quantization_drop: Optional[float] = None
+
+    def check(self) -> None:
+        """ValueError naming the parameter for a threshold or metric no evaluation can use."""
+        executor.check_metric_name(self.metric)
+        if self.max_regression < 0:
+            raise ValueError(f"max_regression must be >= 0, got {self.max_regression}")
+        if self.max_quantization_drop is not None and not 0 <= self.max_quantization_drop <= 1:
+            raise ValueError(f"max_quantization_drop must be in [0, 1], got {self.max_quantization_drop}")
+
+    def exec_properties(self) -> dict:
+        """The spec's parameters (max_quantization_drop only when it is set)."""
+        values = {"min_map": float(self.min_map), "max_regression": float(self.max_regression),
+                  "metric": self.metric, "eval_split": self.eval_split,
+                  "num_images_drawn": int(self.num_images_drawn), "batch_size": int(self.batch_size)}
+        if self.max_quantization_drop is not None:
+            values["max_quantization_drop"] = float(self.max_quantization_drop)
+        return values
+
+
 class Evaluator(base_component.BaseComponent):
     """Evaluates the model on the eval split with COCO metrics and blesses it or not.
 
@@ -57,15 +95,7 @@ class Evaluator(base_component.BaseComponent):
         LatestBlessedModelStrategy), evaluated on the same split in this run.
       label_map: optional LabelMapFile (or ValidatedLabelMap): label_map.pbtxt or a
         folder holding it; default: the label map inside the candidate's export.
-      min_map: value threshold — the candidate's `metric` must reach it.
-      max_regression: change threshold — allowed drop of `metric` below the baseline's.
-      metric: the metric judged (an OD API COCO metric name).
-      eval_split: the split evaluated.
-      num_images_drawn: eval images drawn with predicted and true boxes.
-      batch_size: images (of equal size) per model call.
-      max_quantization_drop: optional; the most the int8 TFLite model's `metric` may
-        fall below the SavedModel's for a blessing (the Model must carry an int8
-        variant under Format-TFLite).
+      parameters: EvaluatorParameters (thresholds, metric, split, drawing, batch size).
 
     Every TFLite variant the Model carries (Format-TFLite/model_<mode>.tflite) is
     evaluated on the same images; its metrics go into metrics.json (`tflite`) and
@@ -83,21 +113,11 @@ class Evaluator(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                  baseline_model: Optional[types.BaseChannel] = None,
                  label_map: Optional[types.BaseChannel] = None,
-                 min_map: float = 0.0, max_regression: float = 0.0, metric: str = HEADLINE_METRIC,
-                 eval_split: str = "eval", num_images_drawn: int = 4, batch_size: int = 8,
-                 max_quantization_drop: Optional[float] = None):
-        from components.evaluator.executor import check_metric_name
-
-        check_metric_name(metric)
-        if max_regression < 0:
-            raise ValueError(f"max_regression must be >= 0, got {max_regression}")
-        if max_quantization_drop is not None and not 0 <= max_quantization_drop <= 1:
-            raise ValueError(f"max_quantization_drop must be in [0, 1], got {max_quantization_drop}")
-        extra = {} if max_quantization_drop is None else {"max_quantization_drop": float(max_quantization_drop)}
+                 parameters: EvaluatorParameters = EvaluatorParameters()):
+        parameters.check()
         spec = EvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model, label_map=label_map,
-            min_map=float(min_map), max_regression=float(max_regression), metric=metric,
-            eval_split=eval_split, num_images_drawn=int(num_images_drawn), batch_size=int(batch_size), **extra,
+            **parameters.exec_properties(),
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing))
         super().__init__(spec=spec)

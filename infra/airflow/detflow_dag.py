@@ -54,17 +54,18 @@ def detflow_command(settings: dict = SETTINGS) -> str:
 
 def build_pipeline(settings: dict = SETTINGS):
     """The TFX pipeline object the task's command runs (for checks; Airflow itself never calls this)."""
+    from components.trainer import base_checkpoint
     from pipelines import pipeline, pipeline_inputs
+    from pipelines.settings import PipelineSettings, blessing_gate
 
     data = pipeline_inputs.DataSource(format=settings["format"], annotations=settings["annotations"],
                                       images=settings["images"])
-    return pipeline.create_pipeline(
-        pipeline_name="detflow", pipeline_root=settings["root"], data=data,
-        pipeline_config_path=settings["config"], label_map_path=settings["label_map"],
-        base_checkpoint=str(settings.get("base_checkpoint") or pipeline.PROJECT_ROOT / "components" / "trainer"
-                            / "base_checkpoint" / "ssd_mobilenet_v2_fpnlite_128"),
-        push_destination=settings["push_to"], min_map=float(settings["min_map"]),
-        max_regression=float(settings["max_regression"]), warm_start=True)
+    return pipeline.create_pipeline(PipelineSettings(
+        name="detflow", root=settings["root"], data=data, config_path=settings["config"],
+        label_map_path=settings["label_map"],
+        base_checkpoint=str(settings.get("base_checkpoint") or base_checkpoint.CHECKPOINT_DIR),
+        push_to=settings["push_to"],
+        evaluation=blessing_gate(float(settings["min_map"]), float(settings["max_regression"])), warm_start=True))
 
 
 if DAG is not None:

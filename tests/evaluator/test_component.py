@@ -19,7 +19,7 @@ from tfx.orchestration import metadata
 
 from components.artifact_types import LabelMapFile
 from components.pusher.component import Pusher
-from components.evaluator.component import Evaluator
+from components.evaluator.component import Evaluator, EvaluatorParameters
 from tests.evaluator import tiny
 
 MAP = "DetectionBoxes_Precision/mAP"
@@ -41,8 +41,9 @@ def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_
         label_map = tfx.dsl.Importer(source_uri=label_map_uri, artifact_type=LabelMapFile).with_id("label_map")
     evaluator = Evaluator(
         examples=examples.outputs["result"], model=model.outputs["result"],
-        baseline_model=baseline.outputs["model"], min_map=min_map, max_regression=max_regression,
-        label_map=label_map.outputs["result"] if label_map else None, num_images_drawn=2, batch_size=4)
+        baseline_model=baseline.outputs["model"], label_map=label_map.outputs["result"] if label_map else None,
+        parameters=EvaluatorParameters(min_map=min_map, max_regression=max_regression, num_images_drawn=2,
+                                       batch_size=4))
 
     def destination(name):
         return tfx.proto.PushDestination(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import pathlib
 
 import sample_data
 
+from components.trainer.component import TrainerParameters
 from pipelines import commands
+from pipelines.settings import PipelineSettings, blessing_gate
 from pipelines.pipeline_inputs import DataSource
 
 IN_PROCESS_BEAM = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
@@ -39,12 +42,23 @@ def span_source(data_root: pathlib.Path) -> DataSource:
                       images=str(data_root / "span-{SPAN}" / "images"))
 
 
-def run(root, data, config, label_map, **kwargs):
-    """`commands.execute` with in-process Beam unless told; returns (code, summary, printed text)."""
+def run(root, data, config, label_map, runner="local", min_map=0.0, beam_args=IN_PROCESS_BEAM, **options):
+    """`commands.execute` with in-process Beam unless told; returns (code, summary, printed text).
+
+    `min_map` defaults to 0 (these tests push whatever the tiny runs train); `options`
+    are PipelineSettings fields, or TrainerParameters fields (num_steps, tflite, ...),
+    or `max_regression` / `max_quantization_drop`.
+    """
+    gate = {k: options.pop(k) for k in ("max_regression", "max_quantization_drop") if k in options}
+    trainer = {f.name: options.pop(f.name) for f in dataclasses.fields(TrainerParameters) if f.name in options}
+    if "representative_size" in options:
+        trainer["tflite_representative_size"] = options.pop("representative_size")
+    trainer["tflite"] = tuple(trainer.get("tflite", ()))
+    settings = PipelineSettings(root=str(root), data=data, config_path=config, label_map_path=label_map,
+                                evaluation=blessing_gate(min_map, **gate), training=TrainerParameters(**trainer),
+                                beam_args=tuple(beam_args or ()), **options)
     out = io.StringIO()
-    kwargs.setdefault("beam_args", IN_PROCESS_BEAM)
-    kwargs.setdefault("min_map", 0.0)       # these tests push whatever the tiny runs train
-    code, summary = commands.execute(str(root), data, config, label_map, None, out=out, **kwargs)
+    code, summary = commands.execute(settings, runner=runner, out=out)
     return code, summary, out.getvalue()
 
 

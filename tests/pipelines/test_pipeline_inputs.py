@@ -41,19 +41,20 @@ def test_span_pattern_becomes_input_base_and_relative_parts(tmp_path):
 
 def test_train_backbone_reaches_the_trainer_and_its_cache_key(tmp_path):
 
+    from components.trainer import base_checkpoint
+    from components.trainer.component import TrainerParameters
     from pipelines import pipeline as pipeline_lib
+    from pipelines.settings import PipelineSettings, blessing_gate
     from tests.pipelines import e2e_helpers
 
     e2e_helpers.make_span(tmp_path / "data", 1)
     config, label_map = e2e_helpers.make_config(tmp_path / "config")
 
     def trainer_config(**kwargs):
-        dsl = pipeline_lib.create_pipeline(
-            pipeline_name="t", pipeline_root=str(tmp_path / "root"),
-            data=e2e_helpers.span_source(tmp_path / "data"), pipeline_config_path=config,
-            label_map_path=label_map, base_checkpoint=str(pipeline_lib.PROJECT_ROOT / "components" / "trainer"
-            / "base_checkpoint" / "ssd_mobilenet_v2_fpnlite_128"), push_destination=str(tmp_path / "push"),
-            min_map=0.0, **kwargs)
+        dsl = pipeline_lib.create_pipeline(PipelineSettings(
+            root=str(tmp_path / "root"), data=e2e_helpers.span_source(tmp_path / "data"), config_path=config,
+            label_map_path=label_map, base_checkpoint=str(base_checkpoint.CHECKPOINT_DIR),
+            push_to=str(tmp_path / "push"), evaluation=blessing_gate(0.0), training=TrainerParameters(**kwargs)))
         trainer = next(c for c in dsl.components if c.id == "DetectionTrainer")
         return trainer.exec_properties
 
