@@ -105,7 +105,7 @@ def odapi_loop(root: str, out: str) -> int:
 
 def convert_loop(root: str, out: str) -> int:
     """detflow convert's streaming loop (run_conversion) over the same data."""
-    from components.example_gen.commands import run_conversion
+    from components.example_gen.local_convert import run_conversion
     from components.example_gen.readers import open_reader
     from schemas.label_map import load_label_map
 

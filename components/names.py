@@ -12,6 +12,7 @@ PIPELINE_CONFIG_FILE = "pipeline.config"
 LABEL_MAP_FILE = "label_map.pbtxt"
 VALIDATION_FILE = "validation.json"
 TRAIN_RESULT_FILE = "train_result.json"  # what a training run did: in its model dir and the Model artifact
+EXAMPLE_GEN_REPORT_FILE = "report.json"  # what the ExampleGen kept and skipped: in Examples and `detflow convert --out`
 METRICS_FILE = "metrics.json"           # the Evaluator's, in ModelEvaluation, ModelBlessing and the pushed folder
 TFLITE_DIR = "Format-TFLite"            # the .tflite variants, beside Format-Serving in a Model artifact
 PUSHED_TFLITE_DIR = "tflite"            # the same files in a pushed model

@@ -25,9 +25,9 @@ from tfx.utils import proto_utils
 
 from components.example_gen import beam_io, layout, report
 from components.example_gen.readers import open_reader
+from components.names import EXAMPLE_GEN_REPORT_FILE as REPORT_FILE
 
 REPORT_PATH_KEY = "_detflow_report_path"
-REPORT_FILE = "report.json"
 
 
 def parse_custom_config(custom_config_json: str) -> dict:

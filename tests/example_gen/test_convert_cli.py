@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from components.example_gen.commands import Progress
+from pipelines.cli.convert import Progress
 from schemas import example_format as K
 from tests.example_gen.helpers import (annotate_more, coco, image_bytes, make_dataset, read_examples,
                                        run_convert as _convert, write)

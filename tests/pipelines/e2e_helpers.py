@@ -10,7 +10,8 @@ import pathlib
 import sample_data
 
 from components.trainer.component import TrainerParameters
-from pipelines import commands
+from pipelines.cli.demo import write_config
+from pipelines.cli.run import execute
 from pipelines.settings import PipelineSettings, blessing_gate
 from pipelines.pipeline_inputs import DataSource
 
@@ -31,7 +32,7 @@ def make_span(data_root: pathlib.Path, span: int) -> sample_data.SampleDataset:
 
 def make_config(config_dir: pathlib.Path) -> tuple[str, str]:
     """A 2-step, batch-2 config fine-tuning the embedded checkpoint; returns (config, label map)."""
-    config = commands.write_config(str(config_dir), sample_data.DEMO_CLASSES, num_steps=NUM_STEPS,
+    config = write_config(str(config_dir), sample_data.DEMO_CLASSES, num_steps=NUM_STEPS,
                                    batch_size=BATCH_SIZE)
     return config, os.path.join(str(config_dir), "label_map.pbtxt")
 
@@ -43,7 +44,7 @@ def span_source(data_root: pathlib.Path) -> DataSource:
 
 
 def run(root, data, config, label_map, runner="local", min_map=0.0, beam_args=IN_PROCESS_BEAM, **options):
-    """`commands.execute` with in-process Beam unless told; returns (code, summary, printed text).
+    """`pipelines.cli.run.execute` with in-process Beam unless told; returns (code, summary, printed text).
 
     `min_map` defaults to 0 (these tests push whatever the tiny runs train); `options`
     are PipelineSettings fields, or TrainerParameters fields (num_steps, tflite, ...),
@@ -58,7 +59,7 @@ def run(root, data, config, label_map, runner="local", min_map=0.0, beam_args=IN
                                 evaluation=blessing_gate(min_map, **gate), training=TrainerParameters(**trainer),
                                 beam_args=tuple(beam_args or ()), **options)
     out = io.StringIO()
-    code, summary = commands.execute(settings, runner=runner, out=out)
+    code, summary = execute(settings, runner=runner, out=out)
     return code, summary, out.getvalue()
 
 

@@ -133,7 +133,7 @@ def test_a_model_dir_past_num_steps_is_refused_naming_its_step(data, tmp_path, c
 
 def test_a_second_train_on_the_same_model_dir_is_refused(data, tmp_path, capsys):
     from components.common import file_lock  # pylint: disable=import-outside-toplevel
-    from components.trainer import commands  # pylint: disable=import-outside-toplevel
+    from pipelines.cli import train as commands  # pylint: disable=import-outside-toplevel
     root, pattern = data
     config = records.tiny_config(str(tmp_path), pattern, num_steps=2, batch_size=2)
     model_dir = str(tmp_path / "busy")
@@ -180,10 +180,10 @@ def test_train_logging_writes_to_the_stderr_of_the_moment():
     import io
     import logging
 
-    from components.trainer import commands
+    from pipelines.cli import train as commands
     first = io.StringIO()
     with contextlib.redirect_stderr(first):
-        commands._setup_logging()  # pylint: disable=protected-access
+        commands.setup_logging()
     first.close()
     second = io.StringIO()
     with contextlib.redirect_stderr(second):

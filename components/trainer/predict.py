@@ -1,6 +1,4 @@
-"""`detflow predict --model EXPORT_DIR|MODEL.tflite IMAGE... --out DIR [--min-score X]`.
-
-Runs an exported detector (ours, or any OD API export with `serving_default`
+"""`predict_images`: runs an exported detector (ours, or any OD API export with `serving_default`
 taking `input_tensor`, or a .tflite detector of `detflow export`) on images; writes `<out>/<image stem>.png` with the
 detections drawn and `<out>/detections.json`:
 
@@ -21,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import sys
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -99,64 +96,54 @@ def predict_images(export_dir: str, image_paths: list[str], out_dir: str, min_sc
     """Detects objects in each image with the export at `export_dir`; writes PNGs + detections.json."""
     from components.common.outputs import writable_dir  # pylint: disable=import-outside-toplevel
     out_dir = writable_dir(out_dir, "--out")
-    tf, _loaded, detect = _load(export_dir)
-    names, shown_names = _class_names(export_dir)
-    done, failed, used = [], [], set()
+    run = _PredictRun(export_dir, out_dir, min_score)
     json_path = os.path.join(out_dir, "detections.json")
     try:
         for path in image_paths:
-            _predict_one(tf, detect, path, out_dir, min_score, names, shown_names, used, done, failed)
+            run.predict_one(path)
     finally:  # what was done is written, whatever stopped the loop
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump({"model": export_dir, "min_score": min_score, "box_format": "ymin,xmin,ymax,xmax",
-                       "images": done, "failed": failed}, f, indent=1)
-    return PredictResult(images=done, failed=failed, json_path=json_path)
+                       "images": run.done, "failed": run.failed}, f, indent=1)
+    return PredictResult(images=run.done, failed=run.failed, json_path=json_path)
 
 
-def _predict_one(tf, detect, path, out_dir, min_score, names, shown_names, used, done, failed) -> None:
-    """Detects, draws and records one image in `done`, or records why it was skipped in `failed`."""
-    from components.common.visualize import draw_detections  # pylint: disable=import-outside-toplevel
-    try:
-        pixels = _read_image(path)
-    except FileNotFoundError:
-        failed.append({"image": path, "error": "no such file"})
-        return
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
-        failed.append({"image": path, "error": f"cannot decode image: {error}"})
-        return
-    out = {k: np.asarray(v) for k, v in detect(input_tensor=tf.constant(pixels[None])).items()}
-    count = int(out["num_detections"][0])
-    boxes = out["detection_boxes"][0, :count]
-    scores = out["detection_scores"][0, :count]
-    classes = out["detection_classes"][0, :count].astype(int)
-    height, width = pixels.shape[:2]
-    keep = scores >= min_score
-    output = os.path.join(out_dir, _output_name(path, used))
-    draw_detections(pixels, boxes[keep], classes[keep], scores[keep], shown_names,
-                    min_score=min_score).save(output)
-    scale = np.array([height, width, height, width], np.float64)
-    detections = [{"class_id": int(c), "class_name": names.get(int(c), f"id {int(c)}"),
-                   "display_name": shown_names.get(int(c), f"id {int(c)}"),
-                   "score": round(float(s), 5), "box": [round(float(v), 5) for v in b],
-                   "box_pixels": [round(float(v), 2) for v in b * scale]}
-                  for b, c, s in zip(boxes[keep], classes[keep], scores[keep])]
-    done.append({"image": path, "output": output, "width": width, "height": height,
-                 "detections": detections})
+class _PredictRun:
+    """One predict run: the loaded detector, where it writes, and what it has done and skipped."""
 
+    def __init__(self, export_dir: str, out_dir: str, min_score: float):
+        self.tf, self._loaded, self.detect = _load(export_dir)
+        self.names, self.shown_names = _class_names(export_dir)
+        self.out_dir, self.min_score = out_dir, min_score
+        self.done, self.failed, self.used = [], [], set()
 
-def predict(args) -> int:
-    """CLI handler: 0 when every image was processed, 1 when some could not be, 2 for a bad model."""
-    try:
-        result = predict_images(args.model, list(args.images), args.out, args.min_score)
-    except ProblemsError as error:
-        for problem in error.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return 2
-    for item in result.images:
-        best = max(item["detections"], key=lambda d: d["score"], default=None)
-        tail = f" (best: {best['display_name']} {best['score']:.2f})" if best else ""
-        print(f"{item['image']}: {len(item['detections'])} detections >= {args.min_score}{tail} -> {item['output']}")
-    for item in result.failed:
-        print(f"skipped {item['image']}: {item['error']}", file=sys.stderr)
-    print(f"{len(result.images)} images processed, {len(result.failed)} skipped; detections in {result.json_path}")
-    return 1 if result.failed else 0
+    def predict_one(self, path: str) -> None:
+        """Detects, draws and records one image in `done`, or records why it was skipped in `failed`."""
+        from components.common.visualize import draw_detections  # pylint: disable=import-outside-toplevel
+        try:
+            pixels = _read_image(path)
+        except FileNotFoundError:
+            self.failed.append({"image": path, "error": "no such file"})
+            return
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as error:
+            self.failed.append({"image": path, "error": f"cannot decode image: {error}"})
+            return
+        out = {k: np.asarray(v) for k, v in self.detect(input_tensor=self.tf.constant(pixels[None])).items()}
+        count = int(out["num_detections"][0])
+        boxes = out["detection_boxes"][0, :count]
+        scores = out["detection_scores"][0, :count]
+        classes = out["detection_classes"][0, :count].astype(int)
+        height, width = pixels.shape[:2]
+        keep = scores >= self.min_score
+        output = os.path.join(self.out_dir, _output_name(path, self.used))
+        draw_detections(pixels, boxes[keep], classes[keep], scores[keep], self.shown_names,
+                        min_score=self.min_score).save(output)
+        scale = np.array([height, width, height, width], np.float64)
+        names, shown = self.names, self.shown_names
+        detections = [{"class_id": int(c), "class_name": names.get(int(c), f"id {int(c)}"),
+                       "display_name": shown.get(int(c), f"id {int(c)}"),
+                       "score": round(float(s), 5), "box": [round(float(v), 5) for v in b],
+                       "box_pixels": [round(float(v), 2) for v in b * scale]}
+                      for b, c, s in zip(boxes[keep], classes[keep], scores[keep])]
+        self.done.append({"image": path, "output": output, "width": width, "height": height,
+                          "detections": detections})

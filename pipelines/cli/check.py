@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
+from pipelines.cli.errors import print_problems
 from schemas.problems import ProblemsError
-
-
-def _print_problems(error: ProblemsError) -> int:
-    for problem in error.problems:
-        print(problem, file=sys.stderr)
-    return 2
 
 
 def _print_warnings(warnings) -> None:
@@ -27,7 +20,7 @@ def config_check(args) -> int:
     try:
         config = load_pipeline_config(args.config)
     except ProblemsError as error:
-        return _print_problems(error)
+        return print_problems(error.problems, prefix="")
     print(f"{config.path}: OK")
     print(config.format_summary())
     _print_warnings(config.warnings)
@@ -54,7 +47,7 @@ def label_map_check(args) -> int:
     if label_map is not None and config is not None:
         problems += check_against_config(label_map, config)
     if problems:
-        return _print_problems(ProblemsError(problems))
+        return print_problems(problems, prefix="")
     ids = "" if label_map.contiguous else f" (ids {', '.join(str(i.id) for i in label_map.items)})"
     print(f"{label_map.num_classes} classes{ids}: {', '.join(label_map.names)}")
     _print_warnings(warnings)

@@ -1,17 +1,9 @@
-"""The `detflow` command.
-
-Each sub-command names the module that runs it; that module is imported only
-when the command runs, so `detflow --help`, `config check` and `label-map check`
-never import TensorFlow.
-"""
+"""The `detflow` command line: every sub-command's flags, and the handler (`module:function`) that runs it."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
-import os
-import sys
 
 
 def at_least(minimum: int):
@@ -91,20 +83,20 @@ def build_parser() -> argparse.ArgumentParser:
     # config check
     config = sub.add_parser("config", help="pipeline.config tools")
     config_sub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
-    p = _add(config_sub, "check", "schemas.commands:config_check",
+    p = _add(config_sub, "check", "pipelines.cli.check:config_check",
              "Validate a TF OD API pipeline.config and print a summary.")
     p.add_argument("config", metavar="CONFIG")
 
     # label-map check
     label_map = sub.add_parser("label-map", help="label map tools")
     lm_sub = label_map.add_subparsers(dest="label_map_command", metavar="SUBCOMMAND")
-    p = _add(lm_sub, "check", "schemas.commands:label_map_check",
+    p = _add(lm_sub, "check", "pipelines.cli.check:label_map_check",
              "Validate a StringIntLabelMap text proto.")
     p.add_argument("label_map", metavar="LABEL_MAP")
     p.add_argument("--config", metavar="CONFIG", help="also check num_classes of this pipeline.config")
 
     # convert
-    p = _add(sub, "convert", "components.example_gen.commands:convert",
+    p = _add(sub, "convert", "pipelines.cli.convert:convert",
              "Convert images + annotations (COCO, VOC, CSV) to OD API TFRecords.")
     p.add_argument("--format", required=True, choices=["coco", "voc", "csv"])
     p.add_argument("--annotations", required=True, metavar="PATH",
@@ -123,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "box was skipped, clipped or mismatched")
 
     # train / predict / init
-    p = _add(sub, "train", "components.trainer.commands:train",
+    p = _add(sub, "train", "pipelines.cli.train:train",
              "Fine-tune the detector a pipeline.config names, without the pipeline.")
     p.add_argument("--config", required=True, metavar="CONFIG")
     p.add_argument("--train", metavar="GLOB",
@@ -138,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-backbone", action="store_true",
                    help="train the backbone too (default: frozen, only FPN + heads train)")
 
-    p = _add(sub, "predict", "components.trainer.predict_command:predict",
+    p = _add(sub, "predict", "pipelines.cli.predict:predict",
              "Run an exported detector on images; draw boxes and write JSON.")
     p.add_argument("--model", required=True, metavar="EXPORT_DIR|MODEL.tflite")
     p.add_argument("images", nargs="+", metavar="IMAGE")
@@ -146,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-score", type=fraction, default=0.3, metavar="X",
                    help="draw and keep detections scoring at least X (0 to 1; default 0.3)")
 
-    p = _add(sub, "export", "components.trainer.commands:export",
+    p = _add(sub, "export", "pipelines.cli.export:export",
              "Export a trained model as a SavedModel or a TFLite file (float, float16 or int8).")
     p.add_argument("--model", required=True, metavar="EXPORT_DIR",
                    help="a detflow export: a model dir's export/, a pushed model, a Trainer's Format-Serving")
@@ -160,20 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH",
                    help="the .tflite file, or the SavedModel folder")
 
-    p = _add(sub, "init", "components.trainer.commands:init",
+    p = _add(sub, "init", "pipelines.cli.init_config:init",
              "Write a ready-to-run pipeline.config + label map starting from the embedded checkpoint.")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--classes", required=True, help="comma-separated class names")
 
     # coco-eval
-    p = _add(sub, "coco-eval", "components.evaluator.commands:coco_eval",
+    p = _add(sub, "coco-eval", "pipelines.cli.coco_eval:coco_eval",
              "COCO detection metrics for a ground-truth and a detections JSON.")
     p.add_argument("--gt", required=True, metavar="GT.json")
     p.add_argument("--dt", required=True, metavar="DT.json")
     p.add_argument("--json", action="store_true")
 
     # pipeline commands
-    p = _add(sub, "run", "pipelines.commands:run", "Run the detflow TFX pipeline.")
+    p = _add(sub, "run", "pipelines.cli.run:run", "Run the detflow TFX pipeline.")
     p.add_argument("--config", required=True, metavar="CONFIG")
     p.add_argument("--format", required=True, choices=["coco", "voc", "csv"])
     p.add_argument("--annotations", required=True, metavar="PATH",
@@ -212,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tune the backbone too (default: frozen, only decoder and heads train)")
     _add_tflite_flags(p)
 
-    p = _add(sub, "demo", "pipelines.commands:demo",
+    p = _add(sub, "demo", "pipelines.cli.demo:demo",
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
     p.add_argument("--workdir", default="demo-run", metavar="DIR")
     p.add_argument("--runner", choices=["local", "beam"], default="local")
@@ -225,18 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blessing threshold on COCO mAP (default 0.25; the demo reaches about 0.36)")
     _add_tflite_flags(p)
 
-    p = _add(sub, "runs", "pipelines.commands:runs", "List past pipeline runs from ML Metadata.")
+    p = _add(sub, "runs", "pipelines.cli.history:runs", "List past pipeline runs from ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")
     p.add_argument("--json", action="store_true")
 
-    p = _add(sub, "lineage", "pipelines.commands:lineage", "Audit an artifact's lineage in ML Metadata.")
+    p = _add(sub, "lineage", "pipelines.cli.history:lineage", "Audit an artifact's lineage in ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")
     p.add_argument("artifact", metavar="ARTIFACT", help="artifact id, URI or pushed-model directory")
     p.add_argument("--direction", choices=["upstream", "downstream"], default="upstream")
     p.add_argument("--json", action="store_true")
     p.add_argument("--dot", action="store_true")
 
-    p = _add(sub, "compile", "pipelines.commands:compile_pipeline",
+    p = _add(sub, "compile", "pipelines.cli.compile:compile_pipeline",
              "Compile the pipeline for an orchestrator.")
     p.add_argument("--target", required=True, choices=["kubeflow-v2"])
     p.add_argument("--out", required=True, metavar="FILE")
@@ -258,32 +250,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     _add_tflite_flags(p)
     return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `detflow` console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = getattr(args, "_handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
-    module_name, func_name = handler.split(":")
-    func = getattr(importlib.import_module(module_name), func_name)
-    try:
-        return int(func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `detflow lineage ... | head`: the reader is gone, which is not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except OSError as error:  # a path the command could not read or write: one line, no trace
-        where = f"{error.filename}: " if error.filename else ""
-        print(f"detflow {args.command}: {where}{error.strerror or error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

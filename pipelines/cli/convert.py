@@ -1,9 +1,4 @@
-"""`detflow convert`: the ExampleGen's conversion as a stand-alone streaming loop.
-
-One process, one pass over the reader: memory stays flat whatever the dataset
-size. Each image goes through `convert.record_to_example` (the pipeline's own
-path) and to the split `split.assign_split` gives it (TFX's own hash), so an
-image lands in the same split here and in the pipeline.
+"""`detflow convert`: images + annotations to OD API TFRecords, without the pipeline (`local_convert`).
 
 Output: Split-train/, Split-eval/ and report.json in --out are written first
 to a temporary folder inside it and swapped in only once complete (`publish`):
@@ -19,36 +14,16 @@ error writing --out (one line naming it and the cause).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import time
 
+from components.example_gen.local_convert import (OUTPUTS, PREVIOUS, REJECTED_REPORT_FILE, REPORT_FILE,
+                                                  OutputError, output_cause, publish, run_conversion)
+from pipelines.cli.errors import print_problems
 from schemas.problems import Problem, ProblemsError
-
-RECORD_FILE = "data_tfrecord-00000-of-00001.gz"  # TFX ExampleGen's naming, one shard
-REPORT_FILE = "report.json"
-REJECTED_REPORT_FILE = "report.rejected.json"
-OUTPUTS = ("Split-train", "Split-eval", REPORT_FILE)
-PREVIOUS = ".previous"  # inside the staging folder: the output being replaced, until the swap is done
-
-
-class OutputError(Exception):
-    """Writing the output failed; `cause` is the operating system's reason."""
-
-    def __init__(self, cause: str):
-        super().__init__(cause)
-        self.cause = cause
-
-
-def _cause(error: Exception) -> str:
-    """The reason of an OSError or a TensorFlow file error, without the path TensorFlow puts first."""
-    if isinstance(error, OSError):
-        return error.strerror or str(error)
-    text = getattr(error, "message", None) or str(error)
-    return text.rsplit("; ", 1)[-1]
 
 
 class Progress:
@@ -88,11 +63,6 @@ class Progress:
             self.stream.flush()
 
 
-def _print_problems(problems) -> None:
-    for p in problems:
-        print(f"error: {p}", file=sys.stderr)
-
-
 def _check_args(args) -> list:
     problems = []
     if not os.path.exists(args.annotations):
@@ -106,103 +76,6 @@ def _check_args(args) -> list:
     return problems
 
 
-class _SplitWriters:
-    """One gzipped TFRecord writer per split under `out_dir`; every failure raises OutputError."""
-
-    def __init__(self, out_dir: str, names):
-        import tensorflow as tf
-
-        self._errors = (OSError, tf.errors.OpError)
-        self._writers = {}
-        with self._as_output_error():
-            for name in names:
-                os.makedirs(os.path.join(out_dir, f"Split-{name}"), exist_ok=True)
-                self._writers[name] = tf.io.TFRecordWriter(
-                    os.path.join(out_dir, f"Split-{name}", RECORD_FILE), options="GZIP")
-
-    @contextlib.contextmanager
-    def _as_output_error(self):
-        try:
-            yield
-        except self._errors as e:
-            raise OutputError(_cause(e)) from None
-
-    def write(self, name: str, record: bytes) -> None:
-        """Appends one serialised record to split `name`."""
-        with self._as_output_error():
-            self._writers[name].write(record)
-
-    def close(self) -> None:
-        """Closes every writer (buffered data is written here, so errors show here too)."""
-        writers, self._writers = list(self._writers.values()), {}
-        with self._as_output_error():
-            for w in writers:
-                w.close()
-
-
-def run_conversion(reader, image_dir: str, label_map, out_dir: str, eval_percent: int,
-                   progress: Progress | None = None):
-    """Streams `reader` through record_to_example into OUT/Split-*/; returns the Report.
-
-    Writes into `out_dir` (which must exist) and nothing else; a failed write
-    raises OutputError.
-    """
-    from components.example_gen import convert, report, split
-
-    splits = split.split_buckets(eval_percent)
-    rep = report.Report()
-    writers = _SplitWriters(out_dir, [name for name, _ in splits])
-    try:
-        for item in reader:
-            if not hasattr(item, "objects"):
-                rep.add_problem(item.kind, item.reason, item.file, item.detail)
-                continue
-            result = convert.record_to_example(item, image_dir, label_map)
-            target = split.assign_split(result.file_name, splits) if result.example is not None else None
-            if target is not None:
-                writers.write(target, result.example.SerializeToString())
-            rep.add_result(result, target)
-            if progress:
-                progress.update(reader.total)
-    finally:
-        if progress:
-            progress.close(reader.total)
-        writers.close()
-    return rep
-
-
-def publish(staging: str, out_dir: str, names=OUTPUTS) -> None:
-    """Moves `names` from `staging` into `out_dir`, replacing what is there, deleting it only at the end.
-
-    Each old entry is first moved aside (into staging/.previous); if a move
-    fails, the entries already moved are put back and the OSError propagates.
-    `staging` must be a folder inside `out_dir` (renames within one file system).
-    """
-    aside = os.path.join(staging, PREVIOUS)
-    os.mkdir(aside)
-    done = []
-    try:
-        for name in names:
-            target = os.path.join(out_dir, name)
-            had_old = os.path.lexists(target)
-            if had_old:
-                os.replace(target, os.path.join(aside, name))
-            try:
-                os.replace(os.path.join(staging, name), target)
-            except OSError:
-                if had_old:
-                    os.replace(os.path.join(aside, name), target)
-                raise
-            done.append((name, had_old))
-    except OSError:
-        for name, had_old in reversed(done):
-            os.replace(os.path.join(out_dir, name), os.path.join(staging, name))
-            if had_old:
-                os.replace(os.path.join(aside, name), os.path.join(out_dir, name))
-        raise
-    shutil.rmtree(aside, ignore_errors=True)
-
-
 def _remove_staging(staging: str) -> None:
     """Deletes the staging folder, unless a failed `publish` left earlier output in it."""
     aside = os.path.join(staging, PREVIOUS)
@@ -213,28 +86,28 @@ def _remove_staging(staging: str) -> None:
 
 
 def _output_error(out: str, what: str, error) -> int:
-    cause = error.cause if isinstance(error, OutputError) else _cause(error)
-    _print_problems([Problem(out, f"cannot {what}: {cause}")])
+    cause = error.cause if isinstance(error, OutputError) else output_cause(error)
+    print_problems([Problem(out, f"cannot {what}: {cause}")])
     return 2
 
 
 def convert(args) -> int:
-    """Handler of `detflow convert` (arguments declared in pipelines/cli.py)."""
+    """Handler of `detflow convert` (arguments declared in pipelines/cli/parser.py)."""
     from components.example_gen.readers import open_reader
 
     problems = _check_args(args)
     if problems:
-        _print_problems(problems)
+        print_problems(problems)
         return 2
     try:
         from schemas.label_map import load_label_map
 
         label_map = load_label_map(args.label_map)
     except ProblemsError as e:
-        _print_problems(e.problems)
+        print_problems(e.problems)
         return 2
     except OSError as e:
-        _print_problems([Problem(args.label_map, f"cannot read label map: {e.strerror or e}")])
+        print_problems([Problem(args.label_map, f"cannot read label map: {e.strerror or e}")])
         return 2
 
     import tensorflow  # noqa: F401  (loaded before the clock and the progress bar start)
@@ -250,12 +123,12 @@ def convert(args) -> int:
     try:
         return _convert_into(args, label_map, open_reader(args.format, args.annotations), staging)
     except ProblemsError as e:
-        _print_problems(e.problems)
+        print_problems(e.problems)
         return 2
     except OutputError as e:
         return _output_error(args.out, "write the output", e)
     except OSError as e:  # reading an input (the writes raise OutputError)
-        _print_problems([Problem(e.filename or args.annotations, f"cannot read: {e.strerror or e}")])
+        print_problems([Problem(e.filename or args.annotations, f"cannot read: {e.strerror or e}")])
         return 2
     finally:
         _remove_staging(staging)
@@ -278,7 +151,7 @@ def _convert_into(args, label_map, reader, staging: str) -> int:
         if keep and os.path.lexists(stale):  # an earlier failed run's: not about this output
             os.remove(stale)
     except OSError as e:
-        raise OutputError(_cause(e)) from None
+        raise OutputError(output_cause(e)) from None
     report_path = os.path.join(args.out, name)
 
     for line in rep.summary_lines():

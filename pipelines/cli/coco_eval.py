@@ -6,8 +6,8 @@ Imports no TensorFlow (the library module it calls has none either).
 from __future__ import annotations
 
 import json
-import sys
 
+from pipelines.cli.errors import print_problems
 from schemas.problems import Problem, ProblemsError
 
 
@@ -42,9 +42,7 @@ def coco_eval(args) -> int:
         dt = _load_json(args.dt)
         result = evaluate(gt, dt, gt_file=args.gt, dt_file=args.dt)
     except ProblemsError as e:
-        for problem in e.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        return 2
+        return print_problems(e.problems)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

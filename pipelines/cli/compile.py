@@ -1,0 +1,34 @@
+"""`detflow compile --target kubeflow-v2`: the pipeline as a Kubeflow Pipelines v2 spec."""
+
+from __future__ import annotations
+
+import os
+
+from pipelines import configs
+from pipelines.cli.errors import exit_on_user_error, quiet
+
+
+@exit_on_user_error
+def compile_pipeline(args) -> int:
+    """`detflow compile --target kubeflow-v2`: the pipeline-spec JSON through TFX's KubeflowV2DagRunner."""
+    quiet()
+    from components.common.outputs import writable_file
+    from components.trainer.component import TrainerParameters
+    from pipelines import pipeline, pipeline_inputs, runners
+    from pipelines.cli.run_inputs import check_quantization_gate
+    from pipelines.settings import PipelineSettings, blessing_gate
+
+    writable_file(args.out, "--out")
+    data = pipeline_inputs.DataSource(format=args.format, annotations=args.annotations, images=args.images)
+    settings = PipelineSettings(
+        root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
+        base_checkpoint=args.base_checkpoint, push_to=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
+        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
+        training=TrainerParameters(tflite=tuple(args.tflite or ()),
+                                   tflite_representative_size=args.representative_size),
+        warm_start=args.warm_start, beam_args=tuple(args.beam_arg or ()), stage_inputs=False, portable=True)
+    check_quantization_gate(settings)
+    dsl = pipeline.create_pipeline(settings)
+    out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
+    print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
+    return 0

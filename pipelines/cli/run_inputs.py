@@ -1,0 +1,110 @@
+"""The inputs of `detflow run` and `detflow demo`, found and checked before anything is written.
+
+`resolve_inputs` fills what the user left to the pipeline.config (the label map,
+the fine-tune checkpoint) and the defaults (push destination, the runner's Beam
+args), reading the config at most once and only when a value is needed from it,
+so a run whose every input was given meets the run lock before any config error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from typing import Optional
+
+from pipelines import configs
+from pipelines.cli.errors import UserError
+from pipelines.settings import PipelineSettings
+
+
+class _ConfigFile:
+    """The run's pipeline.config, parsed at most once, and only when a value is needed from it."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    @functools.cached_property
+    def loaded(self):
+        """The parsed config (schemas.pipeline_config.PipelineConfig); ProblemsError names file and line."""
+        from schemas.pipeline_config import load_pipeline_config
+
+        return load_pipeline_config(self.path)
+
+    def path_field(self, value: str) -> Optional[str]:
+        """A path the config names, relative to the config's folder unless absolute; None when empty."""
+        if value and not os.path.isabs(value):
+            value = os.path.join(os.path.dirname(os.path.abspath(self.path)), value)
+        return value or None
+
+
+def _checkpoint_folder(config: _ConfigFile) -> Optional[str]:
+    """The folder of the config's train_config.fine_tune_checkpoint, if it names one."""
+    path = config.path_field(config.loaded.proto.train_config.fine_tune_checkpoint)
+    if path is None:
+        return None
+    return path if os.path.isdir(path) else os.path.dirname(path)
+
+
+def _check_label_map(path: str, config: Optional[_ConfigFile]) -> None:
+    """Parses the label map before anything is copied into the root; names the config line it came from."""
+    from schemas.label_map import load_label_map
+    from schemas.problems import Problem, ProblemsError
+
+    try:
+        load_label_map(path)
+    except ProblemsError as error:
+        if config is None:
+            raise
+        line, col = config.loaded.position("train_input_reader.label_map_path")
+        raise ProblemsError([Problem(config.path, f"train_input_reader.label_map_path: {path} is not a label map: "
+                                                  f"{error.problems[0]}", line, col)]) from None
+
+
+def check_quantization_gate(settings: PipelineSettings) -> None:
+    """UserError unless --max-quantization-drop has an int8 model to judge."""
+    if settings.evaluation.max_quantization_drop is not None and "int8" not in settings.training.tflite:
+        raise UserError("--max-quantization-drop: needs an int8 model to judge: add --tflite int8 "
+                        "(e.g. --tflite none,int8)")
+
+
+def _check_tflite(config: _ConfigFile, settings: PipelineSettings) -> None:
+    """Before anything runs: the TFLite flags make sense, and the model can be a TFLite one."""
+    check_quantization_gate(settings)
+    if settings.training.tflite:
+        from components.trainer.tflite_export import check_config_exportable
+
+        check_config_exportable(config.loaded.proto, f"--tflite: {config.path}")
+
+
+def resolve_inputs(settings: PipelineSettings, runner: str = "local") -> PipelineSettings:
+    """The settings with every input found and checked before anything is written.
+
+    Fills the label map and the fine-tune checkpoint from the pipeline.config when
+    the user gave none (the checkpoint defaults to the embedded one), the push
+    destination and the runner's Beam args; raises UserError / ProblemsError
+    naming the missing or malformed input. The config is parsed at most once.
+    """
+    from components.common.outputs import writable_dir
+    from components.trainer import base_checkpoint as embedded
+
+    root = writable_dir(settings.root, "--root")
+    data = settings.data
+    for path, what in ((settings.config_path, "pipeline.config"), (data.annotations, "annotations"),
+                       (data.images, "images")):
+        if "{SPAN}" not in path and not os.path.exists(path):
+            raise UserError(f"{path}: {what} not found")
+    config = _ConfigFile(settings.config_path)
+    label_map = settings.label_map_path or config.path_field(config.loaded.proto.train_input_reader.label_map_path)
+    if not label_map or not os.path.exists(label_map):
+        raise UserError(f"{label_map or config.path}: no label map (pass --label-map or set "
+                        "train_input_reader.label_map_path in the config)")
+    _check_label_map(label_map, None if settings.label_map_path else config)
+    checkpoint = settings.base_checkpoint or _checkpoint_folder(config) or str(embedded.CHECKPOINT_DIR)
+    if "://" not in checkpoint and not os.path.exists(checkpoint):
+        raise UserError(f"{checkpoint}: fine-tune checkpoint not found")
+    _check_tflite(config, settings)
+    push_to = writable_dir(settings.push_to or os.path.join(root, configs.PUSH_DIR), "--push-to")
+    return dataclasses.replace(settings, root=root, label_map_path=label_map, base_checkpoint=checkpoint,
+                               push_to=push_to,
+                               beam_args=tuple(settings.beam_args or configs.default_beam_args(runner)))
