@@ -159,6 +159,9 @@ def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tenso
     return parse
 
 
+SHUFFLE_BUFFER = 256   # decoded examples shuffled across, after the file-level shuffle
+
+
 def _records(files: list[str], training: bool, seed: int | None) -> tf.data.Dataset:
     ds = tf.data.Dataset.from_tensor_slices(files)
     if training:
@@ -174,7 +177,7 @@ def _records(files: list[str], training: bool, seed: int | None) -> tf.data.Data
 
 def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, *,
                   normalize: Callable[[tf.Tensor], tf.Tensor], augment: Sequence[augmentations.Op] = (),
-                  training: bool = True, shuffle_buffer: int = 256, seed: int | None = None,
+                  training: bool = True, seed: int | None = None,
                   input_context: tf.distribute.InputContext | None = None,
                   targets: Targets | None = None) -> tf.data.Dataset:
     """The batched dataset of (images [B,H,W,3] float32, labels dict).
@@ -194,7 +197,7 @@ def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, 
         batch_size = input_context.get_per_replica_batch_size(batch_size)
     ds = _records(files, training, seed)
     if training:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
     parser = make_parser(options, normalize, augment if training else (), targets)
     ds = ds.map(parser, num_parallel_calls=AUTOTUNE, deterministic=not training)
     ds = ds.batch(batch_size, drop_remainder=training)
