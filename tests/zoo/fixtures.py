@@ -20,6 +20,10 @@ ARCHITECTURES = {
     "ssd_resnet101_v1_fpn_256": False,
     "ssd_resnet152_v1_fpn_256": False,
 }
+# The OD API's Faster R-CNN fixtures (same layout; their own tests, tests/zoo/test_zoo_faster_rcnn.py).
+FASTER_RCNN_ARCHITECTURES = {
+    "faster_rcnn_resnet50_v1_256": True,
+}
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 
 
@@ -37,7 +41,7 @@ def zoo_config(name: str, num_classes: int | None = None):
     text = path.read_text()
     config = parse_pipeline_config_text(text, str(path))
     if num_classes is not None:
-        config.proto.model.ssd.num_classes = num_classes
+        getattr(config.proto.model, config.proto.model.WhichOneof("model")).num_classes = num_classes
     return config
 
 
