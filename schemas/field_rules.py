@@ -53,7 +53,7 @@ def _many(make, keys: str, note: str = "") -> list[FieldRule]:
 
 SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
                           "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras")
-FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras",)
+FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
 S = "model.ssd"

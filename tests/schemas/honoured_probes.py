@@ -411,7 +411,7 @@ PROBES: dict[str, Probe] = {
     "KeepAspectRatioResizer.resize_method": Probe(merge(_frcnn(
         "image_resizer { keep_aspect_ratio_resizer { resize_method: AREA } }")), R, base="frcnn"),
     "model.faster_rcnn.feature_extractor.type": Probe(merge(_frcnn(
-        'feature_extractor { type: "faster_rcnn_resnet101_keras" }')), R, base="frcnn"),
+        'feature_extractor { type: "faster_rcnn_resnet152_keras" }')), R, base="frcnn"),
     "model.faster_rcnn.feature_extractor.batch_norm_trainable": Probe(merge(_frcnn(
         "feature_extractor { batch_norm_trainable: false }")), N, base="frcnn"),
     "model.faster_rcnn.feature_extractor.first_stage_features_stride": Probe(merge(_frcnn(

@@ -38,7 +38,8 @@ from object_detection import exporter_lib_v2
 from object_detection.builders import model_builder, post_processing_builder
 from object_detection.protos import pipeline_pb2
 
-# name -> (zoo config file, input size override or None, write a classification checkpoint)
+# name -> (zoo config file, input size override or None, write a classification checkpoint[,
+#          feature_extractor type override])
 ARCHITECTURES = {
     "ssd_mobilenet_v2_fpnlite_320": ("ssd_mobilenet_v2_fpnlite_320x320.config", None, True),
     "ssd_mobilenet_v2_fpnlite_640": ("ssd_mobilenet_v2_fpnlite_640x640.config", None, False),
@@ -49,6 +50,10 @@ ARCHITECTURES = {
     "ssd_resnet152_v1_fpn_256": ("ssd_resnet152_v1_fpn_640x640.config", 256, False),
     # Faster R-CNN: keep_aspect_ratio_resizer min/max dimension set to the size (360x480 → 192x256, padded).
     "faster_rcnn_resnet50_v1_256": ("faster_rcnn_resnet50_v1_640x640.config", 256, True),
+    # The zoo's faster_rcnn_resnet101_v1_640x640 config is the ResNet-50 one but for the feature
+    # extractor type (tensorflow/models research/object_detection/configs/tf2).
+    "faster_rcnn_resnet101_v1_128": ("faster_rcnn_resnet50_v1_640x640.config", 128, False,
+                                     "faster_rcnn_resnet101_keras"),
 }
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 
@@ -75,11 +80,12 @@ def fixed_images(seed: int = 7) -> np.ndarray:
     return np.stack(out)
 
 
-def load_config(path: str, size: int | None) -> pipeline_pb2.TrainEvalPipelineConfig:
+def load_config(path: str, size: int | None, feature_extractor: str | None = None
+                ) -> pipeline_pb2.TrainEvalPipelineConfig:
     """The zoo config, with its image resizer set to `size` when given.
 
     SSD: fixed_shape_resizer height and width; Faster R-CNN: keep_aspect_ratio_resizer
-    min_dimension and max_dimension.
+    min_dimension and max_dimension. `feature_extractor` replaces the feature extractor's type.
     """
     config = pipeline_pb2.TrainEvalPipelineConfig()
     with open(path, encoding="utf-8") as f:
@@ -90,6 +96,8 @@ def load_config(path: str, size: int | None) -> pipeline_pb2.TrainEvalPipelineCo
     elif size:
         resizer = config.model.ssd.image_resizer.fixed_shape_resizer
         resizer.height = resizer.width = size
+    if feature_extractor:
+        getattr(config.model, config.model.WhichOneof("model")).feature_extractor.type = feature_extractor
     return config
 
 
@@ -214,10 +222,11 @@ def faster_rcnn_references(model, preprocessed, shapes) -> dict:
     return ref
 
 
-def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str) -> dict:
+def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str,
+                  feature_extractor: str | None = None) -> dict:
     """Builds, randomises, saves and runs one architecture; returns a summary."""
     started = time.time()
-    config = load_config(config_path, size)
+    config = load_config(config_path, size, feature_extractor)
     frcnn = config.model.WhichOneof("model") == "faster_rcnn"
     out = os.path.join(out_root, name)
     tf.io.gfile.makedirs(out)
@@ -291,8 +300,9 @@ def main(argv: list[str]) -> int:
         return 2
     config_dir, out_root, names = argv[0], argv[1], argv[2:] or list(ARCHITECTURES)
     for name in names:
-        config_file, size, classification = ARCHITECTURES[name]
-        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root)
+        config_file, size, classification, *override = ARCHITECTURES[name]
+        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root,
+                                *override)
         print(json.dumps(summary), flush=True)
     return 0
 

@@ -114,8 +114,18 @@ class FasterRcnnDetector(tf_keras.Model):
 
     @property
     def backbone(self) -> tf_keras.Model:
-        """The classification backbone (ResNet v1 conv1..conv5; both halves share its layers)."""
+        """The first-stage feature extractor, ResNet v1 conv1..conv4 (what a frozen-backbone fine-tune keeps)."""
+        return self._feature_extractor_for_proposal_features
+
+    @property
+    def classification_backbone(self) -> tf_keras.Model:
+        """The whole ResNet v1 (conv1..conv5): both halves share its layers."""
         return self._extractor.classification_backbone
+
+    @property
+    def box_outputs(self) -> int:
+        """Refined boxes per proposal: 1 with share_box_across_classes, else num_classes."""
+        return self._mask_rcnn_box_predictor.num_boxes
 
     def preprocess(self, resized_images: tf.Tensor) -> tf.Tensor:
         """Resized float 0..255 images → network input (VGG means subtracted)."""
@@ -188,8 +198,7 @@ class FasterRcnnDetector(tf_keras.Model):
         """Both stages' outputs → OD API detections: boxes normalised to the true image, classes 0-based."""
         proposals = predictions["proposal_boxes"]
         per_image = proposals.shape[1]
-        num_boxes = self._mask_rcnn_box_predictor.num_boxes
-        codes = tf.reshape(predictions["refined_box_encodings"], [-1, per_image, num_boxes, 4])
+        codes = tf.reshape(predictions["refined_box_encodings"], [-1, per_image, self.box_outputs, 4])
         boxes = post_lib.decode_boxes(codes, proposals[:, :, None, :], BOX_CODER_SCALES)
         logits = tf.reshape(predictions[CLASS_PREDICTIONS], [-1, per_image, self.num_classes + 1])
         scores = post_lib.score_converter(logits, self.second_stage.score_converter,
@@ -292,7 +301,9 @@ def build_faster_rcnn(pipeline_proto) -> DetectorBundle:
         rpn_objectness_weight=frcnn.first_stage_objectness_loss_weight,
         rpn_minibatch_size=frcnn.first_stage_minibatch_size,
         rpn_positive_fraction=frcnn.first_stage_positive_balance_fraction,
+        second_stage_batch_size=frcnn.second_stage_batch_size,
+        second_stage_positive_fraction=frcnn.second_stage_balance_fraction,
         class_agnostic_box=frcnn.second_stage_box_predictor.mask_rcnn_box_predictor.share_box_across_classes)
     if spec.freeze_batchnorm:
         freeze_batchnorm(model)
-    return DetectorBundle(model=model, spec=spec)
+    return DetectorBundle(model=model, spec=spec, model_config=frcnn)
