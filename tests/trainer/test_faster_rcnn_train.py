@@ -41,7 +41,7 @@ def tiny_zoo_config(tmp_dir, num_classes=2, num_steps=10, checkpoint_type="class
     ]:
         assert old in text, old
         text = text.replace(old, new)
-    text = re.sub(r"cosine_decay_learning_rate \{[^}]*\}", "constant_learning_rate { learning_rate: 0.002 }", text)
+    text = re.sub(r"cosine_decay_learning_rate \{[^}]*\}", "constant_learning_rate { learning_rate: 0.0005 }", text)
     text = re.sub(r"  fine_tune_checkpoint: .*\n", "", text)   # the checkpoint is given per run
     path = os.path.join(tmp_dir, f"frcnn_{num_classes}.config")
     with open(path, "w") as f:
@@ -70,8 +70,9 @@ def test_detflow_train_runs_and_the_loss_falls(trained):
     assert result["steps"] == 10 and result["checkpoint"].endswith("ckpt-10")
     first, final = result["first_losses"], result["final_losses"]
     assert {"rpn_score_loss", "rpn_box_loss", "frcnn_cls_loss", "frcnn_box_loss"} <= set(final)
-    # From a random backbone (no checkpoint) at a small learning rate: the RPN's objectness falls fast; the
-    # second-stage box term may grow as more proposals overlap objects, but the total falls over 10 steps.
+    # From a random backbone (no checkpoint), hence the small learning rate (at 0.002 the second stage's loss
+    # spiked at the last step in 2 of 5 runs; at 0.0005 it fell in 7 of 7): the RPN's objectness falls fast,
+    # the second-stage box term may grow as more proposals overlap objects, and the total falls over 10 steps.
     assert final["loss"] < first["loss"], (first, final)
     assert final["cls_loss"] < 0.7 * first["cls_loss"], (first, final)
     assert final["rpn_score_loss"] < first["rpn_score_loss"] and final["frcnn_cls_loss"] < first["frcnn_cls_loss"]

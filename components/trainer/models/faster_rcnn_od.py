@@ -32,6 +32,8 @@ TF2 Detection Zoo `checkpoint/ckpt-0` restores by name:
 
 from __future__ import annotations
 
+import dataclasses
+
 import tensorflow as tf
 import tf_keras
 
@@ -269,7 +271,9 @@ def build_network(frcnn) -> FasterRcnnDetector:
     model = FasterRcnnDetector(
         FasterRcnnResNetFeatureExtractor(fe.type), rpn_conv, rpn_predictor, box_predictor,
         num_classes=frcnn.num_classes, grid_anchors=anchors, first_stage=first,
-        second_stage=post_lib.PostProcessing.from_proto(frcnn.second_stage_post_processing),
+        # The OD API's second stage always passes change_coordinate_frame=True to its NMS.
+        second_stage=dataclasses.replace(post_lib.PostProcessing.from_proto(frcnn.second_stage_post_processing),
+                                         change_coordinate_frame=True),
         initial_crop_size=frcnn.initial_crop_size or 14, maxpool_kernel_size=frcnn.maxpool_kernel_size,
         maxpool_stride=frcnn.maxpool_stride or 1, matmul_crops=frcnn.use_matmul_crop_and_resize)
     height, width, _, _, _ = input_size(frcnn, F)
