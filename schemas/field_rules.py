@@ -53,7 +53,7 @@ def _many(make, keys: str, note: str = "") -> list[FieldRule]:
 
 SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
                           "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras")
-FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras",)
+FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
 S = "model.ssd"
@@ -63,7 +63,6 @@ TPU = "a TPU / TF1 static-shape implementation detail; results are the same with
 DIST = "TF1 distributed-training setting; detflow trains in one process"
 VIS = "visualisation/export setting of the OD API eval job; detflow's Evaluator writes its own outputs"
 READ = "input-pipeline tuning; detflow's tf.data pipeline tunes itself"
-FRCNN_LATER = "not read by detflow's Faster R-CNN (Model Garden's network, not yet the OD API's)"
 
 RULES: list[FieldRule] = [
     # --- top level
@@ -178,15 +177,20 @@ RULES: list[FieldRule] = [
     _h(f"{F}.first_stage_anchor_generator"), _h(f"{F}.first_stage_anchor_generator.grid_anchor_generator"),
     *_many(_h, "GridAnchorGenerator.height GridAnchorGenerator.width GridAnchorGenerator.scales "
                "GridAnchorGenerator.aspect_ratios"),
-    *_many(_i, f"{F}.first_stage_box_predictor_conv_hyperparams {F}.first_stage_box_predictor_kernel_size "
-               f"{F}.maxpool_kernel_size {F}.clip_anchors_to_image "
-               f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.fc_hyperparams "
+    *_many(_h, f"{F}.first_stage_box_predictor_conv_hyperparams {F}.first_stage_box_predictor_kernel_size "
+               f"{F}.maxpool_kernel_size "
                f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.use_dropout "
                f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.dropout_keep_probability "
                f"{F}.first_stage_anchor_generator.grid_anchor_generator.height_stride "
                f"{F}.first_stage_anchor_generator.grid_anchor_generator.width_stride "
-               f"{F}.second_stage_post_processing.batch_non_max_suppression.max_detections_per_class "
-               f"{F}.second_stage_post_processing.batch_non_max_suppression.change_coordinate_frame", FRCNN_LATER),
+               f"{F}.second_stage_post_processing.batch_non_max_suppression.max_detections_per_class"),
+    _h(f"{F}.second_stage_box_predictor.mask_rcnn_box_predictor.fc_hyperparams",
+       "its batch_norm only: the OD API's second-stage dense layers take neither its initializer nor its "
+       "regularizer"),
+    _i(f"{F}.clip_anchors_to_image", "anchors are always clipped to the image (what the zoo configs set); the OD "
+       "API's pruning of anchors outside the image in training (false) is not implemented"),
+    _i(f"{F}.second_stage_post_processing.batch_non_max_suppression.change_coordinate_frame",
+       "the OD API's Faster R-CNN always expresses detections relative to the true image"),
     *_many(_h, f"{F}.first_stage_box_predictor_depth {F}.first_stage_minibatch_size "
                f"{F}.first_stage_positive_balance_fraction {F}.first_stage_nms_score_threshold "
                f"{F}.first_stage_nms_iou_threshold {F}.first_stage_max_proposals "

@@ -17,8 +17,9 @@ through the network and its post-processing:
 - SSD (the OD API's networks): `SsdDetector.postprocess`, the OD API's: boxes
   normalised to the input and clipped to the window, classes 0-based, then
   + 1 as the OD API's exporter adds label_id_offset;
-- Faster R-CNN (Model Garden): pixel boxes in the resized image, classes 1..C
-  with background removed, divided by the resized (unpadded) size.
+- Faster R-CNN (the OD API's network): `FasterRcnnDetector.detect` with the
+  resized (unpadded) size as the true image shape: boxes normalised to it,
+  classes 0-based, then + 1 as the OD API's exporter adds label_id_offset.
 Either way boxes come out normalised to the original image.
 
 Layout of the export directory:
@@ -86,10 +87,10 @@ class DetectionModule(tf.Module):
             boxes = outputs["detection_boxes"]
             outputs = {**outputs, "detection_classes": outputs["detection_classes"] + 1.0}
         else:
-            from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
-            outputs = faster_rcnn.inference(bundle.model, spec, inputs, valid_hw)  # clipped to the unpadded image
-            scale = tf.tile(valid_hw, [1, 2])[:, None, :]
-            boxes = tf.clip_by_value(tf.cast(outputs["detection_boxes"], tf.float32) / scale, 0.0, 1.0)
+            true_shapes = tf.concat([tf.cast(valid_hw, tf.int32), tf.fill([tf.shape(valid_hw)[0], 1], 3)], axis=1)
+            outputs = bundle.model.detect(inputs, true_shapes)     # normalised to the unpadded image, as the OD API
+            boxes = outputs["detection_boxes"]
+            outputs = {**outputs, "detection_classes": outputs["detection_classes"] + 1.0}
         num = tf.cast(outputs["num_detections"], tf.float32)
         scores = tf.cast(outputs["detection_scores"], tf.float32)
         classes = tf.cast(outputs["detection_classes"], tf.float32)

@@ -14,7 +14,13 @@ Variables are matched by object path, as TF writes them. SSD networks are the
 OD API's own (`models/ssd.py`), so a TF2 Detection Zoo `checkpoint/ckpt-0`
 (`tf.train.Checkpoint(model=...)`, keys `model/_feature_extractor/...`,
 `model/_box_predictor/...`) matches by name; Keras `layer_with_weights-N`
-indices resolve because the backbone is the same Keras application. Faster
+indices resolve because the backbone is the same Keras application. The OD
+API's Faster R-CNN (`models/faster_rcnn_od.py`) is too: its zoo checkpoint's
+`model/_feature_extractor_for_proposal_features/...` (backbone, conv1-4),
+`model/_feature_extractor_for_box_classifier_features/...` (conv5),
+`model/_first_stage_box_predictor*/...` (rpn_head) and
+`model/_mask_rcnn_box_predictor/...` (detection_head_class,
+detection_head_box: class-dependent) match by name. Faster
 R-CNN (Model Garden) also takes `tf.train.Checkpoint(**model.checkpoint_items)`
 (`backbone/...`). Every path of a variable is tried, since a layer reachable
 twice (the OD API's tower convs) is saved under one of them.
@@ -50,6 +56,11 @@ _CLASS_DEPENDENT = re.compile(r"(^|_)(head_class|detection_head_class|detection_
 _BACKBONE = "_feature_extractor/classification_backbone/"
 _SHOWN = 5
 _OLD_SSD_LAYOUT = ("_backbone/", "_decoder/", "_head/")
+# The OD API's Faster R-CNN (`models/faster_rcnn_od.py`): attribute → report module.
+_OD_FASTER_RCNN_MODULES = {"_feature_extractor_for_proposal_features": "backbone",
+                           "_feature_extractor_for_box_classifier_features": "box_classifier_features",
+                           "_first_stage_box_predictor_first_conv": "rpn_head",
+                           "_first_stage_box_predictor": "rpn_head"}
 
 
 @dataclasses.dataclass
@@ -192,6 +203,11 @@ def module_of(path: str) -> str:
         return "backbone" if parts[1:2] == ["classification_backbone"] else "feature_maps"
     if parts[0] == "_box_predictor" and len(parts) > 2:
         return _od_head_module(parts[1], parts[2])
+    if parts[0] in _OD_FASTER_RCNN_MODULES:
+        return _OD_FASTER_RCNN_MODULES[parts[0]]
+    if parts[0] == "_mask_rcnn_box_predictor" and len(parts) > 1:
+        return {"_class_prediction_head": "detection_head_class", "_box_prediction_head": "detection_head_box"}.get(
+            parts[1], "detection_head_tower")
     top = parts[0].lstrip("_")
     if top == "head" and len(parts) > 1:
         sub = parts[1]

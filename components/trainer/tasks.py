@@ -11,15 +11,15 @@ loop in train_loop.
   sigmoid focal + smooth L1 losses normalised by max(positives, 1), with the
   config's gamma/alpha/delta, classification/localization weights and
   normalize_loc_loss_by_codesize.
-- `FasterRcnnTask` (`model.faster_rcnn`, Model Garden MaskRCNNModel without
-  masks): RPN targets from `RpnAnchorLabeler` over the builder's grid anchors
-  (first_stage_minibatch_size anchors per image, first_stage_positive_balance_fraction
-  positives), as Model Garden's maskrcnn_input parser makes them; the model
-  samples ROIs from the ground truth itself (second_stage_batch_size,
-  second_stage_balance_fraction); losses as Model Garden's tasks/maskrcnn.py
-  (`RpnScoreLoss`, `RpnBoxLoss`, `FastrcnnClassLoss`, `FastrcnnBoxLoss`)
-  weighted by first_stage_objectness/localization_loss_weight and
-  second_stage_classification/localization_loss_weight.
+- `FasterRcnnTask` (`model.faster_rcnn`, the OD API's Faster R-CNN of
+  `models/faster_rcnn_od.py`): RPN targets from Model Garden's `RpnAnchorLabeler`
+  over the network's grid anchors (first_stage_minibatch_size anchors per image,
+  first_stage_positive_balance_fraction positives); the second stage samples
+  second_stage_batch_size proposals (second_stage_balance_fraction positives);
+  the OD API's softmax / smooth L1 losses of both stages weighted by
+  first_stage_objectness/localization_loss_weight and
+  second_stage_classification/localization_loss_weight
+  (`models/faster_rcnn_train.py`).
 
 `losses(...)` returns a dict with `loss` (the total that is minimised),
 `cls_loss` and `box_loss` (classification and localization parts, weighted)
@@ -33,12 +33,8 @@ import tf_keras
 
 from components.trainer import inputs
 from components.trainer.models.spec import DetectorBundle
-from official.vision.losses import focal_loss, maskrcnn_losses
+from official.vision.losses import focal_loss
 from official.vision.ops import anchor as anchor_ops
-
-# Model Garden's maskrcnn Losses defaults (configs/maskrcnn.py).
-RPN_HUBER_DELTA = 1.0 / 9.0
-FRCNN_HUBER_DELTA = 1.0
 
 
 class DetectorTask:
@@ -112,54 +108,23 @@ class SsdTask(DetectorTask):
 
 
 class FasterRcnnTask(DetectorTask):
-    """`model.faster_rcnn` on Model Garden's MaskRCNNModel (include_mask=False)."""
+    """`model.faster_rcnn`: the OD API's Faster R-CNN losses (`models/faster_rcnn_train.py`)."""
 
     loss_names = ("cls_loss", "box_loss", "rpn_score_loss", "rpn_box_loss", "frcnn_cls_loss", "frcnn_box_loss")
 
     def targets(self, options):
-        """RPN score/box targets over the grid anchors, and the ground truth in pixels padded with -1."""
-        from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
-        spec = self.spec
-        anchor_boxes = faster_rcnn.grid_anchor_boxes(options.input_height, options.input_width, spec.min_level,
-                                                     spec.grid_anchor_scales, spec.aspect_ratios,
-                                                     spec.grid_anchor_base_size)
-        labeler = anchor_ops.RpnAnchorLabeler(
-            match_threshold=spec.matched_threshold, unmatched_threshold=spec.unmatched_threshold,
-            rpn_batch_size_per_im=spec.rpn_minibatch_size, rpn_fg_fraction=spec.rpn_positive_fraction)
-        max_boxes = options.max_number_of_boxes
-
-        def targets(pixel_boxes, classes):
-            score_targets, box_targets = labeler.label_anchors(
-                anchor_boxes, pixel_boxes, tf.cast(tf.expand_dims(classes, 1), tf.float32))
-            return {"rpn_score_targets": score_targets, "rpn_box_targets": box_targets,
-                    "gt_boxes": tf.ensure_shape(inputs.pad_to(pixel_boxes, max_boxes, -1.0), [max_boxes, 4]),
-                    "gt_classes": tf.ensure_shape(inputs.pad_to(classes, max_boxes, -1), [max_boxes])}
-        return targets
+        """RPN objectness (1 / 0 / -1 ignored) and box targets over the network's grid anchors."""
+        from components.trainer.models import faster_rcnn_train  # pylint: disable=import-outside-toplevel
+        return faster_rcnn_train.rpn_targets(self.bundle.model, options.input_height, options.input_width,
+                                             self.spec.rpn_minibatch_size, self.spec.rpn_positive_fraction)
 
     def losses(self, model, images, labels, aux_losses=None):
-        """Model Garden's Faster R-CNN losses (tasks/maskrcnn.py build_losses), weighted by the config."""
-        from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
-        spec = self.spec
-        outputs = model(images, image_shape=labels["image_shape"],
-                        anchor_boxes=faster_rcnn.anchors_for_batch(spec, images),
-                        gt_boxes=labels["gt_boxes"], gt_classes=labels["gt_classes"], training=True)
-        out = {k: tf.cast(outputs[k], tf.float32) for k in ("class_outputs", "class_targets",
-                                                             "box_outputs", "box_targets")}
-        rpn_score = tf.reduce_mean(maskrcnn_losses.RpnScoreLoss(spec.rpn_minibatch_size)(
-            outputs["rpn_scores"], labels["rpn_score_targets"]))
-        rpn_box = tf.reduce_mean(maskrcnn_losses.RpnBoxLoss(RPN_HUBER_DELTA)(
-            outputs["rpn_boxes"], labels["rpn_box_targets"]))
-        frcnn_cls = tf.reduce_mean(maskrcnn_losses.FastrcnnClassLoss()(
-            out["class_outputs"], out["class_targets"]))
-        frcnn_box = tf.reduce_mean(maskrcnn_losses.FastrcnnBoxLoss(FRCNN_HUBER_DELTA, spec.class_agnostic_box)(
-            out["box_outputs"], out["class_targets"], out["box_targets"]))
-        cls_loss = spec.rpn_objectness_weight * rpn_score + spec.classification_weight * frcnn_cls
-        box_loss = spec.rpn_localization_weight * rpn_box + spec.localization_weight * frcnn_box
-        total = cls_loss + box_loss
+        """Both stages in training mode and the OD API's four weighted losses (+ regularisation)."""
+        from components.trainer.models import faster_rcnn_train  # pylint: disable=import-outside-toplevel
+        out = faster_rcnn_train.losses(model, self.spec, images, labels)
         if aux_losses:
-            total += tf.add_n(aux_losses)
-        return {"loss": total, "cls_loss": cls_loss, "box_loss": box_loss, "rpn_score_loss": rpn_score,
-                "rpn_box_loss": rpn_box, "frcnn_cls_loss": frcnn_cls, "frcnn_box_loss": frcnn_box}
+            out["loss"] += tf.add_n(aux_losses)
+        return out
 
 
 def task_for(bundle: DetectorBundle) -> DetectorTask:

@@ -411,7 +411,7 @@ PROBES: dict[str, Probe] = {
     "KeepAspectRatioResizer.resize_method": Probe(merge(_frcnn(
         "image_resizer { keep_aspect_ratio_resizer { resize_method: AREA } }")), R, base="frcnn"),
     "model.faster_rcnn.feature_extractor.type": Probe(merge(_frcnn(
-        'feature_extractor { type: "faster_rcnn_resnet101_keras" }')), R, base="frcnn"),
+        'feature_extractor { type: "faster_rcnn_resnet152_keras" }')), R, base="frcnn"),
     "model.faster_rcnn.feature_extractor.batch_norm_trainable": Probe(merge(_frcnn(
         "feature_extractor { batch_norm_trainable: false }")), N, base="frcnn"),
     "model.faster_rcnn.feature_extractor.first_stage_features_stride": Probe(merge(_frcnn(
@@ -434,6 +434,25 @@ PROBES: dict[str, Probe] = {
         "second_stage_post_processing { score_converter: SIGMOID }")), R, base="frcnn"),
     "model.faster_rcnn.first_stage_atrous_rate": Probe(merge(_frcnn("first_stage_atrous_rate: 2")), R, base="frcnn"),
     "model.faster_rcnn.number_of_stages": Probe(merge(_frcnn("number_of_stages: 1")), R, base="frcnn"),
+    "model.faster_rcnn.first_stage_box_predictor_conv_hyperparams": Probe(merge(_frcnn(
+        "first_stage_box_predictor_conv_hyperparams { initializer { truncated_normal_initializer { stddev: 0.5 } } }")),
+        N, base="frcnn"),
+    **{f"model.faster_rcnn.{k}": Probe(merge(_frcnn(f"{k}: {v}")), N, base="frcnn") for k, v in (
+        ("first_stage_box_predictor_kernel_size", "1"), ("maxpool_kernel_size", "1"))},
+    **{f"model.faster_rcnn.first_stage_anchor_generator.grid_anchor_generator.{k}": Probe(merge(_frcnn(
+        f"first_stage_anchor_generator {{ grid_anchor_generator {{ {k}: 8 }} }}")), N, base="frcnn")
+       for k in ("height_stride", "width_stride")},
+    "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.use_dropout": Probe(merge(_frcnn(
+        "second_stage_box_predictor { mask_rcnn_box_predictor { use_dropout: true } }")), N, base="frcnn"),
+    "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.dropout_keep_probability": Probe(merge(
+        _frcnn("second_stage_box_predictor { mask_rcnn_box_predictor { dropout_keep_probability: 0.3 } }")), N,
+        base="frcnn", prepare=merge(_frcnn("second_stage_box_predictor { mask_rcnn_box_predictor { use_dropout: true } }"))),
+    "model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.fc_hyperparams": Probe(merge(_frcnn(
+        "second_stage_box_predictor { mask_rcnn_box_predictor { fc_hyperparams { batch_norm { } } } }")), N,
+        base="frcnn"),
+    "model.faster_rcnn.second_stage_post_processing.batch_non_max_suppression.max_detections_per_class": Probe(merge(
+        _frcnn("second_stage_post_processing { batch_non_max_suppression { max_detections_per_class: 2 } }")), N,
+        base="frcnn"),
     "MaskRCNNBoxPredictor.share_box_across_classes": Probe(merge(_frcnn(
         "second_stage_box_predictor { mask_rcnn_box_predictor { share_box_across_classes: false } }")), N,
         base="frcnn"),

@@ -97,8 +97,8 @@ def network_fingerprint(proto) -> str:
         detections = model.postprocess(out)
         parts["outputs"] = [out["box_encodings"], out["class_predictions_with_background"]]
     else:
-        from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
-        detections = faster_rcnn.inference(model, bundle.spec, images, labels["image_shape"])
+        shapes = tf.concat([tf.cast(labels["image_shape"], tf.int32), tf.fill([tf.shape(images)[0], 1], 3)], 1)
+        detections = model.detect(images, shapes)
     parts["detections"] = {k: detections[k] for k in ("detection_boxes", "detection_scores", "detection_classes",
                                                       "num_detections")}
     tf.random.set_seed(0)

@@ -29,7 +29,9 @@ def tiny_zoo_config(tmp_dir, num_classes=2, num_steps=10, checkpoint_type="class
         ("num_classes: 90", f"num_classes: {num_classes}"),
         ("min_dimension: 640", "min_dimension: 64"), ("max_dimension: 640", "max_dimension: 96"),
         ("height_stride: 16", "height: 32 width: 32 height_stride: 16"),
-        ("first_stage_max_proposals: 300", "first_stage_max_proposals: 16\n    first_stage_box_predictor_depth: 64"),
+        # Enough proposals that some overlap the boxes from the first step: the OD API mixes no
+        # ground-truth boxes into the second stage's sample, so without positives it learns background only.
+        ("first_stage_max_proposals: 300", "first_stage_max_proposals: 100\n    first_stage_box_predictor_depth: 64"),
         ("initial_crop_size: 14", "initial_crop_size: 14\n    second_stage_batch_size: 16"),
         ("max_detections_per_class: 100", "max_detections_per_class: 20"),
         ("max_total_detections: 300", "max_total_detections: 20"),
@@ -39,7 +41,7 @@ def tiny_zoo_config(tmp_dir, num_classes=2, num_steps=10, checkpoint_type="class
     ]:
         assert old in text, old
         text = text.replace(old, new)
-    text = re.sub(r"cosine_decay_learning_rate \{[^}]*\}", "constant_learning_rate { learning_rate: 0.01 }", text)
+    text = re.sub(r"cosine_decay_learning_rate \{[^}]*\}", "constant_learning_rate { learning_rate: 0.0005 }", text)
     text = re.sub(r"  fine_tune_checkpoint: .*\n", "", text)   # the checkpoint is given per run
     path = os.path.join(tmp_dir, f"frcnn_{num_classes}.config")
     with open(path, "w") as f:
@@ -68,9 +70,10 @@ def test_detflow_train_runs_and_the_loss_falls(trained):
     assert result["steps"] == 10 and result["checkpoint"].endswith("ckpt-10")
     first, final = result["first_losses"], result["final_losses"]
     assert {"rpn_score_loss", "rpn_box_loss", "frcnn_cls_loss", "frcnn_box_loss"} <= set(final)
-    # The classification terms have fixed targets and fall fast. The Fast R-CNN box term starts near 0
-    # (the only positive ROIs are the ground-truth boxes mixed in) and grows as the RPN's proposals
-    # start to overlap objects, so the total is not monotone over 10 steps.
+    # From a random backbone (no checkpoint), hence the small learning rate (at 0.002 the second stage's loss
+    # spiked at the last step in 2 of 5 runs; at 0.0005 it fell in 7 of 7): the RPN's objectness falls fast,
+    # the second-stage box term may grow as more proposals overlap objects, and the total falls over 10 steps.
+    assert final["loss"] < first["loss"], (first, final)
     assert final["cls_loss"] < 0.7 * first["cls_loss"], (first, final)
     assert final["rpn_score_loss"] < first["rpn_score_loss"] and final["frcnn_cls_loss"] < first["frcnn_cls_loss"]
     assert all(np.isfinite(v) for v in final.values()) and result["eval_loss"] is not None
@@ -106,9 +109,10 @@ def test_detection_restore_with_other_num_classes_reinitialises_only_the_class_h
     report = r.restore_report
     assert report["checkpoint_type"] == "detection"
     assert set(report["reinitialized_by_module"]) == {"detection_head_class"}
-    assert {"backbone", "rpn_head", "detection_head_tower", "detection_head_box"} <= set(report["restored"])
+    # share_box_across_classes (the zoo config): the box head does not depend on num_classes.
+    assert set(report["restored"]) == {"backbone", "box_classifier_features", "rpn_head", "detection_head_box"}
     before, after = _variables(result["export_checkpoint"]), _variables(r.checkpoint)
-    backbone = [k for k in before if k.startswith("model/backbone/")]
+    backbone = [k for k in before if k.startswith("model/_feature_extractor_for_proposal_features/")]
     assert len(backbone) > 100
     for key in backbone:   # frozen by default
         np.testing.assert_array_equal(after[key], before[key], err_msg=key)

@@ -122,29 +122,28 @@ def test_an_input_size_the_fpn_cannot_take_says_what_would_fit():
 
 
 def test_faster_rcnn_builds_runs_and_restores(tmp_path):
+    """The OD API's Faster R-CNN (faster_rcnn_od): grid anchors on cell corners, detections inside the true image."""
     from components.trainer import restore  # pylint: disable=import-outside-toplevel
-    from components.trainer.models import faster_rcnn  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
     with open("tests/data/configs/faster_rcnn_resnet50_v1_640x640.config", encoding="utf-8") as f:
         text = f.read()
     text = (text.replace("min_dimension: 640", "min_dimension: 48").replace("max_dimension: 640", "max_dimension: 64")
             .replace("num_classes: 90", "num_classes: 3"))
     bundle = factory.build_detector(parse_pipeline_config_text(text, "frcnn.config").proto)
-    spec = bundle.spec
+    spec, model = bundle.spec, bundle.model
     assert (spec.meta_architecture, spec.keep_aspect_ratio, spec.input_height, spec.min_level) == (
         "faster_rcnn", True, 64, 4)
-    grid = faster_rcnn.grid_anchor_boxes(64, 64, 4, spec.grid_anchor_scales, spec.aspect_ratios,
-                                         spec.grid_anchor_base_size)
-    assert spec.num_anchors_per_location == 12 and grid["4"].shape == (4, 4, 48)
-    anchors = grid["4"].numpy().reshape(4, 4, 12, 4)
-    np.testing.assert_allclose(anchors[0, 0, 0], [8 - 45.25, 8 - 22.627, 8 + 45.25, 8 + 22.627], atol=1e-2)
+    assert spec.num_anchors_per_location == 12
+    anchors = model.anchors_for(4, 4, 64, 64).numpy().reshape(4, 4, 12, 4)
+    # scale 0.25, aspect ratio 0.5 at the cell corner (0, 16), clipped to the image.
+    np.testing.assert_allclose(anchors[0, 1, 0], [0, 0, 45.255, 16 + 22.627], atol=1e-3)
     images = bundle.preprocess(tf.zeros([1, 64, 64, 3], tf.uint8))
-    out = faster_rcnn.inference(bundle.model, spec, images, tf.constant([[64.0, 48.0]]))
+    out = model.detect(images, tf.constant([[64, 48, 3]]))
     assert out["detection_boxes"].shape == (1, 300, 4)
-    valid = out["detection_scores"].numpy() > 0
-    assert out["detection_classes"].numpy()[valid].min() >= 1
-    assert out["detection_boxes"].numpy()[..., 3].max() <= 48.0  # clipped to the unpadded width
-    prefix = tf.train.Checkpoint(model=bundle.model).write(str(tmp_path / "ckpt-1"))
-    report = restore.restore(bundle.model, prefix, "full")
-    assert {"backbone", "rpn_head", "detection_head_class", "detection_head_box",
-            "detection_head_tower"} <= set(report.restored)
+    boxes = out["detection_boxes"].numpy()
+    assert boxes.min() >= 0.0 and boxes.max() <= 1.0      # normalised to the unpadded 64x48 image
+    prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt-1"))
+    report = restore.restore(model, prefix, "full")
+    assert set(report.restored) == {"backbone", "box_classifier_features", "rpn_head", "detection_head_class",
+                                    "detection_head_box"}
+    assert report.num_restored == len(model.variables) and not report.reinitialized

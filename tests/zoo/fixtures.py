@@ -20,6 +20,11 @@ ARCHITECTURES = {
     "ssd_resnet101_v1_fpn_256": False,
     "ssd_resnet152_v1_fpn_256": False,
 }
+# The OD API's Faster R-CNN fixtures (same layout; their own tests, tests/zoo/test_zoo_faster_rcnn.py).
+FASTER_RCNN_ARCHITECTURES = {
+    "faster_rcnn_resnet50_v1_256": True,
+    "faster_rcnn_resnet101_v1_128": False,
+}
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 
 
@@ -37,7 +42,7 @@ def zoo_config(name: str, num_classes: int | None = None):
     text = path.read_text()
     config = parse_pipeline_config_text(text, str(path))
     if num_classes is not None:
-        config.proto.model.ssd.num_classes = num_classes
+        getattr(config.proto.model, config.proto.model.WhichOneof("model")).num_classes = num_classes
     return config
 
 
@@ -57,7 +62,8 @@ def assert_close(got, want, what: str) -> float:
     return diff / scale
 
 
-def assert_detections_match(got: dict, want: dict, what: str, prefix: str = "") -> int:
+def assert_detections_match(got: dict, want: dict, what: str, prefix: str = "",
+                            box_tolerance: float = TOLERANCE) -> int:
     """Post-processed detections equal the OD API's, up to the order of near-tied scores.
 
     Scores (sorted) and counts must be equal to TOLERANCE. Each of the OD API's
@@ -65,6 +71,7 @@ def assert_detections_match(got: dict, want: dict, what: str, prefix: str = "") 
     its score within the tie window, except where its score ties the last one
     kept (max_total_detections cuts between near-equal scores, and a 1e-7
     difference, which the OD API shows itself between batch sizes, picks another).
+    `box_tolerance` replaces TOLERANCE for the box coordinates only.
     Returns how many detections were excused that way.
     """
     boxes, scores = np.asarray(got["detection_boxes"]), np.asarray(got["detection_scores"])
@@ -81,7 +88,7 @@ def assert_detections_match(got: dict, want: dict, what: str, prefix: str = "") 
         for i in range(n):
             near = np.abs(scores[b, :n] - ref_scores[b, i]) <= tie
             same = near & (classes[b, :n] == ref_classes[b, i]) & (
-                np.abs(boxes[b, :n] - ref_boxes[b, i]).max(axis=1) <= TOLERANCE)
+                np.abs(boxes[b, :n] - ref_boxes[b, i]).max(axis=1) <= box_tolerance)
             if same.any():
                 continue
             assert ref_scores[b, i] <= cut + tie, (

@@ -38,7 +38,8 @@ from object_detection import exporter_lib_v2
 from object_detection.builders import model_builder, post_processing_builder
 from object_detection.protos import pipeline_pb2
 
-# name -> (zoo config file, input size override or None, write a classification checkpoint)
+# name -> (zoo config file, input size override or None, write a classification checkpoint[,
+#          feature_extractor type override])
 ARCHITECTURES = {
     "ssd_mobilenet_v2_fpnlite_320": ("ssd_mobilenet_v2_fpnlite_320x320.config", None, True),
     "ssd_mobilenet_v2_fpnlite_640": ("ssd_mobilenet_v2_fpnlite_640x640.config", None, False),
@@ -47,6 +48,12 @@ ARCHITECTURES = {
     # Same networks as the zoo's 640 models; a smaller input keeps the fixture cheap.
     "ssd_resnet101_v1_fpn_256": ("ssd_resnet101_v1_fpn_640x640.config", 256, False),
     "ssd_resnet152_v1_fpn_256": ("ssd_resnet152_v1_fpn_640x640.config", 256, False),
+    # Faster R-CNN: keep_aspect_ratio_resizer min/max dimension set to the size (360x480 → 192x256, padded).
+    "faster_rcnn_resnet50_v1_256": ("faster_rcnn_resnet50_v1_640x640.config", 256, True),
+    # The zoo's faster_rcnn_resnet101_v1_640x640 config is the ResNet-50 one but for the feature
+    # extractor type (tensorflow/models research/object_detection/configs/tf2).
+    "faster_rcnn_resnet101_v1_128": ("faster_rcnn_resnet50_v1_640x640.config", 128, False,
+                                     "faster_rcnn_resnet101_keras"),
 }
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 
@@ -73,14 +80,24 @@ def fixed_images(seed: int = 7) -> np.ndarray:
     return np.stack(out)
 
 
-def load_config(path: str, size: int | None) -> pipeline_pb2.TrainEvalPipelineConfig:
-    """The zoo config, with the fixed_shape_resizer set to `size` when given."""
+def load_config(path: str, size: int | None, feature_extractor: str | None = None
+                ) -> pipeline_pb2.TrainEvalPipelineConfig:
+    """The zoo config, with its image resizer set to `size` when given.
+
+    SSD: fixed_shape_resizer height and width; Faster R-CNN: keep_aspect_ratio_resizer
+    min_dimension and max_dimension. `feature_extractor` replaces the feature extractor's type.
+    """
     config = pipeline_pb2.TrainEvalPipelineConfig()
     with open(path, encoding="utf-8") as f:
         text_format.Merge(f.read(), config)
-    if size:
+    if size and config.model.WhichOneof("model") == "faster_rcnn":
+        resizer = config.model.faster_rcnn.image_resizer.keep_aspect_ratio_resizer
+        resizer.min_dimension = resizer.max_dimension = size
+    elif size:
         resizer = config.model.ssd.image_resizer.fixed_shape_resizer
         resizer.height = resizer.width = size
+    if feature_extractor:
+        getattr(config.model, config.model.WhichOneof("model")).feature_extractor.type = feature_extractor
     return config
 
 
@@ -134,15 +151,23 @@ def calibrate_batch_norm(model, preprocessed, shapes) -> None:
         layer.momentum = momentum
 
 
-def rescale_predictors(model, preprocessed, shapes) -> None:
+SSD_PREDICTORS = (("class_predictions_with_background", "ClassPredictor", 1.5),
+                  ("box_encodings", "BoxPredictor", 0.5),
+                  ("box_encodings", "BoxEncodingPredictor", 0.5))
+# Faster R-CNN: the RPN's first (proposals depend on it), then the second stage's.
+FRCNN_PREDICTORS = (("rpn_objectness_predictions_with_background", "ClassPredictor", 1.5),
+                    ("rpn_box_encodings", "BoxEncodingPredictor", 0.5),
+                    ("class_predictions_with_background", "ClassPredictor_dense", 1.5),
+                    ("refined_box_encodings", "BoxEncodingPredictor_dense", 0.5))
+
+
+def rescale_predictors(model, preprocessed, shapes, predictors=SSD_PREDICTORS) -> None:
     """Scales the last box and class convolutions so encodings and logits stay in a useful range.
 
     Random He-scaled predictors give logits of std ~5 (every sigmoid score 1.0, NMS order left to
     ties) and box encodings that decode far outside the image; aim for std 1.5 and 0.5.
     """
-    for key, pattern, target in (("class_predictions_with_background", "ClassPredictor", 1.5),
-                                 ("box_encodings", "BoxPredictor", 0.5),
-                                 ("box_encodings", "BoxEncodingPredictor", 0.5)):
+    for key, pattern, target in predictors:
         kernels = [v for v in model.variables if v.name.split("/")[-2] == pattern
                    and v.name.split("/")[-1] in ("kernel:0", "pointwise_kernel:0")]
         if not kernels:
@@ -168,10 +193,41 @@ def class_agnostic_detections(model, config, prediction, shapes) -> dict:
             for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections")}
 
 
-def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str) -> dict:
+def faster_rcnn_references(model, preprocessed, shapes) -> dict:
+    """Both stages' tensors of a Faster R-CNN on the preprocessed images, and its detections.
+
+    Proposal scores are not in `predict`'s outputs: they come from the meta-architecture's
+    own `_postprocess_rpn` on the same first-stage outputs. Box classifier features are
+    kept for the first 8 proposals of each image only (all of them are ~80 MB).
+    """
+    prediction = model.predict(preprocessed, shapes)
+    ref = {key: prediction[key].numpy() for key in (
+        "rpn_box_encodings", "rpn_objectness_predictions_with_background", "anchors", "proposal_boxes",
+        "proposal_boxes_normalized", "num_proposals", "refined_box_encodings", "class_predictions_with_background")}
+    ref["feature_map_0"] = prediction["rpn_features_to_crop"][0].numpy()
+    ref["rpn_box_predictor_features"] = prediction["rpn_box_predictor_features"][0].numpy()
+    image_shape_2d = model._image_batch_shape_2d(prediction["image_shape"])  # pylint: disable=protected-access
+    boxes, scores, _, num, _, _ = model._postprocess_rpn(  # pylint: disable=protected-access
+        prediction["rpn_box_encodings"], prediction["rpn_objectness_predictions_with_background"],
+        prediction["anchors"], image_shape_2d, shapes)
+    np.testing.assert_array_equal(boxes.numpy(), ref["proposal_boxes_normalized"])
+    ref["proposal_scores"], ref["num_proposals_check"] = scores.numpy(), num.numpy()
+    per_image = model.max_num_proposals
+    features = prediction["box_classifier_features"].numpy()
+    ref["box_classifier_features_head"] = np.concatenate([features[i * per_image:i * per_image + 8]
+                                                          for i in range(preprocessed.shape[0])])
+    detections = model.postprocess(prediction, shapes)
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
+        ref[key] = detections[key].numpy()
+    return ref
+
+
+def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str,
+                  feature_extractor: str | None = None) -> dict:
     """Builds, randomises, saves and runs one architecture; returns a summary."""
     started = time.time()
-    config = load_config(config_path, size)
+    config = load_config(config_path, size, feature_extractor)
+    frcnn = config.model.WhichOneof("model") == "faster_rcnn"
     out = os.path.join(out_root, name)
     tf.io.gfile.makedirs(out)
     images = fixed_images()
@@ -181,7 +237,7 @@ def write_fixture(name: str, config_path: str, size: int | None, classification:
     model.postprocess(model.predict(preprocessed, shapes), shapes)      # creates every variable
     randomize(model, np.random.default_rng(zlib.crc32(name.encode())))
     calibrate_batch_norm(model, preprocessed, shapes)
-    rescale_predictors(model, preprocessed, shapes)
+    rescale_predictors(model, preprocessed, shapes, FRCNN_PREDICTORS if frcnn else SSD_PREDICTORS)
 
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(out, "checkpoint"),
                                max_to_keep=1).save(checkpoint_number=0)
@@ -192,6 +248,32 @@ def write_fixture(name: str, config_path: str, size: int | None, classification:
         tf.train.Checkpoint(feature_extractor=backbone).save(os.path.join(out, "classification", "ckpt"))
 
     ref = {"images": images, "preprocessed": preprocessed.numpy(), "true_image_shapes": shapes.numpy()}
+    if frcnn:
+        ref.update(faster_rcnn_references(model, preprocessed, shapes))
+        prediction = None
+    else:
+        ref.update(ssd_references(model, config, backbone, preprocessed, shapes))
+        prediction = ref.pop("_prediction")
+    serving = exporter_lib_v2.DetectionFromImageModule(model)
+    per_image = [serving.__call__(tf.constant(image[None])) for image in images]
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
+        ref[f"serving_{key}"] = np.concatenate([d[key].numpy() for d in per_image])
+    np.savez_compressed(os.path.join(out, "reference.npz"), **ref)
+
+    reader = tf.train.load_checkpoint(os.path.join(out, "checkpoint", "ckpt-0"))
+    keys = {k: v for k, v in reader.get_variable_to_shape_map().items() if k.endswith("VARIABLE_VALUE")}
+    summary = {"name": name, "config": os.path.basename(config_path), "input_size": size,
+               "num_checkpoint_variables": len([k for k in keys if k != "save_counter/.ATTRIBUTES/VARIABLE_VALUE"]),
+               "num_feature_maps": 1 if frcnn else len(prediction["feature_maps"]),
+               "num_anchors": int(ref["anchors"].shape[0]), "seconds": round(time.time() - started, 1)}
+    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=1)
+    return summary
+
+
+def ssd_references(model, config, backbone, preprocessed, shapes) -> dict:
+    """An SSD's backbone endpoints, feature maps, raw outputs and detections (and `_prediction`)."""
+    ref = {}
     endpoints = backbone(preprocessed)
     endpoints = endpoints if isinstance(endpoints, (list, tuple)) else [endpoints]
     for i, tensor in enumerate(endpoints):
@@ -207,21 +289,8 @@ def write_fixture(name: str, config_path: str, size: int | None, classification:
         ref[key] = detections[key].numpy()
     for key, value in class_agnostic_detections(model, config, prediction, shapes).items():
         ref[f"agnostic_{key}"] = value
-    serving = exporter_lib_v2.DetectionFromImageModule(model)
-    per_image = [serving.__call__(tf.constant(image[None])) for image in images]
-    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
-        ref[f"serving_{key}"] = np.concatenate([d[key].numpy() for d in per_image])
-    np.savez_compressed(os.path.join(out, "reference.npz"), **ref)
-
-    reader = tf.train.load_checkpoint(os.path.join(out, "checkpoint", "ckpt-0"))
-    keys = {k: v for k, v in reader.get_variable_to_shape_map().items() if k.endswith("VARIABLE_VALUE")}
-    summary = {"name": name, "config": os.path.basename(config_path), "input_size": size,
-               "num_checkpoint_variables": len([k for k in keys if k != "save_counter/.ATTRIBUTES/VARIABLE_VALUE"]),
-               "num_feature_maps": len(prediction["feature_maps"]), "num_anchors": int(ref["anchors"].shape[0]),
-               "seconds": round(time.time() - started, 1)}
-    with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=1)
-    return summary
+    ref["_prediction"] = prediction
+    return ref
 
 
 def main(argv: list[str]) -> int:
@@ -231,8 +300,9 @@ def main(argv: list[str]) -> int:
         return 2
     config_dir, out_root, names = argv[0], argv[1], argv[2:] or list(ARCHITECTURES)
     for name in names:
-        config_file, size, classification = ARCHITECTURES[name]
-        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root)
+        config_file, size, classification, *override = ARCHITECTURES[name]
+        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root,
+                                *override)
         print(json.dumps(summary), flush=True)
     return 0
 

@@ -65,6 +65,19 @@ def multiscale_grid_anchors(feature_shapes: Sequence[tuple[int, int]], image_hei
     return np.concatenate(out).astype(np.float32)
 
 
+def grid_anchors(grid_height: int, grid_width: int, scales: Sequence[float], aspect_ratios: Sequence[float],
+                 base_size: Sequence[float] = (256.0, 256.0), stride: Sequence[float] = (16.0, 16.0),
+                 offset: Sequence[float] = (0.0, 0.0)) -> np.ndarray:
+    """Anchors of `grid_anchor_generator` (Faster R-CNN) in pixels, not clipped: [grid_h * grid_w * A, 4].
+
+    Centres at i * stride + offset (the OD API's default offset 0: cell corners); within a cell
+    the aspect ratio is the outer loop and the scale the inner one (its meshgrid(scales, aspect_ratios)).
+    """
+    grid_scales = [float(s) for _ in aspect_ratios for s in scales]
+    grid_ratios = [float(a) for a in aspect_ratios for _ in scales]
+    return _tile(grid_height, grid_width, grid_scales, grid_ratios, base_size, stride, offset)
+
+
 def ssd_box_specs(num_layers: int, min_scale: float, max_scale: float, scales: Sequence[float],
                   aspect_ratios: Sequence[float], interpolated_scale_aspect_ratio: float,
                   reduce_boxes_in_lowest_layer: bool) -> list[list[tuple[float, float]]]:

@@ -21,6 +21,8 @@ MobileNetV2 (`MobileNetV2LayersOverride`):
 
 ResNet v1 (`ResNetLayersOverride`, Keras' v1: stride on the first 1x1 conv):
 - filters are scaled by depth_multiplier, at least min_depth;
+- without conv_hyperparams, L2 weight_decay (0.0001; Faster R-CNN's feature
+  extractors pass the OD API's default 0, none);
 - no conv has a bias; a conv with stride > 1 and kernel > 1 gets a fixed
   pad + VALID (the 7x7 stem: 3/3), others SAME; max pooling is SAME;
 - batch norm and activation come from `conv_hyperparams` (without override:
@@ -160,10 +162,12 @@ class MobileNetV2LayersOverride(_Override):
 class ResNetLayersOverride(_Override):
     """Layer constructors for `tf_keras.applications.ResNet50|101|152` (see the module doc)."""
 
-    def __init__(self, hyperparams: LayerHyperparams | None, depth_multiplier: float, min_depth: int):
+    def __init__(self, hyperparams: LayerHyperparams | None, depth_multiplier: float, min_depth: int,
+                 weight_decay: float = 0.0001):
         self._hp = hyperparams
         self._depth_multiplier = depth_multiplier
         self._min_depth = min_depth
+        self._weight_decay = weight_decay
 
     def Conv2D(self, filters, kernel_size, **kwargs):  # noqa: N802  pylint: disable=invalid-name
         """Keras' Conv2D without bias, scaled filters and the OD API's padding."""
@@ -171,7 +175,8 @@ class ResNetLayersOverride(_Override):
         if self._hp is not None:
             kwargs = {**kwargs, **self._hp.params()}
         else:
-            kwargs = {**kwargs, "kernel_regularizer": tf_keras.regularizers.l2(0.0001),
+            regularizer = tf_keras.regularizers.l2(self._weight_decay) if self._weight_decay else None
+            kwargs = {**kwargs, "kernel_regularizer": regularizer,
                       "kernel_initializer": tf_keras.initializers.VarianceScaling()}
         kwargs["use_bias"] = False
         kwargs["padding"] = "same"

@@ -53,11 +53,15 @@ class PostProcessing:
 
 
 def decode_boxes(codes: tf.Tensor, anchors: tf.Tensor, scales: tuple[float, ...] | None) -> tf.Tensor:
-    """Box encodings [..., N, 4] relative to anchors [N, 4] → boxes ymin, xmin, ymax, xmax (the anchors' units)."""
-    ha = anchors[:, 2] - anchors[:, 0]
-    wa = anchors[:, 3] - anchors[:, 1]
-    yca = anchors[:, 0] + ha / 2.0
-    xca = anchors[:, 1] + wa / 2.0
+    """Box encodings [..., N, 4] relative to anchors [N, 4] → boxes ymin, xmin, ymax, xmax (the anchors' units).
+
+    Anchors of more dimensions broadcast against the codes (Faster R-CNN: proposals [B, P, 1, 4]
+    for codes [B, P, q, 4]).
+    """
+    ha = anchors[..., 2] - anchors[..., 0]
+    wa = anchors[..., 3] - anchors[..., 1]
+    yca = anchors[..., 0] + ha / 2.0
+    xca = anchors[..., 1] + wa / 2.0
     ty, tx, th, tw = tf.unstack(codes, axis=-1)
     if scales:
         ty, tx, th, tw = ty / scales[0], tx / scales[1], th / scales[2], tw / scales[3]
@@ -130,3 +134,49 @@ def _class_agnostic_nms(boxes: tf.Tensor, scores: tf.Tensor, post: PostProcessin
     signature = (tf.TensorSpec([max_total, 4], boxes.dtype), tf.TensorSpec([max_total], scores.dtype),
                  tf.TensorSpec([max_total], tf.float32), tf.TensorSpec([], tf.int32))
     return tf.map_fn(one_image, (boxes, scores), fn_output_signature=signature)
+
+
+def od_batch_non_max_suppression(boxes: tf.Tensor, scores: tf.Tensor, post: PostProcessing,
+                                 clip_window: tf.Tensor, num_valid_boxes: tf.Tensor | None = None
+                                 ) -> dict[str, tf.Tensor]:
+    """The OD API's `batch_multiclass_non_max_suppression` step by step (Faster R-CNN's two stages).
+
+    Per class, NMS keeps up to max_detections_per_class boxes scoring above score_threshold,
+    every box taking part; the selections of all classes are sorted by score, clipped to the
+    window, those of zero area after clipping dropped, and the best max_total_detections kept,
+    expressed relative to the window with change_coordinate_frame. Unlike
+    `batch_non_max_suppression`, boxes are pruned after the NMS, as the OD API does: a box
+    wholly outside the window can still suppress one inside, and pruned boxes leave their
+    per-class slots empty (fewer than max_total_detections proposals, as the OD API gives).
+
+    boxes: [B, N, 4] or per class [B, N, C, 4]; scores [B, N, C]; clip_window [B, 4] in the boxes'
+    units; num_valid_boxes [B] (first that many boxes of each image), all when None.
+    Returns detection_boxes, detection_scores, detection_classes (0-based), num_detections (int32).
+    """
+    boxes4 = boxes if boxes.shape.rank == 4 else boxes[:, :, None, :]
+    if num_valid_boxes is not None:
+        invalid = tf.range(tf.shape(scores)[1])[None, :] >= tf.cast(num_valid_boxes, tf.int32)[:, None]
+        scores = tf.where(tf.broadcast_to(invalid[:, :, None], tf.shape(scores)),
+                          tf.fill(tf.shape(scores), scores.dtype.min), scores)
+    num_classes = scores.shape[-1]
+    candidates = post.max_detections_per_class * num_classes
+    max_total = min(post.max_total_detections or candidates, candidates)
+    nmsed_boxes, nmsed_scores, nmsed_classes, count = tf.image.combined_non_max_suppression(
+        boxes4, scores, max_output_size_per_class=post.max_detections_per_class, max_total_size=candidates,
+        iou_threshold=post.iou_threshold, score_threshold=post.score_threshold, pad_per_class=False,
+        clip_boxes=False)
+    window = tf.reshape(clip_window, [-1, 1, 4])
+    low = tf.concat([window[..., :2], window[..., :2]], axis=-1)
+    high = tf.concat([window[..., 2:], window[..., 2:]], axis=-1)
+    clipped = tf.clip_by_value(nmsed_boxes, low, high)
+    area = (clipped[..., 2] - clipped[..., 0]) * (clipped[..., 3] - clipped[..., 1])
+    keep = tf.logical_and(tf.sequence_mask(count, candidates), area > 0.0)
+    ranked = tf.where(keep, nmsed_scores, -tf.ones_like(nmsed_scores))
+    top_scores, order = tf.math.top_k(ranked, k=max_total)
+    num = tf.minimum(tf.reduce_sum(tf.cast(keep, tf.int32), axis=1), max_total)
+    out_boxes = tf.gather(clipped, order, batch_dims=1)
+    if post.change_coordinate_frame:
+        out_boxes = (out_boxes - low) / (high - low)
+    valid = tf.sequence_mask(num, max_total, dtype=tf.float32)
+    return {"detection_boxes": out_boxes * valid[:, :, None], "detection_scores": top_scores * valid,
+            "detection_classes": tf.gather(nmsed_classes, order, batch_dims=1) * valid, "num_detections": num}

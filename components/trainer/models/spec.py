@@ -49,6 +49,8 @@ class ModelSpec:
     rpn_objectness_weight: float = 1.0
     rpn_minibatch_size: int = 256
     rpn_positive_fraction: float = 0.5
+    second_stage_batch_size: int = 64             # proposals sampled per image for the second stage's losses
+    second_stage_positive_fraction: float = 0.25
     class_agnostic_box: bool = False
     # ssd
     normalize_loc_loss_by_codesize: bool = False
@@ -70,7 +72,7 @@ class ModelSpec:
 
 @dataclasses.dataclass
 class DetectorBundle:
-    """A built detector: the tf_keras model, its spec and (Faster R-CNN) its Model Garden config."""
+    """A built detector: the tf_keras model, its spec and (Faster R-CNN) its `model.faster_rcnn` message."""
 
     model: tf_keras.Model
     spec: ModelSpec
