@@ -35,7 +35,7 @@ $(ORACLE_STAMP): $(UV) tools/oracle/requirements.lock tools/oracle/build_env.sh
 	tools/oracle/build_env.sh $(UV) $(PYTHON_VERSION) $(ORACLE_VENV)
 
 # Written to a temporary folder and moved into place, so a killed run leaves no half set.
-$(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests/data/configs/ssd_*.config)
+$(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests/data/configs/ssd_*.config tests/data/configs/faster_rcnn_*.config)
 	rm -rf $(ZOO_FIXTURES) $(ZOO_FIXTURES).tmp
 	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_FIXTURES).tmp
 	mv $(ZOO_FIXTURES).tmp $(ZOO_FIXTURES)
