@@ -11,7 +11,12 @@ restored weights compute: num_classes (the class head is handled apart),
 image_resizer (the same weights run at another input size), matcher,
 similarity_calculator, loss and its normalisation, post_processing,
 freeze_batchnorm, inplace_batchnorm_update, initializers, regularizers,
-batch-norm decay/train, dropout and class_prediction_bias_init.
+batch-norm decay/train, dropout and class_prediction_bias_init; for Faster
+R-CNN also the proposal NMS and count, the anchor and proposal sampling of
+training, the four loss weights, second_stage_post_processing,
+batch_norm_trainable and the static-shape / matmul switches, which compute the
+same crops and matches another way (the ones users tune when they fine-tune a
+zoo Faster R-CNN: fewer proposals, a smaller second-stage batch).
 """
 
 from __future__ import annotations
@@ -30,6 +35,15 @@ _SKIPPED_FIELDS = {
     "return_raw_detections_during_predict", "initializer", "regularizer", "regularize_depthwise", "decay", "train",
     "use_dropout", "dropout_keep_probability", "class_prediction_bias_init", "apply_sigmoid_to_scores",
     "replace_preprocessor_with_placeholder",
+    # Faster R-CNN: proposals and their NMS, training samples and losses, post-processing, implementation switches.
+    "first_stage_nms_score_threshold", "first_stage_nms_iou_threshold", "first_stage_max_proposals",
+    "first_stage_minibatch_size", "first_stage_positive_balance_fraction", "first_stage_localization_loss_weight",
+    "first_stage_objectness_loss_weight", "second_stage_batch_size", "second_stage_balance_fraction",
+    "second_stage_post_processing", "second_stage_localization_loss_weight", "second_stage_classification_loss_weight",
+    "second_stage_mask_prediction_loss_weight", "second_stage_classification_loss", "hard_example_miner",
+    "batch_norm_trainable", "clip_anchors_to_image", "use_static_shapes", "use_static_shapes_for_eval",
+    "use_matmul_crop_and_resize", "use_static_balanced_label_sampler", "use_matmul_gather_in_matcher",
+    "use_partitioned_nms_in_first_stage", "resize_masks", "output_final_box_features", "output_final_box_rpn_features",
 }
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import export, resizing, restore
+from components.trainer import export, network_settings, resizing, restore
 from components.trainer.models import factory
 from tests.zoo.fixtures import (FASTER_RCNN_ARCHITECTURES, assert_close, assert_detections_match, fixture, reference,
                                 zoo_config)
@@ -135,3 +135,21 @@ def test_detection_restore_at_3_classes_reinitialises_only_the_class_dependent_s
         else:
             np.testing.assert_array_equal(var.numpy(), reader.get_tensor(f"model/{path}/.ATTRIBUTES/VARIABLE_VALUE"),
                                           err_msg=path)
+
+
+def test_fine_tuning_settings_are_not_network_differences_but_crop_and_rpn_depth_are():
+    """What users change to fine-tune a zoo Faster R-CNN (proposals, samples, NMS, loss weights) keeps the
+    checkpoint's function; a crop size or RPN depth would not, and is named."""
+    zoo = zoo_config("faster_rcnn_resnet50_v1_256").proto
+    tuned = zoo_config("faster_rcnn_resnet50_v1_256", num_classes=3).proto
+    frcnn = tuned.model.faster_rcnn
+    frcnn.first_stage_max_proposals, frcnn.second_stage_batch_size = 32, 16
+    frcnn.first_stage_nms_iou_threshold, frcnn.first_stage_minibatch_size = 0.6, 64
+    frcnn.second_stage_post_processing.batch_non_max_suppression.max_total_detections = 20
+    frcnn.second_stage_classification_loss_weight = 2.0
+    frcnn.feature_extractor.batch_norm_trainable = True
+    assert network_settings.differences(zoo, tuned) == []
+    frcnn.initial_crop_size, frcnn.first_stage_box_predictor_depth = 7, 256
+    assert network_settings.differences(zoo, tuned) == [
+        "model.faster_rcnn.first_stage_box_predictor_depth: the checkpoint's config has 512, this config 256",
+        "model.faster_rcnn.initial_crop_size: the checkpoint's config has 14, this config 7"]
