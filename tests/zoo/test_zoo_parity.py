@@ -58,9 +58,11 @@ def test_every_stage_equals_the_od_api(restored):
     assert_close(out["box_encodings"], ref["box_encodings"], "box encodings")
     assert_close(out["class_predictions_with_background"], ref["class_predictions_with_background"],
                  "class predictions")
-    detections = model.postprocess(out)
-    for key in DETECTION_KEYS:        # the same batch as the oracle's: bitwise here, so no tie is excused
-        assert_close(detections[key], ref[key], key)
+    detections = {k: v.numpy() for k, v in model.postprocess(out).items()}
+    # The same batch as the oracle's, raw outputs bitwise equal: every detection is the OD API's, none
+    # excused at the cut; only detections of exactly equal scores may come in another order (the
+    # fpnlite_640 fixture has two of different classes at 0.9993214).
+    assert assert_detections_match(detections, ref, "detections") == 0
 
 
 def test_class_agnostic_nms_equals_the_od_api(restored):
@@ -83,4 +85,7 @@ def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path)
     serve = tf.saved_model.load(out).signatures["serving_default"]
     got = [serve(input_tensor=tf.constant(image[None])) for image in ref["images"]]
     served = {key: np.concatenate([g[key].numpy() for g in got]) for key in DETECTION_KEYS}
-    assert_detections_match(served, ref, "serving_default", prefix="serving_")
+    # Boxes to 5e-4 rather than 1e-4: both SavedModels run grappler, whose conv + batch-norm folding
+    # rounds differently from the eager network (measured on ssd_resnet152_v1_fpn_256: boxes 3.9e-4 from
+    # the OD API's exporter, scores 6e-5; with grappler off detflow's SavedModel equals its eager network).
+    assert_detections_match(served, ref, "serving_default", prefix="serving_", box_tolerance=5e-4)
