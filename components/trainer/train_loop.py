@@ -23,6 +23,7 @@ import time
 from typing import Any, Callable, NamedTuple
 
 import tensorflow as tf
+import tf_keras
 
 from components.names import TRAIN_RESULT_FILE
 from components.trainer import augmentations, inputs, optimizers, tasks
@@ -139,7 +140,9 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
     eval_list = inputs.expand_globs(job.eval_files) if job.eval_files else []
     inputs.check_records(train_list + eval_list)
     tf.io.gfile.makedirs(job.model_dir)
-    tf.random.set_seed(job.seed)
+    # Keras' initialisers draw from their own generator, which only this seeds: without it a re-initialised
+    # class head (and so the first losses and the trained model) differed from run to run.
+    tf_keras.utils.set_random_seed(job.seed)
     run = _set_up(proto, settings, job, strategy, on_log or log.info)
     label_map_path = job.label_map_path or proto.train_input_reader.label_map_path
     report, start_step = _restore(run, label_map_path)

@@ -1,97 +1,128 @@
-"""Faster R-CNN trains: `detflow train` on the zoo config (shrunk), export contract, detection restore."""
+"""Faster R-CNN learns: `detflow train` fine-tunes the zoo-layout ResNet-50 checkpoint on the embedded sample data.
+
+The start is the oracle's `faster_rcnn_resnet50_v1_256` (the zoo's network and checkpoint layout,
+random weights with batch-norm statistics measured on its fixed images) under the zoo config as a
+user edits it: num_classes 5 (`detection`: the class head is re-initialised), a 128 px input, fewer
+proposals and a smaller second-stage sample, batch norm frozen (`batch_norm_trainable: false`, the
+usual choice for small batches), batch 4, the backbone trained too (`--train-backbone`: its
+weights are random). Both the starting model and the fine-tuned one are exported and scored on the
+same held-out split.
+"""
 import os
-import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
+from google.protobuf import text_format
 
+import sample_data
 from components import names
-from components.trainer import train_loop
+from components.evaluator import model_eval
+from components.trainer import export, restore, train_loop
+from components.trainer.models import factory
 from components.trainer.train_settings import TrainJob
 from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
-from tests.trainer import records
+from tests.zoo.fixtures import fixture, zoo_config
 
-ZOO_CONFIG = "tests/data/configs/faster_rcnn_resnet50_v1_640x640.config"
-# Every test shares a ~100 s training fixture (ResNet-50 Faster R-CNN: ~30 s to build, export ~40 s).
+ZOO = "faster_rcnn_resnet50_v1_256"
+NUM_STEPS = 150
+MAP50 = "DetectionBoxes_Precision/mAP@.50IOU"
+# One ~3 min fixture: data, the starting model's export, 150 steps (~130 s), the export and both evaluations.
 pytestmark = pytest.mark.slow
 
 
-def tiny_zoo_config(tmp_dir, num_classes=2, num_steps=10, checkpoint_type="classification"):
-    """The zoo Faster R-CNN config at 64..96 px with small anchors, proposals and heads; returns its path."""
-    label_map = os.path.join(tmp_dir, f"label_map_{num_classes}.pbtxt")
-    with open(label_map, "w") as f:
-        f.write("".join(f"item {{ id: {i} name: 'c{i}' }}\n" for i in range(1, num_classes + 1)))
-    with open(ZOO_CONFIG, encoding="utf-8") as f:
-        text = f.read()
-    for old, new in [
-        ("num_classes: 90", f"num_classes: {num_classes}"),
-        ("min_dimension: 640", "min_dimension: 64"), ("max_dimension: 640", "max_dimension: 96"),
-        ("height_stride: 16", "height: 32 width: 32 height_stride: 16"),
-        # Enough proposals that some overlap the boxes from the first step: the OD API mixes no
-        # ground-truth boxes into the second stage's sample, so without positives it learns background only.
-        ("first_stage_max_proposals: 300", "first_stage_max_proposals: 100\n    first_stage_box_predictor_depth: 64"),
-        ("initial_crop_size: 14", "initial_crop_size: 14\n    second_stage_batch_size: 16"),
-        ("max_detections_per_class: 100", "max_detections_per_class: 20"),
-        ("max_total_detections: 300", "max_total_detections: 20"),
-        ("batch_size: 64", "batch_size: 2"), ("num_steps: 25000", f"num_steps: {num_steps}"),
-        ("PATH_TO_BE_CONFIGURED/label_map.txt", label_map),
-        ('fine_tune_checkpoint_type: "classification"', f'fine_tune_checkpoint_type: "{checkpoint_type}"'),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new)
-    text = re.sub(r"cosine_decay_learning_rate \{[^}]*\}", "constant_learning_rate { learning_rate: 0.0005 }", text)
-    text = re.sub(r"  fine_tune_checkpoint: .*\n", "", text)   # the checkpoint is given per run
-    path = os.path.join(tmp_dir, f"frcnn_{num_classes}.config")
-    with open(path, "w") as f:
-        f.write(text)
+def _config(root, label_map: str, *, num_classes: int, num_steps: int, checkpoint: str,
+            checkpoint_type: str = "detection") -> str:
+    """The zoo Faster R-CNN config with a user's edits for the sample data; returns its path."""
+    proto = zoo_config(ZOO, num_classes=num_classes).proto
+    frcnn = proto.model.faster_rcnn
+    resizer = frcnn.image_resizer.keep_aspect_ratio_resizer
+    resizer.min_dimension = resizer.max_dimension = 128
+    frcnn.first_stage_max_proposals, frcnn.second_stage_batch_size = 32, 16
+    frcnn.feature_extractor.batch_norm_trainable = False
+    frcnn.second_stage_post_processing.batch_non_max_suppression.max_total_detections = 100
+    tc = proto.train_config
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = checkpoint, checkpoint_type
+    tc.batch_size, tc.num_steps = 4, num_steps
+    tc.optimizer.momentum_optimizer.learning_rate.constant_learning_rate.learning_rate = 0.002
+    for reader in (proto.train_input_reader, proto.eval_input_reader[0]):
+        reader.label_map_path = label_map
+        del reader.tf_record_input_reader.input_path[:]
+    path = os.path.join(str(root), f"frcnn_{num_classes}.config")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(proto))
     return path
 
 
+def _start_export(config_path: str, label_map: str, out: str) -> str:
+    """The model training starts from (the zoo checkpoint restored with `detection`), exported.
+
+    Seeded as `train` seeds itself (TrainJob.seed 0), so the re-initialised class head is the one
+    training starts from.
+    """
+    config = load_pipeline_config(config_path)
+    tf_keras.utils.set_random_seed(0)
+    bundle = factory.build_detector(config.proto)
+    restore.restore(bundle.model, str(fixture(ZOO)), "detection", pipeline_proto=config.proto)
+    return export.export_saved_model(bundle, label_map, config.text, None, out)
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """`detflow train` of 10 steps (batch 2, backbone frozen) on 8 generated 80 px images, exported."""
+def learned(tmp_path_factory):
+    """(root, records, label map, train result, {start|trained: COCO metrics on the eval split})."""
     root = tmp_path_factory.mktemp("frcnn")
-    pattern = records.write_records(str(root / "rec"), num_images=8, size=80, boxes_per_image=(1, 2), seed=1)
-    config = tiny_zoo_config(str(root))
-    model_dir = str(root / "model")
-    code = cli.main(["train", "--config", config, "--train", pattern, "--eval", pattern,
-                     "--model-dir", model_dir, "--checkpoint-every", "5"])
-    assert code == 0
+    data = sample_data.generate(root / "data", num_images=200, image_size=(128, 128), seed=3)
+    records = str(root / "records")
+    assert cli.main(["convert", "--format", "coco", "--annotations", str(data.annotations), "--images",
+                     str(data.images_dir), "--label-map", str(data.label_map), "--out", records]) == 0
+    label_map = str(data.label_map)
+    config = _config(root, label_map, num_classes=len(sample_data.DEMO_CLASSES), num_steps=NUM_STEPS,
+                     checkpoint=str(fixture(ZOO) / "checkpoint" / "ckpt-0"))
+    start = _start_export(config, label_map, str(root / "start"))
+    model_dir = root / "model"
+    assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*",
+                     "--eval", f"{records}/Split-eval/*", "--model-dir", str(model_dir), "--train-backbone"]) == 0
     import json  # pylint: disable=import-outside-toplevel
-    with open(os.path.join(model_dir, names.TRAIN_RESULT_FILE)) as f:
-        return root, pattern, json.load(f)
+    result = json.loads((model_dir / names.TRAIN_RESULT_FILE).read_text())
+    accumulators, _ = model_eval.evaluate_exports(
+        model_eval.split_files(records, "eval"), {"start": start, "trained": result["export_dir"]},
+        model_eval.read_label_map(label_map))
+    return root, records, label_map, result, {k: a.result().metrics for k, a in accumulators.items()}
 
 
-def test_detflow_train_runs_and_the_loss_falls(trained):
-    _, _, result = trained
-    assert result["meta_architecture"] == "faster_rcnn"
-    assert result["steps"] == 10 and result["checkpoint"].endswith("ckpt-10")
+def test_fine_tuning_the_zoo_checkpoint_lowers_the_loss_and_raises_map(learned):
+    _, _, _, result, metrics = learned
+    assert result["meta_architecture"] == "faster_rcnn" and result["steps"] == NUM_STEPS
+    report = result["restore_report"]
+    assert report["checkpoint_type"] == "detection" and report["reinitialized_by_module"] == {
+        "detection_head_class": 2}
     first, final = result["first_losses"], result["final_losses"]
     assert {"rpn_score_loss", "rpn_box_loss", "frcnn_cls_loss", "frcnn_box_loss"} <= set(final)
-    # From a random backbone (no checkpoint), hence the small learning rate (at 0.002 the second stage's loss
-    # spiked at the last step in 2 of 5 runs; at 0.0005 it fell in 7 of 7): the RPN's objectness falls fast,
-    # the second-stage box term may grow as more proposals overlap objects, and the total falls over 10 steps.
+    assert all(np.isfinite(v) for v in final.values()) and np.isfinite(result["eval_loss"])
+    # The first step meets a re-initialised 6-way class head; the RPN's objectness is learnt within
+    # a few steps. (The second stage's box loss is no trend: it grows as proposals start to hit objects.)
     assert final["loss"] < first["loss"], (first, final)
-    assert final["cls_loss"] < 0.7 * first["cls_loss"], (first, final)
-    assert final["rpn_score_loss"] < first["rpn_score_loss"] and final["frcnn_cls_loss"] < first["frcnn_cls_loss"]
-    assert all(np.isfinite(v) for v in final.values()) and result["eval_loss"] is not None
-    assert result["num_trainable_variables"] > 0
+    assert final["rpn_score_loss"] < 0.5 * first["rpn_score_loss"], (first, final)
+    # Measured: start 0.0071 (seeded; random weights still rank a few boxes), after 150 steps
+    # 0.031-0.059 (the backbone frozen: 0.019-0.024; 300 steps with the backbone trained: 0.080).
+    start, trained = metrics["start"][MAP50], metrics["trained"][MAP50]
+    assert trained > 2 * start + 0.005, metrics
 
 
-def test_export_serves_od_api_outputs(trained):
-    _, _, result = trained
+def test_export_serves_od_api_outputs(learned):
+    _, _, _, result, _ = learned
     loaded = tf.saved_model.load(result["export_dir"])
     image = np.zeros((1, 50, 90, 3), np.uint8)
     image[0, 10:30, 20:60] = (255, 40, 40)
     out = loaded.signatures["serving_default"](input_tensor=tf.constant(image))
     assert set(out) >= {"detection_boxes", "detection_scores", "detection_classes", "num_detections"}
-    assert out["detection_boxes"].shape == (1, 20, 4) and out["num_detections"].shape == (1,)
+    assert out["detection_boxes"].shape == (1, 100, 4) and out["num_detections"].shape == (1,)
     boxes, classes = out["detection_boxes"].numpy(), out["detection_classes"].numpy()
     n = int(out["num_detections"][0])
     assert np.all(boxes >= 0) and np.all(boxes <= 1)
-    assert n == 0 or set(classes[0, :n].astype(int)) <= {1, 2}
+    assert n == 0 or set(classes[0, :n].astype(int)) <= set(range(1, len(sample_data.DEMO_CLASSES) + 1))
 
 
 def _variables(prefix):
@@ -100,12 +131,12 @@ def _variables(prefix):
             if k.startswith("model/") and k.endswith("VARIABLE_VALUE")}
 
 
-def test_detection_restore_with_other_num_classes_reinitialises_only_the_class_head(trained):
-    root, pattern, result = trained
-    config = load_pipeline_config(tiny_zoo_config(
-        str(root), num_classes=3, checkpoint_type="detection"))
-    r = train_loop.train(config, TrainJob(pattern, None, str(root / "three"), num_steps=1,
-                                          base_checkpoint=result["export_dir"], export=False))
+def test_detection_restore_with_other_num_classes_reinitialises_only_the_class_head(learned):
+    root, records, label_map, result, _ = learned
+    config = load_pipeline_config(_config(root, label_map, num_classes=3, num_steps=1,
+                                          checkpoint=result["export_dir"]))
+    r = train_loop.train(config, TrainJob(f"{records}/Split-train/*", None, str(root / "three"), num_steps=1,
+                                          export=False))
     report = r.restore_report
     assert report["checkpoint_type"] == "detection"
     assert set(report["reinitialized_by_module"]) == {"detection_head_class"}
