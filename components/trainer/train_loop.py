@@ -18,6 +18,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import math
 import os
 import time
 from typing import Any, Callable, NamedTuple
@@ -328,6 +329,9 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
         out = train_step(iterator)
         step += 1
         window_steps += 1
+        if not math.isfinite(float(out["loss"])):
+            writer.flush()
+            raise _diverged(run, step, out)
         if first_loss is None:
             first_loss = float(out["loss"])
             first_losses = {k: float(out[k]) for k in ("loss", *run.task.loss_names)}
@@ -350,6 +354,19 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
     timed = time.perf_counter() - timed_start if timed_start and timed_steps else 0.0
     return _LoopStats(step, checkpoint, out, first_loss, first_losses, timed_steps / timed if timed else 0.0,
                       seconds)
+
+
+def _diverged(run: _Run, step: int, out: dict) -> ProblemsError:
+    """The refusal of a run whose loss stopped being a number: nothing of that step is kept or exported."""
+    parts = ", ".join(f"{k[:-len('_loss')]} {float(out[k]):.4g}" for k in run.task.loss_names)
+    last = run.manager.latest_checkpoint
+    return ProblemsError([Problem(run.model_dir, (
+        f"training diverged: the loss is {float(out['loss'])} at step {step} ({parts}) with learning rate "
+        f"{float(optimizers.current_learning_rate(run.optimizer)):.4g}; nothing was exported"
+        + (f", and the last checkpoint ({os.path.basename(last)}) may already hold diverged weights (train again "
+           "into a new model dir)" if last else "")
+        + ". Lower train_config.optimizer's learning rate, set train_config.gradient_clipping_by_norm, or "
+        "start from a checkpoint whose features fit the data"))])
 
 
 def _evaluate(run: _Run, options, eval_files: list[str]) -> float | None:

@@ -9,6 +9,7 @@ import time
 import pytest
 import tensorflow as tf
 
+from components import names
 from components.trainer import base_checkpoint
 from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
@@ -190,3 +191,21 @@ def test_train_logging_writes_to_the_stderr_of_the_moment():
         logging.getLogger("detflow.train").info("resuming from ckpt-2 at step 2")
     assert "resuming from ckpt-2 at step 2" in second.getvalue()
     assert "Logging error" not in second.getvalue()
+
+
+def test_a_diverging_run_stops_at_the_first_non_finite_loss_and_exports_nothing(data, tmp_path, capsys):
+    root, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern, num_steps=30, learning_rate_base=1e30, warmup_steps=1)
+    code = cli.main(["train", "--config", config.path, "--train", pattern, "--model-dir", str(tmp_path / "m"),
+                     "--checkpoint-every", "1000"])
+    captured = capsys.readouterr()
+    assert code == 1, captured.err[-2000:]
+    message = re.search(r"training diverged: the loss is (nan|inf) at step (\d+) \(cls .*\) with learning rate "
+                        r"(\S+); nothing was exported(, and the last checkpoint \(ckpt-\d+\) may already hold "
+                        r"diverged weights \(train again into a new model dir\))?\. Lower train_config\.optimizer's "
+                        r"learning rate", captured.err)
+    assert message, captured.err[-2000:]
+    assert int(message.group(2)) < 30
+    assert "Traceback" not in captured.err + captured.out
+    assert not os.path.exists(tmp_path / "m" / "export")
+    assert not os.path.exists(tmp_path / "m" / names.TRAIN_RESULT_FILE)
