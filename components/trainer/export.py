@@ -84,16 +84,13 @@ class DetectionModule(tf.Module):
             size = tf.constant([spec.input_height, spec.input_width], tf.float32)
             window = tf.concat([tf.zeros_like(valid_hw), valid_hw / size], axis=1)
             outputs = bundle.model.postprocess(bundle.model(inputs, training=False), clip_window=window)
-            boxes = outputs["detection_boxes"]
-            outputs = {**outputs, "detection_classes": outputs["detection_classes"] + 1.0}
         else:
             true_shapes = tf.concat([tf.cast(valid_hw, tf.int32), tf.fill([tf.shape(valid_hw)[0], 1], 3)], axis=1)
             outputs = bundle.model.detect(inputs, true_shapes)     # normalised to the unpadded image, as the OD API
-            boxes = outputs["detection_boxes"]
-            outputs = {**outputs, "detection_classes": outputs["detection_classes"] + 1.0}
+        boxes = outputs["detection_boxes"]
         num = tf.cast(outputs["num_detections"], tf.float32)
         scores = tf.cast(outputs["detection_scores"], tf.float32)
-        classes = tf.cast(outputs["detection_classes"], tf.float32)
+        classes = tf.cast(outputs["detection_classes"], tf.float32) + 1.0     # the exporter's label_id_offset
         # Padding rows past num_detections: zero, as the OD API's exports have them.
         valid = tf.sequence_mask(tf.cast(num, tf.int32), tf.shape(scores)[1], dtype=tf.float32)
         return {"detection_boxes": boxes * valid[:, :, None], "detection_scores": scores * valid,

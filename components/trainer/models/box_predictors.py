@@ -19,6 +19,7 @@ sit under the object paths of its checkpoints.
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import tensorflow as tf
 import tf_keras
@@ -28,6 +29,24 @@ from components.trainer.models.hyperparams import LayerHyperparams
 
 BOX_ENCODINGS = "box_encodings"
 CLASS_PREDICTIONS = "class_predictions_with_background"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadOptions:
+    """The fields both box predictor messages share (and name alike): their tower and heads' settings."""
+
+    num_layers_before_predictor: int = 0
+    kernel_size: int = 1
+    class_prediction_bias_init: float = 0.0
+    use_depthwise: bool = False
+    box_code_size: int = 4
+    use_dropout: bool = False
+    dropout_keep_probability: float = 0.8
+
+    @classmethod
+    def from_proto(cls, message) -> "HeadOptions":
+        """From a `weight_shared_convolutional_box_predictor` or `convolutional_box_predictor` message."""
+        return cls(**{f.name: getattr(message, f.name) for f in dataclasses.fields(cls)})
 
 
 class _Head(tf_keras.Model):
@@ -65,27 +84,26 @@ def _conv(depth: int, kernel_size: int, use_depthwise: bool, name: str, params: 
 class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
     """The OD API's WeightSharedConvolutionalBoxPredictor (see the module doc)."""
 
-    def __init__(self, num_classes: int, num_anchors: int, hp: LayerHyperparams, depth: int,
-                 num_layers_before_predictor: int, kernel_size: int = 3, class_prediction_bias_init: float = 0.0,
-                 share_prediction_tower: bool = False, use_depthwise: bool = False, box_code_size: int = 4,
-                 use_dropout: bool = False, dropout_keep_probability: float = 0.8,
-                 box_encodings_clip_range: tuple[float, float] | None = None,
+    def __init__(self, num_classes: int, num_anchors: int, hp: LayerHyperparams, depth: int, heads: HeadOptions,
+                 share_prediction_tower: bool = False, box_encodings_clip_range: tuple[float, float] | None = None,
                  name="WeightSharedConvolutionalBoxPredictor"):
         super().__init__(name=name)
         self.num_classes = num_classes
-        self._hp, self._depth, self._num_layers = hp, depth, num_layers_before_predictor
-        self._kernel_size, self._share, self._use_depthwise = kernel_size, share_prediction_tower, use_depthwise
+        self._hp, self._depth, self._num_layers = hp, depth, heads.num_layers_before_predictor
+        self._kernel_size, self._share, self._use_depthwise = heads.kernel_size, share_prediction_tower, \
+            heads.use_depthwise
         self._apply_batch_norm = hp.use_batch_norm
         # The OD API gives the heads' separable convs no depthwise initializer/regularizer
         # (apply_conv_hyperparams_to_heads is off).
         params = lambda: hp.params(use_bias=True)  # noqa: E731
-        self._box_prediction_head = _Head("_box_encoder_layers", box_code_size, [_conv(
-            num_anchors * box_code_size, kernel_size, use_depthwise, "BoxPredictor", params())],
+        code = heads.box_code_size
+        self._box_prediction_head = _Head("_box_encoder_layers", code, [_conv(
+            num_anchors * code, heads.kernel_size, heads.use_depthwise, "BoxPredictor", params())],
             name="WeightSharedConvolutionalBoxHead", clip_range=box_encodings_clip_range)
-        init = tf_keras.initializers.Constant(class_prediction_bias_init)
+        init = tf_keras.initializers.Constant(heads.class_prediction_bias_init)
         self._prediction_heads = {CLASS_PREDICTIONS: _Head("_class_predictor_layers", num_classes + 1, _dropout(
-            use_dropout, dropout_keep_probability) + [_conv(
-                num_anchors * (num_classes + 1), kernel_size, use_depthwise, "ClassPredictor", params(),
+            heads.use_dropout, heads.dropout_keep_probability) + [_conv(
+                num_anchors * (num_classes + 1), heads.kernel_size, heads.use_depthwise, "ClassPredictor", params(),
                 bias_initializer=init)], name="WeightSharedConvolutionalClassHead")}
         self._additional_projection_layers = []
         self._base_tower_layers_for_heads = {BOX_ENCODINGS: [], CLASS_PREDICTIONS: []}
@@ -148,23 +166,21 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
 class ConvolutionalBoxPredictor(tf_keras.Model):
     """The OD API's ConvolutionalBoxPredictor (see the module doc)."""
 
-    def __init__(self, num_classes: int, num_anchors_per_level: list[int], hp: LayerHyperparams,
-                 num_layers_before_predictor: int, min_depth: int, max_depth: int, kernel_size: int = 1,
-                 class_prediction_bias_init: float = 0.0, use_depthwise: bool = False, box_code_size: int = 4,
-                 use_dropout: bool = False, dropout_keep_probability: float = 0.8, name="BoxPredictor"):
+    def __init__(self, num_classes: int, num_anchors_per_level: list[int], hp: LayerHyperparams, heads: HeadOptions,
+                 min_depth: int = 0, max_depth: int = 0, name="BoxPredictor"):
         super().__init__(name=name)
         self.num_classes = num_classes
-        self._hp, self._num_layers = hp, num_layers_before_predictor
+        self._hp, self._num_layers = hp, heads.num_layers_before_predictor
         self._min_depth, self._max_depth = min_depth, max_depth
+        code, kernel, depthwise = heads.box_code_size, heads.kernel_size, heads.use_depthwise
         boxes, classes = [], []
         for index, anchors in enumerate(num_anchors_per_level):
-            boxes.append(_Head("_box_encoder_layers", box_code_size, self._head_layers(
-                anchors * box_code_size, kernel_size, use_depthwise, "BoxEncodingPredictor"),
-                name=f"ConvolutionalBoxHead_{index}"))
+            boxes.append(_Head("_box_encoder_layers", code, self._head_layers(
+                anchors * code, kernel, depthwise, "BoxEncodingPredictor"), name=f"ConvolutionalBoxHead_{index}"))
             classes.append(_Head("_class_predictor_layers", num_classes + 1, _dropout(
-                use_dropout, dropout_keep_probability) + self._head_layers(
-                anchors * (num_classes + 1), kernel_size, use_depthwise, "ClassPredictor",
-                bias_initializer=tf_keras.initializers.Constant(class_prediction_bias_init)),
+                heads.use_dropout, heads.dropout_keep_probability) + self._head_layers(
+                anchors * (num_classes + 1), kernel, depthwise, "ClassPredictor",
+                bias_initializer=tf_keras.initializers.Constant(heads.class_prediction_bias_init)),
                 name=f"ConvolutionalClassHead_{index}"))
         self._prediction_heads = {BOX_ENCODINGS: boxes, CLASS_PREDICTIONS: classes}
         self._shared_nets = []

@@ -40,7 +40,8 @@ import tf_keras
 from components.trainer.models import anchors as anchor_lib
 from components.trainer.models import crops as crop_lib
 from components.trainer.models import postprocess as post_lib
-from components.trainer.models.box_predictors import BOX_ENCODINGS, CLASS_PREDICTIONS, ConvolutionalBoxPredictor
+from components.trainer.models.box_predictors import (BOX_ENCODINGS, CLASS_PREDICTIONS, ConvolutionalBoxPredictor,
+                                                      HeadOptions)
 from components.trainer.models.faster_rcnn_resnet import DEPTHS, FasterRcnnResNetFeatureExtractor
 from components.trainer.models.hyperparams import LayerHyperparams
 from components.trainer.models.spec import DetectorBundle, ModelSpec, config_problem, freeze_batchnorm, input_size
@@ -91,14 +92,26 @@ class MaskRcnnBoxPredictor(tf_keras.Model):
                 CLASS_PREDICTIONS: self._class_prediction_head(features, training=training)}
 
 
+@dataclasses.dataclass(frozen=True)
+class FasterRcnnSettings:
+    """The settings of `model.faster_rcnn` the network computes with, beside its layers."""
+
+    num_classes: int
+    grid_anchors: dict                   # scales, aspect_ratios, base_size, stride, offset
+    first_stage: post_lib.PostProcessing     # the proposals' NMS
+    second_stage: post_lib.PostProcessing    # the detections' NMS and score converter
+    initial_crop_size: int = 14
+    maxpool_kernel_size: int = 2
+    maxpool_stride: int = 2
+    matmul_crops: bool = False
+
+
 class FasterRcnnDetector(tf_keras.Model):
     """The OD API's Faster R-CNN at inference (see the module doc)."""
 
     def __init__(self, feature_extractor: FasterRcnnResNetFeatureExtractor, rpn_conv: tf_keras.Model,
-                 rpn_predictor: ConvolutionalBoxPredictor, box_predictor: MaskRcnnBoxPredictor, *, num_classes: int,
-                 grid_anchors: dict, first_stage: post_lib.PostProcessing, second_stage: post_lib.PostProcessing,
-                 initial_crop_size: int, maxpool_kernel_size: int, maxpool_stride: int, matmul_crops: bool,
-                 name="faster_rcnn"):
+                 rpn_predictor: ConvolutionalBoxPredictor, box_predictor: MaskRcnnBoxPredictor,
+                 settings: FasterRcnnSettings, name="faster_rcnn"):
         super().__init__(name=name)
         self._extractor = feature_extractor            # a plain object: its full backbone stays untracked
         self._feature_extractor_for_proposal_features = feature_extractor.proposal_features
@@ -106,13 +119,14 @@ class FasterRcnnDetector(tf_keras.Model):
         self._first_stage_box_predictor_first_conv = rpn_conv
         self._first_stage_box_predictor = rpn_predictor
         self._mask_rcnn_box_predictor = box_predictor
-        self.num_classes = num_classes
-        self.grid_anchors = dict(grid_anchors)
-        self.first_stage, self.second_stage = first_stage, second_stage
-        self.initial_crop_size = initial_crop_size
-        self.matmul_crops = matmul_crops
-        self._maxpool = (tf_keras.layers.MaxPooling2D([maxpool_kernel_size] * 2, strides=maxpool_stride,
-                                                      name="MaxPool2D") if maxpool_kernel_size else None)
+        self.num_classes = settings.num_classes
+        self.grid_anchors = dict(settings.grid_anchors)
+        self.first_stage, self.second_stage = settings.first_stage, settings.second_stage
+        self.initial_crop_size = settings.initial_crop_size
+        self.matmul_crops = settings.matmul_crops
+        kernel = settings.maxpool_kernel_size
+        self._maxpool = (tf_keras.layers.MaxPooling2D([kernel] * 2, strides=settings.maxpool_stride,
+                                                      name="MaxPool2D") if kernel else None)
 
     @property
     def backbone(self) -> tf_keras.Model:
@@ -258,8 +272,7 @@ def build_network(frcnn) -> FasterRcnnDetector:
         hp.build_batch_norm(name="RPNBatchNorm"),
         tf_keras.layers.ReLU(max_value=6.0, name="RPNActivation")], name="FirstStageRPNFeatures")
     per_location = len(anchors["scales"]) * len(anchors["aspect_ratios"])
-    rpn_predictor = ConvolutionalBoxPredictor(1, [per_location], hp, num_layers_before_predictor=0, min_depth=0,
-                                              max_depth=0, kernel_size=1, name="FirstStageBoxPredictor")
+    rpn_predictor = ConvolutionalBoxPredictor(1, [per_location], hp, HeadOptions(), name="FirstStageBoxPredictor")
     box_predictor = MaskRcnnBoxPredictor(frcnn.num_classes, LayerHyperparams(predictor.fc_hyperparams),
                                          predictor.share_box_across_classes, predictor.use_dropout,
                                          predictor.dropout_keep_probability)
@@ -268,14 +281,15 @@ def build_network(frcnn) -> FasterRcnnDetector:
                                     iou_threshold=frcnn.first_stage_nms_iou_threshold,
                                     max_detections_per_class=proposals, max_total_detections=proposals,
                                     change_coordinate_frame=False)
-    model = FasterRcnnDetector(
-        FasterRcnnResNetFeatureExtractor(fe.type), rpn_conv, rpn_predictor, box_predictor,
+    settings = FasterRcnnSettings(
         num_classes=frcnn.num_classes, grid_anchors=anchors, first_stage=first,
         # The OD API's second stage always passes change_coordinate_frame=True to its NMS.
         second_stage=dataclasses.replace(post_lib.PostProcessing.from_proto(frcnn.second_stage_post_processing),
                                          change_coordinate_frame=True),
         initial_crop_size=frcnn.initial_crop_size or 14, maxpool_kernel_size=frcnn.maxpool_kernel_size,
         maxpool_stride=frcnn.maxpool_stride or 1, matmul_crops=frcnn.use_matmul_crop_and_resize)
+    model = FasterRcnnDetector(FasterRcnnResNetFeatureExtractor(fe.type), rpn_conv, rpn_predictor, box_predictor,
+                               settings)
     height, width, _, _, _ = input_size(frcnn, F)
     model.detect(tf.zeros([1, height, width, 3]))                       # creates every variable
     return model

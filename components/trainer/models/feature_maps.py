@@ -16,6 +16,7 @@ variables under the object paths its checkpoints use.
 from __future__ import annotations
 
 import collections
+import dataclasses
 from typing import Sequence
 
 import tensorflow as tf
@@ -25,6 +26,28 @@ from components.trainer.models.hyperparams import LayerHyperparams
 from components.trainer.models.keras_backbones import FixedPadding
 
 ACTIVATION_BOUND = 6.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ExtractorOptions:
+    """The `feature_extractor` fields every SSD feature extractor reads (`hp`: its conv_hyperparams)."""
+
+    depth_multiplier: float
+    min_depth: int
+    pad_to_multiple: int
+    hp: LayerHyperparams
+    override_base_hyperparams: bool
+    use_explicit_padding: bool = False
+    use_depthwise: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class FpnLevels:
+    """`feature_extractor.fpn`: the levels the FPN makes and its depth before depth_multiplier."""
+
+    min_level: int
+    max_level: int
+    additional_layer_depth: int
 
 
 def pad_to_multiple(inputs: tf.Tensor, multiple: int) -> tf.Tensor:

@@ -31,8 +31,9 @@ import tf_keras
 
 from components.trainer.models import anchors as anchor_lib
 from components.trainer.models import postprocess as post_lib
-from components.trainer.models.box_predictors import (CLASS_PREDICTIONS, ConvolutionalBoxPredictor,
+from components.trainer.models.box_predictors import (CLASS_PREDICTIONS, ConvolutionalBoxPredictor, HeadOptions,
                                                       WeightSharedConvolutionalBoxPredictor)
+from components.trainer.models.feature_maps import ExtractorOptions, FpnLevels
 from components.trainer.models.hyperparams import LayerHyperparams
 from components.trainer.models.spec import DetectorBundle, ModelSpec, config_problem, freeze_batchnorm, input_size
 from components.trainer.models.ssd_mobilenet_v2 import SsdMobileNetV2FeatureExtractor, SsdMobileNetV2FpnFeatureExtractor
@@ -106,8 +107,10 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
                              f"{fe.type!r} is not supported (supported: {', '.join(SSD_FEATURE_EXTRACTORS)})")
     hp = _hyperparams(fe, f"{S}.feature_extractor")
     shape = (height, width, 3)
-    common = dict(depth_multiplier=fe.depth_multiplier, min_depth=fe.min_depth, pad_to_multiple=fe.pad_to_multiple,
-                  hp=hp, override_base_hyperparams=fe.override_base_feature_extractor_hyperparams)
+    options = ExtractorOptions(depth_multiplier=fe.depth_multiplier, min_depth=fe.min_depth,
+                               pad_to_multiple=fe.pad_to_multiple, hp=hp,
+                               override_base_hyperparams=fe.override_base_feature_extractor_hyperparams,
+                               use_explicit_padding=fe.use_explicit_padding, use_depthwise=fe.use_depthwise)
     if fe.type == "ssd_mobilenet_v2_fpn_keras" or fe.type in RESNET_DEPTHS:
         if not fe.HasField("fpn"):
             raise config_problem(f"{S}.feature_extractor.fpn", f"{fe.type} needs an fpn {{ min_level max_level }}")
@@ -116,24 +119,21 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
                                  f"levels {fe.fpn.min_level}..{fe.fpn.max_level}: min_level must be 2..5 and at "
                                  "most max_level")
         _check_input(fe, height, width)
-        levels = dict(fpn_min_level=fe.fpn.min_level, fpn_max_level=fe.fpn.max_level,
-                      additional_layer_depth=fe.fpn.additional_layer_depth)
+        levels = FpnLevels(fe.fpn.min_level, fe.fpn.max_level, fe.fpn.additional_layer_depth)
         if fe.type in RESNET_DEPTHS:
             if fe.use_explicit_padding or fe.use_depthwise:
                 field = "use_explicit_padding" if fe.use_explicit_padding else "use_depthwise"
                 raise config_problem(f"{S}.feature_extractor.{field}", f"{fe.type} does not take it (the OD API "
                                      "refuses it too)")
-            return SsdResNetV1FpnFeatureExtractor(shape, resnet_depth=RESNET_DEPTHS[fe.type], **common, **levels)
-        return SsdMobileNetV2FpnFeatureExtractor(shape, use_explicit_padding=fe.use_explicit_padding,
-                                                 use_depthwise=fe.use_depthwise, **common, **levels)
+            return SsdResNetV1FpnFeatureExtractor(shape, RESNET_DEPTHS[fe.type], options, levels)
+        return SsdMobileNetV2FpnFeatureExtractor(shape, options, levels)
     if fe.HasField("fpn"):
         raise config_problem(f"{S}.feature_extractor.fpn", f"{fe.type} has no FPN (use ssd_mobilenet_v2_fpn_keras)")
     _check_input(fe, height, width)
     if not 2 <= fe.num_layers <= 6:
         raise config_problem(f"{S}.feature_extractor.num_layers", f"{fe.num_layers}: ssd_mobilenet_v2_keras makes "
                              "2 to 6 feature maps")
-    return SsdMobileNetV2FeatureExtractor(shape, use_explicit_padding=fe.use_explicit_padding,
-                                          use_depthwise=fe.use_depthwise, num_layers=fe.num_layers, **common)
+    return SsdMobileNetV2FeatureExtractor(shape, options, num_layers=fe.num_layers)
 
 
 def _anchors(ssd, shapes: list[tuple[int, int]], height: int, width: int) -> tuple[np.ndarray, list[int], dict]:
@@ -196,11 +196,8 @@ def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
         clip = (bp.box_encodings_clip_range.min, bp.box_encodings_clip_range.max) \
             if bp.HasField("box_encodings_clip_range") else None
         return WeightSharedConvolutionalBoxPredictor(
-            ssd.num_classes, per_location[0], _hyperparams(bp, "box_predictor"), bp.depth,
-            bp.num_layers_before_predictor, kernel_size=bp.kernel_size,
-            class_prediction_bias_init=bp.class_prediction_bias_init, share_prediction_tower=bp.share_prediction_tower,
-            use_depthwise=bp.use_depthwise, box_code_size=bp.box_code_size, use_dropout=bp.use_dropout,
-            dropout_keep_probability=bp.dropout_keep_probability, box_encodings_clip_range=clip)
+            ssd.num_classes, per_location[0], _hyperparams(bp, "box_predictor"), bp.depth, HeadOptions.from_proto(bp),
+            share_prediction_tower=bp.share_prediction_tower, box_encodings_clip_range=clip)
     if kind == "convolutional_box_predictor":
         bp = ssd.box_predictor.convolutional_box_predictor
         if bp.use_depthwise and bp.kernel_size == 1:
@@ -209,12 +206,8 @@ def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
         if bp.min_depth > bp.max_depth:
             raise config_problem(f"{S}.box_predictor.convolutional_box_predictor.min_depth",
                                  f"{bp.min_depth} is above max_depth {bp.max_depth}")
-        return ConvolutionalBoxPredictor(
-            ssd.num_classes, per_location, _hyperparams(bp, "box_predictor"), bp.num_layers_before_predictor,
-            bp.min_depth, bp.max_depth, kernel_size=bp.kernel_size,
-            class_prediction_bias_init=bp.class_prediction_bias_init, use_depthwise=bp.use_depthwise,
-            box_code_size=bp.box_code_size, use_dropout=bp.use_dropout,
-            dropout_keep_probability=bp.dropout_keep_probability)
+        return ConvolutionalBoxPredictor(ssd.num_classes, per_location, _hyperparams(bp, "box_predictor"),
+                                         HeadOptions.from_proto(bp), bp.min_depth, bp.max_depth)
     raise config_problem(f"{S}.box_predictor", f"{kind or 'none'} is not supported (use "
                          "weight_shared_convolutional_box_predictor or convolutional_box_predictor)")
 

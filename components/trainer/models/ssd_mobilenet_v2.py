@@ -22,10 +22,10 @@ import tensorflow as tf
 import tf_keras
 
 from components.trainer.models import keras_backbones
-from components.trainer.models.feature_maps import (FpnTopDownFeatureMaps, MultiResolutionFeatureMaps, conv_block,
-                                                    depth_fn, fpn_levels_then_coarse, pad_to_multiple)
+from components.trainer.models.feature_maps import (ExtractorOptions, FpnLevels, FpnTopDownFeatureMaps,
+                                                    MultiResolutionFeatureMaps, conv_block, depth_fn,
+                                                    fpn_levels_then_coarse, pad_to_multiple)
 from components.trainer.models.keras_backbones import FixedPadding
-from components.trainer.models.hyperparams import LayerHyperparams
 
 FPN_FEATURE_BLOCKS = ("layer_4", "layer_7", "layer_14", "layer_19")   # levels 2, 3, 4, 5
 NUM_LAYERS = 19
@@ -39,28 +39,27 @@ def mobilenet_preprocess(resized_inputs: tf.Tensor) -> tf.Tensor:
 class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
     """The OD API's SSDMobileNetV2FpnKerasFeatureExtractor (see the module doc)."""
 
-    def __init__(self, input_shape, *, depth_multiplier: float, min_depth: int, pad_to_multiple: int,
-                 hp: LayerHyperparams, override_base_hyperparams: bool, use_explicit_padding: bool,
-                 use_depthwise: bool, fpn_min_level: int, fpn_max_level: int, additional_layer_depth: int,
+    def __init__(self, input_shape, options: ExtractorOptions, fpn: FpnLevels,
                  name="SSDMobileNetV2FpnKerasFeatureExtractor"):
         super().__init__(name=name)
-        self._pad_to_multiple = pad_to_multiple
-        self._fpn_min_level, self._fpn_max_level = fpn_min_level, fpn_max_level
+        o, hp = options, options.hp
+        self._pad_to_multiple = o.pad_to_multiple
+        self._fpn_min_level, self._fpn_max_level = fpn.min_level, fpn.max_level
         self.classification_backbone = keras_backbones.mobilenet_v2(
             (None, None, input_shape[-1]), keras_backbones.mobilenet_v2_fpn_outputs,
-            alpha=depth_multiplier, min_depth=min_depth, use_explicit_padding=use_explicit_padding,
-            hyperparams=hp if override_base_hyperparams else None)
-        depth = depth_fn(depth_multiplier, min_depth)(additional_layer_depth)
-        self._base_fpn_max_level = min(fpn_max_level, 5)
-        self._num_levels = self._base_fpn_max_level + 1 - fpn_min_level
+            alpha=o.depth_multiplier, min_depth=o.min_depth, use_explicit_padding=o.use_explicit_padding,
+            hyperparams=hp if o.override_base_hyperparams else None)
+        depth = depth_fn(o.depth_multiplier, o.min_depth)(fpn.additional_layer_depth)
+        self._base_fpn_max_level = min(fpn.max_level, 5)
+        self._num_levels = self._base_fpn_max_level + 1 - fpn.min_level
         self._fpn_features_generator = FpnTopDownFeatureMaps(
-            num_levels=self._num_levels, depth=depth, hp=hp, use_depthwise=use_depthwise,
-            use_explicit_padding=use_explicit_padding, name="FeatureMaps")
-        padding = "VALID" if use_explicit_padding else "SAME"
+            num_levels=self._num_levels, depth=depth, hp=hp, use_depthwise=o.use_depthwise,
+            use_explicit_padding=o.use_explicit_padding, name="FeatureMaps")
+        padding = "VALID" if o.use_explicit_padding else "SAME"
         self._coarse_feature_layers = []
-        for i in range(self._base_fpn_max_level + 1, fpn_max_level + 1):
-            layers = [FixedPadding(3, name="fixed_padding")] if use_explicit_padding else []
-            layers += conv_block(use_depthwise, 3, padding, 2,
+        for i in range(self._base_fpn_max_level + 1, fpn.max_level + 1):
+            layers = [FixedPadding(3, name="fixed_padding")] if o.use_explicit_padding else []
+            layers += conv_block(o.use_depthwise, 3, padding, 2,
                                  f"bottom_up_Conv2d_{i - self._base_fpn_max_level + NUM_LAYERS}", hp, depth)
             self._coarse_feature_layers.append(layers)
 
@@ -79,19 +78,19 @@ class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
 class SsdMobileNetV2FeatureExtractor(tf_keras.Model):
     """The OD API's SSDMobileNetV2KerasFeatureExtractor (see the module doc)."""
 
-    def __init__(self, input_shape, *, depth_multiplier: float, min_depth: int, pad_to_multiple: int,
-                 hp: LayerHyperparams, override_base_hyperparams: bool, use_explicit_padding: bool,
-                 use_depthwise: bool, num_layers: int = 6, name="SSDMobileNetV2KerasFeatureExtractor"):
+    def __init__(self, input_shape, options: ExtractorOptions, num_layers: int = 6,
+                 name="SSDMobileNetV2KerasFeatureExtractor"):
         super().__init__(name=name)
-        self._pad_to_multiple = pad_to_multiple
+        o = options
+        self._pad_to_multiple = o.pad_to_multiple
         self.classification_backbone = keras_backbones.mobilenet_v2(
-            (None, None, input_shape[-1]), ("block_13_expand_relu", "out_relu"), alpha=depth_multiplier,
-            min_depth=min_depth, use_explicit_padding=use_explicit_padding,
-            hyperparams=hp if override_base_hyperparams else None)
+            (None, None, input_shape[-1]), ("block_13_expand_relu", "out_relu"), alpha=o.depth_multiplier,
+            min_depth=o.min_depth, use_explicit_padding=o.use_explicit_padding,
+            hyperparams=o.hp if o.override_base_hyperparams else None)
         self.feature_map_generator = MultiResolutionFeatureMaps(
             from_layer=["layer_15/expansion_output", "layer_19", "", "", "", ""][:num_layers],
-            layer_depth=[-1, -1, 512, 256, 256, 128][:num_layers], depth=depth_fn(depth_multiplier, min_depth),
-            hp=hp, use_depthwise=use_depthwise, use_explicit_padding=use_explicit_padding, name="FeatureMaps")
+            layer_depth=[-1, -1, 512, 256, 256, 128][:num_layers], depth=depth_fn(o.depth_multiplier, o.min_depth),
+            hp=o.hp, use_depthwise=o.use_depthwise, use_explicit_padding=o.use_explicit_padding, name="FeatureMaps")
 
     preprocess = staticmethod(mobilenet_preprocess)
 

@@ -14,9 +14,8 @@ import tensorflow as tf
 import tf_keras
 
 from components.trainer.models import keras_backbones
-from components.trainer.models.feature_maps import (FpnTopDownFeatureMaps, depth_fn, fpn_levels_then_coarse,
-                                                    pad_to_multiple)
-from components.trainer.models.hyperparams import LayerHyperparams
+from components.trainer.models.feature_maps import (ExtractorOptions, FpnLevels, FpnTopDownFeatureMaps, depth_fn,
+                                                    fpn_levels_then_coarse, pad_to_multiple)
 
 VGG_MEANS = (123.68, 116.779, 103.939)
 DEPTHS = {"ssd_resnet50_v1_fpn_keras": 50, "ssd_resnet101_v1_fpn_keras": 101, "ssd_resnet152_v1_fpn_keras": 152}
@@ -31,22 +30,21 @@ def resnet_preprocess(resized_inputs: tf.Tensor) -> tf.Tensor:
 class SsdResNetV1FpnFeatureExtractor(tf_keras.Model):
     """The OD API's SSDResNetV1FpnKerasFeatureExtractor (see the module doc)."""
 
-    def __init__(self, input_shape, *, resnet_depth: int, depth_multiplier: float, min_depth: int,
-                 pad_to_multiple: int, hp: LayerHyperparams, override_base_hyperparams: bool,
-                 fpn_min_level: int, fpn_max_level: int, additional_layer_depth: int, name=None):
+    def __init__(self, input_shape, resnet_depth: int, options: ExtractorOptions, fpn: FpnLevels, name=None):
         super().__init__(name=name or f"ResNet{resnet_depth}V1_FPN")
-        self._pad_to_multiple = pad_to_multiple
-        self._fpn_min_level = fpn_min_level
+        o, hp = options, options.hp
+        self._pad_to_multiple = o.pad_to_multiple
+        self._fpn_min_level = fpn.min_level
         self.classification_backbone = keras_backbones.resnet_v1(
-            resnet_depth, (None, None, input_shape[-1]), depth_multiplier=depth_multiplier, min_depth=min_depth,
-            hyperparams=hp if override_base_hyperparams else None)
-        depth = depth_fn(depth_multiplier, min_depth)(additional_layer_depth)
-        self._base_fpn_max_level = min(fpn_max_level, 5)
-        self._num_levels = self._base_fpn_max_level + 1 - fpn_min_level
+            resnet_depth, (None, None, input_shape[-1]), depth_multiplier=o.depth_multiplier, min_depth=o.min_depth,
+            hyperparams=hp if o.override_base_hyperparams else None)
+        depth = depth_fn(o.depth_multiplier, o.min_depth)(fpn.additional_layer_depth)
+        self._base_fpn_max_level = min(fpn.max_level, 5)
+        self._num_levels = self._base_fpn_max_level + 1 - fpn.min_level
         self._fpn_features_generator = FpnTopDownFeatureMaps(num_levels=self._num_levels, depth=depth, hp=hp,
                                                              name="FeatureMaps")
         self._coarse_feature_layers = []
-        for i in range(self._base_fpn_max_level, fpn_max_level):
+        for i in range(self._base_fpn_max_level, fpn.max_level):
             name = f"bottom_up_block{i}"
             self._coarse_feature_layers.append([
                 tf_keras.layers.Conv2D(depth, [3, 3], padding="SAME", strides=2, name=name + "_conv", **hp.params()),
