@@ -20,10 +20,9 @@ API's Faster R-CNN (`models/faster_rcnn_od.py`) is too: its zoo checkpoint's
 `model/_feature_extractor_for_box_classifier_features/...` (conv5),
 `model/_first_stage_box_predictor*/...` (rpn_head) and
 `model/_mask_rcnn_box_predictor/...` (detection_head_class,
-detection_head_box: class-dependent) match by name. Faster
-R-CNN (Model Garden) also takes `tf.train.Checkpoint(**model.checkpoint_items)`
-(`backbone/...`). Every path of a variable is tried, since a layer reachable
-twice (the OD API's tower convs) is saved under one of them.
+detection_head_box: class-dependent) match by name. Every path of a variable
+is tried, since a layer reachable twice (the OD API's tower convs) is saved
+under one of them.
 
 Nothing is assigned until everything has been checked. A checkpoint is refused
 (ProblemsError, nothing changed) when a variable is missing or has another
@@ -166,7 +165,22 @@ def config_beside(prefix: str) -> str | None:
 
 
 def all_variable_paths(model: tf.Module) -> list[tuple[tf.Variable, list[str]]]:
-    """Each variable of `model` with every object path that reaches it (without the `model/` root)."""
+    """Each variable of `model` with every object path that reaches it (without the `model/` root).
+
+    A Faster R-CNN's whole ResNet (`classification_backbone`: both halves share its layers) is not
+    tracked, so its variables get its paths too, under `_feature_extractor/classification_backbone/`
+    as an SSD's: that is where the OD API restores a classification checkpoint into.
+    """
+    paths = _object_paths(model)
+    backbone = getattr(model, "classification_backbone", None)
+    if isinstance(backbone, tf.Module) and not any(p.startswith(_BACKBONE) for _, ps in paths for p in ps):
+        aliases = {id(v): _BACKBONE + p[0] for v, p in _object_paths(backbone) if p}
+        paths = [(v, p + [aliases[id(v)]] if id(v) in aliases and aliases[id(v)] not in p else p)
+                 for v, p in paths]
+    return paths
+
+
+def _object_paths(model: tf.Module) -> list[tuple[tf.Variable, list[str]]]:
     root = tf.train.Checkpoint(model=model)
     view = graph_view.ObjectGraphView(root)
     wanted = {id(v): v for v in model.variables}
@@ -194,8 +208,6 @@ def module_of(path: str) -> str:
     """Report module of an object path: backbone, feature_maps, head_class, head_box_tower, rpn_head, ..."""
     parts = path.split("/")
     if parts[0] == "model":
-        parts = parts[1:]
-    if parts[0] == "_config_dict" and len(parts) > 1:  # Model Garden keeps its parts in a dict too
         parts = parts[1:]
     if parts[0] == "feature_extractor":                 # a classification checkpoint
         return "backbone"
@@ -242,10 +254,7 @@ def _checkpoint_key(path: str, layout: str) -> str | None:
     """The checkpoint key of an object path in a layout (None when that layout cannot hold it)."""
     if layout == "model":
         return f"model/{path}{_SUFFIX}"
-    if layout == "classification":
-        return f"feature_extractor/{path[len(_BACKBONE):]}{_SUFFIX}" if path.startswith(_BACKBONE) else None
-    parts = path.split("/")
-    return "/".join([parts[0].lstrip("_")] + parts[1:]) + _SUFFIX
+    return f"feature_extractor/{path[len(_BACKBONE):]}{_SUFFIX}" if path.startswith(_BACKBONE) else None
 
 
 def _examples(items: list[str]) -> str:
@@ -320,7 +329,7 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
     def hits(layout: str) -> int:
         return sum(1 for _, paths in variables if (k := key_for(paths, layout)) and k in shapes)
 
-    layout = max(("model", "classification", "items"), key=hits)
+    layout = max(("model", "classification"), key=hits)
     if hits(layout) == 0:
         raise _no_match(prefix, model, keys)
     if layout == "classification" and not classification:
@@ -332,7 +341,7 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
     checks = []
     for var, paths in variables:
         module = module_of(paths[0]) if paths else "unknown"
-        if classification and module != "backbone":
+        if classification and not any(p.startswith(_BACKBONE) for p in paths):
             report.reinitialized.append({"variable": paths[0] if paths else var.name, "module": module,
                                          "reason": "not restored by type classification"})
             continue
@@ -363,8 +372,8 @@ def restore(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detec
         if key in used:
             continue
         name = key[: -len(_SUFFIX)]
-        module = module_of(name) if layout != "items" else name.split("/")[0]
-        if (layout == "model" and not name.startswith("model/")) or (layout == "items" and module == "save_counter"):
+        module = module_of(name)
+        if layout == "model" and not name.startswith("model/"):
             reason = "training state (optimizer, step counters), not model weights"
         elif classification:
             reason = ("not restored by type classification" if module != "backbone" or layout == "model"

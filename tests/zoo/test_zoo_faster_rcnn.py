@@ -153,3 +153,26 @@ def test_fine_tuning_settings_are_not_network_differences_but_crop_and_rpn_depth
     assert network_settings.differences(zoo, tuned) == [
         "model.faster_rcnn.first_stage_box_predictor_depth: the checkpoint's config has 512, this config 256",
         "model.faster_rcnn.initial_crop_size: the checkpoint's config has 14, this config 7"]
+
+
+def test_classification_restore_takes_the_whole_resnet_from_a_classification_checkpoint():
+    """The OD API restores `feature_extractor` = the whole ResNet: conv1-4 and the conv5 the second stage runs."""
+    name = "faster_rcnn_resnet50_v1_256"
+    config = zoo_config(name, num_classes=3)
+    bundle = factory.build_detector(config.proto)
+    report = restore.restore(bundle.model, str(fixture(name) / "classification"), "classification",
+                             pipeline_proto=config.proto)
+    assert report.layout == "classification"
+    assert report.restored == {"backbone": 215, "box_classifier_features": 50}
+    assert report.reinitialized_by_module() == {"rpn_head": 6, "detection_head_class": 2, "detection_head_box": 2}
+    assert report.unused_by_module() == {"save_counter": 1}
+    # The classification checkpoint holds the detection fixture's own ResNet: the same numbers come out.
+    ref = reference(name)
+    features = bundle.model.first_stage_outputs(ref["preprocessed"], training=False)["rpn_features_to_crop"]
+    assert_close(features, ref["feature_map_0"], "conv4 features after a classification restore")
+    reader = tf.train.load_checkpoint(str(fixture(name) / "checkpoint" / "ckpt-0"))
+    conv5 = {path: var for path, var in restore.variable_paths(bundle.model).items()
+             if path.startswith("_feature_extractor_for_box_classifier_features/")}
+    assert len(conv5) == 50
+    for path, var in conv5.items():
+        np.testing.assert_array_equal(var.numpy(), reader.get_tensor(f"model/{path}/.ATTRIBUTES/VARIABLE_VALUE"))
