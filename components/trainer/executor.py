@@ -34,7 +34,7 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
+        from components.trainer import train_result  # pylint: disable=import-outside-toplevel
         logging.getLogger("detflow").setLevel(logging.INFO)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_run_uri = artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY])
@@ -58,7 +58,7 @@ class Executor(base_executor.BaseExecutor):
                 result["export_dir"], os.path.join(model.uri, TFLITE_DIR), modes, train_files,
                 int(exec_properties.get(TFLITE_REPRESENTATIVE_SIZE_KEY)
                     or tflite_export.DEFAULT_REPRESENTATIVE_SIZE))
-        train_loop.write_result(result, model.uri)
+        train_result.write_result(result, model.uri)
         record_on_artifact(model, result)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import logging
 import math
 import os
@@ -26,60 +25,16 @@ from typing import Any, Callable, NamedTuple
 import tensorflow as tf
 import tf_keras
 
-from components.names import TRAIN_RESULT_FILE
 from components.trainer import augmentations, inputs, optimizers, tasks
 from components.trainer.models import factory
 from components.trainer.models.spec import config_problem
 from components.trainer import fine_tune as fine_tune_lib
 from components.trainer import strategy as strategy_lib
+from components.trainer.train_result import TrainResult
 from components.trainer.train_settings import TrainJob, TrainSettings
 from schemas.problems import Problem, ProblemsError
 
 log = logging.getLogger("detflow.train")
-
-
-@dataclasses.dataclass
-class TrainResult:
-    """What a training run did; `to_dict()` is what gets recorded."""
-
-    model_dir: str
-    export_dir: str | None
-    checkpoint: str
-    start_step: int
-    steps: int
-    batch_size: int
-    final_loss: float
-    final_cls_loss: float
-    final_box_loss: float
-    first_loss: float | None
-    images_per_sec: float
-    steps_per_sec: float
-    seconds: float
-    boxes_dropped: int
-    boxes_unknown_class: int
-    max_number_of_boxes: int
-    num_trainable_variables: int
-    num_fixed_variables: int
-    moving_average_exported: bool
-    restore_report: dict | None
-    export_checkpoint: str | None = None
-    eval_loss: float | None = None
-    strategy: str = ""
-    num_replicas: int = 1
-    meta_architecture: str = "ssd"
-    final_losses: dict[str, float] = dataclasses.field(default_factory=dict)   # total and each part
-    first_losses: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    @property
-    def resumed(self) -> bool:
-        """True when this run continued from a checkpoint of an earlier, interrupted run."""
-        return self.start_step > 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
-        d = dataclasses.asdict(self)
-        d["resumed"] = self.resumed
-        return d
 
 
 def _proto(pipeline_config):
@@ -130,7 +85,7 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
     defaults to `strategy.build_strategy("auto")`; `on_log` receives each
     progress line (default: the `detflow.train` logger). Raises ProblemsError
     for a config or checkpoint that does not fit; ValueError for missing inputs.
-    The result is returned, not written: `write_result` records it.
+    The result is returned, not written: `train_result.write_result` records it.
 
     The phases: set-up, restore, data, loop, evaluate, export.
     """
@@ -156,14 +111,6 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
                         job.export_dir or os.path.join(job.model_dir, "export"), loop.step)
                 if job.export else _Exported(None, False, None))
     return _result(run, options, loop, report, start_step, eval_loss, exported)
-
-
-def write_result(result: TrainResult | dict, folder: str) -> str:
-    """Writes `result` as folder/train_result.json (any file system); returns the path."""
-    path = os.path.join(folder, TRAIN_RESULT_FILE)
-    with tf.io.gfile.GFile(path, "w") as f:
-        json.dump(result if isinstance(result, dict) else result.to_dict(), f, indent=1)
-    return path
 
 
 @dataclasses.dataclass

@@ -85,12 +85,13 @@ def train(args) -> int:
 
 def _train_locked(args, config, train_files, eval_files, label_map, train_loop) -> int:
     try:
+        from components.trainer import train_result  # pylint: disable=import-outside-toplevel
         from components.trainer.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False)))
-        train_loop.write_result(result, args.model_dir)
+        train_result.write_result(result, args.model_dir)
     except ProblemsError as error:
         print_problems(error.problems)
         return 1

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import train_loop
+from components.trainer import train_loop, train_result
 from components.trainer.train_settings import TrainJob
 from schemas.problems import ProblemsError
 from tests.trainer import records
@@ -37,7 +37,7 @@ def test_loss_falls_and_everything_is_written(scratch_run):
     assert r.checkpoint.endswith("ckpt-12")
     assert tf.io.gfile.glob(os.path.join(r.model_dir, "train", "events.out.tfevents.*"))
     assert tf.saved_model.contains_saved_model(r.export_dir)
-    recorded = json.load(open(train_loop.write_result(r, r.model_dir)))   # JSON-ready, as `detflow train` writes it
+    recorded = json.load(open(train_result.write_result(r, r.model_dir)))   # JSON-ready, as `detflow train` writes it
     assert recorded == json.loads(json.dumps(r.to_dict()))
     assert recorded["steps"] == 12 and recorded["boxes_dropped"] == r.boxes_dropped
 
