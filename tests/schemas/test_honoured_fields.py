@@ -152,6 +152,19 @@ def readers_fingerprint(proto) -> str:
     return _digest(train_settings.inputs_from_config(proto))
 
 
+@functools.lru_cache(maxsize=None)
+def _fingerprint(effect: str, serialized: bytes, base: str) -> str:
+    """The `effect` fingerprint of a config, once per config and worker: most probes share their base's."""
+    proto = pipeline_pb2.TrainEvalPipelineConfig.FromString(serialized)
+    if effect == "network":
+        return network_fingerprint(proto)
+    if effect == "training":
+        return training_fingerprint(proto)
+    if effect == "freeze":
+        return freeze_fingerprint(proto, base)
+    return readers_fingerprint(proto)
+
+
 def _errors(proto) -> list[str]:
     return [f"{f.path}: {f.message}" for f in field_support.classify(proto) if f.is_error]
 
@@ -180,12 +193,6 @@ def test_changing_an_honoured_field_changes_what_detflow_does(key):
         assert errors and any(key.split(".")[-1] in e for e in errors), (key, errors)
         return
     assert _errors(changed) == [], f"{key}: changed config refused: {_errors(changed)}"
-    if probe.effect == "network":
-        before, after = network_fingerprint(base), network_fingerprint(changed)
-    elif probe.effect == "training":
-        before, after = training_fingerprint(base), training_fingerprint(changed)
-    elif probe.effect == "freeze":
-        before, after = freeze_fingerprint(base, probe.base), freeze_fingerprint(changed, probe.base)
-    else:
-        before, after = readers_fingerprint(base), readers_fingerprint(changed)
+    before, after = (_fingerprint(probe.effect, proto.SerializeToString(deterministic=True), probe.base)
+                     for proto in (base, changed))
     assert before != after, f"{key}: changing it changed nothing detflow builds or trains ({probe.effect})"
