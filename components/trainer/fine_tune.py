@@ -3,7 +3,8 @@
 `fine_tune` restores the config's fine_tune_checkpoint per its type (restore.py)
 and keeps the report in model_dir (RESTORE_REPORT) for later resumes, with a
 note when the class head comes from other classes (`class_head_note`);
-`resume` restores an interrupted run's checkpoint, refusing another network's.
+`keep_config` keeps a fresh run's pipeline.config in model_dir; `resume`
+restores an interrupted run's checkpoint, refusing another network's.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from components.trainer import restore as restore_lib
+from components.names import PIPELINE_CONFIG_FILE
+from components.trainer import network_settings, restore as restore_lib
 from schemas.problems import Problem, ProblemsError
 
 RESTORE_REPORT = "restore_report.json"
@@ -68,8 +70,28 @@ def fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: st
     return report
 
 
-def resume(ckpt: tf.train.Checkpoint, prefix: str, model_dir: str) -> None:
-    """Restores an interrupted run's checkpoint; refuses one whose network is not this config's."""
+def keep_config(model_dir: str, config_text: str) -> None:
+    """Writes the config a fresh run trains with as model_dir/pipeline.config, for resumes and later restores."""
+    with tf.io.gfile.GFile(os.path.join(model_dir, PIPELINE_CONFIG_FILE), "w") as f:
+        f.write(config_text)
+
+
+def resume(ckpt: tf.train.Checkpoint, prefix: str, model_dir: str, proto=None) -> None:
+    """Restores an interrupted run's checkpoint; refuses one whose network is not this config's.
+
+    The variables must match, and where the run kept its config (`keep_config`) its network settings
+    must equal `proto`'s: other anchors or another box coder fit the same variables but compute
+    another function.
+    """
+    kept = os.path.join(model_dir, PIPELINE_CONFIG_FILE)
+    if proto is not None and tf.io.gfile.exists(kept):
+        theirs = network_settings.read_config(kept)
+        diffs = (network_settings.differences(theirs, proto) if theirs is not None
+                 else [f"{kept} does not parse"])
+        if diffs:
+            raise ProblemsError([Problem(model_dir, f"holds a run of another network than this pipeline.config "
+                                         f"builds ({kept} differs in its network settings); resume it with its own "
+                                         "config, or train into a new --model-dir:\n  " + "\n  ".join(diffs))])
     status = ckpt.restore(prefix)
     try:
         status.assert_existing_objects_matched()

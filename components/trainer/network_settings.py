@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import tensorflow as tf
 from google.protobuf import text_format
 
 from schemas.protos import pipeline_pb2
@@ -98,8 +99,8 @@ def read_config(path: str):
     """A TrainEvalPipelineConfig from a file, or None if it does not parse (fields detflow lacks are skipped)."""
     config = pipeline_pb2.TrainEvalPipelineConfig()
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            text_format.Parse(f.read(), config, allow_unknown_field=True)
-    except (OSError, UnicodeDecodeError, text_format.ParseError):
+        with tf.io.gfile.GFile(path, "rb") as f:
+            text_format.Parse(f.read().decode("utf-8-sig"), config, allow_unknown_field=True)
+    except (OSError, tf.errors.OpError, UnicodeDecodeError, text_format.ParseError):
         return None
     return config

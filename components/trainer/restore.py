@@ -154,11 +154,11 @@ def find_checkpoint(path: str) -> str:
 
 
 def config_beside(prefix: str) -> str | None:
-    """The pipeline.config that came with a checkpoint: in a zoo folder, an export's assets/ or beside it."""
+    """The pipeline.config that came with a checkpoint: beside it (a model dir), in a zoo folder or an export's assets/."""
     directory = os.path.dirname(prefix)
     home = os.path.dirname(directory)
-    for candidate in (os.path.join(home, "pipeline.config"), os.path.join(home, "assets", "pipeline.config"),
-                      os.path.join(directory, "pipeline.config")):
+    for candidate in (os.path.join(directory, "pipeline.config"), os.path.join(home, "pipeline.config"),
+                      os.path.join(home, "assets", "pipeline.config")):
         if tf.io.gfile.exists(candidate):
             return candidate
     return None

@@ -178,10 +178,11 @@ def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, say) -> _Ru
 def _restore(run: _Run, label_map_path: str | None) -> tuple[dict | None, int]:
     """Restore: resume from model_dir's last checkpoint, else the fine-tune checkpoint; (report, start step)."""
     if run.manager.latest_checkpoint:
-        fine_tune_lib.resume(run.checkpoint, run.manager.latest_checkpoint, run.model_dir)
+        fine_tune_lib.resume(run.checkpoint, run.manager.latest_checkpoint, run.model_dir, run.proto)
         report = fine_tune_lib.previous_restore_report(run.model_dir)
         run.say(f"resuming from {run.manager.latest_checkpoint} at step {int(run.optimizer.iterations.numpy())}")
     else:
+        fine_tune_lib.keep_config(run.model_dir, _config_text(run.proto))
         report = fine_tune_lib.fine_tune(run.bundle.model, run.model_dir, run.settings.checkpoint,
                                          run.settings.checkpoint_type, run.say, label_map_path, run.proto)
     start_step = int(run.optimizer.iterations.numpy())  # .numpy(): int() refuses a MirroredVariable
