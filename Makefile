@@ -61,7 +61,7 @@ demo: env
 	$(VENV)/bin/detflow demo --workdir $(WORKDIR) --tflite none,int8
 
 test: env oracle edge
-	$(PY) -m pytest -q -n 2 --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-fast: env
 	$(PY) -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
