@@ -44,6 +44,7 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # object paths as checkpoints name them
 
+from components.names import PIPELINE_CONFIG_FILE
 from components.trainer import network_settings
 from schemas.checkpoint_paths import CHECKPOINT_FOLDERS
 from schemas.problems import ProblemsError, problem
@@ -157,8 +158,8 @@ def config_beside(prefix: str) -> str | None:
     """The pipeline.config that came with a checkpoint: beside it (a model dir), in a zoo folder or an export's assets/."""
     directory = os.path.dirname(prefix)
     home = os.path.dirname(directory)
-    for candidate in (os.path.join(directory, "pipeline.config"), os.path.join(home, "pipeline.config"),
-                      os.path.join(home, "assets", "pipeline.config")):
+    for candidate in (os.path.join(directory, PIPELINE_CONFIG_FILE), os.path.join(home, PIPELINE_CONFIG_FILE),
+                      os.path.join(home, "assets", PIPELINE_CONFIG_FILE)):
         if tf.io.gfile.exists(candidate):
             return candidate
     return None

@@ -185,7 +185,7 @@ NETWORK_PROBES: dict[str, Probe] = {
     **{f"model.faster_rcnn.{k}": Probe(merge(frcnn(f"{k}: {v}")), N, base="frcnn") for k, v in (
         ("first_stage_box_predictor_depth", "64"), ("first_stage_minibatch_size", "16"),
         ("first_stage_positive_balance_fraction", "0.1"), ("first_stage_nms_score_threshold", "0.5"),
-        ("first_stage_nms_iou_threshold", "0.3"), ("first_stage_max_proposals", "10"),
+        ("first_stage_nms_iou_threshold", "0.1"), ("first_stage_max_proposals", "10"),
         ("first_stage_localization_loss_weight", "5.0"), ("first_stage_objectness_loss_weight", "5.0"),
         ("initial_crop_size", "8"), ("maxpool_stride", "1"), ("second_stage_batch_size", "8"),
         ("second_stage_localization_loss_weight", "5.0"),

@@ -95,7 +95,9 @@ def _frcnn_text() -> str:
     text = (pathlib.Path(__file__).resolve().parents[1] / "data" / "configs" /
             "faster_rcnn_resnet50_v1_640x640.config").read_text()
     return (text.replace("min_dimension: 640", "min_dimension: 48").replace("max_dimension: 640", "max_dimension: 64")
-            .replace("num_classes: 90", "num_classes: 3"))
+            .replace("num_classes: 90", "num_classes: 3")
+            # 30 proposals rather than 300: the second stage runs conv5 on each one's crop.
+            .replace("first_stage_max_proposals: 300", "first_stage_max_proposals: 30"))
 
 
 BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "frcnn": _frcnn_text}
