@@ -71,9 +71,15 @@ def fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: st
 
 
 def keep_config(model_dir: str, config_text: str) -> None:
-    """Writes the config a fresh run trains with as model_dir/pipeline.config, for resumes and later restores."""
-    with tf.io.gfile.GFile(os.path.join(model_dir, PIPELINE_CONFIG_FILE), "w") as f:
-        f.write(config_text)
+    """Writes the config a fresh run trains with as model_dir/pipeline.config, for resumes and later restores.
+
+    A pipeline.config already there is left as it is: in the OD API's usual layout it is the user's own
+    config, trained with `--model_dir` set to its folder.
+    """
+    path = os.path.join(model_dir, PIPELINE_CONFIG_FILE)
+    if not tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(config_text)
 
 
 def resume(ckpt: tf.train.Checkpoint, prefix: str, model_dir: str, proto=None) -> None:

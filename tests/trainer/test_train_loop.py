@@ -115,6 +115,17 @@ def test_resuming_with_another_network_whose_variables_fit_is_refused(data, scra
     assert tf.train.latest_checkpoint(scratch_run.model_dir).endswith("ckpt-12")   # nothing trained
 
 
+def test_a_config_kept_in_its_own_model_dir_is_not_rewritten(data, tmp_path):
+    """The OD API's layout: models/my_ssd/pipeline.config trained with the model dir models/my_ssd."""
+    _, pattern = data
+    config = records.tiny_config(str(tmp_path), pattern, num_steps=2)
+    path = tmp_path / "pipeline.config"
+    text = "# my notes\n" + path.read_text()
+    path.write_text(text)
+    train_loop.train(config, TrainJob(pattern, None, str(tmp_path), export=False))
+    assert path.read_text() == text
+
+
 def test_a_model_dir_holding_another_networks_checkpoint_is_refused(data, tmp_path):
     """A detflow 0.1 model dir, or one trained from another config: resuming would match nothing."""
     root, pattern = data
