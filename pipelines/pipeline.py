@@ -85,7 +85,8 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     input_base, pattern, images = example_gen_inputs(data)
     example_gen = with_code_version(ImageExampleGen(
         input_base=input_base, annotation_format=data.format, annotations=pattern, images_dir=images,
-        label_map_path=label_map_file, eval_percent=data.eval_percent, strict=data.strict),
+        label_map_path=label_map_file, eval_percent=data.eval_percent, strict=data.strict,
+        compression=data.compression),
         versions["example_gen"])
     examples = example_gen.outputs["examples"]
     nodes["ImageExampleGen"] = example_gen

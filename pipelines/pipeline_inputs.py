@@ -31,6 +31,8 @@ class DataSource:
     # What the LabelMapValidator lets through before training (configs.MAX_DROPPED_BOX_SHARE).
     max_dropped_box_share: float = configs.MAX_DROPPED_BOX_SHARE
     allow_empty_classes: bool = configs.ALLOW_EMPTY_CLASSES
+    # TFRecord compression of the ExampleGen's output (schemas.example_format.COMPRESSIONS).
+    compression: str = "gzip"
 
 
 def content_hash(path: str | os.PathLike) -> str:

@@ -15,13 +15,22 @@ import os
 CHECKPOINT_FOLDERS = ("", "checkpoint", "Format-Serving/checkpoint", "Format-Serving")
 
 
+# Keras weight / model files a `classification` start may name (components/trainer/keras_weights.py).
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
+def is_keras_file(path: str) -> bool:
+    """True when `path` names a Keras weights or model file (by its suffix)."""
+    return str(path).lower().endswith(KERAS_SUFFIXES)
+
+
 def _holds_checkpoint(folder: str) -> bool:
     state = os.path.join(folder, "checkpoint")
     return os.path.isfile(state) or bool(glob.glob(os.path.join(glob.escape(folder), "*.index")))
 
 
 def _is_checkpoint(path: str) -> bool:
-    if os.path.isfile(path + ".index"):
+    if os.path.isfile(path + ".index") or (is_keras_file(path) and os.path.isfile(path)):
         return True
     return os.path.isdir(path) and any(_holds_checkpoint(os.path.join(path, sub) if sub else path)
                                        for sub in CHECKPOINT_FOLDERS)
@@ -36,7 +45,7 @@ def candidates(path: str, config_path: str) -> list[str]:
 
 
 def checkpoint_exists(path: str, config_path: str) -> bool:
-    """True if `path` is a checkpoint prefix (PREFIX.index exists) or a folder holding a checkpoint.
+    """True if `path` is a checkpoint prefix (PREFIX.index exists), a Keras file or a folder holding a checkpoint.
 
     A folder holds one when it, or one of its `CHECKPOINT_FOLDERS`, has a
     `checkpoint` state file or a *.index file. A relative path is looked for

@@ -79,7 +79,7 @@ def _policy_errors(label_map: LabelMap, counts: Counts, conversion: dict | None,
 
 
 def count_classes(files_by_split: dict[str, list[str]]) -> tuple[Counts, dict[str, int]]:
-    """(boxes per class name per split, images per split) of gzipped TFRecord files."""
+    """(boxes per class name per split, images per split) of TFRecord files (gzipped when named .gz)."""
     import tensorflow as tf
 
     spec = {example_format.CLASS_TEXT: tf.io.VarLenFeature(tf.string)}
@@ -89,7 +89,7 @@ def count_classes(files_by_split: dict[str, list[str]]) -> tuple[Counts, dict[st
         counter: collections.Counter = collections.Counter()
         n_images = 0
         if files:
-            dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP").batch(_BATCH)
+            dataset = example_format.records_dataset(sorted(files)).batch(_BATCH)
             for batch in dataset:
                 parsed = tf.io.parse_example(batch, spec)
                 n_images += int(tf.shape(batch)[0])

@@ -19,9 +19,10 @@ import tensorflow as tf
 
 from components.evaluator.coco_metrics import CocoAccumulator, Detections, GroundTruth
 from components.names import LABEL_MAP_FILE
-from components.trainer import export as export_lib, tf_example
+from components.trainer import export as export_lib, model_runner, tf_example
+from components.trainer.model_runner import DETECTION_KEYS
+from schemas import example_format
 
-DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
 
 
 def find_label_map(export_dir: str, label_map_dir: Optional[str] = None) -> str:
@@ -69,8 +70,7 @@ def _decode(serialized):
 
 def examples_dataset(files: Sequence[str], batch_size: int) -> tf.data.Dataset:
     """Decoded eval examples, batched by image size (no padding of images)."""
-    compression = "GZIP" if all(f.endswith(".gz") for f in files) else ""
-    ds = tf.data.TFRecordDataset(list(files), compression_type=compression)
+    ds = example_format.records_dataset(files)
     ds = ds.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
     if batch_size <= 1:
         ds = ds.batch(1)
@@ -86,56 +86,9 @@ def examples_dataset(files: Sequence[str], batch_size: int) -> tf.data.Dataset:
     return ds.prefetch(2)
 
 
-@dataclasses.dataclass
-class Detector:
-    """A loaded serving signature and the batch size it accepts."""
-
-    fn: object
-    input_name: str
-    input_dtype: tf.DType
-    max_batch: Optional[int]
-
-    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Detections for a uint8 [B,H,W,3] batch, split to fit the signature's batch size."""
-        step = self.max_batch or len(images)
-        parts = []
-        for start in range(0, len(images), step):
-            chunk = tf.cast(images[start:start + step], self.input_dtype)
-            out = self.fn(**{self.input_name: chunk})
-            parts.append({k: out[k].numpy() for k in DETECTION_KEYS})
-        return {k: np.concatenate([p[k] for p in parts]) for k in DETECTION_KEYS}
-
-
-class TfliteDetector:
-    """A .tflite detector (`tflite_export.TfliteRunner`) called like `Detector`: one image per interpreter call."""
-
-    def __init__(self, path: str):
-        from components.trainer.tflite_export import TfliteRunner
-
-        self._runner = TfliteRunner(path)
-
-    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """Detections for a uint8 [B,H,W,3] batch, in `serving_default`'s layout."""
-        parts = [self._runner(image) for image in images]
-        return {k: np.concatenate([np.asarray(p[k]) for p in parts]) for k in DETECTION_KEYS}
-
-
-def load_detector(export_dir: str):
-    """Loads `serving_default` of an OD API-style SavedModel export, or a `.tflite` file."""
-    if export_dir.endswith(".tflite"):
-        return TfliteDetector(export_dir)
-    loaded = tf.saved_model.load(export_dir)
-    fn = loaded.signatures["serving_default"]
-    inputs = fn.structured_input_signature[1]
-    name = "input_tensor" if "input_tensor" in inputs else next(iter(inputs))
-    spec = inputs[name]
-    missing = [k for k in DETECTION_KEYS if k not in fn.structured_outputs]
-    if missing:
-        raise ValueError(f"{export_dir}: serving_default lacks output(s) {missing}")
-    batch = spec.shape[0] if spec.shape.rank else None
-    detector = Detector(fn, name, spec.dtype, batch)
-    detector._keepalive = loaded  # the signature needs its SavedModel object alive
-    return detector
+def load_detector(path: str):
+    """The detector at `path`: any model `model_runner.load_model` reads (SavedModel exports, TFLite files)."""
+    return model_runner.load_model(path)
 
 
 @dataclasses.dataclass
@@ -151,13 +104,16 @@ class DrawnImage:
 
 def evaluate_exports(files: Sequence[str], exports: Mapping[str, str], categories: Mapping[int, str],
                      batch_size: int = 8, keep_images: int = 0,
-                     drawn_model: Optional[str] = None) -> tuple[dict[str, CocoAccumulator], list[DrawnImage]]:
-    """Runs every export in `exports` ({name: SavedModel dir or .tflite file}) over the same decoded images.
+                     drawn_model: Optional[str] = None,
+                     detectors: Optional[Mapping[str, object]] = None) -> tuple[dict[str, CocoAccumulator],
+                                                                                list[DrawnImage]]:
+    """Runs every model in `exports` ({name: SavedModel dir, export folder or .tflite file}) over the same images.
 
     Returns one CocoAccumulator per name, plus the first `keep_images` images with
-    the detections of `drawn_model` (default: the first export).
+    the detections of `drawn_model` (default: the first export). `detectors` may hold models already
+    loaded (`load_detector`), by name.
     """
-    detectors = {name: load_detector(path) for name, path in exports.items()}
+    detectors = {name: (detectors or {}).get(name) or load_detector(path) for name, path in exports.items()}
     accumulators = {name: CocoAccumulator(categories) for name in exports}
     drawn_model = drawn_model or next(iter(exports))
     kept: list[DrawnImage] = []
@@ -179,3 +135,52 @@ def evaluate_exports(files: Sequence[str], exports: Mapping[str, str], categorie
                                        {k: outputs[drawn_model][k][i][:m] for k in DETECTION_KEYS[:3]}))
     return accumulators, kept
 
+
+
+@dataclasses.dataclass
+class ModelScore:
+    """One model scored on an eval split: its COCO result, the accumulated images and the drawn examples."""
+
+    model: str
+    model_kind: str
+    label_map: str
+    num_images: int
+    result: object             # coco_metrics.CocoResult
+    accumulator: CocoAccumulator
+    drawn: list
+    categories: dict
+
+    def document(self) -> dict:
+        """The JSON document `detflow evaluate` writes (the Evaluator's metrics.json, without a verdict)."""
+        return {"model": self.model, "model_kind": self.model_kind, "label_map": self.label_map,
+                "num_images": self.num_images, "metrics": self.result.metrics,
+                "per_category": self.result.per_category,
+                "dropped_detections": self.accumulator.dropped_detections}
+
+
+def score_model(model: str, data: str | Sequence[str], label_map: Optional[str] = None, batch_size: int = 8,
+                keep_images: int = 0) -> ModelScore:
+    """COCO metrics of any model `model_runner.load_model` reads, on OD API TFRecords (globs), as the Evaluator.
+
+    Class names come from `label_map` (a label map, or a TFLite labels .txt), else from the model
+    (`model_runner.labels_for`); their ids must be the ids of the records' classes. ProblemsError for a
+    model, data or label map that cannot be read, or when no class names are known.
+    """
+    from components.trainer import inputs  # pylint: disable=import-outside-toplevel
+    from schemas.problems import problem  # pylint: disable=import-outside-toplevel
+
+    try:
+        files = inputs.expand_globs(data)
+        inputs.check_records(files)
+    except ValueError as error:
+        raise problem("--data", str(error)) from None
+    detector = model_runner.load_model(model)
+    labels = model_runner.labels_for(detector, label_map)
+    if not labels.names:
+        raise problem(model, "no class names: this model carries no label map or labels; give --label-map "
+                             "(the label map the records were made with)")
+    accumulators, drawn = evaluate_exports(files, {"model": model}, labels.names, batch_size=batch_size,
+                                           keep_images=keep_images, detectors={"model": detector})
+    accumulator = accumulators["model"]
+    return ModelScore(model, detector.kind, labels.source, len(accumulator.images), accumulator.result(),
+                      accumulator, drawn, dict(labels.names))

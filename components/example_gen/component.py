@@ -30,18 +30,19 @@ def image_output_config(eval_percent: int) -> example_gen_pb2.Output:
 
 
 def image_custom_config(annotation_format: str, images_dir: str, label_map_path: str,
-                        strict: bool) -> example_gen_pb2.CustomConfig:
+                        strict: bool, compression: str = example_format.DEFAULT_COMPRESSION
+                        ) -> example_gen_pb2.CustomConfig:
     """The executor's settings packed as a Struct in CustomConfig."""
     struct = struct_pb2.Struct()
     struct.update({"format": annotation_format, "images": images_dir,
-                   "label_map_path": label_map_path, "strict": bool(strict)})
+                   "label_map_path": label_map_path, "strict": bool(strict), "compression": compression})
     packed = any_pb2.Any()
     packed.Pack(struct)
     return example_gen_pb2.CustomConfig(custom_config=packed)
 
 
 class ImageExampleGen(FileBasedExampleGen):
-    """Images + annotations -> gzipped TFRecords of OD API tf.Examples, split train/eval.
+    """Images + annotations -> TFRecords of OD API tf.Examples (gzipped by default), split train/eval.
 
     Args:
       input_base: the data folder.
@@ -57,6 +58,8 @@ class ImageExampleGen(FileBasedExampleGen):
       eval_percent: share of images (by hash of image/filename) in `eval`.
       strict: fail the component when anything was skipped, dropped or clipped.
       range_config: TFX RangeConfig to pin a span (default: the newest).
+      compression: "gzip" (TFX's default) or "none": uncompressed records, which the OD API's
+        model_main_tf2.py can read too.
     """
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
@@ -65,9 +68,11 @@ class ImageExampleGen(FileBasedExampleGen):
     def __init__(self, input_base: str, annotation_format: str, label_map_path: str,
                  annotations: Optional[str] = None, images_dir: str = "images",
                  eval_percent: int = 20, strict: bool = False,
-                 range_config: Optional[range_config_pb2.RangeConfig] = None):
+                 range_config: Optional[range_config_pb2.RangeConfig] = None,
+                 compression: str = example_format.DEFAULT_COMPRESSION):
         if annotation_format not in FORMATS:
             raise ValueError(f"annotation_format must be one of {FORMATS}, got {annotation_format!r}")
+        example_format.record_suffix(compression)   # ValueError naming the allowed values
         pattern = annotations or DEFAULT_ANNOTATIONS[annotation_format]
         layout.check_images_setting(pattern, images_dir)
         super().__init__(
@@ -75,5 +80,5 @@ class ImageExampleGen(FileBasedExampleGen):
             input_config=example_gen_pb2.Input(
                 splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
             output_config=image_output_config(eval_percent),
-            custom_config=image_custom_config(annotation_format, images_dir, label_map_path, strict),
+            custom_config=image_custom_config(annotation_format, images_dir, label_map_path, strict, compression),
             range_config=range_config)

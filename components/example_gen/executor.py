@@ -1,7 +1,7 @@
 """The image ExampleGen's executor: TFX's base ExampleGen around beam_io.ImagesToExamples.
 
-The base executor splits by hash of image/filename and writes gzipped
-TFRecords under Split-<name>. `Do` adds the conversion report: the Beam
+The base executor splits by hash of image/filename; `Do` writes the splits as
+TFRecords under Split-<name>, gzipped (TFX's default) or not (`compression`). `Do` adds the conversion report: the Beam
 pipeline writes one merged report under the artifact, `Do` renames it to
 <uri>/report.json, records counts as custom properties of the Examples
 artifact and, in strict mode, fails with the problems listed.
@@ -17,7 +17,8 @@ import apache_beam as beam
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx import types
-from tfx.components.example_gen import utils
+from tfx.components.example_gen import utils, write_split
+from tfx.components.util import examples_utils
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
@@ -26,6 +27,7 @@ from tfx.utils import proto_utils
 from components.example_gen import beam_io, layout, report
 from components.example_gen.readers import open_reader
 from components.names import EXAMPLE_GEN_REPORT_FILE as REPORT_FILE
+from schemas import example_format
 
 REPORT_PATH_KEY = "_detflow_report_path"
 
@@ -92,7 +94,8 @@ class Executor(BaseExampleGenExecutor):
         shard = os.path.join(examples.uri, ".report-beam.json")
         props = dict(exec_properties)
         props[REPORT_PATH_KEY] = shard
-        super().Do(input_dict, output_dict, props)
+        self._log_startup(input_dict, output_dict, props)
+        self._write_examples(output_dict, props)
 
         with tf.io.gfile.GFile(shard) as f:
             rep = report.Report.from_dict(json.load(f))
@@ -112,6 +115,38 @@ class Executor(BaseExampleGenExecutor):
             raise RuntimeError("ImageExampleGen: no image could be converted:\n"
                                + "\n".join(rep.summary_lines(max_problems=50)) + "\n"
                                + _nothing_converted(exec_properties, doc))
+
+    def _write_examples(self, output_dict: Dict[str, List[types.Artifact]], exec_properties: Dict[str, Any]) -> None:
+        """TFX's BaseExampleGenExecutor.Do, with the records gzipped or not as custom_config's `compression` says.
+
+        TFX's own WriteSplit always gzips; the OD API's model_main_tf2.py reads uncompressed records only.
+        """
+        input_config, output_config = example_gen_pb2.Input(), example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        artifacts = output_dict[standard_component_specs.EXAMPLES_KEY]
+        examples = artifact_utils.get_single_instance(artifacts)
+        examples.split_names = artifact_utils.encode_split_names(
+            utils.generate_output_split_names(input_config, output_config))
+        config = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+        suffix = example_format.record_suffix(config.get("compression", example_format.DEFAULT_COMPRESSION))
+        with self._make_beam_pipeline() as pipeline:
+            for split_name, split in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+                _ = split | f"WriteSplit[{split_name}]" >> _WriteRecords(
+                    artifact_utils.get_split_uri(artifacts, split_name), suffix)
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        if payload_format:
+            examples_utils.set_payload_format(examples, payload_format)
+
+
+@beam.ptransform_fn
+def _WriteRecords(examples: beam.pvalue.PCollection, split_dir: str, suffix: str) -> beam.pvalue.PDone:
+    """TFX's WriteSplit for TFRecords, named `data_tfrecord-*<suffix>`; Beam compresses by the suffix."""
+    return (examples
+            | "MaybeSerialize" >> beam.ParDo(write_split.MaybeSerialize())
+            | "Shuffle" >> beam.transforms.Reshuffle()
+            | "Write" >> beam.io.WriteToTFRecord(os.path.join(split_dir, example_format.RECORD_FILE_STEM),
+                                                 file_name_suffix=suffix))
 
 
 def _nothing_converted(exec_properties: Dict[str, Any], doc: dict) -> str:

@@ -14,8 +14,14 @@ import os
 import shutil
 
 from components.names import EXAMPLE_GEN_REPORT_FILE as REPORT_FILE
+from schemas.example_format import DEFAULT_COMPRESSION, RECORD_FILE_STEM, record_suffix
 
-RECORD_FILE = "data_tfrecord-00000-of-00001.gz"  # TFX ExampleGen's naming, one shard
+
+def record_file(compression: str = DEFAULT_COMPRESSION) -> str:
+    """The one shard's file name in each Split-<name>/: TFX ExampleGen's naming, `.gz` when gzipped."""
+    return f"{RECORD_FILE_STEM}-00000-of-00001{record_suffix(compression)}"
+
+
 REJECTED_REPORT_FILE = "report.rejected.json"
 OUTPUTS = ("Split-train", "Split-eval", REPORT_FILE)
 PREVIOUS = ".previous"  # inside the staging folder: the output being replaced, until the swap is done
@@ -38,9 +44,9 @@ def output_cause(error: Exception) -> str:
 
 
 class _SplitWriters:
-    """One gzipped TFRecord writer per split under `out_dir`; every failure raises OutputError."""
+    """One TFRecord writer per split under `out_dir` (gzipped or not); every failure raises OutputError."""
 
-    def __init__(self, out_dir: str, names):
+    def __init__(self, out_dir: str, names, compression: str = DEFAULT_COMPRESSION):
         import tensorflow as tf
 
         self._errors = (OSError, tf.errors.OpError)
@@ -49,7 +55,8 @@ class _SplitWriters:
             for name in names:
                 os.makedirs(os.path.join(out_dir, f"Split-{name}"), exist_ok=True)
                 self._writers[name] = tf.io.TFRecordWriter(
-                    os.path.join(out_dir, f"Split-{name}", RECORD_FILE), options="GZIP")
+                    os.path.join(out_dir, f"Split-{name}", record_file(compression)),
+                    options="GZIP" if compression == "gzip" else None)
 
     @contextlib.contextmanager
     def _as_output_error(self):
@@ -72,17 +79,18 @@ class _SplitWriters:
 
 
 def run_conversion(reader, image_dir: str, label_map, out_dir: str, eval_percent: int,
-                   progress=None):
+                   progress=None, compression: str = DEFAULT_COMPRESSION):
     """Streams `reader` through record_to_example into OUT/Split-*/; returns the Report.
 
     Writes into `out_dir` (which must exist) and nothing else; a failed write
     raises OutputError. `progress`, if given, has update(total) and close(total).
+    `compression` is one of example_format.COMPRESSIONS.
     """
     from components.example_gen import convert, report, split
 
     splits = split.split_buckets(eval_percent)
     rep = report.Report()
-    writers = _SplitWriters(out_dir, [name for name, _ in splits])
+    writers = _SplitWriters(out_dir, [name for name, _ in splits], compression)
     try:
         for item in reader:
             if not hasattr(item, "objects"):

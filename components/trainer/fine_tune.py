@@ -16,7 +16,8 @@ from typing import Callable
 import tensorflow as tf
 
 from components.names import PIPELINE_CONFIG_FILE
-from components.trainer import network_settings, restore as restore_lib
+from components.trainer import keras_weights, network_settings, restore as restore_lib
+from schemas.checkpoint_paths import is_keras_file
 from schemas.problems import Problem, ProblemsError
 
 RESTORE_REPORT = "restore_report.json"
@@ -58,7 +59,10 @@ def fine_tune(model, model_dir: str, checkpoint: str | None, checkpoint_type: st
     """Fine-tune restore on a fresh run; its report is kept in model_dir for later resumes."""
     if not checkpoint:
         return None
-    restored = restore_lib.restore(model, checkpoint, checkpoint_type or "detection", pipeline_proto=proto)
+    if is_keras_file(checkpoint):
+        restored = keras_weights.restore_backbone(model, checkpoint, checkpoint_type or "detection")
+    else:
+        restored = restore_lib.restore(model, checkpoint, checkpoint_type or "detection", pipeline_proto=proto)
     say(restored.summary())
     report = restored.to_dict()
     note = class_head_note(report, label_map_path)

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from components.trainer import augmentations, resizing
 from components.trainer.tf_example import decode_example
+from schemas.example_format import read_records, record_compression
 from official.vision.ops import box_ops
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -84,7 +85,7 @@ def check_records(files: Sequence[str]) -> None:
     DataLossError trace minutes later. A `.gz` file must be gzipped TFRecords.
     """
     for path in files:
-        compression = "GZIP" if path.endswith(".gz") else ""
+        compression = record_compression(path)
         try:
             first = next(iter(tf.data.TFRecordDataset(path, compression_type=compression).take(1)), None)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError, tf.errors.OutOfRangeError) as error:
@@ -167,11 +168,7 @@ def _records(files: list[str], training: bool, seed: int | None) -> tf.data.Data
     if training:
         ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
 
-    def read(path):
-        compression = tf.where(tf.strings.regex_full_match(path, r".*\.gz"), "GZIP", "")
-        return tf.data.TFRecordDataset(path, compression_type=compression, buffer_size=1 << 20)
-
-    return ds.interleave(read, cycle_length=min(len(files), 8), block_length=1,
+    return ds.interleave(lambda path: read_records(path, buffer_size=1 << 20), cycle_length=min(len(files), 8), block_length=1,
                          num_parallel_calls=AUTOTUNE, deterministic=not training)
 
 

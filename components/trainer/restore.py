@@ -74,6 +74,8 @@ class RestoreReport:
     reinitialized: list[dict[str, str]] = dataclasses.field(default_factory=list)
     unused: list[dict[str, str]] = dataclasses.field(default_factory=list)
     network_check: str = ""
+    # Per layer, for a start from a Keras file (keras_weights): {"loaded": [...], "left_initialised": [...]}.
+    layers: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def num_restored(self) -> int:
@@ -96,7 +98,7 @@ class RestoreReport:
                 "reinitialized_by_module": self.reinitialized_by_module(),
                 "reinitialized": list(self.reinitialized),
                 "unused_by_module": self.unused_by_module(), "unused": list(self.unused),
-                "network_check": self.network_check}
+                "network_check": self.network_check, **({"layers": self.layers} if self.layers else {})}
 
     def summary(self) -> str:
         """One line for the log."""
@@ -106,7 +108,14 @@ class RestoreReport:
         return (f"restored {self.num_restored} variables from {self.checkpoint} "
                 f"({self.checkpoint_type}): {restored or 'none'}; re-initialised: {reinit or 'none'}"
                 + (f"; not used from the checkpoint: {unused}" if unused else "")
+                + (self._layers_line() if self.layers else "")
                 + (f"; {self.network_check}" if self.network_check else ""))
+
+    def _layers_line(self) -> str:
+        loaded, left = self.layers.get("loaded", []), self.layers.get("left_initialised", [])
+        shown = "; ".join(f"{item['layer']} ({item['reason']})" for item in left[:_SHOWN])
+        return (f"; backbone layers loaded {len(loaded)} of {self.layers.get('backbone_layers', '?')}"
+                + (f", left initialised: {shown}" + (", ..." if len(left) > _SHOWN else "") if left else ""))
 
 
 def _count(items: list[dict[str, str]]) -> dict[str, int]:

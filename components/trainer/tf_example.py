@@ -51,3 +51,4 @@ def decode_example(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         "source_id": dense[ef.SOURCE_ID],
         "filename": dense[ef.FILENAME],
     }
+

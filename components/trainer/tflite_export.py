@@ -40,6 +40,7 @@ import tensorflow as tf
 
 from components.trainer import export as export_lib
 from components.trainer import resizing, restore, tflite_metadata
+from components.trainer.model_runner import MOBILENET_NORMALIZATION
 from components.trainer.models import factory
 from components.trainer.models.spec import DetectorBundle
 from schemas.problems import problem
@@ -47,7 +48,6 @@ from schemas.problems import problem
 QUANTIZE_MODES = ("none", "float16", "int8")
 DEFAULT_REPRESENTATIVE_SIZE = 100
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
-MOBILENET_NORMALIZATION = ([127.5, 127.5, 127.5], [127.5, 127.5, 127.5])
 RESNET_NORMALIZATION = ([123.68, 116.779, 103.939], [1.0, 1.0, 1.0])
 
 
@@ -146,13 +146,14 @@ def representative_images(patterns: str | Sequence[str], bundle: DetectorBundle,
     """Up to `size` images of OD API TFRecords, resized and preprocessed as the model's input [1, H, W, 3]."""
     from components.trainer import inputs  # pylint: disable=import-outside-toplevel
     from components.trainer.tf_example import decode_example  # pylint: disable=import-outside-toplevel
+    from schemas.example_format import records_dataset  # pylint: disable=import-outside-toplevel
     try:
         files = inputs.expand_globs(patterns)
     except ValueError as error:
         raise problem("--representative-data", str(error)) from None
     inputs.check_records(files)
     spec, out = bundle.spec, []
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP" if files[0].endswith(".gz") else "")
+    dataset = records_dataset(files)
     for serialized in dataset.take(size):
         image = tf.cast(decode_example(serialized)["image"], tf.float32)
         resized, _ = resizing.resize_to_input(bundle.preprocess(image)[None], spec.input_height, spec.input_width)
@@ -287,43 +288,3 @@ def check_modes(modes: Sequence[str], where: str) -> None:
     unknown = [m for m in modes if m not in QUANTIZE_MODES]
     if unknown or len(set(modes)) != len(modes):
         raise problem(where, f"{','.join(modes)}: expected distinct modes of {', '.join(QUANTIZE_MODES)}")
-
-
-class TfliteRunner:
-    """Runs a detflow / OD API .tflite detector on uint8 images of any size, like `serving_default`.
-
-    Images are resized with the OD API's bilinear resize and normalised as the
-    metadata says (or given), quantized when the input is uint8; outputs are
-    the signature's, with classes turned into label-map ids (index + 1).
-    """
-
-    def __init__(self, path: str, mean: Sequence[float] | None = None, std: Sequence[float] | None = None):
-        self.path = path
-        # One thread: with more, TF 2.16's TFLite_Detection_PostProcess kernel (regular NMS) was seen to drop
-        # a class's boxes that the single-threaded kernel and the SavedModel keep.
-        self._interpreter = tf.lite.Interpreter(model_path=path, num_threads=1)
-        self._runner = self._interpreter.get_signature_runner()
-        details = self._runner.get_input_details()
-        self._input_name = next(iter(details))
-        self._input = details[self._input_name]
-        self.height, self.width = (int(v) for v in self._input["shape"][1:3])
-        if mean is None or std is None:
-            with open(path, "rb") as f:
-                mean, std = tflite_metadata.read_normalization(f.read()) or MOBILENET_NORMALIZATION
-        self._mean, self._std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
-
-    @property
-    def input_dtype(self) -> str:
-        """'float32' or 'uint8'."""
-        return np.dtype(self._input["dtype"]).name
-
-    def __call__(self, image: np.ndarray) -> dict[str, np.ndarray]:
-        """uint8 [H, W, 3] → {detection_boxes [1,N,4], detection_scores, detection_classes (ids), num_detections}."""
-        resized, _ = resizing.resize_to_input(tf.constant(image[None]), self.height, self.width)
-        x = (resized.numpy() - self._mean) / self._std
-        if self._input["dtype"] == np.uint8:
-            scale, zero = self._input["quantization"]
-            x = np.clip(np.round(x / scale + zero), 0, 255).astype(np.uint8)
-        out = self._runner(**{self._input_name: x.astype(self._input["dtype"])})
-        out["detection_classes"] = out["detection_classes"] + 1.0
-        return out

@@ -127,25 +127,63 @@ def with_metadata(model: bytes, metadata: bytes, labels: Sequence[str]) -> bytes
     return out.getvalue()
 
 
-def read_labels(model: bytes) -> list[str]:
-    """The label file zipped onto a .tflite file by `with_metadata` ([] when there is none)."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(model)) as archive:
-            return archive.read(LABEL_FILE).decode("utf-8").splitlines()
-    except (zipfile.BadZipFile, KeyError):
-        return []
-
-
-def read_normalization(model: bytes) -> tuple[list[float], list[float]] | None:
-    """(mean, std) of the input's NormalizationOptions in a .tflite's metadata, or None."""
+def read_metadata(model: bytes):
+    """The ModelMetadataT in a .tflite's TFLITE_METADATA buffer, or None when it has none."""
     parsed = tfl.Model.GetRootAsModel(bytearray(model), 0)
     for i in range(parsed.MetadataLength()):
         entry = parsed.Metadata(i)
         if entry.Name() != METADATA_NAME.encode():
             continue
         data = parsed.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-        meta = md.ModelMetadataT.InitFromObj(md.ModelMetadata.GetRootAsModelMetadata(data, 0))
-        for unit in meta.subgraphMetadata[0].inputTensorMetadata[0].processUnits or []:
-            if unit.optionsType == md.ProcessUnitOptions.NormalizationOptions:
-                return [float(v) for v in unit.options.mean], [float(v) for v in unit.options.std]
+        return md.ModelMetadataT.InitFromObj(md.ModelMetadata.GetRootAsModelMetadata(data, 0))
     return None
+
+
+def _subgraph(meta):
+    return meta.subgraphMetadata[0] if meta is not None and meta.subgraphMetadata else None
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+
+
+def normalization_of(meta) -> tuple[list[float], list[float]] | None:
+    """(mean, std) of the input's NormalizationOptions in the metadata, or None."""
+    subgraph = _subgraph(meta)
+    if subgraph is None or not subgraph.inputTensorMetadata:
+        return None
+    for unit in subgraph.inputTensorMetadata[0].processUnits or []:
+        if unit.optionsType == md.ProcessUnitOptions.NormalizationOptions:
+            return [float(v) for v in unit.options.mean], [float(v) for v in unit.options.std]
+    return None
+
+
+def written_by_detflow(meta) -> bool:
+    """True for the metadata `object_detector_metadata` writes (its model name starts with "detflow")."""
+    return meta is not None and _text(meta.name).startswith("detflow")
+
+
+def output_names(meta) -> list[str]:
+    """The output tensors' names in the metadata, in the subgraph's output order ([] without metadata)."""
+    subgraph = _subgraph(meta)
+    return [_text(t.name) for t in (subgraph.outputTensorMetadata or [])] if subgraph is not None else []
+
+
+def label_file_name(meta) -> str | None:
+    """The name of the TENSOR_VALUE_LABELS file associated with an output (the class labels), or None."""
+    subgraph = _subgraph(meta)
+    for tensor in (subgraph.outputTensorMetadata or []) if subgraph is not None else []:
+        for associated in tensor.associatedFiles or []:
+            if associated.type == md.AssociatedFileType.TENSOR_VALUE_LABELS:
+                return _text(associated.name)
+    return None
+
+
+def read_labels(model: bytes, name: str | None = None) -> list[str]:
+    """The label file zipped onto a .tflite file (`name`, else LABEL_FILE; [] when there is none)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(model)) as archive:
+            return archive.read(name or LABEL_FILE).decode("utf-8").splitlines()
+    except (zipfile.BadZipFile, KeyError):
+        return []
+

@@ -137,7 +137,8 @@ def convert(args) -> int:
 def _convert_into(args, label_map, reader, staging: str) -> int:
     """Converts into `staging`, then publishes it in args.out (or only the rejected report)."""
     started = time.monotonic()
-    rep = run_conversion(reader, args.images, label_map, staging, args.eval_percent, Progress())
+    rep = run_conversion(reader, args.images, label_map, staging, args.eval_percent, Progress(),
+                         compression=args.compression)
     seconds = time.monotonic() - started
 
     written = sum(rep.images.values())

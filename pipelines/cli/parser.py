@@ -66,6 +66,13 @@ def _add_tflite_flags(p: argparse.ArgumentParser) -> None:
                    help="train images int8 is calibrated on (default 100)")
 
 
+def _add_compression_flag(p: argparse.ArgumentParser) -> None:
+    from schemas.example_format import COMPRESSIONS, DEFAULT_COMPRESSION  # pylint: disable=import-outside-toplevel
+    p.add_argument("--compression", choices=COMPRESSIONS, default=DEFAULT_COMPRESSION,
+                   help="TFRecords gzip (default, as TFX's ExampleGen) or none (uncompressed: the OD API's "
+                        "model_main_tf2.py and the tools of its family read only uncompressed records)")
+
+
 def _add(sub, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(_handler=handler)
@@ -106,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="image folder; annotation file names are relative to it")
     p.add_argument("--label-map", required=True, metavar="FILE")
     p.add_argument("--out", required=True, metavar="DIR",
-                   help="writes Split-train/, Split-eval/ (gzipped TFRecords) and report.json")
+                   help="writes Split-train/, Split-eval/ (TFRecords) and report.json")
+    _add_compression_flag(p)
     p.add_argument("--eval-percent", type=int_range(0, 100), default=20, metavar="N",
                    help="percent of images in Split-eval, by hash of the file name "
                         "(the pipeline's split; default 20)")
@@ -131,12 +139,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train the backbone too (default: frozen, only FPN + heads train)")
 
     p = _add(sub, "predict", "pipelines.cli.predict:predict",
-             "Run an exported detector on images; draw boxes and write JSON.")
-    p.add_argument("--model", required=True, metavar="EXPORT_DIR|MODEL.tflite")
+             "Run a detector on images (detflow or OD API SavedModel export, any TFLite detector); draw boxes "
+             "and write JSON.")
+    p.add_argument("--model", required=True, metavar="EXPORT_DIR|MODEL.tflite",
+                   help="a SavedModel folder, an OD API export folder (exporter_main_v2.py) or a .tflite detector")
+    p.add_argument("--label-map", metavar="FILE",
+                   help="class names (default: the export's label map, or the labels in the TFLite metadata)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--min-score", type=fraction, default=0.3, metavar="X",
                    help="draw and keep detections scoring at least X (0 to 1; default 0.3)")
+
+    p = _add(sub, "evaluate", "pipelines.cli.evaluate:evaluate",
+             "COCO metrics of any detector (detflow or OD API export, TFLite file) on OD API TFRecords, as "
+             "the Evaluator computes them.")
+    p.add_argument("--model", required=True, metavar="EXPORT_DIR|MODEL.tflite",
+                   help="a SavedModel folder, an OD API export folder or a .tflite detector")
+    p.add_argument("--data", required=True, metavar="GLOB",
+                   help="OD API TFRecords to score on, e.g. 'records/Split-eval/*' (comma-separated globs)")
+    p.add_argument("--label-map", metavar="FILE",
+                   help="the label map the records were made with (default: the model's own label map or "
+                        "TFLite labels; their ids must be the records' class ids)")
+    p.add_argument("--out", metavar="DIR", help="write metrics.json, PR curves, confusion matrix and examples")
+    p.add_argument("--num-images-drawn", type=at_least(0), default=8, metavar="N",
+                   help="eval images drawn with their detections under --out (default 8)")
+    p.add_argument("--batch-size", type=at_least(1), default=8, metavar="N")
+    p.add_argument("--json", action="store_true", help="print the metrics document as JSON")
 
     p = _add(sub, "export", "pipelines.cli.export:export",
              "Export a trained model as a SavedModel or a TFLite file (float, float16 or int8).")
@@ -151,6 +179,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="images of --representative-data to calibrate on (default 100)")
     p.add_argument("--out", required=True, metavar="PATH",
                    help="the .tflite file, or the SavedModel folder")
+
+    checkpoint = sub.add_parser("checkpoint", help="checkpoint tools")
+    checkpoint_sub = checkpoint.add_subparsers(dest="checkpoint_command", metavar="SUBCOMMAND")
+    p = _add(checkpoint_sub, "convert", "pipelines.cli.checkpoint:convert",
+             "Write a Keras weights file (.h5, .keras: Keras-applications weights or a model with the backbone "
+             "inside) as the OD API's classification checkpoint of the backbone a pipeline.config builds.")
+    p.add_argument("--config", required=True, metavar="CONFIG", help="the pipeline.config whose backbone to fill")
+    p.add_argument("--weights", required=True, metavar="FILE", help="the Keras .h5 / .hdf5 / .keras file")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for ckpt-1 and restore_report.json")
 
     p = _add(sub, "init", "pipelines.cli.init_config:init",
              "Write a ready-to-run pipeline.config + label map starting from the embedded checkpoint.")
@@ -197,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-percent", type=int_range(1, 99), default=20, metavar="N",
                    help="percent of images in the eval split (default 20)")
     p.add_argument("--strict", action="store_true", help="fail on any skipped image or box")
+    _add_compression_flag(p)
     p.add_argument("--beam-arg", action="append", metavar="ARG",
                    help="a Beam pipeline arg, repeatable (default: DirectRunner, multi-processing, 2 workers)")
     p.add_argument("--no-cache", action="store_true", help="run every node even if its inputs are unchanged")

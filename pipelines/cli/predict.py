@@ -12,9 +12,10 @@ from schemas.problems import ProblemsError
 def predict(args) -> int:
     """CLI handler: 0 when every image was processed, 1 when some could not be, 2 for a bad model."""
     try:
-        result = predict_images(args.model, list(args.images), args.out, args.min_score)
+        result = predict_images(args.model, list(args.images), args.out, args.min_score, args.label_map)
     except ProblemsError as error:
         return print_problems(error.problems)
+    print(f"model: {result.model_kind}; class names: {result.labels}")
     for item in result.images:
         best = max(item["detections"], key=lambda d: d["score"], default=None)
         tail = f" (best: {best['display_name']} {best['score']:.2f})" if best else ""

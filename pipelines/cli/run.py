@@ -92,7 +92,7 @@ def run_settings(args) -> PipelineSettings:
     data = DataSource(format=args.format, annotations=args.annotations, images=args.images,
                       eval_percent=args.eval_percent, strict=args.strict,
                       max_dropped_box_share=configs.MAX_DROPPED_BOX_SHARE if share is None else share,
-                      allow_empty_classes=args.allow_empty_classes)
+                      allow_empty_classes=args.allow_empty_classes, compression=args.compression)
     training = TrainerParameters(num_steps=args.num_steps, batch_size=args.batch_size,
                                  freeze_backbone=not args.train_backbone, tflite=tuple(args.tflite or ()),
                                  tflite_representative_size=args.representative_size)

@@ -39,11 +39,13 @@ class _ConfigFile:
 
 
 def _checkpoint_folder(config: _ConfigFile) -> Optional[str]:
-    """The folder of the config's train_config.fine_tune_checkpoint, if it names one."""
+    """The folder of the config's train_config.fine_tune_checkpoint, if it names one (a Keras file: the file)."""
+    from schemas.checkpoint_paths import is_keras_file
+
     path = config.path_field(config.loaded.proto.train_config.fine_tune_checkpoint)
     if path is None:
         return None
-    return path if os.path.isdir(path) else os.path.dirname(path)
+    return path if os.path.isdir(path) or is_keras_file(path) else os.path.dirname(path)
 
 
 def _check_label_map(path: str, config: Optional[_ConfigFile]) -> None:

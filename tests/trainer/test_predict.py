@@ -59,7 +59,7 @@ def test_predict_with_a_missing_model_exits_2(tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
     code = main(["predict", "--model", str(tmp_path / "nope"), str(image), "--out", str(tmp_path / "o")])
     assert code == 2
-    assert "not an exported model: no such directory" in capsys.readouterr().err
+    assert "not a model: no such file or directory" in capsys.readouterr().err
 
 
 def _png_header_only(path, width: int, height: int) -> None:

@@ -17,7 +17,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components.trainer import base_checkpoint, export, restore, tflite_export
+from components.trainer import base_checkpoint, export, model_runner, restore, tflite_export
 from components.trainer.models import factory
 import sample_data
 from pipelines import cli
@@ -114,12 +114,12 @@ def test_quantized_files_are_smaller(exported):
 
 def _assert_same_detections(saved: str, tflite: str, images: list[str]) -> None:
     serve = tf.saved_model.load(saved).signatures["serving_default"]
-    runner = tflite_export.TfliteRunner(tflite)
+    runner = model_runner.load_model(tflite)
     compared = 0
     for path in images:
         pixels = np.asarray(Image.open(path).convert("RGB"))
         want = {k: v.numpy() for k, v in serve(input_tensor=tf.constant(pixels[None])).items()}
-        got = runner(pixels)
+        got = runner(pixels[None])
         n = int(want["num_detections"][0])
         assert int(got["num_detections"][0]) == n
         np.testing.assert_allclose(got["detection_scores"][0, :n], want["detection_scores"][0, :n], atol=1e-3)
