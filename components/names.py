@@ -26,6 +26,9 @@ CHECKPOINT_EVERY_KEY = "checkpoint_every"
 STRATEGY_KEY = "strategy"
 TFLITE_MODES_KEY = "tflite_modes"           # comma-separated quantize modes
 TFLITE_REPRESENTATIVE_SIZE_KEY = "tflite_representative_size"
+BN_REESTIMATE_KEY = "bn_reestimate"         # one of BN_REESTIMATE_MODES (trainer/batch_norm_stats.py)
+BN_REESTIMATE_MODES = ("auto", "on", "off")
+BN_REESTIMATE_BATCHES_KEY = "bn_reestimate_batches"
 
 # --- channel keys
 EXAMPLES_KEY = "examples"

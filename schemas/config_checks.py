@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from schemas.learning_rate_scale import learning_rate_note, peak_learning_rate
 from schemas.protos import pipeline_pb2
 
 Issue = tuple[str, str]
@@ -233,6 +234,9 @@ def _check_train(c: _Checker, train, path: str) -> None:
         if kind in ("momentum_optimizer", "rms_prop_optimizer") and not 0 <= optimizer.momentum_optimizer_value < 1:
             c.error(f"{opath}.momentum_optimizer_value", "momentum_optimizer_value must be in [0, 1)")
         _check_learning_rate(c, optimizer.learning_rate, f"{opath}.learning_rate")
+        note = learning_rate_note(peak_learning_rate(opt), train.batch_size)
+        if note:
+            c.warnings.append((f"{opath}.learning_rate", note))
     if opt.use_moving_average:
         c.unit(opt, f"{path}.optimizer", "moving_average_decay")
     for i, step in enumerate(train.data_augmentation_options):

@@ -31,11 +31,13 @@ class Judgement:
 def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Mapping[str, float]],
           min_map: float, max_regression: float, metric: str = HEADLINE_METRIC,
           quantized_metrics: Optional[Mapping[str, float]] = None,
-          max_quantization_drop: Optional[float] = None) -> Judgement:
+          max_quantization_drop: Optional[float] = None, health=None) -> Judgement:
     """Blesses the candidate when `metric` >= `min_map` and, given a baseline,
     `metric` >= baseline's `metric` - `max_regression`; with `max_quantization_drop`,
     also when the int8 model's `metric` (`quantized_metrics`) is at most that below
-    the candidate's (no int8 model evaluated fails the check).
+    the candidate's (no int8 model evaluated fails the check). A `health`
+    (common.model_health.Health) that is not healthy — a collapsed model, a
+    rising loss — refuses the blessing whatever the metrics.
 
     A metric that is missing, NaN or -1 (COCO's "no ground truth") fails the
     check it is in, so a model is never blessed on an undefined number.
@@ -56,6 +58,9 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
         blessed = False
         reasons.append(f"candidate {metric} {value:.4f} < min_map {min_map:.4f}")
 
+    if health is not None and not health.healthy:
+        blessed = False
+        reasons.append(health.line())
     if max_quantization_drop is not None:
         ok, reason = _quantization_check(candidate_metrics, quantized_metrics, max_quantization_drop, metric)
         blessed, reasons = blessed and ok, reasons + [reason]

@@ -72,9 +72,11 @@ class Executor(base_executor.BaseExecutor):
         candidate, base = results["candidate"], results.get("baseline")
         judged = {name: _judged_metrics(result) for name, result in results.items()}
         max_drop = exec_properties.get("max_quantization_drop")
+        health = candidate_health(accumulators["candidate"], model.uri)
+        logging.info("Evaluator: %s", health.line())
         judgement = judge(judged["candidate"], judged.get("baseline"), min_map, max_regression, metric,
                           quantized_metrics=judged.get(TFLITE_PREFIX + "int8"),
-                          max_quantization_drop=None if max_drop is None else float(max_drop))
+                          max_quantization_drop=None if max_drop is None else float(max_drop), health=health)
         logging.info("Evaluator: %s — %s", "BLESSED" if judgement.blessed else "NOT BLESSED", judgement.message)
 
         document = {
@@ -95,6 +97,7 @@ class Executor(base_executor.BaseExecutor):
                               "per_category": results[TFLITE_PREFIX + mode].per_category,
                               "drop": metric_drop(judged["candidate"], judged[TFLITE_PREFIX + mode], metric)}
                        for mode, path in variants.items()},
+            "health": health.to_dict(),
             "judgement": {"blessed": judgement.blessed, "reasons": judgement.reasons},
         }
         text = json.dumps(document, indent=2)
@@ -107,6 +110,28 @@ class Executor(base_executor.BaseExecutor):
                          "w") as f:
             f.write("")
         _set_properties(evaluation, blessing, document, judgement, model, baseline)
+
+
+def candidate_health(accumulator, model_uri: str):
+    """The candidate's health: flat or not on the eval split (its detections), and what its training run found.
+
+    The Trainer's train_result.json in the Model artifact adds its loss trend and the likely causes it
+    named; a model without one (imported, or of an older detflow) is judged on its outputs alone.
+    """
+    from components.common import model_health
+    from components.names import TRAIN_RESULT_FILE
+
+    trained = {}
+    path = os.path.join(model_uri, TRAIN_RESULT_FILE)
+    if fileio.exists(path):
+        with fileio.open(path) as f:
+            trained = json.load(f).get("health") or {}
+    health = model_health.judge(((r.det_boxes, r.det_scores) for r in accumulator.images))
+    health.first_loss, health.last_loss = trained.get("first_loss"), trained.get("last_loss")
+    health.loss_rose = bool(trained.get("loss_rose"))
+    if not health.healthy:
+        health.causes = list(trained.get("causes") or [])
+    return health
 
 
 def tflite_variants(model_uri: str) -> dict[str, str]:
@@ -133,6 +158,7 @@ def _set_properties(evaluation, blessing, document: dict, judgement, model, base
         artifact.set_string_custom_property("metric", metric)
         artifact.set_float_custom_property("metric_value", float(value))
         artifact.set_string_custom_property("blessing_message", judgement.message)
+        artifact.set_int_custom_property("healthy", int(document["health"]["healthy"]))
         if baseline is not None:
             artifact.set_float_custom_property("baseline_metric_value", _value(document["baseline"], metric))
     for name, number in document["metrics"].items():

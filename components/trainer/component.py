@@ -24,7 +24,8 @@ from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY,
                               EXAMPLES_KEY, FREEZE_BACKBONE_KEY, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
                               NUM_STEPS_KEY, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_MODES_KEY,
-                              TFLITE_REPRESENTATIVE_SIZE_KEY)
+                              TFLITE_REPRESENTATIVE_SIZE_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_BATCHES_KEY,
+                              BN_REESTIMATE_MODES)
 from components.trainer import executor
 from components.trainer import strategy as strategy_lib
 
@@ -40,6 +41,8 @@ class DetectionTrainerSpec(types.ComponentSpec):
         STRATEGY_KEY: ExecutionParameter(type=str, optional=True),
         TFLITE_MODES_KEY: ExecutionParameter(type=str, optional=True),
         TFLITE_REPRESENTATIVE_SIZE_KEY: ExecutionParameter(type=int, optional=True),
+        BN_REESTIMATE_KEY: ExecutionParameter(type=str, optional=True),
+        BN_REESTIMATE_BATCHES_KEY: ExecutionParameter(type=int, optional=True),
         CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
@@ -64,6 +67,8 @@ class TrainerParameters:
     MirroredStrategy over several GPUs, one GPU, else the CPU). tflite: quantize
     modes (e.g. ("none", "int8")), one .tflite each under `Format-TFLite/`, int8
     calibrated on `tflite_representative_size` train images (100 by default).
+    bn_reestimate: re-estimate the moving batch-norm statistics before export ("auto", the default,
+    "on", "off"; see trainer/batch_norm_stats.py), from bn_reestimate_batches training batches (default 50).
     code_version only changes the cache key (and the resume key).
     """
 
@@ -74,12 +79,18 @@ class TrainerParameters:
     strategy: str = "auto"
     tflite: Sequence[str] = ()
     tflite_representative_size: Optional[int] = None
+    bn_reestimate: str = "auto"
+    bn_reestimate_batches: Optional[int] = None
     code_version: Optional[str] = None
 
     def check(self) -> None:
         """ValueError / ProblemsError naming the parameter for a value no training can run with."""
         strategy_lib.check_strategy(self.strategy)
-        for name in ("num_steps", "batch_size", "checkpoint_every", "tflite_representative_size"):
+        if self.bn_reestimate not in BN_REESTIMATE_MODES:
+            raise ValueError(f"DetectionTrainer bn_reestimate = {self.bn_reestimate!r}: one of "
+                             f"{', '.join(BN_REESTIMATE_MODES)}")
+        for name in ("num_steps", "batch_size", "checkpoint_every", "tflite_representative_size",
+                     "bn_reestimate_batches"):
             value = getattr(self, name)
             if value is not None and int(value) <= 0:
                 raise ValueError(f"DetectionTrainer {name} = {value}: give a positive number")
@@ -96,6 +107,8 @@ class TrainerParameters:
             STRATEGY_KEY: None if self.strategy == "auto" else self.strategy,
             TFLITE_MODES_KEY: ",".join(self.tflite) or None,
             TFLITE_REPRESENTATIVE_SIZE_KEY: self.tflite_representative_size if self.tflite else None,
+            BN_REESTIMATE_KEY: None if self.bn_reestimate == "auto" else self.bn_reestimate,
+            BN_REESTIMATE_BATCHES_KEY: self.bn_reestimate_batches,
             CODE_VERSION_KEY: self.code_version,
         }
         return {key: value for key, value in values.items() if value is not None}

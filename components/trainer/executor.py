@@ -24,7 +24,8 @@ from tfx.utils import io_utils, path_utils
 from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, EXAMPLES_KEY,
                               FREEZE_BACKBONE_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
                               NUM_STEPS_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_DIR,
-                              TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY)
+                              TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY, BN_REESTIMATE_KEY,
+                              BN_REESTIMATE_BATCHES_KEY)
 from components.example_gen.split import EVAL, TRAIN
 from components.trainer import resume
 
@@ -89,7 +90,9 @@ def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[st
                         else config.proto.train_input_reader.label_map_path),
         export_dir=export_dir,
         freeze_backbone=exec_properties.get(FREEZE_BACKBONE_KEY) in (None, True, 1),
-        checkpoint_every=exec_properties.get(CHECKPOINT_EVERY_KEY))
+        checkpoint_every=exec_properties.get(CHECKPOINT_EVERY_KEY),
+        bn_reestimate=exec_properties.get(BN_REESTIMATE_KEY) or "auto",
+        bn_reestimate_batches=exec_properties.get(BN_REESTIMATE_BATCHES_KEY))
     strategy = strategy_lib.build_strategy(exec_properties.get(STRATEGY_KEY) or "auto")
     return train_loop.train(config, job, strategy).to_dict()
 
@@ -109,6 +112,14 @@ def record_on_artifact(model: types.Artifact, result: dict) -> None:
     if result.get("strategy"):
         model.set_string_custom_property("strategy", str(result["strategy"]))
     model.set_int_custom_property("moving_average_exported", int(bool(result.get("moving_average_exported"))))
+    batch_norm = result.get("batch_norm")
+    if batch_norm:
+        model.set_int_custom_property("batch_norm_reestimated", int(bool(batch_norm.get("done"))))
+        model.set_string_custom_property("batch_norm_reestimation", json.dumps(batch_norm, sort_keys=True))
+    health = result.get("health")
+    if health:
+        model.set_int_custom_property("healthy", int(bool(health.get("healthy"))))
+        model.set_string_custom_property("health", health.get("line", ""))
     report = result.get("restore_report")
     if report:
         model.set_string_custom_property("base_checkpoint", report.get("checkpoint", ""))

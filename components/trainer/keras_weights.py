@@ -136,9 +136,12 @@ def _fit(layer, candidates: list[FileLayer]) -> _Fit:
     if not candidates:
         return _Fit(layer, reason="no layer of this name in the file")
     reasons = []
+    ours = {_short(w.name): tuple(w.shape) for w in layer.weights}
     for candidate in candidates:
-        ours = {_short(w.name): tuple(w.shape) for w in layer.weights}
-        theirs = {k: tuple(v.shape) for k, v in candidate.weights.items()}
+        arrays = dict(candidate.weights)
+        if "depthwise_kernel" in ours and "depthwise_kernel" not in arrays and "kernel" in arrays:
+            arrays["depthwise_kernel"] = arrays.pop("kernel")      # Keras 3's DepthwiseConv2D names it `kernel`
+        theirs = {k: tuple(v.shape) for k, v in arrays.items()}
         missing = [k for k in ours if k not in theirs]
         shapes = [f"{k} model {list(ours[k])}, file {list(theirs[k])}" for k in ours
                   if k in theirs and ours[k] != theirs[k]]
@@ -149,8 +152,8 @@ def _fit(layer, candidates: list[FileLayer]) -> _Fit:
         if extra and extra != ["bias"]:
             reasons.append(f"the file's layer has weights this layer has not: {', '.join(extra)}")
             continue
-        values = {k: candidate.weights[k] for k in ours}
-        return _Fit(layer, values, bias_to_fold=candidate.weights.get("bias") if extra else None,
+        values = {k: arrays[k] for k in ours}
+        return _Fit(layer, values, bias_to_fold=arrays.get("bias") if extra else None,
                     source=candidate.where)
     return _Fit(layer, reason=" | ".join(reasons))
 

@@ -14,6 +14,7 @@ last one; then exports a SavedModel (export) with the moving averages in when
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
 import logging
@@ -25,7 +26,8 @@ from typing import Any, Callable, NamedTuple
 import tensorflow as tf
 import tf_keras
 
-from components.trainer import augmentations, inputs, optimizers, tasks
+from components.common import model_health
+from components.trainer import augmentations, batch_norm_stats, health_probe, inputs, optimizers, tasks
 from components.trainer.models import factory
 from components.trainer.models.spec import config_problem
 from components.trainer import fine_tune as fine_tune_lib
@@ -107,9 +109,12 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
                  job.tensorboard_dir or os.path.join(job.model_dir, "train"), job.log_every)
     del dataset   # frees the input pipeline before evaluation and export (see _loop)
     eval_loss = _evaluate(run, options, eval_list)
+    random_frozen = job.freeze_backbone and not (report or {}).get("restored", {}).get("backbone")
     exported = (_export(run, pipeline_config, label_map_path,
-                        job.export_dir or os.path.join(job.model_dir, "export"), loop.step)
-                if job.export else _Exported(None, False, None))
+                        job.export_dir or os.path.join(job.model_dir, "export"), loop.step,
+                        lambda: _batch_norm(run, options, train_list, job, loop.step),
+                        lambda bn, decays: _health(run, eval_list or train_list, loop, bn, decays, random_frozen))
+                if job.export else _Exported(None, False, None, None, None))
     return _result(run, options, loop, report, start_step, eval_loss, exported)
 
 
@@ -135,6 +140,8 @@ class _Exported(NamedTuple):
     export_dir: str | None
     moving_average: bool
     checkpoint: str | None
+    batch_norm: dict | None
+    health: dict | None
 
 
 @dataclasses.dataclass
@@ -146,6 +153,7 @@ class _LoopStats:
     first_losses: dict
     steps_per_sec: float
     seconds: float
+    losses: list        # the losses of the first and last tenth of this run's steps (model_health.loss_trend)
 
 
 def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, say) -> _Run:
@@ -269,6 +277,8 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
             f"trainable variables of {len(run.bundle.model.trainable_variables)}, "
             f"{run.strategy.__class__.__name__} x{run.strategy.num_replicas_in_sync}")
     first_loss, first_losses, out = None, {}, None
+    tenth = max(1, (num_steps - start_step) // 10)
+    head, tail = [], collections.deque(maxlen=tenth)
     timed_start, timed_steps = None, 0
     window_start, window_steps = time.perf_counter(), 0
     started = time.perf_counter()
@@ -277,9 +287,11 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
         out = train_step(iterator)
         step += 1
         window_steps += 1
-        if not math.isfinite(float(out["loss"])):
+        loss = float(out["loss"])
+        if not math.isfinite(loss):
             writer.flush()
             raise _diverged(run, step, out)
+        (head if len(head) < tenth else tail).append(loss)
         if first_loss is None:
             first_loss = float(out["loss"])
             first_losses = {k: float(out[k]) for k in ("loss", *run.task.loss_names)}
@@ -300,8 +312,10 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
         checkpoint = run.manager.save(checkpoint_number=step, check_interval=False)
     writer.flush()
     timed = time.perf_counter() - timed_start if timed_start and timed_steps else 0.0
+    # Fewer than two tenths of steps: the head and the tail overlap, and the trend is not judged (model_health).
+    losses = head + list(tail) if len(head) + len(tail) >= 2 * tenth else head
     return _LoopStats(step, checkpoint, out, first_loss, first_losses, timed_steps / timed if timed else 0.0,
-                      seconds)
+                      seconds, losses)
 
 
 def _diverged(run: _Run, step: int, out: dict) -> ProblemsError:
@@ -331,16 +345,59 @@ def _evaluate(run: _Run, options, eval_files: list[str]) -> float | None:
                       run.bundle.preprocess)
 
 
-def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: str, step: int):
-    """Export: the SavedModel (moving averages swapped in when the config keeps them); (dir, ema, checkpoint)."""
+def _batch_norm(run: _Run, options, train_files: list[str], job: TrainJob, steps: int):
+    """Re-estimates the moving batch-norm statistics from training batches when `job.bn_reestimate` says so."""
+    model, task, strategy = run.bundle.model, run.task, run.strategy
+    batch_size = run.settings.batch_size
+    dataset = strategy.distribute_datasets_from_function(
+        lambda ctx: inputs.build_dataset(train_files, options, batch_size, normalize=run.bundle.preprocess,
+                                         training=False, input_context=ctx, targets=task.targets(options)))
+
+    def make_forward():
+        @tf.function(autograph=False)   # as train_step
+        def forward(batch):
+            strategy.run(lambda images, labels: task.losses(model, images, labels), args=batch)
+        return forward
+
+    iterator = iter(dataset)
+    first = next(iterator, None)
+    layers = batch_norm_stats.batch_norm_layers(model)
+    probe = make_forward()
+    moving = batch_norm_stats.moving_layers(layers, lambda: probe(first)) if first is not None else []
+    do, why = batch_norm_stats.decide(job.bn_reestimate, steps, moving)
+    if not do:
+        result = batch_norm_stats.Reestimation(False, why)
+    else:
+        result = batch_norm_stats.reestimate(moving, make_forward, iter(dataset),
+                                             job.bn_reestimate_batches or batch_norm_stats.DEFAULT_BATCHES,
+                                             batch_size, why)
+    run.say(result.line())
+    return result, health_probe.moving_decays(moving)
+
+
+def _health(run: _Run, files: list[str], loop: _LoopStats, bn, decays: list[float], random_frozen: bool) -> dict:
+    """The exported weights' health (common.model_health) on the first eval (or train) images, said in one line."""
+    causes = health_probe.likely_causes(run.proto, run.settings.batch_size, loop.step, bn.to_dict(), decays,
+                                        random_frozen)
+    health = model_health.judge(health_probe.detections_on(run.bundle, files), loop.losses, causes)
+    run.say(health.line())
+    return health.to_dict()
+
+
+def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: str, step: int,
+            batch_norm: Callable[[], Any], health: Callable[[Any, list], dict]):
+    """Export: the SavedModel (moving averages swapped in when the config keeps them, batch-norm statistics
+    re-estimated for those weights when `batch_norm` decides to), and their health; see _Exported."""
     from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
     with optimizers.moving_averages_swapped_in(run.optimizer, run.train_vars) as ema:
+        bn, decays = batch_norm()
+        checked = health(bn, decays)
         export_ckpt = tf.train.Checkpoint(model=run.bundle.model).write(
             os.path.join(run.model_dir, "export_checkpoint", f"ckpt-{step}"))
         export_lib.export_saved_model(run.bundle, label_map_path, _config_text(pipeline_config), export_ckpt,
                                       export_dir)
     run.say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))
-    return _Exported(export_dir, bool(ema), export_ckpt)
+    return _Exported(export_dir, bool(ema), export_ckpt, bn.to_dict(), checked)
 
 
 def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_loss,
@@ -360,4 +417,5 @@ def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_
         restore_report=report, export_checkpoint=exported.checkpoint, eval_loss=eval_loss,
         strategy=run.strategy.__class__.__name__, num_replicas=run.strategy.num_replicas_in_sync,
         meta_architecture=run.bundle.spec.meta_architecture,
-        final_losses={k: float(out[k]) for k in names} if out else {}, first_losses=loop.first_losses)
+        final_losses={k: float(out[k]) for k in names} if out else {}, first_losses=loop.first_losses,
+        batch_norm=exported.batch_norm, health=exported.health)

@@ -43,6 +43,13 @@ class TrainResult:
     meta_architecture: str = "ssd"
     final_losses: dict[str, float] = dataclasses.field(default_factory=dict)   # total and each part
     first_losses: dict[str, float] = dataclasses.field(default_factory=dict)
+    batch_norm: dict | None = None       # batch_norm_stats.Reestimation.to_dict(): re-estimated before export?
+    health: dict | None = None           # common.model_health.Health.to_dict() of the exported weights
+
+    @property
+    def healthy(self) -> bool:
+        """False when the exported model's outputs do not depend on the input or the loss rose."""
+        return bool((self.health or {}).get("healthy", True))
 
     @property
     def resumed(self) -> bool:
@@ -53,6 +60,7 @@ class TrainResult:
         """JSON-ready dict."""
         d = dataclasses.asdict(self)
         d["resumed"] = self.resumed
+        d["healthy"] = self.healthy
         return d
 
 

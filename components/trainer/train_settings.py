@@ -27,6 +27,7 @@ class TrainJob:
     base_checkpoint overrides train_config.fine_tune_checkpoint (its type stays
     fine_tune_checkpoint_type). The SavedModel goes to export_dir (default
     model_dir/export), TensorBoard logs to tensorboard_dir (default model_dir/train).
+    bn_reestimate / bn_reestimate_batches: see `batch_norm_stats` (default auto, its DEFAULT_BATCHES).
     """
 
     train_files: Sequence[str] | str
@@ -43,6 +44,9 @@ class TrainJob:
     log_every: int = 10
     export: bool = True
     seed: int = 0
+    # Batch-norm statistics re-estimated before export (batch_norm_stats): auto, on or off; from how many batches.
+    bn_reestimate: str = "auto"
+    bn_reestimate_batches: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)

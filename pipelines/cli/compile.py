@@ -25,7 +25,8 @@ def compile_pipeline(args) -> int:
         base_checkpoint=args.base_checkpoint, push_to=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
         evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
         training=TrainerParameters(tflite=tuple(args.tflite or ()),
-                                   tflite_representative_size=args.representative_size),
+                                   tflite_representative_size=args.representative_size,
+                                   bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches),
         warm_start=args.warm_start, beam_args=tuple(args.beam_arg or ()), stage_inputs=False, portable=True)
     check_quantization_gate(settings)
     dsl = pipeline.create_pipeline(settings)

@@ -96,7 +96,9 @@ def demo(args) -> int:
                                  max_quantization_drop=args.max_quantization_drop),
         training=TrainerParameters(freeze_backbone=args.frozen_backbone or not DEMO_TRAIN_BACKBONE,
                                    tflite=tuple(args.tflite or ()),
-                                   tflite_representative_size=args.representative_size))
+                                   tflite_representative_size=args.representative_size,
+                                   bn_reestimate=args.bn_reestimate,
+                                   bn_reestimate_batches=args.bn_reestimate_batches))
     code, summary = execute(settings, runner=args.runner)
     if code == 0 and summary is not None and summary.pushed:
         print(f"\nthe fine-tuned detector: {summary.pushed}\n"

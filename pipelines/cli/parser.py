@@ -73,6 +73,16 @@ def _add_compression_flag(p: argparse.ArgumentParser) -> None:
                         "model_main_tf2.py and the tools of its family read only uncompressed records)")
 
 
+def _add_batch_norm_flags(p: argparse.ArgumentParser) -> None:
+    from components.names import BN_REESTIMATE_MODES  # pylint: disable=import-outside-toplevel  (constants)
+    p.add_argument("--bn-reestimate", choices=BN_REESTIMATE_MODES, default="auto",
+                   help="re-estimate the batch-norm statistics from training batches before export: auto (default: "
+                        "when the run is shorter than the config's batch-norm decay needs to forget the start), "
+                        "on, off")
+    p.add_argument("--bn-reestimate-batches", type=at_least(1), default=None, metavar="N",
+                   help="training batches the statistics are re-estimated from (default 50)")
+
+
 def _add(sub, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(_handler=handler)
@@ -137,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps between checkpoints (default num_steps/5, at most 1000)")
     p.add_argument("--train-backbone", action="store_true",
                    help="train the backbone too (default: frozen, only FPN + heads train)")
+    _add_batch_norm_flags(p)
 
     p = _add(sub, "predict", "pipelines.cli.predict:predict",
              "Run a detector on images (detflow or OD API SavedModel export, any TFLite detector); draw boxes "
@@ -241,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-backbone", action="store_true",
                    help="fine-tune the backbone too (default: frozen, only decoder and heads train)")
     _add_tflite_flags(p)
+    _add_batch_norm_flags(p)
 
     p = _add(sub, "demo", "pipelines.cli.demo:demo",
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
@@ -254,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-map", type=fraction, metavar="X",
                    help="blessing threshold on COCO mAP (default 0.25; the demo reaches about 0.36)")
     _add_tflite_flags(p)
+    _add_batch_norm_flags(p)
 
     p = _add(sub, "runs", "pipelines.cli.history:runs", "List past pipeline runs from ML Metadata.")
     p.add_argument("--root", required=True, metavar="DIR")
@@ -287,4 +300,5 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how much mAP a model may lose against the last blessed one (default 0.02)")
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     _add_tflite_flags(p)
+    _add_batch_norm_flags(p)
     return parser

@@ -95,7 +95,8 @@ def run_settings(args) -> PipelineSettings:
                       allow_empty_classes=args.allow_empty_classes, compression=args.compression)
     training = TrainerParameters(num_steps=args.num_steps, batch_size=args.batch_size,
                                  freeze_backbone=not args.train_backbone, tflite=tuple(args.tflite or ()),
-                                 tflite_representative_size=args.representative_size)
+                                 tflite_representative_size=args.representative_size,
+                                 bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches)
     return PipelineSettings(
         root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_to=args.push_to,

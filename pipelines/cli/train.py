@@ -90,7 +90,9 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
-            freeze_backbone=not getattr(args, "train_backbone", False)))
+            freeze_backbone=not getattr(args, "train_backbone", False),
+            bn_reestimate=getattr(args, "bn_reestimate", "auto"),
+            bn_reestimate_batches=getattr(args, "bn_reestimate_batches", None)))
         train_result.write_result(result, args.model_dir)
     except ProblemsError as error:
         print_problems(error.problems)
@@ -105,4 +107,8 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
         print(f"note: {result.boxes_dropped} boxes beyond max_number_of_boxes="
               f"{result.max_number_of_boxes} were left out")
     print(f"model dir: {result.model_dir}\nexport: {result.export_dir}")
+    if not result.healthy:
+        print(f"error: {result.health['line']} (the export is kept for inspection; the Evaluator would not "
+              "bless it)", file=sys.stderr)
+        return 1
     return 0

@@ -15,10 +15,10 @@ from schemas import example_format as K
 from tests.example_gen.helpers import image_bytes, make_dataset, read_examples, write, write_label_map
 
 
-def _run(tmp_path, input_base, label_map, strict=False):
+def _run(tmp_path, input_base, label_map, strict=False, compression="gzip"):
     gen = ImageExampleGen(input_base=input_base, annotation_format="coco",
                           annotations="span-{SPAN}/annotations.json", images_dir="images",
-                          label_map_path=label_map, eval_percent=30, strict=strict)
+                          label_map_path=label_map, eval_percent=30, strict=strict, compression=compression)
     db = str(tmp_path / "mlmd.sqlite")
     LocalDagRunner().run(tfx_pipeline.Pipeline(
         pipeline_name="eg", pipeline_root=str(tmp_path / "root"), components=[gen],
@@ -106,3 +106,23 @@ def test_file_errors_fail_before_any_worker_starts(tmp_path):
              for k, v in gen.exec_properties.items()}
     with pytest.raises(ProblemsError, match=r"annotations\.json:1:1: expected a COCO instances object"):
         _ = beam.Pipeline() | _ImagesToExample(props, "span-1/annotations.json")
+
+
+def test_compression_none_writes_uncompressed_records_the_statistics_read(tmp_path):
+    """The same examples as gzip, in files TFX's readers (and the OD API's) read by their name's suffix."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    base = tmp_path / "data"
+    label_map = write_label_map(str(tmp_path / "label_map.pbtxt"))
+    make_dataset(str(base / "span-1"), n=6)
+    (examples,) = _run(tmp_path, str(base), label_map, compression="none")
+    names = set()
+    for split in ("train", "eval"):
+        files = glob.glob(os.path.join(examples.uri, f"Split-{split}", "*"))
+        assert files and all(os.path.basename(f).startswith("data_tfrecord-") and not f.endswith(".gz")
+                             for f in files)
+        for record in tf.data.TFRecordDataset(files):          # plain TFRecords: no compression_type
+            names.add(tf.train.Example.FromString(record.numpy()).features.feature[K.FILENAME].bytes_list.value[0])
+    assert len(names) == 6
+    with pytest.raises(ValueError, match="compression 'zip' is not one of gzip, none"):
+        ImageExampleGen(input_base=str(base), annotation_format="coco", label_map_path=label_map, compression="zip")

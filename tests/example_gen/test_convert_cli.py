@@ -183,3 +183,27 @@ def test_nan_and_missing_box_values_are_counted_named_box_skips(tmp_path, capsys
     (problem,) = json.loads((tmp_path / "voc-out" / "report.json").read_text())["problems"]
     assert (problem["reason"], problem["detail"]) == ("invalid_coordinates", f"no <bndbox> (object #1 in {xml})")
     assert "None" not in capsys.readouterr().out
+
+
+def test_compression_none_writes_the_same_examples_uncompressed_for_the_od_api(tmp_path, capsys):
+    """The OD API's model_main_tf2.py reads uncompressed TFRecords only; detflow reads both."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+    from components.trainer import inputs  # pylint: disable=import-outside-toplevel
+    from schemas.label_map_validation import count_classes  # pylint: disable=import-outside-toplevel
+
+    data = make_dataset(str(tmp_path / "data"), n=8)
+    assert _convert(data, tmp_path / "gz", "coco", "--eval-percent", "40") == 0
+    assert _convert(data, tmp_path / "plain", "coco", "--eval-percent", "40", "--compression", "none") == 0
+    capsys.readouterr()
+    for split in ("train", "eval"):
+        [plain] = os.listdir(tmp_path / "plain" / f"Split-{split}")
+        assert plain == "data_tfrecord-00000-of-00001"
+        path = str(tmp_path / "plain" / f"Split-{split}" / plain)
+        records = [tf.train.Example.FromString(r.numpy())
+                   for r in tf.data.TFRecordDataset(path)]    # no compression_type: plain TFRecords
+        assert records == _read_split(str(tmp_path / "gz"), split)
+        inputs.check_records([path])
+    files = {s: [str(tmp_path / "plain" / f"Split-{s}" / "data_tfrecord-00000-of-00001")] for s in ("train", "eval")}
+    counts, images = count_classes(files)
+    assert sum(images.values()) == 8 and sum(counts["train"].values()) + sum(counts["eval"].values()) == 8

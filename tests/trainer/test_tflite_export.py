@@ -237,3 +237,83 @@ def test_an_op_tflite_has_no_kernel_for_is_one_line_naming_it(tmp_path):
         tflite_export.convert_saved_model(str(tmp_path))
     message = str(raised.value.problems[0])
     assert "no TFLite builtin kernel for tf.AsString, tf.StringLength" in message and "\n" not in message
+
+
+def _rewritten(path: str, out: str, signatures: bool = True, metadata: bool = True, names: str = "") -> str:
+    """The .tflite at `path` without its SignatureDef / metadata, its outputs renamed, as older files come.
+
+    names "op": the outputs named as the TFLite_Detection_PostProcess op names them (boxes, :1 classes,
+    :2 scores, :3 count) and listed in reverse order; "plain": named output_0..3, in the op's order.
+    """
+    import flatbuffers  # pylint: disable=import-outside-toplevel
+    from tensorflow_lite_support.metadata import schema_py_generated as tfl  # pylint: disable=import-outside-toplevel
+    with open(path, "rb") as f:
+        parsed = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(bytearray(f.read()), 0))
+    by_name = {o.name.decode(): o.tensorIndex for o in parsed.signatureDefs[0].outputs}
+    order = [by_name[k] for k in model_runner.POSTPROCESS_ORDER]
+    if not signatures:
+        parsed.signatureDefs = []
+    if not metadata:
+        parsed.metadata = []
+    if names == "op":
+        for i, index in enumerate(order):
+            parsed.subgraphs[0].tensors[index].name = ("TFLite_Detection_PostProcess" + (f":{i}" if i else "")).encode()
+        parsed.subgraphs[0].outputs = list(reversed(order))
+    elif names == "plain":
+        for i, index in enumerate(order):
+            parsed.subgraphs[0].tensors[index].name = f"output_{i}".encode()
+        parsed.subgraphs[0].outputs = order
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(parsed.Pack(builder), file_identifier=b"TFL3")
+    with open(out, "wb") as f:
+        f.write(bytes(builder.Output()))
+    return out
+
+
+@pytest.mark.parametrize("strip,how", [
+    ({"signatures": False}, "by TFLite metadata"),
+    ({"signatures": False, "metadata": False, "names": "op"}, "by the TFLite_Detection_PostProcess op's output names"),
+    ({"signatures": False, "metadata": False, "names": "plain"}, "in the TFLite_Detection_PostProcess order")])
+def test_a_tflite_detector_without_a_signature_is_read_as_the_task_library_reads_it(exported, tmp_path, strip, how):
+    """Most published TFLite detectors have no SignatureDef: outputs by metadata, op names, or the op's order.
+
+    Without detflow's metadata a file is resized as the Task Library resizes (libyuv), not as the OD API:
+    the detections then agree closely, not bit for bit.
+    """
+    original = model_runner.load_model(exported["tflite"]["none"].path)
+    assert "by signature" in original.kind
+    stripped = model_runner.load_model(_rewritten(exported["tflite"]["none"].path, str(tmp_path / "x.tflite"),
+                                                  **strip))
+    assert how in stripped.kind
+    pixels = np.asarray(Image.open(exported["images"][0]).convert("RGB"))[None]
+    want, got = original(pixels), stripped(pixels)
+    n = int(want["num_detections"][0])
+    assert n > 0 and int(got["num_detections"][0]) > 0
+    if strip.get("metadata", True):
+        assert int(got["num_detections"][0]) == n
+        for key in ("detection_boxes", "detection_scores", "detection_classes"):
+            np.testing.assert_array_equal(got[key][0, :n], want[key][0, :n])
+    else:
+        assert "(x - 127.5) / 127.5 assumed" in stripped.kind and "libyuv" in stripped.kind
+        assert got["detection_classes"][0, 0] == want["detection_classes"][0, 0]
+        np.testing.assert_allclose(got["detection_boxes"][0, 0], want["detection_boxes"][0, 0], atol=0.03)
+        assert abs(got["detection_scores"][0, 0] - want["detection_scores"][0, 0]) < 0.05
+
+
+def test_a_tflite_model_that_is_no_detector_is_refused_in_one_line(tmp_path, capsys):
+
+    class Classifier(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 8, 8, 3], tf.float32)])
+        def serve(self, x):
+            return {"logits": tf.matmul(tf.reduce_mean(x, axis=[1, 2]), tf.ones([3, 5]))}
+
+    module = Classifier()
+    tf.saved_model.save(module, str(tmp_path / "saved"), signatures={"serving_default": module.serve.get_concrete_function()})
+    path = tmp_path / "classifier.tflite"
+    path.write_bytes(tflite_export.convert_saved_model(str(tmp_path / "saved")))
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image)
+    code = cli.main(["predict", "--model", str(path), str(image), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "not a detector" in err and "[1, 5]" in err

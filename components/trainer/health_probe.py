@@ -1,0 +1,69 @@
+"""The Trainer's look at what it is about to export: detections on a few images, and the likely causes of a collapse.
+
+`detections_on(bundle, files)` runs the serving computation (`export.DetectionModule`, the exported
+weights) on the first images of `files`; `likely_causes` names what in the run's settings explains a
+flat model (`common.model_health` decides whether it is one; `schemas.learning_rate_scale` the
+learning-rate rule).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+
+from components.trainer import batch_norm_stats
+from components.trainer.tf_example import decode_example
+from schemas.example_format import records_dataset
+from schemas.learning_rate_scale import learning_rate_note, peak_learning_rate
+
+NUM_IMAGES = 16
+
+
+def detections_on(bundle, files, num_images: int = NUM_IMAGES) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(boxes, scores) of the serving computation on each of the first `num_images` images of `files`."""
+    from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
+
+    serve = tf.function(export_lib.DetectionModule(bundle).serve_tensor, autograph=False, reduce_retracing=True)
+    out = []
+    for serialized in records_dataset(files).take(num_images):
+        image = decode_example(serialized)["image"]
+        found = serve(image[None])
+        n = int(found["num_detections"][0])
+        out.append((found["detection_boxes"][0, :n].numpy(), found["detection_scores"][0, :n].numpy()))
+    return out
+
+
+def likely_causes(proto, batch_size: int, steps: int, batch_norm: dict | None, decays: list[float],
+                  random_frozen_backbone: bool = False) -> list[str]:
+    """What in this run's settings may flatten a model: unconverged batch-norm statistics, a large learning
+    rate, a backbone kept frozen at its random initialisation."""
+    causes = []
+    if random_frozen_backbone:
+        causes.append("the backbone is frozen at its random initialisation (no fine_tune_checkpoint restored it): "
+                      "start from pretrained weights, or train it too (--train-backbone)")
+    if decays and not (batch_norm or {}).get("done"):
+        decay = max(decays)
+        weight = decay ** max(steps, 0)
+        if weight >= batch_norm_stats.START_WEIGHT:
+            causes.append(f"batch-norm statistics not converged: at decay {decay:g} the {steps} steps leave the "
+                          f"start's statistics weighing {weight:.0%} (re-estimate them: --bn-reestimate on, or "
+                          "lower batch_norm.decay)")
+    note = learning_rate_note(peak_learning_rate(proto.train_config.optimizer), batch_size)
+    if note:
+        causes.append(note)
+    return causes
+
+
+def moving_decays(layers) -> list[float]:
+    """The momenta of the batch-norm layers whose statistics move in training (finite floats)."""
+    out = []
+    for layer in layers:
+        try:
+            value = float(layer.momentum)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            out.append(value)
+    return out
