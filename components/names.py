@@ -39,6 +39,7 @@ BASE_MODEL_KEY = "base_model"
 MODEL_KEY = "model"
 MODEL_RUN_KEY = "model_run"
 BASELINE_MODEL_KEY = "baseline_model"
+CHAMPION_MODEL_KEY = "champion_model"      # an external model the candidate must not be worse than
 EVALUATION_KEY = "evaluation"
 BLESSING_KEY = "blessing"
 MODEL_BLESSING_KEY = "model_blessing"   # TFX Pusher's

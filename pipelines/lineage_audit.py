@@ -15,7 +15,7 @@ from typing import Optional
 
 from components.names import CODE_VERSION_KEY
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
-from components.names import (BASE_MODEL_KEY, BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY,
+from components.names import (BASE_MODEL_KEY, BASELINE_MODEL_KEY, BLESSING_KEY, CHAMPION_MODEL_KEY, EVALUATION_KEY, EXAMPLES_KEY,
                               LABEL_MAP_KEY, MODEL_BLESSING_KEY, MODEL_KEY, PIPELINE_CONFIG_KEY)
 from pipelines.run_report import TFLITE_SHOWN, tflite_metrics
 
@@ -102,7 +102,8 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
                                 "metric_value": p.get("metric_value"), "min_map": p.get("min_map"),
                                 "max_regression": p.get("max_regression"),
                                 "max_quantization_drop": p.get("max_quantization_drop"),
-                                "quantization_drop": p.get("quantization_drop")}
+                                "quantization_drop": p.get("quantization_drop"),
+                                "champion_metric_value": p.get("champion_metric_value")}
     evaluation = _linked(lineage, evaluator, "output", EVALUATION_KEY)
     if evaluation is not None:
         a = lineage.artifacts[evaluation]
@@ -117,6 +118,11 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
     baseline = _linked(lineage, evaluator, "input", BASELINE_MODEL_KEY)
     if baseline is not None:
         sections["baseline_model"] = _model_ref(lineage, baseline)
+    champion = _linked(lineage, evaluator, "input", CHAMPION_MODEL_KEY)
+    if champion is not None:
+        a = lineage.artifacts[champion]
+        sections["champion_model"] = {"id": champion, "uri": a["uri"], "sha256": a["properties"].get("sha256", ""),
+                                      "metric_value": (sections.get("blessing") or {}).get("champion_metric_value")}
     return sections
 
 
@@ -279,6 +285,13 @@ def _fmt_model(m: dict) -> str:
     return text
 
 
+def _fmt_champion(c: dict) -> str:
+    value = c.get("metric_value")
+    return (f"Model #{c['id']} {c['uri']} (imported from outside the pipeline"
+            + (f", sha256 {c['sha256'][:12]}" if c.get("sha256") else "") + ")"
+            + (f"; scored {value:.4f} on the same split" if isinstance(value, float) else ""))
+
+
 def _fmt_examples(x: dict) -> str:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(x["images"].items()))
     lines = [f"Examples #{x['id']} span {x['span']}" + (f" version {x['version']}" if x["version"] is not None
@@ -319,7 +332,8 @@ def _fmt_code(versions: dict) -> str:
 
 _SECTIONS = (
     ("pushed_model", _fmt_pushed), ("run", str), ("blessing", _fmt_blessing), ("evaluation", _fmt_evaluation),
-    ("baseline_model", _fmt_model), ("model", _fmt_model), ("examples", _fmt_examples), ("data", _fmt_data),
+    ("baseline_model", _fmt_model), ("champion_model", _fmt_champion), ("model", _fmt_model),
+    ("examples", _fmt_examples), ("data", _fmt_data),
     ("label_map", _fmt_file), ("pipeline_config", _fmt_file), ("fine_tune_checkpoint", _fmt_checkpoint),
     ("code_version", _fmt_code),
 )

@@ -39,6 +39,7 @@ LABEL_MAP_IMPORTER = "label_map_importer"
 CHECKPOINT_IMPORTER = "checkpoint_importer"
 WARM_START_RESOLVER = "warm_start_resolver"
 BASELINE_RESOLVER = "baseline_model_resolver"
+CHAMPION_IMPORTER = "champion_importer"
 
 
 def with_code_version(component, version: str):
@@ -119,10 +120,17 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
         **({} if portable else {"candidate": trainer.outputs["model"]}),
     ).with_id(BASELINE_RESOLVER)
+    champion = None
+    if settings.champion:
+        champion_uri = settings.champion if "://" in settings.champion else os.path.abspath(settings.champion)
+        nodes[CHAMPION_IMPORTER] = tfx.dsl.Importer(
+            source_uri=champion_uri, artifact_type=Model,
+            custom_properties={**sha_props(hash_if_local(champion_uri)), "external": 1}).with_id(CHAMPION_IMPORTER)
+        champion = nodes[CHAMPION_IMPORTER].outputs["result"]
     evaluator = with_code_version(Evaluator(
         examples=examples, model=trainer.outputs["model"],
         baseline_model=nodes[BASELINE_RESOLVER].outputs["model"], label_map=label_map,
-        parameters=settings.evaluation), versions["evaluator"])
+        parameters=settings.evaluation, champion_model=champion), versions["evaluator"])
     nodes["Evaluator"] = evaluator
     # The standard Pusher (blessing check, versioned folder, saved_model.pb last) plus metrics.json.
     nodes["Pusher"] = with_code_version(Pusher(

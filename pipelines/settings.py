@@ -40,6 +40,9 @@ class PipelineSettings:
       compiled pipeline that runs elsewhere).
     portable: True uses only TFX's own resolver strategies (what the Kubeflow v2
       compiler supports) and leaves ML Metadata to the orchestrator.
+    champion: a model from outside the pipeline (a SavedModel or OD API export folder,
+      a .tflite file: what is in production, a colleague's) imported as a Model; the
+      Evaluator scores it on the same split and blesses no candidate worse than it.
     """
 
     root: str
@@ -57,6 +60,7 @@ class PipelineSettings:
     metadata_path: Optional[str] = None
     stage_inputs: bool = True
     portable: bool = False
+    champion: Optional[str] = None
 
     def check(self) -> None:
         """ValueError naming what is missing or inconsistent before a DAG is built."""
@@ -68,9 +72,11 @@ class PipelineSettings:
 
 
 def blessing_gate(min_map: float, max_regression: Optional[float] = None,
-                  max_quantization_drop: Optional[float] = None) -> EvaluatorParameters:
-    """The pipeline's Evaluator parameters: `min_map` as given, `max_regression` default `configs.MAX_REGRESSION`."""
+                  max_quantization_drop: Optional[float] = None, metric: Optional[str] = None) -> EvaluatorParameters:
+    """The pipeline's Evaluator parameters: `min_map` as given, `max_regression` default `configs.MAX_REGRESSION`,
+    the metric judged default COCO mAP."""
     return EvaluatorParameters(
         min_map=float(min_map),
         max_regression=configs.MAX_REGRESSION if max_regression is None else float(max_regression),
-        max_quantization_drop=max_quantization_drop)
+        max_quantization_drop=max_quantization_drop,
+        **({"metric": metric} if metric else {}))

@@ -29,15 +29,18 @@ class Judgement:
 
 
 def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Mapping[str, float]],
-          min_map: float, max_regression: float, metric: str = HEADLINE_METRIC,
+          min_map: float, max_regression: float, metric: str = HEADLINE_METRIC, *,
           quantized_metrics: Optional[Mapping[str, float]] = None,
-          max_quantization_drop: Optional[float] = None, health=None) -> Judgement:
+          max_quantization_drop: Optional[float] = None, health=None,
+          champion_metrics: Optional[Mapping[str, float]] = None) -> Judgement:
     """Blesses the candidate when `metric` >= `min_map` and, given a baseline,
     `metric` >= baseline's `metric` - `max_regression`; with `max_quantization_drop`,
     also when the int8 model's `metric` (`quantized_metrics`) is at most that below
     the candidate's (no int8 model evaluated fails the check). A `health`
     (common.model_health.Health) that is not healthy — a collapsed model, a
-    rising loss — refuses the blessing whatever the metrics.
+    rising loss — refuses the blessing whatever the metrics. With
+    `champion_metrics` (an external model scored on the same images), the
+    candidate must also reach the champion's `metric` - `max_regression`.
 
     A metric that is missing, NaN or -1 (COCO's "no ground truth") fails the
     check it is in, so a model is never blessed on an undefined number.
@@ -64,21 +67,29 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
     if max_quantization_drop is not None:
         ok, reason = _quantization_check(candidate_metrics, quantized_metrics, max_quantization_drop, metric)
         blessed, reasons = blessed and ok, reasons + [reason]
+    if champion_metrics is not None:
+        ok, reason = _change_check(value, champion_metrics, "champion", max_regression, metric)
+        blessed, reasons = blessed and ok, reasons + [reason]
     if baseline_metrics is None:
-        reasons.append("no baseline model: judged by min_map alone")
+        reasons.append("no baseline model: judged by min_map alone" if champion_metrics is None
+                       else "no baseline model")
         return Judgement(blessed, reasons)
-    base = _defined(baseline_metrics.get(metric))
-    if base is None:
-        reasons.append(f"baseline {metric} is undefined: change threshold not applied")
-    elif value is not None and value >= base - max_regression:
-        reasons.append(f"candidate {metric} {value:.4f} >= baseline {base:.4f} - max_regression "
-                       f"{max_regression:.4f}")
-    else:
-        blessed = False
-        shown = "undefined" if value is None else f"{value:.4f}"
-        reasons.append(f"candidate {metric} {shown} < baseline {base:.4f} - max_regression {max_regression:.4f} "
-                       f"(regressed by more than allowed)")
-    return Judgement(blessed, reasons)
+    ok, reason = _change_check(value, baseline_metrics, "baseline", max_regression, metric)
+    return Judgement(blessed and ok, reasons + [reason])
+
+
+def _change_check(value: Optional[float], reference_metrics: Mapping[str, float], name: str, max_regression: float,
+                  metric: str) -> tuple[bool, str]:
+    """The change threshold against a reference model (the baseline, a champion); (passed, reason)."""
+    reference = _defined(reference_metrics.get(metric))
+    if reference is None:
+        return True, f"{name} {metric} is undefined: change threshold not applied"
+    if value is not None and value >= reference - max_regression:
+        return True, (f"candidate {metric} {value:.4f} >= {name} {reference:.4f} - max_regression "
+                      f"{max_regression:.4f}")
+    shown = "undefined" if value is None else f"{value:.4f}"
+    return False, (f"candidate {metric} {shown} < {name} {reference:.4f} - max_regression {max_regression:.4f} "
+                   + ("(regressed by more than allowed)" if name == "baseline" else f"(worse than the {name})"))
 
 
 def metric_drop(reference: Mapping[str, float], variant: Mapping[str, float], metric: str) -> float:

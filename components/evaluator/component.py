@@ -17,8 +17,8 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components.artifact_types import LabelMapFile
 from components.evaluator import executor
 from components.evaluator.coco_metrics import HEADLINE_METRIC
-from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CODE_VERSION_KEY, EVALUATION_KEY, EXAMPLES_KEY,
-                              LABEL_MAP_KEY, MODEL_KEY)
+from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CHAMPION_MODEL_KEY, CODE_VERSION_KEY,
+                              EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, MODEL_KEY)
 
 class EvaluatorSpec(types.ComponentSpec):
     """Inputs, parameters and outputs of the detflow Evaluator."""
@@ -37,6 +37,7 @@ class EvaluatorSpec(types.ComponentSpec):
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         BASELINE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
+        CHAMPION_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model, optional=True),
         LABEL_MAP_KEY: ChannelParameter(type=LabelMapFile, optional=True),
     }
     OUTPUTS = {
@@ -95,6 +96,9 @@ class Evaluator(base_component.BaseComponent):
         LatestBlessedModelStrategy), evaluated on the same split in this run.
       label_map: optional LabelMapFile (or ValidatedLabelMap): label_map.pbtxt or a
         folder holding it; default: the label map inside the candidate's export.
+      champion_model: optional; an imported Model whose URI is any model `detflow predict`
+        reads (a SavedModel or OD API export folder, a .tflite file): evaluated on the same
+        split, and the candidate may fall at most `max_regression` below it.
       parameters: EvaluatorParameters (thresholds, metric, split, drawing, batch size).
 
     Every TFLite variant the Model carries (Format-TFLite/model_<mode>.tflite) is
@@ -113,10 +117,12 @@ class Evaluator(base_component.BaseComponent):
     def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                  baseline_model: Optional[types.BaseChannel] = None,
                  label_map: Optional[types.BaseChannel] = None,
-                 parameters: EvaluatorParameters = EvaluatorParameters()):
+                 parameters: EvaluatorParameters = EvaluatorParameters(),
+                 champion_model: Optional[types.BaseChannel] = None):
         parameters.check()
         spec = EvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model, label_map=label_map,
+            champion_model=champion_model,
             **parameters.exec_properties(),
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing))

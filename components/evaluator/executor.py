@@ -14,8 +14,8 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
-from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY,
-                              METRICS_FILE, MODEL_KEY, TFLITE_DIR)
+from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CHAMPION_MODEL_KEY, EVALUATION_KEY, EXAMPLES_KEY,
+                              LABEL_MAP_KEY, METRICS_FILE, MODEL_KEY, TFLITE_DIR)
 
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
 TFLITE_PREFIX = "tflite_"
@@ -48,6 +48,7 @@ class Executor(base_executor.BaseExecutor):
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
         model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
         baseline = (input_dict.get(BASELINE_MODEL_KEY) or [None])[0]
+        champion = (input_dict.get(CHAMPION_MODEL_KEY) or [None])[0]
         label_maps = input_dict.get(LABEL_MAP_KEY) or []
         evaluation = artifact_utils.get_single_instance(output_dict[EVALUATION_KEY])
         blessing = artifact_utils.get_single_instance(output_dict[BLESSING_KEY])
@@ -55,6 +56,8 @@ class Executor(base_executor.BaseExecutor):
         exports = {"candidate": path_utils.serving_model_path(model.uri)}
         if baseline is not None:
             exports["baseline"] = path_utils.serving_model_path(baseline.uri)
+        if champion is not None:
+            exports["champion"] = champion.uri     # any model the runner reads, as imported
         variants = tflite_variants(model.uri)
         exports.update({TFLITE_PREFIX + mode: path for mode, path in variants.items()})
         label_map_path = model_eval.find_label_map(exports["candidate"], label_maps[0].uri if label_maps else None)
@@ -76,7 +79,8 @@ class Executor(base_executor.BaseExecutor):
         logging.info("Evaluator: %s", health.line())
         judgement = judge(judged["candidate"], judged.get("baseline"), min_map, max_regression, metric,
                           quantized_metrics=judged.get(TFLITE_PREFIX + "int8"),
-                          max_quantization_drop=None if max_drop is None else float(max_drop), health=health)
+                          max_quantization_drop=None if max_drop is None else float(max_drop), health=health,
+                          champion_metrics=judged.get("champion"))
         logging.info("Evaluator: %s — %s", "BLESSED" if judgement.blessed else "NOT BLESSED", judgement.message)
 
         document = {
@@ -92,6 +96,9 @@ class Executor(base_executor.BaseExecutor):
             "baseline": None if base is None else {
                 "model_id": baseline.id, "model_uri": baseline.uri,
                 "metrics": base.metrics, "per_category": base.per_category},
+            "champion": None if champion is None else {
+                "model_id": champion.id, "model_uri": champion.uri, "metrics": results["champion"].metrics,
+                "per_category": results["champion"].per_category},
             "tflite": {mode: {"file": os.path.relpath(path, model.uri),
                               "metrics": results[TFLITE_PREFIX + mode].metrics,
                               "per_category": results[TFLITE_PREFIX + mode].per_category,
@@ -161,6 +168,8 @@ def _set_properties(evaluation, blessing, document: dict, judgement, model, base
         artifact.set_int_custom_property("healthy", int(document["health"]["healthy"]))
         if baseline is not None:
             artifact.set_float_custom_property("baseline_metric_value", _value(document["baseline"], metric))
+        if document["champion"] is not None:
+            artifact.set_float_custom_property("champion_metric_value", _value(document["champion"], metric))
     for name, number in document["metrics"].items():
         evaluation.set_float_custom_property(name, float(number))
     for name, number in document["per_category"].items():
@@ -182,6 +191,9 @@ def _set_properties(evaluation, blessing, document: dict, judgement, model, base
     if baseline is not None:
         blessing.set_int_custom_property("baseline_model_id", baseline.id)
         blessing.set_string_custom_property("baseline_model", baseline.uri)
+    if document["champion"] is not None:
+        blessing.set_int_custom_property("champion_model_id", document["champion"]["model_id"])
+        blessing.set_string_custom_property("champion_model", document["champion"]["model_uri"])
 
 
 def _value(section: dict, metric: str) -> float:

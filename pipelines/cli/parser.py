@@ -73,6 +73,13 @@ def _add_compression_flag(p: argparse.ArgumentParser) -> None:
                         "model_main_tf2.py and the tools of its family read only uncompressed records)")
 
 
+def _add_champion_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--champion", metavar="MODEL",
+                   help="a model to beat (a SavedModel or OD API export folder, a .tflite detector: the one in "
+                        "production, a colleague's): imported with its lineage, scored on the same eval split; "
+                        "no candidate worse than it by more than --max-regression is blessed")
+
+
 def _add_batch_norm_flags(p: argparse.ArgumentParser) -> None:
     from components.names import BN_REESTIMATE_MODES  # pylint: disable=import-outside-toplevel  (constants)
     p.add_argument("--bn-reestimate", choices=BN_REESTIMATE_MODES, default="auto",
@@ -238,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train even when a label-map class has no box in the training split")
     p.add_argument("--warm-start", action="store_true",
                    help="start training from the latest blessed model when there is one")
+    _add_champion_flag(p)
     p.add_argument("--num-steps", type=at_least(1), metavar="N", help="override train_config.num_steps")
     p.add_argument("--batch-size", type=at_least(1), metavar="N", help="override train_config.batch_size")
     p.add_argument("--base-checkpoint", metavar="DIR",
@@ -294,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--push-to", metavar="URI")
     p.add_argument("--image", default=c.PIPELINE_IMAGE, help="container image every node runs in")
     p.add_argument("--warm-start", action="store_true")
+    _add_champion_flag(p)
     p.add_argument("--min-map", type=fraction, required=True, metavar="X",
                    help="COCO mAP (0 to 1) a model must reach to be blessed and pushed (required)")
     p.add_argument("--max-regression", type=fraction, default=None, metavar="X",

@@ -102,4 +102,4 @@ def run_settings(args) -> PipelineSettings:
         base_checkpoint=args.base_checkpoint, push_to=args.push_to,
         evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
         training=training, warm_start=args.warm_start, enable_cache=not args.no_cache,
-        beam_args=tuple(args.beam_arg or ()))
+        beam_args=tuple(args.beam_arg or ()), champion=args.champion)

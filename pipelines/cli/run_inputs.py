@@ -106,6 +106,8 @@ def resolve_inputs(settings: PipelineSettings, runner: str = "local") -> Pipelin
     if "://" not in checkpoint and not os.path.exists(checkpoint):
         raise UserError(f"{checkpoint}: fine-tune checkpoint not found")
     _check_tflite(config, settings)
+    if settings.champion and "://" not in settings.champion and not os.path.exists(settings.champion):
+        raise UserError(f"{settings.champion}: --champion model not found")
     push_to = writable_dir(settings.push_to or os.path.join(root, configs.PUSH_DIR), "--push-to")
     return dataclasses.replace(settings, root=root, label_map_path=label_map, base_checkpoint=checkpoint,
                                push_to=push_to,

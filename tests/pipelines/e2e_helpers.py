@@ -50,7 +50,7 @@ def run(root, data, config, label_map, runner="local", min_map=0.0, beam_args=IN
     are PipelineSettings fields, or TrainerParameters fields (num_steps, tflite, ...),
     or `max_regression` / `max_quantization_drop`.
     """
-    gate = {k: options.pop(k) for k in ("max_regression", "max_quantization_drop") if k in options}
+    gate = {k: options.pop(k) for k in ("max_regression", "max_quantization_drop", "metric") if k in options}
     trainer = {f.name: options.pop(f.name) for f in dataclasses.fields(TrainerParameters) if f.name in options}
     if "representative_size" in options:
         trainer["tflite_representative_size"] = options.pop("representative_size")

@@ -57,10 +57,15 @@ def test_tflite_variants_are_evaluated_gated_pushed_and_in_the_lineage(tmp_path,
     assert "TFLite int8: Format-TFLite/model_int8.tflite" in audit and "calibrated on 1 train image)" in audit
     assert "TFLite int8: mAP" in audit
 
-    # A drop bar below what int8 lost: only the Evaluator re-runs, it refuses, nothing is pushed.
-    # (Calibrated on one image, int8 lost mAP here in each of the 5 runs measured.)
-    assert int8["drop"] > 0, f"the int8 model lost nothing on this data ({int8}): the refusal cannot be shown"
-    code, second, text = h.run(root, data, config, label_map, max_quantization_drop=int8["drop"] / 2, **options)
+    # A drop bar below what int8 lost: only the Evaluator re-runs, it refuses, nothing is pushed. On this
+    # small model int8 (raw uint8 pixels in, as the Task Library feeds it) is within +-0.002 mAP of the float
+    # model, on either side; the gate is put on the COCO metric where it lost most.
+    lost = {name: document["metrics"][name] - value for name, value in document["tflite"]["int8"]["metrics"].items()
+            if name in document["metrics"] and value >= 0 and document["metrics"][name] >= 0}
+    metric, drop = max(lost.items(), key=lambda item: item[1])
+    assert drop > 0, f"the int8 model lost nothing on any metric ({lost}): the refusal cannot be shown"
+    code, second, text = h.run(root, data, config, label_map, max_quantization_drop=drop / 2, metric=metric,
+                               **options)
     states = h.states(second)
     assert states["DetectionTrainer"] == "cached" and states["Evaluator"] == "ran", states
     assert second.blessed is False and second.pushed is None, text

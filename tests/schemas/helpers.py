@@ -26,7 +26,7 @@ train_config {
   num_steps: 100
   optimizer {
     momentum_optimizer {
-      learning_rate { cosine_decay_learning_rate { learning_rate_base: 0.04 total_steps: 100 warmup_learning_rate: 0.01 warmup_steps: 10 } }
+      learning_rate { cosine_decay_learning_rate { learning_rate_base: 0.02 total_steps: 100 warmup_learning_rate: 0.01 warmup_steps: 10 } }
     }
     use_moving_average: false
   }

@@ -130,7 +130,7 @@ def test_impossible_values_are_reported_at_the_field(old, new, field):
 
 
 def test_manual_step_schedule_must_increase():
-    text = edit("cosine_decay_learning_rate { learning_rate_base: 0.04 total_steps: 100 warmup_learning_rate: 0.01 "
+    text = edit("cosine_decay_learning_rate { learning_rate_base: 0.02 total_steps: 100 warmup_learning_rate: 0.01 "
                 "warmup_steps: 10 }",
                 "manual_step_learning_rate { initial_learning_rate: 0.01\n"
                 "        schedule { step: 50 learning_rate: 0.001 }\n"

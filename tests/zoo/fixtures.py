@@ -97,3 +97,29 @@ def assert_detections_match(got: dict, want: dict, what: str, prefix: str = "",
             excused += 1
     assert excused <= 2, f"{what}: {excused} detections differ at the max_total_detections cut"
     return excused
+
+
+def tie_order(boxes, scores, ref_boxes, ref_scores) -> np.ndarray:
+    """[B, N] indices that put our ranked rows in the oracle's order where scores tie exactly (to TOLERANCE).
+
+    NMS and top-k break exact ties by position, which a difference in the last bit of an earlier
+    computation can swap: two proposals of one score come out in either order. Each of the
+    oracle's rows is matched to one of ours with the same score (within TOLERANCE) and the same box
+    (within TOLERANCE of the largest coordinate); rows that match nothing keep their place, so the
+    comparison that follows still fails on them.
+    """
+    boxes, scores = np.asarray(boxes), np.asarray(scores)
+    tie = TOLERANCE * max(float(np.abs(ref_scores).max()), 1e-12)
+    close = TOLERANCE * max(float(np.abs(ref_boxes).max()), 1e-12)
+    order = np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
+    for b in range(scores.shape[0]):
+        free = set(range(scores.shape[1]))
+        for i in range(scores.shape[1]):
+            candidates = [j for j in sorted(free, key=lambda j: abs(j - i))
+                          if abs(scores[b, j] - ref_scores[b, i]) <= tie
+                          and np.abs(boxes[b, j] - ref_boxes[b, i]).max() <= close]
+            if candidates:
+                order[b, i] = candidates[0]
+                free.discard(candidates[0])
+    return order
+

@@ -7,5 +7,5 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$venv"
 "$uv" venv --quiet --python "$python" "$venv"
 "$uv" pip install --quiet --python "$venv/bin/python" --no-deps -r "$here/requirements.lock"
-"$venv/bin/python" -c "from object_detection.builders import model_builder" 2>/dev/null
+"$venv/bin/python" -c "from object_detection.builders import model_builder; from object_detection import model_lib_v2" 2>/dev/null
 touch "$venv/.installed"

@@ -17,7 +17,8 @@ For each architecture it:
   preprocessed input, backbone endpoints, feature maps (FPN levels), anchors,
   raw box encodings and class predictions, post-processed detections (also
   with `use_class_agnostic_nms: true`, prefixed `agnostic_`) and the
-  exporter's `serving_default` outputs.
+  exporter's `serving_default` outputs;
+- for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`.
 
 Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ...]
 """
@@ -56,6 +57,9 @@ ARCHITECTURES = {
                                      "faster_rcnn_resnet101_keras"),
 }
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
+# Fixtures also exported by the OD API's own exporter (`exporter_lib_v2.export_inference_graph`, what
+# exporter_main_v2.py runs) into <arch>/od_export/: a colleague's OD API export for detflow to predict with.
+OD_EXPORTS = ("ssd_mobilenet_v2_fpnlite_320",)
 
 
 def fixed_images(seed: int = 7) -> np.ndarray:
@@ -277,6 +281,9 @@ def write_fixture(name: str, config_path: str, size: int | None, classification:
     for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
         ref[f"serving_{key}"] = np.concatenate([d[key].numpy() for d in per_image])
     np.savez_compressed(os.path.join(out, "reference.npz"), **ref)
+    if name in OD_EXPORTS:
+        exporter_lib_v2.export_inference_graph("image_tensor", config, os.path.join(out, "checkpoint"),
+                                               os.path.join(out, "od_export"))
 
     reader = tf.train.load_checkpoint(os.path.join(out, "checkpoint", "ckpt-0"))
     keys = {k: v for k, v in reader.get_variable_to_shape_map().items() if k.endswith("VARIABLE_VALUE")}
