@@ -57,16 +57,20 @@ def find_artifact(store, ref: str) -> metadata_store_pb2.Artifact:
             return found[0]
         raise LineageError(f"no artifact with id {ref} in ML Metadata")
     path = os.path.abspath(ref).rstrip("/")
+    try:
+        pushed = sorted(store.get_artifacts_by_type("PushedModel"), key=lambda a: -a.id)
+    except Exception:  # the type is not registered: nothing was ever pushed
+        pushed = []
+    destinations = [(str(props(a).get("pushed_destination", "")).rstrip("/"), a) for a in pushed]
+    # A pushed folder is the PushedModel first, even where a later run imported it (as a --champion).
+    exact = [a for destination, a in destinations if destination and path == destination]
+    if exact:
+        return exact[0]
     by_uri = store.get_artifacts_by_uri(path) or store.get_artifacts_by_uri(ref)
     if by_uri:
         return max(by_uri, key=lambda a: a.id)
-    try:
-        pushed = store.get_artifacts_by_type("PushedModel")
-    except Exception:  # the type is not registered: nothing was ever pushed
-        pushed = []
-    for artifact in sorted(pushed, key=lambda a: -a.id):
-        destination = str(props(artifact).get("pushed_destination", "")).rstrip("/")
-        if destination and (path == destination or path.startswith(destination + "/")):
+    for destination, artifact in destinations:
+        if destination and path.startswith(destination + "/"):
             return artifact
     raise LineageError(f"{ref}: no artifact with this id, URI or pushed-model folder in ML Metadata")
 

@@ -35,12 +35,16 @@ def detections_on(bundle, files, num_images: int = NUM_IMAGES) -> list[tuple[np.
     return out
 
 
+SHORT_RUN = 500    # steps after which a class head initialised fresh is expected to score images apart
+
+
 def likely_causes(proto, batch_size: int, steps: int, batch_norm: dict | None, decays: list[float],
-                  random_frozen_backbone: bool = False) -> list[str]:
+                  restore_report: dict | None = None, freeze_backbone: bool = True) -> list[str]:
     """What in this run's settings may flatten a model: unconverged batch-norm statistics, a large learning
-    rate, a backbone kept frozen at its random initialisation."""
+    rate, a backbone kept frozen at its random initialisation, a class head trained too few steps."""
     causes = []
-    if random_frozen_backbone:
+    restored = (restore_report or {}).get("restored", {})
+    if freeze_backbone and not restored.get("backbone"):
         causes.append("the backbone is frozen at its random initialisation (no fine_tune_checkpoint restored it): "
                       "start from pretrained weights, or train it too (--train-backbone)")
     if decays and not (batch_norm or {}).get("done"):
@@ -53,6 +57,10 @@ def likely_causes(proto, batch_size: int, steps: int, batch_norm: dict | None, d
     note = learning_rate_note(peak_learning_rate(proto.train_config.optimizer), batch_size)
     if note:
         causes.append(note)
+    fresh_head = not restored.get("head_class") and not restored.get("detection_head_class")
+    if not causes and fresh_head and steps < SHORT_RUN:
+        causes.append(f"too short a run: the class head started from its initialisation {steps} steps ago (train "
+                      "longer, or start from a detection checkpoint of these classes)")
     return causes
 
 

@@ -109,11 +109,11 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
                  job.tensorboard_dir or os.path.join(job.model_dir, "train"), job.log_every)
     del dataset   # frees the input pipeline before evaluation and export (see _loop)
     eval_loss = _evaluate(run, options, eval_list)
-    random_frozen = job.freeze_backbone and not (report or {}).get("restored", {}).get("backbone")
     exported = (_export(run, pipeline_config, label_map_path,
                         job.export_dir or os.path.join(job.model_dir, "export"), loop.step,
                         lambda: _batch_norm(run, options, train_list, job, loop.step),
-                        lambda bn, decays: _health(run, eval_list or train_list, loop, bn, decays, random_frozen))
+                        lambda bn, decays: _health(run, eval_list or train_list, loop, bn, decays, report,
+                                                   job.freeze_backbone))
                 if job.export else _Exported(None, False, None, None, None))
     return _result(run, options, loop, report, start_step, eval_loss, exported)
 
@@ -375,10 +375,11 @@ def _batch_norm(run: _Run, options, train_files: list[str], job: TrainJob, steps
     return result, health_probe.moving_decays(moving)
 
 
-def _health(run: _Run, files: list[str], loop: _LoopStats, bn, decays: list[float], random_frozen: bool) -> dict:
+def _health(run: _Run, files: list[str], loop: _LoopStats, bn, decays: list[float], report: dict | None,
+            freeze_backbone: bool) -> dict:
     """The exported weights' health (common.model_health) on the first eval (or train) images, said in one line."""
     causes = health_probe.likely_causes(run.proto, run.settings.batch_size, loop.step, bn.to_dict(), decays,
-                                        random_frozen)
+                                        report, freeze_backbone)
     health = model_health.judge(health_probe.detections_on(run.bundle, files), loop.losses, causes)
     run.say(health.line())
     return health.to_dict()
