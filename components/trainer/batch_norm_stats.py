@@ -19,6 +19,7 @@ after which the start weighs under 1 %: 1533 at 0.997, 44 at 0.9).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from typing import Callable, Iterable
@@ -83,6 +84,43 @@ def _restore(layers, values) -> None:
         layer.moving_variance.assign(var)
 
 
+class Momenta:
+    """Each batch-norm layer's momentum as a tf.Variable (`variable_momenta`), so one traced training-mode
+    forward pass serves the eval loss, the probe for moving layers and the re-estimation."""
+
+    def __init__(self, layers: list):
+        self.layers = list(layers)
+        self.originals = [layer.momentum for layer in self.layers]
+        self.variables = [tf.Variable(float(m), trainable=False, dtype=tf.float32, name="bn_momentum")
+                          for m in self.originals]
+
+    def set(self, layers: list, value: float) -> None:
+        """Sets the momentum of `layers` (a subset of self.layers) to `value`."""
+        chosen = {id(layer) for layer in layers}
+        for layer, variable in zip(self.layers, self.variables):
+            if id(layer) in chosen:
+                variable.assign(value)
+
+    def reset(self) -> None:
+        """Every layer's momentum back to its own value."""
+        for variable, value in zip(self.variables, self.originals):
+            variable.assign(float(value))
+
+
+@contextlib.contextmanager
+def variable_momenta(layers: list):
+    """Inside: the layers' momenta are tf.Variables (Momenta); after: the floats they were."""
+    momenta = Momenta(layers)
+    try:
+        for layer, variable in zip(momenta.layers, momenta.variables):
+            # Past Keras' attribute tracking: the variable must not become a weight of the layer.
+            object.__setattr__(layer, "momentum", variable)
+        yield momenta
+    finally:
+        for layer, value in zip(momenta.layers, momenta.originals):
+            object.__setattr__(layer, "momentum", value)
+
+
 def steps_to_forget(decay: float) -> int:
     """Steps after which a moving average of momentum `decay` gives its start less than START_WEIGHT."""
     if decay <= 0.0:
@@ -92,18 +130,29 @@ def steps_to_forget(decay: float) -> int:
     return int(math.ceil(math.log(START_WEIGHT) / math.log(decay)))
 
 
-def moving_layers(layers, run_forward: Callable[[], None]) -> list:
-    """The batch-norm layers whose statistics one training-mode forward pass moves (statistics kept)."""
+def moving_layers(momenta: Momenta, run_forward: Callable[[], None]) -> list:
+    """The layers whose statistics one training-mode forward pass moves (statistics and momenta kept).
+
+    The probe runs with every momentum at 0.5, so a layer that updates at all moves visibly.
+    """
+    layers = momenta.layers
     before = _snapshot(layers)
-    run_forward()
-    after = _snapshot(layers)
-    _restore(layers, before)
+    momenta.set(layers, 0.5)
+    try:
+        run_forward()
+        after = _snapshot(layers)
+    finally:
+        _restore(layers, before)
+        momenta.reset()
     return [layer for layer, (m0, v0), (m1, v1) in zip(layers, before, after)
             if not (np.array_equal(m0, m1) and np.array_equal(v0, v1))]
 
 
-def decide(mode: str, steps: int, layers: list) -> tuple[bool, str]:
-    """(re-estimate?, why) for a run of `steps` steps whose moving layers are `layers` (see the module doc)."""
+def decide(mode: str, steps: int, layers: list, decays: list[float] | None = None) -> tuple[bool, str]:
+    """(re-estimate?, why) for a run of `steps` steps whose moving layers are `layers` (see the module doc).
+
+    `decays` are those layers' momenta (default: read from the layers).
+    """
     if mode not in MODES:
         raise ValueError(f"batch-norm re-estimation {mode!r} is not one of {', '.join(MODES)}")
     if not layers:
@@ -112,7 +161,7 @@ def decide(mode: str, steps: int, layers: list) -> tuple[bool, str]:
         return False, "turned off (--bn-reestimate off)"
     if mode == "on":
         return True, "asked for (--bn-reestimate on)"
-    decay = max(float(layer.momentum) for layer in layers)
+    decay = max(decays if decays else [float(layer.momentum) for layer in layers])
     needed = steps_to_forget(decay)
     if steps < needed:
         return True, (f"the run's {steps} steps are fewer than the {needed} a batch-norm decay of {decay:g} needs to "
@@ -120,32 +169,24 @@ def decide(mode: str, steps: int, layers: list) -> tuple[bool, str]:
     return False, f"the run's {steps} steps are enough for a batch-norm decay of {decay:g} to converge (auto)"
 
 
-def reestimate(layers: list, make_forward: Callable[[], Callable[[object], None]], batches: Iterable,
+def reestimate(momenta: Momenta, layers: list, forward: Callable[[object], None], batches: Iterable,
                num_batches: int, batch_size: int, reason: str) -> Reestimation:
-    """Sets each layer's moving statistics to the mean of its batch statistics over `num_batches` batches.
+    """Sets each of `layers` moving statistics to the mean of its batch statistics over `num_batches` batches.
 
-    `make_forward()` gives a new function that runs the model in training mode on one batch (which moves
-    the statistics with each layer's momentum; here momentum k/(k+1) at the k-th batch); it is made once
-    the momenta are swapped, so a tf.function traces them as they are then. The momenta are restored after.
+    `forward(batch)` runs the model in training mode on one batch (which moves the statistics with each
+    layer's momentum: here k/(k+1) at the k-th batch, through `momenta`). The momenta are reset after.
     """
     before = _snapshot(layers)
-    momenta = [layer.momentum for layer in layers]
-    momentum = tf.Variable(0.0, trainable=False, dtype=tf.float32, name="bn_reestimation_momentum")
     count = 0
     try:
-        for layer in layers:
-            # Past Keras' attribute tracking: the variable must not become a weight of the layer.
-            object.__setattr__(layer, "momentum", momentum)
-        forward = make_forward()
         for batch in batches:
             if count >= num_batches:
                 break
-            momentum.assign(count / (count + 1.0))
+            momenta.set(layers, count / (count + 1.0))
             forward(batch)
             count += 1
     finally:
-        for layer, value in zip(layers, momenta):
-            object.__setattr__(layer, "momentum", value)
+        momenta.reset()
     if count == 0:
         _restore(layers, before)
         return Reestimation(False, "no training batch to re-estimate from")

@@ -8,8 +8,6 @@ learning-rate rule).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import tensorflow as tf
 
@@ -25,7 +23,8 @@ def detections_on(bundle, files, num_images: int = NUM_IMAGES) -> list[tuple[np.
     """(boxes, scores) of the serving computation on each of the first `num_images` images of `files`."""
     from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
 
-    serve = tf.function(export_lib.DetectionModule(bundle).serve_tensor, autograph=False, reduce_retracing=True)
+    serve = tf.function(export_lib.DetectionModule(bundle).serve_tensor, autograph=False,
+                        input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])   # traced once
     out = []
     for serialized in records_dataset(files).take(num_images):
         image = decode_example(serialized)["image"]
@@ -63,15 +62,3 @@ def likely_causes(proto, batch_size: int, steps: int, batch_norm: dict | None, d
                       "longer, or start from a detection checkpoint of these classes)")
     return causes
 
-
-def moving_decays(layers) -> list[float]:
-    """The momenta of the batch-norm layers whose statistics move in training (finite floats)."""
-    out = []
-    for layer in layers:
-        try:
-            value = float(layer.momentum)
-        except (TypeError, ValueError):
-            continue
-        if math.isfinite(value):
-            out.append(value)
-    return out

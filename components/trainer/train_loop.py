@@ -26,8 +26,7 @@ from typing import Any, Callable, NamedTuple
 import tensorflow as tf
 import tf_keras
 
-from components.common import model_health
-from components.trainer import augmentations, batch_norm_stats, health_probe, inputs, optimizers, tasks
+from components.trainer import augmentations, batch_norm_stats, inputs, optimizers, tasks, train_finish
 from components.trainer.models import factory
 from components.trainer.models.spec import config_problem
 from components.trainer import fine_tune as fine_tune_lib
@@ -52,30 +51,6 @@ def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
     from components.trainer import freeze  # pylint: disable=import-outside-toplevel
     return freeze.trainable_variables(model, freeze_backbone, list(train_config.freeze_variables),
                                       list(train_config.update_trainable_variables))
-
-
-def _eval_loss(model, task, files, options, batch_size, normalize, max_batches=50) -> float | None:
-    """Mean training loss over up to `max_batches` eval batches; the model's variables are left as they were."""
-    if not files:
-        return None
-    ds = inputs.build_dataset(files, options, batch_size, normalize=normalize, training=False,
-                              targets=task.targets(options)).take(max_batches)
-
-    @tf.function(autograph=False)  # as train_step
-    def step(images, labels):
-        return task.losses(model, images, labels)["loss"]
-
-    # The training-mode forward pass moves batch-norm statistics: eval data must not reach the export.
-    kept = [(v, v.numpy()) for v in model.non_trainable_variables]
-    total, n = 0.0, 0
-    try:
-        for images, labels in ds:
-            total += float(step(images, labels)) * int(images.shape[0])
-            n += int(images.shape[0])
-    finally:
-        for var, value in kept:
-            var.assign(value)
-    return total / n if n else None
 
 
 def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | None = None,
@@ -108,13 +83,15 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
     loop = _loop(run, dataset, start_step, len(train_list),
                  job.tensorboard_dir or os.path.join(job.model_dir, "train"), job.log_every)
     del dataset   # frees the input pipeline before evaluation and export (see _loop)
-    eval_loss = _evaluate(run, options, eval_list)
-    exported = (_export(run, pipeline_config, label_map_path,
-                        job.export_dir or os.path.join(job.model_dir, "export"), loop.step,
-                        lambda: _batch_norm(run, options, train_list, job, loop.step),
-                        lambda bn, decays: _health(run, eval_list or train_list, loop, bn, decays, report,
+    with batch_norm_stats.variable_momenta(batch_norm_stats.batch_norm_layers(run.bundle.model)) as momenta:
+        forward = train_finish.training_forward(run)
+        eval_loss = train_finish.evaluate(run, options, eval_list, forward)
+        exported = (_export(
+            run, pipeline_config, label_map_path, job.export_dir or os.path.join(job.model_dir, "export"), loop.step,
+            lambda: train_finish.batch_norm(run, options, train_list, job, loop.step, momenta, forward),
+            lambda bn, decays: train_finish.health(run, eval_list or train_list, loop, bn, decays, report,
                                                    job.freeze_backbone))
-                if job.export else _Exported(None, False, None, None, None))
+                    if job.export else _Exported(None, False, None, None, None))
     return _result(run, options, loop, report, start_step, eval_loss, exported)
 
 
@@ -329,60 +306,6 @@ def _diverged(run: _Run, step: int, out: dict) -> ProblemsError:
            "into a new model dir)" if last else "")
         + ". Lower train_config.optimizer's learning rate, set train_config.gradient_clipping_by_norm, or "
         "start from a checkpoint whose features fit the data"))])
-
-
-def _evaluate(run: _Run, options, eval_files: list[str]) -> float | None:
-    """Evaluate: says what the input pipeline left out, and the loss on the eval files (None without)."""
-    dropped = int(run.counters["boxes_dropped"].numpy())
-    unknown = int(run.counters["boxes_unknown_class"].numpy())
-    if dropped:
-        run.say(f"{dropped} boxes beyond train_config.max_number_of_boxes={options.max_number_of_boxes} "
-                "were left out of training")
-    if unknown:
-        run.say(f"{unknown} boxes had label ids outside 1..{run.bundle.spec.num_classes} and were left out "
-                "of training")
-    return _eval_loss(run.bundle.model, run.task, eval_files, options, run.settings.batch_size,
-                      run.bundle.preprocess)
-
-
-def _batch_norm(run: _Run, options, train_files: list[str], job: TrainJob, steps: int):
-    """Re-estimates the moving batch-norm statistics from training batches when `job.bn_reestimate` says so."""
-    model, task, strategy = run.bundle.model, run.task, run.strategy
-    batch_size = run.settings.batch_size
-    dataset = strategy.distribute_datasets_from_function(
-        lambda ctx: inputs.build_dataset(train_files, options, batch_size, normalize=run.bundle.preprocess,
-                                         training=False, input_context=ctx, targets=task.targets(options)))
-
-    def make_forward():
-        @tf.function(autograph=False)   # as train_step
-        def forward(batch):
-            strategy.run(lambda images, labels: task.losses(model, images, labels), args=batch)
-        return forward
-
-    iterator = iter(dataset)
-    first = next(iterator, None)
-    layers = batch_norm_stats.batch_norm_layers(model)
-    probe = make_forward()
-    moving = batch_norm_stats.moving_layers(layers, lambda: probe(first)) if first is not None else []
-    do, why = batch_norm_stats.decide(job.bn_reestimate, steps, moving)
-    if not do:
-        result = batch_norm_stats.Reestimation(False, why)
-    else:
-        result = batch_norm_stats.reestimate(moving, make_forward, iter(dataset),
-                                             job.bn_reestimate_batches or batch_norm_stats.DEFAULT_BATCHES,
-                                             batch_size, why)
-    run.say(result.line())
-    return result, health_probe.moving_decays(moving)
-
-
-def _health(run: _Run, files: list[str], loop: _LoopStats, bn, decays: list[float], report: dict | None,
-            freeze_backbone: bool) -> dict:
-    """The exported weights' health (common.model_health) on the first eval (or train) images, said in one line."""
-    causes = health_probe.likely_causes(run.proto, run.settings.batch_size, loop.step, bn.to_dict(), decays,
-                                        report, freeze_backbone)
-    health = model_health.judge(health_probe.detections_on(run.bundle, files), loop.losses, causes)
-    run.say(health.line())
-    return health.to_dict()
 
 
 def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: str, step: int,

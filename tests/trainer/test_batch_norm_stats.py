@@ -39,16 +39,14 @@ def test_the_moving_statistics_become_the_mean_of_the_batch_statistics_and_only_
                for i in range(5)]
     layers = bns.batch_norm_layers(model)
     assert {layer.name for layer in layers} == {"frozen_bn", "moving_bn"}
-    found = bns.moving_layers(layers, lambda: model(batches[0], training=True))
-    assert [layer.name for layer in found] == ["moving_bn"]
-    assert np.all(moving.moving_mean.numpy() == 0.0)          # the probe leaves the statistics as they were
     weights_before = [w.name for w in model.weights]
     frozen_mean = frozen.moving_mean.numpy().copy()
-
-    def make_forward():
-        return tf.function(lambda batch: model(batch, training=True))
-
-    result = bns.reestimate(found, make_forward, iter(batches), num_batches=4, batch_size=16, reason="test")
+    with bns.variable_momenta(layers) as momenta:
+        forward = tf.function(lambda batch: model(batch, training=True))    # traced once, momenta as variables
+        found = bns.moving_layers(momenta, lambda: forward(batches[0]))
+        assert [layer.name for layer in found] == ["moving_bn"]
+        assert np.all(moving.moving_mean.numpy() == 0.0)          # the probe leaves the statistics as they were
+        result = bns.reestimate(momenta, found, forward, iter(batches), num_batches=4, batch_size=16, reason="test")
     assert result.done and result.batches == 4 and result.images == 64 and result.layers == 1
     hidden = [tf_keras.Model(model.input, model.get_layer("dense").output)(b).numpy() for b in batches[:4]]
     np.testing.assert_allclose(moving.moving_mean.numpy(), np.mean([h.mean(0) for h in hidden], 0), rtol=1e-5)
@@ -62,5 +60,6 @@ def test_the_moving_statistics_become_the_mean_of_the_batch_statistics_and_only_
 
 def test_no_batch_keeps_the_statistics():
     model, _, moving = _model()
-    result = bns.reestimate([moving], lambda: (lambda batch: model(batch, training=True)), iter([]), 10, 8, "x")
+    with bns.variable_momenta([moving]) as momenta:
+        result = bns.reestimate(momenta, [moving], lambda batch: model(batch, training=True), iter([]), 10, 8, "x")
     assert not result.done and np.all(moving.moving_variance.numpy() == 1.0)
