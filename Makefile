@@ -34,10 +34,14 @@ $(EDGE_STAMP): $(UV) tools/edge/requirements.lock tools/edge/build_env.sh tools/
 $(ORACLE_STAMP): $(UV) tools/oracle/requirements.lock tools/oracle/build_env.sh
 	tools/oracle/build_env.sh $(UV) $(PYTHON_VERSION) $(ORACLE_VENV)
 
-# Written to a temporary folder and moved into place, so a killed run leaves no half set.
+# Written to a temporary folder and moved into place, so a killed run leaves no half set. Two processes,
+# each every other architecture, keep both cores busy while models are built and traced.
 $(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests/data/configs/ssd_*.config tests/data/configs/faster_rcnn_*.config)
 	rm -rf $(ZOO_FIXTURES) $(ZOO_FIXTURES).tmp
-	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_FIXTURES).tmp
+	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_FIXTURES).tmp --shard=1/2 & \
+	first=$$!; \
+	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_FIXTURES).tmp --shard=2/2; \
+	second=$$?; wait $$first && test $$second -eq 0
 	mv $(ZOO_FIXTURES).tmp $(ZOO_FIXTURES)
 	touch $(ZOO_STAMP)
 
@@ -60,7 +64,10 @@ protos: env
 demo: env
 	$(VENV)/bin/detflow demo --workdir $(WORKDIR) --tflite none,int8
 
-test: env oracle edge
+# The three environments and the fixtures are built side by side (downloads and installs overlap the
+# oracle's model building), then the suite runs on both cores.
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target env oracle edge
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
 
 test-fast: env

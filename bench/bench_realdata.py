@@ -43,9 +43,11 @@ STEADY_AFTER = 100
 
 def _run(command: list[str], log: Path, env: dict | None = None) -> tuple[int, float, str]:
     started = time.perf_counter()
+    # TFX's tensorflow_transform sets TF_USE_LEGACY_KERAS on import; the oracle's TF 2.15 has no tf_keras.
+    base = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     with open(log, "w", encoding="utf-8") as f:
         code = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT, cwd=str(REPO), check=False,
-                              env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))).returncode
+                              env=dict(base, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}))).returncode
     return code, time.perf_counter() - started, log.read_text(errors="replace")
 
 

@@ -38,7 +38,8 @@ def _module_file(root: pathlib.Path, name: str) -> pathlib.Path | None:
     return None
 
 
-def _imported_names(source: str, module: str, is_package: bool) -> set[str]:
+@functools.lru_cache(maxsize=4096)   # by source text: an edited file is parsed again, the others are not
+def _imported_names(source: str, module: str, is_package: bool) -> frozenset[str]:
     """Dotted names a module's source imports (absolute; relative imports resolved against `module`)."""
     names: set[str] = set()
     package = module if is_package else module.rpartition(".")[0]
@@ -54,7 +55,7 @@ def _imported_names(source: str, module: str, is_package: bool) -> set[str]:
                 prefix = node.module or ""
             names.add(prefix)
             names.update(f"{prefix}.{alias.name}" for alias in node.names)   # `from pkg import module`
-    return {n for n in names if n.split(".")[0] in PROJECT_PACKAGES}
+    return frozenset(n for n in names if n.split(".")[0] in PROJECT_PACKAGES)
 
 
 def module_files(entry_modules: tuple[str, ...], root: pathlib.Path = PROJECT_ROOT) -> list[pathlib.Path]:

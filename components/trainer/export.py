@@ -61,7 +61,8 @@ def resize_for_model(images: tf.Tensor, spec: ModelSpec) -> tuple[tf.Tensor, tf.
                                     spec.min_dimension, spec.max_dimension)
 
 
-class _Ref:  # not trackable: keeps tf_keras from serialising every layer (minutes per export)
+class _Ref:  # not trackable: keeps tf_keras from serialising every layer (minutes per export); also holds
+    # the traced signatures, which must not become saved attributes (tf.saved_model.save would re-trace them)
     __slots__ = ("model",)
 
     def __init__(self, model):
@@ -76,6 +77,7 @@ class DetectionModule(tf.Module):
         self._ref = _Ref(bundle)
         self.model_variables = list(bundle.model.variables)
         self._spec = bundle.spec
+        self._traced = _Ref({})   # signatures, untracked too: the saved module gets them as its signatures only
 
     def _detect(self, inputs: tf.Tensor, valid_hw: tf.Tensor) -> dict[str, tf.Tensor]:
         """inputs: resized, preprocessed [B, H_in, W_in, 3]; valid_hw: [B, 2] unpadded resized sizes."""
@@ -130,7 +132,7 @@ class DetectionModule(tf.Module):
         return self._detect(images, hw)
 
     def signatures(self) -> dict[str, Any]:
-        """Concrete functions of both signatures, traced once.
+        """Concrete functions of both signatures, traced once (and kept: a second call returns them).
 
         They are tf.functions over plain closures, not methods kept on the
         module: `tf.saved_model.save` re-traces tf.function attributes,
@@ -138,12 +140,15 @@ class DetectionModule(tf.Module):
         and Model Garden's layers have no data-dependent Python control flow,
         and converting every layer's call took two thirds of an export.
         """
+        if self._traced.model:
+            return self._traced.model
         tensor_fn = tf.function(self.serve_tensor, autograph=False, input_signature=[
             tf.TensorSpec([None, None, None, 3], tf.uint8, name="input_tensor")])
         bytes_fn = tf.function(self.serve_bytes, autograph=False, input_signature=[
             tf.TensorSpec([None], tf.string, name="encoded_image_string_tensor")])
-        return {"serving_default": tensor_fn.get_concrete_function(),
-                BYTES_SIGNATURE: bytes_fn.get_concrete_function()}
+        self._traced.model.update({"serving_default": tensor_fn.get_concrete_function(),
+                                   BYTES_SIGNATURE: bytes_fn.get_concrete_function()})
+        return self._traced.model
 
 
 def _copy_checkpoint(prefix: str, out_dir: str) -> str:
@@ -158,11 +163,14 @@ def _copy_checkpoint(prefix: str, out_dir: str) -> str:
 
 
 def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
-                       pipeline_config_text: str, checkpoint_prefix: str | None, out_dir: str) -> str:
+                       pipeline_config_text: str, checkpoint_prefix: str | None, out_dir: str,
+                       module: "DetectionModule | None" = None) -> str:
     """Writes the SavedModel + label map + pipeline.config + checkpoint to `out_dir` (layout: module doc).
 
     `checkpoint_prefix` is the training checkpoint to ship (a
     `tf.train.Checkpoint(model=model)` prefix); None writes one from `model`.
+    `module`: the bundle's DetectionModule when the caller already traced its
+    signatures (`DetectionModule.signatures` keeps them), else a new one.
     Returns out_dir. An existing out_dir is replaced only once the new export
     is complete.
     """
@@ -190,7 +198,7 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
             manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=bundle.model), ckpt_dir, max_to_keep=1)
             manager.save(checkpoint_number=0)
 
-        module = DetectionModule(bundle)
+        module = module or DetectionModule(bundle)
         module.label_map = tf.saved_model.Asset(label_map_copy)
         module.pipeline_config = tf.saved_model.Asset(config_copy)
         tf.saved_model.save(module, tmp, signatures=module.signatures())

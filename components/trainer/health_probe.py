@@ -1,7 +1,7 @@
 """The Trainer's look at what it is about to export: detections on a few images, and the likely causes of a collapse.
 
-`detections_on(bundle, files)` runs the serving computation (`export.DetectionModule`, the exported
-weights) on the first images of `files`; `likely_causes` names what in the run's settings explains a
+`detections_on(serving_default, files)` runs the export's serving function (the exported weights) on
+the first images of `files`; `likely_causes` names what in the run's settings explains a
 flat model (`common.model_health` decides whether it is one; `schemas.learning_rate_scale` the
 learning-rate rule).
 """
@@ -19,16 +19,12 @@ from schemas.learning_rate_scale import learning_rate_note, peak_learning_rate
 NUM_IMAGES = 16
 
 
-def detections_on(bundle, files, num_images: int = NUM_IMAGES) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(boxes, scores) of the serving computation on each of the first `num_images` images of `files`."""
-    from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
-
-    serve = tf.function(export_lib.DetectionModule(bundle).serve_tensor, autograph=False,
-                        input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8)])   # traced once
+def detections_on(serving_default, files, num_images: int = NUM_IMAGES) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(boxes, scores) of `serving_default` (the export's concrete function) on the first images of `files`."""
     out = []
     for serialized in records_dataset(files).take(num_images):
         image = decode_example(serialized)["image"]
-        found = serve(image[None])
+        found = serving_default(input_tensor=image[None])
         n = int(found["num_detections"][0])
         out.append((found["detection_boxes"][0, :n].numpy(), found["detection_scores"][0, :n].numpy()))
     return out

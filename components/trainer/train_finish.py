@@ -75,11 +75,14 @@ def batch_norm(run, options, train_files: list[str], job: TrainJob, steps: int, 
     return result, decays
 
 
-def health(run, files: list[str], loop, bn, decays: list[float], report: dict | None,
+def health(run, serving_default, files: list[str], loop, bn, decays: list[float], report: dict | None,
            freeze_backbone: bool) -> dict:
-    """The exported weights' health (common.model_health) on the first eval (or train) images, said in one line."""
+    """The exported weights' health (common.model_health) on the first eval (or train) images, said in one line.
+
+    `serving_default` is the export's traced serving function (export.DetectionModule.signatures).
+    """
     causes = health_probe.likely_causes(run.proto, run.settings.batch_size, loop.step, bn.to_dict(), decays,
                                         report, freeze_backbone)
-    found = model_health.judge(health_probe.detections_on(run.bundle, files), loop.losses, causes)
+    found = model_health.judge(health_probe.detections_on(serving_default, files), loop.losses, causes)
     run.say(found.line())
     return found.to_dict()

@@ -89,8 +89,8 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
         exported = (_export(
             run, pipeline_config, label_map_path, job.export_dir or os.path.join(job.model_dir, "export"), loop.step,
             lambda: train_finish.batch_norm(run, options, train_list, job, loop.step, momenta, forward),
-            lambda bn, decays: train_finish.health(run, eval_list or train_list, loop, bn, decays, report,
-                                                   job.freeze_backbone))
+            lambda serving, bn, decays: train_finish.health(run, serving, eval_list or train_list, loop, bn, decays,
+                                                            report, job.freeze_backbone))
                     if job.export else _Exported(None, False, None, None, None))
     return _result(run, options, loop, report, start_step, eval_loss, exported)
 
@@ -309,17 +309,18 @@ def _diverged(run: _Run, step: int, out: dict) -> ProblemsError:
 
 
 def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: str, step: int,
-            batch_norm: Callable[[], Any], health: Callable[[Any, list], dict]):
+            batch_norm: Callable[[], Any], health: Callable[[Any, Any, list], dict]):
     """Export: the SavedModel (moving averages swapped in when the config keeps them, batch-norm statistics
     re-estimated for those weights when `batch_norm` decides to), and their health; see _Exported."""
     from components.trainer import export as export_lib  # pylint: disable=import-outside-toplevel
     with optimizers.moving_averages_swapped_in(run.optimizer, run.train_vars) as ema:
         bn, decays = batch_norm()
-        checked = health(bn, decays)
+        module = export_lib.DetectionModule(run.bundle)
+        checked = health(module.signatures()["serving_default"], bn, decays)    # traced once, for both
         export_ckpt = tf.train.Checkpoint(model=run.bundle.model).write(
             os.path.join(run.model_dir, "export_checkpoint", f"ckpt-{step}"))
         export_lib.export_saved_model(run.bundle, label_map_path, _config_text(pipeline_config), export_ckpt,
-                                      export_dir)
+                                      export_dir, module=module)
     run.say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))
     return _Exported(export_dir, bool(ema), export_ckpt, bn.to_dict(), checked)
 

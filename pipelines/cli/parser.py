@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps between checkpoints (default num_steps/5, at most 1000)")
     p.add_argument("--train-backbone", action="store_true",
                    help="train the backbone too (default: frozen, only FPN + heads train)")
+    p.add_argument("--seed", type=at_least(0), default=0, metavar="N",
+                   help="seed of the initialisers, the input shuffle and augmentation (default 0)")
     _add_batch_norm_flags(p)
 
     p = _add(sub, "predict", "pipelines.cli.predict:predict",

@@ -91,7 +91,7 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False),
-            bn_reestimate=getattr(args, "bn_reestimate", "auto"),
+            seed=getattr(args, "seed", 0), bn_reestimate=getattr(args, "bn_reestimate", "auto"),
             bn_reestimate_batches=getattr(args, "bn_reestimate_batches", None)))
         train_result.write_result(result, args.model_dir)
     except ProblemsError as error:

@@ -10,14 +10,15 @@ small for `make test`; bench/bench_realdata.py runs the 320 px recipe against th
   is judged healthy, blessed and pushed; `detflow evaluate` gives exactly the Evaluator's metrics.
 - Run 2, the same with `--champion` naming run 1's pushed model: only the Evaluator re-runs, scores the
   champion on the same split, and the lineage audit names it.
-- `detflow train` on run 1's records, same recipe, `--bn-reestimate off`: the collapse the OD API shows
-  (every score one constant) is found, its cause named, exit 1.
+- Run 1's training exported again by `detflow train --bn-reestimate off` (its ModelRun copied, resumed at
+  its last step): the collapse the OD API shows (every score one constant) is found, its cause named, exit 1.
 - `detflow train` from random initialisation, same recipe: far below the ImageNet start.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -62,6 +63,10 @@ def bccd(tmp_path_factory):
     train, evaluation = (os.path.join(examples, f"Split-{s}", "*") for s in ("train", "eval"))
     code, second, text2 = h.run(root / "root", data, config, str(label_map), champion=first.pushed)
     assert code == 0, text2
+    # The off run is run 1's own training, exported again without re-estimation: `detflow train` on a copy of
+    # its ModelRun (checkpoints, kept config) resumes at step 100 of 100, trains nothing, exports.
+    [model_run] = [a["uri"] for a in _upstream(root / "root", first.pushed) if a["type"] == "ModelRun"]
+    shutil.copytree(model_run, root / "off")
     runs = {}
     for name, start, flags in (("off", weights, ["--bn-reestimate", "off"]), ("random", "", [])):
         model_dir = str(root / name)
@@ -104,6 +109,7 @@ def test_without_re_estimation_the_zoo_decay_collapses_and_the_check_says_why(bc
     line = result["health"]["line"]
     assert line.startswith("collapsed model: its outputs do not depend on the input")
     assert "batch-norm statistics not converged: at decay 0.997 the 100 steps" in line
+    assert result["start_step"] == result["steps"] == 100        # the pipeline's training, not another
     # The Evaluator's own judgement on all 76 eval images agrees with the Trainer's on 16.
     assert model_health.judge((r.det_boxes, r.det_scores) for r in score.accumulator.images).flat
 

@@ -23,6 +23,13 @@ ORACLE_PYTHON = REPO / ".oracle" / "venv" / "bin" / "python"
 OD_TRAIN = REPO / "tools" / "oracle" / "od_train.py"
 
 
+def oracle_env() -> dict:
+    """This process's environment for the oracle's Python: no PYTHONPATH, and no TF_USE_LEGACY_KERAS (TFX's
+    tensorflow_transform sets it on import; the oracle's TF 2.15 has Keras 2 built in and no tf_keras)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    return dict(env, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="2")
+
+
 def test_an_od_api_export_predicts_through_detflow_as_the_od_api_does():
     root = fixture("ssd_mobilenet_v2_fpnlite_320")
     export = root / "od_export"
@@ -61,7 +68,7 @@ def test_the_od_api_trains_on_records_detflow_wrote_uncompressed(tmp_path, capsy
         [str(ORACLE_PYTHON), str(OD_TRAIN), "train", f"--pipeline_config_path={config}", f"--model_dir={model_dir}",
          "--num_train_steps=2", "--checkpoint_every_n=1", "--alsologtostderr"],
         capture_output=True, text=True, timeout=600, check=False, cwd=str(tmp_path),
-        env=dict(os.environ, PYTHONPATH="", TF_CPP_MIN_LOG_LEVEL="2"))
+        env=oracle_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DataLossError" not in proc.stderr
     # model_main_tf2.py trains in chunks of 100 steps: asked for 2, it runs one chunk and checkpoints after it.

@@ -20,7 +20,7 @@ For each architecture it:
   exporter's `serving_default` outputs;
 - for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`.
 
-Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ...]
+Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ... | --shard=K/N]
 """
 
 from __future__ import annotations
@@ -323,7 +323,11 @@ def main(argv: list[str]) -> int:
     if len(argv) < 2:
         print(__doc__)
         return 2
-    config_dir, out_root, names = argv[0], argv[1], argv[2:] or list(ARCHITECTURES)
+    config_dir, out_root, names = argv[0], argv[1], argv[2:]
+    if len(names) == 1 and names[0].startswith("--shard="):    # --shard=K/N: every N-th architecture from the K-th
+        k, n = (int(v) for v in names[0][len("--shard="):].split("/"))
+        names = list(ARCHITECTURES)[k - 1::n]
+    names = names or list(ARCHITECTURES)
     for name in names:
         config_file, size, classification, *override = ARCHITECTURES[name]
         summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root,
