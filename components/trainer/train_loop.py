@@ -317,8 +317,11 @@ def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: 
         bn, decays = batch_norm()
         module = export_lib.DetectionModule(run.bundle)
         checked = health(module.signatures()["serving_default"], bn, decays)    # traced once, for both
-        export_ckpt = tf.train.Checkpoint(model=run.bundle.model).write(
-            os.path.join(run.model_dir, "export_checkpoint", f"ckpt-{step}"))
+        # Saved as the OD API's exporter saves (with `save_counter`): its fine-tune restore asserts every
+        # object of its tf.train.Checkpoint matched, so a `write` checkpoint would not start an OD API run.
+        export_ckpt = tf.train.CheckpointManager(
+            tf.train.Checkpoint(model=run.bundle.model), os.path.join(run.model_dir, "export_checkpoint"),
+            max_to_keep=1).save(checkpoint_number=step)
         export_lib.export_saved_model(run.bundle, label_map_path, _config_text(pipeline_config), export_ckpt,
                                       export_dir, module=module)
     run.say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))
