@@ -32,6 +32,7 @@ import re
 import zipfile
 import numpy as np
 
+from components.trainer.restore_report import RestoreReport
 from schemas.problems import problem
 
 LAYOUT = "keras_weights"
@@ -188,12 +189,12 @@ def backbone_of(model):
 
 
 def restore_backbone(model, path: str, fine_tune_checkpoint_type: str = "classification"):
-    """Loads the backbone of `model` from the Keras file at `path`; returns a restore.RestoreReport.
+    """Loads the backbone of `model` from the Keras file at `path`; returns a restore_report.RestoreReport.
 
     Raises ProblemsError (nothing assigned) for another type than `classification`, an unreadable
     file, or a file in which fewer than half the backbone's weight tensors fit.
     """
-    from components.trainer.restore import RestoreReport, all_variable_paths, module_of  # pylint: disable=import-outside-toplevel
+    from components.trainer.restore import all_variable_paths, module_of  # pylint: disable=import-outside-toplevel
 
     if fine_tune_checkpoint_type != "classification":
         raise problem(path, f"a Keras weights file holds a backbone only: set fine_tune_checkpoint_type: "

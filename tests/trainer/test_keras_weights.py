@@ -47,7 +47,7 @@ def files(tmp_path_factory):
     base = tf_keras.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), alpha=0.35, include_top=False,
                                              weights=None)
     _randomise(base)
-    whole = tf_keras.Sequential([base, tf_keras.layers.GlobalAveragePooling2D(), tf_keras.layers.Dense(4)])
+    whole = tf_keras.Sequential([base, tf_keras.layers.GlobalAveragePooling2D(), tf_keras.layers.Dense(4, name="dense")])
     whole.save(str(root / "teachable.h5"))
     base.save_weights(str(root / "applications_no_top.h5"))
     base3 = keras.applications.MobileNetV2(input_shape=(SIZE, SIZE, 3), alpha=0.35, include_top=False, weights=None)
