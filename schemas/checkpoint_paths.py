@@ -10,6 +10,8 @@ from __future__ import annotations
 import glob
 import os
 
+from schemas import config_paths
+
 # Where under a folder a checkpoint is looked for: the folder itself, a TF2 Detection Zoo folder or
 # a detflow export (checkpoint/), a Trainer's Model artifact (Format-Serving/...).
 CHECKPOINT_FOLDERS = ("", "checkpoint", "Format-Serving/checkpoint", "Format-Serving")
@@ -29,19 +31,12 @@ def _holds_checkpoint(folder: str) -> bool:
     return os.path.isfile(state) or bool(glob.glob(os.path.join(glob.escape(folder), "*.index")))
 
 
-def _is_checkpoint(path: str) -> bool:
+def is_checkpoint(path: str) -> bool:
+    """True if the local `path` is a checkpoint prefix, a Keras file or a folder holding a checkpoint."""
     if os.path.isfile(path + ".index") or (is_keras_file(path) and os.path.isfile(path)):
         return True
     return os.path.isdir(path) and any(_holds_checkpoint(os.path.join(path, sub) if sub else path)
                                        for sub in CHECKPOINT_FOLDERS)
-
-
-def candidates(path: str, config_path: str) -> list[str]:
-    """Where a relative `path` is looked for, as training resolves it: as given, then beside the config."""
-    if os.path.isabs(path):
-        return [path]
-    beside = os.path.join(os.path.dirname(os.path.abspath(config_path)), path)
-    return [path] if os.path.abspath(beside) == os.path.abspath(path) else [path, beside]
 
 
 def checkpoint_exists(path: str, config_path: str) -> bool:
@@ -54,4 +49,9 @@ def checkpoint_exists(path: str, config_path: str) -> bool:
     """
     if "://" in path:   # gs://, s3://, hdfs://...: only tf.io.gfile reads them
         return True
-    return any(_is_checkpoint(candidate) for candidate in candidates(path, config_path))
+    return any(is_checkpoint(candidate) for candidate in config_paths.candidates(path, config_path))
+
+
+def resolve(path: str, config_path: str) -> str:
+    """The checkpoint a config's `fine_tune_checkpoint` names, by `config_paths`' rule (as given, then beside it)."""
+    return config_paths.resolve(path, config_path, is_checkpoint)

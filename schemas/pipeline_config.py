@@ -18,7 +18,7 @@ import pathlib
 
 from google.protobuf import text_format
 
-from schemas import checkpoint_paths, config_checks, field_support
+from schemas import checkpoint_paths, config_checks, config_paths, field_support
 from schemas.problems import Problem, ProblemsError, read_user_file
 from schemas.protos import pipeline_pb2
 from schemas.text_positions import Positions, parse_error_message, scan, strip_bom
@@ -87,7 +87,7 @@ def load_pipeline_config(path: str | pathlib.Path) -> PipelineConfig:
     config = parse_pipeline_config_text(read_user_file(path), path)
     checkpoint = config.proto.train_config.fine_tune_checkpoint
     if checkpoint and not checkpoint_paths.checkpoint_exists(checkpoint, path):
-        looked = " or ".join(checkpoint_paths.candidates(checkpoint, path))
+        looked = " or ".join(config_paths.candidates(checkpoint, path))
         config.warnings = sorted(config.warnings + [config.problem(
             "train_config.fine_tune_checkpoint",
             f"no checkpoint at {looked}: neither a prefix with a .index file nor a folder holding a 'checkpoint' "

@@ -10,13 +10,12 @@ config (`resolve_relative_paths`).
 from __future__ import annotations
 
 import dataclasses
-import os
-import pathlib
 from typing import Sequence
 
 import tensorflow as tf
 
 from components.trainer.models.spec import config_problem
+from schemas import checkpoint_paths, config_paths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,28 +95,17 @@ def inputs_from_config(proto) -> tuple[str, str | None, str]:
 
 
 def resolve_relative_paths(proto, config_path: str) -> None:
-    """Config paths that exist beside the config but not as given are made absolute (in place).
+    """The config's paths resolved in place by `schemas.config_paths`' rule: as given, else beside the config.
 
     The fine-tune checkpoint, the label map and the input readers' TFRecord globs.
     """
-    base = pathlib.Path(config_path).resolve().parent
-
-    def fix(value: str) -> str:
-        if not value or os.path.isabs(value) or os.path.exists(value):
-            return value
-        candidate = base / value
-        exists = candidate.exists() or pathlib.Path(str(candidate) + ".index").exists()
-        return str(candidate) if exists else value
-
-    def fix_glob(pattern: str) -> str:
-        if not pattern or os.path.isabs(pattern) or "://" in pattern or tf.io.gfile.glob(pattern):
-            return pattern
-        candidate = str(base / pattern)
-        return candidate if tf.io.gfile.glob(candidate) else pattern
+    def matches(pattern: str) -> bool:
+        return bool(tf.io.gfile.glob(pattern))
 
     tc = proto.train_config
-    tc.fine_tune_checkpoint = fix(tc.fine_tune_checkpoint)
-    proto.train_input_reader.label_map_path = fix(proto.train_input_reader.label_map_path)
+    tc.fine_tune_checkpoint = checkpoint_paths.resolve(tc.fine_tune_checkpoint, config_path)
+    proto.train_input_reader.label_map_path = config_paths.resolve(proto.train_input_reader.label_map_path,
+                                                                   config_path)
     for reader in [proto.train_input_reader, *proto.eval_input_reader]:
         paths = reader.tf_record_input_reader.input_path
-        paths[:] = [fix_glob(p) for p in paths]
+        paths[:] = [config_paths.resolve(p, config_path, matches) for p in paths]

@@ -31,21 +31,23 @@ class _ConfigFile:
 
         return load_pipeline_config(self.path)
 
-    def path_field(self, value: str) -> Optional[str]:
-        """A path the config names, relative to the config's folder unless absolute; None when empty."""
-        if value and not os.path.isabs(value):
-            value = os.path.join(os.path.dirname(os.path.abspath(self.path)), value)
-        return value or None
+    def label_map(self) -> Optional[str]:
+        """train_input_reader.label_map_path by `schemas.config_paths`' rule (as given, else beside the config)."""
+        from schemas import config_paths
 
+        value = config_paths.resolve(self.loaded.proto.train_input_reader.label_map_path, self.path)
+        return os.path.abspath(value) if value and "://" not in value else value or None
 
-def _checkpoint_folder(config: _ConfigFile) -> Optional[str]:
-    """The folder of the config's train_config.fine_tune_checkpoint, if it names one (a Keras file: the file)."""
-    from schemas.checkpoint_paths import is_keras_file
+    def checkpoint_folder(self) -> Optional[str]:
+        """The folder of train_config.fine_tune_checkpoint (a Keras file: the file), by the same rule; or None."""
+        from schemas import checkpoint_paths
 
-    path = config.path_field(config.loaded.proto.train_config.fine_tune_checkpoint)
-    if path is None:
-        return None
-    return path if os.path.isdir(path) or is_keras_file(path) else os.path.dirname(path)
+        path = checkpoint_paths.resolve(self.loaded.proto.train_config.fine_tune_checkpoint, self.path)
+        if not path:
+            return None
+        if "://" not in path:
+            path = os.path.abspath(path)
+        return path if os.path.isdir(path) or checkpoint_paths.is_keras_file(path) else os.path.dirname(path)
 
 
 def _check_label_map(path: str, config: Optional[_ConfigFile]) -> None:
@@ -97,12 +99,17 @@ def resolve_inputs(settings: PipelineSettings, runner: str = "local") -> Pipelin
         if "{SPAN}" not in path and not os.path.exists(path):
             raise UserError(f"{path}: {what} not found")
     config = _ConfigFile(settings.config_path)
-    label_map = settings.label_map_path or config.path_field(config.loaded.proto.train_input_reader.label_map_path)
+    label_map = settings.label_map_path or config.label_map()
     if not label_map or not os.path.exists(label_map):
+        if label_map and not settings.label_map_path:
+            from schemas.config_paths import candidates
+
+            value = config.loaded.proto.train_input_reader.label_map_path
+            label_map = " or ".join(candidates(value, config.path))
         raise UserError(f"{label_map or config.path}: no label map (pass --label-map or set "
                         "train_input_reader.label_map_path in the config)")
     _check_label_map(label_map, None if settings.label_map_path else config)
-    checkpoint = settings.base_checkpoint or _checkpoint_folder(config) or str(embedded.CHECKPOINT_DIR)
+    checkpoint = settings.base_checkpoint or config.checkpoint_folder() or str(embedded.CHECKPOINT_DIR)
     if "://" not in checkpoint and not os.path.exists(checkpoint):
         raise UserError(f"{checkpoint}: fine-tune checkpoint not found")
     _check_tflite(config, settings)

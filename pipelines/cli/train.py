@@ -56,8 +56,9 @@ def train(args) -> int:
     train_settings.resolve_relative_paths(config.proto, args.config)
     label_map = config.proto.train_input_reader.label_map_path
     if not label_map or not os.path.exists(label_map):
-        print_problems([Problem(args.config, "train_input_reader.label_map_path: "
-                                 f"{label_map or '(empty)'} does not exist")])
+        from schemas.config_paths import candidates  # pylint: disable=import-outside-toplevel
+        looked = " or ".join(candidates(label_map, args.config)) if label_map else "(empty)"
+        print_problems([Problem(args.config, f"train_input_reader.label_map_path: no file at {looked}")])
         return 2
 
     config_train, config_eval, _ = train_settings.inputs_from_config(config.proto)
