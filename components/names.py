@@ -29,6 +29,13 @@ TFLITE_REPRESENTATIVE_SIZE_KEY = "tflite_representative_size"
 BN_REESTIMATE_KEY = "bn_reestimate"         # one of BN_REESTIMATE_MODES (trainer/batch_norm_stats.py)
 BN_REESTIMATE_MODES = ("auto", "on", "off")
 BN_REESTIMATE_BATCHES_KEY = "bn_reestimate_batches"
+MIN_MAP_KEY = "min_map"                     # the Evaluator's, as the rest of this block
+MAX_REGRESSION_KEY = "max_regression"
+METRIC_KEY = "metric"
+EVAL_SPLIT_KEY = "eval_split"
+NUM_IMAGES_DRAWN_KEY = "num_images_drawn"
+EVAL_BATCH_SIZE_KEY = "batch_size"
+MAX_QUANTIZATION_DROP_KEY = "max_quantization_drop"
 
 # --- channel keys
 EXAMPLES_KEY = "examples"

@@ -46,6 +46,13 @@ PER_CATEGORY_PREFIX = "DetectionBoxes_PerformanceByCategory/mAP/"
 HEADLINE_METRIC = METRIC_NAMES[0]
 
 
+def check_metric_name(metric: str) -> None:
+    """Raises ValueError unless `metric` is one of the 12 COCO metrics or a per-category AP."""
+    if metric not in METRIC_NAMES and not metric.startswith(PER_CATEGORY_PREFIX):
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)} "
+                         f"or {PER_CATEGORY_PREFIX}<class name>")
+
+
 @dataclasses.dataclass
 class CocoResult:
     """The outcome of one COCO evaluation.

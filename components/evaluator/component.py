@@ -6,7 +6,6 @@ A thin custom TFX component; the work is in `model_eval`, `coco_metrics`,
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 from tfx import types
@@ -16,21 +15,26 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.artifact_types import LabelMapFile
 from components.evaluator import executor
-from components.evaluator.coco_metrics import HEADLINE_METRIC
+from components.evaluator.parameters import EvaluatorParameters
 from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CHAMPION_MODEL_KEY, CODE_VERSION_KEY,
-                              EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY, MODEL_KEY)
+                              EVAL_BATCH_SIZE_KEY, EVAL_SPLIT_KEY, EVALUATION_KEY, EXAMPLES_KEY, LABEL_MAP_KEY,
+                              MAX_QUANTIZATION_DROP_KEY, MAX_REGRESSION_KEY, METRIC_KEY, MIN_MAP_KEY, MODEL_KEY,
+                              NUM_IMAGES_DRAWN_KEY)
+
+__all__ = ["Evaluator", "EvaluatorParameters", "EvaluatorSpec"]
+
 
 class EvaluatorSpec(types.ComponentSpec):
     """Inputs, parameters and outputs of the detflow Evaluator."""
 
     PARAMETERS = {
-        "min_map": ExecutionParameter(type=float),
-        "max_regression": ExecutionParameter(type=float),
-        "metric": ExecutionParameter(type=str),
-        "eval_split": ExecutionParameter(type=str),
-        "num_images_drawn": ExecutionParameter(type=int),
-        "batch_size": ExecutionParameter(type=int),
-        "max_quantization_drop": ExecutionParameter(type=float, optional=True),
+        MIN_MAP_KEY: ExecutionParameter(type=float),
+        MAX_REGRESSION_KEY: ExecutionParameter(type=float),
+        METRIC_KEY: ExecutionParameter(type=str),
+        EVAL_SPLIT_KEY: ExecutionParameter(type=str),
+        NUM_IMAGES_DRAWN_KEY: ExecutionParameter(type=int),
+        EVAL_BATCH_SIZE_KEY: ExecutionParameter(type=int),
+        MAX_QUANTIZATION_DROP_KEY: ExecutionParameter(type=float, optional=True),
         CODE_VERSION_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
@@ -44,46 +48,6 @@ class EvaluatorSpec(types.ComponentSpec):
         EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation),
         BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluatorParameters:
-    """The Evaluator's execution parameters: what is measured and what a blessing needs.
-
-    min_map: value threshold — the candidate's `metric` must reach it.
-    max_regression: change threshold — allowed drop of `metric` below the baseline's.
-    metric: the metric judged (an OD API COCO metric name). eval_split: the split
-    evaluated. num_images_drawn: eval images drawn with predicted and true boxes.
-    batch_size: images (of equal size) per model call. max_quantization_drop:
-    optional; the most the int8 TFLite model's `metric` may fall below the
-    SavedModel's for a blessing (the Model must carry an int8 variant under
-    Format-TFLite).
-    """
-
-    min_map: float = 0.0
-    max_regression: float = 0.0
-    metric: str = HEADLINE_METRIC
-    eval_split: str = "eval"
-    num_images_drawn: int = 4
-    batch_size: int = 8
-    max_quantization_drop: Optional[float] = None
-
-    def check(self) -> None:
-        """ValueError naming the parameter for a threshold or metric no evaluation can use."""
-        executor.check_metric_name(self.metric)
-        if self.max_regression < 0:
-            raise ValueError(f"max_regression must be >= 0, got {self.max_regression}")
-        if self.max_quantization_drop is not None and not 0 <= self.max_quantization_drop <= 1:
-            raise ValueError(f"max_quantization_drop must be in [0, 1], got {self.max_quantization_drop}")
-
-    def exec_properties(self) -> dict:
-        """The spec's parameters (max_quantization_drop only when it is set)."""
-        values = {"min_map": float(self.min_map), "max_regression": float(self.max_regression),
-                  "metric": self.metric, "eval_split": self.eval_split,
-                  "num_images_drawn": int(self.num_images_drawn), "batch_size": int(self.batch_size)}
-        if self.max_quantization_drop is not None:
-            values["max_quantization_drop"] = float(self.max_quantization_drop)
-        return values
 
 
 class Evaluator(base_component.BaseComponent):
@@ -123,7 +87,7 @@ class Evaluator(base_component.BaseComponent):
         spec = EvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model, label_map=label_map,
             champion_model=champion_model,
-            **parameters.exec_properties(),
+            **parameters.to_exec_properties(),
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing))
         super().__init__(spec=spec)

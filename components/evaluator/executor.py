@@ -13,19 +13,13 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
+from components.evaluator.coco_metrics import PER_CATEGORY_PREFIX, check_metric_name
+from components.evaluator.parameters import EvaluatorParameters
 from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CHAMPION_MODEL_KEY, EVALUATION_KEY, EXAMPLES_KEY,
                               LABEL_MAP_KEY, METRICS_FILE, MODEL_KEY, TFLITE_DIR)
 
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
 TFLITE_PREFIX = "tflite_"
-
-
-def check_metric_name(metric: str) -> None:
-    """Raises ValueError unless `metric` is one of the 12 COCO metrics or a per-category AP."""
-    if metric not in METRIC_NAMES and not metric.startswith(PER_CATEGORY_PREFIX):
-        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)} "
-                         f"or {PER_CATEGORY_PREFIX}<class name>")
 
 
 def _judged_metrics(result) -> dict[str, float]:
@@ -42,9 +36,9 @@ class Executor(base_executor.BaseExecutor):
         from components.evaluator import model_eval, report
         from components.evaluator.blessing import judge, metric_drop
 
-        metric = exec_properties["metric"]
+        parameters = EvaluatorParameters.from_exec_properties(exec_properties)
+        metric, min_map, max_regression = parameters.metric, parameters.min_map, parameters.max_regression
         check_metric_name(metric)
-        min_map, max_regression = float(exec_properties["min_map"]), float(exec_properties["max_regression"])
         examples = artifact_utils.get_single_instance(input_dict[EXAMPLES_KEY])
         model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
         baseline = (input_dict.get(BASELINE_MODEL_KEY) or [None])[0]
@@ -62,10 +56,10 @@ class Executor(base_executor.BaseExecutor):
         exports.update({TFLITE_PREFIX + mode: path for mode, path in variants.items()})
         label_map_path = model_eval.find_label_map(exports["candidate"], label_maps[0].uri if label_maps else None)
         categories = model_eval.read_label_map(label_map_path)
-        files = model_eval.split_files(examples.uri, exec_properties["eval_split"])
+        files = model_eval.split_files(examples.uri, parameters.eval_split)
         accumulators, drawn = model_eval.evaluate_exports(
-            files, exports, categories, batch_size=int(exec_properties["batch_size"]),
-            keep_images=int(exec_properties["num_images_drawn"]))
+            files, exports, categories, batch_size=parameters.batch_size,
+            keep_images=parameters.num_images_drawn)
         results = {name: acc.result() for name, acc in accumulators.items()}
         for name, acc in accumulators.items():
             if acc.dropped_detections:
@@ -74,20 +68,20 @@ class Executor(base_executor.BaseExecutor):
                              sorted(categories))
         candidate, base = results["candidate"], results.get("baseline")
         judged = {name: _judged_metrics(result) for name, result in results.items()}
-        max_drop = exec_properties.get("max_quantization_drop")
+        max_drop = parameters.max_quantization_drop
         health = candidate_health(accumulators["candidate"], model.uri)
         logging.info("Evaluator: %s", health.line())
         judgement = judge(judged["candidate"], judged.get("baseline"), min_map, max_regression, metric,
                           quantized_metrics=judged.get(TFLITE_PREFIX + "int8"),
-                          max_quantization_drop=None if max_drop is None else float(max_drop), health=health,
+                          max_quantization_drop=max_drop, health=health,
                           champion_metrics=judged.get("champion"))
         logging.info("Evaluator: %s — %s", "BLESSED" if judgement.blessed else "NOT BLESSED", judgement.message)
 
         document = {
             "metric": metric,
             "thresholds": {"min_map": min_map, "max_regression": max_regression,
-                           "max_quantization_drop": None if max_drop is None else float(max_drop)},
-            "eval_split": exec_properties["eval_split"],
+                           "max_quantization_drop": max_drop},
+            "eval_split": parameters.eval_split,
             "num_images": len(accumulators["candidate"].images),
             "label_map": label_map_path,
             "metrics": candidate.metrics,

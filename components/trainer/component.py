@@ -12,8 +12,7 @@ executor that calls `train_loop.train` in its `Do`, as TFX's Evaluator calls TFM
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Optional, Sequence
+from typing import Optional
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
@@ -24,10 +23,11 @@ from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY,
                               EXAMPLES_KEY, FREEZE_BACKBONE_KEY, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
                               NUM_STEPS_KEY, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_MODES_KEY,
-                              TFLITE_REPRESENTATIVE_SIZE_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_BATCHES_KEY,
-                              BN_REESTIMATE_MODES)
+                              TFLITE_REPRESENTATIVE_SIZE_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_BATCHES_KEY)
 from components.trainer import executor
-from components.trainer import strategy as strategy_lib
+from components.trainer.parameters import TrainerParameters
+
+__all__ = ["DetectionTrainer", "DetectionTrainerSpec", "TrainerParameters"]
 
 
 class DetectionTrainerSpec(types.ComponentSpec):
@@ -55,63 +55,6 @@ class DetectionTrainerSpec(types.ComponentSpec):
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun),
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainerParameters:
-    """The DetectionTrainer's execution parameters; None leaves the pipeline.config's value.
-
-    num_steps / batch_size override train_config. freeze_backbone (default true)
-    trains only the heads. checkpoint_every: steps between checkpoints. strategy:
-    the tf.distribute strategy (`strategy.STRATEGIES`: "auto", the default, is
-    MirroredStrategy over several GPUs, one GPU, else the CPU). tflite: quantize
-    modes (e.g. ("none", "int8")), one .tflite each under `Format-TFLite/`, int8
-    calibrated on `tflite_representative_size` train images (100 by default).
-    bn_reestimate: re-estimate the moving batch-norm statistics before export ("auto", the default,
-    "on", "off"; see trainer/batch_norm_stats.py), from bn_reestimate_batches training batches (default 50).
-    code_version only changes the cache key (and the resume key).
-    """
-
-    num_steps: Optional[int] = None
-    batch_size: Optional[int] = None
-    freeze_backbone: bool = True
-    checkpoint_every: Optional[int] = None
-    strategy: str = "auto"
-    tflite: Sequence[str] = ()
-    tflite_representative_size: Optional[int] = None
-    bn_reestimate: str = "auto"
-    bn_reestimate_batches: Optional[int] = None
-    code_version: Optional[str] = None
-
-    def check(self) -> None:
-        """ValueError / ProblemsError naming the parameter for a value no training can run with."""
-        strategy_lib.check_strategy(self.strategy)
-        if self.bn_reestimate not in BN_REESTIMATE_MODES:
-            raise ValueError(f"DetectionTrainer bn_reestimate = {self.bn_reestimate!r}: one of "
-                             f"{', '.join(BN_REESTIMATE_MODES)}")
-        for name in ("num_steps", "batch_size", "checkpoint_every", "tflite_representative_size",
-                     "bn_reestimate_batches"):
-            value = getattr(self, name)
-            if value is not None and int(value) <= 0:
-                raise ValueError(f"DetectionTrainer {name} = {value}: give a positive number")
-        if self.tflite:
-            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
-            tflite_export.check_modes(list(self.tflite), "DetectionTrainer tflite")
-
-    def exec_properties(self) -> dict:
-        """The spec's parameters that are set (an unset optional parameter is left out)."""
-        values = {
-            NUM_STEPS_KEY: self.num_steps, BATCH_SIZE_KEY: self.batch_size,
-            FREEZE_BACKBONE_KEY: None if self.freeze_backbone else False,
-            CHECKPOINT_EVERY_KEY: self.checkpoint_every,
-            STRATEGY_KEY: None if self.strategy == "auto" else self.strategy,
-            TFLITE_MODES_KEY: ",".join(self.tflite) or None,
-            TFLITE_REPRESENTATIVE_SIZE_KEY: self.tflite_representative_size if self.tflite else None,
-            BN_REESTIMATE_KEY: None if self.bn_reestimate == "auto" else self.bn_reestimate,
-            BN_REESTIMATE_BATCHES_KEY: self.bn_reestimate_batches,
-            CODE_VERSION_KEY: self.code_version,
-        }
-        return {key: value for key, value in values.items() if value is not None}
 
 
 class DetectionTrainer(base_component.BaseComponent):
@@ -146,7 +89,7 @@ class DetectionTrainer(base_component.BaseComponent):
         spec = DetectionTrainerSpec(
             **{EXAMPLES_KEY: examples, PIPELINE_CONFIG_KEY: pipeline_config, LABEL_MAP_KEY: label_map,
                BASE_MODEL_KEY: base_model},
-            **parameters.exec_properties(),
+            **parameters.to_exec_properties(),
             **{MODEL_KEY: types.Channel(type=standard_artifacts.Model),
                MODEL_RUN_KEY: types.Channel(type=standard_artifacts.ModelRun)})
         super().__init__(spec=spec)

@@ -21,13 +21,11 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, EXAMPLES_KEY,
-                              FREEZE_BACKBONE_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
-                              NUM_STEPS_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, STRATEGY_KEY, TFLITE_DIR,
-                              TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY, BN_REESTIMATE_KEY,
-                              BN_REESTIMATE_BATCHES_KEY)
+from components.names import (BASE_MODEL_KEY, EXAMPLES_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY,
+                              MODEL_RUN_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, TFLITE_DIR)
 from components.example_gen.split import EVAL, TRAIN
 from components.trainer import resume
+from components.trainer.parameters import TrainerParameters
 
 
 class Executor(base_executor.BaseExecutor):
@@ -37,6 +35,7 @@ class Executor(base_executor.BaseExecutor):
            exec_properties: dict[str, Any]) -> None:
         from components.trainer import train_result  # pylint: disable=import-outside-toplevel
         logging.getLogger("detflow").setLevel(logging.INFO)
+        parameters = TrainerParameters.from_exec_properties(exec_properties)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
         model_run_uri = artifact_utils.get_single_uri(output_dict[MODEL_RUN_KEY])
         train_files = split_files(input_dict[EXAMPLES_KEY], TRAIN)
@@ -46,19 +45,17 @@ class Executor(base_executor.BaseExecutor):
             model_dir = work_dir if claimed else model_run_uri
             if claimed:
                 resume.say_if_resuming(work_dir)
-            result = _train(input_dict, exec_properties, train_files, model_dir,
+            result = _train(input_dict, parameters, train_files, model_dir,
                             path_utils.serving_model_dir(model.uri))
             if claimed:   # still locked: no other execution can pick the folder up meanwhile
                 resume.move_contents(work_dir, model_run_uri)
                 result = resume.rebase_paths(result, work_dir, model_run_uri)
                 fileio.rmtree(work_dir)
-        modes = [m for m in (exec_properties.get(TFLITE_MODES_KEY) or "").split(",") if m]
-        if modes:
+        if parameters.tflite:
             from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
             result["tflite"] = tflite_export.export_variants(
-                result["export_dir"], os.path.join(model.uri, TFLITE_DIR), modes, train_files,
-                int(exec_properties.get(TFLITE_REPRESENTATIVE_SIZE_KEY)
-                    or tflite_export.DEFAULT_REPRESENTATIVE_SIZE))
+                result["export_dir"], os.path.join(model.uri, TFLITE_DIR), list(parameters.tflite), train_files,
+                parameters.tflite_representative_size or tflite_export.DEFAULT_REPRESENTATIVE_SIZE)
         train_result.write_result(result, model.uri)
         record_on_artifact(model, result)
 
@@ -68,7 +65,7 @@ def split_files(examples: list[types.Artifact], split: str) -> list[str]:
     return [io_utils.all_files_pattern(artifact_utils.get_split_uri([e], split)) for e in examples]
 
 
-def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[str, Any], train_files: list[str],
+def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParameters, train_files: list[str],
            model_dir: str, export_dir: str) -> dict:
     """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say."""
     # pylint: disable-next=import-outside-toplevel
@@ -84,16 +81,14 @@ def _train(input_dict: dict[str, list[types.Artifact]], exec_properties: dict[st
     train_settings.resolve_relative_paths(config.proto, config_path)
     job = train_settings.TrainJob(
         train_files, split_files(input_dict[EXAMPLES_KEY], EVAL),
-        model_dir, num_steps=exec_properties.get(NUM_STEPS_KEY), batch_size=exec_properties.get(BATCH_SIZE_KEY),
+        model_dir, num_steps=parameters.num_steps, batch_size=parameters.batch_size,
         base_checkpoint=uris.get(BASE_MODEL_KEY),
         label_map_path=(resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
                         else config.proto.train_input_reader.label_map_path),
         export_dir=export_dir,
-        freeze_backbone=exec_properties.get(FREEZE_BACKBONE_KEY) in (None, True, 1),
-        checkpoint_every=exec_properties.get(CHECKPOINT_EVERY_KEY),
-        bn_reestimate=exec_properties.get(BN_REESTIMATE_KEY) or "auto",
-        bn_reestimate_batches=exec_properties.get(BN_REESTIMATE_BATCHES_KEY))
-    strategy = strategy_lib.build_strategy(exec_properties.get(STRATEGY_KEY) or "auto")
+        freeze_backbone=parameters.freeze_backbone, checkpoint_every=parameters.checkpoint_every,
+        bn_reestimate=parameters.bn_reestimate, bn_reestimate_batches=parameters.bn_reestimate_batches)
+    strategy = strategy_lib.build_strategy(parameters.strategy)
     return train_loop.train(config, job, strategy).to_dict()
 
 
