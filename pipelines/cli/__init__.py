@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 
+from pipelines.cli.errors import print_problems
 from pipelines.cli.parser import build_parser
 
 __all__ = ["build_parser", "main"]
@@ -28,8 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name, func_name = handler.split(":")
     func = getattr(importlib.import_module(module_name), func_name)
+    from schemas.problems import ProblemsError
+
     try:
         return int(func(args) or 0)
+    except ProblemsError as error:   # a bad input, named by file, line and field: one line each, exit 2
+        return print_problems(error.problems)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-from pipelines.cli.errors import print_problems
-from schemas.problems import ProblemsError
 
 REPORT_FILE = "restore_report.json"
 
@@ -17,14 +15,11 @@ def convert(args) -> int:
     from components.trainer import keras_weights  # pylint: disable=import-outside-toplevel
     from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
-    try:
-        config = load_pipeline_config(args.config)
-        out = writable_dir(args.out, "--out")
-        bundle = factory.build_detector(config.proto)
-        report = keras_weights.restore_backbone(bundle.model, args.weights, "classification")
-        prefix = keras_weights.write_classification_checkpoint(bundle.model, out)
-    except ProblemsError as error:
-        return print_problems(error.problems)
+    config = load_pipeline_config(args.config)
+    out = writable_dir(args.out, "--out")
+    bundle = factory.build_detector(config.proto)
+    report = keras_weights.restore_backbone(bundle.model, args.weights, "classification")
+    prefix = keras_weights.write_classification_checkpoint(bundle.model, out)
     with open(os.path.join(out, REPORT_FILE), "w", encoding="utf-8") as f:
         json.dump(report.to_dict(), f, indent=1)
     layers = report.layers

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-from pipelines.cli.errors import print_problems
 from schemas.problems import Problem, ProblemsError
 
 
@@ -37,12 +36,9 @@ def coco_eval(args) -> int:
     """Handler of `detflow coco-eval --gt GT.json --dt DT.json [--json]`; returns the exit code."""
     from components.evaluator.coco_metrics import evaluate
 
-    try:
-        gt = _load_json(args.gt)
-        dt = _load_json(args.dt)
-        result = evaluate(gt, dt, gt_file=args.gt, dt_file=args.dt)
-    except ProblemsError as e:
-        return print_problems(e.problems)
+    gt = _load_json(args.gt)
+    dt = _load_json(args.dt)
+    result = evaluate(gt, dt, gt_file=args.gt, dt_file=args.dt)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:

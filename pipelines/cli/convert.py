@@ -23,7 +23,7 @@ import time
 from components.example_gen.local_convert import (OUTPUTS, PREVIOUS, REJECTED_REPORT_FILE, REPORT_FILE,
                                                   OutputError, output_cause, publish, run_conversion)
 from pipelines.cli.errors import print_problems
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import Problem
 
 
 class Progress:
@@ -103,9 +103,6 @@ def convert(args) -> int:
         from schemas.label_map import load_label_map
 
         label_map = load_label_map(args.label_map)
-    except ProblemsError as e:
-        print_problems(e.problems)
-        return 2
     except OSError as e:
         print_problems([Problem(args.label_map, f"cannot read label map: {e.strerror or e}")])
         return 2
@@ -122,9 +119,6 @@ def convert(args) -> int:
         return _output_error(args.out, "write in the output folder", e)
     try:
         return _convert_into(args, label_map, open_reader(args.format, args.annotations), staging)
-    except ProblemsError as e:
-        print_problems(e.problems)
-        return 2
     except OutputError as e:
         return _output_error(args.out, "write the output", e)
     except OSError as e:  # reading an input (the writes raise OutputError)

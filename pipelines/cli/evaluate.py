@@ -11,8 +11,6 @@ import json
 import os
 
 from pipelines.cli.coco_eval import format_table
-from pipelines.cli.errors import print_problems
-from schemas.problems import ProblemsError
 
 METRICS_FILE = "metrics.json"
 
@@ -21,12 +19,9 @@ def evaluate(args) -> int:
     """Handler of `detflow evaluate`; 0 when scored, 2 for a model, data or label map that cannot be used."""
     from components.common.outputs import writable_dir  # pylint: disable=import-outside-toplevel
     from components.evaluator import model_eval, report  # pylint: disable=import-outside-toplevel
-    try:
-        out = writable_dir(args.out, "--out") if args.out else None
-        score = model_eval.score_model(args.model, args.data, args.label_map, batch_size=args.batch_size,
-                                       keep_images=args.num_images_drawn if out else 0)
-    except ProblemsError as error:
-        return print_problems(error.problems)
+    out = writable_dir(args.out, "--out") if args.out else None
+    score = model_eval.score_model(args.model, args.data, args.label_map, batch_size=args.batch_size,
+                                   keep_images=args.num_images_drawn if out else 0)
     document = score.document()
     if out:
         with open(os.path.join(out, METRICS_FILE), "w", encoding="utf-8") as f:

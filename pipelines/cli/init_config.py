@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 
 from pipelines.cli.errors import print_problems
-from schemas.problems import Problem, ProblemsError
+from schemas.problems import Problem
 
 # Demo-sized fine-tuning defaults `detflow init` writes (measured: see base_checkpoint/PROVENANCE.md).
 INIT_NUM_STEPS = 600
@@ -38,11 +38,7 @@ def init(args) -> int:
         print_problems([Problem(p, "already exists; not overwritten") for p in existing])
         return 1
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        write_label_map(classes, label_map_path)
-    except ProblemsError as error:
-        print_problems(error.problems)
-        return 2
+    write_label_map(classes, label_map_path)
     text = base.render_config(base.ConfigOptions(
         num_classes=len(classes), label_map_path=str(label_map_path),
         train_input_path=str(out / "records" / "Split-train" / "*"),

@@ -5,16 +5,11 @@ from __future__ import annotations
 import sys
 
 from components.trainer.predict import predict_images
-from pipelines.cli.errors import print_problems
-from schemas.problems import ProblemsError
 
 
 def predict(args) -> int:
     """CLI handler: 0 when every image was processed, 1 when some could not be, 2 for a bad model."""
-    try:
-        result = predict_images(args.model, list(args.images), args.out, args.min_score, args.label_map)
-    except ProblemsError as error:
-        return print_problems(error.problems)
+    result = predict_images(args.model, list(args.images), args.out, args.min_score, args.label_map)
     print(f"model: {result.model_kind}; class names: {result.labels}")
     for item in result.images:
         best = max(item["detections"], key=lambda d: d["score"], default=None)

@@ -45,11 +45,7 @@ def train(args) -> int:
     """Handler of `detflow train`: fine-tune the detector a pipeline.config names."""
     setup_logging()
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
-    try:
-        config = load_pipeline_config(args.config)
-    except ProblemsError as error:
-        print_problems(error.problems)
-        return 2
+    config = load_pipeline_config(args.config)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     from components.trainer import train_loop, train_settings  # pylint: disable=import-outside-toplevel
