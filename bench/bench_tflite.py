@@ -36,6 +36,7 @@ import numpy as np
 
 from bench import models as bench_models
 from bench.timing import median_and_p90_ms
+from schemas import model_layout
 
 MAP50 = "DetectionBoxes_Precision/mAP@.50IOU"
 MAP = "DetectionBoxes_Precision/mAP"
@@ -75,7 +76,7 @@ def _exports(model: bench_models.BenchModel, workdir: str, train_files: list[str
     out = {"saved_model": saved}
     for mode in ("none", "int8"):
         start = time.perf_counter()
-        result = tflite_export.export_tflite(saved, os.path.join(workdir, tflite_export.variant_file(mode)), mode,
+        result = tflite_export.export_tflite(saved, os.path.join(workdir, model_layout.tflite_file(mode)), mode,
                                              train_files if mode == "int8" else None)
         print(f"  exported tflite {mode:5s} {result.size_bytes / 1e6:6.2f} MB in {time.perf_counter() - start:5.1f} s"
               + (f" (int8 calibrated on {result.representative_images} images)" if mode == "int8" else ""),

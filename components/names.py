@@ -1,21 +1,19 @@
 """Names shared across detflow, each defined once (TFX's `standard_component_specs` idea).
 
-Imports nothing, so the TFX-free libraries, the components and the pipeline can
-all use it.
+Imports nothing but `schemas.model_layout` (names only), so the TFX-free
+libraries, the components and the pipeline can all use it.
 
 File names inside artifacts and exports, and the channel keys of the custom
 components' specs (the keys of `input_dict` / `output_dict` in their executors).
 """
 
-# --- file names
-PIPELINE_CONFIG_FILE = "pipeline.config"
-LABEL_MAP_FILE = "label_map.pbtxt"
+# --- file names (a model folder's are schemas/model_layout.py's, named here too for the components)
+from schemas.model_layout import LABEL_MAP_FILE, PIPELINE_CONFIG_FILE, PUSHED_TFLITE_DIR, TFLITE_DIR  # noqa: E402,F401
+
 VALIDATION_FILE = "validation.json"
 TRAIN_RESULT_FILE = "train_result.json"  # what a training run did: in its model dir and the Model artifact
 EXAMPLE_GEN_REPORT_FILE = "report.json"  # what the ExampleGen kept and skipped: in Examples and `detflow convert --out`
 METRICS_FILE = "metrics.json"           # the Evaluator's, in ModelEvaluation, ModelBlessing and the pushed folder
-TFLITE_DIR = "Format-TFLite"            # the .tflite variants, beside Format-Serving in a Model artifact
-PUSHED_TFLITE_DIR = "tflite"            # the same files in a pushed model
 
 # --- execution parameters
 CODE_VERSION_KEY = "detflow_code_version"   # the hash of the code a node runs (its cache key)

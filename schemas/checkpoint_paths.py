@@ -11,10 +11,8 @@ import glob
 import os
 
 from schemas import config_paths
+from schemas.model_layout import CHECKPOINT_FOLDERS
 
-# Where under a folder a checkpoint is looked for: the folder itself, a TF2 Detection Zoo folder or
-# a detflow export (checkpoint/), a Trainer's Model artifact (Format-Serving/...).
-CHECKPOINT_FOLDERS = ("", "checkpoint", "Format-Serving/checkpoint", "Format-Serving")
 
 
 # Keras weight / model files a `classification` start may name (components/trainer/keras_weights.py).

@@ -16,7 +16,8 @@ from tfx.utils import path_utils
 from components.evaluator.coco_metrics import PER_CATEGORY_PREFIX, check_metric_name
 from components.evaluator.parameters import EvaluatorParameters
 from components.names import (BASELINE_MODEL_KEY, BLESSING_KEY, CHAMPION_MODEL_KEY, EVALUATION_KEY, EXAMPLES_KEY,
-                              LABEL_MAP_KEY, METRICS_FILE, MODEL_KEY, TFLITE_DIR)
+                              LABEL_MAP_KEY, METRICS_FILE, MODEL_KEY)
+from schemas import model_layout
 
 BLESSED_FILE, NOT_BLESSED_FILE = "BLESSED", "NOT_BLESSED"  # as TFX's Evaluator names them
 TFLITE_PREFIX = "tflite_"
@@ -137,11 +138,12 @@ def candidate_health(accumulator, model_uri: str):
 
 def tflite_variants(model_uri: str) -> dict[str, str]:
     """{quantize mode: path} of the .tflite files a Model artifact carries under Format-TFLite."""
-    from components.trainer.tflite_export import QUANTIZE_MODES, variant_file
-
-    folder = os.path.join(model_uri, TFLITE_DIR)
-    return {mode: os.path.join(folder, variant_file(mode)) for mode in QUANTIZE_MODES
-            if fileio.exists(os.path.join(folder, variant_file(mode)))}
+    folder = model_layout.tflite_dir(model_uri)
+    if not fileio.isdir(folder):
+        return {}
+    modes = (name[len("model_"):-len(".tflite")] for name in fileio.listdir(folder)
+             if name.startswith("model_") and name.endswith(".tflite"))
+    return {mode: os.path.join(folder, model_layout.tflite_file(mode)) for mode in sorted(modes)}
 
 
 def _set_properties(evaluation, blessing, document: dict, judgement, model, baseline) -> None:

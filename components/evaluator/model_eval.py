@@ -21,7 +21,7 @@ from components.evaluator.coco_metrics import CocoAccumulator, Detections, Groun
 from components.names import LABEL_MAP_FILE
 from components.trainer import export as export_lib, model_runner, tf_example
 from components.trainer.model_runner import DETECTION_KEYS
-from schemas import example_format
+from schemas import example_format, model_layout
 
 
 
@@ -39,7 +39,7 @@ def find_label_map(export_dir: str, label_map_dir: Optional[str] = None) -> str:
     found = export_lib.find_label_map(export_dir)
     if found:
         return found
-    looked += export_lib.label_map_candidates(export_dir)
+    looked += model_layout.export_label_maps(export_dir)
     raise FileNotFoundError(f"no label map found; looked at: {', '.join(looked)}")
 
 

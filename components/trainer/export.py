@@ -45,8 +45,8 @@ import tensorflow as tf
 from components.names import LABEL_MAP_FILE, PIPELINE_CONFIG_FILE
 from components.trainer import resizing
 from components.trainer.models.spec import DetectorBundle, ModelSpec
+from schemas import model_layout
 
-CHECKPOINT_DIR = "checkpoint"
 BYTES_SIGNATURE = "serving_bytes"
 
 
@@ -191,7 +191,7 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
         with open(config_copy, "w", encoding="utf-8") as f:
             f.write(pipeline_config_text)
 
-        ckpt_dir = os.path.join(tmp, CHECKPOINT_DIR)
+        ckpt_dir = model_layout.export_checkpoint_dir(tmp)
         if checkpoint_prefix:
             _copy_checkpoint(checkpoint_prefix, ckpt_dir)
         else:
@@ -216,14 +216,9 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
     return out_dir
 
 
-def label_map_candidates(export_dir: str) -> list[str]:
-    """Where an export's label map may be, in order: assets/, then beside saved_model.pb."""
-    return [os.path.join(export_dir, "assets", LABEL_MAP_FILE), os.path.join(export_dir, LABEL_MAP_FILE)]
-
-
 def find_label_map(export_dir: str) -> str | None:
-    """The label map of an export (the first of `label_map_candidates` that exists), or None."""
-    for candidate in label_map_candidates(export_dir):
+    """The label map of an export (the first of `model_layout.export_label_maps` that exists), or None."""
+    for candidate in model_layout.export_label_maps(export_dir):
         if tf.io.gfile.exists(candidate):
             return candidate
     return None

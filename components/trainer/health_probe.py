@@ -9,7 +9,6 @@ learning-rate rule).
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
 from components.trainer import batch_norm_stats
 from components.trainer.tf_example import decode_example

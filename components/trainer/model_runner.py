@@ -30,6 +30,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from schemas.model_layout import SAVED_MODEL_FOLDERS
 from schemas.problems import problem
 
 DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
@@ -40,7 +41,6 @@ POSTPROCESS_ORDER = ("detection_boxes", "detection_classes", "detection_scores",
 # "number of detections"): the metadata writers' spellings differ between versions.
 METADATA_WORDS = (("location", "detection_boxes"), ("box", "detection_boxes"), ("categor", "detection_classes"),
                   ("class", "detection_classes"), ("score", "detection_scores"), ("number", "num_detections"))
-_SAVED_MODEL_FOLDERS = ("", "saved_model", "Format-Serving")
 
 
 @dataclasses.dataclass
@@ -321,7 +321,7 @@ def label_map_labels(path: str) -> Labels:
 def _saved_model_dir(path: str) -> Optional[str]:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    for sub in _SAVED_MODEL_FOLDERS:
+    for sub in SAVED_MODEL_FOLDERS:
         candidate = os.path.join(path, sub) if sub else path
         if tf.io.gfile.exists(os.path.join(candidate, "saved_model.pb")):
             return candidate
@@ -348,7 +348,7 @@ def load_model(path: str) -> Detector:
     found = _saved_model_dir(path)
     if found is None:
         looked = ", ".join(os.path.join(path, s, "saved_model.pb") if s else os.path.join(path, "saved_model.pb")
-                           for s in _SAVED_MODEL_FOLDERS)
+                           for s in SAVED_MODEL_FOLDERS)
         raise problem(path, f"not an exported model: no saved_model.pb (looked at {looked})")
     return SavedModelDetector(path, found)
 

@@ -43,10 +43,10 @@ from typing import Any
 import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # object paths as checkpoints name them
 
-from components.names import PIPELINE_CONFIG_FILE
 from components.trainer import network_settings
 from components.trainer.restore_report import RestoreReport
-from schemas.checkpoint_paths import CHECKPOINT_FOLDERS
+from schemas import model_layout
+from schemas.model_layout import CHECKPOINT_FOLDERS
 from schemas.problems import ProblemsError, problem
 
 CHECKPOINT_TYPES = ("classification", "detection", "full")
@@ -102,10 +102,7 @@ def find_checkpoint(path: str) -> str:
 
 def config_beside(prefix: str) -> str | None:
     """The pipeline.config that came with a checkpoint: beside it (a model dir), in a zoo folder or an export's assets/."""
-    directory = os.path.dirname(prefix)
-    home = os.path.dirname(directory)
-    for candidate in (os.path.join(directory, PIPELINE_CONFIG_FILE), os.path.join(home, PIPELINE_CONFIG_FILE),
-                      os.path.join(home, "assets", PIPELINE_CONFIG_FILE)):
+    for candidate in model_layout.configs_beside_checkpoint(prefix):
         if tf.io.gfile.exists(candidate):
             return candidate
     return None

@@ -43,6 +43,7 @@ from components.trainer import resizing, restore, tflite_metadata
 from components.trainer.model_runner import MOBILENET_NORMALIZATION
 from components.trainer.models import factory
 from components.trainer.models.spec import DetectorBundle
+from schemas import model_layout
 from schemas.problems import problem
 
 QUANTIZE_MODES = ("none", "float16", "int8")
@@ -206,7 +207,7 @@ def convert_saved_model(saved_model_dir: str, quantize: str = "none",
 def load_export(export_dir: str) -> tuple[DetectorBundle, str]:
     """(the detector of an export, restored from its checkpoint with `full`; its config text)."""
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
-    config_path = os.path.join(export_dir, "assets", export_lib.PIPELINE_CONFIG_FILE)
+    config_path = model_layout.export_config(export_dir)
     if not tf.io.gfile.exists(config_path):
         raise problem(export_dir, "not a detflow export: no assets/pipeline.config (export a trained model dir's "
                                    "export/ folder, or a pushed model)")
@@ -266,19 +267,14 @@ def _postprocess_notes(bundle: DetectorBundle) -> list[str]:
 
 
 
-def variant_file(quantize: str) -> str:
-    """The file name of one quantize mode's .tflite in a Model artifact's TFLITE_DIR."""
-    return f"model_{quantize}.tflite"
-
-
 def export_variants(export_dir: str, out_dir: str, modes: Sequence[str], train_files: Sequence[str],
                     representative_size: int = DEFAULT_REPRESENTATIVE_SIZE) -> dict[str, dict]:
     """Writes one .tflite per mode into `out_dir`; {mode: {file, size_bytes, representative_images, notes}}."""
     written = {}
     for mode in modes:
-        result = export_tflite(export_dir, os.path.join(out_dir, variant_file(mode)), mode,
+        result = export_tflite(export_dir, os.path.join(out_dir, model_layout.tflite_file(mode)), mode,
                                train_files if mode == "int8" else None, representative_size)
-        written[mode] = {"file": variant_file(mode), "size_bytes": result.size_bytes,
+        written[mode] = {"file": model_layout.tflite_file(mode), "size_bytes": result.size_bytes,
                          "representative_images": result.representative_images, "notes": result.notes}
     return written
 
