@@ -68,7 +68,7 @@ demo: env
 # oracle's model building), then the suite runs on both cores.
 test:
 	$(MAKE) --no-print-directory -j3 --output-sync=target env oracle edge
-	$(PY) -m pytest -q -n 2 --dist loadfile --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 $(PYTEST_ARGS)
 
 test-fast: env
 	$(PY) -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
