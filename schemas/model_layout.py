@@ -71,3 +71,11 @@ def tflite_dir(model_uri: str) -> str:
 def tflite_file(quantize: str) -> str:
     """The file name of one quantize mode's .tflite variant."""
     return f"model_{quantize}.tflite"
+
+
+def tflite_mode(file_name: str) -> str | None:
+    """The quantize mode a `tflite_file` name holds, or None for any other file."""
+    prefix, suffix = "model_", ".tflite"
+    if file_name.startswith(prefix) and file_name.endswith(suffix) and len(file_name) > len(prefix + suffix):
+        return file_name[len(prefix):-len(suffix)]
+    return None

@@ -141,9 +141,9 @@ def tflite_variants(model_uri: str) -> dict[str, str]:
     folder = model_layout.tflite_dir(model_uri)
     if not fileio.isdir(folder):
         return {}
-    modes = (name[len("model_"):-len(".tflite")] for name in fileio.listdir(folder)
-             if name.startswith("model_") and name.endswith(".tflite"))
-    return {mode: os.path.join(folder, model_layout.tflite_file(mode)) for mode in sorted(modes)}
+    modes = {model_layout.tflite_mode(name): name for name in fileio.listdir(folder)}
+    modes.pop(None, None)       # any other file
+    return {mode: os.path.join(folder, name) for mode, name in sorted(modes.items())}
 
 
 def _set_properties(evaluation, blessing, document: dict, judgement, model, baseline) -> None:
