@@ -14,7 +14,6 @@ from schemas import config_paths
 from schemas.model_layout import CHECKPOINT_FOLDERS
 
 
-
 # Keras weight / model files a `classification` start may name (components/trainer/keras_weights.py).
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 
