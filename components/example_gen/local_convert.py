@@ -84,11 +84,11 @@ def run_conversion(reader, image_dir: str, label_map, out_dir: str, eval_percent
 
     Writes into `out_dir` (which must exist) and nothing else; a failed write
     raises OutputError. `progress`, if given, has update(total) and close(total).
-    `compression` is one of example_format.COMPRESSIONS.
+    `compression` is one of example_format.COMPRESSIONS. `eval_percent` 0 or 100 writes one split only.
     """
     from components.example_gen import convert, report, split
 
-    splits = split.split_buckets(eval_percent)
+    splits = split.convert_splits(eval_percent)
     rep = report.Report()
     writers = _SplitWriters(out_dir, [name for name, _ in splits], compression)
     try:
@@ -113,8 +113,9 @@ def run_conversion(reader, image_dir: str, label_map, out_dir: str, eval_percent
 def publish(staging: str, out_dir: str, names=OUTPUTS) -> None:
     """Moves `names` from `staging` into `out_dir`, replacing what is there, deleting it only at the end.
 
-    Each old entry is first moved aside (into staging/.previous); if a move
-    fails, the entries already moved are put back and the OSError propagates.
+    Each old entry is first moved aside (into staging/.previous); an old entry the new output lacks (a
+    split a one-split conversion did not write) is removed with the rest. If a move fails, the entries
+    already moved are put back and the OSError propagates.
     `staging` must be a folder inside `out_dir` (renames within one file system).
     """
     aside = os.path.join(staging, PREVIOUS)
@@ -123,19 +124,21 @@ def publish(staging: str, out_dir: str, names=OUTPUTS) -> None:
     try:
         for name in names:
             target = os.path.join(out_dir, name)
-            had_old = os.path.lexists(target)
+            had_old, has_new = os.path.lexists(target), os.path.lexists(os.path.join(staging, name))
             if had_old:
                 os.replace(target, os.path.join(aside, name))
             try:
-                os.replace(os.path.join(staging, name), target)
+                if has_new:
+                    os.replace(os.path.join(staging, name), target)
             except OSError:
                 if had_old:
                     os.replace(os.path.join(aside, name), target)
                 raise
-            done.append((name, had_old))
+            done.append((name, had_old, has_new))
     except OSError:
-        for name, had_old in reversed(done):
-            os.replace(os.path.join(out_dir, name), os.path.join(staging, name))
+        for name, had_old, has_new in reversed(done):
+            if has_new:
+                os.replace(os.path.join(out_dir, name), os.path.join(staging, name))
             if had_old:
                 os.replace(os.path.join(aside, name), os.path.join(out_dir, name))
         raise

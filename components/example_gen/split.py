@@ -48,6 +48,18 @@ def split_buckets(eval_percent: int) -> list:
     return [(TRAIN, 100 - eval_percent), (EVAL, eval_percent)]
 
 
+def convert_splits(eval_percent: int) -> list:
+    """Like split_buckets, and 0 or 100 put every image in one split (a dataset split beforehand).
+
+    For `detflow convert` only: the pipeline's ExampleGen needs both splits.
+    """
+    if eval_percent == 0:
+        return [(TRAIN, 1)]
+    if eval_percent == 100:
+        return [(EVAL, 1)]
+    return split_buckets(eval_percent)
+
+
 def assign_split(file_name: str, splits: list) -> str:
     """Returns the split name TFX's ExampleGen gives an image named `file_name`.
 

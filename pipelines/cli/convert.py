@@ -69,8 +69,6 @@ def _check_args(args) -> list:
         problems.append(Problem(args.annotations, "annotations not found"))
     if not os.path.isdir(args.images):
         problems.append(Problem(args.images, "image folder not found"))
-    if not 1 <= args.eval_percent <= 99:
-        problems.append(Problem("--eval-percent", f"must be between 1 and 99, got {args.eval_percent}"))
     if os.path.isfile(args.out):
         problems.append(Problem(args.out, "--out must be a folder, this is a file"))
     return problems

@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compression_flag(p)
     p.add_argument("--eval-percent", type=int_range(0, 100), default=20, metavar="N",
                    help="percent of images in Split-eval, by hash of the file name "
-                        "(the pipeline's split; default 20)")
+                        "(the pipeline's split; default 20); 0 or 100 for a dataset split beforehand: "
+                        "every image in Split-train or in Split-eval")
     p.add_argument("--strict", action="store_true",
                    help="exit 1 and keep no new records (the earlier ones in --out stay) if any image or "
                         "box was skipped, clipped or mismatched")

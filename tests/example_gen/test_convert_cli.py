@@ -207,3 +207,25 @@ def test_compression_none_writes_the_same_examples_uncompressed_for_the_od_api(t
     files = {s: [str(tmp_path / "plain" / f"Split-{s}" / "data_tfrecord-00000-of-00001")] for s in ("train", "eval")}
     counts, images = count_classes(files)
     assert sum(images.values()) == 8 and sum(counts["train"].values()) + sum(counts["eval"].values()) == 8
+
+
+@pytest.mark.parametrize("percent,split", [("0", "train"), ("100", "eval")])
+def test_eval_percent_0_or_100_writes_one_split_for_a_dataset_split_beforehand(tmp_path, percent, split):
+    data = make_dataset(str(tmp_path / "data"), n=5)
+    out = tmp_path / "out"
+    assert _convert(data, out, "coco", "--eval-percent", percent) == 0
+    assert sorted(os.listdir(out)) == ["Split-" + split, "report.json"]
+    assert _names(_read_split(str(out), split)) == set(data["names"])
+    other = "eval" if split == "train" else "train"
+    assert json.loads((out / "report.json").read_text())["images"] == {split: 5, other: 0}
+    assert _convert(data, out, "coco", "--eval-percent", "40") == 0
+    assert sorted(os.listdir(out)) == ["Split-eval", "Split-train", "report.json"]
+    assert _convert(data, out, "coco", "--eval-percent", percent) == 0
+    assert sorted(os.listdir(out)) == ["Split-" + split, "report.json"], "the other split of the run before is gone"
+
+
+def test_eval_percent_out_of_range_is_refused_by_the_parser(tmp_path, capsys):
+    data = make_dataset(str(tmp_path / "data"), n=2)
+    with pytest.raises(SystemExit) as exit_info:
+        _convert(data, tmp_path / "out", "coco", "--eval-percent", "101")
+    assert exit_info.value.code == 2 and "--eval-percent" in capsys.readouterr().err
