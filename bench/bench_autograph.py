@@ -31,15 +31,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from components.trainer import base_checkpoint, export  # pylint: disable=import-outside-toplevel
-    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
+    from components.trainer import base_checkpoint  # pylint: disable=import-outside-toplevel
+    from detection.architectures import registry  # pylint: disable=import-outside-toplevel
+    from detection.serving import export  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
 
     text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
         num_classes=5, label_map_path="label_map.pbtxt", train_input_path="train-*.gz",
         eval_input_path="eval-*.gz", num_steps=1, batch_size=1, learning_rate_base=0.01, warmup_steps=0))
     proto = parse_pipeline_config_text(text, "bench.config").proto
-    build_off = factory.build_detector            # the trainer's: AutoGraph off
+    build_off = registry.build_detector            # the trainer's: AutoGraph off
     build_on = build_off.__wrapped__                    # the same function, AutoGraph left on
     images = tf.random.stateless_uniform([2, 128, 128, 3], seed=[1, 2], minval=-1.0, maxval=1.0)
     results = {}

@@ -25,7 +25,6 @@ import numpy as np
 
 from bench.timing import median_and_p90_ms
 
-
 GOAL_SERVING_RATIO = 1.5
 
 
@@ -33,7 +32,7 @@ def _bench_model(name: str, sizes: list[int], repeats: int) -> None:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
     from bench import models as bench_models  # pylint: disable=import-outside-toplevel
-    from components.trainer import export  # pylint: disable=import-outside-toplevel
+    from detection.serving import export  # pylint: disable=import-outside-toplevel
 
     model = bench_models.build(name)
     bundle, spec = model.bundle, model.bundle.spec

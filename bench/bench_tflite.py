@@ -69,7 +69,7 @@ def _records(workdir: str, classes, num_images: int, size: int) -> tuple[list[st
 
 def _exports(model: bench_models.BenchModel, workdir: str, train_files: list[str]) -> dict[str, str]:
     """{'saved_model': dir, 'none': .tflite, 'int8': .tflite} of `model`."""
-    from components.trainer import export, tflite_export  # pylint: disable=import-outside-toplevel
+    from detection.serving import export, tflite_export  # pylint: disable=import-outside-toplevel
 
     saved = export.export_saved_model(model.bundle, model.label_map, model.config_text, None,
                                       os.path.join(workdir, "export"))
@@ -102,7 +102,7 @@ def _network_only_tflite(model: bench_models.BenchModel, train_files: list[str],
     """{'none': .tflite, 'int8': .tflite} of the network alone (raw box encodings and class logits)."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+    from detection.serving import tflite_export  # pylint: disable=import-outside-toplevel
 
     bundle, spec = model.bundle, model.bundle.spec
     module = tf.Module()

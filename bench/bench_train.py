@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("detflow").setLevel(logging.WARNING)
-    from components.trainer import base_checkpoint, train_loop
-    from components.trainer.train_settings import TrainJob
+    from components.trainer import base_checkpoint
+    from detection.training import train_loop
+    from detection.training.train_settings import TrainJob
     from schemas.pipeline_config import parse_pipeline_config_text
 
     with tempfile.TemporaryDirectory() as work:

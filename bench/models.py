@@ -26,7 +26,7 @@ class BenchModel:
     """A built detector with the config text it was built from."""
 
     name: str
-    bundle: object          # components.trainer.models.factory.DetectorBundle
+    bundle: object          # detection.architectures.registry.DetectorBundle
     config_text: str
     label_map: str | None   # the label map to export with (None: class_<id> names)
     trained: bool
@@ -59,8 +59,9 @@ def _with_class_agnostic_nms(text: str) -> str:
 
 def build(name: str, class_agnostic: bool = False) -> BenchModel:
     """Builds one of MODEL_NAMES, with its config's NMS or class-agnostic NMS."""
-    from components.trainer import base_checkpoint, restore  # pylint: disable=import-outside-toplevel
-    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
+    from components.trainer import base_checkpoint  # pylint: disable=import-outside-toplevel
+    from detection.architectures import registry  # pylint: disable=import-outside-toplevel
+    from detection.checkpoints import restore  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
 
     if name == "demo":
@@ -68,7 +69,7 @@ def build(name: str, class_agnostic: bool = False) -> BenchModel:
         text = path.read_text()
         text = _with_class_agnostic_nms(text) if class_agnostic else text
         config = parse_pipeline_config_text(text, str(path))
-        bundle = factory.build_detector(config.proto)
+        bundle = registry.build_detector(config.proto)
         restore.restore(bundle.model, base_checkpoint.checkpoint_prefix(), "full", pipeline_proto=config.proto)
         return BenchModel(name, bundle, text, str(base_checkpoint.CHECKPOINT_DIR / "label_map.pbtxt"), True)
     if name == "fpnlite320":
@@ -76,5 +77,5 @@ def build(name: str, class_agnostic: bool = False) -> BenchModel:
             text = f.read()
         text = _with_class_agnostic_nms(text) if class_agnostic else text
         config = parse_pipeline_config_text(text, FPNLITE_320_CONFIG)
-        return BenchModel(name, factory.build_detector(config.proto), text, None, False)
+        return BenchModel(name, registry.build_detector(config.proto), text, None, False)
     raise ValueError(f"unknown model {name!r}: expected one of {', '.join(MODEL_NAMES)}")

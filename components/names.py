@@ -1,17 +1,17 @@
 """Names shared across detflow, each defined once (TFX's `standard_component_specs` idea).
 
-Imports nothing but `schemas.model_layout` (names only), so the TFX-free
-libraries, the components and the pipeline can all use it.
+Imports nothing but names (`schemas.model_layout`, `detection.training`'s package constants), so the
+components and the pipeline can use it; the TFX-free library (`detection/`) does not.
 
 File names inside artifacts and exports, and the channel keys of the custom
 components' specs (the keys of `input_dict` / `output_dict` in their executors).
 """
 
 # --- file names (a model folder's are schemas/model_layout.py's, named here too for the components)
-from schemas.model_layout import LABEL_MAP_FILE, PIPELINE_CONFIG_FILE, PUSHED_TFLITE_DIR, TFLITE_DIR  # noqa: E402,F401
+from detection.training import BN_REESTIMATE_MODES  # noqa: F401
+from schemas.model_layout import LABEL_MAP_FILE, PIPELINE_CONFIG_FILE, PUSHED_TFLITE_DIR, TFLITE_DIR, TRAIN_RESULT_FILE  # noqa: F401
 
 VALIDATION_FILE = "validation.json"
-TRAIN_RESULT_FILE = "train_result.json"  # what a training run did: in its model dir and the Model artifact
 EXAMPLE_GEN_REPORT_FILE = "report.json"  # what the ExampleGen kept and skipped: in Examples and `detflow convert --out`
 METRICS_FILE = "metrics.json"           # the Evaluator's, in ModelEvaluation, ModelBlessing and the pushed folder
 
@@ -24,8 +24,7 @@ CHECKPOINT_EVERY_KEY = "checkpoint_every"
 STRATEGY_KEY = "strategy"
 TFLITE_MODES_KEY = "tflite_modes"           # comma-separated quantize modes
 TFLITE_REPRESENTATIVE_SIZE_KEY = "tflite_representative_size"
-BN_REESTIMATE_KEY = "bn_reestimate"         # one of BN_REESTIMATE_MODES (trainer/batch_norm_stats.py)
-BN_REESTIMATE_MODES = ("auto", "on", "off")
+BN_REESTIMATE_KEY = "bn_reestimate"         # one of BN_REESTIMATE_MODES (detection/training)
 BN_REESTIMATE_BATCHES_KEY = "bn_reestimate_batches"
 MIN_MAP_KEY = "min_map"                     # the Evaluator's, as the rest of this block
 MAX_REGRESSION_KEY = "max_regression"

@@ -18,7 +18,7 @@ import hashlib
 import pathlib
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
-PROJECT_PACKAGES = ("components", "schemas", "pipelines", "sample_data")
+PROJECT_PACKAGES = ("components", "detection", "schemas", "pipelines", "sample_data")
 # The modules TFX loads to run each custom node (its executor, and what the executor names by string).
 NODE_ENTRY_MODULES = {
     "example_gen": ("components.example_gen.component", "components.example_gen.executor",

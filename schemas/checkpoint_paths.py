@@ -13,8 +13,7 @@ import os
 from schemas import config_paths
 from schemas.model_layout import CHECKPOINT_FOLDERS
 
-
-# Keras weight / model files a `classification` start may name (components/trainer/keras_weights.py).
+# Keras weight / model files a `classification` start may name (detection/checkpoints/keras_weights.py).
 KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 

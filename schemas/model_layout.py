@@ -27,6 +27,7 @@ SERVING_DIR = "Format-Serving"            # tfx.utils.path_utils' serving model 
 TFLITE_DIR = "Format-TFLite"              # the .tflite variants, beside Format-Serving in a Model artifact
 PUSHED_TFLITE_DIR = "tflite"              # the same files in a pushed model
 OD_SAVED_MODEL_DIR = "saved_model"        # an OD API export's SavedModel
+TRAIN_RESULT_FILE = "train_result.json"  # what a training run did: in its model dir and the Model artifact
 
 # Where under a folder a checkpoint is looked for: the folder itself, a zoo folder or a detflow
 # export (checkpoint/), a Trainer's Model artifact (Format-Serving/...).

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.common import model_health
 from components.evaluator.blessing import judge
+from detection.serving import model_health
 
 
 def _same_everywhere(n=8):

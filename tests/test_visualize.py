@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.common import visualize
+from detection import visualize
 
 NAMES = {1: "hex_nut", 2: "washer", 3: "bolt"}
 EMPTY_BOXES = np.zeros((0, 4))

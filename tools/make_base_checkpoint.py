@@ -46,6 +46,7 @@ def _convert(data, out_dir: str, eval_percent: int) -> None:
 
 def _evaluate(export_dir: str, eval_glob: str, label_map_path: str) -> dict:
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
     from components.evaluator import model_eval  # pylint: disable=import-outside-toplevel
     categories = model_eval.read_label_map(label_map_path)
     accumulators, _ = model_eval.evaluate_exports(sorted(tf.io.gfile.glob(eval_glob)),
@@ -77,7 +78,7 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
         "data": {"generator": "sample_data.generate", "classes": list(data.classes),
                  "num_images": data.num_images, "num_boxes": data.num_boxes, "image_size": [128, 128],
                  "eval_percent": args.eval_percent, "split": "detflow convert hash split"},
-        "architecture": "the OD API's SSD MobileNetV2 FPN-lite network (components/trainer/models): "
+        "architecture": "the OD API's SSD MobileNetV2 FPN-lite network (detection/architectures/ssd): "
                         "MobileNetV2 depth_multiplier 0.35, FPN levels 3-6 (separable, 64 channels), "
                         "weight-shared separable head with one shared tower (depth 64, 2 layers), 128x128",
         "checkpoint_layout": "TF2 Detection Zoo: tf.train.Checkpoint(model=...) keys model/_feature_extractor/..., "
@@ -150,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate_base=args.learning_rate, warmup_steps=args.warmup_steps,
         augmentation=AUGMENTATION,
         comment=f"Pre-training config of the embedded {base.NAME} checkpoint (see PROVENANCE.md)."))
-    from components.trainer import train_loop  # pylint: disable=import-outside-toplevel
-    from components.trainer.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
+    from detection.training import train_loop  # pylint: disable=import-outside-toplevel
+    from detection.training.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
     config = parse_pipeline_config_text(config_text, "pipeline.config")
     result = train_loop.train(config, TrainJob(

@@ -1,7 +1,7 @@
 """The detflow Evaluator: COCO metrics of the candidate (and baseline) model, and a blessing.
 
 A thin custom TFX component; the work is in `model_eval`, `coco_metrics`,
-`blessing` and `components.common.visualize`.
+`blessing` and `detection.visualize`.
 """
 
 from __future__ import annotations

@@ -120,8 +120,8 @@ def candidate_health(accumulator, model_uri: str):
     The Trainer's train_result.json in the Model artifact adds its loss trend and the likely causes it
     named; a model without one (imported, or of an older detflow) is judged on its outputs alone.
     """
-    from components.common import model_health
     from components.names import TRAIN_RESULT_FILE
+    from detection.serving import model_health
 
     trained = {}
     path = os.path.join(model_uri, TRAIN_RESULT_FILE)

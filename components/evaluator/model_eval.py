@@ -19,10 +19,11 @@ import tensorflow as tf
 
 from components.evaluator.coco_metrics import CocoAccumulator, Detections, GroundTruth
 from components.names import LABEL_MAP_FILE
-from components.trainer import export as export_lib, model_runner, tf_example
-from components.trainer.model_runner import DETECTION_KEYS
+from detection.data import tf_example
+from detection.serving import export as export_lib
+from detection.serving import model_runner
+from detection.serving.model_runner import DETECTION_KEYS
 from schemas import example_format, model_layout
-
 
 
 def find_label_map(export_dir: str, label_map_dir: Optional[str] = None) -> str:
@@ -166,7 +167,7 @@ def score_model(model: str, data: str | Sequence[str], label_map: Optional[str] 
     (`model_runner.labels_for`); their ids must be the ids of the records' classes. ProblemsError for a
     model, data or label map that cannot be read, or when no class names are known.
     """
-    from components.trainer import inputs  # pylint: disable=import-outside-toplevel
+    from detection.data import inputs  # pylint: disable=import-outside-toplevel
     from schemas.problems import problem  # pylint: disable=import-outside-toplevel
 
     try:

@@ -18,7 +18,7 @@ EXAMPLES_DIR = "examples"
 def write_plots(out_dir: str, result: CocoResult, accumulator: CocoAccumulator,
                 categories: Mapping[int, str], drawn: Sequence) -> list[str]:
     """Writes pr_curves.png, confusion_matrix.png and examples/*.png under `out_dir`; returns the paths."""
-    from components.common import visualize
+    from detection import visualize
 
     os.makedirs(os.path.join(out_dir, EXAMPLES_DIR), exist_ok=True)
     paths = [os.path.join(out_dir, PR_CURVES_FILE), os.path.join(out_dir, CONFUSION_MATRIX_FILE)]

@@ -21,9 +21,9 @@ from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.names import (BASE_MODEL_KEY, EXAMPLES_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY,
-                              MODEL_RUN_KEY, PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, TFLITE_DIR)
 from components.example_gen.split import EVAL, TRAIN
+from components.names import (BASE_MODEL_KEY, EXAMPLES_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
+                              PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, TFLITE_DIR)
 from components.trainer import resume
 from components.trainer.parameters import TrainerParameters
 
@@ -33,7 +33,7 @@ class Executor(base_executor.BaseExecutor):
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        from components.trainer import train_result  # pylint: disable=import-outside-toplevel
+        from detection.training import train_result  # pylint: disable=import-outside-toplevel
         logging.getLogger("detflow").setLevel(logging.INFO)
         parameters = TrainerParameters.from_exec_properties(exec_properties)
         model = artifact_utils.get_single_instance(output_dict[MODEL_KEY])
@@ -52,7 +52,7 @@ class Executor(base_executor.BaseExecutor):
                 result = resume.rebase_paths(result, work_dir, model_run_uri)
                 fileio.rmtree(work_dir)
         if parameters.tflite:
-            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+            from detection.serving import tflite_export  # pylint: disable=import-outside-toplevel
             result["tflite"] = tflite_export.export_variants(
                 result["export_dir"], os.path.join(model.uri, TFLITE_DIR), list(parameters.tflite), train_files,
                 parameters.tflite_representative_size or tflite_export.DEFAULT_REPRESENTATIVE_SIZE)
@@ -70,8 +70,10 @@ def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParam
     """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say."""
     # pylint: disable-next=import-outside-toplevel
     from components.artifact_types import resolve_file
+
     # pylint: disable-next=import-outside-toplevel
-    from components.trainer import strategy as strategy_lib, train_loop, train_settings
+    from detection.training import strategy as strategy_lib
+    from detection.training import train_loop, train_settings
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
 
     uris = {key: artifact_utils.get_single_uri(input_dict[key])

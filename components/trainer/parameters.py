@@ -11,9 +11,9 @@ import dataclasses
 from typing import Optional, Sequence
 
 from components.names import (BATCH_SIZE_KEY, BN_REESTIMATE_BATCHES_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_MODES,
-                              CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY, FREEZE_BACKBONE_KEY, NUM_STEPS_KEY,
-                              STRATEGY_KEY, TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY)
-from components.trainer import strategy as strategy_lib
+                              CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY, FREEZE_BACKBONE_KEY, NUM_STEPS_KEY, STRATEGY_KEY,
+                              TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY)
+from detection.training import strategy as strategy_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ class TrainerParameters:
             if value is not None and int(value) <= 0:
                 raise ValueError(f"DetectionTrainer {name} = {value}: give a positive number")
         if self.tflite:
-            from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+            from detection.serving import tflite_export  # pylint: disable=import-outside-toplevel
             tflite_export.check_modes(list(self.tflite), "DetectionTrainer tflite")
 
     def to_exec_properties(self) -> dict:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import os
 
-
 REPORT_FILE = "restore_report.json"
 
 
 def convert(args) -> int:
     """Handler: builds the config's detector, loads its backbone from --weights, writes the checkpoint to --out."""
-    from components.common.outputs import writable_dir  # pylint: disable=import-outside-toplevel
-    from components.trainer import keras_weights  # pylint: disable=import-outside-toplevel
-    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
+    from detection.architectures import registry  # pylint: disable=import-outside-toplevel
+    from detection.checkpoints import keras_weights  # pylint: disable=import-outside-toplevel
+    from detection.outputs import writable_dir  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
     config = load_pipeline_config(args.config)
     out = writable_dir(args.out, "--out")
-    bundle = factory.build_detector(config.proto)
+    bundle = registry.build_detector(config.proto)
     report = keras_weights.restore_backbone(bundle.model, args.weights, "classification")
     prefix = keras_weights.write_classification_checkpoint(bundle.model, out)
     with open(os.path.join(out, REPORT_FILE), "w", encoding="utf-8") as f:

@@ -12,8 +12,8 @@ from pipelines.cli.errors import exit_on_user_error, quiet
 def compile_pipeline(args) -> int:
     """`detflow compile --target kubeflow-v2`: the pipeline-spec JSON through TFX's KubeflowV2DagRunner."""
     quiet()
-    from components.common.outputs import writable_file
     from components.trainer.component import TrainerParameters
+    from detection.outputs import writable_file
     from pipelines import pipeline, pipeline_inputs, runners
     from pipelines.cli.run_inputs import check_quantization_gate
     from pipelines.settings import PipelineSettings, blessing_gate

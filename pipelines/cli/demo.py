@@ -48,9 +48,9 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> s
     Written only when the content changes, so an unchanged demo re-run keeps the file
     (and the pipeline's cache). Returns the config path.
     """
+    import sample_data
     from components.trainer import base_checkpoint
     from pipelines.cli.init_config import INIT_LEARNING_RATE, INIT_WARMUP_STEPS
-    import sample_data
 
     os.makedirs(config_dir, exist_ok=True)
     label_map = os.path.join(config_dir, "label_map.pbtxt")
@@ -73,10 +73,9 @@ def write_config(config_dir: str, classes, num_steps: int, batch_size: int) -> s
 def demo(args) -> int:
     """`detflow demo`: sample data + embedded checkpoint → the whole pipeline, in `--workdir`."""
     from components.trainer.component import TrainerParameters
+    from detection.outputs import writable_dir
     from pipelines.pipeline_inputs import DataSource
     from pipelines.settings import PipelineSettings, blessing_gate
-
-    from components.common.outputs import writable_dir
 
     workdir = writable_dir(args.workdir, "--workdir")
     def given(name, default):

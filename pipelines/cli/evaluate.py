@@ -17,8 +17,8 @@ METRICS_FILE = "metrics.json"
 
 def evaluate(args) -> int:
     """Handler of `detflow evaluate`; 0 when scored, 2 for a model, data or label map that cannot be used."""
-    from components.common.outputs import writable_dir  # pylint: disable=import-outside-toplevel
     from components.evaluator import model_eval, report  # pylint: disable=import-outside-toplevel
+    from detection.outputs import writable_dir  # pylint: disable=import-outside-toplevel
     out = writable_dir(args.out, "--out") if args.out else None
     score = model_eval.score_model(args.model, args.data, args.label_map, batch_size=args.batch_size,
                                    keep_images=args.num_images_drawn if out else 0)

@@ -11,8 +11,8 @@ from schemas.problems import Problem, ProblemsError
 def export(args) -> int:
     """Handler of `detflow export`: a SavedModel (re-exported from the checkpoint) or a .tflite file."""
     setup_logging()
-    from components.common.outputs import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
-    from components.trainer import tflite_export  # pylint: disable=import-outside-toplevel
+    from detection.outputs import writable_dir, writable_file  # pylint: disable=import-outside-toplevel
+    from detection.serving import tflite_export  # pylint: disable=import-outside-toplevel
     if args.format == "tflite":
         if args.quantize == "int8" and not args.representative_data:
             raise ProblemsError([Problem("--representative-data", "int8 needs images to calibrate on: give "
@@ -28,7 +28,8 @@ def export(args) -> int:
         return 0
     if args.quantize != "none":
         raise ProblemsError([Problem("--quantize", "quantization is for --format tflite")])
-    from components.trainer import export as export_lib, restore  # pylint: disable=import-outside-toplevel
+    from detection.checkpoints import restore  # pylint: disable=import-outside-toplevel
+    from detection.serving import export as export_lib  # pylint: disable=import-outside-toplevel
     writable_dir(os.path.dirname(os.path.abspath(args.out)), "--out")
     bundle, text = tflite_export.load_export(args.model)
     out = export_lib.export_saved_model(bundle, export_lib.find_label_map(args.model), text,

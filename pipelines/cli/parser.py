@@ -42,7 +42,7 @@ def fraction(text: str) -> float:
     return value
 
 
-TFLITE_MODES = ("none", "float16", "int8")   # components.trainer.tflite_export.QUANTIZE_MODES, without TF
+TFLITE_MODES = ("none", "float16", "int8")   # detection.serving.tflite_export.QUANTIZE_MODES, without TF
 
 
 def tflite_modes(text: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from components.trainer.predict import predict_images
+from detection.serving.predict import predict_images
 
 
 def predict(args) -> int:

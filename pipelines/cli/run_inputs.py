@@ -76,7 +76,7 @@ def _check_tflite(config: _ConfigFile, settings: PipelineSettings) -> None:
     """Before anything runs: the TFLite flags make sense, and the model can be a TFLite one."""
     check_quantization_gate(settings)
     if settings.training.tflite:
-        from components.trainer.tflite_export import check_config_exportable
+        from detection.serving.tflite_export import check_config_exportable
 
         check_config_exportable(config.loaded.proto, f"--tflite: {config.path}")
 
@@ -89,8 +89,8 @@ def resolve_inputs(settings: PipelineSettings, runner: str = "local") -> Pipelin
     destination and the runner's Beam args; raises UserError / ProblemsError
     naming the missing or malformed input. The config is parsed at most once.
     """
-    from components.common.outputs import writable_dir
     from components.trainer import base_checkpoint as embedded
+    from detection.outputs import writable_dir
 
     root = writable_dir(settings.root, "--root")
     data = settings.data

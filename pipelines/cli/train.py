@@ -48,7 +48,7 @@ def train(args) -> int:
     config = load_pipeline_config(args.config)
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    from components.trainer import train_loop, train_settings  # pylint: disable=import-outside-toplevel
+    from detection.training import train_loop, train_settings  # pylint: disable=import-outside-toplevel
     train_settings.resolve_relative_paths(config.proto, args.config)
     label_map = config.proto.train_input_reader.label_map_path
     if not label_map or not os.path.exists(label_map):
@@ -82,8 +82,8 @@ def train(args) -> int:
 
 def _train_locked(args, config, train_files, eval_files, label_map, train_loop) -> int:
     try:
-        from components.trainer import train_result  # pylint: disable=import-outside-toplevel
-        from components.trainer.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
+        from detection.training import train_result  # pylint: disable=import-outside-toplevel
+        from detection.training.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),

@@ -8,8 +8,8 @@ import pytest
 
 from pipelines.cli.convert import Progress
 from schemas import example_format as K
-from tests.example_gen.helpers import (annotate_more, coco, image_bytes, make_dataset, read_examples,
-                                       run_convert as _convert, write)
+from tests.example_gen.helpers import annotate_more, coco, image_bytes, make_dataset, read_examples, write
+from tests.example_gen.helpers import run_convert as _convert
 
 
 def _read_split(out, name):
@@ -189,7 +189,7 @@ def test_compression_none_writes_the_same_examples_uncompressed_for_the_od_api(t
     """The OD API's model_main_tf2.py reads uncompressed TFRecords only; detflow reads both."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
-    from components.trainer import inputs  # pylint: disable=import-outside-toplevel
+    from detection.data import inputs  # pylint: disable=import-outside-toplevel
     from schemas.label_map_validation import count_classes  # pylint: disable=import-outside-toplevel
 
     data = make_dataset(str(tmp_path / "data"), n=8)

@@ -36,9 +36,9 @@ def _files(root) -> dict[str, set[str]]:
 
 def test_the_modules_each_node_runs(tree):
     files = _files(tree)
-    assert "components/common/visualize.py" in files["evaluator"]           # drawn by the Evaluator
-    assert "components/trainer/models/ssd.py" in files["trainer"]            # imported inside a function
-    assert "components/trainer/models/feature_maps.py" in files["trainer"]
+    assert "detection/visualize.py" in files["evaluator"]           # drawn by the Evaluator
+    assert "detection/architectures/ssd/network.py" in files["trainer"]            # imported inside a function
+    assert "detection/networks/feature_maps.py" in files["trainer"]
     assert "schemas/protos/pipeline_pb2.py" in files["label_map_validator"]
     assert "components/__init__.py" in files["example_gen"]                  # packages on the way run too
     everything = set().union(*files.values())

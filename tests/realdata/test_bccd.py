@@ -23,8 +23,8 @@ import shutil
 import pytest
 
 from bench import realdata
-from components.common import model_health
 from components.evaluator import model_eval
+from detection.serving import model_health
 from pipelines import cli, lineage, run_report
 from pipelines.pipeline_inputs import DataSource
 from tests.pipelines import e2e_helpers as h

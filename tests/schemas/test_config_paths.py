@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from components.trainer import train_settings
+from detection.training import train_settings
 from pipelines.cli import run_inputs
 from pipelines.settings import PipelineSettings, blessing_gate
 from schemas import checkpoint_paths, config_paths

@@ -49,8 +49,8 @@ def _proto(name: str, *edits) -> pipeline_pb2.TrainEvalPipelineConfig:
 
 
 def _example_batch(bundle, task):
-    from components.trainer import inputs  # pylint: disable=import-outside-toplevel
-    from tests.trainer import records  # pylint: disable=import-outside-toplevel
+    from detection.data import inputs  # pylint: disable=import-outside-toplevel
+    from tests.detection import records  # pylint: disable=import-outside-toplevel
     image, boxes, labels = records.make_image(np.random.default_rng(3), 64, 3)
     options = inputs.InputOptions.from_spec(bundle.spec, max_number_of_boxes=100)
     parse = inputs.make_parser(options, bundle.preprocess, targets=task.targets(options))
@@ -60,10 +60,11 @@ def _example_batch(bundle, task):
 
 def network_fingerprint(proto) -> str:
     """Spec, variables, layer settings, initial values, regularisation, outputs, detections and losses."""
-    from components.trainer import restore, tasks  # pylint: disable=import-outside-toplevel
-    from components.trainer.models import factory, spec as spec_lib  # pylint: disable=import-outside-toplevel
+    from detection.architectures import registry  # pylint: disable=import-outside-toplevel
+    from detection.checkpoints import restore  # pylint: disable=import-outside-toplevel
+    from detection.networks import spec as spec_lib  # pylint: disable=import-outside-toplevel
     tf_keras.utils.set_random_seed(0)
-    bundle = factory.build_detector(proto)
+    bundle = registry.build_detector(proto)
     model = bundle.model
     paths = restore.all_variable_paths(model)
     parts = {"spec": bundle.spec.to_dict(),
@@ -90,7 +91,7 @@ def network_fingerprint(proto) -> str:
         elif "gamma" in path[0]:
             value = value + 1.0
         var.assign(value.astype(np.float32))
-    task = tasks.task_for(bundle)
+    task = registry.task_for(bundle)
     images, labels = _example_batch(bundle, task)
     if bundle.spec.meta_architecture == "ssd":
         out = model(images, training=False)
@@ -108,7 +109,8 @@ def network_fingerprint(proto) -> str:
 
 def training_fingerprint(proto) -> str:
     """Training settings, optimizer, learning rates over the steps, and augmentation output."""
-    from components.trainer import augmentations, optimizers, train_settings  # pylint: disable=import-outside-toplevel
+    from detection.data import augmentations  # pylint: disable=import-outside-toplevel
+    from detection.training import optimizers, train_settings  # pylint: disable=import-outside-toplevel
     tc = proto.train_config
     settings = train_settings.TrainSettings.from_config(proto)
     optimizer = optimizers.build_optimizer(tc.optimizer)
@@ -133,13 +135,13 @@ def training_fingerprint(proto) -> str:
 
 @functools.lru_cache(maxsize=None)
 def _base_model(name: str):
-    from components.trainer.models import factory  # pylint: disable=import-outside-toplevel
-    return factory.build_detector(_proto(name)).model
+    from detection.architectures import registry  # pylint: disable=import-outside-toplevel
+    return registry.build_detector(_proto(name)).model
 
 
 def freeze_fingerprint(proto, base: str) -> str:
     """The variables that train."""
-    from components.trainer import freeze  # pylint: disable=import-outside-toplevel
+    from detection.checkpoints import freeze  # pylint: disable=import-outside-toplevel
     tc = proto.train_config
     kept = freeze.trainable_variables(_base_model(base), False, list(tc.freeze_variables),
                                       list(tc.update_trainable_variables))
@@ -148,7 +150,7 @@ def freeze_fingerprint(proto, base: str) -> str:
 
 def readers_fingerprint(proto) -> str:
     """What `detflow train` reads."""
-    from components.trainer import train_settings  # pylint: disable=import-outside-toplevel
+    from detection.training import train_settings  # pylint: disable=import-outside-toplevel
     return _digest(train_settings.inputs_from_config(proto))
 
 

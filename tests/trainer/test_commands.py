@@ -13,7 +13,7 @@ from components import names
 from components.trainer import base_checkpoint
 from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
-from tests.trainer import records
+from tests.detection import records
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

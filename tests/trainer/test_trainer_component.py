@@ -15,7 +15,7 @@ from tfx.orchestration import metadata
 from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.trainer import base_checkpoint
 from components.trainer.component import DetectionTrainer, TrainerParameters
-from tests.trainer import records
+from tests.detection import records
 
 Model = tfx.types.standard_artifacts.Model
 

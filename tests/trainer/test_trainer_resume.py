@@ -23,7 +23,7 @@ from tfx.types import standard_artifacts
 
 from components.trainer import resume
 from components.trainer.component import TrainerParameters
-from tests.trainer import records
+from tests.detection import records
 from tests.trainer.test_trainer_component import _pipeline, _props
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 import sample_data
-from components.trainer import base_checkpoint, model_runner
+from components.trainer import base_checkpoint
+from detection.serving import model_runner
 from pipelines import cli
 from tests.zoo.fixtures import REPO, TOLERANCE, fixture
 

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import export, network_settings, resizing, restore
-from components.trainer.models import factory
+from detection.architectures import registry
+from detection.checkpoints import network_settings, restore
+from detection.data import resizing
+from detection.serving import export
 from tests.zoo.fixtures import (FASTER_RCNN_ARCHITECTURES, assert_close, assert_detections_match, fixture, reference,
                                 tie_order, zoo_config)
 
@@ -28,7 +30,7 @@ def restored(request):
     """(name, bundle restored with `full`, its report, the OD API's tensors, both stages' outputs, the config)."""
     name = request.param
     config = zoo_config(name)
-    bundle = factory.build_detector(config.proto)
+    bundle = registry.build_detector(config.proto)
     report = restore.restore(bundle.model, str(fixture(name)), "full", pipeline_proto=config.proto)
     ref = reference(name)
     outputs = bundle.model(ref["preprocessed"], ref["true_image_shapes"], training=False)
@@ -133,7 +135,7 @@ def test_detection_restore_at_3_classes_reinitialises_only_the_class_dependent_s
     config = zoo_config(name, num_classes=3)
     config.proto.model.faster_rcnn.second_stage_box_predictor.mask_rcnn_box_predictor.share_box_across_classes = (
         share_box)
-    bundle = factory.build_detector(config.proto)
+    bundle = registry.build_detector(config.proto)
     initial = {path: var.numpy() for path, var in restore.variable_paths(bundle.model).items()}
     report = restore.restore(bundle.model, str(fixture(name)), "detection")
     reinitialised = {"detection_head_class": 2} if share_box else {"detection_head_class": 2, "detection_head_box": 2}
@@ -176,7 +178,7 @@ def test_classification_restore_takes_the_whole_resnet_from_a_classification_che
     """The OD API restores `feature_extractor` = the whole ResNet: conv1-4 and the conv5 the second stage runs."""
     name = "faster_rcnn_resnet50_v1_256"
     config = zoo_config(name, num_classes=3)
-    bundle = factory.build_detector(config.proto)
+    bundle = registry.build_detector(config.proto)
     report = restore.restore(bundle.model, str(fixture(name) / "classification"), "classification",
                              pipeline_proto=config.proto)
     assert report.layout == "classification"

@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import export, resizing, restore
-from components.trainer.models import factory
+from detection.architectures import registry
+from detection.checkpoints import restore
+from detection.data import resizing
+from detection.serving import export
 from tests.zoo.fixtures import ARCHITECTURES, assert_close, assert_detections_match, fixture, reference, zoo_config
 
 DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
@@ -26,7 +28,7 @@ def restored(request):
     """(name, bundle restored with `full`, its report, the OD API's reference tensors)."""
     name = request.param
     config = zoo_config(name)
-    bundle = factory.build_detector(config.proto)
+    bundle = registry.build_detector(config.proto)
     report = restore.restore(bundle.model, str(fixture(name)), "full", pipeline_proto=config.proto)
     return name, bundle, report, reference(name), config
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import restore
-from components.trainer.models import factory
+from detection.architectures import registry
+from detection.checkpoints import restore
 from schemas.problems import ProblemsError
 from tests.zoo.fixtures import ARCHITECTURES, assert_close, fixture, reference, zoo_config
 
@@ -24,7 +24,7 @@ CLASS_HEAD_VARIABLES = {
 @pytest.mark.parametrize("name", list(ARCHITECTURES))
 def test_detection_at_3_classes_reinitialises_exactly_the_class_predictor(name):
     config = zoo_config(name, num_classes=3)
-    model = factory.build_detector(config.proto).model
+    model = registry.build_detector(config.proto).model
     report = restore.restore(model, str(fixture(name)), "detection", pipeline_proto=config.proto)
     reinit = report.reinitialized
     assert {item["module"] for item in reinit} == {"head_class"}
@@ -43,7 +43,7 @@ def test_detection_at_3_classes_reinitialises_exactly_the_class_predictor(name):
 @pytest.mark.parametrize("name", [n for n, has in ARCHITECTURES.items() if has])
 def test_classification_restores_the_whole_backbone(name):
     config = zoo_config(name, num_classes=3)
-    model = factory.build_detector(config.proto).model
+    model = registry.build_detector(config.proto).model
     prefix = tf.train.latest_checkpoint(str(fixture(name) / "classification"))
     report = restore.restore(model, prefix, "classification", pipeline_proto=config.proto)
     assert report.layout == "classification"
@@ -59,7 +59,7 @@ def test_classification_restores_the_whole_backbone(name):
 def test_classification_from_a_detection_checkpoint_takes_its_backbone():
     name = "ssd_mobilenet_v2_fpnlite_320"
     config = zoo_config(name, num_classes=3)
-    model = factory.build_detector(config.proto).model
+    model = registry.build_detector(config.proto).model
     report = restore.restore(model, str(fixture(name)), "classification", pipeline_proto=config.proto)
     assert report.layout == "model" and report.restored == {"backbone": len(model.backbone.variables)}
     assert {u["reason"] for u in report.unused if u["variable"] != "save_counter"} == {
@@ -69,7 +69,7 @@ def test_classification_from_a_detection_checkpoint_takes_its_backbone():
 def test_a_classification_checkpoint_under_detection_is_refused_with_what_to_set():
     name = "ssd_mobilenet_v2_fpnlite_320"
     config = zoo_config(name)
-    model = factory.build_detector(config.proto).model
+    model = registry.build_detector(config.proto).model
     with pytest.raises(ProblemsError, match='fine_tune_checkpoint_type: "classification"'):
         restore.restore(model, str(fixture(name) / "classification"), "detection", pipeline_proto=config.proto)
 
@@ -81,7 +81,7 @@ def test_a_classification_checkpoint_under_detection_is_refused_with_what_to_set
 ])
 def test_a_zoo_checkpoint_under_another_architecture_is_refused(checkpoint, config):
     cfg = zoo_config(config)
-    model = factory.build_detector(cfg.proto).model
+    model = registry.build_detector(cfg.proto).model
     before = [v.numpy() for v in model.variables[:5]]
     with pytest.raises(ProblemsError) as err:
         restore.restore(model, str(fixture(checkpoint)), "detection", pipeline_proto=cfg.proto)
@@ -95,7 +95,7 @@ def test_same_shapes_but_another_function_is_refused_naming_the_setting():
     name = "ssd_mobilenet_v2_fpnlite_320"
     config = zoo_config(name)
     config.proto.model.ssd.feature_extractor.conv_hyperparams.activation = 1     # RELU
-    model = factory.build_detector(config.proto).model
+    model = registry.build_detector(config.proto).model
     with pytest.raises(ProblemsError) as err:
         restore.restore(model, str(fixture(name)), "full", pipeline_proto=config.proto)
     message = str(err.value)
@@ -108,7 +108,7 @@ def test_a_bare_checkpoint_prefix_restores_and_says_what_was_not_checked(tmp_pat
     for path in (fixture(name) / "checkpoint").glob("ckpt-0.*"):
         shutil.copy(path, tmp_path / path.name)
     config = zoo_config(name)
-    model = factory.build_detector(config.proto).model
+    model = registry.build_detector(config.proto).model
     report = restore.restore(model, str(tmp_path / "ckpt-0"), "full", pipeline_proto=config.proto)
     assert report.num_restored == len(model.variables)
     assert "no pipeline.config beside the checkpoint" in report.network_check
@@ -121,7 +121,7 @@ def test_a_detflow_0_1_checkpoint_is_refused_with_what_to_do(tmp_path):
     old._backbone.kernel = tf.Variable(tf.zeros([3, 3, 3, 16]))   # pylint: disable=protected-access
     old._head.bias = tf.Variable(tf.zeros([6]))   # pylint: disable=protected-access
     prefix = tf.train.Checkpoint(model=old).write(str(tmp_path / "ckpt-0"))
-    model = factory.build_detector(zoo_config("ssd_mobilenet_v2_fpnlite_320").proto).model
+    model = registry.build_detector(zoo_config("ssd_mobilenet_v2_fpnlite_320").proto).model
     with pytest.raises(ProblemsError, match="written by detflow 0.1") as err:
         restore.restore(model, prefix, "detection")
     assert "embedded base checkpoint" in str(err.value) and "detflow predict" in str(err.value)

@@ -12,11 +12,11 @@ import os
 import pytest
 from google.protobuf import text_format
 
-from components.trainer import fine_tune
 import sample_data
+from detection.checkpoints import fine_tune
 from pipelines import cli
 from tests.pipelines import e2e_helpers
-from tests.trainer import records
+from tests.detection import records
 from tests.zoo.fixtures import fixture, zoo_config
 
 ZOO = "ssd_mobilenet_v2_fpnlite_320"
