@@ -47,20 +47,20 @@ def _bench_model(name: str, sizes: list[int], repeats: int) -> None:
         print(f"{model.describe()}; export {export_s:.1f} s, load {load_s:.1f} s", flush=True)
         network = tf.function(lambda x: bundle.model(x, training=False))
         model_call = tf.function(lambda x: bundle.model.postprocess(bundle.model(x, training=False)))
-        x = bundle.preprocess(tf.zeros([1, spec.input_height, spec.input_width, 3], tf.uint8))
+        x = bundle.preprocess(tf.zeros([1, spec.input.height, spec.input.width, 3], tf.uint8))
         base, base90 = median_and_p90_ms(lambda: network(x)["box_encodings"].numpy(), repeats)
-        print(f"  network_only    {spec.input_height:4d} px  median {base:7.2f} ms  p90 {base90:7.2f} ms")
+        print(f"  network_only    {spec.input.height:4d} px  median {base:7.2f} ms  p90 {base90:7.2f} ms")
         med, p90 = median_and_p90_ms(lambda: model_call(x)["num_detections"].numpy(), repeats)
-        print(f"  model_call      {spec.input_height:4d} px  median {med:7.2f} ms  p90 {p90:7.2f} ms  "
+        print(f"  model_call      {spec.input.height:4d} px  median {med:7.2f} ms  p90 {p90:7.2f} ms  "
               f"({med / base:.2f}x network_only)")
         rng = np.random.default_rng(0)
-        for size in [spec.input_height] + [s for s in sizes if s != spec.input_height]:
+        for size in [spec.input.height] + [s for s in sizes if s != spec.input.height]:
             image = tf.constant(rng.integers(0, 256, size=(1, size, size, 3), dtype=np.uint8))
             jpeg = tf.stack([tf.io.encode_jpeg(image[0])])
             med, p90 = median_and_p90_ms(lambda: serve(input_tensor=image)["num_detections"].numpy(), repeats)
             print(f"  serving_default {size:4d} px  median {med:7.2f} ms  p90 {p90:7.2f} ms  "
                   f"({med / base:.2f}x network_only)")
-            if size == spec.input_height:
+            if size == spec.input.height:
                 print(f"  goal serving_default <= {GOAL_SERVING_RATIO}x network_only at {size} px: "
                       f"{'met' if med / base <= GOAL_SERVING_RATIO else 'NOT met'}")
             med, p90 = median_and_p90_ms(lambda: by_bytes(encoded_image_string_tensor=jpeg)["num_detections"].numpy(), repeats)

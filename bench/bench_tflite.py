@@ -109,7 +109,7 @@ def _network_only_tflite(model: bench_models.BenchModel, train_files: list[str],
     module.model_variables = list(bundle.model.variables)
     module.serve = tf.function(lambda x: {k: v for k, v in bundle.model(x, training=False).items()
                                           if k in ("box_encodings", "class_predictions_with_background")},
-                               input_signature=[tf.TensorSpec([1, spec.input_height, spec.input_width, 3],
+                               input_signature=[tf.TensorSpec([1, spec.input.height, spec.input.width, 3],
                                                               tf.float32, name="x")], autograph=False)
     saved = os.path.join(workdir, "network_only")
     tf.saved_model.save(module, saved, signatures={"serving_default": module.serve.get_concrete_function()})
@@ -130,7 +130,7 @@ def _latency(model: bench_models.BenchModel, exports: dict[str, str], network: d
     spec = model.bundle.spec
     loaded = tf.saved_model.load(exports["saved_model"])
     serve = loaded.signatures["serving_default"]
-    image = tf.constant(np.random.default_rng(0).integers(0, 256, size=(1, spec.input_height, spec.input_width, 3)),
+    image = tf.constant(np.random.default_rng(0).integers(0, 256, size=(1, spec.input.height, spec.input.width, 3)),
                         tf.uint8)
     times = {"saved_model": _median_ms(lambda: serve(input_tensor=image)["num_detections"].numpy(), repeats)}
     for mode in ("none", "int8"):
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 if records is None:
                     images = args.eval_images if model.trained else 20
                     records = _records(os.path.join(tmp, name), sample_data.PRETRAIN_CLASSES, images,
-                                       model.bundle.spec.input_height)
+                                       model.bundle.spec.input.height)
                 train_files, eval_files, label_map = records
                 exports = _exports(model, workdir, train_files)
                 network = _network_only_tflite(model, train_files, workdir) if not class_agnostic else {}

@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> dict:
                 result = train_loop.train(config, TrainJob(
                     train_glob, None, os.path.join(work, f"{name}{repeat}"), freeze_backbone=frozen,
                     export=False, log_every=10 ** 9))
-                rates[name].append(result.images_per_sec)
-                print(f"{name:6s} run {repeat}: {result.images_per_sec:7.1f} images/s "
-                      f"({result.num_trainable_variables} trainable variables)", flush=True)
+                rates[name].append(result.throughput.images_per_sec)
+                print(f"{name:6s} run {repeat}: {result.throughput.images_per_sec:7.1f} images/s "
+                      f"({result.variables.num_trainable_variables} trainable variables)", flush=True)
     out = {name: statistics.median(v) for name, v in rates.items()}
     out["ratio_frozen_over_full"] = out["frozen"] / out["full"]
     out.update(steps=args.steps, batch_size=args.batch_size, repeats=args.repeats, cpus=os.cpu_count())

@@ -44,7 +44,7 @@ class BenchModel:
     def describe(self) -> str:
         """One line: architecture, width, input size, parameters, weights."""
         spec = self.bundle.spec
-        return (f"{self.name}: {spec.feature_extractor}, {spec.input_height} px, {spec.num_classes} classes, "
+        return (f"{self.name}: {spec.feature_extractor}, {spec.input.height} px, {spec.num_classes} classes, "
                 f"{self.parameters / 1e6:.2f} M parameters, {'trained' if self.trained else 'random'} weights, "
                 f"{self.nms} NMS")
 

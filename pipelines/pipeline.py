@@ -21,7 +21,7 @@ from tfx.types.standard_artifacts import Model, ModelBlessing
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.evaluator.component import Evaluator
-from components.example_gen.component import ImageExampleGen
+from components.example_gen.component import ImageExampleGen, RecordsOutput
 from components.label_map_validator.component import LabelMapValidator
 from components.names import CODE_VERSION_KEY, LABEL_MAP_FILE, PIPELINE_CONFIG_FILE
 from components.pusher.component import Pusher
@@ -59,35 +59,15 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     Pusher pushes them.
     """
     settings.check()
-    if settings.stage_inputs:
-        config_uri, config_sha = stage_input(settings.root, settings.config_path, PIPELINE_CONFIG_FILE)
-        label_map_uri, label_map_sha = stage_input(settings.root, settings.label_map_path, LABEL_MAP_FILE)
-        label_map_file = os.path.join(label_map_uri, LABEL_MAP_FILE)
-    else:
-        config_uri, config_sha = settings.config_path, hash_if_local(settings.config_path)
-        label_map_uri, label_map_sha = settings.label_map_path, hash_if_local(settings.label_map_path)
-        label_map_file = settings.label_map_path
     versions = dict(process_code_versions())
-    checkpoint = settings.base_checkpoint
-    checkpoint_uri = checkpoint if "://" in checkpoint else os.path.abspath(checkpoint)
     data, portable = settings.data, settings.portable
-    nodes: Dict[str, object] = {}
-
-    nodes[PIPELINE_CONFIG_IMPORTER] = tfx.dsl.Importer(
-        source_uri=config_uri, artifact_type=PipelineConfigFile,
-        custom_properties=sha_props(config_sha)).with_id(PIPELINE_CONFIG_IMPORTER)
-    nodes[LABEL_MAP_IMPORTER] = tfx.dsl.Importer(
-        source_uri=label_map_uri, artifact_type=LabelMapFile,
-        custom_properties=sha_props(label_map_sha)).with_id(LABEL_MAP_IMPORTER)
-    nodes[CHECKPOINT_IMPORTER] = tfx.dsl.Importer(
-        source_uri=checkpoint_uri, artifact_type=Model,
-        custom_properties=sha_props(hash_if_local(checkpoint_uri))).with_id(CHECKPOINT_IMPORTER)
+    nodes, label_map_file = _input_importers(settings)
 
     input_base, pattern, images = example_gen_inputs(data)
     example_gen = with_code_version(ImageExampleGen(
         input_base=input_base, annotation_format=data.format, annotations=pattern, images_dir=images,
-        label_map_path=label_map_file, eval_percent=data.eval_percent, strict=data.strict,
-        compression=data.compression),
+        label_map_path=label_map_file,
+        output=RecordsOutput(eval_percent=data.eval_percent, strict=data.strict, compression=data.compression)),
         versions["example_gen"])
     examples = example_gen.outputs["examples"]
     nodes["ImageExampleGen"] = example_gen
@@ -122,10 +102,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     ).with_id(BASELINE_RESOLVER)
     champion = None
     if settings.champion:
-        champion_uri = settings.champion if "://" in settings.champion else os.path.abspath(settings.champion)
-        nodes[CHAMPION_IMPORTER] = tfx.dsl.Importer(
-            source_uri=champion_uri, artifact_type=Model,
-            custom_properties={**sha_props(hash_if_local(champion_uri)), "external": 1}).with_id(CHAMPION_IMPORTER)
+        nodes[CHAMPION_IMPORTER] = _champion_importer(settings.champion)
         champion = nodes[CHAMPION_IMPORTER].outputs["result"]
     evaluator = with_code_version(Evaluator(
         examples=examples, model=trainer.outputs["model"],
@@ -139,6 +116,40 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=settings.push_to))),
         versions["pusher"])
     return _assemble(settings, list(nodes.values()))
+
+
+def _input_importers(settings: PipelineSettings) -> tuple[Dict[str, object], str]:
+    """The config, label map and base-checkpoint Importers (config and label map staged under the root unless
+    the pipeline is portable), and the label map's file."""
+    if not settings.portable:
+        config_uri, config_sha = stage_input(settings.root, settings.config_path, PIPELINE_CONFIG_FILE)
+        label_map_uri, label_map_sha = stage_input(settings.root, settings.label_map_path, LABEL_MAP_FILE)
+        label_map_file = os.path.join(label_map_uri, LABEL_MAP_FILE)
+    else:
+        config_uri, config_sha = settings.config_path, hash_if_local(settings.config_path)
+        label_map_uri, label_map_sha = settings.label_map_path, hash_if_local(settings.label_map_path)
+        label_map_file = settings.label_map_path
+    checkpoint = settings.base_checkpoint
+    checkpoint_uri = checkpoint if "://" in checkpoint else os.path.abspath(checkpoint)
+    nodes: Dict[str, object] = {}
+    nodes[PIPELINE_CONFIG_IMPORTER] = tfx.dsl.Importer(
+        source_uri=config_uri, artifact_type=PipelineConfigFile,
+        custom_properties=sha_props(config_sha)).with_id(PIPELINE_CONFIG_IMPORTER)
+    nodes[LABEL_MAP_IMPORTER] = tfx.dsl.Importer(
+        source_uri=label_map_uri, artifact_type=LabelMapFile,
+        custom_properties=sha_props(label_map_sha)).with_id(LABEL_MAP_IMPORTER)
+    nodes[CHECKPOINT_IMPORTER] = tfx.dsl.Importer(
+        source_uri=checkpoint_uri, artifact_type=Model,
+        custom_properties=sha_props(hash_if_local(checkpoint_uri))).with_id(CHECKPOINT_IMPORTER)
+    return nodes, label_map_file
+
+
+def _champion_importer(champion: str):
+    """The Importer of an external model the candidate must not be worse than (`external` = 1)."""
+    champion_uri = champion if "://" in champion else os.path.abspath(champion)
+    return tfx.dsl.Importer(
+        source_uri=champion_uri, artifact_type=Model,
+        custom_properties={**sha_props(hash_if_local(champion_uri)), "external": 1}).with_id(CHAMPION_IMPORTER)
 
 
 def _assemble(settings: PipelineSettings, nodes: list) -> tfx.dsl.Pipeline:

@@ -11,6 +11,8 @@ from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver as resolver_lib
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 
+from components.names import CURRENT_MODEL_ID_PROPERTY
+
 
 class WarmStartStrategy(resolver_lib.ResolverStrategy):
     """The checkpoint the Trainer starts from: the latest blessed model, else the imported one.
@@ -54,7 +56,7 @@ class BaselineStrategy(resolver_lib.ResolverStrategy):
         candidate = {a.id for a in input_dict.get("candidate", [])}
         if blessed and blessed[0].id in candidate:
             blessings = [b for b in input_dict["model_blessing"]
-                         if b.get_int_custom_property("current_model_id") == blessed[0].id]
+                         if b.get_int_custom_property(CURRENT_MODEL_ID_PROPERTY) == blessed[0].id]
             judged_by = _producer_inputs(store, max(b.id for b in blessings)) if blessings else {}
             blessed = [_to_tfx(a, blessed[0]) for a in judged_by.get("baseline_model", [])]
         result["model"] = blessed

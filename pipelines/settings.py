@@ -36,10 +36,10 @@ class PipelineSettings:
     warm_start: start from the latest blessed model when there is one.
     beam_args: the Beam-based nodes' args (default: `configs.default_beam_args()`).
     metadata_path: default `<root>/metadata.sqlite`.
-    stage_inputs: False imports config and label map from where they are (for a
-      compiled pipeline that runs elsewhere).
-    portable: True uses only TFX's own resolver strategies (what the Kubeflow v2
-      compiler supports) and leaves ML Metadata to the orchestrator.
+    portable: True for a compiled pipeline that runs elsewhere: config and label map
+      are imported from where they are (not staged under the root), only TFX's own
+      resolver strategies are used (what the Kubeflow v2 compiler supports) and ML
+      Metadata is left to the orchestrator.
     champion: a model from outside the pipeline (a SavedModel or OD API export folder,
       a .tflite file: what is in production, a colleague's) imported as a Model; the
       Evaluator scores it on the same split and blesses no candidate worse than it.
@@ -58,7 +58,6 @@ class PipelineSettings:
     enable_cache: bool = True
     beam_args: Tuple[str, ...] = ()
     metadata_path: Optional[str] = None
-    stage_inputs: bool = True
     portable: bool = False
     champion: Optional[str] = None
 

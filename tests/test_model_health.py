@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.evaluator.blessing import judge
+from components.evaluator.blessing import Scores, judge
 from detection.serving import model_health
 
 
@@ -45,9 +45,9 @@ def test_a_rising_loss_is_not_healthy_and_a_short_run_is_not_judged():
 def test_an_unhealthy_model_is_never_blessed_whatever_its_map():
     metrics = {"DetectionBoxes_Precision/mAP": 0.9}
     flat = model_health.judge(_same_everywhere())
-    judgement = judge(metrics, None, min_map=0.0, max_regression=0.02, health=flat)
+    judgement = judge(Scores(metrics), min_map=0.0, max_regression=0.02, health=flat)
     assert not judgement.blessed and any(r.startswith("collapsed model") for r in judgement.reasons)
-    assert judge(metrics, None, 0.0, 0.02, health=model_health.judge(_varied())).blessed
+    assert judge(Scores(metrics), 0.0, 0.02, health=model_health.judge(_varied())).blessed
 
 
 def test_tied_scores_are_flat_even_when_the_first_box_varies():

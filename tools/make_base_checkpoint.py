@@ -61,7 +61,7 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
     if out.exists():
         shutil.rmtree(out)
     (out / "checkpoint").mkdir(parents=True)
-    source = result.export_checkpoint
+    source = result.paths.export_checkpoint
     for path in tf.io.gfile.glob(source + ".*"):
         suffix = path[len(source):]
         shutil.copyfile(path, out / "checkpoint" / f"ckpt-0{suffix}")
@@ -88,8 +88,8 @@ def _write_outputs(result, data, config_text: str, metrics: dict, args, started:
                      "learning_rate": f"cosine {args.learning_rate}, warmup {args.warmup_steps}",
                      "augmentation": list(AUGMENTATION),
                      "from": "scratch (random init), every variable trained",
-                     "final_loss": result.final_loss, "first_loss": result.first_loss,
-                     "images_per_sec": result.images_per_sec, "train_seconds": result.seconds},
+                     "final_loss": result.losses.final_loss, "first_loss": result.losses.first_loss,
+                     "images_per_sec": result.throughput.images_per_sec, "train_seconds": result.throughput.seconds},
         "eval": metrics,
         "checkpoint_bytes": size,
         "made": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -110,8 +110,8 @@ Made by `{provenance['script']}` on {provenance['made']} with TF {tf.__version__
 - **Model**: {provenance['architecture']}.
 - **Training**: from scratch, every variable trained, {result.steps} steps of batch {result.batch_size},
   Adam with cosine decay from {args.learning_rate} (warm-up {args.warmup_steps} steps),
-  augmentation {', '.join(AUGMENTATION)}; loss {result.first_loss:.3f} → {result.final_loss:.3f};
-  {result.images_per_sec:.1f} images/s on {os.cpu_count()} CPUs ({result.seconds / 60:.1f} min).
+  augmentation {', '.join(AUGMENTATION)}; loss {result.losses.first_loss:.3f} → {result.losses.final_loss:.3f};
+  {result.throughput.images_per_sec:.1f} images/s on {os.cpu_count()} CPUs ({result.throughput.seconds / 60:.1f} min).
 - **Its own eval** (held-out split, COCO): mAP {m.get('DetectionBoxes_Precision/mAP', float('nan')):.3f},
   mAP@.50IOU {m.get('DetectionBoxes_Precision/mAP@.50IOU', float('nan')):.3f}.
 - **Files**: `checkpoint/ckpt-0` = `tf.train.Checkpoint(model=model)` weights only ({size / 1e6:.1f} MB),
@@ -158,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     result = train_loop.train(config, TrainJob(
         train_glob, eval_glob, str(work / "model"), label_map_path=str(data.label_map), freeze_backbone=False,
         checkpoint_every=250, log_every=50, seed=args.seed))
-    metrics = _evaluate(result.export_dir, eval_glob, str(data.label_map))
+    metrics = _evaluate(result.paths.export_dir, eval_glob, str(data.label_map))
     out = _write_outputs(result, data, config_text, metrics, args, started)
     print(f"wrote {out}: mAP@.50IOU {metrics['metrics'].get('DetectionBoxes_Precision/mAP@.50IOU')}")
     return 0

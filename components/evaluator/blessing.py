@@ -28,19 +28,30 @@ class Judgement:
         return "; ".join(self.reasons)
 
 
-def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Mapping[str, float]],
-          min_map: float, max_regression: float, metric: str = HEADLINE_METRIC, *,
-          quantized_metrics: Optional[Mapping[str, float]] = None,
-          max_quantization_drop: Optional[float] = None, health=None,
-          champion_metrics: Optional[Mapping[str, float]] = None) -> Judgement:
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    """The metrics of each model the Evaluator scored on the same images (metric name → value).
+
+    candidate: the model judged. baseline: the last blessed model, if any. quantized: the
+    candidate's int8 TFLite variant, if evaluated. champion: an external model, if given.
+    """
+
+    candidate: Mapping[str, float]
+    baseline: Optional[Mapping[str, float]] = None
+    quantized: Optional[Mapping[str, float]] = None
+    champion: Optional[Mapping[str, float]] = None
+
+
+def judge(scores: Scores, min_map: float, max_regression: float, metric: str = HEADLINE_METRIC, *,
+          max_quantization_drop: Optional[float] = None, health=None) -> Judgement:
     """Blesses the candidate when `metric` >= `min_map` and, given a baseline,
     `metric` >= baseline's `metric` - `max_regression`; with `max_quantization_drop`,
-    also when the int8 model's `metric` (`quantized_metrics`) is at most that below
+    also when the int8 model's `metric` (`scores.quantized`) is at most that below
     the candidate's (no int8 model evaluated fails the check). A `health`
-    (common.model_health.Health) that is not healthy — a collapsed model, a
-    rising loss — refuses the blessing whatever the metrics. With
-    `champion_metrics` (an external model scored on the same images), the
-    candidate must also reach the champion's `metric` - `max_regression`.
+    (serving.model_health.Health) that is not healthy — a collapsed model, a
+    rising loss — refuses the blessing whatever the metrics. With a champion
+    (an external model scored on the same images), the candidate must also
+    reach the champion's `metric` - `max_regression`.
 
     A metric that is missing, NaN or -1 (COCO's "no ground truth") fails the
     check it is in, so a model is never blessed on an undefined number.
@@ -51,10 +62,10 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
     if not math.isfinite(max_regression) or max_regression < 0:
         raise ValueError(f"max_regression must be a finite number >= 0, got {max_regression}")
     reasons, blessed = [], True
-    value = _defined(candidate_metrics.get(metric))
+    value = _defined(scores.candidate.get(metric))
     if value is None:
         blessed = False
-        reasons.append(f"candidate {metric} is undefined ({candidate_metrics.get(metric)!r})")
+        reasons.append(f"candidate {metric} is undefined ({scores.candidate.get(metric)!r})")
     elif value >= min_map:
         reasons.append(f"candidate {metric} {value:.4f} >= min_map {min_map:.4f}")
     else:
@@ -65,16 +76,16 @@ def judge(candidate_metrics: Mapping[str, float], baseline_metrics: Optional[Map
         blessed = False
         reasons.append(health.line())
     if max_quantization_drop is not None:
-        ok, reason = _quantization_check(candidate_metrics, quantized_metrics, max_quantization_drop, metric)
+        ok, reason = _quantization_check(scores.candidate, scores.quantized, max_quantization_drop, metric)
         blessed, reasons = blessed and ok, reasons + [reason]
-    if champion_metrics is not None:
-        ok, reason = _change_check(value, champion_metrics, "champion", max_regression, metric)
+    if scores.champion is not None:
+        ok, reason = _change_check(value, scores.champion, "champion", max_regression, metric)
         blessed, reasons = blessed and ok, reasons + [reason]
-    if baseline_metrics is None:
-        reasons.append("no baseline model: judged by min_map alone" if champion_metrics is None
+    if scores.baseline is None:
+        reasons.append("no baseline model: judged by min_map alone" if scores.champion is None
                        else "no baseline model")
         return Judgement(blessed, reasons)
-    ok, reason = _change_check(value, baseline_metrics, "baseline", max_regression, metric)
+    ok, reason = _change_check(value, scores.baseline, "baseline", max_regression, metric)
     return Judgement(blessed and ok, reasons + [reason])
 
 

@@ -7,6 +7,7 @@ hash-bucket `output_config` on `partition_feature_name='image/filename'`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 from google.protobuf import any_pb2, struct_pb2
@@ -41,6 +42,17 @@ def image_custom_config(annotation_format: str, images_dir: str, label_map_path:
     return example_gen_pb2.CustomConfig(custom_config=packed)
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordsOutput:
+    """How the records are written: eval_percent of the images (by hash of image/filename) in `eval`;
+    strict: fail the component when anything was skipped, dropped or clipped; compression: "gzip"
+    (TFX's default) or "none" (uncompressed records, which the OD API's model_main_tf2.py reads too)."""
+
+    eval_percent: int = 20
+    strict: bool = False
+    compression: str = example_format.DEFAULT_COMPRESSION
+
+
 class ImageExampleGen(FileBasedExampleGen):
     """Images + annotations -> TFRecords of OD API tf.Examples (gzipped by default), split train/eval.
 
@@ -55,11 +67,8 @@ class ImageExampleGen(FileBasedExampleGen):
         filled with the annotations' span (see `layout`). `{SPAN}` here and not
         in `annotations` raises `layout.LayoutError`.
       label_map_path: StringIntLabelMap text proto; class/label ids come from it.
-      eval_percent: share of images (by hash of image/filename) in `eval`.
-      strict: fail the component when anything was skipped, dropped or clipped.
+      output: the split, strictness and compression (`RecordsOutput`).
       range_config: TFX RangeConfig to pin a span (default: the newest).
-      compression: "gzip" (TFX's default) or "none": uncompressed records, which the OD API's
-        model_main_tf2.py can read too.
     """
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
@@ -67,18 +76,18 @@ class ImageExampleGen(FileBasedExampleGen):
 
     def __init__(self, input_base: str, annotation_format: str, label_map_path: str,
                  annotations: Optional[str] = None, images_dir: str = "images",
-                 eval_percent: int = 20, strict: bool = False,
-                 range_config: Optional[range_config_pb2.RangeConfig] = None,
-                 compression: str = example_format.DEFAULT_COMPRESSION):
+                 output: RecordsOutput = RecordsOutput(),
+                 range_config: Optional[range_config_pb2.RangeConfig] = None):
         if annotation_format not in FORMATS:
             raise ValueError(f"annotation_format must be one of {FORMATS}, got {annotation_format!r}")
-        example_format.record_suffix(compression)   # ValueError naming the allowed values
+        example_format.record_suffix(output.compression)   # ValueError naming the allowed values
         pattern = annotations or DEFAULT_ANNOTATIONS[annotation_format]
         layout.check_images_setting(pattern, images_dir)
         super().__init__(
             input_base=input_base,
             input_config=example_gen_pb2.Input(
                 splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]),
-            output_config=image_output_config(eval_percent),
-            custom_config=image_custom_config(annotation_format, images_dir, label_map_path, strict, compression),
+            output_config=image_output_config(output.eval_percent),
+            custom_config=image_custom_config(annotation_format, images_dir, label_map_path, output.strict,
+                                              output.compression),
             range_config=range_config)

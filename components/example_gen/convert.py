@@ -123,32 +123,11 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
     ids = class_ids(label_map)
     kept = {k: [] for k in ("xmin", "xmax", "ymin", "ymax", "area", "crowd", "difficult", "label")}
     for obj in record.objects:
-        coords = (obj.xmin, obj.ymin, obj.xmax, obj.ymax)
-        invalid = obj.invalid or _non_finite(coords)
-        if invalid:
-            problem("box", R.INVALID_COORDINATES, f"{invalid} ({_where(record, obj)})")
+        rejected = _rejected(obj, ids, frame_w, frame_h)
+        if rejected:
+            problem("box", rejected[0], f"{rejected[1]} ({_where(record, obj)})")
             continue
-        if obj.class_name == "":
-            problem("box", R.UNKNOWN_CLASS, f"the box has no class name ({_where(record, obj)})")
-            continue
-        if obj.class_name is None:
-            problem("box", R.UNKNOWN_CLASS,
-                    f"category id {obj.class_id} is not in 'categories' ({_where(record, obj)})")
-            continue
-        if obj.class_name not in ids:
-            problem("box", R.UNKNOWN_CLASS,
-                    f"class {obj.class_name!r} is not in the label map ({_where(record, obj)})")
-            continue
-        xmin, ymin, xmax, ymax = coords
-        if xmax <= xmin or ymax <= ymin:
-            problem("box", R.ZERO_OR_NEGATIVE_SIZE,
-                    f"box {xmin:g},{ymin:g},{xmax:g},{ymax:g} has no area ({_where(record, obj)})")
-            continue
-        if xmax <= 0 or ymax <= 0 or xmin >= frame_w or ymin >= frame_h:
-            problem("box", R.OUTSIDE_IMAGE,
-                    f"box {xmin:g},{ymin:g},{xmax:g},{ymax:g} is outside the {frame_w}x{frame_h} image "
-                    f"({_where(record, obj)})")
-            continue
+        xmin, ymin, xmax, ymax = obj.xmin, obj.ymin, obj.xmax, obj.ymax
         if xmin < 0 or ymin < 0 or xmax > frame_w or ymax > frame_h:
             problem("note", R.CLIPPED_BOX,
                     f"box {xmin:g},{ymin:g},{xmax:g},{ymax:g} clipped to the {frame_w}x{frame_h} image "
@@ -166,12 +145,37 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
         kept["difficult"].append(int(obj.difficult))
         kept["label"].append(ids[obj.class_name])
         result.class_names.append(obj.class_name)
+    result.example = _example(loaded, name, record.image_id, kept, result.class_names)
+    return result
 
+
+def _rejected(obj: R.ObjectRecord, ids: dict, frame_w: int, frame_h: int) -> Optional[tuple[str, str]]:
+    """(reason, detail) when a box cannot be kept: bad corners, no or an unknown class, no area, outside."""
+    coords = (obj.xmin, obj.ymin, obj.xmax, obj.ymax)
+    invalid = obj.invalid or _non_finite(coords)
+    if invalid:
+        return R.INVALID_COORDINATES, invalid
+    if obj.class_name == "":
+        return R.UNKNOWN_CLASS, "the box has no class name"
+    if obj.class_name is None:
+        return R.UNKNOWN_CLASS, f"category id {obj.class_id} is not in 'categories'"
+    if obj.class_name not in ids:
+        return R.UNKNOWN_CLASS, f"class {obj.class_name!r} is not in the label map"
+    xmin, ymin, xmax, ymax = coords
+    if xmax <= xmin or ymax <= ymin:
+        return R.ZERO_OR_NEGATIVE_SIZE, f"box {xmin:g},{ymin:g},{xmax:g},{ymax:g} has no area"
+    if xmax <= 0 or ymax <= 0 or xmin >= frame_w or ymin >= frame_h:
+        return R.OUTSIDE_IMAGE, f"box {xmin:g},{ymin:g},{xmax:g},{ymax:g} is outside the {frame_w}x{frame_h} image"
+    return None
+
+
+def _example(loaded, name: str, image_id, kept: dict, class_names: list) -> tf.train.Example:
+    """The tf.Example of a loaded image and its kept boxes, under the OD API's keys."""
     feature = {
         K.IMAGE_ENCODED: _bytes([loaded.encoded]),
         K.IMAGE_FORMAT: _bytes([loaded.format]),
         K.FILENAME: _bytes([name.encode("utf-8")]),
-        K.SOURCE_ID: _bytes([str(record.image_id).encode("utf-8")]),
+        K.SOURCE_ID: _bytes([str(image_id).encode("utf-8")]),
         K.KEY_SHA256: _bytes([hashlib.sha256(loaded.encoded).hexdigest().encode("ascii")]),
         K.HEIGHT: _ints([loaded.height]),
         K.WIDTH: _ints([loaded.width]),
@@ -179,14 +183,13 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
         K.BBOX_XMAX: _floats(kept["xmax"]),
         K.BBOX_YMIN: _floats(kept["ymin"]),
         K.BBOX_YMAX: _floats(kept["ymax"]),
-        K.CLASS_TEXT: _bytes([n.encode("utf-8") for n in result.class_names]),
+        K.CLASS_TEXT: _bytes([n.encode("utf-8") for n in class_names]),
         K.CLASS_LABEL: _ints(kept["label"]),
         K.AREA: _floats(kept["area"]),
         K.IS_CROWD: _ints(kept["crowd"]),
         K.DIFFICULT: _ints(kept["difficult"]),
     }
-    result.example = tf.train.Example(features=tf.train.Features(feature=feature))
-    return result
+    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 def reader_problem_entry(item: R.ReaderProblem) -> ProblemEntry:

@@ -10,6 +10,7 @@ in the ModelRun.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,8 +23,14 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components.example_gen.split import EVAL, TRAIN
-from components.names import (BASE_MODEL_KEY, EXAMPLES_KEY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
-                              PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, TFLITE_DIR)
+from components.names import (BASE_CHECKPOINT_PROPERTY, BASE_MODEL_KEY, BN_REESTIMATED_PROPERTY,
+                              BN_REESTIMATION_PROPERTY, EXAMPLES_KEY, FINE_TUNE_CHECKPOINT_TYPE_PROPERTY,
+                              HEALTH_PROPERTY, HEALTHY_PROPERTY, LABEL_MAP_FILE, LABEL_MAP_KEY, MODEL_FLOAT_PROPERTIES,
+                              MODEL_INT_PROPERTIES, MODEL_KEY, MODEL_RUN_KEY, NETWORK_CHECK_PROPERTY,
+                              PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, REINITIALIZED_BY_MODULE_PROPERTY,
+                              REINITIALIZED_VARIABLES_PROPERTY, RESTORED_BY_MODULE_PROPERTY,
+                              RESTORED_VARIABLES_PROPERTY, STRATEGY_PROPERTY, TFLITE_DIR, TFLITE_VARIANTS_PROPERTY,
+                              UNUSED_BY_MODULE_PROPERTY, UNUSED_VARIABLES_PROPERTY)
 from components.trainer import resume
 from components.trainer.parameters import TrainerParameters
 
@@ -53,9 +60,9 @@ class Executor(base_executor.BaseExecutor):
                 fileio.rmtree(work_dir)
         if parameters.tflite:
             from detection.serving import tflite_export  # pylint: disable=import-outside-toplevel
-            result["tflite"] = tflite_export.export_variants(
-                result["export_dir"], os.path.join(model.uri, TFLITE_DIR), list(parameters.tflite), train_files,
-                parameters.tflite_representative_size or tflite_export.DEFAULT_REPRESENTATIVE_SIZE)
+            result = dataclasses.replace(result, tflite=tflite_export.export_variants(
+                result.paths.export_dir, os.path.join(model.uri, TFLITE_DIR), list(parameters.tflite), train_files,
+                parameters.tflite_representative_size or tflite_export.DEFAULT_REPRESENTATIVE_SIZE))
         train_result.write_result(result, model.uri)
         record_on_artifact(model, result)
 
@@ -66,7 +73,7 @@ def split_files(examples: list[types.Artifact], split: str) -> list[str]:
 
 
 def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParameters, train_files: list[str],
-           model_dir: str, export_dir: str) -> dict:
+           model_dir: str, export_dir: str):
     """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say."""
     # pylint: disable-next=import-outside-toplevel
     from components.artifact_types import resolve_file
@@ -89,48 +96,44 @@ def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParam
                         else config.proto.train_input_reader.label_map_path),
         export_dir=export_dir,
         freeze_backbone=parameters.freeze_backbone, checkpoint_every=parameters.checkpoint_every,
-        bn_reestimate=parameters.bn_reestimate, bn_reestimate_batches=parameters.bn_reestimate_batches)
+        bn_reestimation=train_settings.BnReestimation(parameters.bn_reestimate, parameters.bn_reestimate_batches))
     strategy = strategy_lib.build_strategy(parameters.strategy)
-    return train_loop.train(config, job, strategy).to_dict()
+    return train_loop.train(config, job, strategy)
 
 
-def record_on_artifact(model: types.Artifact, result: dict) -> None:
-    """Training stats and the restore report as custom properties of the Model artifact."""
-    for key in ("steps", "start_step", "batch_size", "boxes_dropped", "boxes_unknown_class",
-                "max_number_of_boxes", "num_trainable_variables", "num_replicas"):
-        if result.get(key) is not None:
-            model.set_int_custom_property(key, int(result[key]))
-    model.set_int_custom_property("resumed", int(bool(result.get("resumed", result.get("start_step", 0)))))
-    for key in ("final_loss", "images_per_sec", "eval_loss", "seconds"):
-        if result.get(key) is not None:
-            model.set_float_custom_property(key, float(result[key]))
-    if result.get("tflite"):
-        model.set_string_custom_property("tflite_variants", json.dumps(result["tflite"], sort_keys=True))
-    if result.get("strategy"):
-        model.set_string_custom_property("strategy", str(result["strategy"]))
-    model.set_int_custom_property("moving_average_exported", int(bool(result.get("moving_average_exported"))))
-    batch_norm = result.get("batch_norm")
-    if batch_norm:
-        model.set_int_custom_property("batch_norm_reestimated", int(bool(batch_norm.get("done"))))
-        model.set_string_custom_property("batch_norm_reestimation", json.dumps(batch_norm, sort_keys=True))
-    health = result.get("health")
-    if health:
-        model.set_int_custom_property("healthy", int(bool(health.get("healthy"))))
-        model.set_string_custom_property("health", health.get("line", ""))
-    report = result.get("restore_report")
-    if report:
-        model.set_string_custom_property("base_checkpoint", report.get("checkpoint", ""))
-        model.set_string_custom_property("fine_tune_checkpoint_type", report.get("checkpoint_type", ""))
-        model.set_int_custom_property("restored_variables", int(report.get("num_restored", 0)))
-        model.set_int_custom_property("reinitialized_variables", len(report.get("reinitialized", [])))
-        model.set_string_custom_property("restored_by_module", json.dumps(report.get("restored", {}),
-                                                                          sort_keys=True))
-        model.set_string_custom_property("reinitialized_by_module",
-                                         json.dumps(report.get("reinitialized_by_module", {}), sort_keys=True))
-        model.set_int_custom_property("unused_checkpoint_variables", len(report.get("unused", [])))
-        model.set_string_custom_property("unused_by_module", json.dumps(report.get("unused_by_module", {}),
-                                                                        sort_keys=True))
-        if report.get("network_check"):
-            model.set_string_custom_property("network_check", report["network_check"])
-        if report.get("class_head_note"):
-            model.set_string_custom_property("class_head_note", report["class_head_note"])
+def record_on_artifact(model: types.Artifact, result) -> None:
+    """A TrainResult's training stats, re-estimation, health and restore report as the Model's custom properties."""
+    flat = result.to_dict()
+    for key in MODEL_INT_PROPERTIES:
+        if flat.get(key) is not None:
+            model.set_int_custom_property(key, int(flat[key]))
+    for key in MODEL_FLOAT_PROPERTIES:
+        if flat.get(key) is not None:
+            model.set_float_custom_property(key, float(flat[key]))
+    if result.tflite:
+        model.set_string_custom_property(TFLITE_VARIANTS_PROPERTY, json.dumps(result.tflite, sort_keys=True))
+    if result.strategy:
+        model.set_string_custom_property(STRATEGY_PROPERTY, result.strategy)
+    if result.batch_norm:
+        model.set_int_custom_property(BN_REESTIMATED_PROPERTY, int(bool(result.batch_norm.get("done"))))
+        model.set_string_custom_property(BN_REESTIMATION_PROPERTY, json.dumps(result.batch_norm, sort_keys=True))
+    if result.health:
+        model.set_int_custom_property(HEALTHY_PROPERTY, int(result.healthy))
+        model.set_string_custom_property(HEALTH_PROPERTY, result.health.get("line", ""))
+    if result.restore_report:
+        _record_restore(model, result.restore_report)
+
+
+def _record_restore(model: types.Artifact, report: dict) -> None:
+    """The restore report (RestoreReport.to_dict()) as properties: the checkpoint, counts and modules."""
+    model.set_string_custom_property(BASE_CHECKPOINT_PROPERTY, report.get("checkpoint", ""))
+    model.set_string_custom_property(FINE_TUNE_CHECKPOINT_TYPE_PROPERTY, report.get("checkpoint_type", ""))
+    model.set_int_custom_property(RESTORED_VARIABLES_PROPERTY, int(report.get("num_restored", 0)))
+    model.set_int_custom_property(REINITIALIZED_VARIABLES_PROPERTY, len(report.get("reinitialized", [])))
+    model.set_int_custom_property(UNUSED_VARIABLES_PROPERTY, len(report.get("unused", [])))
+    for key, name in ((RESTORED_BY_MODULE_PROPERTY, "restored"), (REINITIALIZED_BY_MODULE_PROPERTY,
+                                                                  "reinitialized_by_module"),
+                      (UNUSED_BY_MODULE_PROPERTY, "unused_by_module")):
+        model.set_string_custom_property(key, json.dumps(report.get(name, {}), sort_keys=True))
+    if report.get("network_check"):
+        model.set_string_custom_property(NETWORK_CHECK_PROPERTY, report["network_check"])

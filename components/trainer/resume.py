@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import dataclasses
 import os
 import re
 from typing import Any, Iterator, Optional
@@ -118,12 +119,12 @@ def move_contents(src: str, dst: str) -> None:
             fileio.remove(source)
 
 
-def rebase_paths(result: dict, old: str, new: str) -> dict:
-    """result with the paths that pointed under folder `old` pointing under `new`."""
+def rebase_paths(result, old: str, new: str):
+    """A TrainResult with the paths that pointed under folder `old` pointing under `new`."""
     old = old.rstrip("/")
-    rebased = dict(result)
+    rebased = {}
     for key in _PATH_FIELDS:
-        value = rebased.get(key)
+        value = getattr(result.paths, key)
         if isinstance(value, str) and (value == old or value.startswith(old + "/")):
             rebased[key] = new.rstrip("/") + value[len(old):]
-    return rebased
+    return dataclasses.replace(result, paths=dataclasses.replace(result.paths, **rebased))

@@ -38,14 +38,6 @@ class InputOptions:
     input_height: int
     input_width: int
     num_classes: int                    # label-map classes; label ids 1..num_classes
-    min_level: int
-    max_level: int
-    num_scales: int
-    aspect_ratios: tuple[float, ...]
-    anchor_size: float
-    matched_threshold: float = 0.5
-    unmatched_threshold: float = 0.5
-    box_coder_weights: tuple[float, ...] | None = None
     keep_aspect_ratio: bool = False
     max_number_of_boxes: int = 100
     min_dimension: int = 0               # keep_aspect_ratio_resizer
@@ -53,16 +45,11 @@ class InputOptions:
 
     @classmethod
     def from_spec(cls, spec, max_number_of_boxes: int = 100) -> "InputOptions":
-        """Options from a models.spec.ModelSpec."""
+        """Options from a networks.spec.ModelSpec (the anchors and targets are the task's)."""
         return cls(
-            input_height=spec.input_height, input_width=spec.input_width,
-            num_classes=spec.num_classes, min_level=spec.min_level, max_level=spec.max_level,
-            num_scales=spec.num_scales, aspect_ratios=tuple(spec.aspect_ratios),
-            anchor_size=spec.anchor_size, matched_threshold=spec.matched_threshold,
-            unmatched_threshold=spec.unmatched_threshold,
-            box_coder_weights=tuple(spec.box_coder_weights) if spec.box_coder_weights else None,
-            keep_aspect_ratio=spec.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes,
-            min_dimension=spec.min_dimension, max_dimension=spec.max_dimension)
+            input_height=spec.input.height, input_width=spec.input.width, num_classes=spec.num_classes,
+            keep_aspect_ratio=spec.input.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes,
+            min_dimension=spec.input.min_dimension, max_dimension=spec.input.max_dimension)
 
 
 def expand_globs(patterns: str | Sequence[str]) -> list[str]:
@@ -172,17 +159,25 @@ def _records(files: list[str], training: bool, seed: int | None) -> tf.data.Data
                          num_parallel_calls=AUTOTUNE, deterministic=not training)
 
 
-def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, *,
-                  normalize: Callable[[tf.Tensor], tf.Tensor], augment: Sequence[augmentations.Op] = (),
+@dataclasses.dataclass(frozen=True)
+class ExampleTransform:
+    """What happens to each decoded example: the network's normalisation, the augmentations (in
+    training only) and the model's training targets (see `make_parser`)."""
+
+    normalize: Callable[[tf.Tensor], tf.Tensor]
+    augment: Sequence[augmentations.Op] = ()
+    targets: Targets | None = None
+
+
+def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, transform: ExampleTransform, *,
                   training: bool = True, seed: int | None = None,
-                  input_context: tf.distribute.InputContext | None = None,
-                  targets: Targets | None = None) -> tf.data.Dataset:
+                  input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
     """The batched dataset of (images [B,H,W,3] float32, labels dict).
 
     training: shuffle + repeat forever + augment + drop the last partial batch;
     otherwise one pass in file order without augmentation. `input_context`
     (from `strategy.distribute_datasets_from_function`) shards the files and
-    sets the per-replica batch size. `targets`: see `make_parser`.
+    sets the per-replica batch size.
     """
     files = list(files)
     if not files:
@@ -195,7 +190,7 @@ def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, 
     ds = _records(files, training, seed)
     if training:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
-    parser = make_parser(options, normalize, augment if training else (), targets)
+    parser = make_parser(options, transform.normalize, transform.augment if training else (), transform.targets)
     ds = ds.map(parser, num_parallel_calls=AUTOTUNE, deterministic=not training)
     ds = ds.batch(batch_size, drop_remainder=training)
     # Autotuning off (AUTOTUNE then means one parallel call per core): its background thread

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import numpy as np
@@ -13,61 +14,60 @@ from schemas.problems import ProblemsError, problem
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelSpec:
-    """What inputs, losses and export need to know about a built detector."""
+class InputSpec:
+    """The network's input: fixed_shape_resizer's size, or keep_aspect_ratio_resizer's padded to a
+    max_dimension square (so one SavedModel input shape serves all)."""
 
-    meta_architecture: str            # "ssd" or "faster_rcnn"
-    feature_extractor: str
-    input_height: int                 # model input (fixed_shape_resizer, or
-    input_width: int                  # max_dimension square for keep-aspect)
-    keep_aspect_ratio: bool
-    min_dimension: int
-    max_dimension: int
-    num_classes: int                  # label-map classes (OD API num_classes)
-    mg_num_classes: int               # num_classes + 1 (class 0 = background)
+    height: int
+    width: int
+    keep_aspect_ratio: bool = False
+    min_dimension: int = 0
+    max_dimension: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class AnchorSpec:
+    """The anchor layout a network was built with (for reports and tests; the anchors are the network's)."""
+
     min_level: int
     max_level: int
     num_scales: int
     aspect_ratios: tuple[float, ...]
     anchor_size: float
     box_coder_weights: tuple[float, ...] | None
-    matched_threshold: float
-    unmatched_threshold: float
-    focal_gamma: float
-    focal_alpha: float
-    huber_delta: float                # weighted_smooth_l1 delta
-    classification_weight: float
-    localization_weight: float
-    score_threshold: float
-    iou_threshold: float
-    max_detections: int
-    freeze_batchnorm: bool
-    grid_anchor_scales: tuple[float, ...] | None = None      # faster_rcnn grid anchors
-    grid_anchor_base_size: tuple[float, float] | None = None
-    # faster_rcnn first stage (RPN) loss weights and anchor sampling; second stage box sharing
-    rpn_localization_weight: float = 1.0
-    rpn_objectness_weight: float = 1.0
-    rpn_minibatch_size: int = 256
-    rpn_positive_fraction: float = 0.5
-    second_stage_batch_size: int = 64             # proposals sampled per image for the second stage's losses
-    second_stage_positive_fraction: float = 0.25
-    class_agnostic_box: bool = False
-    # ssd
-    normalize_loc_loss_by_codesize: bool = False
-    num_anchors: int = 0
+    num_anchors: int = 0                                  # SSD: anchors over all feature maps
+    grid_scales: tuple[float, ...] | None = None          # Faster R-CNN grid anchors
+    grid_base_size: tuple[float, float] | None = None
 
     @property
     def num_anchors_per_location(self) -> int:
         """Anchors per feature-map cell (multiscale and grid anchors)."""
         return self.num_scales * len(self.aspect_ratios)
 
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What inputs, losses and export need to know about a built detector.
+
+    `training` is the family's own typed settings of targets and losses (`ssd.spec.SsdTraining`,
+    `faster_rcnn.spec.FasterRcnnTraining`), read by its task.
+    """
+
+    meta_architecture: str            # the architecture plug-in's name: "ssd", "faster_rcnn"
+    feature_extractor: str
+    input: InputSpec
+    num_classes: int                  # label-map classes (OD API num_classes)
+    mg_num_classes: int               # num_classes + 1 (class 0 = background)
+    anchors: AnchorSpec
+    score_threshold: float
+    iou_threshold: float
+    max_detections: int
+    freeze_batchnorm: bool
+    training: Any = None
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict of the spec."""
-        d = dataclasses.asdict(self)
-        d["aspect_ratios"] = list(self.aspect_ratios)
-        for key in ("box_coder_weights", "grid_anchor_scales", "grid_anchor_base_size"):
-            d[key] = list(d[key]) if d[key] else None
-        return d
+        """JSON-ready dict of the spec (nested as the spec is)."""
+        return json.loads(json.dumps(dataclasses.asdict(self)))
 
 
 @dataclasses.dataclass
@@ -95,17 +95,16 @@ def config_problem(field: str, message: str) -> ProblemsError:
     return problem("pipeline.config", f"{field}: {message}")
 
 
-def input_size(model_msg, field_prefix: str) -> tuple[int, int, bool, int, int]:
-    """(height, width, keep_aspect_ratio, min_dimension, max_dimension) of a model's image_resizer."""
+def input_size(model_msg, field_prefix: str) -> InputSpec:
+    """The InputSpec of a model's image_resizer."""
     resizer = model_msg.image_resizer
     kind = resizer.WhichOneof("image_resizer_oneof")
     if kind == "fixed_shape_resizer":
         r = resizer.fixed_shape_resizer
-        return r.height, r.width, False, 0, 0
+        return InputSpec(r.height, r.width)
     if kind == "keep_aspect_ratio_resizer":
         r = resizer.keep_aspect_ratio_resizer
-        # Padded to a max_dimension square so one SavedModel input shape serves all.
-        return r.max_dimension, r.max_dimension, True, r.min_dimension, r.max_dimension
+        return InputSpec(r.max_dimension, r.max_dimension, True, r.min_dimension, r.max_dimension)
     raise config_problem(f"{field_prefix}.image_resizer", f"{kind or 'none'} is not supported "
                          "(use fixed_shape_resizer or keep_aspect_ratio_resizer)")
 

@@ -58,8 +58,8 @@ def resize_for_model(images: tf.Tensor, spec: ModelSpec) -> tuple[tf.Tensor, tf.
     valid (unpadded) height/width of the resized image as float32 [2]).
     The geometry is `resizing.resize_to_input`, the one the training inputs use.
     """
-    return resizing.resize_to_input(images, spec.input_height, spec.input_width, spec.keep_aspect_ratio,
-                                    spec.min_dimension, spec.max_dimension)
+    return resizing.resize_to_input(images, spec.input.height, spec.input.width, spec.input.keep_aspect_ratio,
+                                    spec.input.min_dimension, spec.input.max_dimension)
 
 
 class _Ref:  # not trackable: keeps tf_keras from serialising every layer (minutes per export); also holds
@@ -118,7 +118,7 @@ class DetectionModule(tf.Module):
             return prepared[0], hw
 
         images, hw = tf.map_fn(one, encoded_image_string_tensor, fn_output_signature=(
-            tf.TensorSpec([spec.input_height, spec.input_width, 3], tf.float32),
+            tf.TensorSpec([spec.input.height, spec.input.width, 3], tf.float32),
             tf.TensorSpec([2], tf.float32)))
         return self._detect(images, hw)
 

@@ -80,7 +80,7 @@ def normalization(feature_extractor: str) -> tuple[list[float], list[float]]:
 def check_exportable(bundle: DetectorBundle, where: str) -> None:
     """ProblemsError unless the model's architecture exports to TFLite and has a fixed input size."""
     spec = bundle.spec
-    _check_tflite_model(spec.meta_architecture, not spec.keep_aspect_ratio, where,
+    _check_tflite_model(spec.meta_architecture, not spec.input.keep_aspect_ratio, where,
                         "; export this model with --format saved_model")
 
 
@@ -126,7 +126,7 @@ class TfliteDetector(tf.Module):
         self._bundle = bundle
         self.model_variables = list(bundle.model.variables)
         spec = bundle.spec
-        self.input_signature = [tf.TensorSpec([1, spec.input_height, spec.input_width, 3], tf.float32, name="input")]
+        self.input_signature = [tf.TensorSpec([1, spec.input.height, spec.input.width, 3], tf.float32, name="input")]
         anchors = tf.constant(_center_size_anchors(bundle.anchors))
 
         @tf.function(experimental_implements=_postprocess_signature(bundle))
@@ -162,7 +162,7 @@ def representative_images(patterns: str | Sequence[str], bundle: DetectorBundle,
     dataset = records_dataset(files)
     for serialized in dataset.take(size):
         image = tf.cast(decode_example(serialized)["image"], tf.float32)
-        resized, _ = resizing.resize_to_input(bundle.preprocess(image)[None], spec.input_height, spec.input_width)
+        resized, _ = resizing.resize_to_input(bundle.preprocess(image)[None], spec.input.height, spec.input.width)
         out.append(resized.numpy().astype(np.float32))
     if not out:
         raise problem("--representative-data", f"{', '.join(files)}: no images to calibrate int8 on")
@@ -244,7 +244,7 @@ def export_tflite(export_dir: str, out_path: str, quantize: str = "none",
     mean, std = normalization(bundle.spec.feature_extractor)
     metadata = tflite_metadata.object_detector_metadata(
         mean, std, uint8_input=quantize == "int8", name=f"detflow {bundle.spec.feature_extractor}",
-        description=f"SSD {bundle.spec.feature_extractor}, {bundle.spec.input_height}x{bundle.spec.input_width}, "
+        description=f"SSD {bundle.spec.feature_extractor}, {bundle.spec.input.height}x{bundle.spec.input.width}, "
                     f"{quantize} (detflow)")
     flat = tflite_metadata.with_metadata(flat, metadata, labels_of(export_dir, bundle.spec.num_classes))
     directory = os.path.dirname(os.path.abspath(out_path))
@@ -254,7 +254,7 @@ def export_tflite(export_dir: str, out_path: str, quantize: str = "none",
         f.write(flat)
     os.replace(tmp, out_path)
     spec = bundle.spec
-    return TfliteExport(path=out_path, quantize=quantize, input_shape=[1, spec.input_height, spec.input_width, 3],
+    return TfliteExport(path=out_path, quantize=quantize, input_shape=[1, spec.input.height, spec.input.width, 3],
                         input_dtype="uint8" if quantize == "int8" else "float32", size_bytes=len(flat),
                         representative_images=len(representative), notes=_postprocess_notes(bundle))
 

@@ -17,8 +17,8 @@ from detection.training.train_settings import TrainJob
 
 def one_pass(run, options, files: list[str]) -> tf.data.Dataset:
     """One pass over `files` in order, without augmentation, batched as in training."""
-    return inputs.build_dataset(files, options, run.settings.batch_size, normalize=run.bundle.preprocess,
-                                training=False, targets=run.task.targets(options))
+    transform = inputs.ExampleTransform(run.bundle.preprocess, targets=run.task.targets(options))
+    return inputs.build_dataset(files, options, run.settings.batch_size, transform, training=False)
 
 
 def training_forward(run):
@@ -57,20 +57,20 @@ def evaluate(run, options, eval_files: list[str], forward) -> float | None:
 
 
 def batch_norm(run, options, train_files: list[str], job: TrainJob, steps: int, momenta, forward):
-    """Re-estimates the moving batch-norm statistics from training batches when `job.bn_reestimate` says so.
+    """Re-estimates the moving batch-norm statistics from training batches when `job.bn_reestimation` says so.
 
     Returns (batch_norm_stats.Reestimation, the momenta of the layers whose statistics move in training).
     """
     first = next(iter(one_pass(run, options, train_files).take(1)), None)
     moving = batch_norm_stats.moving_layers(momenta, lambda: forward(*first)) if first is not None else []
     decays = [float(m) for layer, m in zip(momenta.layers, momenta.originals) if layer in moving]
-    do, why = batch_norm_stats.decide(job.bn_reestimate, steps, moving, decays)
+    do, why = batch_norm_stats.decide(job.bn_reestimation.mode, steps, moving, decays)
     if not do:
         result = batch_norm_stats.Reestimation(False, why)
     else:
         result = batch_norm_stats.reestimate(momenta, moving, lambda batch: forward(*batch),
                                              one_pass(run, options, train_files),
-                                             job.bn_reestimate_batches or batch_norm_stats.DEFAULT_BATCHES,
+                                             job.bn_reestimation.batches or batch_norm_stats.DEFAULT_BATCHES,
                                              run.settings.batch_size, why)
     run.say(result.line())
     return result, decays

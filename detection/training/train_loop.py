@@ -32,7 +32,8 @@ from detection.data import augmentations, inputs
 from detection.networks.spec import config_problem
 from detection.training import batch_norm_stats, optimizers, train_finish
 from detection.training import strategy as strategy_lib
-from detection.training.train_result import TrainResult
+from detection.training.train_result import (BoxCounts, Throughput, TrainLosses, TrainPaths, TrainResult,
+                                              VariableCounts)
 from detection.training.train_settings import TrainJob, TrainSettings
 from schemas.problems import Problem, ProblemsError
 
@@ -185,9 +186,10 @@ def _data(run: _Run, train_files: list[str], seed: int):
     options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=run.settings.max_number_of_boxes)
     augment = augmentations.build_augmentations(run.proto.train_config.data_augmentation_options)
     dataset = run.strategy.distribute_datasets_from_function(
-        lambda ctx: inputs.build_dataset(train_files, options, run.settings.batch_size,
-                                         normalize=run.bundle.preprocess, augment=augment, training=True,
-                                         seed=seed, input_context=ctx, targets=run.task.targets(options)))
+        lambda ctx: inputs.build_dataset(
+            train_files, options, run.settings.batch_size,
+            inputs.ExampleTransform(run.bundle.preprocess, augment, run.task.targets(options)),
+            training=True, seed=seed, input_context=ctx))
     return options, dataset
 
 
@@ -250,7 +252,7 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
     train_step = _train_step_fn(run)
     writer = tf.summary.create_file_writer(tensorboard_dir)
     iterator = iter(dataset)
-    run.say(f"training {spec.feature_extractor} {spec.input_height}x{spec.input_width} on {num_files} "
+    run.say(f"training {spec.feature_extractor} {spec.input.height}x{spec.input.width} on {num_files} "
             f"files: steps {start_step}->{num_steps}, batch {run.settings.batch_size}, {len(run.train_vars)} "
             f"trainable variables of {len(run.bundle.model.trainable_variables)}, "
             f"{run.strategy.__class__.__name__} x{run.strategy.num_replicas_in_sync}")
@@ -333,18 +335,24 @@ def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_
             exported: _Exported) -> TrainResult:
     out, names = loop.out, ("loss", *run.task.loss_names)
     model, batch_size = run.bundle.model, run.settings.batch_size
+    nan = float("nan")
     return TrainResult(
-        model_dir=run.model_dir, export_dir=exported.export_dir, checkpoint=loop.checkpoint, start_step=start_step,
-        steps=loop.step, batch_size=batch_size, final_loss=float(out["loss"]) if out else float("nan"),
-        final_cls_loss=float(out["cls_loss"]) if out else float("nan"),
-        final_box_loss=float(out["box_loss"]) if out else float("nan"), first_loss=loop.first_loss,
-        images_per_sec=loop.steps_per_sec * batch_size, steps_per_sec=loop.steps_per_sec, seconds=loop.seconds,
-        boxes_dropped=int(run.counters["boxes_dropped"].numpy()),
-        boxes_unknown_class=int(run.counters["boxes_unknown_class"].numpy()),
-        max_number_of_boxes=options.max_number_of_boxes, num_trainable_variables=len(run.train_vars),
-        num_fixed_variables=len(model.variables) - len(run.train_vars), moving_average_exported=exported.moving_average,
-        restore_report=report, export_checkpoint=exported.checkpoint, eval_loss=eval_loss,
-        strategy=run.strategy.__class__.__name__, num_replicas=run.strategy.num_replicas_in_sync,
-        meta_architecture=run.bundle.spec.meta_architecture,
-        final_losses={k: float(out[k]) for k in names} if out else {}, first_losses=loop.first_losses,
+        paths=TrainPaths(model_dir=run.model_dir, export_dir=exported.export_dir, checkpoint=loop.checkpoint,
+                         export_checkpoint=exported.checkpoint),
+        start_step=start_step, steps=loop.step, batch_size=batch_size,
+        losses=TrainLosses(final_loss=float(out["loss"]) if out else nan,
+                           final_cls_loss=float(out["cls_loss"]) if out else nan,
+                           final_box_loss=float(out["box_loss"]) if out else nan, first_loss=loop.first_loss,
+                           eval_loss=eval_loss, final_losses={k: float(out[k]) for k in names} if out else {},
+                           first_losses=loop.first_losses),
+        throughput=Throughput(images_per_sec=loop.steps_per_sec * batch_size, steps_per_sec=loop.steps_per_sec,
+                              seconds=loop.seconds),
+        boxes=BoxCounts(boxes_dropped=int(run.counters["boxes_dropped"].numpy()),
+                        boxes_unknown_class=int(run.counters["boxes_unknown_class"].numpy()),
+                        max_number_of_boxes=options.max_number_of_boxes),
+        variables=VariableCounts(num_trainable_variables=len(run.train_vars),
+                                 num_fixed_variables=len(model.variables) - len(run.train_vars),
+                                 moving_average_exported=exported.moving_average),
+        restore_report=report, strategy=run.strategy.__class__.__name__,
+        num_replicas=run.strategy.num_replicas_in_sync, meta_architecture=run.bundle.spec.meta_architecture,
         batch_norm=exported.batch_norm, health=exported.health)

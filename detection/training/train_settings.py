@@ -19,6 +19,15 @@ from schemas import checkpoint_paths, config_paths
 
 
 @dataclasses.dataclass(frozen=True)
+class BnReestimation:
+    """Whether (auto, on, off) and from how many batches the batch-norm statistics are re-estimated before
+    export (`batch_norm_stats`: auto decides from the steps and the decay; None batches: its DEFAULT_BATCHES)."""
+
+    mode: str = "auto"
+    batches: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainJob:
     """One training run as its caller asks for it; None leaves the pipeline.config's value.
 
@@ -26,7 +35,7 @@ class TrainJob:
     base_checkpoint overrides train_config.fine_tune_checkpoint (its type stays
     fine_tune_checkpoint_type). The SavedModel goes to export_dir (default
     model_dir/export), TensorBoard logs to tensorboard_dir (default model_dir/train).
-    bn_reestimate / bn_reestimate_batches: see `batch_norm_stats` (default auto, its DEFAULT_BATCHES).
+    bn_reestimation: see BnReestimation.
     """
 
     train_files: Sequence[str] | str
@@ -43,9 +52,7 @@ class TrainJob:
     log_every: int = 10
     export: bool = True
     seed: int = 0
-    # Batch-norm statistics re-estimated before export (batch_norm_stats): auto, on or off; from how many batches.
-    bn_reestimate: str = "auto"
-    bn_reestimate_batches: int | None = None
+    bn_reestimation: BnReestimation = BnReestimation()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,7 +27,7 @@ def compile_pipeline(args) -> int:
         training=TrainerParameters(tflite=tuple(args.tflite or ()),
                                    tflite_representative_size=args.representative_size,
                                    bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches),
-        warm_start=args.warm_start, beam_args=tuple(args.beam_arg or ()), stage_inputs=False, portable=True,
+        warm_start=args.warm_start, beam_args=tuple(args.beam_arg or ()), portable=True,
         champion=args.champion)
     check_quantization_gate(settings)
     dsl = pipeline.create_pipeline(settings)

@@ -48,7 +48,7 @@ def exit_on_user_error(func):
             print(f"detflow {args.command}: {exc}", file=sys.stderr)
             return 2
         except Exception as exc:  # ProblemsError, missing files, a held lock
-            from pipelines.lineage import LineageError
+            from pipelines.metadata.lineage import LineageError
             from pipelines.lock import RunLockedError
             from schemas.problems import ProblemsError
 

@@ -18,12 +18,12 @@ def runs(args) -> int:
     where `detflow run` keeps the trace); a run that stopped early names what it never ran.
     """
     quiet()
-    from pipelines import run_report
+    from pipelines.metadata import run_summary
 
     root = os.path.abspath(args.root)
-    store = run_report.open_store(root)
-    found = run_report.list_runs(store, getattr(args, "pipeline_name", configs.PIPELINE_NAME))
-    run_report.settle_runs(found, root)
+    store = run_summary.open_store(root)
+    found = run_summary.list_runs(store, getattr(args, "pipeline_name", configs.PIPELINE_NAME))
+    run_summary.settle_runs(found, root)
     if args.json:
         print(json.dumps([r.to_json() for r in found], indent=2, default=str))
         return 0
@@ -33,7 +33,7 @@ def runs(args) -> int:
     print(f"{'run':<28} {'started (UTC)':<20} {'status':<10} {'ran':>3} {'cached':>6} {'mAP@.5':>7} "
           f"{'blessed':<7} pushed version")
     for r in found:
-        print(_run_row(r, run_report.PRIMARY_METRIC))
+        print(_run_row(r, run_summary.PRIMARY_METRIC))
         for line in _run_notes(r):
             print(f"  {line}")
     return 0
@@ -70,11 +70,11 @@ def _run_notes(r) -> list:
 def lineage(args) -> int:
     """`detflow lineage`: an artifact's upstream or downstream lineage from ML Metadata."""
     quiet()
-    from pipelines import lineage as lineage_lib
-    from pipelines import run_report
+    from pipelines.metadata import lineage as lineage_lib
+    from pipelines.metadata import lineage_format, run_summary
 
-    store = run_report.open_store(os.path.abspath(args.root))
+    store = run_summary.open_store(os.path.abspath(args.root))
     artifact = lineage_lib.find_artifact(store, args.artifact)
     graph = lineage_lib.trace(store, artifact, args.direction)
-    print(lineage_lib.render(graph, "json" if args.json else "dot" if args.dot else None))
+    print(lineage_format.render(graph, "json" if args.json else "dot" if args.dot else None))
     return 0

@@ -103,7 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fine-tune pre-trained object detectors on your own images, as a TFX pipeline.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_check_commands, _add_convert_command, _add_train_command, _add_model_commands,
+                _add_tool_commands, _add_run_command, _add_demo_and_history_commands, _add_compile_command):
+        add(sub)
+    return parser
 
+
+def _add_check_commands(sub) -> None:
+    """Config and label-map checks."""
     # config check
     config = sub.add_parser("config", help="pipeline.config tools")
     config_sub = config.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
@@ -119,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("label_map", metavar="LABEL_MAP")
     p.add_argument("--config", metavar="CONFIG", help="also check num_classes of this pipeline.config")
 
+
+def _add_convert_command(sub) -> None:
+    """`convert`."""
     # convert
     p = _add(sub, "convert", "pipelines.cli.convert:convert",
              "Convert images + annotations (COCO, VOC, CSV) to OD API TFRecords.")
@@ -140,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 and keep no new records (the earlier ones in --out stay) if any image or "
                         "box was skipped, clipped or mismatched")
 
+
+def _add_train_command(sub) -> None:
+    """`train`."""
     # train / predict / init
     p = _add(sub, "train", "pipelines.cli.train:train",
              "Fine-tune the detector a pipeline.config names, without the pipeline.")
@@ -159,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seed of the initialisers, the input shuffle and augmentation (default 0)")
     _add_batch_norm_flags(p)
 
+
+def _add_model_commands(sub) -> None:
+    """`predict`, `evaluate`, `export`: commands that run a model."""
     p = _add(sub, "predict", "pipelines.cli.predict:predict",
              "Run a detector on images (detflow or OD API SavedModel export, any TFLite detector); draw boxes "
              "and write JSON.")
@@ -201,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH",
                    help="the .tflite file, or the SavedModel folder")
 
+
+def _add_tool_commands(sub) -> None:
+    """`checkpoint convert`, `init`, `coco-eval`."""
     checkpoint = sub.add_parser("checkpoint", help="checkpoint tools")
     checkpoint_sub = checkpoint.add_subparsers(dest="checkpoint_command", metavar="SUBCOMMAND")
     p = _add(checkpoint_sub, "convert", "pipelines.cli.checkpoint:convert",
@@ -222,6 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dt", required=True, metavar="DT.json")
     p.add_argument("--json", action="store_true")
 
+
+def _add_run_command(sub) -> None:
+    """`run`."""
     # pipeline commands
     p = _add(sub, "run", "pipelines.cli.run:run", "Run the detflow TFX pipeline.")
     p.add_argument("--config", required=True, metavar="CONFIG")
@@ -265,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tflite_flags(p)
     _add_batch_norm_flags(p)
 
+
+def _add_demo_and_history_commands(sub) -> None:
+    """`demo`, `runs`, `lineage`."""
     p = _add(sub, "demo", "pipelines.cli.demo:demo",
              "Generate the sample data and run the whole pipeline from the embedded checkpoint.")
     p.add_argument("--workdir", default="demo-run", metavar="DIR")
@@ -290,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--dot", action="store_true")
 
+
+def _add_compile_command(sub) -> None:
+    """`compile`."""
     p = _add(sub, "compile", "pipelines.cli.compile:compile_pipeline",
              "Compile the pipeline for an orchestrator.")
     p.add_argument("--target", required=True, choices=["kubeflow-v2"])
@@ -313,4 +341,3 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     _add_tflite_flags(p)
     _add_batch_norm_flags(p)
-    return parser

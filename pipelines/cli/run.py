@@ -29,7 +29,8 @@ def execute(settings: PipelineSettings, runner: str = "local", out=None):
     """
     out = out or sys.stdout
     quiet()
-    from pipelines import lock, pipeline, run_report, runners
+    from pipelines import lock, pipeline, runners
+    from pipelines.metadata import run_format, run_summary
     from pipelines.cli.run_inputs import resolve_inputs
 
     settings = resolve_inputs(settings, runner)
@@ -44,13 +45,13 @@ def execute(settings: PipelineSettings, runner: str = "local", out=None):
         except Exception as exc:  # a node failed: report it from MLMD, keep the trace in logs/
             failure = exc
             log = _write_trace(root)
-        store = run_report.open_store(root)
-        summary = run_report.latest_run(store, name)
+        store = run_summary.open_store(root)
+        summary = run_summary.latest_run(store, name)
     if summary is not None and failure is not None:  # TFX left the node that raised RUNNING; the run is over
         lines = str(failure).strip().splitlines()
-        run_report.settle_run(summary, log, error=lines[-1] if lines else type(failure).__name__)
+        run_summary.settle_run(summary, log, error=lines[-1] if lines else type(failure).__name__)
     if summary is not None:
-        print(run_report.format_run(summary), file=out)
+        print(run_format.format_run(summary), file=out)
     print(f"wall time {time.time() - started:.1f}s", file=out)
     failed = [n for n in (summary.nodes if summary else []) if n.state == "failed"]
     if failure is not None or failed:

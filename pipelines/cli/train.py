@@ -83,13 +83,13 @@ def train(args) -> int:
 def _train_locked(args, config, train_files, eval_files, label_map, train_loop) -> int:
     try:
         from detection.training import train_result  # pylint: disable=import-outside-toplevel
-        from detection.training.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
+        from detection.training.train_settings import BnReestimation, TrainJob  # pylint: disable=import-outside-toplevel
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False),
-            seed=getattr(args, "seed", 0), bn_reestimate=getattr(args, "bn_reestimate", "auto"),
-            bn_reestimate_batches=getattr(args, "bn_reestimate_batches", None)))
+            seed=getattr(args, "seed", 0), bn_reestimation=BnReestimation(
+                getattr(args, "bn_reestimate", "auto"), getattr(args, "bn_reestimate_batches", None))))
         train_result.write_result(result, args.model_dir)
     except ProblemsError as error:
         print_problems(error.problems)
@@ -97,13 +97,13 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
     except ValueError as error:  # missing input files, bad regexes, impossible schedule values
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"trained steps {result.start_step}->{result.steps}: loss {result.final_loss:.4f}, "
-          f"{result.images_per_sec:.1f} images/s"
-          + (f", eval loss {result.eval_loss:.4f}" if result.eval_loss is not None else ""))
-    if result.boxes_dropped:
-        print(f"note: {result.boxes_dropped} boxes beyond max_number_of_boxes="
-              f"{result.max_number_of_boxes} were left out")
-    print(f"model dir: {result.model_dir}\nexport: {result.export_dir}")
+    print(f"trained steps {result.start_step}->{result.steps}: loss {result.losses.final_loss:.4f}, "
+          f"{result.throughput.images_per_sec:.1f} images/s"
+          + (f", eval loss {result.losses.eval_loss:.4f}" if result.losses.eval_loss is not None else ""))
+    if result.boxes.boxes_dropped:
+        print(f"note: {result.boxes.boxes_dropped} boxes beyond max_number_of_boxes="
+              f"{result.boxes.max_number_of_boxes} were left out")
+    print(f"model dir: {result.paths.model_dir}\nexport: {result.paths.export_dir}")
     if not result.healthy:
         print(f"error: {result.health['line']} (the export is kept for inspection; the Evaluator would not "
               "bless it)", file=sys.stderr)

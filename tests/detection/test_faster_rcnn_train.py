@@ -152,7 +152,7 @@ def test_detection_restore_with_other_num_classes_reinitialises_only_the_class_h
     assert set(report["reinitialized_by_module"]) == {"detection_head_class"}
     # share_box_across_classes (the zoo config): the box head does not depend on num_classes.
     assert set(report["restored"]) == {"backbone", "box_classifier_features", "rpn_head", "detection_head_box"}
-    before, after = _variables(result["export_checkpoint"]), _variables(r.checkpoint)
+    before, after = _variables(result["export_checkpoint"]), _variables(r.paths.checkpoint)
     backbone = [k for k in before if k.startswith("model/_feature_extractor_for_proposal_features/")]
     assert len(backbone) > 100
     for key in backbone:   # frozen by default

@@ -10,8 +10,7 @@ from detection.data import inputs
 from schemas.protos import train_pb2
 from tests.detection import records
 
-OPTIONS = inputs.InputOptions(input_height=64, input_width=64, num_classes=2, min_level=3, max_level=5,
-                              num_scales=1, aspect_ratios=(1.0,), anchor_size=4.0, max_number_of_boxes=3)
+OPTIONS = inputs.InputOptions(input_height=64, input_width=64, num_classes=2, max_number_of_boxes=3)
 
 
 def _identity_norm(x):
@@ -95,15 +94,15 @@ def test_dataset_targets_and_boxes_beyond_max_are_counted(tmp_path):
     from detection.architectures import registry  # pylint: disable=import-outside-toplevel
     from tests.detection.detector_fixtures import ssd_proto  # pylint: disable=import-outside-toplevel
     bundle = registry.build_detector(ssd_proto(num_classes=2, size=64))
-    ds = inputs.build_dataset(files, OPTIONS, batch_size=3, normalize=_identity_norm, training=False,
-                              targets=registry.task_for(bundle).targets(OPTIONS))
+    ds = inputs.build_dataset(files, OPTIONS, 3, inputs.ExampleTransform(
+        _identity_norm, targets=registry.task_for(bundle).targets(OPTIONS)), training=False)
     assert ds.options().autotune.enabled is False  # no end-of-training stall waiting for autotune
     batches = list(ds)
     assert sum(int(b[0].shape[0]) for b in batches) == 6
     images, labels = batches[0]
     assert images.shape == (3, 64, 64, 3) and images.dtype == tf.float32
     assert float(tf.reduce_max(images)) > 1.0   # 0..255 reaches the normaliser
-    num_anchors = bundle.spec.num_anchors          # the network's own anchors, in the OD API's order
+    num_anchors = bundle.spec.anchors.num_anchors          # the network's own anchors, in the OD API's order
     assert labels["cls_targets"].shape == (3, num_anchors) and labels["box_targets"].shape == (3, num_anchors, 4)
     assert set(np.unique(labels["cls_targets"].numpy())) <= {-1, 1, 2}   # -1: background
     assert labels["groundtruth_boxes"].shape == (3, 3, 4)
@@ -118,9 +117,8 @@ def test_training_dataset_repeats_shuffles_and_augments(tmp_path):
     cfg = train_pb2.TrainConfig()
     cfg.data_augmentation_options.add().random_horizontal_flip.SetInParent()
     cfg.data_augmentation_options.add().random_crop_image.SetInParent()
-    ds = inputs.build_dataset(inputs.expand_globs(pattern), OPTIONS, batch_size=3,
-                              normalize=_identity_norm, training=True, seed=1,
-                              augment=aug.build_augmentations(cfg.data_augmentation_options))
+    ds = inputs.build_dataset(inputs.expand_globs(pattern), OPTIONS, 3, inputs.ExampleTransform(
+        _identity_norm, aug.build_augmentations(cfg.data_augmentation_options)), training=True, seed=1)
     seen = [b for _, b in zip(range(5), ds)]   # 15 > 4 examples: repeats
     assert all(b[0].shape[0] == 3 for b in seen)
     boxes = np.concatenate([b[1]["groundtruth_boxes"].numpy().reshape(-1, 4) for b in seen])
@@ -133,7 +131,7 @@ def test_missing_glob_names_the_pattern(tmp_path):
 
 
 def test_keep_aspect_ratio_box_lands_on_the_same_pixels_in_training_and_export():
-    from detection.networks.spec import ModelSpec  # pylint: disable=import-outside-toplevel
+    from detection.networks.spec import AnchorSpec, InputSpec, ModelSpec  # pylint: disable=import-outside-toplevel
     from detection.serving import export  # pylint: disable=import-outside-toplevel
 
     # 41x67 image, one lit box; keep_aspect_ratio_resizer min 32 / max 64: min_dimension binds
@@ -146,11 +144,9 @@ def test_keep_aspect_ratio_box_lands_on_the_same_pixels_in_training_and_export()
                                   min_dimension=32, max_dimension=64)
     train_image, labels = inputs.make_parser(options, _identity_norm)(tf.constant(serialized))
     spec = ModelSpec(
-        meta_architecture="ssd", feature_extractor="x", input_height=64, input_width=64, keep_aspect_ratio=True,
-        min_dimension=32, max_dimension=64, num_classes=2, mg_num_classes=3, min_level=3, max_level=5,
-        num_scales=1, aspect_ratios=(1.0,), anchor_size=4.0, box_coder_weights=None, matched_threshold=0.5,
-        unmatched_threshold=0.5, focal_gamma=2.0, focal_alpha=0.25, huber_delta=1.0, classification_weight=1.0,
-        localization_weight=1.0, score_threshold=0.1, iou_threshold=0.5, max_detections=10, freeze_batchnorm=False)
+        meta_architecture="ssd", feature_extractor="x", input=InputSpec(64, 64, True, 32, 64), num_classes=2,
+        mg_num_classes=3, anchors=AnchorSpec(3, 5, 1, (1.0,), 4.0, None), score_threshold=0.1, iou_threshold=0.5,
+        max_detections=10, freeze_batchnorm=False)
     served, valid_hw = export.resize_for_model(tf.constant(image[None]), spec)
 
     np.testing.assert_allclose(labels["image_shape"].numpy(), valid_hw.numpy())

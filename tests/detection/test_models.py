@@ -22,18 +22,20 @@ def fpn_lite():
 def test_spec_carries_the_config(fpn_lite):
     spec = fpn_lite.spec
     assert (spec.meta_architecture, spec.feature_extractor) == ("ssd", "ssd_mobilenet_v2_fpn_keras")
-    assert (spec.input_height, spec.input_width, spec.keep_aspect_ratio) == (64, 64, False)
+    assert (spec.input.height, spec.input.width, spec.input.keep_aspect_ratio) == (64, 64, False)
     assert (spec.num_classes, spec.mg_num_classes) == (3, 4)
-    assert (spec.min_level, spec.max_level, spec.num_scales, spec.anchor_size) == (3, 6, 2, 4.0)
-    assert spec.aspect_ratios == (1.0, 2.0, 0.5) and spec.num_anchors_per_location == 6
-    assert spec.box_coder_weights == (10.0, 10.0, 5.0, 5.0)
-    assert (spec.focal_gamma, spec.focal_alpha, spec.huber_delta) == (2.0, 0.25, 1.0)
-    assert (spec.matched_threshold, spec.unmatched_threshold) == (0.5, 0.5)
+    anchors, training = spec.anchors, spec.training
+    assert (anchors.min_level, anchors.max_level, anchors.num_scales, anchors.anchor_size) == (3, 6, 2, 4.0)
+    assert anchors.aspect_ratios == (1.0, 2.0, 0.5) and anchors.num_anchors_per_location == 6
+    assert anchors.box_coder_weights == (10.0, 10.0, 5.0, 5.0)
+    assert (training.focal_gamma, training.focal_alpha, training.huber_delta) == (2.0, 0.25, 1.0)
+    assert (training.matched_threshold, training.unmatched_threshold) == (0.5, 0.5)
     assert (spec.score_threshold, spec.iou_threshold, spec.max_detections) == (
         pytest.approx(0.001), pytest.approx(0.6), 20)
     # 8x8 + 4x4 + 2x2 + 1x1 cells, 6 anchors each
-    assert spec.num_anchors == (64 + 16 + 4 + 1) * 6 == fpn_lite.anchors.shape[0]
-    assert spec.to_dict()["aspect_ratios"] == [1.0, 2.0, 0.5]
+    assert spec.anchors.num_anchors == (64 + 16 + 4 + 1) * 6 == fpn_lite.anchors.shape[0]
+    assert spec.to_dict()["anchors"]["aspect_ratios"] == [1.0, 2.0, 0.5]
+    assert spec.to_dict()["training"]["focal_alpha"] == 0.25
 
 
 def test_outputs_are_the_od_api_layout(fpn_lite):
@@ -119,7 +121,7 @@ def test_an_input_size_the_fpn_cannot_take_says_what_would_fit():
                                             r"feature_extractor.pad_to_multiple: 32"):
         registry.build_detector(proto)
     proto.model.ssd.feature_extractor.pad_to_multiple = 32
-    assert registry.build_detector(proto).spec.input_width == 100
+    assert registry.build_detector(proto).spec.input.width == 100
 
 
 def test_faster_rcnn_builds_runs_and_restores(tmp_path):
@@ -132,9 +134,9 @@ def test_faster_rcnn_builds_runs_and_restores(tmp_path):
             .replace("num_classes: 90", "num_classes: 3"))
     bundle = registry.build_detector(parse_pipeline_config_text(text, "frcnn.config").proto)
     spec, model = bundle.spec, bundle.model
-    assert (spec.meta_architecture, spec.keep_aspect_ratio, spec.input_height, spec.min_level) == (
+    assert (spec.meta_architecture, spec.input.keep_aspect_ratio, spec.input.height, spec.anchors.min_level) == (
         "faster_rcnn", True, 64, 4)
-    assert spec.num_anchors_per_location == 12
+    assert spec.anchors.num_anchors_per_location == 12
     anchors = model.anchors_for(4, 4, 64, 64).numpy().reshape(4, 4, 12, 4)
     # scale 0.25, aspect ratio 0.5 at the cell corner (0, 16), clipped to the image.
     np.testing.assert_allclose(anchors[0, 1, 0], [0, 0, 45.255, 16 + 22.627], atol=1e-3)

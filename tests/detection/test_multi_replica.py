@@ -101,7 +101,7 @@ def _train_both(out: str) -> None:
     two = train_loop.train(config, TrainJob(pattern, None, os.path.join(out, "two"), log_every=1),
                            strategy=tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
     one = train_loop.train(config, TrainJob(pattern, None, os.path.join(out, "one"), log_every=1, export=False))
-    serving = tf.saved_model.load(two.export_dir).signatures["serving_default"]
+    serving = tf.saved_model.load(two.paths.export_dir).signatures["serving_default"]
     outputs = serving(input_tensor=tf.zeros([1, 64, 64, 3], tf.uint8))
     from schemas.problems import ProblemsError  # pylint: disable=import-outside-toplevel
     try:

@@ -33,20 +33,20 @@ def scratch_run(data):
 def test_loss_falls_and_everything_is_written(scratch_run):
     r = scratch_run
     assert r.steps == 12 and r.start_step == 0 and not r.resumed
-    assert r.final_loss < 0.8 * r.first_loss, (r.first_loss, r.final_loss)
-    assert r.images_per_sec > 0 and r.eval_loss is not None
-    assert r.checkpoint.endswith("ckpt-12")
-    assert tf.io.gfile.glob(os.path.join(r.model_dir, "train", "events.out.tfevents.*"))
-    assert tf.saved_model.contains_saved_model(r.export_dir)
-    recorded = json.load(open(train_result.write_result(r, r.model_dir)))   # JSON-ready, as `detflow train` writes it
+    assert r.losses.final_loss < 0.8 * r.losses.first_loss, (r.losses.first_loss, r.losses.final_loss)
+    assert r.throughput.images_per_sec > 0 and r.losses.eval_loss is not None
+    assert r.paths.checkpoint.endswith("ckpt-12")
+    assert tf.io.gfile.glob(os.path.join(r.paths.model_dir, "train", "events.out.tfevents.*"))
+    assert tf.saved_model.contains_saved_model(r.paths.export_dir)
+    recorded = json.load(open(train_result.write_result(r, r.paths.model_dir)))   # JSON-ready, as `detflow train` writes it
     assert recorded == json.loads(json.dumps(r.to_dict()))
-    assert recorded["steps"] == 12 and recorded["boxes_dropped"] == r.boxes_dropped
+    assert recorded["steps"] == 12 and recorded["boxes_dropped"] == r.boxes.boxes_dropped
 
 
 def test_boxes_beyond_max_number_of_boxes_are_counted(scratch_run):
     # 8 images of 3-4 boxes, max 2 kept: every image drops 1-2 boxes; 12 batches of 4 see 48 images.
-    assert 48 <= scratch_run.boxes_dropped <= 96
-    assert scratch_run.max_number_of_boxes == 2
+    assert 48 <= scratch_run.boxes.boxes_dropped <= 96
+    assert scratch_run.boxes.max_number_of_boxes == 2
 
 
 def _variables(prefix):
@@ -57,7 +57,7 @@ def _variables(prefix):
 
 def test_fine_tune_keeps_frozen_backbone_then_resumes_without_restoring_again(data, scratch_run):
     root, pattern = data
-    base = scratch_run.export_checkpoint
+    base = scratch_run.paths.export_checkpoint
     config = records.tiny_config(str(root), pattern, num_classes=3, num_steps=5)
     model_dir = str(root / "finetune")
     first = train_loop.train(config, TrainJob(pattern, None, model_dir, num_steps=3, base_checkpoint=base,
@@ -66,7 +66,7 @@ def test_fine_tune_keeps_frozen_backbone_then_resumes_without_restoring_again(da
     assert report["checkpoint_type"] == "detection" and report["restored"]["backbone"] > 0
     assert report["reinitialized_by_module"].get("head_class", 0) > 0   # 2 -> 3 classes
 
-    before, after = _variables(base), _variables(first.checkpoint)
+    before, after = _variables(base), _variables(first.paths.checkpoint)
     backbone = [k for k in before if k.startswith("model/_feature_extractor/classification_backbone/")]
     assert len(backbone) > 100   # weights and batch-norm statistics
     for key in backbone:
@@ -78,7 +78,7 @@ def test_fine_tune_keeps_frozen_backbone_then_resumes_without_restoring_again(da
                                                 log_every=1, export=False))
     assert resumed.start_step == 3 and resumed.steps == 5 and resumed.resumed
     assert resumed.restore_report == report   # recorded once, not restored over the resumed weights
-    mid, end = _variables(first.checkpoint), _variables(resumed.checkpoint)
+    mid, end = _variables(first.paths.checkpoint), _variables(resumed.paths.checkpoint)
     assert any(not np.array_equal(end[k], mid[k]) for k in head_box)
 
 
@@ -88,8 +88,8 @@ def test_moving_averages_are_exported_when_on(data):
     config.proto.train_config.optimizer.use_moving_average = True
     config.proto.train_config.optimizer.moving_average_decay = 0.5
     r = train_loop.train(config, TrainJob(pattern, None, str(root / "ema"), log_every=1))
-    assert r.moving_average_exported
-    trained, exported = _variables(r.checkpoint), _variables(r.export_checkpoint)
+    assert r.variables.moving_average_exported
+    trained, exported = _variables(r.paths.checkpoint), _variables(r.paths.export_checkpoint)
     head = [k for k in trained if "_box_prediction_head" in k and "OPTIMIZER" not in k]
     assert head and any(not np.array_equal(trained[k], exported[k]) for k in head)
 
@@ -105,14 +105,14 @@ def test_forever_is_refused_with_the_field(data):
 def test_resuming_with_another_network_whose_variables_fit_is_refused(data, scratch_run):
     """Other anchors fit every variable of the run's checkpoint but compute another function."""
     root, pattern = data
-    kept = os.path.join(scratch_run.model_dir, "pipeline.config")
+    kept = os.path.join(scratch_run.paths.model_dir, "pipeline.config")
     assert os.path.exists(kept)
     config = records.tiny_config(str(root), pattern, num_steps=14, max_boxes=2)
     config.proto.model.ssd.anchor_generator.multiscale_anchor_generator.anchor_scale = 3.0
     with pytest.raises(ProblemsError, match="another network.*\n.*anchor_scale: the checkpoint's config has 2.0, "
                                             "this config 3.0"):
-        train_loop.train(config, TrainJob(pattern, None, scratch_run.model_dir, export=False))
-    assert tf.train.latest_checkpoint(scratch_run.model_dir).endswith("ckpt-12")   # nothing trained
+        train_loop.train(config, TrainJob(pattern, None, scratch_run.paths.model_dir, export=False))
+    assert tf.train.latest_checkpoint(scratch_run.paths.model_dir).endswith("ckpt-12")   # nothing trained
 
 
 def test_a_config_kept_in_its_own_model_dir_is_not_rewritten(data, tmp_path):

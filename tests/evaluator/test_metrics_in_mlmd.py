@@ -6,7 +6,7 @@ import os
 import pytest
 
 from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX
-from pipelines.run_report import read_metrics
+from pipelines.metadata.run_summary import read_metrics
 from tests.evaluator import tiny
 from tests.evaluator.test_component import run
 

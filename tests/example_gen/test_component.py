@@ -9,7 +9,7 @@ import pytest
 from tfx.orchestration import metadata, pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from components.example_gen.component import ImageExampleGen
+from components.example_gen.component import ImageExampleGen, RecordsOutput
 from components.example_gen.split import assign_split, split_buckets
 from schemas import example_format as K
 from tests.example_gen.helpers import image_bytes, make_dataset, read_examples, write, write_label_map
@@ -18,7 +18,8 @@ from tests.example_gen.helpers import image_bytes, make_dataset, read_examples, 
 def _run(tmp_path, input_base, label_map, strict=False, compression="gzip"):
     gen = ImageExampleGen(input_base=input_base, annotation_format="coco",
                           annotations="span-{SPAN}/annotations.json", images_dir="images",
-                          label_map_path=label_map, eval_percent=30, strict=strict, compression=compression)
+                          label_map_path=label_map,
+                          output=RecordsOutput(eval_percent=30, strict=strict, compression=compression))
     db = str(tmp_path / "mlmd.sqlite")
     LocalDagRunner().run(tfx_pipeline.Pipeline(
         pipeline_name="eg", pipeline_root=str(tmp_path / "root"), components=[gen],
@@ -125,4 +126,5 @@ def test_compression_none_writes_uncompressed_records_the_statistics_read(tmp_pa
             names.add(tf.train.Example.FromString(record.numpy()).features.feature[K.FILENAME].bytes_list.value[0])
     assert len(names) == 6
     with pytest.raises(ValueError, match="compression 'zip' is not one of gzip, none"):
-        ImageExampleGen(input_base=str(base), annotation_format="coco", label_map_path=label_map, compression="zip")
+        ImageExampleGen(input_base=str(base), annotation_format="coco", label_map_path=label_map,
+                        output=RecordsOutput(compression="zip"))

@@ -1,6 +1,8 @@
 """User errors of the pipeline commands: a clear message, exit 2, no stack trace."""
 
-from pipelines import cli, run_report
+from pipelines import cli
+
+from pipelines.metadata import run_summary
 
 
 def _check(capsys, argv, *fragments):
@@ -17,7 +19,7 @@ def test_runs_and_lineage_on_a_folder_without_metadata(tmp_path, capsys):
 
 
 def test_lineage_of_an_unknown_artifact(tmp_path, capsys):
-    run_report.open_store(str(tmp_path), must_exist=False)  # an empty store
+    run_summary.open_store(str(tmp_path), must_exist=False)  # an empty store
     _check(capsys, ["lineage", "--root", str(tmp_path), "42"], "no artifact with id 42")
     _check(capsys, ["lineage", "--root", str(tmp_path), str(tmp_path / "serving" / "123")],
            "no artifact with this id, URI or pushed-model folder")
@@ -30,7 +32,7 @@ def test_run_with_a_missing_config(tmp_path, capsys):
 
 
 def test_runs_on_an_empty_store_says_so(tmp_path, capsys):
-    run_report.open_store(str(tmp_path), must_exist=False)
+    run_summary.open_store(str(tmp_path), must_exist=False)
     assert cli.main(["runs", "--root", str(tmp_path)]) == 0
     assert "no runs recorded" in capsys.readouterr().out
     assert cli.main(["runs", "--root", str(tmp_path), "--json"]) == 0

@@ -6,7 +6,8 @@ import os
 import pytest
 
 from components.evaluator.coco_metrics import METRIC_NAMES
-from pipelines import cli, lineage, lineage_audit, run_report
+from pipelines import cli
+from pipelines.metadata import lineage, lineage_audit, lineage_format, run_summary
 from tests.pipelines import e2e_helpers as h
 
 pytestmark = pytest.mark.e2e
@@ -44,12 +45,12 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     assert "pushed: nothing new" in text
 
     # 3. Lineage of the pushed model: blessing, evaluation, model, examples, label map, config, checkpoint.
-    store = run_report.open_store(str(root))
+    store = run_summary.open_store(str(root))
     pushed = lineage.find_artifact(store, first.pushed)
     up = lineage.trace(store, pushed, lineage.UPSTREAM)
     assert {"PushedModel", "ModelBlessing", "Model", "Examples", "detflow.LabelMap", "detflow.PipelineConfig",
             "detflow.ValidatedLabelMap"} <= _artifact_types(up)
-    tree = lineage.format_tree(up)
+    tree = lineage_format.format_tree(up)
     assert "checkpoint_importer" in tree and "sha256=" in tree and "span=0" in tree
     assert "detflow_code_version=" in tree
     # ... and the evaluation, a sibling output of the Evaluator, with its 12 COCO metrics from MLMD.
@@ -97,9 +98,9 @@ def test_scheduled_runs_cache_spans_warm_start_lineage_and_label_map_change(tmp_
     starts = [a for a, x, kind, key in third_up.events if x == trainer_run and key == "base_model"]
     assert starts == [first_model.id]
     evaluation = [a for a in store.get_artifacts_by_type("ModelBlessing")
-                  if run_report.props(a).get("current_model") == third.model_uri][0]
-    assert run_report.props(evaluation)["baseline_model_id"] == first_model.id
-    assert "earlier run" in lineage.format_tree(third_up)
+                  if run_summary.props(a).get("current_model") == third.model_uri][0]
+    assert run_summary.props(evaluation)["baseline_model_id"] == first_model.id
+    assert "earlier run" in lineage_format.format_tree(third_up)
     third_audit = lineage_audit.audit(third_up)
     assert third_audit["fine_tune_checkpoint"]["id"] == first_model.id
     assert third_audit["fine_tune_checkpoint"]["earlier_run"] == first.run_id

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from pipelines import cli, lineage, lineage_audit
+from pipelines import cli
+
+from pipelines.metadata import audit_format, lineage, lineage_audit, lineage_format
 from tests.pipelines import mlmd_runs
 
 
@@ -27,7 +29,7 @@ def test_upstream_of_a_pushed_model_reaches_the_evaluation_and_its_metrics(two_r
     assert evaluation["metrics"] == mlmd_runs.METRICS | {"DetectionBoxes_PerformanceByCategory/mAP/bolt": 0.5}
     assert "DetectionBoxes_Precision/mAP" not in evaluation["properties"]  # metrics apart, not twice
     assert "baseline_model_resolver" not in {e["node"] for e in up.executions.values()}
-    tree = lineage.format_tree(up)
+    tree = lineage_format.format_tree(up)
     assert "also made: [evaluation] ModelEvaluation" in tree and "mAP@.50IOU=0.6619" in tree
     lines = tree.splitlines()  # the chain reads pushed <- blessing <- model <- examples
     assert "[model_blessing] ModelBlessing" in lines[2] and "<- Evaluator" in lines[3]
@@ -66,9 +68,9 @@ def test_audit_names_the_earlier_run_a_warm_start_came_from(two_runs):
     assert checkpoint["earlier_run"] == "run-1" and checkpoint["node"] == "DetectionTrainer"
     assert found["baseline_model"]["id"] == first["model"].id and found["baseline_model"]["run"] == "run-1"
     assert set(found["code_version"]) == set(mlmd_runs.CODE)  # this run's nodes, not the earlier run's
-    text = lineage_audit.format_audit(found)
+    text = audit_format.format_audit(found)
     assert "trained by DetectionTrainer in earlier run run-1" in text
-    assert "earlier run run-1" in lineage.format_tree(graph)
+    assert "earlier run run-1" in lineage_format.format_tree(graph)
 
 
 def test_lineage_cli_text_json_and_dot_show_the_evaluation(two_runs, capsys):
@@ -99,4 +101,4 @@ def test_downstream_of_examples_names_the_model_and_the_push(two_runs):
     assert {"DetectionTrainer", "Pusher"} <= {e["node"] for e in down.executions.values()}
     assert "baseline_model_resolver" not in {e["node"] for e in down.executions.values()}
     assert lineage_audit.audit(down) == {}
-    assert "PushedModel" in lineage.render(down)
+    assert "PushedModel" in lineage_format.render(down)

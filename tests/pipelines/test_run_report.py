@@ -4,7 +4,9 @@ import datetime
 import json
 import os
 
-from pipelines import cli, run_report
+from pipelines import cli
+
+from pipelines.metadata import run_format, run_summary
 from tests.pipelines import mlmd_runs
 
 TRACE = """Traceback (most recent call last):
@@ -65,20 +67,20 @@ def test_a_failed_run_names_its_node_and_the_error_from_its_log(tmp_path, capsys
 def test_a_failed_run_without_a_log_still_names_its_node(tmp_path):
     store = _store(tmp_path)
     mlmd_runs.record_run(store, str(tmp_path), "run-1", stop_at_validator="failed")
-    [run] = run_report.list_runs(store)
-    run_report.settle_runs([run], str(tmp_path))
+    [run] = run_summary.list_runs(store)
+    run_summary.settle_runs([run], str(tmp_path))
     assert run.status == "failed" and run.failed_node.node_id == "LabelMapValidator"
-    assert [line.split()[:2] for line in run_report.format_run(run).splitlines()][-1] == ["LabelMapValidator", "failed"]
+    assert [line.split()[:2] for line in run_format.format_run(run).splitlines()][-1] == ["LabelMapValidator", "failed"]
 
 
 def test_a_killed_run_is_incomplete_not_complete(tmp_path, capsys):
     store, root = _store(tmp_path), str(tmp_path)
     mlmd_runs.record_run(store, root, "run-1")
     mlmd_runs.record_run(store, root, "run-2", stop_at_validator="killed")
-    runs = run_report.list_runs(store)
+    runs = run_summary.list_runs(store)
     assert [r.status for r in runs] == ["complete", "incomplete"]
     assert runs[1].missing_nodes == ["DetectionTrainer", "Evaluator", "LabelMapValidator", "Pusher"]
-    assert "stopped early: no execution of DetectionTrainer" in run_report.format_run(runs[1])
+    assert "stopped early: no execution of DetectionTrainer" in run_format.format_run(runs[1])
     assert cli.main(["runs", "--root", root]) == 0
     assert "stopped early: no execution of DetectionTrainer" in capsys.readouterr().out
 
@@ -88,9 +90,9 @@ def test_a_running_node_of_a_dead_run_is_failed_with_its_log_or_stopped(tmp_path
     mlmd_runs.record_run(store, root, "run-1", stop_at_validator="running")   # killed: no log
     mlmd_runs.record_run(store, root, "run-2", stop_at_validator="running")   # a driver raised: a log
     log = _write_log(root, datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1))
-    runs = run_report.list_runs(store)
+    runs = run_summary.list_runs(store)
     assert [r.status for r in runs] == ["running", "running"]  # what ML Metadata alone says
-    run_report.settle_runs(runs, root)
+    run_summary.settle_runs(runs, root)
     assert [r.status for r in runs] == ["incomplete", "failed"]
     assert runs[0].stopped_at == "killed during LabelMapValidator; no execution of Pusher"
     assert runs[1].failed_node.node_id == "LabelMapValidator" and runs[1].failure_log == log
@@ -102,6 +104,6 @@ def test_the_latest_run_is_running_while_its_detflow_run_holds_the_lock(tmp_path
     mlmd_runs.record_run(store, root, "run-1", stop_at_validator="running")
     with open(os.path.join(root, ".detflow.lock"), "w") as fh:
         fh.write(f"pid {os.getpid()}, started 2026-11-24T05:00:00Z\n")
-    runs = run_report.list_runs(store)
-    run_report.settle_runs(runs, root)
+    runs = run_summary.list_runs(store)
+    run_summary.settle_runs(runs, root)
     assert runs[0].status == "running"

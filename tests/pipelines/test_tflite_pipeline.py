@@ -16,7 +16,8 @@ import pytest
 
 from components.evaluator.coco_metrics import HEADLINE_METRIC
 import sample_data
-from pipelines import cli, lineage, run_report
+from pipelines import cli
+from pipelines.metadata import lineage, run_summary
 from tests.pipelines import e2e_helpers as h
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +47,7 @@ def test_tflite_variants_are_evaluated_gated_pushed_and_in_the_lineage(tmp_path,
     assert document["thresholds"]["max_quantization_drop"] == 1.0
     assert any("drop" in reason and "max_quantization_drop" in reason for reason in document["judgement"]["reasons"])
 
-    store = run_report.open_store(str(root))
+    store = run_summary.open_store(str(root))
     up = lineage.trace(store, lineage.find_artifact(store, first.pushed), lineage.UPSTREAM)
     [model] = [a for a in up.artifacts.values() if a["type"] == "Model" and "tflite_variants" in a["properties"]]
     variants = json.loads(model["properties"]["tflite_variants"])

@@ -25,7 +25,8 @@ import pytest
 from bench import realdata
 from components.evaluator import model_eval
 from detection.serving import model_health
-from pipelines import cli, lineage, run_report
+from pipelines import cli
+from pipelines.metadata import lineage, run_summary
 from pipelines.pipeline_inputs import DataSource
 from tests.pipelines import e2e_helpers as h
 from tests.realdata.paths import require
@@ -43,7 +44,7 @@ def _config(root, label_map, train: str, evaluation: str, start: str):
 
 
 def _upstream(root, pushed: str) -> list[dict]:
-    store = run_report.open_store(str(root))
+    store = run_summary.open_store(str(root))
     return list(lineage.trace(store, lineage.find_artifact(store, pushed), lineage.UPSTREAM).artifacts.values())
 
 

@@ -144,10 +144,16 @@ def test_checkpoints_move_into_model_run_on_local_and_remote_file_systems(tmp_pa
     assert sorted(n.rstrip("/") for n in fileio.listdir(run)) == ["checkpoint", "ckpt-3.index", "train"]
     assert fileio.exists(f"{run}/train/events.out.tfevents.1")
     assert sorted(fileio.listdir(work)) == sorted(resume.WORK_DIR_PRIVATE)   # resume's own, removed with the folder
-    result = {"model_dir": work, "checkpoint": f"{work}/ckpt-3", "export_dir": "/m/Format-Serving",
-              "restore_report": {"checkpoint": "/base/ckpt-0"}}
-    assert resume.rebase_paths(result, work, run) == {
-        **result, "model_dir": run, "checkpoint": f"{run}/ckpt-3"}
+    from detection.training.train_result import TrainResult  # pylint: disable=import-outside-toplevel
+    result = TrainResult.from_dict({
+        "model_dir": work, "checkpoint": f"{work}/ckpt-3", "export_dir": "/m/Format-Serving", "start_step": 0,
+        "steps": 3, "batch_size": 2, "final_loss": 1.0, "final_cls_loss": 0.5, "final_box_loss": 0.5,
+        "first_loss": 2.0, "images_per_sec": 1.0, "steps_per_sec": 0.5, "seconds": 6.0, "boxes_dropped": 0,
+        "boxes_unknown_class": 0, "max_number_of_boxes": 100, "num_trainable_variables": 4, "num_fixed_variables": 8,
+        "moving_average_exported": False, "restore_report": {"checkpoint": "/base/ckpt-0"}})
+    assert TrainResult.from_dict(result.to_dict()) == result
+    assert resume.rebase_paths(result, work, run).to_dict() == {
+        **result.to_dict(), "model_dir": run, "checkpoint": f"{run}/ckpt-3"}
 
 
 if __name__ == "__main__":

@@ -55,8 +55,8 @@ def test_every_checkpoint_variable_restores_with_full(restored):
 def test_preprocessing_equals_the_od_api(restored):
     _, bundle, _, ref, _, _ = restored
     spec = bundle.spec
-    resized, valid = resizing.resize_to_input(ref["images"], spec.input_height, spec.input_width,
-                                              spec.keep_aspect_ratio, spec.min_dimension, spec.max_dimension)
+    resized, valid = resizing.resize_to_input(ref["images"], spec.input.height, spec.input.width,
+                                              spec.input.keep_aspect_ratio, spec.input.min_dimension, spec.input.max_dimension)
     np.testing.assert_array_equal(np.asarray(valid), ref["true_image_shapes"][0, :2])
     assert_close(bundle.preprocess(resized), ref["preprocessed"], "preprocessed input")
 

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import text_format
 
 import sample_data
-from pipelines import lineage, lineage_audit, run_report
+from pipelines.metadata import lineage, lineage_audit, run_summary
 from tests.pipelines import e2e_helpers
 from tests.zoo.fixtures import fixture, zoo_config
 
@@ -65,7 +65,7 @@ def test_a_zoo_faster_rcnn_is_fine_tuned_blessed_pushed_and_audited(tmp_path):
     assert report["num_restored"] == 275 - 2
     assert report["network_check"].startswith("network settings equal to")
 
-    store = run_report.open_store(str(root))
+    store = run_summary.open_store(str(root))
     up = lineage.trace(store, lineage.find_artifact(store, summary.pushed), lineage.UPSTREAM)
     audit = lineage_audit.audit(up)
     assert audit["blessing"]["blessed"] is True

@@ -46,7 +46,7 @@ def test_every_checkpoint_variable_restores_with_full(restored):
 def test_every_stage_equals_the_od_api(restored):
     _, bundle, _, ref, _ = restored
     model, spec = bundle.model, bundle.spec
-    resized, _ = resizing.resize_to_input(ref["images"], spec.input_height, spec.input_width)
+    resized, _ = resizing.resize_to_input(ref["images"], spec.input.height, spec.input.width)
     assert_close(bundle.preprocess(resized), ref["preprocessed"], "preprocessed input")
     endpoints = model.backbone(ref["preprocessed"])
     endpoints = endpoints if isinstance(endpoints, (list, tuple)) else [endpoints]

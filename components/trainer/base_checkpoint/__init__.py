@@ -49,14 +49,8 @@ def _augmentation(options: tuple[str, ...]) -> str:
     return "".join(f"  data_augmentation_options {{\n    {name} {{\n    }}\n  }}\n" for name in options)
 
 
-def render_config(options: ConfigOptions) -> str:
-    """A complete OD API pipeline.config for the embedded SSD MobileNetV2 x0.35 FPN-lite (128 px unless told)."""
-    o = options
-    fine_tune = (f'  fine_tune_checkpoint: "{o.fine_tune_checkpoint}"\n'
-                 f'  fine_tune_checkpoint_type: "{o.fine_tune_checkpoint_type}"\n'
-                 f'  fine_tune_checkpoint_version: V2\n') if o.fine_tune_checkpoint else ""
-    header = "".join(f"# {line}\n" for line in o.comment.splitlines())
-    return f"""{header}model {{
+# The embedded network's pipeline.config, filled by render_config (str.format: {o.<ConfigOptions field>}).
+_CONFIG_TEMPLATE = """{header}model {{
   ssd {{
     num_classes: {o.num_classes}
     image_resizer {{
@@ -165,14 +159,14 @@ train_config {{
         cosine_decay_learning_rate {{
           learning_rate_base: {o.learning_rate_base}
           total_steps: {o.num_steps}
-          warmup_learning_rate: {o.learning_rate_base / 10:.6g}
+          warmup_learning_rate: {warmup_learning_rate:.6g}
           warmup_steps: {o.warmup_steps}
         }}
       }}
     }}
     use_moving_average: false
   }}
-{_augmentation(o.augmentation)}}}
+{augmentation}}}
 train_input_reader {{
   label_map_path: "{o.label_map_path}"
   tf_record_input_reader {{
@@ -190,3 +184,14 @@ eval_input_reader {{
   }}
 }}
 """
+
+
+def render_config(options: ConfigOptions) -> str:
+    """A complete OD API pipeline.config for the embedded SSD MobileNetV2 x0.35 FPN-lite (128 px unless told)."""
+    o = options
+    fine_tune = (f'  fine_tune_checkpoint: "{o.fine_tune_checkpoint}"\n'
+                 f'  fine_tune_checkpoint_type: "{o.fine_tune_checkpoint_type}"\n'
+                 f'  fine_tune_checkpoint_version: V2\n') if o.fine_tune_checkpoint else ""
+    header = "".join(f"# {line}\n" for line in o.comment.splitlines())
+    return _CONFIG_TEMPLATE.format(header=header, fine_tune=fine_tune, o=o, augmentation=_augmentation(o.augmentation),
+                                   warmup_learning_rate=o.learning_rate_base / 10)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from detection.architectures.faster_rcnn.network import BOX_CODER_SCALES, FasterRcnnDetector
+from detection.architectures.faster_rcnn.spec import FasterRcnnTraining
 from detection.networks.box_predictors import CLASS_PREDICTIONS
 from official.vision.ops import anchor as anchor_ops
 
@@ -116,7 +117,7 @@ def _smooth_l1(diff: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.where(absolute < 1.0, 0.5 * diff * diff, absolute - 0.5), axis=-1)
 
 
-def losses(model: FasterRcnnDetector, spec, images: tf.Tensor, labels: dict) -> dict[str, tf.Tensor]:
+def losses(model: FasterRcnnDetector, training: FasterRcnnTraining, images: tf.Tensor, labels: dict) -> dict[str, tf.Tensor]:
     """Training-mode forward pass of both stages and the four weighted OD API losses (see the module doc)."""
     height, width = images.shape[1], images.shape[2]
     valid_hw = tf.cast(labels["image_shape"], tf.int32)
@@ -141,8 +142,8 @@ def losses(model: FasterRcnnDetector, spec, images: tf.Tensor, labels: dict) -> 
     scale = tf.constant([height, width] * 2, tf.float32)
     gt_boxes = labels["groundtruth_boxes"] * scale
     sample = sample_proposals(proposals["proposal_boxes"], proposals["num_proposals"], gt_boxes,
-                              tf.cast(labels["groundtruth_classes"], tf.int32), spec.second_stage_batch_size,
-                              spec.second_stage_positive_fraction)
+                              tf.cast(labels["groundtruth_classes"], tf.int32), training.second_stage_batch_size,
+                              training.second_stage_positive_fraction)
     boxes = tf.stop_gradient(sample["boxes"])
     second = model.box_classifier(first["rpn_features_to_crop"], boxes / scale, training=True)
     per_image = tf.shape(boxes)[1]
@@ -159,8 +160,8 @@ def losses(model: FasterRcnnDetector, spec, images: tf.Tensor, labels: dict) -> 
     box_loss = _smooth_l1(codes - encode_boxes(sample["gt_boxes"], boxes))
     frcnn_box = tf.reduce_mean(tf.reduce_sum(box_loss * tf.cast(sample["positive"], tf.float32), axis=1)
                                / tf.maximum(count, 1.0))
-    cls_loss = spec.rpn_objectness_weight * rpn_score + spec.classification_weight * frcnn_cls
-    box_loss_total = spec.rpn_localization_weight * rpn_box + spec.localization_weight * frcnn_box
+    cls_loss = training.rpn_objectness_weight * rpn_score + training.classification_weight * frcnn_cls
+    box_loss_total = training.rpn_localization_weight * rpn_box + training.localization_weight * frcnn_box
     return {"loss": cls_loss + box_loss_total, "cls_loss": cls_loss, "box_loss": box_loss_total,
             "rpn_score_loss": rpn_score, "rpn_box_loss": rpn_box, "frcnn_cls_loss": frcnn_cls,
             "frcnn_box_loss": frcnn_box}

@@ -43,7 +43,9 @@ from detection.networks import anchors as anchor_lib
 from detection.networks import postprocess as post_lib
 from detection.networks.box_predictors import BOX_ENCODINGS, CLASS_PREDICTIONS, ConvolutionalBoxPredictor, HeadOptions
 from detection.networks.hyperparams import LayerHyperparams
-from detection.networks.spec import DetectorBundle, ModelSpec, config_problem, freeze_batchnorm, input_size
+from detection.architectures.faster_rcnn.spec import FasterRcnnTraining
+from detection.networks.spec import (AnchorSpec, DetectorBundle, ModelSpec, config_problem, freeze_batchnorm,
+                                     input_size)
 
 BOX_CODER_SCALES = (10.0, 10.0, 5.0, 5.0)     # the OD API's Faster R-CNN target assigners
 
@@ -291,38 +293,38 @@ def build_network(frcnn) -> FasterRcnnDetector:
         maxpool_stride=frcnn.maxpool_stride or 1, matmul_crops=frcnn.use_matmul_crop_and_resize)
     model = FasterRcnnDetector(FasterRcnnResNetFeatureExtractor(fe.type), rpn_conv, rpn_predictor, box_predictor,
                                settings)
-    height, width, _, _, _ = input_size(frcnn, F)
-    model.detect(tf.zeros([1, height, width, 3]))                       # creates every variable
+    size = input_size(frcnn, F)
+    model.detect(tf.zeros([1, size.height, size.width, 3]))              # creates every variable
     return model
 
 
 def build_faster_rcnn(pipeline_proto) -> DetectorBundle:
     """The DetectorBundle of `pipeline_proto.model.faster_rcnn` (see the module doc)."""
     frcnn = pipeline_proto.model.faster_rcnn
-    height, width, keep, min_dim, max_dim = input_size(frcnn, F)
+    size = input_size(frcnn, F)
     model = build_network(frcnn)
     anchors = model.grid_anchors
     nms = frcnn.second_stage_post_processing.batch_non_max_suppression
-    spec = ModelSpec(
-        meta_architecture="faster_rcnn", feature_extractor=frcnn.feature_extractor.type,
-        input_height=height, input_width=width, keep_aspect_ratio=keep, min_dimension=min_dim, max_dimension=max_dim,
-        num_classes=frcnn.num_classes, mg_num_classes=frcnn.num_classes + 1, min_level=4, max_level=4,
-        num_scales=len(anchors["scales"]), aspect_ratios=anchors["aspect_ratios"],
-        anchor_size=anchors["base_size"][0] / 16, box_coder_weights=BOX_CODER_SCALES,
-        matched_threshold=0.7, unmatched_threshold=0.3, focal_gamma=0.0, focal_alpha=0.0, huber_delta=1.0,
-        classification_weight=frcnn.second_stage_classification_loss_weight,
-        localization_weight=frcnn.second_stage_localization_loss_weight,
-        score_threshold=nms.score_threshold, iou_threshold=nms.iou_threshold,
-        max_detections=nms.max_total_detections or 100,
-        freeze_batchnorm=not frcnn.feature_extractor.batch_norm_trainable,
-        grid_anchor_scales=anchors["scales"], grid_anchor_base_size=anchors["base_size"],
+    training = FasterRcnnTraining(
         rpn_localization_weight=frcnn.first_stage_localization_loss_weight,
         rpn_objectness_weight=frcnn.first_stage_objectness_loss_weight,
         rpn_minibatch_size=frcnn.first_stage_minibatch_size,
         rpn_positive_fraction=frcnn.first_stage_positive_balance_fraction,
         second_stage_batch_size=frcnn.second_stage_batch_size,
         second_stage_positive_fraction=frcnn.second_stage_balance_fraction,
+        classification_weight=frcnn.second_stage_classification_loss_weight,
+        localization_weight=frcnn.second_stage_localization_loss_weight,
         class_agnostic_box=frcnn.second_stage_box_predictor.mask_rcnn_box_predictor.share_box_across_classes)
+    spec = ModelSpec(
+        meta_architecture="faster_rcnn", feature_extractor=frcnn.feature_extractor.type, input=size,
+        num_classes=frcnn.num_classes, mg_num_classes=frcnn.num_classes + 1,
+        anchors=AnchorSpec(min_level=4, max_level=4, num_scales=len(anchors["scales"]),
+                           aspect_ratios=anchors["aspect_ratios"], anchor_size=anchors["base_size"][0] / 16,
+                           box_coder_weights=BOX_CODER_SCALES, grid_scales=anchors["scales"],
+                           grid_base_size=anchors["base_size"]),
+        score_threshold=nms.score_threshold, iou_threshold=nms.iou_threshold,
+        max_detections=nms.max_total_detections or 100,
+        freeze_batchnorm=not frcnn.feature_extractor.batch_norm_trainable, training=training)
     if spec.freeze_batchnorm:
         freeze_batchnorm(model)
     return DetectorBundle(model=model, spec=spec, model_config=frcnn)

@@ -24,11 +24,12 @@ class FasterRcnnTask(DetectorTask):
     def targets(self, options):
         """RPN objectness (1 / 0 / -1 ignored) and box targets over the network's grid anchors."""
         return frcnn_losses.rpn_targets(self.bundle.model, options.input_height, options.input_width,
-                                         self.spec.rpn_minibatch_size, self.spec.rpn_positive_fraction)
+                                         self.spec.training.rpn_minibatch_size,
+                                         self.spec.training.rpn_positive_fraction)
 
     def losses(self, model, images, labels, aux_losses=None):
         """Both stages in training mode and the OD API's four weighted losses (+ regularisation)."""
-        out = frcnn_losses.losses(model, self.spec, images, labels)
+        out = frcnn_losses.losses(model, self.spec.training, images, labels)
         if aux_losses:
             out["loss"] += tf.add_n(aux_losses)
         return out

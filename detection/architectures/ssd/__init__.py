@@ -52,7 +52,7 @@ class SsdArchitecture(Architecture):
         """The network's post-processing, boxes clipped to the unpadded part of the input."""
         import tensorflow as tf  # pylint: disable=import-outside-toplevel
         spec = bundle.spec
-        size = tf.constant([spec.input_height, spec.input_width], tf.float32)
+        size = tf.constant([spec.input.height, spec.input.width], tf.float32)
         window = tf.concat([tf.zeros_like(valid_hw), valid_hw / size], axis=1)
         return bundle.model.postprocess(bundle.model(inputs, training=False), clip_window=window)
 

@@ -38,7 +38,9 @@ from detection.networks.box_predictors import (CLASS_PREDICTIONS, ConvolutionalB
                                                WeightSharedConvolutionalBoxPredictor)
 from detection.networks.feature_maps import ExtractorOptions, FpnLevels
 from detection.networks.hyperparams import LayerHyperparams
-from detection.networks.spec import DetectorBundle, ModelSpec, config_problem, freeze_batchnorm, input_size
+from detection.architectures.ssd.spec import SsdTraining
+from detection.networks.spec import (AnchorSpec, DetectorBundle, ModelSpec, config_problem, freeze_batchnorm,
+                                     input_size)
 from schemas.config_checks import ssd_input_size_issues
 from schemas.field_support import SSD_FEATURE_EXTRACTORS
 
@@ -223,7 +225,7 @@ def _box_coder_scales(ssd) -> tuple[float, ...]:
     return (c.y_scale, c.x_scale, c.height_scale, c.width_scale)
 
 
-def _losses(ssd) -> dict:
+def _training(ssd) -> SsdTraining:
     loss = ssd.loss
     if loss.classification_loss.WhichOneof("classification_loss") != "weighted_sigmoid_focal":
         raise config_problem(f"{S}.loss.classification_loss", "only weighted_sigmoid_focal is supported")
@@ -231,21 +233,22 @@ def _losses(ssd) -> dict:
         raise config_problem(f"{S}.loss.localization_loss", "only weighted_smooth_l1 is supported")
     focal = loss.classification_loss.weighted_sigmoid_focal
     matcher = ssd.matcher.argmax_matcher
-    return dict(matched_threshold=matcher.matched_threshold, unmatched_threshold=matcher.unmatched_threshold,
-                focal_gamma=focal.gamma, focal_alpha=focal.alpha,
-                huber_delta=loss.localization_loss.weighted_smooth_l1.delta,
-                classification_weight=loss.classification_weight, localization_weight=loss.localization_weight,
-                normalize_loc_loss_by_codesize=ssd.normalize_loc_loss_by_codesize)
+    return SsdTraining(matched_threshold=matcher.matched_threshold, unmatched_threshold=matcher.unmatched_threshold,
+                       focal_gamma=focal.gamma, focal_alpha=focal.alpha,
+                       huber_delta=loss.localization_loss.weighted_smooth_l1.delta,
+                       classification_weight=loss.classification_weight, localization_weight=loss.localization_weight,
+                       normalize_loc_loss_by_codesize=ssd.normalize_loc_loss_by_codesize)
 
 
 def build_ssd(pipeline_proto) -> DetectorBundle:
     """The OD API's SSD for `pipeline_proto.model.ssd` (see the module doc); ProblemsError names a bad field."""
     ssd = pipeline_proto.model.ssd
-    height, width, keep, _, _ = input_size(ssd, S)
-    if keep:
+    size = input_size(ssd, S)
+    height, width = size.height, size.width
+    if size.keep_aspect_ratio:
         raise config_problem(f"{S}.image_resizer.keep_aspect_ratio_resizer", "SSD models use fixed_shape_resizer")
     scales = _box_coder_scales(ssd)
-    losses = _losses(ssd)
+    training = _training(ssd)
     post = post_lib.PostProcessing.from_proto(ssd.post_processing)
     if post.max_detections_per_class > post.max_total_detections:
         raise config_problem(f"{S}.post_processing.batch_non_max_suppression.max_detections_per_class",
@@ -266,10 +269,9 @@ def build_ssd(pipeline_proto) -> DetectorBundle:
     if ssd.freeze_batchnorm:
         freeze_batchnorm(model)
     spec = ModelSpec(
-        meta_architecture="ssd", feature_extractor=ssd.feature_extractor.type, input_height=height,
-        input_width=width, keep_aspect_ratio=False, min_dimension=0, max_dimension=0,
-        num_classes=ssd.num_classes, mg_num_classes=ssd.num_classes + 1, box_coder_weights=scales,
+        meta_architecture="ssd", feature_extractor=ssd.feature_extractor.type, input=size,
+        num_classes=ssd.num_classes, mg_num_classes=ssd.num_classes + 1,
+        anchors=AnchorSpec(box_coder_weights=scales, num_anchors=int(boxes.shape[0]), **anchor_fields),
         score_threshold=post.score_threshold, iou_threshold=post.iou_threshold,
-        max_detections=post.max_total_detections, freeze_batchnorm=ssd.freeze_batchnorm,
-        num_anchors=int(boxes.shape[0]), **anchor_fields, **losses)
+        max_detections=post.max_total_detections, freeze_batchnorm=ssd.freeze_batchnorm, training=training)
     return DetectorBundle(model=model, spec=spec)

@@ -26,10 +26,10 @@ class SsdTask(DetectorTask):
         turns into an all-zero row: background column included (encode_background_as_zeros).
         """
         anchors = {"all": tf.constant(self.bundle.anchors)[:, None, :]}    # one "level" of [N, 1, 4]
-        spec = self.spec
-        labeler = anchor_ops.AnchorLabeler(match_threshold=spec.matched_threshold,
-                                           unmatched_threshold=spec.unmatched_threshold,
-                                           box_coder_weights=list(spec.box_coder_weights))
+        training = self.spec.training
+        labeler = anchor_ops.AnchorLabeler(match_threshold=training.matched_threshold,
+                                           unmatched_threshold=training.unmatched_threshold,
+                                           box_coder_weights=list(self.spec.anchors.box_coder_weights))
         scale = tf.constant([options.input_height, options.input_width] * 2, tf.float32)
 
         def targets(pixel_boxes, classes):
@@ -46,11 +46,11 @@ class SsdTask(DetectorTask):
         The localization loss is averaged over the 4 box coordinates when
         normalize_loc_loss_by_codesize, summed over them otherwise.
         """
-        spec = self.spec
+        spec, training = self.spec, self.spec.training
         outputs = model(images, training=True)
-        cls_loss_fn = focal_loss.FocalLoss(alpha=spec.focal_alpha, gamma=spec.focal_gamma,
+        cls_loss_fn = focal_loss.FocalLoss(alpha=training.focal_alpha, gamma=training.focal_gamma,
                                            reduction=tf_keras.losses.Reduction.SUM)
-        box_loss_fn = tf_keras.losses.Huber(spec.huber_delta or 1.0, reduction=tf_keras.losses.Reduction.SUM)
+        box_loss_fn = tf_keras.losses.Huber(training.huber_delta or 1.0, reduction=tf_keras.losses.Reduction.SUM)
         num_positives = tf.maximum(tf.reduce_sum(labels["box_weights"]), 1.0)
         y_true_cls = tf.one_hot(labels["cls_targets"], spec.mg_num_classes)
         y_pred_cls = tf.cast(outputs["class_predictions_with_background"], tf.float32)
@@ -59,9 +59,9 @@ class SsdTask(DetectorTask):
         # Keras' Huber averages over the last axis: the code-size-normalised OD loss.
         box_loss = box_loss_fn(y_true=labels["box_targets"], y_pred=tf.cast(outputs["box_encodings"], tf.float32),
                                sample_weight=labels["box_weights"] / num_positives)
-        if not spec.normalize_loc_loss_by_codesize:
+        if not training.normalize_loc_loss_by_codesize:
             box_loss *= 4.0
-        total = (spec.classification_weight or 1.0) * cls_loss + (spec.localization_weight or 1.0) * box_loss
+        total = (training.classification_weight or 1.0) * cls_loss + (training.localization_weight or 1.0) * box_loss
         if aux_losses:
             total += tf.add_n(aux_losses)
         return {"loss": total, "cls_loss": cls_loss, "box_loss": box_loss}
