@@ -1,4 +1,4 @@
-"""`common.model_health`: a flat model and a rising loss are found and said in one line."""
+"""`serving.model_health`: a flat model and a rising loss are found and said in one line."""
 from __future__ import annotations
 
 import numpy as np

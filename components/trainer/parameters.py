@@ -27,7 +27,7 @@ class TrainerParameters:
     modes (e.g. ("none", "int8")), one .tflite each under `Format-TFLite/`, int8
     calibrated on `tflite_representative_size` train images (100 by default).
     bn_reestimate: re-estimate the moving batch-norm statistics before export ("auto", the default,
-    "on", "off"; see trainer/batch_norm_stats.py), from bn_reestimate_batches training batches (default 50).
+    "on", "off"; see detection/training/batch_norm_stats.py), from bn_reestimate_batches training batches (default 50).
     code_version only changes the cache key (and the resume key).
     """
 

@@ -2,7 +2,7 @@
 
 `detections_on(serving_default, files)` runs the export's serving function (the exported weights) on
 the first images of `files`; `likely_causes` names what in the run's settings explains a
-flat model (`common.model_health` decides whether it is one; `schemas.learning_rate_scale` the
+flat model (`serving.model_health` decides whether it is one; `schemas.learning_rate_scale` the
 learning-rate rule).
 """
 

@@ -78,7 +78,7 @@ def batch_norm(run, options, train_files: list[str], job: TrainJob, steps: int, 
 
 def health(run, serving_default, files: list[str], loop, bn, decays: list[float], report: dict | None,
            freeze_backbone: bool) -> dict:
-    """The exported weights' health (common.model_health) on the first eval (or train) images, said in one line.
+    """The exported weights' health (serving.model_health) on the first eval (or train) images, said in one line.
 
     `serving_default` is the export's traced serving function (export.DetectionModule.signatures).
     """

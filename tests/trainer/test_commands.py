@@ -54,7 +54,7 @@ def test_resume_after_kill_9(data):
                      "--num-steps", str(step + 2))
     out, _ = rerun.communicate(timeout=500)
     # From random initialisation with the backbone frozen, 5 steps learn nothing the image changes: the
-    # export is kept, the run says why and exits 1 (common.model_health).
+    # export is kept, the run says why and exits 1 (serving.model_health).
     assert rerun.returncode == 1 and "collapsed model" in out and "frozen at its random initialisation" in out, out
     assert f"resuming from {model_dir}/ckpt-{step} at step {step}" in out
     assert f"trained steps {step}->{step + 2}" in out
