@@ -18,7 +18,8 @@ For each architecture it:
   raw box encodings and class predictions, post-processed detections (also
   with `use_class_agnostic_nms: true`, prefixed `agnostic_`) and the
   exporter's `serving_default` outputs;
-- for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`.
+- for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`;
+- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`.
 
 Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ... | --shard=K/N]
 """
@@ -57,9 +58,19 @@ ARCHITECTURES = {
                                      "faster_rcnn_resnet101_keras"),
 }
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
+# Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
+# conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
+FASTER_RCNN_PROPOSALS = 32
 # Fixtures also exported by the OD API's own exporter (`exporter_lib_v2.export_inference_graph`, what
 # exporter_main_v2.py runs) into <arch>/od_export/: a colleague's OD API export for detflow to predict with.
 OD_EXPORTS = ("ssd_mobilenet_v2_fpnlite_320",)
+# Fixtures with the OD API's training targets and losses (`loss_reference.npz`): its `model.loss` and
+# `_assign_targets` on a fixed image with large and small boxes, the model built for training.
+LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320",)
+LOSS_BOXES = np.array([[0.10, 0.10, 0.45, 0.40], [0.50, 0.55, 0.95, 0.90],       # large
+                       [0.60, 0.10, 0.655, 0.16], [0.20, 0.70, 0.25, 0.76],       # small: 16-19 px at 320,
+                       [0.05, 0.80, 0.11, 0.85]], np.float32)                     # below every anchor's 0.5 IoU
+LOSS_CLASSES = np.array([1, 2, 3, 3, 3])
 
 
 def fixed_images(seed: int = 7) -> np.ndarray:
@@ -89,11 +100,14 @@ def load_config(path: str, size: int | None, feature_extractor: str | None = Non
     """The zoo config, with its image resizer set to `size` when given.
 
     SSD: fixed_shape_resizer height and width; Faster R-CNN: keep_aspect_ratio_resizer
-    min_dimension and max_dimension. `feature_extractor` replaces the feature extractor's type.
+    min_dimension and max_dimension, and FASTER_RCNN_PROPOSALS proposals. `feature_extractor`
+    replaces the feature extractor's type.
     """
     config = pipeline_pb2.TrainEvalPipelineConfig()
     with open(path, encoding="utf-8") as f:
         text_format.Merge(f.read(), config)
+    if config.model.WhichOneof("model") == "faster_rcnn":
+        config.model.faster_rcnn.first_stage_max_proposals = FASTER_RCNN_PROPOSALS
     if size and config.model.WhichOneof("model") == "faster_rcnn":
         resizer = config.model.faster_rcnn.image_resizer.keep_aspect_ratio_resizer
         resizer.min_dimension = resizer.max_dimension = size
@@ -318,6 +332,39 @@ def ssd_references(model, config, backbone, preprocessed, shapes) -> dict:
     return ref
 
 
+def write_loss_reference(name: str, out_root: str) -> None:
+    """The OD API's SSD training targets and losses on one fixed image, in `<name>/loss_reference.npz`.
+
+    Built for training (`is_training=True`, the learning phase on, as model_lib_v2's train step sets
+    it) from the fixture's own config and checkpoint. Runs after every other fixture of the process:
+    the learning phase is global.
+    """
+    out = os.path.join(out_root, name)
+    config = load_config(os.path.join(out, "pipeline.config"), None)
+    model = model_builder.build(config.model, is_training=True)
+    image = np.random.default_rng(0).uniform(0, 255, (1, 320, 320, 3)).astype(np.float32)
+    tf.keras.backend.set_learning_phase(True)
+    preprocessed, shapes = model.preprocess(tf.constant(image))
+    model.predict(preprocessed, shapes)                                     # creates every variable
+    tf.train.Checkpoint(model=model).restore(os.path.join(out, "checkpoint", "ckpt-0")).expect_partial() \
+        .assert_existing_objects_matched()
+    onehot = tf.one_hot(LOSS_CLASSES - 1, config.model.ssd.num_classes)
+    model.provide_groundtruth(groundtruth_boxes_list=[tf.constant(LOSS_BOXES)], groundtruth_classes_list=[onehot])
+    prediction = model.predict(preprocessed, shapes)
+    losses = model.loss(prediction, shapes)
+    cls_targets, _, _, reg_weights, _ = model._assign_targets(  # pylint: disable=protected-access
+        [tf.constant(LOSS_BOXES)], [onehot])
+    cls_targets = cls_targets.numpy()[0]
+    positive = cls_targets.sum(-1) > 0
+    np.savez_compressed(os.path.join(out, "loss_reference.npz"), image=image, boxes=LOSS_BOXES, classes=LOSS_CLASSES,
+                        localization_loss=float(losses["Loss/localization_loss"]),
+                        classification_loss=float(losses["Loss/classification_loss"]),
+                        anchor_classes=np.where(positive, cls_targets.argmax(-1), 0),
+                        box_weights=reg_weights.numpy()[0], box_encodings=prediction["box_encodings"].numpy(),
+                        class_predictions=prediction["class_predictions_with_background"].numpy())
+    tf.keras.backend.set_learning_phase(False)
+
+
 def main(argv: list[str]) -> int:
     """Writes the fixtures named on the command line (all by default)."""
     if len(argv) < 2:
@@ -333,6 +380,8 @@ def main(argv: list[str]) -> int:
         summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root,
                                 *override)
         print(json.dumps(summary), flush=True)
+    for name in [n for n in names if n in LOSS_REFERENCES]:
+        write_loss_reference(name, out_root)
     return 0
 
 
