@@ -195,7 +195,8 @@ def restore_backbone(model, path: str, fine_tune_checkpoint_type: str = "classif
     Raises ProblemsError (nothing assigned) for another type than `classification`, an unreadable
     file, or a file in which fewer than half the backbone's weight tensors fit.
     """
-    from detection.checkpoints.restore import all_variable_paths, module_of  # pylint: disable=import-outside-toplevel
+    from detection.architectures.registry import module_of  # pylint: disable=import-outside-toplevel
+    from detection.checkpoints.restore import all_variable_paths  # pylint: disable=import-outside-toplevel
 
     if fine_tune_checkpoint_type != "classification":
         raise problem(path, f"a Keras weights file holds a backbone only: set fine_tune_checkpoint_type: "

@@ -47,7 +47,7 @@ import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # object paths as checkpoints name them
 
 from detection.architectures import registry
-from detection.architectures.registry import module_of  # noqa: F401  (restore.module_of: the report's modules)
+from detection.architectures.registry import module_of
 from detection.checkpoints import network_settings
 from detection.checkpoints.restore_report import RestoreReport
 from schemas import model_layout

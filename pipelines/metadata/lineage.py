@@ -26,8 +26,6 @@ _MAX_HOPS = 40  # MLMD counts artifact→execution and execution→artifact as o
 _SHOWN_EXEC_PROPS = ("detflow_code_version", "custom_config", "num_steps", "batch_size", "tflite_modes",
                      "min_map", "max_regression",
                      "input_base", "input_config", "annotation_format", "eval_percent")
-_HEADLINE_METRICS = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU")
-_TREE_ORDER = {"model_blessing": 0, "model": 1}  # the chain first: pushed <- blessing <- model <- examples
 _HIDDEN_ARTIFACT_PROPS = ("is_external", "tfx_version", "state", "__execution_result__")
 
 

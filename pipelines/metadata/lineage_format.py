@@ -6,7 +6,10 @@ import json
 from typing import Optional
 
 from pipelines.metadata import audit_format, lineage_audit
-from pipelines.metadata.lineage import _HEADLINE_METRICS, _TREE_ORDER, UPSTREAM, Lineage
+from pipelines.metadata.lineage import UPSTREAM, Lineage
+
+_HEADLINE_METRICS = ("DetectionBoxes_Precision/mAP", "DetectionBoxes_Precision/mAP@.50IOU")
+_TREE_ORDER = {"model_blessing": 0, "model": 1}  # the chain first: pushed <- blessing <- model <- examples
 
 
 def _describe_artifact(a: dict) -> str:

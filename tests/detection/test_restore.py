@@ -30,7 +30,7 @@ def models(tmp_path_factory):
 
 
 def _values(model, module):
-    return {p: v.numpy() for p, v in restore.variable_paths(model).items() if restore.module_of(p) == module}
+    return {p: v.numpy() for p, v in restore.variable_paths(model).items() if registry.module_of(p) == module}
 
 
 def _equal_to_checkpoint(model, prefix, module):
@@ -38,7 +38,7 @@ def _equal_to_checkpoint(model, prefix, module):
     keys = set(reader.get_variable_to_shape_map())
     checked = 0
     for var, paths in restore.all_variable_paths(model):
-        if restore.module_of(paths[0]) != module:
+        if registry.module_of(paths[0]) != module:
             continue
         key = next(f"model/{p}/.ATTRIBUTES/VARIABLE_VALUE" for p in paths
                    if f"model/{p}/.ATTRIBUTES/VARIABLE_VALUE" in keys)

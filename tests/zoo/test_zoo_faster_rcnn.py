@@ -152,7 +152,7 @@ def test_detection_restore_at_3_classes_reinitialises_only_the_class_dependent_s
     assert "re-initialised: " + ", ".join(f"{m} 2" for m in sorted(reinitialised)) + ";" in summary
     reader = tf.train.load_checkpoint(str(fixture(name) / "checkpoint" / "ckpt-0"))
     for path, var in restore.variable_paths(bundle.model).items():
-        module = restore.module_of(path)
+        module = registry.module_of(path)
         if module in reinitialised:
             np.testing.assert_array_equal(var.numpy(), initial[path], err_msg=path)
         else:
