@@ -35,14 +35,16 @@ FRESH = r"""
 import json, sys
 import numpy as np
 import tensorflow as tf
-runner = tf.lite.Interpreter(model_path=sys.argv[1]).get_signature_runner()
-[(name, spec)] = runner.get_input_details().items()
-x = np.zeros(spec["shape"], spec["dtype"])
-out = runner(**{name: x})
-print(json.dumps({"input": [name, np.dtype(spec["dtype"]).name, spec["shape"].tolist()],
-                  "outputs": {k: list(v.shape) for k, v in out.items()},
-                  "boxes_in_unit_square": bool(((out["detection_boxes"] >= 0) & (out["detection_boxes"] <= 1)).all()),
-                  "num": float(out["num_detections"][0])}))
+for path in sys.argv[1:]:
+    runner = tf.lite.Interpreter(model_path=path).get_signature_runner()
+    [(name, spec)] = runner.get_input_details().items()
+    x = np.zeros(spec["shape"], spec["dtype"])
+    out = runner(**{name: x})
+    print(json.dumps({"input": [name, np.dtype(spec["dtype"]).name, spec["shape"].tolist()],
+                      "outputs": {k: list(v.shape) for k, v in out.items()},
+                      "boxes_in_unit_square": bool(((out["detection_boxes"] >= 0) &
+                                                    (out["detection_boxes"] <= 1)).all()),
+                      "num": float(out["num_detections"][0])}))
 """
 
 CONSUME = r"""
@@ -93,15 +95,22 @@ def exported(tmp_path_factory):
     return {"saved": saved, "tflite": files, "images": images, "root": root, "records": pattern}
 
 
+@pytest.fixture(scope="module")
+def fresh_loads(exported):
+    """Each mode's file run by `tf.lite.Interpreter` in one fresh process (no detflow on the path): mode -> what it saw."""
+    modes = list(tflite_export.QUANTIZE_MODES)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    proc = subprocess.run([sys.executable, "-c", FRESH, *(exported["tflite"][m].path for m in modes)],
+                          capture_output=True, text=True, env=env, cwd="/", timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return dict(zip(modes, (json.loads(line) for line in proc.stdout.strip().splitlines()[-len(modes):])))
+
+
 @pytest.mark.parametrize("mode", tflite_export.QUANTIZE_MODES)
-def test_every_mode_loads_in_a_fresh_process_with_outputs_found_by_name(exported, mode):
+def test_every_mode_loads_in_a_fresh_process_with_outputs_found_by_name(exported, fresh_loads, mode):
     result = exported["tflite"][mode]
     assert result.quantize == mode and os.path.getsize(result.path) == result.size_bytes
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
-    proc = subprocess.run([sys.executable, "-c", FRESH, result.path], capture_output=True, text=True, env=env,
-                          cwd="/", timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = fresh_loads[mode]
     assert found["input"] == ["input", "uint8" if mode == "int8" else "float32", [1, 128, 128, 3]]
     assert found["outputs"] == {"detection_boxes": [1, 50, 4], "detection_classes": [1, 50],
                                 "detection_scores": [1, 50], "num_detections": [1]}

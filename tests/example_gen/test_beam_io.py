@@ -1,13 +1,20 @@
-"""beam_io.ImagesToExamples on its own: examples, Beam Metrics counters, the merged report."""
+"""beam_io.ImagesToExamples on its own: examples, Beam Metrics counters, the merged report.
+
+Run by the DirectRunner in multi-processing mode (`detflow run --runner beam`'s default): every
+transform is pickled and runs in worker processes that import detflow afresh, as on Dataflow, Flink
+or Spark workers; the counters and the report are merged from the workers.
+"""
 
 import json
 import os
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from components.example_gen import beam_io, split
+from pipelines import configs
 from schemas import example_format as K
 from tests.example_gen.helpers import image_bytes, make_dataset, write
 
@@ -24,7 +31,7 @@ def test_images_to_examples_counts_skips_in_metrics_and_report(tmp_path):
     write(data["annotations"], json.dumps(doc))
     report_path = str(tmp_path / "out" / "report.json")
 
-    pipeline = beam.Pipeline()
+    pipeline = beam.Pipeline(options=PipelineOptions(configs.default_beam_args("beam", num_workers=2)))
     names = (pipeline
              | beam_io.ImagesToExamples([(data["annotations"], data["images"])], "coco",
                                         {"cat": 1, "dog": 2}, split.split_buckets(20), report_path)

@@ -16,7 +16,7 @@ ARCHITECTURES = {
     "ssd_mobilenet_v2_fpnlite_320": True,
     "ssd_mobilenet_v2_fpnlite_640": False,
     "ssd_mobilenet_v2_320": False,
-    "ssd_resnet50_v1_fpn_640": True,
+    "ssd_resnet50_v1_fpn_320": True,
     "ssd_resnet101_v1_fpn_256": False,
     "ssd_resnet152_v1_fpn_256": False,
 }

@@ -83,7 +83,7 @@ def test_class_agnostic_nms_equals_the_od_api(restored):
 
 # The export's serving code is one per family and feature-extractor kind: exported for one network of each
 # (the deeper ResNets, built by the same code as ResNet-50, are compared stage by stage above).
-@pytest.mark.parametrize("restored", ("ssd_mobilenet_v2_fpnlite_320", "ssd_mobilenet_v2_320", "ssd_mobilenet_v2_fpnlite_640", "ssd_resnet50_v1_fpn_640"), indirect=True)
+@pytest.mark.parametrize("restored", ("ssd_mobilenet_v2_fpnlite_320", "ssd_mobilenet_v2_320", "ssd_mobilenet_v2_fpnlite_640", "ssd_resnet50_v1_fpn_320"), indirect=True)
 def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path):
     name, bundle, _, ref, config = restored
     out = export.export_saved_model(bundle, None, config.text, None, str(tmp_path / name))

@@ -15,7 +15,7 @@ from tests.zoo.fixtures import ARCHITECTURES, assert_close, fixture, reference, 
 CLASS_HEAD_VARIABLES = {
     # weight-shared predictors: one class conv (separable in FPN-lite) shared by every level
     "ssd_mobilenet_v2_fpnlite_320": 3, "ssd_mobilenet_v2_fpnlite_640": 3,
-    "ssd_resnet50_v1_fpn_640": 2, "ssd_resnet101_v1_fpn_256": 2, "ssd_resnet152_v1_fpn_256": 2,
+    "ssd_resnet50_v1_fpn_320": 2, "ssd_resnet101_v1_fpn_256": 2, "ssd_resnet152_v1_fpn_256": 2,
     # convolutional predictor: a class conv per feature map (6)
     "ssd_mobilenet_v2_320": 12,
 }
@@ -75,8 +75,8 @@ def test_a_classification_checkpoint_under_detection_is_refused_with_what_to_set
 
 
 @pytest.mark.parametrize("checkpoint,config", [
-    ("ssd_mobilenet_v2_fpnlite_320", "ssd_resnet50_v1_fpn_640"),
-    ("ssd_resnet50_v1_fpn_640", "ssd_mobilenet_v2_320"),
+    ("ssd_mobilenet_v2_fpnlite_320", "ssd_resnet50_v1_fpn_320"),
+    ("ssd_resnet50_v1_fpn_320", "ssd_mobilenet_v2_320"),
     ("ssd_mobilenet_v2_320", "ssd_mobilenet_v2_fpnlite_320"),
 ])
 def test_a_zoo_checkpoint_under_another_architecture_is_refused(checkpoint, config):
