@@ -191,7 +191,11 @@ def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, 
     if training:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
     parser = make_parser(options, transform.normalize, transform.augment if training else (), transform.targets)
-    ds = ds.map(parser, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    # AutoGraph off, as for the network and the train step: decoding, augmentations and targets (Model
+    # Garden's matcher and labeler included) branch with tf.cond / tf.where, never on a tensor in Python,
+    # and converting them took a third of the parser's tracing, again for every dataset.
+    ds = ds.map(tf.autograph.experimental.do_not_convert(parser), num_parallel_calls=AUTOTUNE,
+                deterministic=not training)
     ds = ds.batch(batch_size, drop_remainder=training)
     # Autotuning off (AUTOTUNE then means one parallel call per core): its background thread
     # sleeps up to 60 s between optimisations and the iterator's teardown waited for it, a
