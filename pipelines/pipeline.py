@@ -15,7 +15,6 @@ import dataclasses
 import os
 from typing import Dict
 
-from tfx import v1 as tfx
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.types.standard_artifacts import Model, ModelBlessing
 
@@ -27,6 +26,7 @@ from components.names import CODE_VERSION_KEY, LABEL_MAP_FILE, PIPELINE_CONFIG_F
 from components.pusher.component import Pusher
 from components.trainer.component import DetectionTrainer
 from pipelines import configs
+from pipelines import tfx_api as tfx
 from pipelines.code_versions import process_code_versions
 from pipelines.pipeline_inputs import example_gen_inputs, hash_if_local, sha_props, stage_input
 from pipelines.resolvers import BaselineStrategy, WarmStartStrategy
@@ -48,7 +48,7 @@ def with_code_version(component, version: str):
     return component
 
 
-def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
+def create_pipeline(settings: PipelineSettings) -> tfx.Pipeline:
     """Builds the detflow pipeline from `settings` (see `PipelineSettings`; every path must be set).
 
     The Trainer fine-tunes from `settings.base_checkpoint`, or with `warm_start`
@@ -71,7 +71,7 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         versions["example_gen"])
     examples = example_gen.outputs["examples"]
     nodes["ImageExampleGen"] = example_gen
-    nodes["StatisticsGen"] = tfx.components.StatisticsGen(examples=examples)
+    nodes["StatisticsGen"] = tfx.StatisticsGen(examples=examples)
 
     validator = with_code_version(LabelMapValidator(
         label_map=nodes[LABEL_MAP_IMPORTER].outputs["result"],
@@ -83,9 +83,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
 
     start_model = nodes[CHECKPOINT_IMPORTER].outputs["result"]
     if settings.warm_start:
-        nodes[WARM_START_RESOLVER] = tfx.dsl.Resolver(
+        nodes[WARM_START_RESOLVER] = tfx.Resolver(
             strategy_class=LatestBlessedModelStrategy if portable else WarmStartStrategy,
-            model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
+            model=tfx.Channel(type=Model), model_blessing=tfx.Channel(type=ModelBlessing),
             **({} if portable else {"checkpoint": start_model, "examples": examples}),
         ).with_id(WARM_START_RESOLVER)
         start_model = nodes[WARM_START_RESOLVER].outputs["model"]
@@ -95,9 +95,9 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
         parameters=dataclasses.replace(settings.training, code_version=versions["trainer"]))
     nodes["DetectionTrainer"] = trainer
 
-    nodes[BASELINE_RESOLVER] = tfx.dsl.Resolver(
+    nodes[BASELINE_RESOLVER] = tfx.Resolver(
         strategy_class=LatestBlessedModelStrategy if portable else BaselineStrategy,
-        model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
+        model=tfx.Channel(type=Model), model_blessing=tfx.Channel(type=ModelBlessing),
         **({} if portable else {"candidate": trainer.outputs["model"]}),
     ).with_id(BASELINE_RESOLVER)
     champion = None
@@ -112,8 +112,8 @@ def create_pipeline(settings: PipelineSettings) -> tfx.dsl.Pipeline:
     # The standard Pusher (blessing check, versioned folder, saved_model.pb last) plus metrics.json.
     nodes["Pusher"] = with_code_version(Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=settings.push_to))),
+        push_destination=tfx.PushDestination(
+            filesystem=tfx.PushDestination.Filesystem(base_directory=settings.push_to))),
         versions["pusher"])
     return _assemble(settings, list(nodes.values()))
 
@@ -132,13 +132,13 @@ def _input_importers(settings: PipelineSettings) -> tuple[Dict[str, object], str
     checkpoint = settings.base_checkpoint
     checkpoint_uri = checkpoint if "://" in checkpoint else os.path.abspath(checkpoint)
     nodes: Dict[str, object] = {}
-    nodes[PIPELINE_CONFIG_IMPORTER] = tfx.dsl.Importer(
+    nodes[PIPELINE_CONFIG_IMPORTER] = tfx.Importer(
         source_uri=config_uri, artifact_type=PipelineConfigFile,
         custom_properties=sha_props(config_sha)).with_id(PIPELINE_CONFIG_IMPORTER)
-    nodes[LABEL_MAP_IMPORTER] = tfx.dsl.Importer(
+    nodes[LABEL_MAP_IMPORTER] = tfx.Importer(
         source_uri=label_map_uri, artifact_type=LabelMapFile,
         custom_properties=sha_props(label_map_sha)).with_id(LABEL_MAP_IMPORTER)
-    nodes[CHECKPOINT_IMPORTER] = tfx.dsl.Importer(
+    nodes[CHECKPOINT_IMPORTER] = tfx.Importer(
         source_uri=checkpoint_uri, artifact_type=Model,
         custom_properties=sha_props(hash_if_local(checkpoint_uri))).with_id(CHECKPOINT_IMPORTER)
     return nodes, label_map_file
@@ -147,17 +147,17 @@ def _input_importers(settings: PipelineSettings) -> tuple[Dict[str, object], str
 def _champion_importer(champion: str):
     """The Importer of an external model the candidate must not be worse than (`external` = 1)."""
     champion_uri = champion if "://" in champion else os.path.abspath(champion)
-    return tfx.dsl.Importer(
+    return tfx.Importer(
         source_uri=champion_uri, artifact_type=Model,
         custom_properties={**sha_props(hash_if_local(champion_uri)), "external": 1}).with_id(CHAMPION_IMPORTER)
 
 
-def _assemble(settings: PipelineSettings, nodes: list) -> tfx.dsl.Pipeline:
+def _assemble(settings: PipelineSettings, nodes: list) -> tfx.Pipeline:
     metadata_path = settings.metadata_path or os.path.join(settings.root, configs.METADATA_FILE)
     # A compiled pipeline gets its ML Metadata from the orchestrator (Kubeflow's MLMD service).
     metadata = (None if settings.portable
-                else tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
-    return tfx.dsl.Pipeline(
+                else tfx.sqlite_metadata_connection_config(metadata_path))
+    return tfx.Pipeline(
         pipeline_name=settings.name,
         pipeline_root=settings.root,
         components=nodes,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from tfx import v1 as tfx
 from tfx.dsl.components.common import resolver as resolver_lib
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
+from tfx.types.artifact import Artifact
 
 from components.names import CURRENT_MODEL_ID_PROPERTY
 
@@ -23,7 +23,7 @@ class WarmStartStrategy(resolver_lib.ResolverStrategy):
     unchanged re-run gives the Trainer the same inputs and is served from the cache.
     """
 
-    def resolve_artifacts(self, store, input_dict: Dict[str, List[tfx.types.Artifact]]):
+    def resolve_artifacts(self, store, input_dict: Dict[str, List[Artifact]]):
         """Returns `input_dict` with `model` set to the one start checkpoint."""
         result = dict(input_dict, model_blessing=[])
         blessed = LatestBlessedModelStrategy()._resolve(input_dict, "model", "model_blessing")["model"]
@@ -49,7 +49,7 @@ class BaselineStrategy(resolver_lib.ResolverStrategy):
     model with itself.
     """
 
-    def resolve_artifacts(self, store, input_dict: Dict[str, List[tfx.types.Artifact]]):
+    def resolve_artifacts(self, store, input_dict: Dict[str, List[Artifact]]):
         """Returns `input_dict` with `model` set to the baseline (empty when there is none)."""
         result = dict(input_dict, model_blessing=[])
         blessed = LatestBlessedModelStrategy()._resolve(input_dict, "model", "model_blessing")["model"]
@@ -82,7 +82,7 @@ def _producer_inputs(store, artifact_id: int) -> Dict[str, list]:
     return result
 
 
-def _to_tfx(mlmd_artifact, like: tfx.types.Artifact) -> tfx.types.Artifact:
+def _to_tfx(mlmd_artifact, like: Artifact) -> Artifact:
     """Wraps an MLMD artifact proto in the TFX class of `like` (same artifact type)."""
     artifact = type(like)()
     artifact.set_mlmd_artifact_type(like.artifact_type)

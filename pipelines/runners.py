@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 
-from tfx import v1 as tfx
-
 from pipelines import configs
+from pipelines import tfx_api as tfx
 
 RUNNERS = ("local", "beam")
 
 
-def run(pipeline: tfx.dsl.Pipeline, runner: str = "local") -> None:
+def run(pipeline: tfx.Pipeline, runner: str = "local") -> None:
     """Runs `pipeline` to completion with the named runner; a failed node raises.
 
     `local`: TFX's LocalDagRunner (nodes in order, in this process).
@@ -20,7 +19,7 @@ def run(pipeline: tfx.dsl.Pipeline, runner: str = "local") -> None:
     multi-processing mode, see `configs.default_beam_args`).
     """
     if runner == "local":
-        tfx.orchestration.LocalDagRunner().run(pipeline)
+        tfx.LocalDagRunner().run(pipeline)
     elif runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
@@ -29,7 +28,7 @@ def run(pipeline: tfx.dsl.Pipeline, runner: str = "local") -> None:
         raise ValueError(f"unknown runner {runner!r}; choose one of {', '.join(RUNNERS)}")
 
 
-def compile_kubeflow_v2(pipeline: tfx.dsl.Pipeline, out_file: str,
+def compile_kubeflow_v2(pipeline: tfx.Pipeline, out_file: str,
                         image: str = configs.PIPELINE_IMAGE) -> str:
     """Writes the Kubeflow Pipelines v2 pipeline-spec JSON of `pipeline` to `out_file`; returns its path.
 

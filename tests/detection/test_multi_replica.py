@@ -74,14 +74,14 @@ def test_strategy_names_of_the_trainer_parameter():
 
 
 def test_the_component_refuses_an_unknown_strategy():
-    from tfx import v1 as tfx  # pylint: disable=import-outside-toplevel
+    from pipelines import tfx_api as tfx  # pylint: disable=import-outside-toplevel
 
     from components.artifact_types import PipelineConfigFile  # pylint: disable=import-outside-toplevel
 
     # pylint: disable-next=import-outside-toplevel
     from components.trainer.component import DetectionTrainer, TrainerParameters
-    examples = tfx.dsl.Importer(source_uri="/x", artifact_type=tfx.types.standard_artifacts.Examples)
-    config = tfx.dsl.Importer(source_uri="/c", artifact_type=PipelineConfigFile).with_id("config")
+    examples = tfx.Importer(source_uri="/x", artifact_type=tfx.standard_artifacts.Examples)
+    config = tfx.Importer(source_uri="/c", artifact_type=PipelineConfigFile).with_id("config")
     with pytest.raises(ValueError, match="strategy"):
         DetectionTrainer(examples=examples.outputs["result"], pipeline_config=config.outputs["result"],
                          parameters=TrainerParameters(strategy="tpu"))

@@ -14,7 +14,7 @@ import os
 
 import pytest
 import tensorflow as tf
-from tfx import v1 as tfx
+from pipelines import tfx_api as tfx
 from tfx.orchestration import metadata
 
 from components.artifact_types import LabelMapFile
@@ -23,22 +23,22 @@ from components.evaluator.component import Evaluator, EvaluatorParameters
 from tests.evaluator import tiny
 
 MAP = "DetectionBoxes_Precision/mAP"
-Model, ModelBlessing = tfx.types.standard_artifacts.Model, tfx.types.standard_artifacts.ModelBlessing
+Model, ModelBlessing = tfx.standard_artifacts.Model, tfx.standard_artifacts.ModelBlessing
 
 
 def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_regression: float,
                    label_map_uri=None):
-    examples = tfx.dsl.Importer(
-        source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
+    examples = tfx.Importer(
+        source_uri=examples_uri, artifact_type=tfx.standard_artifacts.Examples,
         properties={"split_names": '["train", "eval"]'}).with_id("examples_importer")
-    model = tfx.dsl.Importer(source_uri=model_uri, artifact_type=Model).with_id("model_importer")
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=Model), model_blessing=tfx.dsl.Channel(type=ModelBlessing),
+    model = tfx.Importer(source_uri=model_uri, artifact_type=Model).with_id("model_importer")
+    baseline = tfx.Resolver(
+        strategy_class=tfx.LatestBlessedModelStrategy,
+        model=tfx.Channel(type=Model), model_blessing=tfx.Channel(type=ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
     label_map = None
     if label_map_uri:
-        label_map = tfx.dsl.Importer(source_uri=label_map_uri, artifact_type=LabelMapFile).with_id("label_map")
+        label_map = tfx.Importer(source_uri=label_map_uri, artifact_type=LabelMapFile).with_id("label_map")
     evaluator = Evaluator(
         examples=examples.outputs["result"], model=model.outputs["result"],
         baseline_model=baseline.outputs["model"], label_map=label_map.outputs["result"] if label_map else None,
@@ -46,27 +46,27 @@ def build_pipeline(root, examples_uri: str, model_uri: str, min_map: float, max_
                                        batch_size=4))
 
     def destination(name):
-        return tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(root / name)))
+        return tfx.PushDestination(
+            filesystem=tfx.PushDestination.Filesystem(base_directory=str(root / name)))
 
-    standard = tfx.components.Pusher(
+    standard = tfx.Pusher(
         model=model.outputs["result"], model_blessing=evaluator.outputs["blessing"],
         push_destination=destination("serving")).with_id("pusher")
     with_metrics = Pusher(
         model=model.outputs["result"], model_blessing=evaluator.outputs["blessing"],
         push_destination=destination("serving_with_metrics")).with_id("metrics_pusher")
-    return tfx.dsl.Pipeline(
+    return tfx.Pipeline(
         pipeline_name="evaluator_test", pipeline_root=str(root / "pipeline"),
         components=[examples, model, baseline] + ([label_map] if label_map else [])
         + [evaluator, standard, with_metrics], enable_cache=False,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata_connection_config=tfx.sqlite_metadata_connection_config(
             str(root / "metadata.sqlite")))
 
 
 def run(root, model_uri, min_map, max_regression=0.0, label_map_uri=None):
-    tfx.orchestration.LocalDagRunner().run(
+    tfx.LocalDagRunner().run(
         build_pipeline(root, str(root.parent / "examples"), model_uri, min_map, max_regression, label_map_uri))
-    config = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(root / "metadata.sqlite"))
+    config = tfx.sqlite_metadata_connection_config(str(root / "metadata.sqlite"))
     with metadata.Metadata(config) as m:
         blessing = max(m.store.get_artifacts_by_type("ModelBlessing"), key=lambda a: a.id)
         evaluation = max(m.store.get_artifacts_by_type("ModelEvaluation"), key=lambda a: a.id)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 from ml_metadata.metadata_store import metadata_store
-from tfx import v1 as tfx
+from pipelines import tfx_api as tfx
 from tfx.types import standard_artifacts
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
@@ -25,20 +25,20 @@ def run_pipeline(tmp_path, eval_classes):
     write_examples(str(examples / "Split-train" / "data.gz"), [["ball", "cube"], ["ring", "ball"]])
     write_examples(str(examples / "Split-eval" / "data.gz"), [eval_classes])
     importers = [
-        tfx.dsl.Importer(source_uri=str(inputs / "label_map"), artifact_type=LabelMapFile).with_id("label_map"),
-        tfx.dsl.Importer(source_uri=str(inputs / "pipeline.config"),
+        tfx.Importer(source_uri=str(inputs / "label_map"), artifact_type=LabelMapFile).with_id("label_map"),
+        tfx.Importer(source_uri=str(inputs / "pipeline.config"),
                          artifact_type=PipelineConfigFile).with_id("config"),
-        tfx.dsl.Importer(source_uri=str(examples), artifact_type=standard_artifacts.Examples,
+        tfx.Importer(source_uri=str(examples), artifact_type=standard_artifacts.Examples,
                          properties={"split_names": '["train", "eval"]'}).with_id("examples"),
     ]
     validator = LabelMapValidator(label_map=importers[0].outputs["result"],
                                   pipeline_config=importers[1].outputs["result"],
                                   examples=importers[2].outputs["result"])
-    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
-    pipeline = tfx.dsl.Pipeline(pipeline_name="validator_test", pipeline_root=str(tmp_path / "root"),
+    connection = tfx.sqlite_metadata_connection_config(str(tmp_path / "mlmd.sqlite"))
+    pipeline = tfx.Pipeline(pipeline_name="validator_test", pipeline_root=str(tmp_path / "root"),
                                 components=[*importers, validator], metadata_connection_config=connection,
                                 enable_cache=False)
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    tfx.LocalDagRunner().run(pipeline)
     return metadata_store.MetadataStore(connection)
 
 

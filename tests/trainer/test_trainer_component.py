@@ -9,7 +9,7 @@ import json
 import os
 
 import tensorflow as tf
-from tfx import v1 as tfx
+from pipelines import tfx_api as tfx
 from tfx.orchestration import metadata
 
 from components.artifact_types import LabelMapFile, PipelineConfigFile
@@ -17,26 +17,26 @@ from components.trainer import base_checkpoint
 from components.trainer.component import DetectionTrainer, TrainerParameters
 from tests.detection import records
 
-Model = tfx.types.standard_artifacts.Model
+Model = tfx.standard_artifacts.Model
 
 
 def _pipeline(root, examples_uri, config_path, label_map_path, parameters=None, with_base=True):
     """Importers for every input + DetectionTrainer, SQLite MLMD under root, cache off."""
     parameters = parameters or TrainerParameters(num_steps=3, batch_size=2, code_version="test")
-    examples = tfx.dsl.Importer(source_uri=examples_uri, artifact_type=tfx.types.standard_artifacts.Examples,
+    examples = tfx.Importer(source_uri=examples_uri, artifact_type=tfx.standard_artifacts.Examples,
                                 properties={"split_names": '["train", "eval"]'}).with_id("examples")
-    config = tfx.dsl.Importer(source_uri=config_path, artifact_type=PipelineConfigFile).with_id("config")
-    label_map = tfx.dsl.Importer(source_uri=label_map_path, artifact_type=LabelMapFile).with_id("label_map")
-    base = tfx.dsl.Importer(source_uri=str(base_checkpoint.CHECKPOINT_DIR), artifact_type=Model).with_id("base")
+    config = tfx.Importer(source_uri=config_path, artifact_type=PipelineConfigFile).with_id("config")
+    label_map = tfx.Importer(source_uri=label_map_path, artifact_type=LabelMapFile).with_id("label_map")
+    base = tfx.Importer(source_uri=str(base_checkpoint.CHECKPOINT_DIR), artifact_type=Model).with_id("base")
     trainer = DetectionTrainer(examples=examples.outputs["result"], pipeline_config=config.outputs["result"],
                                label_map=label_map.outputs["result"],
                                base_model=base.outputs["result"] if with_base else None,
                                parameters=parameters)
     importers = [examples, config, label_map] + ([base] if with_base else [])
-    return tfx.dsl.Pipeline(
+    return tfx.Pipeline(
         pipeline_name="trainer_test", pipeline_root=str(root / "pipeline"),
         components=[*importers, trainer], enable_cache=False,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        metadata_connection_config=tfx.sqlite_metadata_connection_config(
             str(root / "metadata.sqlite")))
 
 
@@ -53,10 +53,10 @@ def test_detection_trainer_fine_tunes_the_embedded_checkpoint_with_lineage(tmp_p
                                  num_steps=50, max_boxes=3, fine_tune_checkpoint="does-not-matter",
                                  fine_tune_checkpoint_type="detection")
     parameters = TrainerParameters(num_steps=3, batch_size=2, code_version="test", strategy="one_device")
-    tfx.orchestration.LocalDagRunner().run(
+    tfx.LocalDagRunner().run(
         _pipeline(tmp_path, str(examples), config.path, str(tmp_path / "label_map.pbtxt"), parameters))
 
-    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(tmp_path / "metadata.sqlite"))
+    connection = tfx.sqlite_metadata_connection_config(str(tmp_path / "metadata.sqlite"))
     with metadata.Metadata(connection) as m:
         store = m.store
         models = store.get_artifacts_by_type("Model")

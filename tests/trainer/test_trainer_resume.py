@@ -17,7 +17,7 @@ import sys
 import time
 
 import pytest
-from tfx import v1 as tfx
+from pipelines import tfx_api as tfx
 from tfx.orchestration import metadata
 from tfx.types import standard_artifacts
 
@@ -40,7 +40,7 @@ def _inputs(root: pathlib.Path):
 
 
 def _run_pipeline(root: pathlib.Path, examples: str, config: str, label_map: str) -> None:
-    tfx.orchestration.LocalDagRunner().run(
+    tfx.LocalDagRunner().run(
         _pipeline(root, examples, config, label_map, parameters=PARAMETERS, with_base=False))
 
 
@@ -63,7 +63,7 @@ def _kill_at_first_checkpoint(proc: subprocess.Popen, resume_root: pathlib.Path,
 
 
 def _trained_models(root: pathlib.Path) -> list:
-    connection = tfx.orchestration.metadata.sqlite_metadata_connection_config(str(root / "metadata.sqlite"))
+    connection = tfx.sqlite_metadata_connection_config(str(root / "metadata.sqlite"))
     with metadata.Metadata(connection) as m:
         return [a for a in m.store.get_artifacts_by_type("Model")
                 if "DetectionTrainer" in a.uri and a.state == a.LIVE]

@@ -2,7 +2,7 @@
 
 - An OD API export (`exporter_main_v2.py`'s layout: `saved_model/`, `checkpoint/`, `pipeline.config`)
   of the FPN-lite 320 fixture predicts through detflow's runner what the OD API's exporter's module does.
-- The OD API's own `model_main_tf2.py` trains on records `detflow convert --compression none` wrote,
+- The OD API's own `model_main_tf2.py` (its training loop two steps long) trains on records `detflow convert --compression none` wrote,
   starting from detflow's embedded checkpoint (the OD API's checkpoint layout).
 """
 from __future__ import annotations
@@ -67,13 +67,13 @@ def test_the_od_api_trains_on_records_detflow_wrote_uncompressed(tmp_path, capsy
     model_dir = tmp_path / "od_model"
     proc = subprocess.run(
         [str(ORACLE_PYTHON), str(OD_TRAIN), "train", f"--pipeline_config_path={config}", f"--model_dir={model_dir}",
-         "--num_train_steps=2", "--checkpoint_every_n=1", "--alsologtostderr"],
+         "--num_train_steps=2", "--checkpoint_every_n=1", "--steps_per_iteration=1", "--alsologtostderr"],
         capture_output=True, text=True, timeout=600, check=False, cwd=str(tmp_path),
         env=oracle_env())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "DataLossError" not in proc.stderr
-    # model_main_tf2.py trains in chunks of 100 steps: asked for 2, it runs one chunk and checkpoints after it.
+    # One step per iteration (model_main_tf2.py's own chunk is 100 steps): it checkpoints after each.
     latest = tf.train.latest_checkpoint(str(model_dir))
     assert latest is not None
     step = tf.train.load_checkpoint(latest).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE")
-    assert int(step) >= 2
+    assert int(step) == 2
