@@ -312,6 +312,11 @@ def _check_augmentation(c: _Checker, step, path: str) -> None:
     elif kind == "random_scale_crop_and_pad_to_square":
         c.positive(op, opath, "output_size")
         c.ordered(op, opath, "scale_min", "scale_max")
+    elif kind == "random_square_crop_by_scale":
+        c.positive(op, opath, "max_border")
+        c.positive(op, opath, "num_scales")
+        c.positive(op, opath, "scale_min")
+        c.ordered(op, opath, "scale_min", "scale_max")
 
 
 def _check_eval(c: _Checker, proto) -> None:

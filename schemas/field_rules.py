@@ -53,7 +53,8 @@ def _many(make, keys: str, note: str = "") -> list[FieldRule]:
 
 SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
                           "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras")
-FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras")
+FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras",
+                                  "faster_rcnn_resnet152_keras")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
 S = "model.ssd"
@@ -164,7 +165,7 @@ RULES: list[FieldRule] = [
     # --- Faster R-CNN
     _h(f"{F}.num_classes"), _h(f"{F}.image_resizer"),
     _h(f"{F}.image_resizer.keep_aspect_ratio_resizer"),
-    _r(f"{F}.image_resizer.fixed_shape_resizer", "Faster R-CNN models use keep_aspect_ratio_resizer in detflow"),
+    _h(f"{F}.image_resizer.fixed_shape_resizer"),
     *_many(_h, "KeepAspectRatioResizer.min_dimension KeepAspectRatioResizer.max_dimension"),
     _h("KeepAspectRatioResizer.pad_to_max_dimension", "images are padded to max_dimension", (True,)),
     _h("FixedShapeResizer.height"), _h("FixedShapeResizer.width"),
@@ -276,7 +277,9 @@ RULES: list[FieldRule] = [
                "SSDRandomCropOperation.clip_boxes SSDRandomCropOperation.random_coef "
                "PreprocessingStep.random_scale_crop_and_pad_to_square "
                "RandomScaleCropAndPadToSquare.output_size RandomScaleCropAndPadToSquare.scale_min "
-               "RandomScaleCropAndPadToSquare.scale_max"),
+               "RandomScaleCropAndPadToSquare.scale_max PreprocessingStep.random_square_crop_by_scale "
+               "RandomSquareCropByScale.max_border RandomSquareCropByScale.scale_min "
+               "RandomSquareCropByScale.scale_max RandomSquareCropByScale.num_scales"),
     # --- input readers and evaluation
     *_many(_h, "InputReader.label_map_path InputReader.tf_record_input_reader TFRecordInputReader.input_path"),
     _i("InputReader.shuffle", "training input is always shuffled, evaluation input never"),

@@ -22,7 +22,7 @@ Op = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
 SUPPORTED = (
     "random_horizontal_flip", "random_adjust_brightness", "random_adjust_contrast",
     "random_adjust_saturation", "random_adjust_hue", "random_crop_image", "ssd_random_crop",
-    "random_scale_crop_and_pad_to_square",
+    "random_scale_crop_and_pad_to_square", "random_square_crop_by_scale",
 )
 
 
@@ -173,6 +173,51 @@ def random_scale_crop_and_pad_to_square(output_size: int = 512, scale_min: float
     return op
 
 
+def crop_border(max_border: int, size: tf.Tensor) -> tf.Tensor:
+    """The OD API's `_get_crop_border`: `max_border` halved until it is under half of `size` (at least 1 px)."""
+    border = tf.cast(max_border, tf.float32)
+    i = tf.math.ceil(tf.math.log(2.0 * border / tf.cast(size, tf.float32)) / tf.math.log(2.0))
+    divisor = tf.cast(tf.clip_by_value(tf.pow(2.0, i), 1.0, border), tf.int32)
+    return tf.cast(border, tf.int32) // divisor
+
+
+def square_crop_by_scale(image, boxes, classes, scale, y_center, x_center):
+    """The OD API's random_square_crop_by_scale once its scale and crop centre are drawn.
+
+    A square of side `scale` x the image's longer side, centred at (`y_center`, `x_center`) pixels, zero
+    where it leaves the image. As core/preprocessor.py does it: the crop stops one pixel short of the
+    image's last row and column, boxes entirely outside are dropped and the rest clipped to the square.
+    """
+    shape = tf.shape(image)
+    height, width = shape[0], shape[1]
+    size = tf.cast(scale * tf.cast(tf.maximum(height, width), tf.float32), tf.int32)
+    half = size // 2
+    top, left = y_center - half, x_center - half
+    ymin, xmin = tf.maximum(top, 0), tf.maximum(left, 0)
+    ymax, xmax = tf.minimum(y_center + half, height - 1), tf.minimum(x_center + half, width - 1)
+    out = tf.image.pad_to_bounding_box(image[ymin:ymax, xmin:xmax], ymin - top, xmin - left, size, size)
+    origin = tf.cast(tf.stack([top, left, top, left]), tf.float32) / tf.cast(
+        tf.stack([height, width, height, width]), tf.float32)
+    extent = tf.cast(size, tf.float32) / tf.cast(tf.stack([height, width, height, width]), tf.float32)
+    moved = (boxes - origin) / extent
+    keep = tf.where(~tf.reduce_any(tf.concat([moved[:, :2] >= 1.0, moved[:, 2:] <= 0.0], axis=1), axis=1))[:, 0]
+    return out, tf.clip_by_value(tf.gather(moved, keep), 0.0, 1.0), tf.gather(classes, keep)
+
+
+def random_square_crop_by_scale(max_border: int = 128, scale_min: float = 0.6, scale_max: float = 1.3,
+                                num_scales: int = 8) -> Op:
+    """OD API random_square_crop_by_scale: one of `num_scales` scales, a centre away from the borders (see
+    `crop_border`), then `square_crop_by_scale`."""
+    def op(image, boxes, classes):
+        scale = tf.linspace(scale_min, scale_max, num_scales)[tf.random.uniform([], 0, num_scales, tf.int32)]
+        shape = tf.shape(image)
+        h_border, w_border = crop_border(max_border, shape[0]), crop_border(max_border, shape[1])
+        y_center = tf.random.uniform([], h_border, shape[0] - h_border + 1, tf.int32)
+        x_center = tf.random.uniform([], w_border, shape[1] - w_border + 1, tf.int32)
+        return square_crop_by_scale(image, boxes, classes, tf.cast(scale, tf.float32), y_center, x_center)
+    return op
+
+
 def _fields(msg) -> dict:
     """Set-or-default scalar fields of a proto message as a dict."""
     return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields
@@ -205,6 +250,8 @@ def build_augmentations(options) -> list[Op]:
             ops.append(ssd_random_crop([_fields(o) for o in msg.operations]))
         elif kind == "random_scale_crop_and_pad_to_square":
             ops.append(random_scale_crop_and_pad_to_square(msg.output_size, msg.scale_min, msg.scale_max))
+        elif kind == "random_square_crop_by_scale":
+            ops.append(random_square_crop_by_scale(msg.max_border, msg.scale_min, msg.scale_max, msg.num_scales))
         else:
             raise ValueError(f"data_augmentation_options: {kind} is not supported "
                              f"(supported: {', '.join(SUPPORTED)})")

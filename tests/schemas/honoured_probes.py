@@ -92,6 +92,7 @@ PROBES: dict[str, Probe] = {
         "random_adjust_hue", "random_crop_image", "ssd_random_crop")},
     "PreprocessingStep.random_scale_crop_and_pad_to_square": Probe(
         aug("random_scale_crop_and_pad_to_square", "output_size: 32"), T),
+    "PreprocessingStep.random_square_crop_by_scale": Probe(aug("random_square_crop_by_scale"), T),
     **{f"{cls}.{k}": Probe(only_aug(step, f"{base_text} {k}: {v}"), T, prepare=only_aug(step, base_text))
        for cls, step, base_text, k, v in (
            ("RandomHorizontalFlip", "random_horizontal_flip", "", "probability", "0.0"),
@@ -113,7 +114,12 @@ PROBES: dict[str, Probe] = {
             "scale_min", "0.9"),
            ("RandomScaleCropAndPadToSquare", "random_scale_crop_and_pad_to_square", "output_size: 32",
             "scale_max", "1.1"),
-           ("RandomScaleCropAndPadToSquare", "random_scale_crop_and_pad_to_square", "", "output_size", "16"))},
+           ("RandomScaleCropAndPadToSquare", "random_scale_crop_and_pad_to_square", "", "output_size", "16"),
+           # On the probes' 48x40 image the default 128 px border is cut to 16 px; 4 stays 4.
+           ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "max_border", "4"),
+           ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "scale_min", "0.2"),
+           ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "scale_max", "2.5"),
+           ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "num_scales", "2"))},
     "SSDRandomCrop.operations": Probe(only_aug("ssd_random_crop", f"operations {{ {SSD_CROP} }}"), T,
                                       prepare=only_aug("ssd_random_crop")),
     **{f"SSDRandomCropOperation.{k}": Probe(ssd_crop(k, v), T, prepare=only_aug("ssd_random_crop",

@@ -166,12 +166,14 @@ NETWORK_PROBES: dict[str, Probe] = {
         "image_resizer { keep_aspect_ratio_resizer { min_dimension: 32 } }")), N, base="frcnn"),
     "KeepAspectRatioResizer.max_dimension": Probe(merge(frcnn(
         "image_resizer { keep_aspect_ratio_resizer { max_dimension: 96 } }")), N, base="frcnn"),
+    "model.faster_rcnn.image_resizer.fixed_shape_resizer": Probe(both(clear("model.faster_rcnn.image_resizer"), merge(
+        frcnn("image_resizer { fixed_shape_resizer { height: 48 width: 64 } }"))), N, base="frcnn"),
     "KeepAspectRatioResizer.pad_to_max_dimension": Probe(merge(frcnn(
         "image_resizer { keep_aspect_ratio_resizer { pad_to_max_dimension: false } }")), R, base="frcnn"),
     "KeepAspectRatioResizer.resize_method": Probe(merge(frcnn(
         "image_resizer { keep_aspect_ratio_resizer { resize_method: AREA } }")), R, base="frcnn"),
     "model.faster_rcnn.feature_extractor.type": Probe(merge(frcnn(
-        'feature_extractor { type: "faster_rcnn_resnet152_keras" }')), R, base="frcnn"),
+        'feature_extractor { type: "faster_rcnn_resnet101_keras" }')), N, base="frcnn"),
     "model.faster_rcnn.feature_extractor.batch_norm_trainable": Probe(merge(frcnn(
         "feature_extractor { batch_norm_trainable: false }")), N, base="frcnn"),
     "model.faster_rcnn.feature_extractor.first_stage_features_stride": Probe(merge(frcnn(

@@ -4,7 +4,7 @@ import pytest
 
 from schemas.pipeline_config import load_pipeline_config, parse_pipeline_config_text
 from schemas.problems import ProblemsError
-from tests.schemas.helpers import EFFICIENTDET_D0, FASTER_RCNN, FPNLITE, MINIMAL, RESNET50_FPN, edit, line_of
+from tests.schemas.helpers import CONFIGS, EFFICIENTDET_D0, FASTER_RCNN, FPNLITE, MINIMAL, RESNET50_FPN, edit, line_of
 
 
 def problems_of(text: str) -> list[str]:
@@ -40,6 +40,18 @@ def test_zoo_faster_rcnn_config_passes():
     assert config.model.feature_extractor.type == "faster_rcnn_resnet50_keras"
     assert config.summary()["input size"].endswith("padded to 640x640")
     assert any("use_bfloat16" in str(w) for w in config.warnings)
+
+
+@pytest.mark.parametrize("name, depth, size", [
+    ("faster_rcnn_resnet101_v1_1024x1024.config", 101, "1024x1024"),
+    ("faster_rcnn_resnet152_v1_800x1333.config", 152, "padded to 1333x1333"),
+])
+def test_zoo_faster_rcnn_configs_as_shipped_pass(name, depth, size):
+    """The 1024x1024 (fixed_shape_resizer) and 800x1333 configs, random_square_crop_by_scale and all, unchanged."""
+    config = load_pipeline_config(CONFIGS / name)
+    assert config.model.feature_extractor.type == f"faster_rcnn_resnet{depth}_keras"
+    assert size in config.summary()["input size"]
+    assert config.proto.train_config.data_augmentation_options[-1].HasField("random_square_crop_by_scale")
 
 
 def test_minimal_config_passes_without_warnings():
@@ -289,3 +301,14 @@ def test_an_input_below_the_backbone_minimum_is_an_error():
     resnet = edit("ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
                   edit("height: 320 width: 320", "height: 128 width: 128"))
     assert "at least 129 px on each side" in only_problem(resnet)
+
+
+@pytest.mark.parametrize("fields, field", [
+    ("scale_min: 1.5 scale_max: 1.0", "random_square_crop_by_scale.scale_min"),
+    ("num_scales: 0", "random_square_crop_by_scale.num_scales"),
+    ("max_border: -4", "random_square_crop_by_scale.max_border"),
+])
+def test_an_impossible_square_crop_by_scale_is_named(fields, field):
+    text = edit("batch_size: 8", f"batch_size: 8\n  data_augmentation_options {{ random_square_crop_by_scale {{ {fields} }} }}")
+    problems = problems_of(text)
+    assert any(f"data_augmentation_options[0].{field}:" in p for p in problems), problems

@@ -24,6 +24,7 @@ ARCHITECTURES = {
 FASTER_RCNN_ARCHITECTURES = {
     "faster_rcnn_resnet50_v1_256": True,
     "faster_rcnn_resnet101_v1_128": False,
+    "faster_rcnn_resnet152_v1_96x160": False,
 }
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 
@@ -33,6 +34,14 @@ def fixture(name: str) -> pathlib.Path:
     path = ROOT / name
     if not (ROOT / ".complete").exists() or not (path / "reference.npz").exists():
         pytest.fail(f"no oracle fixtures at {ROOT}: run `make oracle` (make test does)")
+    return path
+
+
+def oracle_file(relative: str) -> pathlib.Path:
+    """A file the oracle wrote beside the fixtures (e.g. `augmentations/...npz`); fails when it has not run."""
+    path = ROOT / relative
+    if not (ROOT / ".complete").exists() or not path.exists():
+        pytest.fail(f"no {relative} at {ROOT}: run `make oracle` (make test does)")
     return path
 
 

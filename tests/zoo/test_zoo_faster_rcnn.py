@@ -1,10 +1,11 @@
 """A zoo Faster R-CNN checkpoint in detflow's OD-API Faster R-CNN computes what the OD API computes.
 
-The oracle (`make oracle`) wrote `faster_rcnn_resnet50_v1_256`: the zoo's
-faster_rcnn_resnet50_v1_640x640 config with its keep_aspect_ratio_resizer at
-256 (the fixed 360x480 images become 192x256, padded to 256x256), and
-`faster_rcnn_resnet101_v1_128` (the same config with faster_rcnn_resnet101_keras,
-as the zoo's ResNet-101 config is, at 128: 96x128 padded to 128x128), random
+The oracle (`make oracle`) wrote, from the zoo's configs as shipped at smaller inputs:
+`faster_rcnn_resnet50_v1_256` (the 640x640 config, its keep_aspect_ratio_resizer at
+256: the fixed 360x480 images become 192x256, padded to 256x256),
+`faster_rcnn_resnet101_v1_128` (the 1024x1024 config, its fixed_shape_resizer at
+128x128, aspect not kept) and `faster_rcnn_resnet152_v1_96x160` (the 800x1333
+config, its keep_aspect_ratio_resizer at 96..160: 96x128 padded to 160x160); random
 weights in the OD API's checkpoint layout, and the OD API's tensors of both
 stages on those images. detflow's network built from the same config restores
 it with `full` and must give the same numbers at every stage.
@@ -46,7 +47,8 @@ def test_every_checkpoint_variable_restores_with_full(restored):
     assert report.restored == {"backbone": conv4, "box_classifier_features": 50, "rpn_head": 6,
                                "detection_head_class": 2, "detection_head_box": 2}
     assert (len(keys), conv4) == {"faster_rcnn_resnet50_v1_256": (275, 215),
-                                  "faster_rcnn_resnet101_v1_128": (530, 470)}[name]
+                                  "faster_rcnn_resnet101_v1_128": (530, 470),
+                                  "faster_rcnn_resnet152_v1_96x160": (785, 725)}[name]
     assert not report.reinitialized
     assert [u["variable"] for u in report.unused] == ["save_counter"]
     assert report.network_check.startswith("network settings equal to")
@@ -109,9 +111,10 @@ def test_second_stage_and_detections_equal_the_od_api(restored):
     assert_detections_match({k: detections[k].numpy() for k in DETECTION_KEYS}, ref, "second-stage detections")
 
 
-# The export's serving code is one per family and feature-extractor kind: exported for one network of each
-# (the deeper ResNets, built by the same code as ResNet-50, are compared stage by stage above).
-@pytest.mark.parametrize("restored", ("faster_rcnn_resnet50_v1_256",), indirect=True)
+# The export's serving code is one per family, feature-extractor kind and resizer: exported for one network of
+# each (keep_aspect_ratio_resizer: ResNet-50; fixed_shape_resizer: ResNet-101; ResNet-152, built by the same
+# code, is compared stage by stage above).
+@pytest.mark.parametrize("restored", ("faster_rcnn_resnet50_v1_256", "faster_rcnn_resnet101_v1_128"), indirect=True)
 def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path):
     """detflow's SavedModel on each uint8 image (resized, padded, preprocessed inside) vs the OD API's exporter.
 

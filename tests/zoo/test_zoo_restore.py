@@ -12,16 +12,17 @@ from detection.checkpoints import restore
 from schemas.problems import ProblemsError
 from tests.zoo.fixtures import ARCHITECTURES, assert_close, fixture, reference, zoo_config
 
+# One network per box predictor and backbone kind: which variables depend on num_classes is the predictor's
+# layout (the other ResNet depths and the FPN-lite 640 differ from these in their backbone or input only).
 CLASS_HEAD_VARIABLES = {
     # weight-shared predictors: one class conv (separable in FPN-lite) shared by every level
-    "ssd_mobilenet_v2_fpnlite_320": 3, "ssd_mobilenet_v2_fpnlite_640": 3,
-    "ssd_resnet50_v1_fpn_320": 2, "ssd_resnet101_v1_fpn_256": 2, "ssd_resnet152_v1_fpn_256": 2,
+    "ssd_mobilenet_v2_fpnlite_320": 3, "ssd_resnet50_v1_fpn_320": 2,
     # convolutional predictor: a class conv per feature map (6)
     "ssd_mobilenet_v2_320": 12,
 }
 
 
-@pytest.mark.parametrize("name", list(ARCHITECTURES))
+@pytest.mark.parametrize("name", list(CLASS_HEAD_VARIABLES))
 def test_detection_at_3_classes_reinitialises_exactly_the_class_predictor(name):
     config = zoo_config(name, num_classes=3)
     model = registry.build_detector(config.proto).model

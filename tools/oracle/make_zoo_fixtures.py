@@ -19,7 +19,8 @@ For each architecture it:
   with `use_class_agnostic_nms: true`, prefixed `agnostic_`) and the
   exporter's `serving_default` outputs;
 - for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`;
-- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`.
+- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`;
+- (first shard) its data augmentations on fixed images, boxes and random draws in `augmentations/<op>.npz`.
 
 Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ... | --shard=K/N]
 """
@@ -38,6 +39,7 @@ from google.protobuf import text_format
 
 from object_detection import exporter_lib_v2
 from object_detection.builders import model_builder, post_processing_builder
+from object_detection.core import preprocessor, preprocessor_cache
 from object_detection.protos import pipeline_pb2
 
 # name -> (zoo config file, input size override or None, write a classification checkpoint[,
@@ -53,16 +55,18 @@ ARCHITECTURES = {
     "ssd_resnet152_v1_fpn_256": ("ssd_resnet152_v1_fpn_640x640.config", 256, False),
     # Faster R-CNN: keep_aspect_ratio_resizer min/max dimension set to the size (360x480 → 192x256, padded).
     "faster_rcnn_resnet50_v1_256": ("faster_rcnn_resnet50_v1_640x640.config", 256, True),
-    # The zoo's faster_rcnn_resnet101_v1_640x640 config is the ResNet-50 one but for the feature
-    # extractor type (tensorflow/models research/object_detection/configs/tf2).
-    "faster_rcnn_resnet101_v1_128": ("faster_rcnn_resnet50_v1_640x640.config", 128, False,
-                                     "faster_rcnn_resnet101_keras"),
+    # The zoo's 1024x1024 config as shipped (fixed_shape_resizer, random_square_crop_by_scale, the TPU switches),
+    # at 128x128. (Its 640x640 config is the ResNet-50 one but for the feature extractor type.)
+    "faster_rcnn_resnet101_v1_128": ("faster_rcnn_resnet101_v1_1024x1024.config", 128, False),
+    # The 800x1333 config as shipped, its keep_aspect_ratio_resizer at 96..160 (the same 0.6 ratio).
+    "faster_rcnn_resnet152_v1_96x160": ("faster_rcnn_resnet152_v1_800x1333.config", (96, 160), False),
 }
 # Seconds each fixture took on 2026-12-07's CI machine (both shards running): `--shard=K/N` hands them out
 # largest first to the least loaded shard, so the shards end together.
 SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 130, "ssd_mobilenet_v2_fpnlite_640": 45, "ssd_mobilenet_v2_320": 29,
            "ssd_resnet50_v1_fpn_320": 30, "ssd_resnet101_v1_fpn_256": 37, "ssd_resnet152_v1_fpn_256": 45,
-           "faster_rcnn_resnet50_v1_256": 34, "faster_rcnn_resnet101_v1_128": 36}
+           "faster_rcnn_resnet50_v1_256": 34, "faster_rcnn_resnet101_v1_128": 36,
+           "faster_rcnn_resnet152_v1_96x160": 45}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
@@ -101,12 +105,12 @@ def fixed_images(seed: int = 7) -> np.ndarray:
     return np.stack(out)
 
 
-def load_config(path: str, size: int | None, feature_extractor: str | None = None
+def load_config(path: str, size: int | tuple[int, int] | None, feature_extractor: str | None = None
                 ) -> pipeline_pb2.TrainEvalPipelineConfig:
     """The zoo config, with its image resizer set to `size` when given.
 
-    SSD: fixed_shape_resizer height and width; Faster R-CNN: keep_aspect_ratio_resizer
-    min_dimension and max_dimension, and FASTER_RCNN_PROPOSALS proposals. `feature_extractor`
+    The resizer the config has: fixed_shape_resizer height and width, or keep_aspect_ratio_resizer
+    min_dimension and max_dimension (both `size`, or `size`'s (min, max)). Faster R-CNN: FASTER_RCNN_PROPOSALS proposals. `feature_extractor`
     replaces the feature extractor's type.
     """
     config = pipeline_pb2.TrainEvalPipelineConfig()
@@ -114,12 +118,12 @@ def load_config(path: str, size: int | None, feature_extractor: str | None = Non
         text_format.Merge(f.read(), config)
     if config.model.WhichOneof("model") == "faster_rcnn":
         config.model.faster_rcnn.first_stage_max_proposals = FASTER_RCNN_PROPOSALS
-    if size and config.model.WhichOneof("model") == "faster_rcnn":
-        resizer = config.model.faster_rcnn.image_resizer.keep_aspect_ratio_resizer
-        resizer.min_dimension = resizer.max_dimension = size
+    resizer = getattr(config.model, config.model.WhichOneof("model")).image_resizer
+    if size and resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer":
+        resizer.fixed_shape_resizer.height = resizer.fixed_shape_resizer.width = size
     elif size:
-        resizer = config.model.ssd.image_resizer.fixed_shape_resizer
-        resizer.height = resizer.width = size
+        low, high = size if isinstance(size, tuple) else (size, size)
+        resizer.keep_aspect_ratio_resizer.min_dimension, resizer.keep_aspect_ratio_resizer.max_dimension = low, high
     if feature_extractor:
         getattr(config.model, config.model.WhichOneof("model")).feature_extractor.type = feature_extractor
     return config
@@ -371,6 +375,39 @@ def write_loss_reference(name: str, out_root: str) -> None:
     tf.keras.backend.set_learning_phase(False)
 
 
+# random_square_crop_by_scale cases: (image height, width, scale, y_center, x_center, max_border); centres
+# inside and outside the OD API's own sampling range, crops inside, across and beyond the image.
+SQUARE_CROP_CASES = ((60, 80, 0.6, 30, 40, 128), (60, 80, 1.3, 8, 72, 128), (100, 50, 0.9, 97, 3, 128),
+                     (37, 53, 1.1, 18, 26, 4), (64, 64, 0.5, 16, 48, 16), (45, 90, 2.0, 0, 0, 128))
+
+
+def write_augmentation_reference(out_root: str) -> None:
+    """The OD API's random_square_crop_by_scale on fixed images and boxes, its random draws set through the
+    preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`."""
+    rng = np.random.default_rng(7)
+    out = {}
+    for i, (height, width, scale, y_center, x_center, max_border) in enumerate(SQUARE_CROP_CASES):
+        image = rng.uniform(0, 1, (height, width, 3)).astype(np.float32)
+        ys, xs = np.sort(rng.uniform(0, 1, (2, 12, 2)), axis=2)
+        boxes = np.stack([ys[:, 0], xs[:, 0], ys[:, 1], xs[:, 1]], axis=1).astype(np.float32)
+        labels = np.arange(1, 13, dtype=np.int32)
+        cache = preprocessor_cache.PreprocessorCache()
+        for key, value in (("scale", tf.constant(scale, tf.float32)), ("y_center", tf.constant(y_center)),
+                           ("x_center", tf.constant(x_center))):
+            cache.update(preprocessor_cache.PreprocessorCache.SQUARE_CROP_BY_SCALE, key, value)
+        got = preprocessor.random_square_crop_by_scale(
+            tf.constant(image), tf.constant(boxes), tf.constant(labels), tf.ones([12]), max_border=max_border,
+            preprocess_vars_cache=cache)
+        border = [int(preprocessor._get_crop_border(max_border, n)) for n in (height, width)]  # pylint: disable=protected-access
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes, f"{i}/labels": labels,
+                    f"{i}/draws": np.array([scale, y_center, x_center], np.float32),
+                    f"{i}/max_border": np.array(max_border), f"{i}/borders": np.array(border),
+                    f"{i}/out_image": got[0].numpy(), f"{i}/out_boxes": got[1].numpy(),
+                    f"{i}/out_labels": got[2].numpy()})
+    os.makedirs(os.path.join(out_root, "augmentations"), exist_ok=True)
+    np.savez_compressed(os.path.join(out_root, "augmentations", "square_crop_by_scale.npz"), **out)
+
+
 def shard(k: int, n: int) -> list[str]:
     """The architectures of shard K of N: largest first, each to the shard with the fewest seconds so far."""
     shares: list[list[str]] = [[] for _ in range(n)]
@@ -385,9 +422,12 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     config_dir, out_root, names = argv[0], argv[1], argv[2:]
+    first = True
     if len(names) == 1 and names[0].startswith("--shard="):    # --shard=K/N: the K-th of N balanced shares
         k, n = (int(v) for v in names[0][len("--shard="):].split("/"))
-        names = shard(k, n)
+        names, first = shard(k, n), k == 1
+    if first:
+        write_augmentation_reference(out_root)
     names = names or list(ARCHITECTURES)
     for name in names:
         config_file, size, classification, *override = ARCHITECTURES[name]

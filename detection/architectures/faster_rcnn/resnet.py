@@ -1,6 +1,6 @@
 """The OD API's Faster R-CNN ResNet v1 feature extractor (`faster_rcnn_resnet_keras_feature_extractor`).
 
-`faster_rcnn_resnet{50,101}_keras` cut the OD API's Keras ResNet v1
+`faster_rcnn_resnet{50,101,152}_keras` cut the OD API's Keras ResNet v1
 (`keras_backbones.resnet_v1`'s application: stride on the first 1x1 conv, the
 stem padded 3/3 then VALID, no conv bias, batch norm epsilon 1e-5, ReLU) in two:
 
@@ -23,7 +23,7 @@ import tf_keras
 from detection.networks.keras_backbones import RESNET_APPLICATIONS, ResNetLayersOverride
 
 CHANNEL_MEANS = (123.68, 116.779, 103.939)
-DEPTHS = {"faster_rcnn_resnet50_keras": 50, "faster_rcnn_resnet101_keras": 101}
+DEPTHS = {"faster_rcnn_resnet50_keras": 50, "faster_rcnn_resnet101_keras": 101, "faster_rcnn_resnet152_keras": 152}
 CONV4_LAST_LAYERS = {50: "conv4_block6_out", 101: "conv4_block23_out", 152: "conv4_block36_out"}
 
 

@@ -1,0 +1,61 @@
+"""Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py).
+
+The oracle ran each op on fixed images and boxes with its random draws fixed through the OD API's
+preprocessor cache (tools/oracle/make_zoo_fixtures.py `write_augmentation_reference`); detflow's op,
+given the same draws, must give the same image, boxes and labels. The draws themselves are checked to
+stay in the OD API's ranges.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from detection.data import augmentations
+from schemas.protos import preprocessor_pb2
+from tests.zoo.fixtures import oracle_file
+
+SQUARE_CROP_CASES = 6
+
+
+@pytest.fixture(scope="module")
+def square_crop():
+    with np.load(oracle_file("augmentations/square_crop_by_scale.npz")) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("case", range(SQUARE_CROP_CASES))
+def test_square_crop_by_scale_equals_the_od_api_for_the_same_draws(square_crop, case):
+    ref = {k.split("/", 1)[1]: v for k, v in square_crop.items() if k.startswith(f"{case}/")}
+    scale, y_center, x_center = ref["draws"]
+    image, boxes, labels = augmentations.square_crop_by_scale(
+        tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]),
+        tf.constant(scale, tf.float32), tf.constant(int(y_center)), tf.constant(int(x_center)))
+    np.testing.assert_array_equal(image.numpy(), ref["out_image"])
+    np.testing.assert_array_equal(labels.numpy(), ref["out_labels"])
+    np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
+    height, width = ref["image"].shape[:2]
+    borders = [int(augmentations.crop_border(int(ref["max_border"]), tf.constant(n))) for n in (height, width)]
+    assert borders == ref["borders"].tolist()
+
+
+def test_the_draws_stay_in_the_od_api_ranges_and_boxes_move_with_the_pixels():
+    step = preprocessor_pb2.PreprocessingStep()
+    step.random_square_crop_by_scale.scale_min = 0.5
+    step.random_square_crop_by_scale.scale_max = 1.0
+    step.random_square_crop_by_scale.num_scales = 2
+    [op] = augmentations.build_augmentations([step])
+    image = np.zeros((40, 60, 3), np.float32)
+    image[10:20, 30:45] = 1.0                                   # a white box, and its box
+    box = np.array([[10 / 40, 30 / 60, 20 / 40, 45 / 60]], np.float32)
+    tf.random.set_seed(1)
+    sides = set()
+    for _ in range(40):
+        out, boxes, classes = op(tf.constant(image), tf.constant(box), tf.constant([1]))
+        sides.add(int(out.shape[0]))
+        assert out.shape[0] == out.shape[1]
+        if int(tf.size(classes)):
+            y0, x0, y1, x1 = (boxes.numpy()[0] * out.shape[0]).round().astype(int)
+            inside = out.numpy()[y0:y1, x0:x1, 0]
+            assert inside.size == 0 or inside.mean() > 0.9      # the box still frames the white pixels
+    assert sides == {30, 60}                                    # 0.5 and 1.0 x the longer side, both drawn
