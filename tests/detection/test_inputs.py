@@ -47,6 +47,7 @@ def test_flip_twice_is_identity_and_flipped_box_matches_pixels():
     aug.random_crop_image(min_object_covered=0.5, overlap_thresh=0.5, random_coef=0.3),
     aug.ssd_random_crop(),
     aug.random_scale_crop_and_pad_to_square(output_size=48, scale_min=0.5, scale_max=1.5),
+    aug.random_square_crop_by_scale(max_border=16, scale_min=0.6, scale_max=1.3),
     aug.random_horizontal_flip(0.5),
 ])
 def test_geometric_augmentations_keep_boxes_on_their_pixels(op):
@@ -112,11 +113,13 @@ def test_dataset_targets_and_boxes_beyond_max_are_counted(tmp_path):
     assert float(tf.reduce_sum(labels["box_weights"])) > 0  # some anchors are positives
 
 
-def test_training_dataset_repeats_shuffles_and_augments(tmp_path):
+@pytest.mark.parametrize("crop", ["random_crop_image", "random_square_crop_by_scale"])
+def test_training_dataset_repeats_shuffles_and_augments(tmp_path, crop):
+    """In the tf.data graph (traced without AutoGraph), then resized to the network's input."""
     pattern = records.write_records(str(tmp_path), num_images=4, size=48, shards=1)
     cfg = train_pb2.TrainConfig()
     cfg.data_augmentation_options.add().random_horizontal_flip.SetInParent()
-    cfg.data_augmentation_options.add().random_crop_image.SetInParent()
+    getattr(cfg.data_augmentation_options.add(), crop).SetInParent()
     ds = inputs.build_dataset(inputs.expand_globs(pattern), OPTIONS, 3, inputs.ExampleTransform(
         _identity_norm, aug.build_augmentations(cfg.data_augmentation_options)), training=True, seed=1)
     seen = [b for _, b in zip(range(5), ds)]   # 15 > 4 examples: repeats

@@ -81,3 +81,32 @@ def test_detflow_run_fine_tunes_from_a_zoo_checkpoint_prefix(tmp_path):
     assert report["num_restored"] == 384 - 3
     assert report["network_check"].startswith("network settings equal to")
     del data
+
+
+@pytest.mark.slow
+def test_the_faster_rcnn_1024_config_as_shipped_trains_from_its_zoo_folder(tmp_path, capsys):
+    """The zoo's faster_rcnn_resnet101_v1_1024x1024 config unchanged but for what a user sets (classes, paths,
+    steps): fixed_shape_resizer (at the fixture's 128x128) and random_square_crop_by_scale in training."""
+    name = "faster_rcnn_resnet101_v1_128"
+    pattern = records.write_records(str(tmp_path / "records"), num_images=4, size=96, boxes_per_image=(1, 2))
+    proto = zoo_config(name, num_classes=2).proto
+    assert proto.train_config.data_augmentation_options[-1].HasField("random_square_crop_by_scale")
+    assert proto.model.faster_rcnn.image_resizer.HasField("fixed_shape_resizer")
+    tc = proto.train_config
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = str(fixture(name)), "detection"
+    cosine = tc.optimizer.momentum_optimizer.learning_rate.cosine_decay_learning_rate   # scaled to batch 2
+    cosine.learning_rate_base, cosine.warmup_learning_rate = 0.0005, 0.0001
+    reader = proto.train_input_reader
+    reader.label_map_path = _label_map(tmp_path / "label_map.pbtxt", ["c1", "c2"])
+    del reader.tf_record_input_reader.input_path[:]
+    reader.tf_record_input_reader.input_path.append(pattern)
+    config = tmp_path / "pipeline.config"
+    config.write_text(text_format.MessageToString(proto))
+    code = cli.main(["train", "--config", str(config), "--model-dir", str(tmp_path / "model"), "--num-steps", "2",
+                     "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    assert "Traceback" not in captured.err
+    report = json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT))
+    assert report["reinitialized_by_module"] == {"detection_head_class": 2}
+    assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
