@@ -29,20 +29,18 @@ FASTER_RCNN_ARCHITECTURES = {
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 
 
-def fixture(name: str) -> pathlib.Path:
-    """The folder of one architecture's fixture; fails (never skips) when the oracle has not run."""
-    path = ROOT / name
-    if not (ROOT / ".complete").exists() or not (path / "reference.npz").exists():
-        pytest.fail(f"no oracle fixtures at {ROOT}: run `make oracle` (make test does)")
-    return path
-
-
 def oracle_file(relative: str) -> pathlib.Path:
-    """A file the oracle wrote beside the fixtures (e.g. `augmentations/...npz`); fails when it has not run."""
+    """A file the oracle wrote (a fixture's `reference.npz`, `augmentations/...npz`); fails (never skips) when the
+    oracle has not run."""
     path = ROOT / relative
     if not (ROOT / ".complete").exists() or not path.exists():
         pytest.fail(f"no {relative} at {ROOT}: run `make oracle` (make test does)")
     return path
+
+
+def fixture(name: str) -> pathlib.Path:
+    """The folder of one architecture's fixture; fails (never skips) when the oracle has not run."""
+    return oracle_file(f"{name}/reference.npz").parent
 
 
 def zoo_config(name: str, num_classes: int | None = None):
