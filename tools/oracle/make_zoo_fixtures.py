@@ -61,12 +61,12 @@ ARCHITECTURES = {
     # The 800x1333 config as shipped, its keep_aspect_ratio_resizer at 96..160 (the same 0.6 ratio).
     "faster_rcnn_resnet152_v1_96x160": ("faster_rcnn_resnet152_v1_800x1333.config", (96, 160), False),
 }
-# Seconds each fixture took on 2026-12-07's CI machine (both shards running): `--shard=K/N` hands them out
+# Seconds each fixture took on 2026-12-07's 2-core machine (both shards running): `--shard=K/N` hands them out
 # largest first to the least loaded shard, so the shards end together.
-SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 130, "ssd_mobilenet_v2_fpnlite_640": 45, "ssd_mobilenet_v2_320": 29,
-           "ssd_resnet50_v1_fpn_320": 30, "ssd_resnet101_v1_fpn_256": 37, "ssd_resnet152_v1_fpn_256": 45,
-           "faster_rcnn_resnet50_v1_256": 34, "faster_rcnn_resnet101_v1_128": 36,
-           "faster_rcnn_resnet152_v1_96x160": 45}
+SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 86, "ssd_mobilenet_v2_fpnlite_640": 34, "ssd_mobilenet_v2_320": 21,
+           "ssd_resnet50_v1_fpn_320": 30, "ssd_resnet101_v1_fpn_256": 34, "ssd_resnet152_v1_fpn_256": 37,
+           "faster_rcnn_resnet50_v1_256": 33, "faster_rcnn_resnet101_v1_128": 34,
+           "faster_rcnn_resnet152_v1_96x160": 34}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
