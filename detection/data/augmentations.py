@@ -196,10 +196,8 @@ def square_crop_by_scale(image, boxes, classes, scale, y_center, x_center):
     ymin, xmin = tf.maximum(top, 0), tf.maximum(left, 0)
     ymax, xmax = tf.minimum(y_center + half, height - 1), tf.minimum(x_center + half, width - 1)
     out = tf.image.pad_to_bounding_box(image[ymin:ymax, xmin:xmax], ymin - top, xmin - left, size, size)
-    origin = tf.cast(tf.stack([top, left, top, left]), tf.float32) / tf.cast(
-        tf.stack([height, width, height, width]), tf.float32)
-    extent = tf.cast(size, tf.float32) / tf.cast(tf.stack([height, width, height, width]), tf.float32)
-    moved = (boxes - origin) / extent
+    dims = tf.cast(tf.stack([height, width, height, width]), tf.float32)
+    moved = (boxes - tf.cast(tf.stack([top, left, top, left]), tf.float32) / dims) / (tf.cast(size, tf.float32) / dims)
     keep = tf.where(~tf.reduce_any(tf.concat([moved[:, :2] >= 1.0, moved[:, 2:] <= 0.0], axis=1), axis=1))[:, 0]
     return out, tf.clip_by_value(tf.gather(moved, keep), 0.0, 1.0), tf.gather(classes, keep)
 

@@ -38,8 +38,7 @@ def test_a_zoo_config_passes_config_check_exactly_when_its_row_says_built(path):
     proto = text_format.Parse(path.read_text(encoding="utf-8"), pipeline_pb2.TrainEvalPipelineConfig())
     meta = proto.model.WhichOneof("model")
     extractor = getattr(proto.model, meta).feature_extractor.type
-    [row] = {(m.meta_architecture, m.feature_extractor): m for m in zoo.MODELS
-             if (m.meta_architecture, m.feature_extractor) == (meta, extractor)}.values()
+    row = next(m for m in zoo.MODELS if (m.meta_architecture, m.feature_extractor) == (meta, extractor))
     built, line = zoo.verdict(row)
     if built:
         load_pipeline_config(path)

@@ -42,8 +42,7 @@ from object_detection.builders import model_builder, post_processing_builder
 from object_detection.core import preprocessor, preprocessor_cache
 from object_detection.protos import pipeline_pb2
 
-# name -> (zoo config file, input size override or None, write a classification checkpoint[,
-#          feature_extractor type override])
+# name -> (zoo config file, input size override or None, write a classification checkpoint)
 ARCHITECTURES = {
     "ssd_mobilenet_v2_fpnlite_320": ("ssd_mobilenet_v2_fpnlite_320x320.config", None, True),
     "ssd_mobilenet_v2_fpnlite_640": ("ssd_mobilenet_v2_fpnlite_640x640.config", None, False),
@@ -105,13 +104,12 @@ def fixed_images(seed: int = 7) -> np.ndarray:
     return np.stack(out)
 
 
-def load_config(path: str, size: int | tuple[int, int] | None, feature_extractor: str | None = None
-                ) -> pipeline_pb2.TrainEvalPipelineConfig:
+def load_config(path: str, size: int | tuple[int, int] | None) -> pipeline_pb2.TrainEvalPipelineConfig:
     """The zoo config, with its image resizer set to `size` when given.
 
     The resizer the config has: fixed_shape_resizer height and width, or keep_aspect_ratio_resizer
-    min_dimension and max_dimension (both `size`, or `size`'s (min, max)). Faster R-CNN: FASTER_RCNN_PROPOSALS proposals. `feature_extractor`
-    replaces the feature extractor's type.
+    min_dimension and max_dimension (both `size`, or `size`'s (min, max)). Faster R-CNN: FASTER_RCNN_PROPOSALS
+    proposals.
     """
     config = pipeline_pb2.TrainEvalPipelineConfig()
     with open(path, encoding="utf-8") as f:
@@ -124,8 +122,6 @@ def load_config(path: str, size: int | tuple[int, int] | None, feature_extractor
     elif size:
         low, high = size if isinstance(size, tuple) else (size, size)
         resizer.keep_aspect_ratio_resizer.min_dimension, resizer.keep_aspect_ratio_resizer.max_dimension = low, high
-    if feature_extractor:
-        getattr(config.model, config.model.WhichOneof("model")).feature_extractor.type = feature_extractor
     return config
 
 
@@ -268,11 +264,11 @@ def faster_rcnn_references(model, preprocessed, shapes) -> dict:
     return ref
 
 
-def write_fixture(name: str, config_path: str, size: int | None, classification: bool, out_root: str,
-                  feature_extractor: str | None = None) -> dict:
+def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | None, classification: bool,
+                  out_root: str) -> dict:
     """Builds, randomises, saves and runs one architecture; returns a summary."""
     started = time.time()
-    config = load_config(config_path, size, feature_extractor)
+    config = load_config(config_path, size)
     frcnn = config.model.WhichOneof("model") == "faster_rcnn"
     out = os.path.join(out_root, name)
     tf.io.gfile.makedirs(out)
@@ -430,9 +426,8 @@ def main(argv: list[str]) -> int:
         write_augmentation_reference(out_root)
     names = names or list(ARCHITECTURES)
     for name in names:
-        config_file, size, classification, *override = ARCHITECTURES[name]
-        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root,
-                                *override)
+        config_file, size, classification = ARCHITECTURES[name]
+        summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root)
         print(json.dumps(summary), flush=True)
     for name in [n for n in names if n in LOSS_REFERENCES]:
         write_loss_reference(name, out_root)
