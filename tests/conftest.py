@@ -26,6 +26,7 @@ SLOW_FILES = {
     "tests/trainer/test_trainer_resume.py": 41,
     "tests/pipelines/test_demo.py": 41,
     "tests/zoo/test_zoo_restore.py": 30,
+    "tests/zoo/test_zoo_train_step.py": 26,
     "tests/example_gen/test_beam_io.py": 24,
     "tests/detection/test_keras_weights.py": 23,
     "tests/detection/test_export.py": 19,

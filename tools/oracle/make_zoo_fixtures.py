@@ -19,7 +19,10 @@ For each architecture it:
   with `use_class_agnostic_nms: true`, prefixed `agnostic_`) and the
   exporter's `serving_default` outputs;
 - for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`;
-- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`;
+- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`, and
+  two steps of the OD API's own train step (`model_lib_v2.eager_train_step`, the config's optimizer and
+  learning-rate schedule) on a fixed two-image batch: `<arch>/train_step/` (the batch, the losses, the
+  weights after each step);
 - (first shard) its data augmentations on fixed images, boxes and random draws in `augmentations/<op>.npz`.
 
 Usage: make_zoo_fixtures.py CONFIG_DIR OUT_DIR [ARCH ... | --shard=K/N]
@@ -37,8 +40,9 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
 
-from object_detection import exporter_lib_v2
-from object_detection.builders import model_builder, post_processing_builder
+from object_detection import exporter_lib_v2, model_lib_v2
+from object_detection.builders import model_builder, optimizer_builder, post_processing_builder
+from object_detection.core import standard_fields as fields
 from object_detection.core import preprocessor, preprocessor_cache
 from object_detection.protos import pipeline_pb2
 
@@ -62,7 +66,7 @@ ARCHITECTURES = {
 }
 # Seconds each fixture took on 2026-12-07's 2-core machine (both shards running): `--shard=K/N` hands them out
 # largest first to the least loaded shard, so the shards end together.
-SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 86, "ssd_mobilenet_v2_fpnlite_640": 34, "ssd_mobilenet_v2_320": 21,
+SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 100, "ssd_mobilenet_v2_fpnlite_640": 34, "ssd_mobilenet_v2_320": 21,
            "ssd_resnet50_v1_fpn_320": 30, "ssd_resnet101_v1_fpn_256": 34, "ssd_resnet152_v1_fpn_256": 37,
            "faster_rcnn_resnet50_v1_256": 33, "faster_rcnn_resnet101_v1_128": 34,
            "faster_rcnn_resnet152_v1_96x160": 34}
@@ -371,6 +375,70 @@ def write_loss_reference(name: str, out_root: str) -> None:
     tf.keras.backend.set_learning_phase(False)
 
 
+# The train-step batch: the loss reference's boxes on one image, two boxes (one small) on a second.
+TRAIN_STEP_BOXES = (LOSS_BOXES, np.array([[0.30, 0.20, 0.80, 0.60], [0.70, 0.70, 0.76, 0.77]], np.float32))
+TRAIN_STEP_CLASSES = (LOSS_CLASSES, np.array([2, 3]))
+TRAIN_STEPS = 2
+# The fixture's weights are made for forward parity (class logits scaled up: a focal loss in the
+# thousands); at the zoo's own learning rate one step moves weights by ~10 and the second step is
+# chaotic. Scaled down, the two steps stay where float rounding cannot decide the result.
+TRAIN_STEP_LEARNING_RATE_SCALE = 1e-3
+
+
+def write_train_step_reference(name: str, out_root: str) -> None:
+    """Two steps of the OD API's own train step from the fixture's checkpoint, in `<name>/train_step/`.
+
+    `model_lib_v2.eager_train_step` (losses, regularization, the gradient of every trainable variable, the
+    optimizer and learning-rate schedule of the fixture's config) on a fixed batch of two uint8 images
+    at the model's input size, so the input resize is the identity: `batch.npz` (images, padded boxes,
+    classes, box counts, each step's losses), `step-<k>` (tf.train.Checkpoint(model=...)) after step k,
+    and the `pipeline.config` trained (the fixture's, its cosine learning rates scaled by
+    TRAIN_STEP_LEARNING_RATE_SCALE).
+    """
+    out = os.path.join(out_root, name, "train_step")
+    os.makedirs(out, exist_ok=True)
+    config = load_config(os.path.join(out_root, name, "pipeline.config"), None)
+    cosine = config.train_config.optimizer.momentum_optimizer.learning_rate.cosine_decay_learning_rate
+    cosine.learning_rate_base *= TRAIN_STEP_LEARNING_RATE_SCALE
+    cosine.warmup_learning_rate *= TRAIN_STEP_LEARNING_RATE_SCALE
+    with open(os.path.join(out, "pipeline.config"), "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(config))
+    size = config.model.ssd.image_resizer.fixed_shape_resizer.height
+    num_classes = config.model.ssd.num_classes
+    images = np.random.default_rng(3).integers(0, 256, (len(TRAIN_STEP_BOXES), size, size, 3)).astype(np.uint8)
+    most = max(len(b) for b in TRAIN_STEP_BOXES)
+    boxes = np.zeros((len(images), most, 4), np.float32)
+    classes = np.ones((len(images), most), np.int64)
+    for i, (b, c) in enumerate(zip(TRAIN_STEP_BOXES, TRAIN_STEP_CLASSES)):
+        boxes[i, :len(b)], classes[i, :len(c)] = b, c
+    num = np.array([len(b) for b in TRAIN_STEP_BOXES], np.int32)
+    tf.keras.backend.set_learning_phase(True)
+    model = model_builder.build(config.model, is_training=True)
+    preprocessed, shapes = model.preprocess(tf.constant(images, tf.float32))
+    model.predict(preprocessed, shapes)
+    tf.train.Checkpoint(model=model).restore(os.path.join(out_root, name, "checkpoint", "ckpt-0")).expect_partial() \
+        .assert_existing_objects_matched()
+    global_step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    optimizer, _ = optimizer_builder.build(config.train_config.optimizer, global_step=global_step)
+    onehot = tf.one_hot(classes - 1, num_classes)
+    features = {fields.InputDataFields.image: preprocessed, fields.InputDataFields.true_image_shape: shapes}
+    labels = {fields.InputDataFields.groundtruth_boxes: tf.constant(boxes),
+              fields.InputDataFields.groundtruth_classes: onehot,
+              fields.InputDataFields.num_groundtruth_boxes: tf.constant(num),
+              fields.InputDataFields.groundtruth_weights: tf.ones(classes.shape),
+              fields.InputDataFields.groundtruth_confidences: onehot}
+    losses = []
+    for step in range(TRAIN_STEPS):
+        found = model_lib_v2.eager_train_step(model, features, labels, True, optimizer, training_step=global_step)
+        losses.append([float(found[k]) for k in ("Loss/classification_loss", "Loss/localization_loss",
+                                                 "Loss/regularization_loss", "Loss/total_loss")])
+        global_step.assign_add(1)
+        tf.train.Checkpoint(model=model).write(os.path.join(out, f"step-{step + 1}"))
+    np.savez_compressed(os.path.join(out, "batch.npz"), images=images, boxes=boxes, classes=classes, num=num,
+                        losses=np.array(losses))
+    tf.keras.backend.set_learning_phase(False)
+
+
 # random_square_crop_by_scale cases: (image height, width, scale, y_center, x_center, max_border); centres
 # inside and outside the OD API's own sampling range, crops inside, across and beyond the image.
 SQUARE_CROP_CASES = ((60, 80, 0.6, 30, 40, 128), (60, 80, 1.3, 8, 72, 128), (100, 50, 0.9, 97, 3, 128),
@@ -431,6 +499,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(summary), flush=True)
     for name in [n for n in names if n in LOSS_REFERENCES]:
         write_loss_reference(name, out_root)
+        write_train_step_reference(name, out_root)
     return 0
 
 
