@@ -103,8 +103,12 @@ def _config(root: Path, name: str, dataset: realdata.Dataset, records: dict, rec
     return path
 
 
-def run_dataset(dataset: realdata.Dataset, root: Path, seeds: list[int], plans_asked: str) -> list[dict]:
-    """The runs of the plans asked (letters of "ABC") on one dataset (see the module doc); one row each."""
+def run_dataset(dataset: realdata.Dataset, root: Path, seeds: list[int], plans_asked: str,
+                tools_asked: tuple[str, ...] | None = None) -> list[dict]:
+    """The runs of the plans asked (letters of "ABC") on one dataset (see the module doc); one row each.
+
+    `tools_asked` (od_api, detflow_trained, detflow_frozen) narrows each plan's tools; None runs them all.
+    """
     records = realdata.convert(dataset, root / "records", compression="none")
     start_config = _config(root, "start", dataset, records, realdata.Recipe())
     code, _, _ = _run(DETFLOW + ["checkpoint", "convert", "--config", str(start_config), "--weights",
@@ -116,7 +120,8 @@ def run_dataset(dataset: realdata.Dataset, root: Path, seeds: list[int], plans_a
     plans = [("A", 0.9, start, seeds, ("od_api", "detflow_trained", "detflow_frozen")),
              ("B", 0.997, start, [0], ("od_api", "detflow_trained")),
              ("C", 0.9, "", [0], ("detflow_trained",))]
-    plans = [plan for plan in plans if plan[0] in plans_asked]
+    plans = [(name, decay, checkpoint, plan_seeds, tuple(t for t in tools if not tools_asked or t in tools_asked))
+             for name, decay, checkpoint, plan_seeds, tools in plans if name in plans_asked]
     rows = []
     for plan, decay, checkpoint, plan_seeds, tools in plans:
         recipe = realdata.Recipe(batch_norm_decay=decay, fine_tune_checkpoint=checkpoint)
@@ -173,8 +178,10 @@ def summarise(rows: list[dict]) -> list[str]:
 def main(argv: list[str]) -> int:
     """Runs the benchmark (see the module doc); `--quick` for one seed of A on BCCD, `--plans=AB` for some plans.
 
-    Each dataset's rows go to bench/out/realdata/<dataset>/rows.json; the table (and realdata.json)
-    covers every dataset that has rows, so datasets can be run one at a time.
+    `--seeds=3,4,5` runs those seeds of plan A and `--tools=od_api,detflow_trained` only those tools; their
+    rows replace the same plan/tool/seed in bench/out/realdata/<dataset>/rows.json and join the others, so
+    more seeds can be added to an earlier run. The table (and realdata.json) covers every dataset that has
+    rows, so datasets can be run one at a time.
     """
     if not realdata.available():
         print(f"skipped: {realdata.REALDATA} (the real data beside the repository) is absent")
@@ -185,10 +192,16 @@ def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     names = [a for a in argv if not a.startswith("--")] or (["bccd"] if quick else list(realdata.DATASETS))
     seeds = [0] if quick else [0, 1, 2]
+    seeds = next(([int(s) for s in a.split("=", 1)[1].split(",")] for a in argv if a.startswith("--seeds=")), seeds)
+    tools = next((tuple(a.split("=", 1)[1].split(",")) for a in argv if a.startswith("--tools=")), None)
     plans = next((a.split("=", 1)[1] for a in argv if a.startswith("--plans=")), "A" if quick else "ABC")
     for name in names:
-        rows = run_dataset(realdata.DATASETS[name], OUT / name, seeds, plans)
-        (OUT / name / "rows.json").write_text(json.dumps(rows, indent=1))
+        rows = run_dataset(realdata.DATASETS[name], OUT / name, seeds, plans, tools)
+        earlier = OUT / name / "rows.json"
+        if earlier.exists():
+            done = {(r["plan"], r["tool"], r["seed"]) for r in rows}
+            rows = [r for r in json.loads(earlier.read_text()) if (r["plan"], r["tool"], r["seed"]) not in done] + rows
+        earlier.write_text(json.dumps(rows, indent=1))
     rows = [row for name in realdata.DATASETS if (OUT / name / "rows.json").exists()
             for row in json.loads((OUT / name / "rows.json").read_text())]
     (OUT / "realdata.json").write_text(json.dumps(rows, indent=1))
