@@ -1,4 +1,5 @@
-"""Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py).
+"""Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py): random_square_crop_by_scale
+and random_crop_image (the crop of every SSD zoo config).
 
 The oracle ran each op on fixed images and boxes with its random draws fixed through the OD API's
 preprocessor cache (tools/oracle/make_zoo_fixtures.py `write_augmentation_reference`); detflow's op,
@@ -16,6 +17,7 @@ from schemas.protos import preprocessor_pb2
 from tests.zoo.fixtures import oracle_file
 
 SQUARE_CROP_CASES = 6
+RANDOM_CROP_CASES = 6
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +39,25 @@ def test_square_crop_by_scale_equals_the_od_api_for_the_same_draws(square_crop, 
     height, width = ref["image"].shape[:2]
     borders = [int(augmentations.crop_border(int(ref["max_border"]), tf.constant(n))) for n in (height, width)]
     assert borders == ref["borders"].tolist()
+
+
+@pytest.fixture(scope="module")
+def random_crop():
+    with np.load(oracle_file("augmentations/random_crop_image.npz")) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("case", range(RANDOM_CROP_CASES))
+def test_random_crop_image_equals_the_od_api_for_the_same_window(random_crop, case):
+    """random_crop_image (and ssd_random_crop, which picks one of its settings) once its window is drawn: the
+    same pixels, the boxes that overlap the window enough, re-expressed in it and clipped or not."""
+    ref = {k.split("/", 1)[1]: v for k, v in random_crop.items() if k.startswith(f"{case}/")}
+    image, boxes, labels = augmentations.crop_to_window(
+        tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]), tf.constant(ref["window"]),
+        float(ref["overlap_thresh"]), bool(ref["clip_boxes"]))
+    np.testing.assert_array_equal(image.numpy(), ref["out_image"])
+    np.testing.assert_array_equal(labels.numpy(), ref["out_labels"])
+    np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
 
 
 def test_the_draws_stay_in_the_od_api_ranges_and_boxes_move_with_the_pixels():

@@ -445,15 +445,53 @@ SQUARE_CROP_CASES = ((60, 80, 0.6, 30, 40, 128), (60, 80, 1.3, 8, 72, 128), (100
                      (37, 53, 1.1, 18, 26, 4), (64, 64, 0.5, 16, 48, 16), (45, 90, 2.0, 0, 0, 128))
 
 
+# random_crop_image cases: (image height, width, window top, left, height, width in pixels, overlap_thresh,
+# clip_boxes); the window as tf.image.sample_distorted_bounding_box draws it; the zoo's 0.0 threshold too.
+RANDOM_CROP_CASES = ((60, 80, 10, 20, 40, 50, 0.0, True), (60, 80, 0, 0, 60, 80, 0.3, True),
+                     (100, 50, 30, 5, 45, 40, 0.3, True), (37, 53, 3, 7, 30, 40, 0.5, False),
+                     (64, 64, 16, 16, 32, 32, 0.0, False), (45, 90, 20, 60, 25, 30, 1.0, True))
+
+
+def fixed_boxes(rng, count: int = 12) -> np.ndarray:
+    """`count` random normalised boxes (ymin, xmin, ymax, xmax), small and large, anywhere in the image."""
+    ys, xs = np.sort(rng.uniform(0, 1, (2, count, 2)), axis=2)
+    return np.stack([ys[:, 0], xs[:, 0], ys[:, 1], xs[:, 1]], axis=1).astype(np.float32)
+
+
+def write_random_crop_reference(out_root: str) -> None:
+    """The OD API's random_crop_image on fixed images and boxes, its sample_distorted_bounding_box draw set
+    through the preprocessor cache, in `augmentations/random_crop_image.npz`."""
+    rng = np.random.default_rng(11)
+    out = {}
+    for i, (height, width, top, left, crop_h, crop_w, overlap, clip) in enumerate(RANDOM_CROP_CASES):
+        image = rng.uniform(0, 1, (height, width, 3)).astype(np.float32)
+        boxes = fixed_boxes(rng)
+        labels = np.arange(1, 13, dtype=np.int32)
+        window = np.array([top / height, left / width, (top + crop_h) / height, (left + crop_w) / width], np.float32)
+        cache = preprocessor_cache.PreprocessorCache()
+        cache.update(preprocessor_cache.PreprocessorCache.STRICT_CROP_IMAGE, 1.0,
+                     (tf.constant([top, left, 0]), tf.constant([crop_h, crop_w, -1]), tf.constant(window[None, None])))
+        got = preprocessor.random_crop_image(
+            tf.constant(image), tf.constant(boxes), tf.constant(labels), tf.ones([12]), min_object_covered=1.0,
+            overlap_thresh=overlap, clip_boxes=clip, preprocess_vars_cache=cache)
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes, f"{i}/labels": labels, f"{i}/window": window,
+                    f"{i}/overlap_thresh": np.array(overlap, np.float32), f"{i}/clip_boxes": np.array(clip),
+                    f"{i}/out_image": got[0].numpy(), f"{i}/out_boxes": got[1].numpy(),
+                    f"{i}/out_labels": got[2].numpy()})
+    os.makedirs(os.path.join(out_root, "augmentations"), exist_ok=True)
+    np.savez_compressed(os.path.join(out_root, "augmentations", "random_crop_image.npz"), **out)
+
+
 def write_augmentation_reference(out_root: str) -> None:
     """The OD API's random_square_crop_by_scale on fixed images and boxes, its random draws set through the
-    preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`."""
+    preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`;
+    and random_crop_image's (write_random_crop_reference)."""
+    write_random_crop_reference(out_root)
     rng = np.random.default_rng(7)
     out = {}
     for i, (height, width, scale, y_center, x_center, max_border) in enumerate(SQUARE_CROP_CASES):
         image = rng.uniform(0, 1, (height, width, 3)).astype(np.float32)
-        ys, xs = np.sort(rng.uniform(0, 1, (2, 12, 2)), axis=2)
-        boxes = np.stack([ys[:, 0], xs[:, 0], ys[:, 1], xs[:, 1]], axis=1).astype(np.float32)
+        boxes = fixed_boxes(rng)
         labels = np.arange(1, 13, dtype=np.int32)
         cache = preprocessor_cache.PreprocessorCache()
         for key, value in (("scale", tf.constant(scale, tf.float32)), ("y_center", tf.constant(y_center)),
