@@ -18,7 +18,7 @@ from schemas.protos import pipeline_pb2
 Issue = tuple[str, str]
 
 # The OD API's check_min_image_dim: the smallest side each SSD backbone family takes.
-MIN_IMAGE_SIZE = {"mobilenet": 33, "resnet": 129}
+MIN_IMAGE_SIZE = {"mobilenet": 33, "resnet": 129, "efficientnet": 129}
 # FPN levels above 5 are made by stride-2 convs on level 5's map, which take any size.
 TOP_BACKBONE_LEVEL = 5
 
@@ -84,20 +84,29 @@ def _check_common_model(c: _Checker, model, path: str) -> None:
         c.ordered(r, rpath, "min_dimension", "max_dimension")
 
 
-def ssd_input_size_issues(feature_extractor, height: int, width: int, path: str = "model.ssd") -> list[Issue]:
+def ssd_input_size_issues(feature_extractor, height: int, width: int, path: str = "model.ssd",
+                          keep_aspect_ratio: bool = False) -> list[Issue]:
     """Why an SSD `feature_extractor` cannot take a `height` x `width` input: [] when it can.
 
     The side must reach the backbone's minimum (33 px for MobileNet, 129 px for
-    ResNet FPN), and with an FPN, unless use_explicit_padding, each level's map
-    from fpn.min_level to min(fpn.max_level, 5) must be twice the next after
-    padding to feature_extractor.pad_to_multiple. Paths start at `path`.
+    ResNet FPN and EfficientNet), and with an FPN, unless use_explicit_padding, each
+    level's map from fpn.min_level to min(fpn.max_level, 5) must be twice the next after
+    padding to feature_extractor.pad_to_multiple (with a BiFPN, every level up to
+    bifpn.max_level). Paths start at `path`; `keep_aspect_ratio`: the input is the
+    keep_aspect_ratio_resizer's max_dimension square, named once.
     """
     fe = feature_extractor
+    if keep_aspect_ratio:
+        field = f"{path}.image_resizer.keep_aspect_ratio_resizer.max_dimension"
+        return [(field, message) for _, message in ssd_input_size_issues(fe, height, width, path)[:1]]
     resizer = f"{path}.image_resizer.fixed_shape_resizer"
-    family = "resnet" if fe.type.startswith("ssd_resnet") else "mobilenet"
+    family = ("resnet" if fe.type.startswith("ssd_resnet") else
+              "efficientnet" if fe.type.startswith("ssd_efficientnet") else "mobilenet")
     if min(height, width) < MIN_IMAGE_SIZE[family]:
         return [(resizer, f"{height}x{width} is smaller than {fe.type} takes (at least "
                           f"{MIN_IMAGE_SIZE[family]} px on each side)")]
+    if family == "efficientnet":
+        return _bifpn_size_issues(fe, height, width, resizer)
     if not fe.HasField("fpn") or not fe.type.endswith("_fpn_keras") or fe.use_explicit_padding:
         return []
     issues = []
@@ -173,6 +182,26 @@ def _check_ssd(c: _Checker, ssd, path: str) -> None:
     if (ssd.image_resizer.HasField("fixed_shape_resizer") and size.height > 0 and size.width > 0
             and fe.type in SSD_FEATURE_EXTRACTORS):
         c.errors += ssd_input_size_issues(fe, size.height, size.width, path)
+    keep = ssd.image_resizer.keep_aspect_ratio_resizer
+    if ssd.image_resizer.HasField("keep_aspect_ratio_resizer") and keep.max_dimension > 0 \
+            and fe.type in SSD_FEATURE_EXTRACTORS:
+        c.errors += ssd_input_size_issues(fe, keep.max_dimension, keep.max_dimension, path, keep_aspect_ratio=True)
+
+
+def _bifpn_size_issues(fe, height: int, width: int, resizer: str) -> list[Issue]:
+    """A BiFPN combines each level with the x2 upsampling of the next: every level's map but the top one must
+    have an even side, i.e. the padded input a multiple of 2 ** max_level."""
+    top = fe.bifpn.max_level if fe.HasField("bifpn") else 7
+    multiple, good = max(1, fe.pad_to_multiple), 2 ** top
+    issues = []
+    for name, size in (("height", height), ("width", width)):
+        padded = -(-size // multiple) * multiple
+        if padded % good:
+            issues.append((f"{resizer}.{name}", f"{size} px does not fit the BiFPN up to level {top}: its levels "
+                           f"halve the map {top} times and each must be twice the next; use a multiple of {good} "
+                           f"(e.g. {max(good, round(size / good) * good)}) or set feature_extractor.pad_to_multiple: "
+                           f"{good}"))
+    return issues
 
 
 def _check_ratios(c: _Checker, values, path: str) -> None:

@@ -52,7 +52,8 @@ def _many(make, keys: str, note: str = "") -> list[FieldRule]:
 
 
 SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
-                          "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras")
+                          "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras",
+                          *(f"ssd_efficientnet-b{i}_bifpn_keras" for i in range(8)))
 FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras",
                                   "faster_rcnn_resnet152_keras")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
@@ -75,7 +76,8 @@ RULES: list[FieldRule] = [
     # --- SSD
     _h(f"{S}.num_classes"), _h(f"{S}.image_resizer"),
     _h(f"{S}.image_resizer.fixed_shape_resizer"),
-    _r(f"{S}.image_resizer.keep_aspect_ratio_resizer", "SSD models use fixed_shape_resizer in detflow"),
+    _h(f"{S}.image_resizer.keep_aspect_ratio_resizer", "scaled to fit, padded to a max_dimension square; anchors "
+       "on the padded input, detections clipped to the image"),
     _h(f"{S}.feature_extractor"),
     _h(f"{S}.feature_extractor.type", "backbone", SSD_FEATURE_EXTRACTORS),
     *_many(_h, f"{S}.feature_extractor.depth_multiplier {S}.feature_extractor.min_depth "
@@ -83,7 +85,11 @@ RULES: list[FieldRule] = [
                f"{S}.feature_extractor.fpn {S}.feature_extractor.conv_hyperparams"),
     _h(f"{S}.feature_extractor.override_base_feature_extractor_hyperparams",
        "true: the backbone uses conv_hyperparams; false: the OD API's own backbone defaults"),
-    _r(f"{S}.feature_extractor.bifpn", "BiFPN (EfficientDet) is not implemented"),
+    _h(f"{S}.feature_extractor.bifpn", "EfficientDet's BiFPN; without it the type's D-level defaults"),
+    *_many(_h, "BidirectionalFeaturePyramidNetworks.min_level BidirectionalFeaturePyramidNetworks.max_level "
+               "BidirectionalFeaturePyramidNetworks.num_iterations BidirectionalFeaturePyramidNetworks.num_filters"),
+    _h("BidirectionalFeaturePyramidNetworks.combine_method", "", ("fast_attention", "attention", "weighted_sum",
+                                                                  "sum")),
     _h(f"{S}.feature_extractor.use_explicit_padding", "fixed padding + VALID convs, as the OD API"),
     _h(f"{S}.feature_extractor.num_layers", "feature maps of ssd_mobilenet_v2_keras"),
     _r(f"{S}.feature_extractor.replace_preprocessor_with_placeholder", "not implemented"),
@@ -101,7 +107,8 @@ RULES: list[FieldRule] = [
     _i("ArgMaxMatcher.use_matmul_gather", TPU),
     _h(f"{S}.similarity_calculator"), _h(f"{S}.similarity_calculator.iou_similarity"),
     _h(f"{S}.encode_background_as_zeros", "the background column's target is 0", (True,)),
-    _h(f"{S}.add_background_class", "the class head has num_classes + 1 columns, background first", (True,)),
+    _h(f"{S}.add_background_class", "true: the class head has num_classes + 1 columns, background first; false "
+       "(EfficientDet): num_classes columns, no background anywhere"),
     _h(f"{S}.explicit_background_class", "", (False,)),
     _h(f"{S}.box_predictor"), _h(f"{S}.box_predictor.weight_shared_convolutional_box_predictor"),
     *_many(_h, "WeightSharedConvolutionalBoxPredictor.conv_hyperparams "

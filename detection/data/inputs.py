@@ -42,6 +42,7 @@ class InputOptions:
     max_number_of_boxes: int = 100
     min_dimension: int = 0               # keep_aspect_ratio_resizer
     max_dimension: int = 0
+    normalize_before_resize: bool = False   # the family's order (InputSpec); it decides what the padding holds
 
     @classmethod
     def from_spec(cls, spec, max_number_of_boxes: int = 100) -> "InputOptions":
@@ -49,7 +50,8 @@ class InputOptions:
         return cls(
             input_height=spec.input.height, input_width=spec.input.width, num_classes=spec.num_classes,
             keep_aspect_ratio=spec.input.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes,
-            min_dimension=spec.input.min_dimension, max_dimension=spec.input.max_dimension)
+            min_dimension=spec.input.min_dimension, max_dimension=spec.input.max_dimension,
+            normalize_before_resize=spec.input.normalize_before_resize)
 
 
 def expand_globs(patterns: str | Sequence[str]) -> list[str]:
@@ -124,8 +126,11 @@ def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tenso
         image = tf.image.convert_image_dtype(data["image"], tf.float32)
         for op in augment:
             image, boxes, classes = op(image, boxes, classes)
-        image, boxes, valid_hw = resize(image, boxes, options)
-        image = normalize(image * 255.0)
+        if options.normalize_before_resize:
+            image, boxes, valid_hw = resize(normalize(image * 255.0), boxes, options)
+        else:
+            image, boxes, valid_hw = resize(image, boxes, options)
+            image = normalize(image * 255.0)
         image = tf.ensure_shape(image, [options.input_height, options.input_width, 3])
 
         pixel = box_ops.denormalize_boxes(boxes, [options.input_height, options.input_width])

@@ -11,7 +11,7 @@ projection. `ConvolutionalBoxPredictor` (SSD): per level, optional 1x1 convs,
 then a box and a class conv of kernel_size (depthwise + 1x1 with use_depthwise).
 
 Outputs are the OD API's: box encodings [B, N, 4] and class logits
-[B, N, num_classes + 1] (background first), anchors ordered by level, row,
+[B, N, num_classes + 1] (background first; num_classes without add_background_class), anchors ordered by level, row,
 column, anchor. Attribute names and layouts are the OD API's, so the variables
 sit under the object paths of its checkpoints.
 """
@@ -86,9 +86,10 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
 
     def __init__(self, num_classes: int, num_anchors: int, hp: LayerHyperparams, depth: int, heads: HeadOptions,
                  share_prediction_tower: bool = False, box_encodings_clip_range: tuple[float, float] | None = None,
-                 name="WeightSharedConvolutionalBoxPredictor"):
+                 add_background_class: bool = True, name="WeightSharedConvolutionalBoxPredictor"):
         super().__init__(name=name)
         self.num_classes = num_classes
+        slots = num_classes + 1 if add_background_class else num_classes
         self._hp, self._depth, self._num_layers = hp, depth, heads.num_layers_before_predictor
         self._kernel_size, self._share, self._use_depthwise = heads.kernel_size, share_prediction_tower, \
             heads.use_depthwise
@@ -101,9 +102,9 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
             num_anchors * code, heads.kernel_size, heads.use_depthwise, "BoxPredictor", params())],
             name="WeightSharedConvolutionalBoxHead", clip_range=box_encodings_clip_range)
         init = tf_keras.initializers.Constant(heads.class_prediction_bias_init)
-        self._prediction_heads = {CLASS_PREDICTIONS: _Head("_class_predictor_layers", num_classes + 1, _dropout(
+        self._prediction_heads = {CLASS_PREDICTIONS: _Head("_class_predictor_layers", slots, _dropout(
             heads.use_dropout, heads.dropout_keep_probability) + [_conv(
-                num_anchors * (num_classes + 1), heads.kernel_size, heads.use_depthwise, "ClassPredictor", params(),
+                num_anchors * slots, heads.kernel_size, heads.use_depthwise, "ClassPredictor", params(),
                 bias_initializer=init)], name="WeightSharedConvolutionalClassHead")}
         self._additional_projection_layers = []
         self._base_tower_layers_for_heads = {BOX_ENCODINGS: [], CLASS_PREDICTIONS: []}
@@ -167,9 +168,10 @@ class ConvolutionalBoxPredictor(tf_keras.Model):
     """The OD API's ConvolutionalBoxPredictor (see the module doc)."""
 
     def __init__(self, num_classes: int, num_anchors_per_level: list[int], hp: LayerHyperparams, heads: HeadOptions,
-                 min_depth: int = 0, max_depth: int = 0, name="BoxPredictor"):
+                 min_depth: int = 0, max_depth: int = 0, add_background_class: bool = True, name="BoxPredictor"):
         super().__init__(name=name)
         self.num_classes = num_classes
+        slots = num_classes + 1 if add_background_class else num_classes
         self._hp, self._num_layers = hp, heads.num_layers_before_predictor
         self._min_depth, self._max_depth = min_depth, max_depth
         code, kernel, depthwise = heads.box_code_size, heads.kernel_size, heads.use_depthwise
@@ -177,9 +179,9 @@ class ConvolutionalBoxPredictor(tf_keras.Model):
         for index, anchors in enumerate(num_anchors_per_level):
             boxes.append(_Head("_box_encoder_layers", code, self._head_layers(
                 anchors * code, kernel, depthwise, "BoxEncodingPredictor"), name=f"ConvolutionalBoxHead_{index}"))
-            classes.append(_Head("_class_predictor_layers", num_classes + 1, _dropout(
+            classes.append(_Head("_class_predictor_layers", slots, _dropout(
                 heads.use_dropout, heads.dropout_keep_probability) + self._head_layers(
-                anchors * (num_classes + 1), kernel, depthwise, "ClassPredictor",
+                anchors * slots, kernel, depthwise, "ClassPredictor",
                 bias_initializer=tf_keras.initializers.Constant(heads.class_prediction_bias_init)),
                 name=f"ConvolutionalClassHead_{index}"))
         self._prediction_heads = {BOX_ENCODINGS: boxes, CLASS_PREDICTIONS: classes}

@@ -96,6 +96,13 @@ class LayerHyperparams:
         out["depthwise_initializer"] = out["kernel_initializer"]
         return out
 
+    def regularizer_weight(self) -> float | None:
+        """The regularizer's weight as the Keras layers apply it (an L2 weight halved); None without one."""
+        for attribute in ("l1", "l2"):
+            if hasattr(self._regularizer, attribute):
+                return float(getattr(self._regularizer, attribute))
+        return None
+
     def build_batch_norm(self, name: str) -> tf_keras.layers.Layer:
         """BatchNormalization with the message's decay, epsilon, center and scale, or the identity."""
         if not self.use_batch_norm:

@@ -23,6 +23,8 @@ class InputSpec:
     keep_aspect_ratio: bool = False
     min_dimension: int = 0
     max_dimension: int = 0
+    # SSD normalises, then resizes (its padding holds 0 of the normalised range); Faster R-CNN the other way.
+    normalize_before_resize: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -138,7 +138,8 @@ PROBES: dict[str, Probe] = {
 CONTAINERS = {
     "model", "train_config", "train_input_reader", "eval_config", "model.ssd", "model.faster_rcnn",
     "model.ssd.image_resizer", "model.ssd.image_resizer.fixed_shape_resizer", "model.ssd.feature_extractor",
-    "model.ssd.feature_extractor.fpn", "model.ssd.feature_extractor.conv_hyperparams", "model.ssd.box_coder",
+    "model.ssd.feature_extractor.fpn", "model.ssd.feature_extractor.bifpn",
+    "model.ssd.feature_extractor.conv_hyperparams", "model.ssd.box_coder",
     "model.ssd.box_coder.faster_rcnn_box_coder", "model.ssd.matcher", "model.ssd.matcher.argmax_matcher",
     "model.ssd.similarity_calculator", "model.ssd.similarity_calculator.iou_similarity", "model.ssd.box_predictor",
     "model.ssd.box_predictor.weight_shared_convolutional_box_predictor",

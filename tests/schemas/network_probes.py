@@ -1,7 +1,7 @@
 """Honoured-field probes of the network: SSD, the layer hyperparameters and Faster R-CNN (see probe_kit)."""
 from __future__ import annotations
 
-from tests.schemas.probe_kit import (Probe, merge, both, clear, ssd, fe, wsp, cbp, sag, nms, fe_hp, bp_hp, frcnn, fpn_levels, ssd_layers, to_mobilenet_v2_keras, to_convolutional_predictor, to_multiscale, N, R)
+from tests.schemas.probe_kit import (Probe, merge, both, clear, ssd, fe, wsp, cbp, sag, nms, fe_hp, bp_hp, frcnn, fpn_levels, bifpn_levels, ssd_layers, to_mobilenet_v2_keras, to_convolutional_predictor, to_multiscale, N, R)
 
 NETWORK_PROBES: dict[str, Probe] = {
     # --- SSD
@@ -33,7 +33,20 @@ NETWORK_PROBES: dict[str, Probe] = {
     "ArgMaxMatcher.force_match_for_each_row": Probe(merge(ssd(
         "matcher { argmax_matcher { force_match_for_each_row: false } }")), R),
     "model.ssd.encode_background_as_zeros": Probe(merge(ssd("encode_background_as_zeros: false")), R),
-    "model.ssd.add_background_class": Probe(merge(ssd("add_background_class: false")), R),
+    "model.ssd.add_background_class": Probe(merge(ssd("add_background_class: false")), N),
+    "model.ssd.image_resizer.keep_aspect_ratio_resizer": Probe(both(
+        clear("model.ssd.image_resizer.fixed_shape_resizer"), merge(ssd(
+            "image_resizer { keep_aspect_ratio_resizer { min_dimension: 48 max_dimension: 64 "
+            "pad_to_max_dimension: true } }"))), N),
+    # --- EfficientDet's BiFPN
+    "BidirectionalFeaturePyramidNetworks.min_level": Probe(bifpn_levels(4, 7), N, base="effdet"),
+    "BidirectionalFeaturePyramidNetworks.max_level": Probe(bifpn_levels(3, 6), N, base="effdet"),
+    "BidirectionalFeaturePyramidNetworks.num_iterations": Probe(merge(fe("bifpn { num_iterations: 2 }")), N,
+                                                                base="effdet"),
+    "BidirectionalFeaturePyramidNetworks.num_filters": Probe(merge(fe("bifpn { num_filters: 24 }")), N,
+                                                             base="effdet"),
+    "BidirectionalFeaturePyramidNetworks.combine_method": Probe(merge(fe('bifpn { combine_method: "sum" }')), N,
+                                                                base="effdet"),
     "model.ssd.explicit_background_class": Probe(merge(ssd("explicit_background_class: true")), R),
     "WeightSharedConvolutionalBoxPredictor.num_layers_before_predictor": Probe(merge(wsp(
         "num_layers_before_predictor: 1")), N),

@@ -90,6 +90,19 @@ CONV = SSD.replace(
     class_prediction_bias_init: -4.6""")
 
 
+# EfficientDet (the D0 zoo config's network) with a small BiFPN and head at 256 px, no background class.
+EFFDET = SSD.replace(
+    'type: "ssd_mobilenet_v2_fpn_keras" depth_multiplier: 0.35 min_depth: 16 use_depthwise: true\n'
+    '    fpn { min_level: 3 max_level: 6 additional_layer_depth: 92 }',
+    'type: "ssd_efficientnet-b0_bifpn_keras"\n'
+    '    bifpn { min_level: 3 max_level: 7 num_iterations: 1 num_filters: 16 combine_method: "fast_attention" }').replace(
+    "height: 64 width: 64", "height: 256 width: 256").replace(
+    "activation: RELU_6", "activation: SWISH").replace(
+    "override_base_feature_extractor_hyperparams: true", "").replace(
+    "min_level: 3 max_level: 6 anchor_scale", "min_level: 3 max_level: 7 anchor_scale").replace(
+    "encode_background_as_zeros: true", "encode_background_as_zeros: true add_background_class: false")
+
+
 def _frcnn_text() -> str:
     import pathlib  # pylint: disable=import-outside-toplevel
     text = (pathlib.Path(__file__).resolve().parents[1] / "data" / "configs" /
@@ -100,7 +113,7 @@ def _frcnn_text() -> str:
             .replace("first_stage_max_proposals: 300", "first_stage_max_proposals: 30"))
 
 
-BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "frcnn": _frcnn_text}
+BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "effdet": lambda: EFFDET, "frcnn": _frcnn_text}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +221,13 @@ def only_aug(step: str, text: str = "") -> Callable:
 def fpn_levels(min_level: int, max_level: int) -> Callable:
     """An edit of the FPN levels and the anchor levels that must match them."""
     return merge(ssd(f"feature_extractor {{ fpn {{ min_level: {min_level} max_level: {max_level} }} }} "
+                      f"anchor_generator {{ multiscale_anchor_generator {{ min_level: {min_level} "
+                      f"max_level: {max_level} }} }}"))
+
+
+def bifpn_levels(min_level: int, max_level: int) -> Callable:
+    """An edit of the BiFPN levels and the anchor levels that must match them."""
+    return merge(ssd(f"feature_extractor {{ bifpn {{ min_level: {min_level} max_level: {max_level} }} }} "
                       f"anchor_generator {{ multiscale_anchor_generator {{ min_level: {min_level} "
                       f"max_level: {max_level} }} }}"))
 

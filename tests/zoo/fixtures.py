@@ -19,6 +19,7 @@ ARCHITECTURES = {
     "ssd_resnet50_v1_fpn_320": True,
     "ssd_resnet101_v1_fpn_256": False,
     "ssd_resnet152_v1_fpn_256": False,
+    "ssd_efficientdet_d0_256": True,
 }
 # The OD API's Faster R-CNN fixtures (same layout; their own tests, tests/zoo/test_zoo_faster_rcnn.py).
 FASTER_RCNN_ARCHITECTURES = {

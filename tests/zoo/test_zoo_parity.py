@@ -46,8 +46,14 @@ def test_every_checkpoint_variable_restores_with_full(restored):
 def test_every_stage_equals_the_od_api(restored):
     _, bundle, _, ref, _ = restored
     model, spec = bundle.model, bundle.spec
-    resized, _ = resizing.resize_to_input(ref["images"], spec.input.height, spec.input.width)
-    assert_close(bundle.preprocess(resized), ref["preprocessed"], "preprocessed input")
+    resize = lambda images: resizing.resize_to_input(  # noqa: E731
+        images, spec.input.height, spec.input.width, spec.input.keep_aspect_ratio, spec.input.min_dimension,
+        spec.input.max_dimension)
+    prepared, valid_hw = registry.architecture(spec.meta_architecture).prepare(
+        bundle, tf.constant(ref["images"], tf.float32), resize)
+    assert_close(prepared, ref["preprocessed"], "preprocessed input")
+    valid_hw = tf.broadcast_to(valid_hw, [len(ref["images"]), 2])        # the fixed images share one size
+    np.testing.assert_array_equal(valid_hw.numpy(), ref["true_image_shapes"][:, :2])
     endpoints = model.backbone(ref["preprocessed"])
     endpoints = endpoints if isinstance(endpoints, (list, tuple)) else [endpoints]
     for i, tensor in enumerate(endpoints):
@@ -60,11 +66,17 @@ def test_every_stage_equals_the_od_api(restored):
     assert_close(out["box_encodings"], ref["box_encodings"], "box encodings")
     assert_close(out["class_predictions_with_background"], ref["class_predictions_with_background"],
                  "class predictions")
-    detections = {k: v.numpy() for k, v in model.postprocess(out).items()}
+    detections = {k: v.numpy() for k, v in model.postprocess(out, _clip_window(spec, valid_hw)).items()}
     # The same batch as the oracle's, raw outputs bitwise equal: every detection is the OD API's, none
     # excused at the cut; only detections of exactly equal scores may come in another order (the
     # fpnlite_640 fixture has two of different classes at 0.9993214).
     assert assert_detections_match(detections, ref, "detections") == 0
+
+
+def _clip_window(spec, valid_hw):
+    """The part of the (padded) input the image fills, normalised: what the OD API clips detections to."""
+    size = tf.constant([spec.input.height, spec.input.width], tf.float32)
+    return tf.concat([tf.zeros_like(valid_hw), valid_hw / size], axis=1)
 
 
 def test_class_agnostic_nms_equals_the_od_api(restored):
@@ -72,9 +84,10 @@ def test_class_agnostic_nms_equals_the_od_api(restored):
     _, bundle, _, ref, _ = restored
     model = bundle.model
     out = model(ref["preprocessed"], training=False)
+    window = _clip_window(bundle.spec, tf.constant(ref["true_image_shapes"][:, :2], tf.float32))
     regular, model.post = model.post, dataclasses.replace(model.post, class_agnostic=True)
     try:
-        detections = model.postprocess(out)
+        detections = model.postprocess(out, window)
     finally:
         model.post = regular
     for key in DETECTION_KEYS:
@@ -83,7 +96,8 @@ def test_class_agnostic_nms_equals_the_od_api(restored):
 
 # The export's serving code is one per family and feature-extractor kind: exported for one network of each
 # (the deeper ResNets, built by the same code as ResNet-50, are compared stage by stage above).
-@pytest.mark.parametrize("restored", ("ssd_mobilenet_v2_fpnlite_320", "ssd_mobilenet_v2_320", "ssd_mobilenet_v2_fpnlite_640", "ssd_resnet50_v1_fpn_320"), indirect=True)
+@pytest.mark.parametrize("restored", ("ssd_mobilenet_v2_fpnlite_320", "ssd_mobilenet_v2_320", "ssd_mobilenet_v2_fpnlite_640",
+                                      "ssd_resnet50_v1_fpn_320", "ssd_efficientdet_d0_256"), indirect=True)
 def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path):
     name, bundle, _, ref, config = restored
     out = export.export_saved_model(bundle, None, config.text, None, str(tmp_path / name))

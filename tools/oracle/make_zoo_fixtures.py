@@ -56,6 +56,9 @@ ARCHITECTURES = {
     "ssd_resnet50_v1_fpn_320": ("ssd_resnet50_v1_fpn_640x640.config", 320, True),
     "ssd_resnet101_v1_fpn_256": ("ssd_resnet101_v1_fpn_640x640.config", 256, False),
     "ssd_resnet152_v1_fpn_256": ("ssd_resnet152_v1_fpn_640x640.config", 256, False),
+    # EfficientDet-D0 as shipped (keep_aspect_ratio_resizer padded to a square, no background class, BiFPN
+    # levels 3..7) at 256 (360x480 → 192x256, padded); D1..D7 are the same code at other depths and sizes.
+    "ssd_efficientdet_d0_256": ("ssd_efficientdet_d0_512x512.config", 256, True),
     # Faster R-CNN: keep_aspect_ratio_resizer min/max dimension set to the size (360x480 → 192x256, padded).
     "faster_rcnn_resnet50_v1_256": ("faster_rcnn_resnet50_v1_640x640.config", 256, True),
     # The zoo's 1024x1024 config as shipped (fixed_shape_resizer, random_square_crop_by_scale, the TPU switches),
@@ -66,7 +69,7 @@ ARCHITECTURES = {
 }
 # Seconds each fixture took on 2026-12-07's 2-core machine (both shards running): `--shard=K/N` hands them out
 # largest first to the least loaded shard, so the shards end together.
-SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 100, "ssd_mobilenet_v2_fpnlite_640": 34, "ssd_mobilenet_v2_320": 21,
+SECONDS = {"ssd_efficientdet_d0_256": 60, "ssd_mobilenet_v2_fpnlite_320": 100, "ssd_mobilenet_v2_fpnlite_640": 34, "ssd_mobilenet_v2_320": 21,
            "ssd_resnet50_v1_fpn_320": 30, "ssd_resnet101_v1_fpn_256": 34, "ssd_resnet152_v1_fpn_256": 37,
            "faster_rcnn_resnet50_v1_256": 33, "faster_rcnn_resnet101_v1_128": 34,
            "faster_rcnn_resnet152_v1_96x160": 34}
@@ -160,6 +163,10 @@ def randomize(model, rng: np.random.Generator) -> int:
             continue
         elif "beta" in name:
             std = 0.2
+        elif "bifpn_combine_weights" in name:      # BiFPN fast-attention weights: positive, unequal
+            var.assign(rng.uniform(0.2, 1.5, shape).astype(np.float32))
+            count += 1
+            continue
         else:
             continue
         value = rng.normal(0.0, std, shape).astype(np.float32)
@@ -180,17 +187,24 @@ def calibrate_batch_norm(model, preprocessed, shapes) -> None:
     R-CNN reached a standard deviation of 3e4).
     """
     layers = batch_norm_layers(model)
-    saved = [(layer, layer._training, layer.momentum) for layer in layers]  # pylint: disable=protected-access
+    # The OD API's FreezableBatchNorm holds `_training`; Keras' own (EfficientNet's) follows the learning phase.
+    saved = [(layer, getattr(layer, "_training", None), layer.momentum) for layer in layers]
     for layer in layers:
-        layer._training = True  # pylint: disable=protected-access
+        if hasattr(layer, "_training"):
+            layer._training = True  # pylint: disable=protected-access
         layer.momentum = 0.0
     tf.keras.backend.set_learning_phase(1)
     try:
         model.predict(preprocessed, shapes)
+        if any(np.all(layer.moving_variance.numpy() == 1.0) for layer in layers):
+            # Layers of the classification backbone the detector does not use (EfficientNet's top_bn):
+            # calibrated on a pass of the backbone itself, for its own (ImageNet) outputs.
+            model.feature_extractor.classification_backbone(preprocessed)
     finally:
         tf.keras.backend.set_learning_phase(0)
     for layer, training, momentum in saved:
-        layer._training = training  # pylint: disable=protected-access
+        if hasattr(layer, "_training"):
+            layer._training = training  # pylint: disable=protected-access
         layer.momentum = momentum
     stale = [layer.name for layer in layers if np.all(layer.moving_variance.numpy() == 1.0)]
     if not layers or stale:

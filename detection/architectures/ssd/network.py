@@ -23,12 +23,15 @@ by name (`restore.py` checks names, shapes and the network's settings).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from detection.architectures.ssd.efficientnet_bifpn import EFFICIENTDETS, SsdEfficientNetBiFpnFeatureExtractor, \
+    bifpn_settings
 from detection.architectures.ssd.mobilenet_v2 import SsdMobileNetV2FeatureExtractor, SsdMobileNetV2FpnFeatureExtractor
 from detection.architectures.ssd.resnet_v1_fpn import DEPTHS as RESNET_DEPTHS
 from detection.architectures.ssd.resnet_v1_fpn import SsdResNetV1FpnFeatureExtractor
@@ -53,11 +56,13 @@ class SsdDetector(tf_keras.Model):
     architecture = "ssd"      # its plug-in in detection.architectures.registry
 
     def __init__(self, feature_extractor: tf_keras.Model, box_predictor: tf_keras.Model, num_classes: int,
-                 box_coder_scales: tuple[float, ...], post: post_lib.PostProcessing, name="ssd"):
+                 box_coder_scales: tuple[float, ...], post: post_lib.PostProcessing, add_background_class: bool = True,
+                 name="ssd"):
         super().__init__(name=name)
         self._feature_extractor = feature_extractor
         self._box_predictor = box_predictor
         self.num_classes = num_classes
+        self.add_background_class = add_background_class
         self.box_coder_scales = tuple(box_coder_scales)
         self.post = post
         self.anchors: np.ndarray | None = None
@@ -90,7 +95,9 @@ class SsdDetector(tf_keras.Model):
         """Predictions → OD API detections (boxes normalised, classes 0-based, padded)."""
         boxes = self.decode(predictions["box_encodings"])
         scores = post_lib.score_converter(predictions[CLASS_PREDICTIONS], self.post.score_converter,
-                                          self.post.logit_scale)[:, :, 1:]
+                                          self.post.logit_scale)
+        if self.add_background_class:
+            scores = scores[:, :, 1:]
         return post_lib.batch_non_max_suppression(boxes, scores, self.post, clip_window)
 
 
@@ -98,8 +105,8 @@ def _hyperparams(message, field: str) -> LayerHyperparams:
     return LayerHyperparams(message.conv_hyperparams if message.HasField("conv_hyperparams") else None)
 
 
-def _check_input(fe, height: int, width: int) -> None:
-    issues = ssd_input_size_issues(fe, height, width, S)
+def _check_input(fe, height: int, width: int, keep_aspect_ratio: bool = False) -> None:
+    issues = ssd_input_size_issues(fe, height, width, S, keep_aspect_ratio)
     if issues:
         raise config_problem(*issues[0])
 
@@ -115,6 +122,9 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
                                pad_to_multiple=fe.pad_to_multiple, hp=hp,
                                override_base_hyperparams=fe.override_base_feature_extractor_hyperparams,
                                use_explicit_padding=fe.use_explicit_padding, use_depthwise=fe.use_depthwise)
+    keep = ssd.image_resizer.HasField("keep_aspect_ratio_resizer")
+    if fe.type in EFFICIENTDETS:
+        return _efficientdet_extractor(fe, options, height, width, keep)
     if fe.type == "ssd_mobilenet_v2_fpn_keras" or fe.type in RESNET_DEPTHS:
         if not fe.HasField("fpn"):
             raise config_problem(f"{S}.feature_extractor.fpn", f"{fe.type} needs an fpn {{ min_level max_level }}")
@@ -122,7 +132,7 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
             raise config_problem(f"{S}.feature_extractor.fpn",
                                  f"levels {fe.fpn.min_level}..{fe.fpn.max_level}: min_level must be 2..5 and at "
                                  "most max_level")
-        _check_input(fe, height, width)
+        _check_input(fe, height, width, keep)
         levels = FpnLevels(fe.fpn.min_level, fe.fpn.max_level, fe.fpn.additional_layer_depth)
         if fe.type in RESNET_DEPTHS:
             if fe.use_explicit_padding or fe.use_depthwise:
@@ -133,11 +143,35 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
         return SsdMobileNetV2FpnFeatureExtractor(shape, options, levels)
     if fe.HasField("fpn"):
         raise config_problem(f"{S}.feature_extractor.fpn", f"{fe.type} has no FPN (use ssd_mobilenet_v2_fpn_keras)")
-    _check_input(fe, height, width)
+    _check_input(fe, height, width, keep)
     if not 2 <= fe.num_layers <= 6:
         raise config_problem(f"{S}.feature_extractor.num_layers", f"{fe.num_layers}: ssd_mobilenet_v2_keras makes "
                              "2 to 6 feature maps")
     return SsdMobileNetV2FeatureExtractor(shape, options, num_layers=fe.num_layers)
+
+
+def _efficientdet_extractor(fe, options: ExtractorOptions, height: int, width: int,
+                            keep_aspect_ratio: bool) -> tf_keras.Model:
+    """EfficientDet's feature extractor, refusing what the OD API's refuses."""
+    for field, wrong in (("depth_multiplier", fe.depth_multiplier != 1.0), ("use_explicit_padding",
+                         fe.use_explicit_padding), ("use_depthwise", fe.use_depthwise), ("fpn", fe.HasField("fpn"))):
+        if wrong:
+            raise config_problem(f"{S}.feature_extractor.{field}", f"{fe.type} does not take it (the OD API refuses "
+                                 "it too; the BiFPN is set by feature_extractor.bifpn)")
+    bifpn = bifpn_settings(fe)
+    if not 3 <= bifpn.min_level <= 5 or bifpn.max_level < 6:
+        raise config_problem(f"{S}.feature_extractor.bifpn", f"levels {bifpn.min_level}..{bifpn.max_level}: min_level "
+                             "must be 3..5 and max_level at least 6 (the OD API's BiFPN makes at least one level "
+                             "above the backbone's 5; it fails on fewer)")
+    if bifpn.num_iterations < 1 or bifpn.num_filters < 1:
+        raise config_problem(f"{S}.feature_extractor.bifpn", "num_iterations and num_filters must be set (> 0) in a "
+                             "bifpn message: the OD API gives them no default there")
+    from detection.networks.bifpn import COMBINE_METHODS  # pylint: disable=import-outside-toplevel
+    if bifpn.combine_method not in COMBINE_METHODS:
+        raise config_problem(f"{S}.feature_extractor.bifpn.combine_method",
+                             f"{bifpn.combine_method!r} is not one of {', '.join(COMBINE_METHODS)}")
+    _check_input(fe, height, width, keep_aspect_ratio)
+    return SsdEfficientNetBiFpnFeatureExtractor(fe.type, options, bifpn)
 
 
 def _anchors(ssd, shapes: list[tuple[int, int]], height: int, width: int) -> tuple[np.ndarray, list[int], dict]:
@@ -189,6 +223,7 @@ def _anchors(ssd, shapes: list[tuple[int, int]], height: int, width: int) -> tup
 
 
 def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
+    background = ssd.add_background_class
     kind = ssd.box_predictor.WhichOneof("box_predictor_oneof")
     if kind == "weight_shared_convolutional_box_predictor":
         bp = ssd.box_predictor.weight_shared_convolutional_box_predictor
@@ -201,7 +236,8 @@ def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
             if bp.HasField("box_encodings_clip_range") else None
         return WeightSharedConvolutionalBoxPredictor(
             ssd.num_classes, per_location[0], _hyperparams(bp, "box_predictor"), bp.depth, HeadOptions.from_proto(bp),
-            share_prediction_tower=bp.share_prediction_tower, box_encodings_clip_range=clip)
+            share_prediction_tower=bp.share_prediction_tower, box_encodings_clip_range=clip,
+            add_background_class=background)
     if kind == "convolutional_box_predictor":
         bp = ssd.box_predictor.convolutional_box_predictor
         if bp.use_depthwise and bp.kernel_size == 1:
@@ -211,7 +247,8 @@ def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
             raise config_problem(f"{S}.box_predictor.convolutional_box_predictor.min_depth",
                                  f"{bp.min_depth} is above max_depth {bp.max_depth}")
         return ConvolutionalBoxPredictor(ssd.num_classes, per_location, _hyperparams(bp, "box_predictor"),
-                                         HeadOptions.from_proto(bp), bp.min_depth, bp.max_depth)
+                                         HeadOptions.from_proto(bp), bp.min_depth, bp.max_depth,
+                                         add_background_class=background)
     raise config_problem(f"{S}.box_predictor", f"{kind or 'none'} is not supported (use "
                          "weight_shared_convolutional_box_predictor or convolutional_box_predictor)")
 
@@ -237,16 +274,19 @@ def _training(ssd) -> SsdTraining:
                        focal_gamma=focal.gamma, focal_alpha=focal.alpha,
                        huber_delta=loss.localization_loss.weighted_smooth_l1.delta,
                        classification_weight=loss.classification_weight, localization_weight=loss.localization_weight,
-                       normalize_loc_loss_by_codesize=ssd.normalize_loc_loss_by_codesize)
+                       normalize_loc_loss_by_codesize=ssd.normalize_loc_loss_by_codesize,
+                       add_background_class=ssd.add_background_class)
 
 
 def build_ssd(pipeline_proto) -> DetectorBundle:
     """The OD API's SSD for `pipeline_proto.model.ssd` (see the module doc); ProblemsError names a bad field."""
     ssd = pipeline_proto.model.ssd
-    size = input_size(ssd, S)
+    size = dataclasses.replace(input_size(ssd, S), normalize_before_resize=True)
     height, width = size.height, size.width
-    if size.keep_aspect_ratio:
-        raise config_problem(f"{S}.image_resizer.keep_aspect_ratio_resizer", "SSD models use fixed_shape_resizer")
+    if size.keep_aspect_ratio and not ssd.image_resizer.keep_aspect_ratio_resizer.pad_to_max_dimension:
+        raise config_problem(f"{S}.image_resizer.keep_aspect_ratio_resizer.pad_to_max_dimension",
+                             "false: the network's input would change size with each image; detflow's SavedModel "
+                             "and TFLite inputs are one fixed size (set it true, as every zoo config does)")
     scales = _box_coder_scales(ssd)
     training = _training(ssd)
     post = post_lib.PostProcessing.from_proto(ssd.post_processing)
@@ -260,7 +300,7 @@ def build_ssd(pipeline_proto) -> DetectorBundle:
     boxes, per_location, anchor_fields = _anchors(ssd, shapes, height, width)
     predictor = _box_predictor(ssd, per_location)
     predictor.build_for([int(m.shape[-1]) for m in maps])
-    model = SsdDetector(extractor, predictor, ssd.num_classes, scales, post)
+    model = SsdDetector(extractor, predictor, ssd.num_classes, scales, post, ssd.add_background_class)
     model.anchors = boxes
     out = model(tf.zeros([1, height, width, 3]), training=False)   # creates every variable
     if int(out["box_encodings"].shape[1]) != boxes.shape[0]:
@@ -270,7 +310,7 @@ def build_ssd(pipeline_proto) -> DetectorBundle:
         freeze_batchnorm(model)
     spec = ModelSpec(
         meta_architecture="ssd", feature_extractor=ssd.feature_extractor.type, input=size,
-        num_classes=ssd.num_classes, mg_num_classes=ssd.num_classes + 1,
+        num_classes=ssd.num_classes, mg_num_classes=ssd.num_classes + int(ssd.add_background_class),
         anchors=AnchorSpec(box_coder_weights=scales, num_anchors=int(boxes.shape[0]), **anchor_fields),
         score_threshold=post.score_threshold, iou_threshold=post.iou_threshold,
         max_detections=post.max_total_detections, freeze_batchnorm=ssd.freeze_batchnorm, training=training)

@@ -17,3 +17,4 @@ class SsdTraining:
     classification_weight: float
     localization_weight: float
     normalize_loc_loss_by_codesize: bool = False
+    add_background_class: bool = True      # false: class targets and predictions have no background column

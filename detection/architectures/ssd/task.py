@@ -52,7 +52,9 @@ class SsdTask(DetectorTask):
                                            reduction=tf_keras.losses.Reduction.SUM)
         box_loss_fn = tf_keras.losses.Huber(training.huber_delta or 1.0, reduction=tf_keras.losses.Reduction.SUM)
         num_positives = tf.maximum(tf.reduce_sum(labels["box_weights"]), 1.0)
-        y_true_cls = tf.one_hot(labels["cls_targets"], spec.mg_num_classes)
+        # Classes are 1-based: column c with a background column, c - 1 without; -1 (unmatched) is all zeros.
+        offset = 0 if training.add_background_class else 1
+        y_true_cls = tf.one_hot(labels["cls_targets"] - offset, spec.mg_num_classes)
         y_pred_cls = tf.cast(outputs["class_predictions_with_background"], tf.float32)
         cls_loss = cls_loss_fn(y_true=y_true_cls, y_pred=y_pred_cls,
                                sample_weight=labels["cls_weights"] / num_positives)
