@@ -19,8 +19,8 @@ For each architecture it:
   with `use_class_agnostic_nms: true`, prefixed `agnostic_`) and the
   exporter's `serving_default` outputs;
 - for OD_EXPORTS, exports the checkpoint with the OD API's exporter into `<arch>/od_export/`;
-- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`, and
-  two steps of the OD API's own train step (`model_lib_v2.eager_train_step`, the config's optimizer and
+- for LOSS_REFERENCES, its training targets and losses on fixed boxes in `<arch>/loss_reference.npz`; for
+  TRAIN_STEP_REFERENCES two steps of the OD API's own train step (`model_lib_v2.eager_train_step`, the config's optimizer and
   learning-rate schedule) on a fixed two-image batch: `<arch>/train_step/` (the batch, the losses, the
   weights after each step);
 - (first shard) its data augmentations on fixed images, boxes and random draws in `augmentations/<op>.npz`.
@@ -82,7 +82,8 @@ FASTER_RCNN_PROPOSALS = 32
 OD_EXPORTS = ("ssd_mobilenet_v2_fpnlite_320",)
 # Fixtures with the OD API's training targets and losses (`loss_reference.npz`): its `model.loss` and
 # `_assign_targets` on a fixed image with large and small boxes, the model built for training.
-LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320",)
+LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320", "ssd_efficientdet_d0_256")
+TRAIN_STEP_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320",)
 LOSS_BOXES = np.array([[0.10, 0.10, 0.45, 0.40], [0.50, 0.55, 0.95, 0.90],       # large
                        [0.60, 0.10, 0.655, 0.16], [0.20, 0.70, 0.25, 0.76],       # small: 16-19 px at 320,
                        [0.05, 0.80, 0.11, 0.85]], np.float32)                     # below every anchor's 0.5 IoU
@@ -366,7 +367,10 @@ def write_loss_reference(name: str, out_root: str) -> None:
     out = os.path.join(out_root, name)
     config = load_config(os.path.join(out, "pipeline.config"), None)
     model = model_builder.build(config.model, is_training=True)
-    image = np.random.default_rng(0).uniform(0, 255, (1, 320, 320, 3)).astype(np.float32)
+    resizer = config.model.ssd.image_resizer
+    size = (resizer.fixed_shape_resizer.height if resizer.HasField("fixed_shape_resizer")
+            else resizer.keep_aspect_ratio_resizer.max_dimension)        # an image the resizer leaves as it is
+    image = np.random.default_rng(0).uniform(0, 255, (1, size, size, 3)).astype(np.float32)
     tf.keras.backend.set_learning_phase(True)
     preprocessed, shapes = model.preprocess(tf.constant(image))
     model.predict(preprocessed, shapes)                                     # creates every variable
@@ -380,10 +384,11 @@ def write_loss_reference(name: str, out_root: str) -> None:
         [tf.constant(LOSS_BOXES)], [onehot])
     cls_targets = cls_targets.numpy()[0]
     positive = cls_targets.sum(-1) > 0
+    first_class = 0 if config.model.ssd.add_background_class else 1     # the column of class 1
     np.savez_compressed(os.path.join(out, "loss_reference.npz"), image=image, boxes=LOSS_BOXES, classes=LOSS_CLASSES,
                         localization_loss=float(losses["Loss/localization_loss"]),
                         classification_loss=float(losses["Loss/classification_loss"]),
-                        anchor_classes=np.where(positive, cls_targets.argmax(-1), 0),
+                        anchor_classes=np.where(positive, cls_targets.argmax(-1) + first_class, 0),
                         box_weights=reg_weights.numpy()[0], box_encodings=prediction["box_encodings"].numpy(),
                         class_predictions=prediction["class_predictions_with_background"].numpy())
     tf.keras.backend.set_learning_phase(False)
@@ -551,6 +556,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(summary), flush=True)
     for name in [n for n in names if n in LOSS_REFERENCES]:
         write_loss_reference(name, out_root)
+    for name in [n for n in names if n in TRAIN_STEP_REFERENCES]:
         write_train_step_reference(name, out_root)
     return 0
 
