@@ -57,9 +57,10 @@ class SsdArchitecture(Architecture):
         return bundle.model.postprocess(bundle.model(inputs, training=False), clip_window=window)
 
     def module_of(self, parts):
-        """`_feature_extractor/...` (FPN and extra layers) and `_box_predictor/<head>/<key>/...`."""
+        """`_feature_extractor/...` (FPN, BiFPN and extra layers; EfficientDet's backbone, which its checkpoints
+        hold under `_feature_extractor/_efficientnet/`) and `_box_predictor/<head>/<key>/...`."""
         if parts[0] == "_feature_extractor":
-            return "feature_maps"
+            return "backbone" if parts[1:2] == ["_efficientnet"] else "feature_maps"
         if parts[0] == "_box_predictor" and len(parts) > 2:
             return _head_module(parts[1], parts[2])
         return None
