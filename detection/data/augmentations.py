@@ -15,7 +15,8 @@ from typing import Callable
 
 import tensorflow as tf
 
-from official.vision.ops import box_ops, preprocess_ops
+from detection.data.resizing import bilinear
+from official.vision.ops import box_ops
 
 Op = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
 
@@ -157,19 +158,39 @@ def ssd_random_crop(operations: list[dict] | None = None) -> Op:
     return op
 
 
+def scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size: int):
+    """The OD API's random_scale_crop_and_pad_to_square once its draws are made: `scale` (of output_size, on the
+    long side) and where the crop starts, as fractions `offset_y` / `offset_x` of the room there is.
+
+    The image is resized (TF1 bilinear) to int(scale * output_size * side / long side) on each side, an
+    output_size square is cut from it at the offsets and padded with zeros at the bottom and right;
+    boxes entirely outside the square are dropped, the rest clipped to it.
+    """
+    shape = tf.shape(image)
+    longest = tf.cast(tf.maximum(shape[0], shape[1]), tf.float32)
+    scaled_h = tf.cast(scale * output_size * (tf.cast(shape[0], tf.float32) / longest), tf.int32)
+    scaled_w = tf.cast(scale * output_size * (tf.cast(shape[1], tf.float32) / longest), tf.int32)
+    top = tf.cast(tf.maximum(0.0, tf.cast(scaled_h - output_size, tf.float32)) * offset_y, tf.int32)
+    left = tf.cast(tf.maximum(0.0, tf.cast(scaled_w - output_size, tf.float32)) * offset_x, tf.int32)
+    scaled = bilinear(image, [scaled_h, scaled_w])[top:top + output_size, left:left + output_size, :]
+    out = tf.image.pad_to_bounding_box(scaled, 0, 0, output_size, output_size)
+    window = tf.cast(tf.stack([top, left, top + output_size, left + output_size]), tf.float32) / tf.cast(
+        tf.stack([scaled_h, scaled_w, scaled_h, scaled_w]), tf.float32)
+    height, width = window[2] - window[0], window[3] - window[1]
+    moved = (boxes - tf.stack([window[0], window[1], window[0], window[1]])) * tf.stack(
+        [1.0 / height, 1.0 / width, 1.0 / height, 1.0 / width])
+    ymin, xmin, ymax, xmax = tf.unstack(moved, axis=1)
+    keep = tf.reshape(tf.where(~((ymin >= 1.0) | (xmin >= 1.0) | (ymax <= 0.0) | (xmax <= 0.0))), [-1])
+    return out, tf.clip_by_value(tf.gather(moved, keep), 0.0, 1.0), tf.gather(classes, keep)
+
+
 def random_scale_crop_and_pad_to_square(output_size: int = 512, scale_min: float = 0.1,
                                         scale_max: float = 2.0) -> Op:
-    """OD API random_scale_crop_and_pad_to_square: scale jitter, random crop, pad to a square."""
+    """OD API random_scale_crop_and_pad_to_square: a scale in [scale_min, scale_max), then the crop's offsets."""
     def op(image, boxes, classes):
-        size = tf.shape(image)[:2]
-        pixel_boxes = box_ops.denormalize_boxes(boxes, size)
-        out, info = preprocess_ops.resize_and_crop_image(
-            image, [output_size, output_size], [output_size, output_size],
-            aug_scale_min=scale_min, aug_scale_max=scale_max)
-        pixel_boxes = preprocess_ops.resize_and_crop_boxes(pixel_boxes, info[2, :], info[1, :], info[3, :])
-        keep = box_ops.get_non_empty_box_indices(pixel_boxes)
-        boxes = box_ops.normalize_boxes(tf.gather(pixel_boxes, keep), [output_size, output_size])
-        return out, boxes, tf.gather(classes, keep)
+        scale = tf.random.uniform([], scale_min, scale_max)
+        offset_y, offset_x = tf.random.uniform([]), tf.random.uniform([])
+        return scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size)
     return op
 
 

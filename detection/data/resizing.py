@@ -1,6 +1,6 @@
 """The one image-resizer geometry, shared by the training input path and the export.
 
-Both resize bilinearly as the OD API's image resizers do (`_bilinear`).
+Both resize bilinearly as the OD API's image resizers do (`bilinear`).
 fixed_shape_resizer: resized to height x width, aspect ratio not kept.
 keep_aspect_ratio_resizer: scaled by min(min_dimension / short side,
 max_dimension / long side) (the OD API's rule), rounded, then padded with
@@ -12,7 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def _bilinear(images: tf.Tensor, size) -> tf.Tensor:
+def bilinear(images: tf.Tensor, size) -> tf.Tensor:
     """The OD API's resize: TF1 `resize_images` bilinear, corners not aligned and no half-pixel centres.
 
     (TF2's `tf.image.resize` samples at half-pixel centres: a different image, up
@@ -31,13 +31,13 @@ def resize_to_input(images: tf.Tensor, height: int, width: int, keep_aspect_rati
     """
     images = tf.cast(images, tf.float32)
     if not keep_aspect_ratio:
-        resized = _bilinear(images, [height, width])
+        resized = bilinear(images, [height, width])
         return resized, tf.constant([height, width], tf.float32)
     shape = tf.shape(images)
     hw = tf.cast(shape[-3:-1], tf.float32)
     scale = tf.minimum(min_dimension / tf.reduce_min(hw), max_dimension / tf.reduce_max(hw))
     new_hw = tf.minimum(tf.round(hw * scale), [float(height), float(width)])
-    resized = _bilinear(images, tf.cast(new_hw, tf.int32))
+    resized = bilinear(images, tf.cast(new_hw, tf.int32))
     return tf.image.pad_to_bounding_box(resized, 0, 0, height, width), new_hw
 
 

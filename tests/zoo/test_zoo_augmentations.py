@@ -1,5 +1,5 @@
 """Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py): random_square_crop_by_scale
-and random_crop_image (the crop of every SSD zoo config).
+random_crop_image (the crop of every SSD zoo config) and random_scale_crop_and_pad_to_square (EfficientDet's).
 
 The oracle ran each op on fixed images and boxes with its random draws fixed through the OD API's
 preprocessor cache (tools/oracle/make_zoo_fixtures.py `write_augmentation_reference`); detflow's op,
@@ -18,6 +18,7 @@ from tests.zoo.fixtures import oracle_file
 
 SQUARE_CROP_CASES = 6
 RANDOM_CROP_CASES = 6
+SCALE_CROP_CASES = 5
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,25 @@ def test_random_crop_image_equals_the_od_api_for_the_same_window(random_crop, ca
         tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]), tf.constant(ref["window"]),
         float(ref["overlap_thresh"]), bool(ref["clip_boxes"]))
     np.testing.assert_array_equal(image.numpy(), ref["out_image"])
+    np.testing.assert_array_equal(labels.numpy(), ref["out_labels"])
+    np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def scale_crop():
+    with np.load(oracle_file("augmentations/scale_crop_and_pad_to_square.npz")) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("case", range(SCALE_CROP_CASES))
+def test_scale_crop_and_pad_to_square_equals_the_od_api_for_the_same_draws(scale_crop, case):
+    """EfficientDet's augmentation: the same scale and crop offsets give the same pixels, boxes and labels."""
+    ref = {k.split("/", 1)[1]: v for k, v in scale_crop.items() if k.startswith(f"{case}/")}
+    scale, offset_y, offset_x = (tf.constant(v, tf.float32) for v in ref["draws"])
+    image, boxes, labels = augmentations.scale_crop_and_pad_to_square(
+        tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]), scale, offset_y, offset_x,
+        int(ref["output_size"]))
+    np.testing.assert_allclose(image.numpy(), ref["out_image"], atol=1e-3)     # 0..255 values
     np.testing.assert_array_equal(labels.numpy(), ref["out_labels"])
     np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
 

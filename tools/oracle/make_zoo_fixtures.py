@@ -501,11 +501,45 @@ def write_random_crop_reference(out_root: str) -> None:
     np.savez_compressed(os.path.join(out_root, "augmentations", "random_crop_image.npz"), **out)
 
 
+# random_scale_crop_and_pad_to_square cases: (image height, width, output_size, scale, offset fractions y, x):
+# scaled below, across and above the output size, crops at both ends.
+SCALE_CROP_CASES = ((60, 80, 64, 0.5, 0.3, 0.7), (60, 80, 64, 1.7, 0.0, 1.0), (100, 50, 48, 1.3, 0.95, 0.4),
+                    (45, 90, 32, 2.0, 0.5, 0.5), (37, 53, 40, 0.1, 0.2, 0.9))
+
+
+def write_scale_crop_reference(out_root: str) -> None:
+    """The OD API's random_scale_crop_and_pad_to_square on fixed images and boxes, its three draws (the scale,
+    then the crop's y and x offset fractions) given by standing in for `tf.random_uniform` during the call (the
+    op takes no preprocessor cache), in `augmentations/scale_crop_and_pad_to_square.npz`."""
+    rng = np.random.default_rng(13)
+    out = {}
+    uniform = preprocessor.tf.random_uniform
+    for i, (height, width, size, scale, offset_y, offset_x) in enumerate(SCALE_CROP_CASES):
+        image = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+        boxes = fixed_boxes(rng)
+        labels = np.arange(1, 13, dtype=np.int32)
+        draws = iter((scale, offset_y, offset_x))
+        preprocessor.tf.random_uniform = lambda *args, **kwargs: tf.constant(next(draws), tf.float32)
+        try:
+            got = preprocessor.random_scale_crop_and_pad_to_square(
+                tf.constant(image), tf.constant(boxes), tf.constant(labels), tf.ones([12]), output_size=size)
+        finally:
+            preprocessor.tf.random_uniform = uniform
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes, f"{i}/labels": labels,
+                    f"{i}/draws": np.array([scale, offset_y, offset_x], np.float32), f"{i}/output_size": np.array(size),
+                    f"{i}/out_image": got[0].numpy(), f"{i}/out_boxes": got[1].numpy(),
+                    f"{i}/out_labels": got[2].numpy()})
+    os.makedirs(os.path.join(out_root, "augmentations"), exist_ok=True)
+    np.savez_compressed(os.path.join(out_root, "augmentations", "scale_crop_and_pad_to_square.npz"), **out)
+
+
 def write_augmentation_reference(out_root: str) -> None:
     """The OD API's random_square_crop_by_scale on fixed images and boxes, its random draws set through the
     preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`;
-    and random_crop_image's (write_random_crop_reference)."""
+    and random_crop_image's and random_scale_crop_and_pad_to_square's (write_random_crop_reference,
+    write_scale_crop_reference)."""
     write_random_crop_reference(out_root)
+    write_scale_crop_reference(out_root)
     rng = np.random.default_rng(7)
     out = {}
     for i, (height, width, scale, y_center, x_center, max_border) in enumerate(SQUARE_CROP_CASES):
