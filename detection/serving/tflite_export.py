@@ -78,24 +78,31 @@ def normalization(feature_extractor: str) -> tuple[list[float], list[float]]:
 
 
 def check_exportable(bundle: DetectorBundle, where: str) -> None:
-    """ProblemsError unless the model's architecture exports to TFLite and has a fixed input size."""
+    """ProblemsError unless the model's architecture exports to TFLite, has a fixed input size and a background
+    class."""
     spec = bundle.spec
-    _check_tflite_model(spec.meta_architecture, not spec.input.keep_aspect_ratio, where,
+    background = getattr(bundle.model, "add_background_class", True)
+    _check_tflite_model(spec.meta_architecture, not spec.input.keep_aspect_ratio, background, where,
                         "; export this model with --format saved_model")
 
 
 def check_config_exportable(pipeline_proto, where: str) -> None:
     """`check_exportable` on a parsed pipeline.config, before anything is built or trained."""
     kind = pipeline_proto.model.WhichOneof("model") or ""
-    resizer = getattr(pipeline_proto.model, kind).image_resizer if kind else None
-    fixed = bool(resizer) and resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer"
-    _check_tflite_model(kind, fixed, where)
+    model = getattr(pipeline_proto.model, kind) if kind else None
+    fixed = bool(model) and model.image_resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer"
+    _check_tflite_model(kind, fixed, getattr(model, "add_background_class", True), where)
 
 
-def _check_tflite_model(meta_architecture: str, fixed_size: bool, where: str, advice: str = "") -> None:
+def _check_tflite_model(meta_architecture: str, fixed_size: bool, background: bool, where: str,
+                        advice: str = "") -> None:
     family = registry.architecture(meta_architecture)
     if not family.exports.tflite:
         raise problem(where, f"{family.config_path}: {family.exports.tflite_refusal}{advice}")
+    if not background:
+        # TFLite_Detection_PostProcess reads column 0 as the background: class 1 would never be detected.
+        raise problem(where, f"{family.config_path}.add_background_class: false (EfficientDet): TFLite export of "
+                             f"a class head without a background column is not built yet{advice}")
     if not fixed_size:
         raise problem(where, f"{family.config_path}.image_resizer: TFLite needs a fixed input size: "
                              "use fixed_shape_resizer")

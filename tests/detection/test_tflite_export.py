@@ -211,6 +211,19 @@ def test_faster_rcnn_is_refused_with_what_to_do():
         tflite_export.check_exportable(bundle, "frcnn-export")
 
 
+def test_efficientdet_is_refused_before_it_is_built_or_trained():
+    """No background column (TFLite's post-processing op reads column 0 as one): refused, whatever the resizer."""
+    with open("tests/data/configs/ssd_efficientdet_d0_512x512.config", encoding="utf-8") as f:
+        proto = parse_pipeline_config_text(f.read(), "d0.config").proto
+    with pytest.raises(ProblemsError, match=r"--tflite: d0.config: model.ssd.add_background_class: false "
+                                            r"\(EfficientDet\): TFLite export of a class head without a background"):
+        tflite_export.check_config_exportable(proto, "--tflite: d0.config")
+    proto.model.ssd.image_resizer.fixed_shape_resizer.height = 256
+    proto.model.ssd.image_resizer.fixed_shape_resizer.width = 256
+    with pytest.raises(ProblemsError, match="add_background_class"):
+        tflite_export.check_config_exportable(proto, "d0.config")
+
+
 def test_a_per_class_limit_the_tflite_op_cannot_keep_is_said():
     text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
         num_classes=5, label_map_path="l", train_input_path="x", eval_input_path="x", num_steps=1, batch_size=1,
