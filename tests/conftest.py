@@ -12,6 +12,7 @@ SLOW_FILES = {
     "tests/schemas/test_honoured_fields.py": 365,
     "tests/detection/test_faster_rcnn_train.py": 297,
     "tests/realdata/test_bccd.py": 110,
+    "tests/detection/test_efficientdet_train.py": 110,
     "tests/zoo/test_zoo_train.py": 89,
     "tests/pipelines/test_e2e.py": 88,
     "tests/trainer/test_commands.py": 81,

@@ -42,11 +42,13 @@ class HeadOptions:
     box_code_size: int = 4
     use_dropout: bool = False
     dropout_keep_probability: float = 0.8
+    add_background_class: bool = True          # model.ssd's: the class head's num_classes + 1 columns, or num_classes
 
     @classmethod
-    def from_proto(cls, message) -> "HeadOptions":
+    def from_proto(cls, message, add_background_class: bool = True) -> "HeadOptions":
         """From a `weight_shared_convolutional_box_predictor` or `convolutional_box_predictor` message."""
-        return cls(**{f.name: getattr(message, f.name) for f in dataclasses.fields(cls)})
+        return cls(**{f.name: getattr(message, f.name) for f in dataclasses.fields(cls)
+                      if f.name != "add_background_class"}, add_background_class=add_background_class)
 
 
 class _Head(tf_keras.Model):
@@ -86,10 +88,10 @@ class WeightSharedConvolutionalBoxPredictor(tf_keras.Model):
 
     def __init__(self, num_classes: int, num_anchors: int, hp: LayerHyperparams, depth: int, heads: HeadOptions,
                  share_prediction_tower: bool = False, box_encodings_clip_range: tuple[float, float] | None = None,
-                 add_background_class: bool = True, name="WeightSharedConvolutionalBoxPredictor"):
+                 name="WeightSharedConvolutionalBoxPredictor"):
         super().__init__(name=name)
         self.num_classes = num_classes
-        slots = num_classes + 1 if add_background_class else num_classes
+        slots = num_classes + int(heads.add_background_class)
         self._hp, self._depth, self._num_layers = hp, depth, heads.num_layers_before_predictor
         self._kernel_size, self._share, self._use_depthwise = heads.kernel_size, share_prediction_tower, \
             heads.use_depthwise
@@ -168,10 +170,10 @@ class ConvolutionalBoxPredictor(tf_keras.Model):
     """The OD API's ConvolutionalBoxPredictor (see the module doc)."""
 
     def __init__(self, num_classes: int, num_anchors_per_level: list[int], hp: LayerHyperparams, heads: HeadOptions,
-                 min_depth: int = 0, max_depth: int = 0, add_background_class: bool = True, name="BoxPredictor"):
+                 min_depth: int = 0, max_depth: int = 0, name="BoxPredictor"):
         super().__init__(name=name)
         self.num_classes = num_classes
-        slots = num_classes + 1 if add_background_class else num_classes
+        slots = num_classes + int(heads.add_background_class)
         self._hp, self._num_layers = hp, heads.num_layers_before_predictor
         self._min_depth, self._max_depth = min_depth, max_depth
         code, kernel, depthwise = heads.box_code_size, heads.kernel_size, heads.use_depthwise

@@ -3,9 +3,9 @@
 The start is the oracle's `ssd_efficientdet_d0_256` (the zoo's D0 network and checkpoint layout, random
 weights with batch-norm statistics measured on its fixed images) under the D0 zoo config as a user edits
 it: num_classes 5 (`detection`: the class head is re-initialised), its keep_aspect_ratio_resizer at 256
-(the sample images are 128 px: scaled up, nothing padded), batch 4, a constant learning rate scaled to
-that batch, the backbone frozen as by default, the config's augmentations (flip, random scale, crop and
-pad to a square). Both the starting model and the fine-tuned one are exported and scored on the same
+(the sample images are 128 px: scaled up, nothing padded), batch 4, the zoo's peak learning rate (0.08,
+constant), the backbone frozen as by default, the config's augmentations (flip, random scale, crop and pad
+to a square). Both the starting model and the fine-tuned one are exported and scored on the same
 held-out split.
 """
 import json
@@ -27,7 +27,7 @@ from schemas.pipeline_config import load_pipeline_config
 from tests.zoo.fixtures import fixture, zoo_config
 
 ZOO = "ssd_efficientdet_d0_256"
-NUM_STEPS = 60
+NUM_STEPS = 100
 MAP50 = "DetectionBoxes_Precision/mAP@.50IOU"
 pytestmark = pytest.mark.slow
 
@@ -45,7 +45,7 @@ def _config(root, label_map: str, *, num_classes: int, num_steps: int) -> str:
     tc.batch_size, tc.num_steps = 4, num_steps
     tc.use_bfloat16 = False
     tc.optimizer.momentum_optimizer.learning_rate.ClearField("cosine_decay_learning_rate")
-    tc.optimizer.momentum_optimizer.learning_rate.constant_learning_rate.learning_rate = 0.02
+    tc.optimizer.momentum_optimizer.learning_rate.constant_learning_rate.learning_rate = 0.08
     if not proto.eval_input_reader:       # the D0 config in tests/data keeps the model and training parts only
         proto.eval_input_reader.add()
     for reader in (proto.train_input_reader, proto.eval_input_reader[0]):
@@ -101,6 +101,7 @@ def test_fine_tuning_efficientdet_d0_lowers_the_loss_and_raises_map(learned):
           f"-> {final}")
     assert all(np.isfinite(v) for v in final.values()) and np.isfinite(result["eval_loss"])
     assert final["loss"] < first["loss"], (first, final)
-    # Measured (2026-12-07): start 0.0005 (random weights, seeded), after 60 steps 0.0023; at learning rate
-    # 0.004 the loss had not fallen after 60 steps.
-    assert trained > 2 * start, metrics
+    # Measured (2026-12-07): start 0.0005 (random weights, seeded), after 100 steps 0.0100 (60 steps: 0.0032).
+    # The zoo's own peak rate, 0.08, is needed: at 0.004-0.02 the class loss stayed at its start (1.14: every
+    # positive still at the prior 0.01 of class_prediction_bias_init) for 60 steps, the backbone trained or not.
+    assert trained > 4 * start, metrics

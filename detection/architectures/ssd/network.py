@@ -235,9 +235,9 @@ def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
         clip = (bp.box_encodings_clip_range.min, bp.box_encodings_clip_range.max) \
             if bp.HasField("box_encodings_clip_range") else None
         return WeightSharedConvolutionalBoxPredictor(
-            ssd.num_classes, per_location[0], _hyperparams(bp, "box_predictor"), bp.depth, HeadOptions.from_proto(bp),
-            share_prediction_tower=bp.share_prediction_tower, box_encodings_clip_range=clip,
-            add_background_class=background)
+            ssd.num_classes, per_location[0], _hyperparams(bp, "box_predictor"), bp.depth,
+            HeadOptions.from_proto(bp, background),
+            share_prediction_tower=bp.share_prediction_tower, box_encodings_clip_range=clip)
     if kind == "convolutional_box_predictor":
         bp = ssd.box_predictor.convolutional_box_predictor
         if bp.use_depthwise and bp.kernel_size == 1:
@@ -247,8 +247,7 @@ def _box_predictor(ssd, per_location: list[int]) -> tf_keras.Model:
             raise config_problem(f"{S}.box_predictor.convolutional_box_predictor.min_depth",
                                  f"{bp.min_depth} is above max_depth {bp.max_depth}")
         return ConvolutionalBoxPredictor(ssd.num_classes, per_location, _hyperparams(bp, "box_predictor"),
-                                         HeadOptions.from_proto(bp), bp.min_depth, bp.max_depth,
-                                         add_background_class=background)
+                                         HeadOptions.from_proto(bp, background), bp.min_depth, bp.max_depth)
     raise config_problem(f"{S}.box_predictor", f"{kind or 'none'} is not supported (use "
                          "weight_shared_convolutional_box_predictor or convolutional_box_predictor)")
 
