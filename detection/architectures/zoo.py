@@ -61,11 +61,14 @@ MODELS: tuple[ZooModel, ...] = (
 # Feature extractor type → the oracle fixture that checks it against the OD API, and the input it is checked at.
 CHECKED = {
     "ssd_mobilenet_v2_keras": (("ssd_mobilenet_v2_320",), "320x320 (as shipped)"),
-    "ssd_mobilenet_v2_fpn_keras": (("ssd_mobilenet_v2_fpnlite_320", "ssd_mobilenet_v2_fpnlite_640"),
-                                   "320x320 and 640x640 (as shipped)"),
+    "ssd_mobilenet_v2_fpn_keras": (("ssd_mobilenet_v2_fpnlite_320",),
+                                   "320x320 as shipped (the 640 config is the same network at 640)"),
     "ssd_resnet50_v1_fpn_keras": (("ssd_resnet50_v1_fpn_320",), "320x320"),
     "ssd_resnet101_v1_fpn_keras": (("ssd_resnet101_v1_fpn_256",), "256x256"),
-    "ssd_resnet152_v1_fpn_keras": (("ssd_resnet152_v1_fpn_256",), "256x256"),
+    # RetinaNet-152: its FPN is ResNet-101's code, its backbone the OD API's resnet_v1_152 that Faster R-CNN
+    # ResNet-152 builds too.
+    "ssd_resnet152_v1_fpn_keras": (("ssd_resnet101_v1_fpn_256", "faster_rcnn_resnet152_v1_96x160"),
+                                   "256x256 (the FPN by ResNet-101's, the ResNet-152 backbone by Faster R-CNN's)"),
     "faster_rcnn_resnet50_keras": (("faster_rcnn_resnet50_v1_256",), "256 (640x640 config)"),
     "faster_rcnn_resnet101_keras": (("faster_rcnn_resnet101_v1_128",), "128x128 (1024x1024 config)"),
     "faster_rcnn_resnet152_keras": (("faster_rcnn_resnet152_v1_96x160",), "96..160 (800x1333 config)"),

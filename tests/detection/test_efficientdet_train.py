@@ -79,7 +79,7 @@ def learned(tmp_path_factory):
     start = _start_export(config, label_map, str(root / "start"))
     model_dir = root / "model"
     assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*",
-                     "--eval", f"{records}/Split-eval/*", "--model-dir", str(model_dir)]) == 0
+                     "--model-dir", str(model_dir)]) == 0
     result = json.loads((model_dir / names.TRAIN_RESULT_FILE).read_text())
     accumulators, _ = model_eval.evaluate_exports(
         model_eval.split_files(records, "eval"), {"start": start, "trained": result["export_dir"]},
@@ -99,7 +99,7 @@ def test_fine_tuning_efficientdet_d0_lowers_the_loss_and_raises_map(learned):
     start, trained = metrics["start"][MAP50], metrics["trained"][MAP50]
     print(f"EfficientDet-D0 mAP@.50IOU: start {start:.4f}, after {NUM_STEPS} steps {trained:.4f}; losses {first} "
           f"-> {final}")
-    assert all(np.isfinite(v) for v in final.values()) and np.isfinite(result["eval_loss"])
+    assert all(np.isfinite(v) for v in final.values())
     assert final["loss"] < first["loss"], (first, final)
     # Measured (2026-12-07): start 0.0005 (random weights, seeded), after 100 steps 0.0100 (60 steps: 0.0032).
     # The zoo's own peak rate, 0.08, is needed: at 0.004-0.02 the class loss stayed at its start (1.14: every

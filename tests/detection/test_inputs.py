@@ -58,9 +58,11 @@ def test_geometric_augmentations_keep_boxes_on_their_pixels(op):
         out_boxes = out_boxes.numpy()
         assert out_boxes.shape[0] == out_classes.shape[0]
         assert np.all(out_boxes >= 0.0) and np.all(out_boxes <= 1.0)
-        if out_boxes.shape[0] and np.all(out_boxes[0, 2:] - out_boxes[0, :2] > 0.1):
+        h, w = out_image.shape[:2]
+        # Boxes of 8 px and more: on fewer, the OD API's resize (TF1 bilinear, no half-pixel centres, which
+        # random_scale_crop_and_pad_to_square keeps for parity) blurs a pixel's share of the edge.
+        if out_boxes.shape[0] and np.all((out_boxes[0, 2:] - out_boxes[0, :2]) * [h, w] >= 8):
             box = out_boxes[0]
-            h, w = out_image.shape[:2]
             y0, x0, y1, x1 = np.round(box * [h, w, h, w]).astype(int)
             inside = out_image.numpy()[y0:y1, x0:x1, 0]
             assert inside.mean() > 0.85, (box, inside.mean())

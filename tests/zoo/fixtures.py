@@ -14,11 +14,9 @@ ROOT = pathlib.Path(os.environ.get("DETFLOW_ZOO_FIXTURES", REPO / ".cache" / "zo
 # Architecture → whether the oracle wrote a classification checkpoint for it.
 ARCHITECTURES = {
     "ssd_mobilenet_v2_fpnlite_320": True,
-    "ssd_mobilenet_v2_fpnlite_640": False,
     "ssd_mobilenet_v2_320": False,
     "ssd_resnet50_v1_fpn_320": True,
     "ssd_resnet101_v1_fpn_256": False,
-    "ssd_resnet152_v1_fpn_256": False,
     "ssd_efficientdet_d0_256": True,
 }
 # The OD API's Faster R-CNN fixtures (same layout; their own tests, tests/zoo/test_zoo_faster_rcnn.py).
