@@ -13,19 +13,16 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
-import tf_keras
 from google.protobuf import text_format
 
 import sample_data
 from components import names
 from components.evaluator import model_eval
-from detection.architectures import registry
-from detection.checkpoints import restore
-from detection.serving import export
 from detection.training import train_loop
 from detection.training.train_settings import TrainJob
 from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
+from tests.detection import learning
 from tests.zoo.fixtures import fixture, zoo_config
 
 ZOO = "faster_rcnn_resnet50_v1_256"
@@ -62,31 +59,14 @@ def _config(root, label_map: str, *, num_classes: int, num_steps: int, checkpoin
     return path
 
 
-def _start_export(config_path: str, label_map: str, out: str) -> str:
-    """The model training starts from (the zoo checkpoint restored with `detection`), exported.
-
-    Seeded as `train` seeds itself (TrainJob.seed 0), so the re-initialised class head is the one
-    training starts from.
-    """
-    config = load_pipeline_config(config_path)
-    tf_keras.utils.set_random_seed(0)
-    bundle = registry.build_detector(config.proto)
-    restore.restore(bundle.model, str(fixture(ZOO)), "detection", pipeline_proto=config.proto)
-    return export.export_saved_model(bundle, label_map, config.text, None, out)
-
-
 @pytest.fixture(scope="module")
 def learned(tmp_path_factory):
     """(root, records, label map, train result, {start|trained: COCO metrics on the eval split})."""
     root = tmp_path_factory.mktemp("frcnn")
-    data = sample_data.generate(root / "data", num_images=200, image_size=(128, 128), seed=3)
-    records = str(root / "records")
-    assert cli.main(["convert", "--format", "coco", "--annotations", str(data.annotations), "--images",
-                     str(data.images_dir), "--label-map", str(data.label_map), "--out", records]) == 0
-    label_map = str(data.label_map)
+    records, label_map = learning.sample_records(root, 200)
     config = _config(root, label_map, num_classes=len(sample_data.DEMO_CLASSES), num_steps=NUM_STEPS,
                      checkpoint=str(fixture(ZOO) / "checkpoint" / "ckpt-0"))
-    start = _start_export(config, label_map, str(root / "start"))
+    start = learning.start_export(ZOO, config, label_map, str(root / "start"))
     model_dir = root / "model"
     assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*",
                      "--eval", f"{records}/Split-eval/*", "--model-dir", str(model_dir)]) == 0
