@@ -59,7 +59,7 @@ class ModelSpec:
     feature_extractor: str
     input: InputSpec
     num_classes: int                  # label-map classes (OD API num_classes)
-    mg_num_classes: int               # num_classes + 1 (class 0 = background)
+    mg_num_classes: int               # class columns: num_classes + 1 (column 0 = background), or num_classes without
     anchors: AnchorSpec
     score_threshold: float
     iou_threshold: float

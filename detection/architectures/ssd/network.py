@@ -36,6 +36,7 @@ from detection.architectures.ssd.mobilenet_v2 import SsdMobileNetV2FeatureExtrac
 from detection.architectures.ssd.resnet_v1_fpn import DEPTHS as RESNET_DEPTHS
 from detection.architectures.ssd.resnet_v1_fpn import SsdResNetV1FpnFeatureExtractor
 from detection.networks import anchors as anchor_lib
+from detection.networks.bifpn import COMBINE_METHODS
 from detection.networks import postprocess as post_lib
 from detection.networks.box_predictors import (CLASS_PREDICTIONS, ConvolutionalBoxPredictor, HeadOptions,
                                                WeightSharedConvolutionalBoxPredictor)
@@ -166,7 +167,6 @@ def _efficientdet_extractor(fe, options: ExtractorOptions, height: int, width: i
     if bifpn.num_iterations < 1 or bifpn.num_filters < 1:
         raise config_problem(f"{S}.feature_extractor.bifpn", "num_iterations and num_filters must be set (> 0) in a "
                              "bifpn message: the OD API gives them no default there")
-    from detection.networks.bifpn import COMBINE_METHODS  # pylint: disable=import-outside-toplevel
     if bifpn.combine_method not in COMBINE_METHODS:
         raise config_problem(f"{S}.feature_extractor.bifpn.combine_method",
                              f"{bifpn.combine_method!r} is not one of {', '.join(COMBINE_METHODS)}")
