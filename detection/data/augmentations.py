@@ -158,6 +158,13 @@ def ssd_random_crop(operations: list[dict] | None = None) -> Op:
     return op
 
 
+def _inside_and_clipped(boxes, classes):
+    """Boxes (in a crop's frame) not entirely outside [0, 1], clipped to it, and their classes (the OD API's
+    prune_completely_outside_window then clip_to_window)."""
+    keep = tf.where(~tf.reduce_any(tf.concat([boxes[:, :2] >= 1.0, boxes[:, 2:] <= 0.0], axis=1), axis=1))[:, 0]
+    return tf.clip_by_value(tf.gather(boxes, keep), 0.0, 1.0), tf.gather(classes, keep)
+
+
 def scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size: int):
     """The OD API's random_scale_crop_and_pad_to_square once its draws are made: `scale` (of output_size, on the
     long side) and where the crop starts, as fractions `offset_y` / `offset_x` of the room there is.
@@ -179,9 +186,7 @@ def scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_
     height, width = window[2] - window[0], window[3] - window[1]
     moved = (boxes - tf.stack([window[0], window[1], window[0], window[1]])) * tf.stack(
         [1.0 / height, 1.0 / width, 1.0 / height, 1.0 / width])
-    ymin, xmin, ymax, xmax = tf.unstack(moved, axis=1)
-    keep = tf.reshape(tf.where(~((ymin >= 1.0) | (xmin >= 1.0) | (ymax <= 0.0) | (xmax <= 0.0))), [-1])
-    return out, tf.clip_by_value(tf.gather(moved, keep), 0.0, 1.0), tf.gather(classes, keep)
+    return (out, *_inside_and_clipped(moved, classes))
 
 
 def random_scale_crop_and_pad_to_square(output_size: int = 512, scale_min: float = 0.1,
@@ -219,8 +224,7 @@ def square_crop_by_scale(image, boxes, classes, scale, y_center, x_center):
     out = tf.image.pad_to_bounding_box(image[ymin:ymax, xmin:xmax], ymin - top, xmin - left, size, size)
     dims = tf.cast(tf.stack([height, width, height, width]), tf.float32)
     moved = (boxes - tf.cast(tf.stack([top, left, top, left]), tf.float32) / dims) / (tf.cast(size, tf.float32) / dims)
-    keep = tf.where(~tf.reduce_any(tf.concat([moved[:, :2] >= 1.0, moved[:, 2:] <= 0.0], axis=1), axis=1))[:, 0]
-    return out, tf.clip_by_value(tf.gather(moved, keep), 0.0, 1.0), tf.gather(classes, keep)
+    return (out, *_inside_and_clipped(moved, classes))
 
 
 def random_square_crop_by_scale(max_border: int = 128, scale_min: float = 0.6, scale_max: float = 1.3,

@@ -69,10 +69,8 @@ def conv_block(name: str, num_filters: int, kernel_size: int, use_separable: boo
     `activation_first` is its `conv_bn_act_pattern=False`: the activation moves in front of the conv.
     """
     if use_separable:
-        params = hp.params()
-        params.update(depthwise_regularizer=params["kernel_regularizer"],
-                      depthwise_initializer=params["kernel_initializer"],
-                      pointwise_regularizer=params["kernel_regularizer"],
+        params = hp.separable_params()
+        params.update(pointwise_regularizer=params["kernel_regularizer"],
                       pointwise_initializer=params["kernel_initializer"])
         layers = [tf_keras.layers.SeparableConv2D(num_filters, kernel_size, depth_multiplier=1, padding="SAME",
                                                   strides=1, name=name + "separable_conv", **params)]

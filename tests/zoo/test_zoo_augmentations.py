@@ -8,6 +8,8 @@ stay in the OD API's ranges.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,15 +23,20 @@ RANDOM_CROP_CASES = 6
 SCALE_CROP_CASES = 5
 
 
-@pytest.fixture(scope="module")
-def square_crop():
-    with np.load(oracle_file("augmentations/square_crop_by_scale.npz")) as data:
+@functools.lru_cache(maxsize=None)
+def _reference(name: str) -> dict:
+    with np.load(oracle_file(f"augmentations/{name}.npz")) as data:
         return {k: data[k] for k in data.files}
 
 
+def _case(name: str, case: int) -> dict:
+    """One case of the oracle's `augmentations/<name>.npz`: its arrays by name."""
+    return {k.split("/", 1)[1]: v for k, v in _reference(name).items() if k.startswith(f"{case}/")}
+
+
 @pytest.mark.parametrize("case", range(SQUARE_CROP_CASES))
-def test_square_crop_by_scale_equals_the_od_api_for_the_same_draws(square_crop, case):
-    ref = {k.split("/", 1)[1]: v for k, v in square_crop.items() if k.startswith(f"{case}/")}
+def test_square_crop_by_scale_equals_the_od_api_for_the_same_draws(case):
+    ref = _case("square_crop_by_scale", case)
     scale, y_center, x_center = ref["draws"]
     image, boxes, labels = augmentations.square_crop_by_scale(
         tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]),
@@ -42,17 +49,11 @@ def test_square_crop_by_scale_equals_the_od_api_for_the_same_draws(square_crop, 
     assert borders == ref["borders"].tolist()
 
 
-@pytest.fixture(scope="module")
-def random_crop():
-    with np.load(oracle_file("augmentations/random_crop_image.npz")) as data:
-        return {k: data[k] for k in data.files}
-
-
 @pytest.mark.parametrize("case", range(RANDOM_CROP_CASES))
-def test_random_crop_image_equals_the_od_api_for_the_same_window(random_crop, case):
+def test_random_crop_image_equals_the_od_api_for_the_same_window(case):
     """random_crop_image (and ssd_random_crop, which picks one of its settings) once its window is drawn: the
     same pixels, the boxes that overlap the window enough, re-expressed in it and clipped or not."""
-    ref = {k.split("/", 1)[1]: v for k, v in random_crop.items() if k.startswith(f"{case}/")}
+    ref = _case("random_crop_image", case)
     image, boxes, labels = augmentations.crop_to_window(
         tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]), tf.constant(ref["window"]),
         float(ref["overlap_thresh"]), bool(ref["clip_boxes"]))
@@ -61,16 +62,10 @@ def test_random_crop_image_equals_the_od_api_for_the_same_window(random_crop, ca
     np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def scale_crop():
-    with np.load(oracle_file("augmentations/scale_crop_and_pad_to_square.npz")) as data:
-        return {k: data[k] for k in data.files}
-
-
 @pytest.mark.parametrize("case", range(SCALE_CROP_CASES))
-def test_scale_crop_and_pad_to_square_equals_the_od_api_for_the_same_draws(scale_crop, case):
+def test_scale_crop_and_pad_to_square_equals_the_od_api_for_the_same_draws(case):
     """EfficientDet's augmentation: the same scale and crop offsets give the same pixels, boxes and labels."""
-    ref = {k.split("/", 1)[1]: v for k, v in scale_crop.items() if k.startswith(f"{case}/")}
+    ref = _case("scale_crop_and_pad_to_square", case)
     scale, offset_y, offset_x = (tf.constant(v, tf.float32) for v in ref["draws"])
     image, boxes, labels = augmentations.scale_crop_and_pad_to_square(
         tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]), scale, offset_y, offset_x,

@@ -35,7 +35,6 @@ EFFICIENTDETS = {
 }
 CHANNEL_OFFSET = [0.485, 0.456, 0.406]
 CHANNEL_SCALE = [0.229, 0.224, 0.225]
-MIN_IMAGE_SIZE = 129
 
 
 def bifpn_settings(feature_extractor) -> BiFpnSettings:
