@@ -199,7 +199,7 @@ def _bifpn_size_issues(fe, height: int, width: int, resizer: str) -> list[Issue]
         if padded % good:
             issues.append((f"{resizer}.{name}", f"{size} px does not fit the BiFPN up to level {top}: its levels "
                            f"halve the map {top} times and each must be twice the next; use a multiple of {good} "
-                           f"(e.g. {max(good, round(size / good) * good)}) or set feature_extractor.pad_to_multiple: "
+                           f"(e.g. {-(-size // good) * good}) or set feature_extractor.pad_to_multiple: "
                            f"{good}"))
     return issues
 

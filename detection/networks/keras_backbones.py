@@ -1,8 +1,8 @@
-"""MobileNetV2 and ResNet v1 backbones as the OD API builds them: Keras applications with its layers.
+"""MobileNetV1/V2 and ResNet v1 backbones as the OD API builds them: Keras applications with its layers.
 
-The OD API builds its backbones by handing `tf.keras.applications.MobileNetV2` /
+The OD API builds its backbones by handing `tf.keras.applications.MobileNet|V2` /
 `ResNet50|101|152` a `layers=` object that replaces some layer constructors
-(`object_detection/models/keras_models/{mobilenet_v2,resnet_v1}.py`). The
+(`object_detection/models/keras_models/{mobilenet_v1,mobilenet_v2,resnet_v1}.py`). The
 `*LayersOverride` classes here make the same replacements on `tf_keras`, so the
 functional model is the OD API's layer for layer: same layer names, same
 `layer_with_weights-N` order in checkpoints, same padding, activation and
@@ -18,6 +18,13 @@ MobileNetV2 (`MobileNetV2LayersOverride`):
 - filters below min_depth are raised to it, except in `*_expand` convs;
 - batch norm and activation come from `conv_hyperparams` (without override:
   epsilon 1e-3, the OD API's momentum, ReLU6).
+
+MobileNetV1 (`MobileNetV1LayersOverride`), as MobileNetV2 but:
+- every conv's filters, already scaled by alpha in the application, are
+  scaled by alpha again (the OD API's override does it), after `conv_defs`
+  (the FPN extractor's use_depthwise: conv_pw_12 512, conv_pw_13 256) replaced
+  them, and min_depth applies to every conv;
+- without conv_hyperparams the batch-norm momentum is 0.999.
 
 ResNet v1 (`ResNetLayersOverride`, Keras' v1: stride on the first 1x1 conv):
 - filters are scaled by depth_multiplier, at least min_depth;
@@ -159,6 +166,29 @@ class MobileNetV2LayersOverride(_Override):
         return tf_keras.layers.ReLU(max_value=6.0, name=name)
 
 
+class MobileNetV1LayersOverride(MobileNetV2LayersOverride):
+    """Layer constructors for `tf_keras.applications.MobileNet` (see the module doc)."""
+
+    def __init__(self, hyperparams: LayerHyperparams | None, alpha: float, min_depth: int,
+                 use_explicit_padding: bool, conv_defs: dict[str, int] | None = None):
+        super().__init__(hyperparams, alpha, min_depth, use_explicit_padding, default_batchnorm_momentum=0.999)
+        self._conv_defs = dict(conv_defs or {})
+
+    def Conv2D(self, filters, kernel_size, **kwargs):  # noqa: N802  pylint: disable=invalid-name
+        """Keras' Conv2D with the OD API's filters (see the module doc), hyperparameters and padding."""
+        filters = int(self._conv_defs.get(kwargs.get("name", ""), filters) * self._alpha)
+        if self._min_depth and filters < self._min_depth:
+            filters = self._min_depth
+        if self._hp is not None:
+            kwargs = {**kwargs, "activation": None}
+        kwargs = self._conv_kwargs({**kwargs, "kernel_size": kernel_size})
+        return self._padded(lambda **kw: tf_keras.layers.Conv2D(filters, **kw), _kernel(kernel_size), kwargs)
+
+    def DepthwiseConv2D(self, kernel_size, **kwargs):  # noqa: N802  pylint: disable=invalid-name
+        """Keras' DepthwiseConv2D (its kernel size given by position here) as for MobileNetV2."""
+        return super().DepthwiseConv2D(kernel_size=kernel_size, **kwargs)
+
+
 class ResNetLayersOverride(_Override):
     """Layer constructors for `tf_keras.applications.ResNet50|101|152` (see the module doc)."""
 
@@ -231,6 +261,17 @@ def mobilenet_v2(input_shape: Sequence[int | None], output_layers: Sequence[str]
                                              weights=None, layers=override)
     if callable(output_layers):
         output_layers = output_layers([layer.name for layer in full.layers])
+    outputs = [full.get_layer(n).output for n in output_layers]
+    return tf_keras.Model(inputs=full.inputs, outputs=outputs, name=name)
+
+
+def mobilenet_v1(input_shape: Sequence[int | None], output_layers: Sequence[str], *, alpha: float, min_depth: int,
+                 hyperparams: LayerHyperparams | None, use_explicit_padding: bool,
+                 conv_defs: dict[str, int] | None = None, name: str = "classification_backbone") -> tf_keras.Model:
+    """The OD API's MobileNetV1, cut at `output_layers`."""
+    override = MobileNetV1LayersOverride(hyperparams, alpha, min_depth, use_explicit_padding, conv_defs)
+    full = tf_keras.applications.MobileNet(input_shape=tuple(input_shape), alpha=alpha, include_top=False,
+                                           weights=None, layers=override)
     outputs = [full.get_layer(n).output for n in output_layers]
     return tf_keras.Model(inputs=full.inputs, outputs=outputs, name=name)
 

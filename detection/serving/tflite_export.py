@@ -5,13 +5,17 @@ and restored from its `checkpoint/` with `full`, so it is the network the
 SavedModel serves:
 - input `input`: [1, height, width, 3] of the config's fixed_shape_resizer,
   already resized and normalised the way the feature extractor preprocesses
-  (MobileNet: (2/255)x - 1; ResNet: x minus the VGG means), float32; uint8 for
-  int8 models, whose input quantization then maps raw pixels onto that range;
+  (MobileNet: (2/255)x - 1; ResNet: x minus the VGG means; EfficientNet:
+  (x/255 - ImageNet mean) / ImageNet std), float32; uint8 for int8 models,
+  whose input quantization then maps raw pixels onto that range;
 - the network, the config's score converter, then the
   `TFLite_Detection_PostProcess` op (regular per-class NMS with the config's
   thresholds and max_total_detections, box coder scales and the anchors), as
-  `export_tflite_graph_tf2.py` builds it; the op keeps up to 100 boxes per
-  class whatever max_detections_per_class says (the export notes it). With
+  `export_tflite_graph_tf2.py` builds it. A head without a background column
+  (EfficientDet's `add_background_class: false`) goes in as it is: the op
+  takes the column count minus num_classes as its label offset. The op
+  keeps up to 100 boxes per class whatever max_detections_per_class says
+  (the export notes it). With
   `use_class_agnostic_nms: true` the op runs its fast NMS (one NMS over each
   box's best class, the OD API exporter's default), which is what the
   SavedModel then computes too; with many classes it is far faster on device;
@@ -44,14 +48,12 @@ from detection.data import resizing
 from detection.networks.spec import DetectorBundle
 from detection.serving import export as export_lib
 from detection.serving import tflite_metadata
-from detection.serving.model_runner import MOBILENET_NORMALIZATION
 from schemas import model_layout
 from schemas.problems import problem
 
 QUANTIZE_MODES = ("none", "float16", "int8")
 DEFAULT_REPRESENTATIVE_SIZE = 100
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
-RESNET_NORMALIZATION = ([123.68, 116.779, 103.939], [1.0, 1.0, 1.0])
 
 
 @dataclasses.dataclass
@@ -72,17 +74,26 @@ TFLITE_DETECTIONS_PER_CLASS = 100
 
 
 
-def normalization(feature_extractor: str) -> tuple[list[float], list[float]]:
-    """(mean, std) per RGB channel of the feature extractor's preprocessing: input = (pixel - mean) / std."""
-    return RESNET_NORMALIZATION if "resnet" in feature_extractor else MOBILENET_NORMALIZATION
+def normalization(bundle: DetectorBundle) -> tuple[list[float], list[float]]:
+    """(mean, std) per RGB channel of the detector's own preprocessing: input = (pixel - mean) / std.
+
+    Read off `bundle.preprocess` itself (its values at pixels 0 and 255), so a feature extractor's
+    normalisation cannot drift from what the metadata says; ValueError if it is not per-channel affine.
+    """
+    probe = tf.constant([[[[0.0] * 3, [255.0] * 3, [100.0] * 3]]], tf.float32)
+    out = bundle.preprocess(probe).numpy().astype(np.float64)[0, 0]
+    scale = (out[1] - out[0]) / 255.0                     # 1 / std
+    std = 1.0 / scale
+    mean = -out[0] * std
+    if not np.allclose((100.0 - mean) / std, out[2], rtol=1e-4, atol=1e-4):
+        raise ValueError(f"{bundle.spec.feature_extractor}: preprocessing is not (pixel - mean) / std per channel")
+    return [float(f"{m:.6g}") for m in mean], [float(f"{v:.6g}") for v in std]
 
 
 def check_exportable(bundle: DetectorBundle, where: str) -> None:
-    """ProblemsError unless the model's architecture exports to TFLite, has a fixed input size and a background
-    class."""
+    """ProblemsError unless the model's architecture exports to TFLite and has a fixed input size."""
     spec = bundle.spec
-    background = getattr(bundle.model, "add_background_class", True)
-    _check_tflite_model(spec.meta_architecture, not spec.input.keep_aspect_ratio, background, where,
+    _check_tflite_model(spec.meta_architecture, not spec.input.keep_aspect_ratio, where,
                         "; export this model with --format saved_model")
 
 
@@ -91,21 +102,19 @@ def check_config_exportable(pipeline_proto, where: str) -> None:
     kind = pipeline_proto.model.WhichOneof("model") or ""
     model = getattr(pipeline_proto.model, kind) if kind else None
     fixed = bool(model) and model.image_resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer"
-    _check_tflite_model(kind, fixed, getattr(model, "add_background_class", True), where)
+    _check_tflite_model(kind, fixed, where)
 
 
-def _check_tflite_model(meta_architecture: str, fixed_size: bool, background: bool, where: str,
+def _check_tflite_model(meta_architecture: str, fixed_size: bool, where: str,
                         advice: str = "") -> None:
     family = registry.architecture(meta_architecture)
     if not family.exports.tflite:
         raise problem(where, f"{family.config_path}: {family.exports.tflite_refusal}{advice}")
-    if not background:
-        # TFLite_Detection_PostProcess reads column 0 as the background: class 1 would never be detected.
-        raise problem(where, f"{family.config_path}.add_background_class: false (EfficientDet): TFLite export of "
-                             f"a class head without a background column is not built yet{advice}")
     if not fixed_size:
         raise problem(where, f"{family.config_path}.image_resizer: TFLite needs a fixed input size: "
-                             "use fixed_shape_resizer")
+                             "use fixed_shape_resizer (as the OD API's TFLite export does; for a "
+                             "keep_aspect_ratio_resizer with pad_to_max_dimension, height and width = "
+                             f"max_dimension){advice}")
 
 
 def _postprocess_signature(bundle: DetectorBundle) -> str:
@@ -244,16 +253,25 @@ def export_tflite(export_dir: str, out_path: str, quantize: str = "none",
                   representative_size: int = DEFAULT_REPRESENTATIVE_SIZE) -> TfliteExport:
     """Writes the .tflite of the export at `export_dir` to `out_path` (see the module doc)."""
     bundle, _ = load_export(export_dir)
-    check_exportable(bundle, export_dir)
+    return write_tflite(bundle, labels_of(export_dir, bundle.spec.num_classes), out_path, quantize,
+                        representative_data, representative_size, where=export_dir)
+
+
+def write_tflite(bundle: DetectorBundle, labels: Sequence[str], out_path: str, quantize: str = "none",
+                 representative_data: str | Sequence[str] | None = None,
+                 representative_size: int = DEFAULT_REPRESENTATIVE_SIZE, where: str | None = None) -> TfliteExport:
+    """Writes the .tflite of a built, restored detector with its metadata (one label per class) to `out_path`;
+    a detector TFLite cannot hold is refused naming `where` (default `out_path`)."""
+    check_exportable(bundle, where or out_path)
     representative = (representative_images(representative_data, bundle, representative_size)
                       if quantize == "int8" and representative_data else [])
     flat = convert(bundle, quantize, representative)
-    mean, std = normalization(bundle.spec.feature_extractor)
+    mean, std = normalization(bundle)
     metadata = tflite_metadata.object_detector_metadata(
         mean, std, uint8_input=quantize == "int8", name=f"detflow {bundle.spec.feature_extractor}",
         description=f"SSD {bundle.spec.feature_extractor}, {bundle.spec.input.height}x{bundle.spec.input.width}, "
                     f"{quantize} (detflow)")
-    flat = tflite_metadata.with_metadata(flat, metadata, labels_of(export_dir, bundle.spec.num_classes))
+    flat = tflite_metadata.with_metadata(flat, metadata, list(labels))
     directory = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(directory, exist_ok=True)
     tmp = out_path + ".tmp"

@@ -1,6 +1,7 @@
 """What the learning tests share: the sample data as records, and the model a zoo fine-tune starts from."""
 from __future__ import annotations
 
+import tensorflow as tf
 import tf_keras
 
 import sample_data
@@ -21,14 +22,20 @@ def sample_records(root, num_images: int) -> tuple[str, str]:
     return records, str(data.label_map)
 
 
-def start_export(zoo: str, config_path: str, label_map: str, out: str) -> str:
-    """The model training starts from: the zoo fixture restored with `detection`, exported.
+def start_detector(zoo: str, config_path: str):
+    """The model training starts from: the zoo fixture restored with `detection`, as a detector for
+    `model_eval.evaluate_exports(detectors=...)`: uint8 images [B, H, W, 3] -> the serving_default outputs.
 
-    Seeded as `train` seeds itself (TrainJob.seed 0), so the re-initialised class head is the one
-    training starts from.
+    The export's own serving code (`export.DetectionModule`), traced but not saved: the same function as
+    the SavedModel, without the seconds a save and a load of a large network take. Seeded as `train` seeds
+    itself (TrainJob.seed 0), so the re-initialised class head is the one training starts from.
     """
     config = load_pipeline_config(config_path)
     tf_keras.utils.set_random_seed(0)
     bundle = registry.build_detector(config.proto)
     restore.restore(bundle.model, str(fixture(zoo)), "detection", pipeline_proto=config.proto)
-    return export.export_saved_model(bundle, label_map, config.text, None, out)
+    serve = tf.function(export.DetectionModule(bundle).serve_tensor)
+
+    def detect(images):
+        return {k: v.numpy() for k, v in serve(tf.constant(images)).items()}
+    return detect

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from schemas import example_format as ef
 
-COLORS = {1: (255, 40, 40), 2: (40, 255, 40), 3: (40, 40, 255)}
+COLORS = {1: (255, 40, 40), 2: (40, 255, 40), 3: (40, 40, 255), 4: (255, 255, 40), 5: (40, 255, 255)}
 
 
 def make_image(rng, size: int, num_boxes: int, num_classes: int = 2):

@@ -94,7 +94,7 @@ def test_ssd_mobilenet_v2_with_extra_layers_and_frozen_batchnorm():
 
 @pytest.mark.parametrize("field,mutate", [
     ("model.ssd.feature_extractor.type",
-     lambda p: setattr(p.model.ssd.feature_extractor, "type", "ssd_mobilenet_v1_fpn_keras")),
+     lambda p: setattr(p.model.ssd.feature_extractor, "type", "ssd_mobilenet_v1_keras")),
     # EfficientDet takes no depth multiplier (the OD API refuses it too).
     ("model.ssd.feature_extractor.depth_multiplier",
      lambda p: setattr(p.model.ssd.feature_extractor, "type", "ssd_efficientnet-b0_bifpn_keras")),

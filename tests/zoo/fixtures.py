@@ -12,13 +12,21 @@ from schemas.pipeline_config import parse_pipeline_config_text
 REPO = pathlib.Path(__file__).resolve().parents[2]
 ROOT = pathlib.Path(os.environ.get("DETFLOW_ZOO_FIXTURES", REPO / ".cache" / "zoo-fixtures"))
 # Architecture → whether the oracle wrote a classification checkpoint for it.
-ARCHITECTURES = {
+ALL_SSD = {
     "ssd_mobilenet_v2_fpnlite_320": True,
     "ssd_mobilenet_v2_320": False,
+    "ssd_mobilenet_v1_fpn_320": True,
     "ssd_resnet50_v1_fpn_320": True,
     "ssd_resnet101_v1_fpn_256": False,
     "ssd_efficientdet_d0_256": True,
+    "ssd_efficientdet_d7_256": False,
 }
+# Checked on demand only (`make zoo-large`, which writes them to .cache/zoo-fixtures-large and names them in
+# DETFLOW_ZOO_ONLY): networks too large for `make test`'s time.
+LARGE = ("ssd_efficientdet_d7_256",)
+_ONLY = [n for n in os.environ.get("DETFLOW_ZOO_ONLY", "").split(",") if n]
+# The SSD fixtures the tests check: `make test`'s, or those DETFLOW_ZOO_ONLY names.
+ARCHITECTURES = {n: ALL_SSD[n] for n in _ONLY} if _ONLY else {n: c for n, c in ALL_SSD.items() if n not in LARGE}
 # The OD API's Faster R-CNN fixtures (same layout; their own tests, tests/zoo/test_zoo_faster_rcnn.py).
 FASTER_RCNN_ARCHITECTURES = {
     "faster_rcnn_resnet50_v1_256": True,

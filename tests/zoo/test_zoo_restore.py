@@ -16,7 +16,7 @@ from tests.zoo.fixtures import ARCHITECTURES, assert_close, fixture, reference, 
 # layout (the other ResNet depths and the FPN-lite 640 differ from these in their backbone or input only).
 CLASS_HEAD_VARIABLES = {
     # weight-shared predictors: one class conv (separable in FPN-lite) shared by every level
-    "ssd_mobilenet_v2_fpnlite_320": 3, "ssd_resnet50_v1_fpn_320": 2,
+    "ssd_mobilenet_v2_fpnlite_320": 3, "ssd_resnet50_v1_fpn_320": 2, "ssd_mobilenet_v1_fpn_320": 2,
     # convolutional predictor: a class conv per feature map (6)
     "ssd_mobilenet_v2_320": 12,
 }

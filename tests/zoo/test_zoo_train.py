@@ -1,21 +1,19 @@
-"""A user's zoo workflow: `detflow train` and `detflow run` fine-tune from a TF2 Detection Zoo folder, no extra flag.
+"""A user's zoo workflow: `detflow train` fine-tunes from a TF2 Detection Zoo folder, no extra flag.
 
 The folder is the oracle's zoo-layout FPN-lite 320 (`checkpoint/ckpt-0` + `pipeline.config`); the config
-is the zoo's, with num_classes, input size, steps and paths changed as a user would.
+is the zoo's, with num_classes, input size, steps and paths changed as a user would. `detflow run` from a
+zoo checkpoint prefix, through the DetectionTrainer, is tests/zoo/test_zoo_faster_rcnn_pipeline.py.
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
 
 import pytest
 from google.protobuf import text_format
 
-import sample_data
 from detection.checkpoints import fine_tune
 from pipelines import cli
-from tests.pipelines import e2e_helpers
 from tests.detection import records
 from tests.zoo.fixtures import fixture, zoo_config
 
@@ -63,24 +61,6 @@ def test_detflow_train_fine_tunes_from_a_zoo_folder(tmp_path, capsys):
     _check_report(json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT)))
     assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
     assert "Traceback" not in captured.err
-
-
-@pytest.mark.e2e
-def test_detflow_run_fine_tunes_from_a_zoo_checkpoint_prefix(tmp_path):
-    data = e2e_helpers.make_span(tmp_path / "data", 1)
-    label_map = _label_map(tmp_path / "label_map.pbtxt", sample_data.DEMO_CLASSES)
-    config = _user_config(tmp_path / "pipeline.config", num_classes=len(sample_data.DEMO_CLASSES), size=64,
-                          label_map=label_map, checkpoint=str(fixture(ZOO) / "checkpoint" / "ckpt-0"))
-    code, summary, text = e2e_helpers.run(tmp_path / "root", e2e_helpers.span_source(tmp_path / "data"), config,
-                                          label_map, min_map=0.0)
-    assert code == 0, text
-    assert e2e_helpers.states(summary)["DetectionTrainer"] == "ran", text
-    [result] = glob.glob(str(tmp_path / "root" / "**" / "train_result.json"), recursive=True)[:1]
-    report = json.load(open(result))["restore_report"]
-    assert report["reinitialized_by_module"] == {"head_class": 3}
-    assert report["num_restored"] == 384 - 3
-    assert report["network_check"].startswith("network settings equal to")
-    del data
 
 
 @pytest.mark.slow

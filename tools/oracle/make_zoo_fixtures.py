@@ -54,6 +54,8 @@ ARCHITECTURES = {
     # shipped, its anchors and its export are the FPN-lite 640 fixture's).
     "ssd_resnet50_v1_fpn_320": ("ssd_resnet50_v1_fpn_640x640.config", 320, True),
     "ssd_resnet101_v1_fpn_256": ("ssd_resnet101_v1_fpn_640x640.config", 256, False),
+    # SSD MobileNet V1 FPN 640 as shipped (a RetinaNet on MobileNetV1) at 320.
+    "ssd_mobilenet_v1_fpn_320": ("ssd_mobilenet_v1_fpn_640x640.config", 320, True),
     # EfficientDet-D0 as shipped (keep_aspect_ratio_resizer padded to a square, no background class, BiFPN
     # levels 3..7) at 256 (360x480 → 192x256, padded); D1..D7 are the same code at other depths and sizes.
     "ssd_efficientdet_d0_256": ("ssd_efficientdet_d0_512x512.config", 256, True),
@@ -64,13 +66,18 @@ ARCHITECTURES = {
     "faster_rcnn_resnet101_v1_128": ("faster_rcnn_resnet101_v1_1024x1024.config", 128, False),
     # The 800x1333 config as shipped, its keep_aspect_ratio_resizer at 96..160 (the same 0.6 ratio).
     "faster_rcnn_resnet152_v1_96x160": ("faster_rcnn_resnet152_v1_800x1333.config", (96, 160), False),
+    # EfficientDet-D7 as shipped (EfficientNet-b6, BiFPN of 8 iterations at 384 filters, the `sum` combine:
+    # D6's network too) at 256. On demand only (`make zoo-large`): 53M variables, too slow for `make test`.
+    "ssd_efficientdet_d7_256": ("ssd_efficientdet_d7_1536x1536.config", 256, False),
 }
+# Written only when named (`make zoo-large`), never by default or by a shard.
+ON_DEMAND = ("ssd_efficientdet_d7_256",)
 # Seconds each fixture took on 2026-12-07's 2-core machine (both shards running), its loss and train-step
 # references included: `--shard=K/N` hands them out largest first to the least loaded shard, so the shards end
 # together.
 SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 105, "ssd_efficientdet_d0_256": 36, "ssd_mobilenet_v2_320": 23,
            "ssd_resnet50_v1_fpn_320": 34, "ssd_resnet101_v1_fpn_256": 32, "faster_rcnn_resnet50_v1_256": 34,
-           "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34}
+           "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34, "ssd_mobilenet_v1_fpn_320": 25}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
@@ -564,7 +571,7 @@ def write_augmentation_reference(out_root: str) -> None:
 def shard(k: int, n: int) -> list[str]:
     """The architectures of shard K of N: largest first, each to the shard with the fewest seconds so far."""
     shares: list[list[str]] = [[] for _ in range(n)]
-    for name in sorted(ARCHITECTURES, key=lambda a: -SECONDS.get(a, 60)):
+    for name in sorted((a for a in ARCHITECTURES if a not in ON_DEMAND), key=lambda a: -SECONDS.get(a, 60)):
         min(shares, key=lambda share: sum(SECONDS.get(a, 60) for a in share)).append(name)
     return [a for a in ARCHITECTURES if a in shares[k - 1]]
 
@@ -581,7 +588,7 @@ def main(argv: list[str]) -> int:
         names, first = shard(k, n), k == 1
     if first:
         write_augmentation_reference(out_root)
-    names = names or list(ARCHITECTURES)
+    names = names or [a for a in ARCHITECTURES if a not in ON_DEMAND]
     for name in names:
         config_file, size, classification = ARCHITECTURES[name]
         summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root)

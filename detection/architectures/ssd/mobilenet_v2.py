@@ -37,7 +37,15 @@ def mobilenet_preprocess(resized_inputs: tf.Tensor) -> tf.Tensor:
 
 
 class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
-    """The OD API's SSDMobileNetV2FpnKerasFeatureExtractor (see the module doc)."""
+    """The OD API's SSDMobileNetV2FpnKerasFeatureExtractor (see the module doc).
+
+    Subclasses change the backbone (`_backbone`), the names of its four maps for levels 2..5
+    (`feature_blocks`) and the number the coarse `bottom_up_Conv2d_*` layers count on from
+    (`num_backbone_layers`): the OD API's MobileNetV1 FPN extractor is this class with its backbone.
+    """
+
+    feature_blocks = FPN_FEATURE_BLOCKS
+    num_backbone_layers = NUM_LAYERS
 
     def __init__(self, input_shape, options: ExtractorOptions, fpn: FpnLevels,
                  name="SSDMobileNetV2FpnKerasFeatureExtractor"):
@@ -45,10 +53,7 @@ class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
         o, hp = options, options.hp
         self._pad_to_multiple = o.pad_to_multiple
         self._fpn_min_level, self._fpn_max_level = fpn.min_level, fpn.max_level
-        self.classification_backbone = keras_backbones.mobilenet_v2(
-            (None, None, input_shape[-1]), keras_backbones.mobilenet_v2_fpn_outputs,
-            alpha=o.depth_multiplier, min_depth=o.min_depth, use_explicit_padding=o.use_explicit_padding,
-            hyperparams=hp if o.override_base_hyperparams else None)
+        self.classification_backbone = self._backbone((None, None, input_shape[-1]), o)
         depth = depth_fn(o.depth_multiplier, o.min_depth)(fpn.additional_layer_depth)
         self._base_fpn_max_level = min(fpn.max_level, 5)
         self._num_levels = self._base_fpn_max_level + 1 - fpn.min_level
@@ -60,19 +65,26 @@ class SsdMobileNetV2FpnFeatureExtractor(tf_keras.Model):
         for i in range(self._base_fpn_max_level + 1, fpn.max_level + 1):
             layers = [FixedPadding(3, name="fixed_padding")] if o.use_explicit_padding else []
             layers += conv_block(o.use_depthwise, 3, padding, 2,
-                                 f"bottom_up_Conv2d_{i - self._base_fpn_max_level + NUM_LAYERS}", hp, depth)
+                                 f"bottom_up_Conv2d_{i - self._base_fpn_max_level + self.num_backbone_layers}", hp,
+                                 depth)
             self._coarse_feature_layers.append(layers)
+
+    @staticmethod
+    def _backbone(input_shape, o: ExtractorOptions) -> tf_keras.Model:
+        return keras_backbones.mobilenet_v2(
+            input_shape, keras_backbones.mobilenet_v2_fpn_outputs, alpha=o.depth_multiplier, min_depth=o.min_depth,
+            use_explicit_padding=o.use_explicit_padding, hyperparams=o.hp if o.override_base_hyperparams else None)
 
     preprocess = staticmethod(mobilenet_preprocess)
 
     def call(self, preprocessed_inputs, training=None):  # pylint: disable=arguments-differ
         """Preprocessed images → the feature maps, finest first."""
         image_features = self.classification_backbone(pad_to_multiple(preprocessed_inputs, self._pad_to_multiple))
-        blocks = [FPN_FEATURE_BLOCKS[level - 2] for level in range(self._fpn_min_level, self._base_fpn_max_level + 1)]
-        start = len(FPN_FEATURE_BLOCKS) - self._num_levels
+        names = self.feature_blocks
+        blocks = [names[level - 2] for level in range(self._fpn_min_level, self._base_fpn_max_level + 1)]
+        start = len(names) - self._num_levels
         fpn = self._fpn_features_generator([(key, image_features[start + i]) for i, key in enumerate(blocks)])
-        return fpn_levels_then_coarse(fpn, blocks, FPN_FEATURE_BLOCKS[self._base_fpn_max_level - 2],
-                                      self._coarse_feature_layers)
+        return fpn_levels_then_coarse(fpn, blocks, names[self._base_fpn_max_level - 2], self._coarse_feature_layers)
 
 
 class SsdMobileNetV2FeatureExtractor(tf_keras.Model):

@@ -12,9 +12,9 @@ model is an `SsdDetector`:
   background column dropped, per-class NMS (`postprocess.py`);
 - `anchors`: normalised [N, 4] (`anchors.py`).
 
-Networks: `ssd_mobilenet_v2_fpn_keras`, `ssd_mobilenet_v2_keras`
-(`ssd_mobilenet_v2.py`), `ssd_resnet{50,101,152}_v1_fpn_keras`
-(`ssd_resnet_v1_fpn.py`); predictors `weight_shared_convolutional_box_predictor`
+Networks: `ssd_mobilenet_v2_fpn_keras`, `ssd_mobilenet_v2_keras` (`mobilenet_v2.py`),
+`ssd_mobilenet_v1_fpn_keras` (`mobilenet_v1_fpn.py`), `ssd_resnet{50,101,152}_v1_fpn_keras`
+(`resnet_v1_fpn.py`), `ssd_efficientnet-b{0..7}_bifpn_keras` (`efficientnet_bifpn.py`); predictors `weight_shared_convolutional_box_predictor`
 and `convolutional_box_predictor` (`box_predictors.py`); anchors
 `multiscale_anchor_generator` and `ssd_anchor_generator`. The variables sit
 under the OD API's object paths, so a TF2 Detection Zoo checkpoint restores
@@ -32,6 +32,7 @@ import tf_keras
 
 from detection.architectures.ssd.efficientnet_bifpn import EFFICIENTDETS, SsdEfficientNetBiFpnFeatureExtractor, \
     bifpn_settings
+from detection.architectures.ssd.mobilenet_v1_fpn import SsdMobileNetV1FpnFeatureExtractor
 from detection.architectures.ssd.mobilenet_v2 import SsdMobileNetV2FeatureExtractor, SsdMobileNetV2FpnFeatureExtractor
 from detection.architectures.ssd.resnet_v1_fpn import DEPTHS as RESNET_DEPTHS
 from detection.architectures.ssd.resnet_v1_fpn import SsdResNetV1FpnFeatureExtractor
@@ -112,6 +113,10 @@ def _check_input(fe, height: int, width: int, keep_aspect_ratio: bool = False) -
         raise config_problem(*issues[0])
 
 
+MOBILENET_FPNS = {"ssd_mobilenet_v2_fpn_keras": SsdMobileNetV2FpnFeatureExtractor,
+                  "ssd_mobilenet_v1_fpn_keras": SsdMobileNetV1FpnFeatureExtractor}
+
+
 def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
     fe = ssd.feature_extractor
     if fe.type not in SSD_FEATURE_EXTRACTORS:
@@ -126,7 +131,7 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
     keep = ssd.image_resizer.HasField("keep_aspect_ratio_resizer")
     if fe.type in EFFICIENTDETS:
         return _efficientdet_extractor(fe, options, height, width, keep)
-    if fe.type == "ssd_mobilenet_v2_fpn_keras" or fe.type in RESNET_DEPTHS:
+    if fe.type in MOBILENET_FPNS or fe.type in RESNET_DEPTHS:
         if not fe.HasField("fpn"):
             raise config_problem(f"{S}.feature_extractor.fpn", f"{fe.type} needs an fpn {{ min_level max_level }}")
         if fe.fpn.min_level < 2 or fe.fpn.min_level > fe.fpn.max_level or fe.fpn.min_level > 5:
@@ -141,7 +146,7 @@ def _feature_extractor(ssd, height: int, width: int) -> tf_keras.Model:
                 raise config_problem(f"{S}.feature_extractor.{field}", f"{fe.type} does not take it (the OD API "
                                      "refuses it too)")
             return SsdResNetV1FpnFeatureExtractor(shape, RESNET_DEPTHS[fe.type], options, levels)
-        return SsdMobileNetV2FpnFeatureExtractor(shape, options, levels)
+        return MOBILENET_FPNS[fe.type](shape, options, levels)
     if fe.HasField("fpn"):
         raise config_problem(f"{S}.feature_extractor.fpn", f"{fe.type} has no FPN (use ssd_mobilenet_v2_fpn_keras)")
     _check_input(fe, height, width, keep)
