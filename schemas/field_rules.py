@@ -51,7 +51,8 @@ def _many(make, keys: str, note: str = "") -> list[FieldRule]:
     return [make(k, note) for k in keys.split()]
 
 
-SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_resnet50_v1_fpn_keras",
+SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras", "ssd_mobilenet_v1_fpn_keras",
+                          "ssd_resnet50_v1_fpn_keras",
                           "ssd_resnet101_v1_fpn_keras", "ssd_resnet152_v1_fpn_keras",
                           *(f"ssd_efficientnet-b{i}_bifpn_keras" for i in range(8)))
 FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras",
@@ -62,7 +63,8 @@ S = "model.ssd"
 F = "model.faster_rcnn"
 T = "train_config"
 TPU = "a TPU / TF1 static-shape implementation detail; results are the same without it"
-DIST = "TF1 distributed-training setting; detflow trains in one process"
+DIST = ("TF1 distributed-training setting (parameter servers); detflow's workers are synchronous replicas of "
+        "MultiWorkerMirroredStrategy, set by TF_CONFIG")
 VIS = "visualisation/export setting of the OD API eval job; detflow's Evaluator writes its own outputs"
 READ = "input-pipeline tuning; detflow's tf.data pipeline tunes itself"
 

@@ -71,11 +71,6 @@ class PipelineConfig:
         from schemas.config_summary import summarize
         return summarize(self)
 
-    def format_summary(self) -> str:
-        """`summary()` as aligned 'key: value' lines."""
-        from schemas.config_summary import format_summary
-        return format_summary(self.summary())
-
 
 def load_pipeline_config(path: str | pathlib.Path) -> PipelineConfig:
     """Reads and validates the pipeline.config at `path`; raises ProblemsError.

@@ -97,7 +97,7 @@ def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParam
         export_dir=export_dir,
         freeze_backbone=parameters.freeze_backbone, checkpoint_every=parameters.checkpoint_every,
         bn_reestimation=train_settings.BnReestimation(parameters.bn_reestimate, parameters.bn_reestimate_batches))
-    strategy = strategy_lib.build_strategy(parameters.strategy)
+    strategy = strategy_lib.build_strategy(parameters.strategy, multi_worker=False)
     return train_loop.train(config, job, strategy)
 
 
@@ -112,8 +112,8 @@ def record_on_artifact(model: types.Artifact, result) -> None:
             model.set_float_custom_property(key, float(flat[key]))
     if result.tflite:
         model.set_string_custom_property(TFLITE_VARIANTS_PROPERTY, json.dumps(result.tflite, sort_keys=True))
-    if result.strategy:
-        model.set_string_custom_property(STRATEGY_PROPERTY, result.strategy)
+    if result.distribution.strategy:
+        model.set_string_custom_property(STRATEGY_PROPERTY, result.distribution.strategy)
     if result.batch_norm:
         model.set_int_custom_property(BN_REESTIMATED_PROPERTY, int(bool(result.batch_norm.get("done"))))
         model.set_string_custom_property(BN_REESTIMATION_PROPERTY, json.dumps(result.batch_norm, sort_keys=True))

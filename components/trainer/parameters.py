@@ -45,6 +45,10 @@ class TrainerParameters:
     def check(self) -> None:
         """ValueError / ProblemsError naming the parameter for a value no training can run with."""
         strategy_lib.check_strategy(self.strategy)
+        if self.strategy == "multi_worker":
+            raise ValueError("DetectionTrainer strategy = 'multi_worker': the Trainer trains inside the pipeline's "
+                             "process; a multi-worker job runs `detflow train` on every worker, TF_CONFIG set by "
+                             "the platform (README: Training on several machines)")
         if self.bn_reestimate not in BN_REESTIMATE_MODES:
             raise ValueError(f"DetectionTrainer bn_reestimate = {self.bn_reestimate!r}: one of "
                              f"{', '.join(BN_REESTIMATE_MODES)}")

@@ -17,6 +17,7 @@ carries `boxes_dropped` (and `boxes_unknown_class` for label ids outside
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Callable, Sequence
 
 import tensorflow as tf
@@ -25,6 +26,8 @@ from detection.data import augmentations, resizing
 from detection.data.tf_example import decode_example
 from official.vision.ops import box_ops
 from schemas.example_format import read_records, record_compression
+
+log = logging.getLogger("detflow.train")
 
 AUTOTUNE = tf.data.AUTOTUNE
 # (pixel boxes [N,4] in the model input, label ids int32 [N]) -> per-example target tensors.
@@ -181,18 +184,29 @@ def build_dataset(files: Sequence[str], options: InputOptions, batch_size: int, 
 
     training: shuffle + repeat forever + augment + drop the last partial batch;
     otherwise one pass in file order without augmentation. `input_context`
-    (from `strategy.distribute_datasets_from_function`) shards the files and
-    sets the per-replica batch size.
+    (from `strategy.distribute_datasets_from_function`) gives each input
+    pipeline (worker) its share, by file or by record, and sets the
+    per-replica batch size.
     """
     files = list(files)
     if not files:
         raise ValueError("no input files")
+    record_shard = None
     if input_context is not None:
-        # One pipeline per host feeds all of that host's replicas, each a per-replica batch.
-        if input_context.num_input_pipelines > 1:
-            files = files[input_context.input_pipeline_id::input_context.num_input_pipelines] or files
+        # One pipeline per worker feeds all of that worker's replicas, each a per-replica batch. Each worker
+        # reads its share: whole files when there are at least as many as workers, else every n-th record.
+        n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
+        if n > 1 and len(files) >= n:
+            log.info(f"input pipeline {i} of {n} reads {len(files[i::n])} of the {len(files)} files (sharded "
+                     "by file)")
+            files = files[i::n]
+        elif n > 1:
+            log.info(f"input pipeline {i} of {n} reads every {n}th record of the {len(files)} file(s) (sharded "
+                     f"by record: fewer files than the {n} input pipelines)")
+            record_shard = (n, i)
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    ds = _records(files, training, seed)
+    # Sharded by record: read in one fixed order, so that the workers' shares neither overlap nor miss a record.
+    ds = _records(files, training, seed) if record_shard is None else _records(files, False, None).shard(*record_shard)
     if training:
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True).repeat()
     parser = make_parser(options, transform.normalize, transform.augment if training else (), transform.targets)

@@ -20,9 +20,11 @@ import datetime
 import logging
 import math
 import os
+import re
 import time
 from typing import Any, Callable, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -32,7 +34,7 @@ from detection.data import augmentations, inputs
 from detection.networks.spec import config_problem
 from detection.training import batch_norm_stats, optimizers, train_finish
 from detection.training import strategy as strategy_lib
-from detection.training.train_result import (BoxCounts, Throughput, TrainLosses, TrainPaths, TrainResult,
+from detection.training.train_result import (BoxCounts, Distribution, Throughput, TrainLosses, TrainPaths, TrainResult,
                                               VariableCounts)
 from detection.training.train_settings import TrainJob, TrainSettings
 from schemas.problems import Problem, ProblemsError
@@ -68,6 +70,39 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
 
     The phases: set-up, restore, data, loop, evaluate, export.
     """
+    # The strategy first: a MultiWorkerMirroredStrategy must exist before TensorFlow runs anything.
+    strategy = strategy or strategy_lib.build_strategy("auto")
+    role = strategy_lib.worker_role(strategy)
+    say = on_log or log.info
+    shared_dir = job.model_dir
+    if not role.is_chief:
+        job = _worker_job(job, role)
+        say(f"{role.describe()}: the chief writes {shared_dir}; this worker writes {job.model_dir}, removed at "
+            "the end")
+    try:
+        result = _train(pipeline_config, job, strategy, role, say, shared_dir)
+    except _LOST_PEER_ERRORS as error:
+        if role.num_workers <= 1:
+            raise
+        raise _lost_worker(role, shared_dir, error) from None
+    finally:
+        if not role.is_chief and tf.io.gfile.exists(job.model_dir):
+            tf.io.gfile.rmtree(job.model_dir)
+    return dataclasses.replace(result, distribution=dataclasses.replace(
+        result.distribution, worker=role.describe(), chief=role.is_chief))
+
+
+def _worker_job(job: TrainJob, role) -> TrainJob:
+    """A non-chief worker's job: everything it writes goes to its own folder (emptied first: a killed run's
+    checkpoints there are not the chief's)."""
+    folder = strategy_lib.worker_dir(job.model_dir, role)
+    if tf.io.gfile.exists(folder):
+        tf.io.gfile.rmtree(folder)
+    return dataclasses.replace(job, model_dir=folder, export_dir=os.path.join(folder, "export"),
+                               tensorboard_dir=os.path.join(folder, "train"))
+
+
+def _train(pipeline_config, job: TrainJob, strategy, role, say, shared_dir: str) -> TrainResult:
     proto = _proto(pipeline_config)
     settings = TrainSettings.from_config(proto, num_steps=job.num_steps, batch_size=job.batch_size,
                                          base_checkpoint=job.base_checkpoint)
@@ -78,9 +113,9 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
     # Keras' initialisers draw from their own generator, which only this seeds: without it a re-initialised
     # class head (and so the first losses and the trained model) differed from run to run.
     tf_keras.utils.set_random_seed(job.seed)
-    run = _set_up(proto, settings, job, strategy, on_log or log.info)
+    run = _set_up(proto, settings, job, strategy, role, say)
     label_map_path = job.label_map_path or proto.train_input_reader.label_map_path
-    report, start_step = _restore(run, label_map_path)
+    report, start_step = _restore(run, label_map_path, shared_dir)
     options, dataset = _data(run, train_list, job.seed)
     loop = _loop(run, dataset, start_step, len(train_list),
                  job.tensorboard_dir or os.path.join(job.model_dir, "train"), job.log_every)
@@ -105,6 +140,7 @@ class _Run:
     settings: TrainSettings
     model_dir: str
     strategy: tf.distribute.Strategy
+    role: strategy_lib.WorkerRole       # this process's part in a multi-worker cluster
     bundle: Any
     task: Any
     optimizer: Any
@@ -135,13 +171,12 @@ class _LoopStats:
     losses: list        # the losses of the first and last tenth of this run's steps (model_health.loss_trend)
 
 
-def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, say) -> _Run:
-    """Set-up: the strategy, and under it the detector, its task, optimizer, trainable variables and counters."""
-    strategy = strategy or strategy_lib.build_strategy("auto")
+def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, role, say) -> _Run:
+    """Set-up: under the strategy, the detector, its task, optimizer, trainable variables and counters."""
     if settings.batch_size % strategy.num_replicas_in_sync:
         raise config_problem("train_config.batch_size", f"{settings.batch_size} is the global batch; it must "
                              f"divide evenly over the {strategy.num_replicas_in_sync} replicas of "
-                             f"{strategy.__class__.__name__}")
+                             f"{strategy_lib.strategy_name(strategy)}")
     tc = proto.train_config
     with strategy.scope():
         bundle = registry.build_detector(proto)
@@ -158,16 +193,18 @@ def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, say) -> _Ru
     every = int(job.checkpoint_every or min(1000, max(1, settings.num_steps // 5)))
     manager = tf.train.CheckpointManager(ckpt, job.model_dir, max_to_keep=3, step_counter=optimizer.iterations,
                                          checkpoint_interval=every)
-    return _Run(proto, settings, job.model_dir, strategy, bundle, task, optimizer, train_vars, counters, manager,
-                ckpt, say)
+    return _Run(proto, settings, job.model_dir, strategy, role, bundle, task, optimizer, train_vars, counters,
+                manager, ckpt, say)
 
 
-def _restore(run: _Run, label_map_path: str | None) -> tuple[dict | None, int]:
-    """Restore: resume from model_dir's last checkpoint, else the fine-tune checkpoint; (report, start step)."""
-    if run.manager.latest_checkpoint:
-        fine_tune_lib.resume(run.checkpoint, run.manager.latest_checkpoint, run.model_dir, run.proto)
-        report = fine_tune_lib.previous_restore_report(run.model_dir)
-        run.say(f"resuming from {run.manager.latest_checkpoint} at step {int(run.optimizer.iterations.numpy())}")
+def _restore(run: _Run, label_map_path: str | None, shared_dir: str) -> tuple[dict | None, int]:
+    """Restore: resume from the model dir's last checkpoint (the chief's, `shared_dir`, for every worker), else
+    the fine-tune checkpoint; (report, start step)."""
+    latest = tf.train.latest_checkpoint(shared_dir)
+    if latest:
+        fine_tune_lib.resume(run.checkpoint, latest, shared_dir, run.proto)
+        report = fine_tune_lib.previous_restore_report(shared_dir)
+        run.say(f"resuming from {latest} at step {int(run.optimizer.iterations.numpy())}")
     else:
         fine_tune_lib.keep_config(run.model_dir, _config_text(run.proto))
         report = fine_tune_lib.fine_tune(run.bundle.model, run.model_dir, run.settings.checkpoint,
@@ -235,6 +272,9 @@ def _log_step(run: _Run, writer, step: int, out: dict, steps_per_sec: float) -> 
     parts = " ".join(f"{k[:-len('_loss')]} {float(out[k]):.4f}" for k in task.loss_names)
     run.say(f"step {step}/{num_steps} loss {loss:.4f} ({parts}) lr {lr:.5g} {steps_per_sec:.2f} steps/s "
             f"{steps_per_sec * batch_size:.1f} images/s ETA {eta}")
+    if run.role.num_workers > 1:
+        # The same on every worker after every step, or the replicas have drifted apart.
+        run.say(f"{run.role.describe()}: step {step} weights fingerprint {weights_fingerprint(run.train_vars):.15g}")
     with writer.as_default(step=step):
         tf.summary.scalar("loss/total", loss)
         tf.summary.scalar("loss/classification", float(out["cls_loss"]))
@@ -246,6 +286,12 @@ def _log_step(run: _Run, writer, step: int, out: dict, steps_per_sec: float) -> 
         tf.summary.scalar("steps_per_sec", steps_per_sec)
 
 
+def weights_fingerprint(variables) -> float:
+    """One number of the variables' values (float64 sums, weighted by position): equal on every worker of a
+    multi-worker run after every step."""
+    return float(sum((i + 1) * np.sum(v.numpy(), dtype=np.float64) for i, v in enumerate(variables)))
+
+
 def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: str, log_every: int) -> _LoopStats:
     """Loop: start_step → num_steps, logging, TensorBoard and periodic checkpoints; ends with a checkpoint."""
     spec, num_steps = run.bundle.spec, run.settings.num_steps
@@ -255,7 +301,8 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
     run.say(f"training {spec.feature_extractor} {spec.input.height}x{spec.input.width} on {num_files} "
             f"files: steps {start_step}->{num_steps}, batch {run.settings.batch_size}, {len(run.train_vars)} "
             f"trainable variables of {len(run.bundle.model.trainable_variables)}, "
-            f"{run.strategy.__class__.__name__} x{run.strategy.num_replicas_in_sync}")
+            f"{strategy_lib.strategy_name(run.strategy)} x{run.strategy.num_replicas_in_sync}"
+            + (f", {run.role.describe()}" if run.role.num_workers > 1 else ""))
     first_loss, first_losses, out = None, {}, None
     tenth = max(1, (num_steps - start_step) // 10)
     head, tail = [], collections.deque(maxlen=tenth)
@@ -298,6 +345,23 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
                       seconds, losses)
 
 
+# What a collective op raises when a peer of a multi-worker run is gone (its heartbeat stopped, or its
+# connection dropped) or did not answer within strategy.COLLECTIVE_TIMEOUT_SECONDS.
+_LOST_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+                     tf.errors.InternalError)
+
+
+def _lost_worker(role, shared_dir: str, error) -> ProblemsError:
+    """The end of a multi-worker run whose collectives failed (a worker died or cannot be reached)."""
+    last = tf.train.latest_checkpoint(shared_dir)
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    first = re.sub(r"^\{\{function_node [^}]*\}\}\s*", "", first)[:240]
+    return ProblemsError([Problem(shared_dir, (
+        f"{role.describe()}: the cluster lost a worker ({type(error).__name__}: {first}); "
+        + (f"the last checkpoint is {os.path.basename(last)}: start every worker again to resume from it"
+           if last else "no checkpoint was written yet: start every worker again")))])
+
+
 def _diverged(run: _Run, step: int, out: dict) -> ProblemsError:
     """The refusal of a run whose loss stopped being a number: nothing of that step is kept or exported."""
     parts = ", ".join(f"{k[:-len('_loss')]} {float(out[k]):.4g}" for k in run.task.loss_names)
@@ -318,17 +382,29 @@ def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: 
     from detection.serving import export as export_lib  # pylint: disable=import-outside-toplevel
     with optimizers.moving_averages_swapped_in(run.optimizer, run.train_vars) as ema:
         bn, decays = batch_norm()
-        module = export_lib.DetectionModule(run.bundle)
+        bundle = _single_process_copy(run) if run.role.num_workers > 1 else run.bundle
+        module = export_lib.DetectionModule(bundle)
         checked = health(module.signatures()["serving_default"], bn, decays)    # traced once, for both
         # Saved as the OD API's exporter saves (with `save_counter`): its fine-tune restore asserts every
         # object of its tf.train.Checkpoint matched, so a `write` checkpoint would not start an OD API run.
         export_ckpt = tf.train.CheckpointManager(
-            tf.train.Checkpoint(model=run.bundle.model), os.path.join(run.model_dir, "export_checkpoint"),
+            tf.train.Checkpoint(model=bundle.model), os.path.join(run.model_dir, "export_checkpoint"),
             max_to_keep=1).save(checkpoint_number=step)
-        export_lib.export_saved_model(run.bundle, label_map_path, _config_text(pipeline_config), export_ckpt,
+        export_lib.export_saved_model(bundle, label_map_path, _config_text(pipeline_config), export_ckpt,
                                       export_dir, module=module)
     run.say(f"exported SavedModel to {export_dir}" + (" (moving averages)" if ema else ""))
     return _Exported(export_dir, bool(ema), export_ckpt, bn.to_dict(), checked)
+
+
+def _single_process_copy(run: _Run):
+    """The detector built again outside the strategy, holding the trained values: a SavedModel cannot hold a
+    MultiWorkerMirroredStrategy's variables (TF refuses to save functions that use them)."""
+    bundle = registry.build_detector(run.proto)
+    trained, plain = run.bundle.model.variables, bundle.model.variables
+    assert [v.shape for v in plain] == [v.shape for v in trained], "the detector built twice differs"
+    for target, source in zip(plain, trained):
+        target.assign(source.read_value())
+    return bundle
 
 
 def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_loss,
@@ -353,6 +429,7 @@ def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_
         variables=VariableCounts(num_trainable_variables=len(run.train_vars),
                                  num_fixed_variables=len(model.variables) - len(run.train_vars),
                                  moving_average_exported=exported.moving_average),
-        restore_report=report, strategy=run.strategy.__class__.__name__,
-        num_replicas=run.strategy.num_replicas_in_sync, meta_architecture=run.bundle.spec.meta_architecture,
+        restore_report=report, distribution=Distribution(strategy_lib.strategy_name(run.strategy),
+                                                          run.strategy.num_replicas_in_sync),
+        meta_architecture=run.bundle.spec.meta_architecture,
         batch_norm=exported.batch_norm, health=exported.health)

@@ -62,8 +62,18 @@ class VariableCounts:
     moving_average_exported: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class Distribution:
+    """How the run was spread: the tf.distribute strategy, its replicas, and this process's part in a cluster."""
+
+    strategy: str = ""
+    num_replicas: int = 1
+    worker: str = ""                     # "worker 1 of 2" in a multi-worker cluster, "" for one process
+    chief: bool = True                   # False: a worker whose files were its own, removed at the end
+
+
 # The groups' fields are train_result.json's keys, one level: the file users read stays flat.
-_GROUPS = ("paths", "losses", "throughput", "boxes", "variables")
+_GROUPS = ("paths", "losses", "throughput", "boxes", "variables", "distribution")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +89,7 @@ class TrainResult:
     boxes: BoxCounts
     variables: VariableCounts
     restore_report: dict | None
-    strategy: str = ""
-    num_replicas: int = 1
+    distribution: Distribution = Distribution()
     meta_architecture: str = "ssd"
     batch_norm: dict | None = None       # batch_norm_stats.Reestimation.to_dict(): re-estimated before export?
     health: dict | None = None           # serving.model_health.Health.to_dict() of the exported weights
@@ -118,7 +127,7 @@ class TrainResult:
 
 
 _GROUP_TYPES = {"paths": TrainPaths, "losses": TrainLosses, "throughput": Throughput, "boxes": BoxCounts,
-                "variables": VariableCounts}
+                "variables": VariableCounts, "distribution": Distribution}
 
 
 def write_result(result: TrainResult, folder: str) -> str:

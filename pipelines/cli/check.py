@@ -21,10 +21,25 @@ def config_check(args) -> int:
         config = load_pipeline_config(args.config)
     except ProblemsError as error:
         return print_problems(error.problems, prefix="")
+    from schemas.config_summary import format_summary
+    summary = config.summary()
+    summary["training here"] = _distribution_here()
     print(f"{config.path}: OK")
-    print(config.format_summary())
+    print(format_summary(summary))
     _print_warnings(config.warnings)
     return 0
+
+
+def _distribution_here() -> str:
+    """How `detflow train --strategy auto` would spread training in this environment (TF_CONFIG; no TF import)."""
+    from detection.training import strategy as strategy_lib
+    try:
+        role = strategy_lib.tf_config_role()
+    except ValueError as error:
+        return f"TF_CONFIG unusable: {error}"
+    if role.num_workers > 1:
+        return f"MultiWorkerMirroredStrategy, {role.describe()} (TF_CONFIG)"
+    return "one process (no cluster in TF_CONFIG): Mirrored over the GPUs when there are several, else one device"
 
 
 def label_map_check(args) -> int:

@@ -1,8 +1,10 @@
-"""`detflow compile --target kubeflow-v2`: the pipeline as a Kubeflow Pipelines v2 spec."""
+"""`detflow compile --target kubeflow-v2`: the pipeline as a Kubeflow Pipelines v2 spec; `detflow training-job`:
+a multi-worker `detflow train` as a Vertex AI CustomJob or a Kubeflow TFJob."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 from pipelines import configs
 from pipelines.cli.errors import exit_on_user_error, quiet
@@ -33,4 +35,26 @@ def compile_pipeline(args) -> int:
     dsl = pipeline.create_pipeline(settings)
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
+    return 0
+
+
+@exit_on_user_error
+def training_job(args) -> int:
+    """`detflow training-job`: writes the job spec (pipelines/training_jobs.py) as JSON."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    from detection.outputs import writable_file  # pylint: disable=import-outside-toplevel
+    from pipelines import training_jobs  # pylint: disable=import-outside-toplevel
+    writable_file(args.out, "--out")
+    train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
+    job = training_jobs.TrainingJob(args.name, args.image, train_args, args.workers, args.machine_type,
+                                    args.accelerator, args.accelerator_count)
+    try:
+        spec = (training_jobs.vertex_custom_job if args.target == "vertex" else training_jobs.tfjob)(job)
+    except ValueError as error:
+        print(f"detflow training-job: {error}", file=sys.stderr)
+        return 2
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(spec, f, indent=2)
+    print(f"wrote {args.out}: {args.workers} worker(s) running detflow train {' '.join(train_args)}")
     return 0

@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in (_add_check_commands, _add_convert_command, _add_train_command, _add_model_commands,
-                _add_tool_commands, _add_run_command, _add_demo_and_history_commands, _add_compile_command):
+                _add_tool_commands, _add_run_command, _add_demo_and_history_commands, _add_compile_command,
+                _add_training_job_command):
         add(sub)
     return parser
 
@@ -170,6 +171,12 @@ def _add_train_command(sub) -> None:
                    help="train the backbone too (default: frozen, only FPN + heads train)")
     p.add_argument("--seed", type=at_least(0), default=0, metavar="N",
                    help="seed of the initialisers, the input shuffle and augmentation (default 0)")
+    p.add_argument("--log-every", type=at_least(1), default=10, metavar="N",
+                   help="steps between progress lines and TensorBoard scalars (default 10)")
+    p.add_argument("--strategy", choices=("auto", "multi_worker", "mirrored", "one_device", "default"),
+                   default="auto", help="tf.distribute strategy (default auto: MultiWorkerMirroredStrategy when "
+                                        "TF_CONFIG names several workers, Mirrored over several GPUs, else one "
+                                        "device)")
     _add_batch_norm_flags(p)
 
 
@@ -314,6 +321,26 @@ def _add_demo_and_history_commands(sub) -> None:
     p.add_argument("--direction", choices=["upstream", "downstream"], default="upstream")
     p.add_argument("--json", action="store_true")
     p.add_argument("--dot", action="store_true")
+
+
+def _add_training_job_command(sub) -> None:
+    """`training-job`."""
+    p = _add(sub, "training-job", "pipelines.cli.compile:training_job",
+             "Write a multi-worker training job running `detflow train ARGS` on every worker: a Vertex AI "
+             "CustomJob or a Kubeflow TFJob.")
+    p.add_argument("--target", required=True, choices=["vertex", "tfjob"])
+    p.add_argument("--out", required=True, metavar="FILE", help="the job spec, JSON")
+    p.add_argument("--name", default="detflow-train", help="the job's name")
+    from pipelines import configs as c  # no heavy imports: plain constants
+    p.add_argument("--image", default=c.PIPELINE_IMAGE, help="the detflow container image every worker runs")
+    p.add_argument("--workers", type=at_least(1), default=2, metavar="N", help="workers in all, chief included")
+    p.add_argument("--machine-type", default="n1-standard-8", help="Vertex machine type (vertex only)")
+    p.add_argument("--accelerator", default="", metavar="TYPE",
+                   help="per worker: Vertex's accelerator type (NVIDIA_TESLA_T4, ...) or the Kubernetes resource "
+                        "(nvidia.com/gpu)")
+    p.add_argument("--accelerator-count", type=at_least(0), default=0, metavar="N")
+    p.add_argument("train_args", nargs=argparse.REMAINDER, metavar="-- ARGS",
+                   help="after --: the `detflow train` arguments (--config, --train, --model-dir, ...)")
 
 
 def _add_compile_command(sub) -> None:

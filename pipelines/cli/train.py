@@ -72,7 +72,15 @@ def train(args) -> int:
             print(f"warning: {args.config}: eval_input_reader input_path {config_eval!r} matches no files: "
                   "no eval loss (give --eval)", file=sys.stderr)
     from components.common import file_lock  # pylint: disable=import-outside-toplevel
-    with file_lock.exclusive(args.model_dir, MODEL_DIR_LOCK) as holder:
+    from detection.training import strategy as strategy_lib  # pylint: disable=import-outside-toplevel
+    try:
+        role = strategy_lib.tf_config_role()
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # The workers of one cluster share the model dir; each holds a lock of its own in it.
+    lock = MODEL_DIR_LOCK if role.is_chief else f".detflow-train-{role.task_type}-{role.task_id}.lock"
+    with file_lock.exclusive(args.model_dir, lock) as holder:
         if holder is not None:
             print(f"error: {args.model_dir}: another detflow train is using this model dir ({holder}); "
                   "wait for it or give another --model-dir", file=sys.stderr)
@@ -84,12 +92,18 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
     try:
         from detection.training import train_result  # pylint: disable=import-outside-toplevel
         from detection.training.train_settings import BnReestimation, TrainJob  # pylint: disable=import-outside-toplevel
+        from detection.training import strategy as strategy_lib  # pylint: disable=import-outside-toplevel
+        strategy = strategy_lib.build_strategy(getattr(args, "strategy", "auto"))
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False),
-            seed=getattr(args, "seed", 0), bn_reestimation=BnReestimation(
-                getattr(args, "bn_reestimate", "auto"), getattr(args, "bn_reestimate_batches", None))))
+            seed=getattr(args, "seed", 0), log_every=getattr(args, "log_every", 10), bn_reestimation=BnReestimation(
+                getattr(args, "bn_reestimate", "auto"), getattr(args, "bn_reestimate_batches", None))), strategy)
+        if not result.distribution.chief:
+            print(f"{result.distribution.worker}: trained steps {result.start_step}->{result.steps}; the chief writes "
+                  f"{args.model_dir}")
+            return 0
         train_result.write_result(result, args.model_dir)
     except ProblemsError as error:
         print_problems(error.problems)

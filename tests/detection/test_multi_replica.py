@@ -73,6 +73,41 @@ def test_strategy_names_of_the_trainer_parameter():
         strategy_lib.build_strategy("tpu")
 
 
+def test_tf_config_decides_the_role_and_where_each_worker_writes(monkeypatch):
+    """Multi-worker roles (tests/cluster trains two real workers; here only TF_CONFIG is read)."""
+    def config(task_type, index, chief=False):
+        cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"], **({"chief": ["127.0.0.1:3"]} if chief else {})}
+        return json.dumps({"cluster": cluster, "task": {"type": task_type, "index": index}})
+    worker = strategy_lib.tf_config_role(config("worker", 1))
+    assert strategy_lib.cluster_size(config("worker", 1)) == 2 and worker.num_workers == 2
+    assert not worker.is_chief and worker.describe() == "worker 1 of 2"
+    assert strategy_lib.worker_dir("/m", worker) == "/m/.worker-worker-1"
+    first = strategy_lib.tf_config_role(config("worker", 0))
+    assert first.is_chief and first.describe() == "worker 0 of 2 (chief)" and strategy_lib.worker_dir("/m", first) == "/m"
+    assert not strategy_lib.tf_config_role(config("worker", 0, chief=True)).is_chief       # the cluster has a chief
+    assert strategy_lib.tf_config_role(config("chief", 0, chief=True)).describe() == "chief of 3"
+    cluster = strategy_lib.localhost_cluster(2)
+    assert len(set(cluster)) == 2 and all(a.startswith("127.0.0.1:") for a in cluster)
+    assert strategy_lib.tf_config_role(strategy_lib.tf_config(cluster, 1)).describe() == "worker 1 of 2"
+    single = strategy_lib.tf_config_role("")
+    assert single.is_chief and single.describe() == "" and strategy_lib.cluster_size("") == 1
+    with pytest.raises(ValueError, match="TF_CONFIG is not JSON"):
+        strategy_lib.cluster_size("{cluster")
+    from components.trainer.component import TrainerParameters  # pylint: disable=import-outside-toplevel
+    with pytest.raises(ValueError, match="detflow train"):
+        TrainerParameters(strategy="multi_worker").check()
+
+
+def test_detflow_train_refuses_a_tf_config_that_is_not_json(tmp_path, monkeypatch, capsys):
+    from pipelines import cli  # pylint: disable=import-outside-toplevel
+    from tests.detection import records  # pylint: disable=import-outside-toplevel
+    pattern = records.write_records(str(tmp_path / "records"), num_images=1, shards=1)
+    config = records.tiny_config(str(tmp_path), pattern).path
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    assert cli.main(["train", "--config", config, "--model-dir", str(tmp_path / "m")]) == 2
+    assert "error: TF_CONFIG is not JSON" in capsys.readouterr().err
+
+
 def test_the_component_refuses_an_unknown_strategy():
     from pipelines import tfx_api as tfx  # pylint: disable=import-outside-toplevel
 

@@ -32,6 +32,16 @@ def test_config_check_zoo_configs_exit_0_with_summary(capsys):
     assert "faster_rcnn_resnet50_keras" in capsys.readouterr().out
 
 
+def test_config_check_says_how_training_would_be_spread_here(monkeypatch, capsys):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert main(["config", "check", str(FPNLITE)]) == 0
+    assert "training here:        one process (no cluster in TF_CONFIG)" in capsys.readouterr().out
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, '
+                                    '"task": {"type": "worker", "index": 1}}')
+    assert main(["config", "check", str(FPNLITE)]) == 0
+    assert "training here:        MultiWorkerMirroredStrategy, worker 1 of 2 (TF_CONFIG)" in capsys.readouterr().out
+
+
 def test_config_check_problems_exit_2_on_stderr(tmp_path, capsys):
     path = write(tmp_path, "bad.config", edit("batch_size: 8", "batch_size: 0"))
     assert main(["config", "check", path]) == 2
@@ -96,6 +106,19 @@ def test_config_check_names_the_input_size_an_fpn_cannot_take(tmp_path, capsys):
         f"{path}:4:43: model.ssd.image_resizer.fixed_shape_resizer.height: 97",
         f"{path}:4:54: model.ssd.image_resizer.fixed_shape_resizer.width: 131"]
     assert err[1].endswith("use a multiple of 32 (e.g. 128) or set feature_extractor.pad_to_multiple: 32")
+
+
+def test_config_check_suggests_an_efficientdet_size_it_would_accept(tmp_path, capsys):
+    """160 px misses the BiFPN's multiple of 128; the size suggested (256) is one the check accepts, not 128,
+    which is below EfficientNet's smallest input."""
+    d0 = (REPO / "tests" / "data" / "configs" / "ssd_efficientdet_d0_512x512.config").read_text()
+    path = write(tmp_path, "d0.config", d0.replace("dimension: 512", "dimension: 160"))
+    assert main(["config", "check", path]) == 2
+    err = capsys.readouterr().err
+    assert "max_dimension: 160 px does not fit the BiFPN up to level 7" in err
+    assert "use a multiple of 128 (e.g. 256)" in err
+    path = write(tmp_path, "d0_256.config", d0.replace("dimension: 512", "dimension: 256"))
+    assert main(["config", "check", path]) == 0, capsys.readouterr().err
 
 
 def test_console_script_exit_codes_and_no_tensorflow(tmp_path):
