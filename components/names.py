@@ -22,6 +22,8 @@ BATCH_SIZE_KEY = "batch_size"
 FREEZE_BACKBONE_KEY = "freeze_backbone"
 CHECKPOINT_EVERY_KEY = "checkpoint_every"
 STRATEGY_KEY = "strategy"
+TPU_KEY = "tpu"                             # the TPU TPUStrategy trains on (name, grpc:// address, "local")
+PRECISION_KEY = "precision"                 # one of detection/training/precision.PRECISIONS
 TFLITE_MODES_KEY = "tflite_modes"           # comma-separated quantize modes
 TFLITE_REPRESENTATIVE_SIZE_KEY = "tflite_representative_size"
 BN_REESTIMATE_KEY = "bn_reestimate"         # one of BN_REESTIMATE_MODES (detection/training)
@@ -57,6 +59,7 @@ MODEL_INT_PROPERTIES = ("steps", "start_step", "batch_size", "boxes_dropped", "b
 MODEL_FLOAT_PROPERTIES = ("final_loss", "images_per_sec", "eval_loss", "seconds")
 # and the rest:
 STRATEGY_PROPERTY = "strategy"
+PRECISION_PROPERTY = "precision"          # the dtype policy the model trained under
 TFLITE_VARIANTS_PROPERTY = "tflite_variants"                 # JSON: tflite_export's variants
 BN_REESTIMATED_PROPERTY = "batch_norm_reestimated"           # 0/1
 BN_REESTIMATION_PROPERTY = "batch_norm_reestimation"         # JSON: batch_norm_stats.Reestimation

@@ -243,7 +243,8 @@ RULES: list[FieldRule] = [
     _h(f"{T}.fine_tune_checkpoint_type", "", FINE_TUNE_CHECKPOINT_TYPES),
     _h(f"{T}.fine_tune_checkpoint_version", "TF2 object-based checkpoints", ("V2",)),
     *_many(_i, f"{T}.sync_replicas {T}.replicas_to_aggregate {T}.startup_delay_steps", DIST),
-    _i(f"{T}.use_bfloat16", "TPU-only mixed precision; detflow trains in float32"),
+    _h(f"{T}.use_bfloat16", "on a TPU (`--tpu`): the mixed_bfloat16 policy, as the OD API; elsewhere float32 "
+                            "unless `--precision` says otherwise (the OD API ignores it off a TPU too)"),
     *_many(_i, f"{T}.batch_queue_capacity {T}.num_batch_queue_threads {T}.prefetch_queue_capacity", READ),
     _i(f"{T}.keep_checkpoint_every_n_hours", "checkpoint retention is managed by the Trainer"),
     _i(f"{T}.unpad_groundtruth_tensors", "ground truth is always padded to max_number_of_boxes"),

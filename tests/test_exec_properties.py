@@ -18,7 +18,8 @@ from components.evaluator.component import Evaluator, EvaluatorParameters
 from components.trainer.component import DetectionTrainer, TrainerParameters
 
 TRAINER_CHANGES = {"num_steps": 7, "batch_size": 3, "freeze_backbone": False, "checkpoint_every": 5,
-                   "strategy": "mirrored", "tflite": ("none", "int8"), "tflite_representative_size": 12,
+                   "strategy": "mirrored", "tpu": "grpc://10.0.0.2:8470", "precision": "mixed_float16",
+                   "tflite": ("none", "int8"), "tflite_representative_size": 12,
                    "bn_reestimate": "off", "bn_reestimate_batches": 9, "code_version": "abc123"}
 EVALUATOR_CHANGES = {"min_map": 0.25, "max_regression": 0.01, "metric": "DetectionBoxes_Precision/mAP@.50IOU",
                      "eval_split": "test", "num_images_drawn": 0, "batch_size": 2, "max_quantization_drop": 0.05}

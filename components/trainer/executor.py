@@ -29,7 +29,7 @@ from components.names import (BASE_CHECKPOINT_PROPERTY, BASE_MODEL_KEY, BN_REEST
                               MODEL_INT_PROPERTIES, MODEL_KEY, MODEL_RUN_KEY, NETWORK_CHECK_PROPERTY,
                               PIPELINE_CONFIG_FILE, PIPELINE_CONFIG_KEY, REINITIALIZED_BY_MODULE_PROPERTY,
                               REINITIALIZED_VARIABLES_PROPERTY, RESTORED_BY_MODULE_PROPERTY,
-                              RESTORED_VARIABLES_PROPERTY, STRATEGY_PROPERTY, TFLITE_DIR, TFLITE_VARIANTS_PROPERTY,
+                              RESTORED_VARIABLES_PROPERTY, PRECISION_PROPERTY, STRATEGY_PROPERTY, TFLITE_DIR, TFLITE_VARIANTS_PROPERTY,
                               UNUSED_BY_MODULE_PROPERTY, UNUSED_VARIABLES_PROPERTY)
 from components.trainer import resume
 from components.trainer.parameters import TrainerParameters
@@ -97,8 +97,8 @@ def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParam
         export_dir=export_dir,
         freeze_backbone=parameters.freeze_backbone, checkpoint_every=parameters.checkpoint_every,
         bn_reestimation=train_settings.BnReestimation(parameters.bn_reestimate, parameters.bn_reestimate_batches))
-    strategy = strategy_lib.build_strategy(parameters.strategy, multi_worker=False)
-    return train_loop.train(config, job, strategy)
+    strategy = strategy_lib.build_strategy(parameters.strategy, multi_worker=False, tpu=parameters.tpu)
+    return train_loop.train(config, job, strategy, precision=parameters.precision)
 
 
 def record_on_artifact(model: types.Artifact, result) -> None:
@@ -114,6 +114,7 @@ def record_on_artifact(model: types.Artifact, result) -> None:
         model.set_string_custom_property(TFLITE_VARIANTS_PROPERTY, json.dumps(result.tflite, sort_keys=True))
     if result.distribution.strategy:
         model.set_string_custom_property(STRATEGY_PROPERTY, result.distribution.strategy)
+        model.set_string_custom_property(PRECISION_PROPERTY, result.distribution.precision)
     if result.batch_norm:
         model.set_int_custom_property(BN_REESTIMATED_PROPERTY, int(bool(result.batch_norm.get("done"))))
         model.set_string_custom_property(BN_REESTIMATION_PROPERTY, json.dumps(result.batch_norm, sort_keys=True))

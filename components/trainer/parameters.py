@@ -11,8 +11,9 @@ import dataclasses
 from typing import Optional, Sequence
 
 from components.names import (BATCH_SIZE_KEY, BN_REESTIMATE_BATCHES_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_MODES,
-                              CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY, FREEZE_BACKBONE_KEY, NUM_STEPS_KEY, STRATEGY_KEY,
-                              TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY)
+                              CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY, FREEZE_BACKBONE_KEY, NUM_STEPS_KEY, PRECISION_KEY,
+                              STRATEGY_KEY, TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY, TPU_KEY)
+from detection.training import precision as precision_lib
 from detection.training import strategy as strategy_lib
 
 
@@ -23,7 +24,9 @@ class TrainerParameters:
     num_steps / batch_size override train_config. freeze_backbone (default true)
     trains only the heads. checkpoint_every: steps between checkpoints. strategy:
     the tf.distribute strategy (`strategy.STRATEGIES`: "auto", the default, is
-    MirroredStrategy over several GPUs, one GPU, else the CPU). tflite: quantize
+    MirroredStrategy over several GPUs, one GPU, else the CPU; TPUStrategy with a `tpu`). tpu: the TPU to
+    train on (its name, a grpc:// address, "local"). precision: the dtype policy
+    (`precision.PRECISIONS`; "auto": mixed_bfloat16 on a TPU when the config sets use_bfloat16). tflite: quantize
     modes (e.g. ("none", "int8")), one .tflite each under `Format-TFLite/`, int8
     calibrated on `tflite_representative_size` train images (100 by default).
     bn_reestimate: re-estimate the moving batch-norm statistics before export ("auto", the default,
@@ -36,6 +39,8 @@ class TrainerParameters:
     freeze_backbone: bool = True
     checkpoint_every: Optional[int] = None
     strategy: str = "auto"
+    tpu: str = ""
+    precision: str = "auto"
     tflite: Sequence[str] = ()
     tflite_representative_size: Optional[int] = None
     bn_reestimate: str = "auto"
@@ -45,6 +50,10 @@ class TrainerParameters:
     def check(self) -> None:
         """ValueError / ProblemsError naming the parameter for a value no training can run with."""
         strategy_lib.check_strategy(self.strategy)
+        precision_lib.check_precision(self.precision)
+        if self.strategy == "tpu" and not self.tpu:
+            raise ValueError("DetectionTrainer strategy = 'tpu': name the TPU (tpu = its name, a grpc:// address, "
+                             "or 'local')")
         if self.strategy == "multi_worker":
             raise ValueError("DetectionTrainer strategy = 'multi_worker': the Trainer trains inside the pipeline's "
                              "process; a multi-worker job runs `detflow train` on every worker, TF_CONFIG set by "
@@ -71,6 +80,8 @@ class TrainerParameters:
             FREEZE_BACKBONE_KEY: None if self.freeze_backbone else False,
             CHECKPOINT_EVERY_KEY: self.checkpoint_every,
             STRATEGY_KEY: None if self.strategy == "auto" else self.strategy,
+            TPU_KEY: self.tpu or None,
+            PRECISION_KEY: None if self.precision == "auto" else self.precision,
             TFLITE_MODES_KEY: ",".join(self.tflite) or None,
             TFLITE_REPRESENTATIVE_SIZE_KEY: self.tflite_representative_size if self.tflite else None,
             BN_REESTIMATE_KEY: None if self.bn_reestimate == "auto" else self.bn_reestimate,
@@ -90,7 +101,8 @@ class TrainerParameters:
         tflite = tuple(m for m in (properties.get(TFLITE_MODES_KEY) or "").split(",") if m)
         return cls(num_steps=number(NUM_STEPS_KEY), batch_size=number(BATCH_SIZE_KEY),
                    freeze_backbone=freeze in (None, True, 1), checkpoint_every=number(CHECKPOINT_EVERY_KEY),
-                   strategy=properties.get(STRATEGY_KEY) or "auto", tflite=tflite,
+                   strategy=properties.get(STRATEGY_KEY) or "auto", tpu=properties.get(TPU_KEY) or "",
+                   precision=properties.get(PRECISION_KEY) or "auto", tflite=tflite,
                    tflite_representative_size=number(TFLITE_REPRESENTATIVE_SIZE_KEY),
                    bn_reestimate=properties.get(BN_REESTIMATE_KEY) or "auto",
                    bn_reestimate_batches=number(BN_REESTIMATE_BATCHES_KEY),

@@ -9,7 +9,9 @@ Names (the DetectionTrainer's `strategy` parameter; `detflow train --strategy`; 
   (one worker without it);
 - "mirrored": MirroredStrategy over all GPUs (the CPU when there are none);
 - "one_device": the first GPU, else the CPU;
-- "default": TF's default strategy.
+- "default": TF's default strategy;
+- "tpu": TPUStrategy on the TPU `tpu` names (`detflow train --tpu`: a TPU
+  name or grpc:// address, "local" for a TPU VM's own chips).
 
 A MultiWorkerMirroredStrategy must exist before TensorFlow runs anything in the
 process (its collectives are configured at start-up): `train_loop.train` builds
@@ -29,7 +31,7 @@ import json
 import os
 import socket
 
-STRATEGIES = ("auto", "multi_worker", "mirrored", "one_device", "default")
+STRATEGIES = ("auto", "multi_worker", "mirrored", "one_device", "default", "tpu")
 # MultiWorkerMirroredStrategy's collectives give up after this long without a peer (a lost worker): the job
 # then fails naming its last checkpoint, instead of waiting forever.
 COLLECTIVE_TIMEOUT_SECONDS = 120
@@ -79,11 +81,16 @@ def tf_config(workers: list[str], index: int) -> str:
     return json.dumps({"cluster": {"worker": list(workers)}, "task": {"type": "worker", "index": index}})
 
 
-def build_strategy(name: str = "auto", multi_worker: bool = True):
+def build_strategy(name: str = "auto", multi_worker: bool = True, tpu: str = ""):
     """The tf.distribute strategy `name` stands for (see the module doc). `multi_worker=False` (a process that
-    has already run TensorFlow, such as the pipeline's Trainer) leaves TF_CONFIG out of "auto"."""
+    has already run TensorFlow, such as the pipeline's Trainer) leaves TF_CONFIG out of "auto"; a `tpu` makes
+    "auto" the TPUStrategy on it. ValueError naming the TPU when none can be reached."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
     check_strategy(name)
+    if tpu and name not in ("auto", "tpu"):
+        raise ValueError(f"strategy {name} with a TPU ({tpu}): a TPU trains with strategy auto or tpu")
+    if name == "tpu" or (name == "auto" and tpu):
+        return tpu_strategy(tpu)
     if name == "multi_worker" or (name == "auto" and multi_worker and cluster_size() > 1):
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS)
         return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
@@ -93,6 +100,48 @@ def build_strategy(name: str = "auto", multi_worker: bool = True):
     if name == "one_device" or (name == "auto" and gpus):
         return tf.distribute.OneDeviceStrategy("/gpu:0" if gpus else "/cpu:0")
     return tf.distribute.get_strategy()
+
+
+def tpu_strategy(tpu: str):
+    """TPUStrategy on the TPU `tpu` names (the TPU system initialised); ValueError naming it when it cannot be
+    reached or is not a TPU."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    if not tpu:
+        raise ValueError("strategy tpu: name the TPU (--tpu NAME, a grpc:// address, or 'local' on a TPU VM)")
+    try:
+        # A TPU name is looked up in the Cloud TPU API (from GCE's metadata server).
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        master = resolver.master()
+    except (ValueError, RuntimeError, OSError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        raise ValueError(f"--tpu {tpu}: no TPU of that name could be found ({type(error).__name__}: {first})") \
+            from None
+    _check_reachable(master, tpu)
+    try:
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
+        raise ValueError(f"--tpu {tpu}: no TPU could be reached ({type(error).__name__}: {first})") from None
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def _check_reachable(master: str, tpu: str, timeout_seconds: float = 10.0) -> None:
+    """ValueError unless the TPU's grpc://host:port answers (TF waits for an absent one without end)."""
+    address = master.split("://", 1)[-1]
+    if not address or ":" not in address:      # "local" on a TPU VM: no address to try
+        return
+    host, port = address.rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_seconds).close()
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--tpu {tpu}: no TPU answers at {address} ({error})") from None
+
+
+def is_tpu(strategy) -> bool:
+    """Whether `strategy` trains on a TPU."""
+    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    return isinstance(strategy, tf.distribute.TPUStrategy)
 
 
 def strategy_name(strategy) -> str:

@@ -1,7 +1,9 @@
 """The training loop shared by `detflow train` and the DetectionTrainer's executor.
 
 `train(config, TrainJob(...))` builds the detector a pipeline.config names (architectures.registry), under
-a `tf.distribute` strategy (Mirrored over several GPUs, else one device);
+a `tf.distribute` strategy (training/strategy.py: multi-worker from TF_CONFIG, a TPU, Mirrored over several
+GPUs, else one device) and a dtype policy (training/precision.py: float32, or mixed float16 with loss
+scaling, or mixed bfloat16);
 restores the fine-tune checkpoint (fine_tune) unless it is resuming; trains the
 variables `freeze.trainable_variables` leaves trainable (backbone frozen by
 default) with the losses of the meta-architecture's `tasks.DetectorTask`
@@ -33,6 +35,7 @@ from detection.checkpoints import fine_tune as fine_tune_lib
 from detection.data import augmentations, inputs
 from detection.networks.spec import config_problem
 from detection.training import batch_norm_stats, optimizers, train_finish
+from detection.training import precision as precision_lib
 from detection.training import strategy as strategy_lib
 from detection.training.train_result import (BoxCounts, Distribution, Throughput, TrainLosses, TrainPaths, TrainResult,
                                               VariableCounts)
@@ -58,13 +61,14 @@ def _trainable(model, train_config, freeze_backbone: bool) -> list[tf.Variable]:
 
 
 def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | None = None,
-          on_log: Callable[[str], None] | None = None) -> TrainResult:
+          on_log: Callable[[str], None] | None = None, precision: str = "auto") -> TrainResult:
     """Trains the detector `pipeline_config` (a PipelineConfig or TrainEvalPipelineConfig) names, as `job` says.
 
     If job.model_dir holds a checkpoint of an earlier run, training resumes
     from it and the fine-tune checkpoint is not restored again. `strategy`
     defaults to `strategy.build_strategy("auto")`; `on_log` receives each
-    progress line (default: the `detflow.train` logger). Raises ProblemsError
+    progress line (default: the `detflow.train` logger); `precision` is one of
+    `precision.PRECISIONS`. Raises ProblemsError
     for a config or checkpoint that does not fit; ValueError for missing inputs.
     The result is returned, not written: `train_result.write_result` records it.
 
@@ -80,7 +84,7 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
         say(f"{role.describe()}: the chief writes {shared_dir}; this worker writes {job.model_dir}, removed at "
             "the end")
     try:
-        result = _train(pipeline_config, job, strategy, role, say, shared_dir)
+        result = _train(pipeline_config, job, (strategy, precision), role, say, shared_dir)
     except _LOST_PEER_ERRORS as error:
         if role.num_workers <= 1:
             raise
@@ -102,7 +106,8 @@ def _worker_job(job: TrainJob, role) -> TrainJob:
                                tensorboard_dir=os.path.join(folder, "train"))
 
 
-def _train(pipeline_config, job: TrainJob, strategy, role, say, shared_dir: str) -> TrainResult:
+def _train(pipeline_config, job: TrainJob, compute: tuple, role, say, shared_dir: str) -> TrainResult:
+    strategy, requested = compute
     proto = _proto(pipeline_config)
     settings = TrainSettings.from_config(proto, num_steps=job.num_steps, batch_size=job.batch_size,
                                          base_checkpoint=job.base_checkpoint)
@@ -113,7 +118,11 @@ def _train(pipeline_config, job: TrainJob, strategy, role, say, shared_dir: str)
     # Keras' initialisers draw from their own generator, which only this seeds: without it a re-initialised
     # class head (and so the first losses and the trained model) differed from run to run.
     tf_keras.utils.set_random_seed(job.seed)
-    run = _set_up(proto, settings, job, strategy, role, say)
+    precision = precision_lib.resolve(requested, proto.train_config.use_bfloat16, strategy_lib.is_tpu(strategy))
+    if precision.mixed or proto.train_config.use_bfloat16:
+        say(f"precision {precision.policy}: {precision.reason}"
+            + (" (dynamic loss scaling)" if precision.loss_scaling else ""))
+    run = _set_up(proto, settings, job, strategy, role, say, precision)
     label_map_path = job.label_map_path or proto.train_input_reader.label_map_path
     report, start_step = _restore(run, label_map_path, shared_dir)
     options, dataset = _data(run, train_list, job.seed)
@@ -141,6 +150,8 @@ class _Run:
     model_dir: str
     strategy: tf.distribute.Strategy
     role: strategy_lib.WorkerRole       # this process's part in a multi-worker cluster
+    precision: precision_lib.Precision  # the dtype policy the detector was built under
+    loss_scale: Any                     # the LossScaleOptimizer around `optimizer` under mixed_float16, else None
     bundle: Any
     task: Any
     optimizer: Any
@@ -171,7 +182,8 @@ class _LoopStats:
     losses: list        # the losses of the first and last tenth of this run's steps (model_health.loss_trend)
 
 
-def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, role, say) -> _Run:
+def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, role, say,
+            precision: precision_lib.Precision) -> _Run:
     """Set-up: under the strategy, the detector, its task, optimizer, trainable variables and counters."""
     if settings.batch_size % strategy.num_replicas_in_sync:
         raise config_problem("train_config.batch_size", f"{settings.batch_size} is the global batch; it must "
@@ -179,9 +191,11 @@ def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, role, say) 
                              f"{strategy_lib.strategy_name(strategy)}")
     tc = proto.train_config
     with strategy.scope():
-        bundle = registry.build_detector(proto)
+        with precision_lib.building_under(precision.policy):
+            bundle = registry.build_detector(proto)
         task = registry.task_for(bundle)
         optimizer = optimizers.build_optimizer(tc.optimizer)
+        loss_scale = precision_lib.loss_scale_optimizer(optimizer, precision)
         train_vars = _trainable(bundle.model, tc, job.freeze_backbone)
         if not train_vars:
             raise config_problem("train_config.freeze_variables", "every variable is frozen: nothing to train")
@@ -193,8 +207,8 @@ def _set_up(proto, settings: TrainSettings, job: TrainJob, strategy, role, say) 
     every = int(job.checkpoint_every or min(1000, max(1, settings.num_steps // 5)))
     manager = tf.train.CheckpointManager(ckpt, job.model_dir, max_to_keep=3, step_counter=optimizer.iterations,
                                          checkpoint_interval=every)
-    return _Run(proto, settings, job.model_dir, strategy, role, bundle, task, optimizer, train_vars, counters,
-                manager, ckpt, say)
+    return _Run(proto, settings, job.model_dir, strategy, role, precision, loss_scale, bundle, task, optimizer,
+                train_vars, counters, manager, ckpt, say)
 
 
 def _restore(run: _Run, label_map_path: str | None, shared_dir: str) -> tuple[dict | None, int]:
@@ -235,16 +249,23 @@ def _train_step_fn(run: _Run):
     model, task, optimizer, train_vars = run.bundle.model, run.task, run.optimizer, run.train_vars
     strategy, counters = run.strategy, run.counters
     clip, replicas = run.settings.gradient_clipping_by_norm, strategy.num_replicas_in_sync
+    loss_scale = run.loss_scale
 
     def step_fn(images, labels):
         with tf.GradientTape() as tape:
             losses = task.losses(model, images, labels, model.losses)
             scaled = losses["loss"] / replicas
+            if loss_scale is not None:
+                scaled = loss_scale.get_scaled_loss(scaled)
         grads = tape.gradient(scaled, train_vars)
         # Backbone outputs no level uses (e.g. MobileNetV2's last 1x1 conv) get no gradient.
         pairs = [(g, v) for g, v in zip(grads, train_vars) if g is not None]
-        clipped = optimizers.clip_gradients([g for g, _ in pairs], clip)
-        optimizer.apply_gradients(zip(clipped, [v for _, v in pairs]))
+        grads = [g for g, _ in pairs]
+        if loss_scale is not None:
+            grads = loss_scale.get_unscaled_gradients(grads)
+        clipped = optimizers.clip_gradients(grads, clip)
+        # The LossScaleOptimizer skips a step whose gradients overflowed and lowers its scale.
+        (loss_scale or optimizer).apply_gradients(zip(clipped, [v for _, v in pairs]))
         return {**losses,
                 "boxes_dropped": tf.cast(tf.reduce_sum(labels["boxes_dropped"]), tf.int64),
                 "boxes_unknown_class": tf.cast(tf.reduce_sum(labels["boxes_unknown_class"]), tf.int64)}
@@ -302,6 +323,7 @@ def _loop(run: _Run, dataset, start_step: int, num_files: int, tensorboard_dir: 
             f"files: steps {start_step}->{num_steps}, batch {run.settings.batch_size}, {len(run.train_vars)} "
             f"trainable variables of {len(run.bundle.model.trainable_variables)}, "
             f"{strategy_lib.strategy_name(run.strategy)} x{run.strategy.num_replicas_in_sync}"
+            + (f", {run.precision.policy}" if run.precision.mixed else "")
             + (f", {run.role.describe()}" if run.role.num_workers > 1 else ""))
     first_loss, first_losses, out = None, {}, None
     tenth = max(1, (num_steps - start_step) // 10)
@@ -399,7 +421,8 @@ def _export(run: _Run, pipeline_config, label_map_path: str | None, export_dir: 
 def _single_process_copy(run: _Run):
     """The detector built again outside the strategy, holding the trained values: a SavedModel cannot hold a
     MultiWorkerMirroredStrategy's variables (TF refuses to save functions that use them)."""
-    bundle = registry.build_detector(run.proto)
+    with precision_lib.building_under(run.precision.policy):
+        bundle = registry.build_detector(run.proto)
     trained, plain = run.bundle.model.variables, bundle.model.variables
     assert [v.shape for v in plain] == [v.shape for v in trained], "the detector built twice differs"
     for target, source in zip(plain, trained):
@@ -430,6 +453,6 @@ def _result(run: _Run, options, loop: _LoopStats, report, start_step: int, eval_
                                  num_fixed_variables=len(model.variables) - len(run.train_vars),
                                  moving_average_exported=exported.moving_average),
         restore_report=report, distribution=Distribution(strategy_lib.strategy_name(run.strategy),
-                                                          run.strategy.num_replicas_in_sync),
+                                                          run.strategy.num_replicas_in_sync, run.precision.policy),
         meta_architecture=run.bundle.spec.meta_architecture,
         batch_norm=exported.batch_norm, health=exported.health)

@@ -64,10 +64,12 @@ class VariableCounts:
 
 @dataclasses.dataclass(frozen=True)
 class Distribution:
-    """How the run was spread: the tf.distribute strategy, its replicas, and this process's part in a cluster."""
+    """How the run was spread and computed: the tf.distribute strategy, its replicas, the dtype policy
+    (training/precision.py), and this process's part in a cluster."""
 
     strategy: str = ""
     num_replicas: int = 1
+    precision: str = "float32"
     worker: str = ""                     # "worker 1 of 2" in a multi-worker cluster, "" for one process
     chief: bool = True                   # False: a worker whose files were its own, removed at the end
 

@@ -24,6 +24,7 @@ def config_check(args) -> int:
     from schemas.config_summary import format_summary
     summary = config.summary()
     summary["training here"] = _distribution_here()
+    summary["precision"] = _precision(config.proto.train_config.use_bfloat16)
     print(f"{config.path}: OK")
     print(format_summary(summary))
     _print_warnings(config.warnings)
@@ -40,6 +41,14 @@ def _distribution_here() -> str:
     if role.num_workers > 1:
         return f"MultiWorkerMirroredStrategy, {role.describe()} (TF_CONFIG)"
     return "one process (no cluster in TF_CONFIG): Mirrored over the GPUs when there are several, else one device"
+
+
+def _precision(use_bfloat16: bool) -> str:
+    """The dtype policy `detflow train --precision auto` would train with (training/precision.py)."""
+    if use_bfloat16:
+        return ("mixed_bfloat16 on a TPU (--tpu; train_config.use_bfloat16), else float32 "
+                "(--precision / --mixed-precision to choose)")
+    return "float32 (--precision / --mixed-precision to choose)"
 
 
 def label_map_check(args) -> int:

@@ -173,10 +173,17 @@ def _add_train_command(sub) -> None:
                    help="seed of the initialisers, the input shuffle and augmentation (default 0)")
     p.add_argument("--log-every", type=at_least(1), default=10, metavar="N",
                    help="steps between progress lines and TensorBoard scalars (default 10)")
-    p.add_argument("--strategy", choices=("auto", "multi_worker", "mirrored", "one_device", "default"),
-                   default="auto", help="tf.distribute strategy (default auto: MultiWorkerMirroredStrategy when "
-                                        "TF_CONFIG names several workers, Mirrored over several GPUs, else one "
-                                        "device)")
+    p.add_argument("--strategy", choices=("auto", "multi_worker", "mirrored", "one_device", "default", "tpu"),
+                   default="auto", help="tf.distribute strategy (default auto: TPUStrategy with --tpu, "
+                                        "MultiWorkerMirroredStrategy when TF_CONFIG names several workers, "
+                                        "Mirrored over several GPUs, else one device)")
+    p.add_argument("--tpu", default="", metavar="NAME",
+                   help="train on this TPU (its name, a grpc:// address, or 'local' on a TPU VM)")
+    p.add_argument("--precision", choices=("auto", "float32", "mixed_float16", "mixed_bfloat16"), default="auto",
+                   help="dtype policy (default auto: mixed_bfloat16 on a TPU when the config sets use_bfloat16, "
+                        "else float32)")
+    p.add_argument("--mixed-precision", dest="precision", action="store_const", const="mixed_float16",
+                   help="= --precision mixed_float16: float16 compute with loss scaling (NVIDIA GPUs)")
     _add_batch_norm_flags(p)
 
 

@@ -93,13 +93,14 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
         from detection.training import train_result  # pylint: disable=import-outside-toplevel
         from detection.training.train_settings import BnReestimation, TrainJob  # pylint: disable=import-outside-toplevel
         from detection.training import strategy as strategy_lib  # pylint: disable=import-outside-toplevel
-        strategy = strategy_lib.build_strategy(getattr(args, "strategy", "auto"))
+        strategy = strategy_lib.build_strategy(getattr(args, "strategy", "auto"), tpu=getattr(args, "tpu", ""))
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
             label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False),
             seed=getattr(args, "seed", 0), log_every=getattr(args, "log_every", 10), bn_reestimation=BnReestimation(
-                getattr(args, "bn_reestimate", "auto"), getattr(args, "bn_reestimate_batches", None))), strategy)
+                getattr(args, "bn_reestimate", "auto"), getattr(args, "bn_reestimate_batches", None))), strategy,
+            precision=getattr(args, "precision", "auto"))
         if not result.distribution.chief:
             print(f"{result.distribution.worker}: trained steps {result.start_step}->{result.steps}; the chief writes "
                   f"{args.model_dir}")
@@ -113,6 +114,7 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
         return 2
     print(f"trained steps {result.start_step}->{result.steps}: loss {result.losses.final_loss:.4f}, "
           f"{result.throughput.images_per_sec:.1f} images/s"
+          + (f", {result.distribution.precision}" if result.distribution.precision != "float32" else "")
           + (f", eval loss {result.losses.eval_loss:.4f}" if result.losses.eval_loss is not None else ""))
     if result.boxes.boxes_dropped:
         print(f"note: {result.boxes.boxes_dropped} boxes beyond max_number_of_boxes="

@@ -70,7 +70,7 @@ def test_strategy_names_of_the_trainer_parameter():
     assert isinstance(strategy_lib.build_strategy("one_device"), tf.distribute.OneDeviceStrategy)
     assert strategy_lib.build_strategy("default") is tf.distribute.get_strategy()
     with pytest.raises(ValueError, match="mirrored"):
-        strategy_lib.build_strategy("tpu")
+        strategy_lib.build_strategy("gpu")
 
 
 def test_tf_config_decides_the_role_and_where_each_worker_writes(monkeypatch):

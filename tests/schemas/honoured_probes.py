@@ -19,6 +19,7 @@ PROBES: dict[str, Probe] = {
     "train_config.batch_size": Probe(merge("train_config { batch_size: 4 }"), T),
     "train_config.num_steps": Probe(merge("train_config { num_steps: 3 }"), T),
     "train_config.gradient_clipping_by_norm": Probe(merge("train_config { gradient_clipping_by_norm: 1.0 }"), T),
+    "train_config.use_bfloat16": Probe(merge("train_config { use_bfloat16: true }"), T),
     "train_config.fine_tune_checkpoint": Probe(merge('train_config { fine_tune_checkpoint: "zoo/checkpoint/ckpt-0" }'),
                                                T),
     "train_config.data_augmentation_options": Probe(aug("random_adjust_brightness"), T),

@@ -115,7 +115,7 @@ def network_fingerprint(proto) -> str:
 def training_fingerprint(proto) -> str:
     """Training settings, optimizer, learning rates over the steps, and augmentation output."""
     from detection.data import augmentations  # pylint: disable=import-outside-toplevel
-    from detection.training import optimizers, train_settings  # pylint: disable=import-outside-toplevel
+    from detection.training import optimizers, precision, train_settings  # pylint: disable=import-outside-toplevel
     tc = proto.train_config
     settings = train_settings.TrainSettings.from_config(proto)
     optimizer = optimizers.build_optimizer(tc.optimizer)
@@ -134,8 +134,10 @@ def training_fingerprint(proto) -> str:
         for op in ops:
             out = op(*out)
         drawn.append([float(tf.reduce_mean(out[0])), list(out[0].shape), out[1], out[2]])
+    # use_bfloat16 acts on a TPU only (as in the OD API): the policy training there would use.
+    on_tpu = precision.resolve("auto", tc.use_bfloat16, on_tpu=True).policy
     return _digest({"settings": settings.__dict__, "optimizer": [type(optimizer).__name__, config, rates],
-                    "augmentation": drawn})
+                    "augmentation": drawn, "precision_on_a_tpu": on_tpu})
 
 
 @functools.lru_cache(maxsize=None)

@@ -41,8 +41,9 @@ def matmul_crop_and_resize(features: tf.Tensor, boxes: tf.Tensor, size: int) -> 
     height, width = features.shape[1], features.shape[2]
     scaled = boxes * tf.constant([height - 1, width - 1] * 2, boxes.dtype)
     ymin, xmin, ymax, xmax = tf.unstack(scaled, axis=-1)
-    rows = _interpolation(ymin, ymax, size, height)          # [B, P, size, H]
-    cols = _interpolation(xmin, xmax, size, width)           # [B, P, size, W]
+    # The weights in the features' dtype (float16 / bfloat16 under a mixed-precision policy).
+    rows = tf.cast(_interpolation(ymin, ymax, size, height), features.dtype)          # [B, P, size, H]
+    cols = tf.cast(_interpolation(xmin, xmax, size, width), features.dtype)           # [B, P, size, W]
     partial = tf.einsum("bpyh,bhwc->bpywc", rows, features)
     crops = tf.einsum("bpywc,bpxw->bpyxc", partial, cols)
     return tf.reshape(crops, [-1, size, size, features.shape[-1]])

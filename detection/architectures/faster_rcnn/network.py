@@ -42,6 +42,7 @@ from detection.architectures.faster_rcnn.resnet import DEPTHS, FasterRcnnResNetF
 from detection.networks import anchors as anchor_lib
 from detection.networks import postprocess as post_lib
 from detection.networks.box_predictors import BOX_ENCODINGS, CLASS_PREDICTIONS, ConvolutionalBoxPredictor, HeadOptions
+from detection.networks.dtypes import float32_outputs
 from detection.networks.hyperparams import LayerHyperparams
 from detection.architectures.faster_rcnn.spec import FasterRcnnTraining
 from detection.networks.spec import (AnchorSpec, DetectorBundle, ModelSpec, config_problem, freeze_batchnorm,
@@ -163,6 +164,8 @@ class FasterRcnnDetector(tf_keras.Model):
         features = self._feature_extractor_for_proposal_features(preprocessed, training=training)
         rpn_features = self._first_stage_box_predictor_first_conv(features, training=training)
         rpn = self._first_stage_box_predictor([rpn_features], training=training)
+        # The predictions float32 whatever the policy the network computes in (training/precision.py).
+        rpn = float32_outputs(rpn)
         return {"rpn_features_to_crop": features, "rpn_box_predictor_features": rpn_features,
                 "rpn_box_encodings": rpn[BOX_ENCODINGS],
                 "rpn_objectness_predictions_with_background": rpn[CLASS_PREDICTIONS]}
@@ -185,6 +188,7 @@ class FasterRcnnDetector(tf_keras.Model):
             crops = self._maxpool(crops)
         box_features = self._feature_extractor_for_box_classifier_features(crops, training=training)
         predictions = self._mask_rcnn_box_predictor(box_features, training=training)
+        predictions = float32_outputs(predictions)
         return {"box_classifier_features": box_features,
                 "refined_box_encodings": predictions[BOX_ENCODINGS],
                 "class_predictions_with_background": predictions[CLASS_PREDICTIONS]}

@@ -41,6 +41,7 @@ from detection.networks.bifpn import COMBINE_METHODS
 from detection.networks import postprocess as post_lib
 from detection.networks.box_predictors import (CLASS_PREDICTIONS, ConvolutionalBoxPredictor, HeadOptions,
                                                WeightSharedConvolutionalBoxPredictor)
+from detection.networks.dtypes import float32_outputs
 from detection.networks.feature_maps import ExtractorOptions, FpnLevels
 from detection.networks.hyperparams import LayerHyperparams
 from detection.architectures.ssd.spec import SsdTraining
@@ -86,7 +87,8 @@ class SsdDetector(tf_keras.Model):
     def call(self, preprocessed, training=None):  # pylint: disable=arguments-differ
         """Network input → box encodings, class logits (background first) and the feature maps."""
         feature_maps = self._feature_extractor(preprocessed, training=training)
-        predictions = self._box_predictor(feature_maps, training=training)
+        # float32 whatever the policy the network computes in (training/precision.py), before anything decodes.
+        predictions = float32_outputs(self._box_predictor(feature_maps, training=training))
         return {**predictions, "feature_maps": feature_maps}
 
     def decode(self, box_encodings: tf.Tensor) -> tf.Tensor:
