@@ -24,6 +24,7 @@ CHECKPOINT_EVERY_KEY = "checkpoint_every"
 STRATEGY_KEY = "strategy"
 TPU_KEY = "tpu"                             # the TPU TPUStrategy trains on (name, grpc:// address, "local")
 PRECISION_KEY = "precision"                 # one of detection/training/precision.PRECISIONS
+TRAINING_JOB_KEY = "training_job"           # JSON of a trainer/training_jobs.JobPlatform: train as a job there
 TFLITE_MODES_KEY = "tflite_modes"           # comma-separated quantize modes
 TFLITE_REPRESENTATIVE_SIZE_KEY = "tflite_representative_size"
 BN_REESTIMATE_KEY = "bn_reestimate"         # one of BN_REESTIMATE_MODES (detection/training)

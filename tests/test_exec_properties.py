@@ -16,11 +16,13 @@ from tfx.types import standard_artifacts
 from components.artifact_types import PipelineConfigFile
 from components.evaluator.component import Evaluator, EvaluatorParameters
 from components.trainer.component import DetectionTrainer, TrainerParameters
+from components.trainer.training_jobs import JobPlatform
 
 TRAINER_CHANGES = {"num_steps": 7, "batch_size": 3, "freeze_backbone": False, "checkpoint_every": 5,
                    "strategy": "mirrored", "tpu": "grpc://10.0.0.2:8470", "precision": "mixed_float16",
                    "tflite": ("none", "int8"), "tflite_representative_size": 12,
-                   "bn_reestimate": "off", "bn_reestimate_batches": 9, "code_version": "abc123"}
+                   "bn_reestimate": "off", "bn_reestimate_batches": 9, "code_version": "abc123",
+                   "training_job": JobPlatform("vertex", workers=3, image="eu.gcr.io/p/detflow:1")}
 EVALUATOR_CHANGES = {"min_map": 0.25, "max_regression": 0.01, "metric": "DetectionBoxes_Precision/mAP@.50IOU",
                      "eval_split": "test", "num_images_drawn": 0, "batch_size": 2, "max_quantization_drop": 0.05}
 
@@ -54,7 +56,8 @@ def test_trainer_parameters_come_back_the_same(field):
 
 
 def test_all_trainer_parameters_at_once_and_the_size_without_variants():
-    every = TrainerParameters(**TRAINER_CHANGES)
+    # A training job's workers take their strategy from TF_CONFIG: it goes without strategy and tpu.
+    every = TrainerParameters(**{k: v for k, v in TRAINER_CHANGES.items() if k != "training_job"})
     assert _through_trainer(every) == every
     assert _through_trainer(TrainerParameters(tflite_representative_size=12)) == TrainerParameters()
 

@@ -23,6 +23,7 @@ from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.names import (BASE_MODEL_KEY, BATCH_SIZE_KEY, CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY,
                               EXAMPLES_KEY, FREEZE_BACKBONE_KEY, LABEL_MAP_KEY, MODEL_KEY, MODEL_RUN_KEY,
                               NUM_STEPS_KEY, PIPELINE_CONFIG_KEY, PRECISION_KEY, STRATEGY_KEY, TFLITE_MODES_KEY, TPU_KEY,
+                              TRAINING_JOB_KEY,
                               TFLITE_REPRESENTATIVE_SIZE_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_BATCHES_KEY)
 from components.trainer import executor
 from components.trainer.parameters import TrainerParameters
@@ -41,6 +42,7 @@ class DetectionTrainerSpec(types.ComponentSpec):
         STRATEGY_KEY: ExecutionParameter(type=str, optional=True),
         TPU_KEY: ExecutionParameter(type=str, optional=True),
         PRECISION_KEY: ExecutionParameter(type=str, optional=True),
+        TRAINING_JOB_KEY: ExecutionParameter(type=str, optional=True),
         TFLITE_MODES_KEY: ExecutionParameter(type=str, optional=True),
         TFLITE_REPRESENTATIVE_SIZE_KEY: ExecutionParameter(type=int, optional=True),
         BN_REESTIMATE_KEY: ExecutionParameter(type=str, optional=True),
@@ -68,7 +70,8 @@ class DetectionTrainer(base_component.BaseComponent):
       label_map: optional LabelMapFile / ValidatedLabelMap; default: the config's label_map_path.
       base_model: optional Model to start from (the imported embedded checkpoint, or
         the latest blessed model); restored per the config's fine_tune_checkpoint_type.
-      parameters: TrainerParameters (steps, batch, strategy, TPU, precision, TFLite variants, code version).
+      parameters: TrainerParameters (steps, batch, strategy, TPU, precision, a training job off this machine,
+        TFLite variants, code version).
 
     Outputs `model` (Model: SavedModel under Format-Serving, the .tflite files under
     Format-TFLite when asked (`tflite_variants` property), `train_result.json`,

@@ -74,13 +74,38 @@ def split_files(examples: list[types.Artifact], split: str) -> list[str]:
 
 def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParameters, train_files: list[str],
            model_dir: str, export_dir: str):
-    """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say."""
-    # pylint: disable-next=import-outside-toplevel
-    from components.artifact_types import resolve_file
-
+    """train_loop.train on the inputs' config, label map, start model and splits, as the parameters say; or,
+    with a training job, `detflow train` on the job's workers (`_train_as_job`)."""
+    if parameters.training_job is not None:
+        return _train_as_job(input_dict, parameters, train_files, model_dir, export_dir)
     # pylint: disable-next=import-outside-toplevel
     from detection.training import strategy as strategy_lib
-    from detection.training import train_loop, train_settings
+    from detection.training import train_loop, train_settings  # pylint: disable=import-outside-toplevel
+
+    inputs = _inputs(input_dict)
+    job = train_settings.TrainJob(
+        train_files, split_files(input_dict[EXAMPLES_KEY], EVAL),
+        model_dir, num_steps=parameters.num_steps, batch_size=parameters.batch_size,
+        base_checkpoint=inputs.base_checkpoint, label_map_path=inputs.label_map, export_dir=export_dir,
+        freeze_backbone=parameters.freeze_backbone, checkpoint_every=parameters.checkpoint_every,
+        bn_reestimation=train_settings.BnReestimation(parameters.bn_reestimate, parameters.bn_reestimate_batches))
+    strategy = strategy_lib.build_strategy(parameters.strategy, multi_worker=False, tpu=parameters.tpu)
+    return train_loop.train(inputs.config, job, strategy, precision=parameters.precision)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+    config_path: str
+    config: Any                  # the PipelineConfig, its relative paths resolved
+    label_map: str | None
+    base_checkpoint: str | None
+
+
+def _inputs(input_dict: dict[str, list[types.Artifact]]) -> _Inputs:
+    """The config (file and parsed), the label map and the start model the input artifacts hold."""
+    # pylint: disable-next=import-outside-toplevel
+    from components.artifact_types import resolve_file
+    from detection.training import train_settings  # pylint: disable=import-outside-toplevel
     from schemas.pipeline_config import load_pipeline_config  # pylint: disable=import-outside-toplevel
 
     uris = {key: artifact_utils.get_single_uri(input_dict[key])
@@ -88,17 +113,54 @@ def _train(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParam
     config_path = resolve_file(uris[PIPELINE_CONFIG_KEY], PIPELINE_CONFIG_FILE)
     config = load_pipeline_config(config_path)
     train_settings.resolve_relative_paths(config.proto, config_path)
-    job = train_settings.TrainJob(
-        train_files, split_files(input_dict[EXAMPLES_KEY], EVAL),
-        model_dir, num_steps=parameters.num_steps, batch_size=parameters.batch_size,
-        base_checkpoint=uris.get(BASE_MODEL_KEY),
-        label_map_path=(resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
-                        else config.proto.train_input_reader.label_map_path),
-        export_dir=export_dir,
-        freeze_backbone=parameters.freeze_backbone, checkpoint_every=parameters.checkpoint_every,
-        bn_reestimation=train_settings.BnReestimation(parameters.bn_reestimate, parameters.bn_reestimate_batches))
-    strategy = strategy_lib.build_strategy(parameters.strategy, multi_worker=False, tpu=parameters.tpu)
-    return train_loop.train(config, job, strategy, precision=parameters.precision)
+    label_map = (resolve_file(uris[LABEL_MAP_KEY], LABEL_MAP_FILE) if uris.get(LABEL_MAP_KEY)
+                 else config.proto.train_input_reader.label_map_path)
+    return _Inputs(config_path, config, label_map or None, uris.get(BASE_MODEL_KEY))
+
+
+def job_train_args(inputs: _Inputs, parameters: TrainerParameters, train_files: list[str], eval_files: list[str],
+                   model_dir: str, export_dir: str) -> list[str]:
+    """The `detflow train` arguments that train what the in-process Trainer would, on a job's workers."""
+    args = ["--config", inputs.config_path, "--train", ",".join(train_files), "--model-dir", model_dir,
+            "--export-dir", export_dir]
+    optional = {"--eval": ",".join(eval_files), "--label-map": inputs.label_map,
+                "--base-checkpoint": inputs.base_checkpoint, "--num-steps": parameters.num_steps,
+                "--batch-size": parameters.batch_size, "--checkpoint-every": parameters.checkpoint_every,
+                "--precision": None if parameters.precision == "auto" else parameters.precision,
+                "--bn-reestimate": None if parameters.bn_reestimate == "auto" else parameters.bn_reestimate,
+                "--bn-reestimate-batches": parameters.bn_reestimate_batches}
+    for flag, value in optional.items():
+        if value:
+            args += [flag, str(value)]
+    return args + ([] if parameters.freeze_backbone else ["--train-backbone"])
+
+
+def _train_as_job(input_dict: dict[str, list[types.Artifact]], parameters: TrainerParameters,
+                  train_files: list[str], model_dir: str, export_dir: str):
+    """`detflow train` on the workers of the parameters' training job, writing where the in-process Trainer
+    writes (the paths must be ones every worker reaches: gs://, a shared volume); its train_result.json read
+    back."""
+    from components.trainer import job_runner  # pylint: disable=import-outside-toplevel
+    from detection.training import train_result  # pylint: disable=import-outside-toplevel
+    from schemas.problems import ProblemsError  # pylint: disable=import-outside-toplevel
+    args = job_train_args(_inputs(input_dict), parameters, train_files, split_files(input_dict[EXAMPLES_KEY], EVAL),
+                          model_dir, export_dir)
+    result_file = os.path.join(model_dir, train_result.TRAIN_RESULT_FILE)
+    try:
+        job_runner.run_job(parameters.training_job, args, os.path.join(model_dir, "job_logs"),
+                           logging.getLogger("detflow.train").info)
+    except ProblemsError:
+        # `detflow train` ends with 1 after writing an unhealthy model's result: the in-process Trainer records
+        # such a model (the Evaluator refuses it), and so does a job.
+        if not fileio.exists(result_file) or _read_result(result_file).healthy:
+            raise
+    return _read_result(result_file)
+
+
+def _read_result(path: str):
+    from detection.training import train_result  # pylint: disable=import-outside-toplevel
+    with fileio.open(path) as f:
+        return train_result.TrainResult.from_dict(json.load(f))
 
 
 def record_on_artifact(model: types.Artifact, result) -> None:

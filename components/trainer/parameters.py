@@ -12,7 +12,9 @@ from typing import Optional, Sequence
 
 from components.names import (BATCH_SIZE_KEY, BN_REESTIMATE_BATCHES_KEY, BN_REESTIMATE_KEY, BN_REESTIMATE_MODES,
                               CHECKPOINT_EVERY_KEY, CODE_VERSION_KEY, FREEZE_BACKBONE_KEY, NUM_STEPS_KEY, PRECISION_KEY,
-                              STRATEGY_KEY, TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY, TPU_KEY)
+                              STRATEGY_KEY, TFLITE_MODES_KEY, TFLITE_REPRESENTATIVE_SIZE_KEY, TPU_KEY,
+                              TRAINING_JOB_KEY)
+from components.trainer.training_jobs import JobPlatform
 from detection.training import precision as precision_lib
 from detection.training import strategy as strategy_lib
 
@@ -26,7 +28,9 @@ class TrainerParameters:
     the tf.distribute strategy (`strategy.STRATEGIES`: "auto", the default, is
     MirroredStrategy over several GPUs, one GPU, else the CPU; TPUStrategy with a `tpu`). tpu: the TPU to
     train on (its name, a grpc:// address, "local"). precision: the dtype policy
-    (`precision.PRECISIONS`; "auto": mixed_bfloat16 on a TPU when the config sets use_bfloat16). tflite: quantize
+    (`precision.PRECISIONS`; "auto": mixed_bfloat16 on a TPU when the config sets use_bfloat16). training_job:
+    train as a multi-worker job on that platform (training_jobs.JobPlatform: local processes, Vertex AI, a
+    Kubeflow TFJob) instead of in the pipeline's process; the artifacts are the same. tflite: quantize
     modes (e.g. ("none", "int8")), one .tflite each under `Format-TFLite/`, int8
     calibrated on `tflite_representative_size` train images (100 by default).
     bn_reestimate: re-estimate the moving batch-norm statistics before export ("auto", the default,
@@ -41,6 +45,7 @@ class TrainerParameters:
     strategy: str = "auto"
     tpu: str = ""
     precision: str = "auto"
+    training_job: Optional[JobPlatform] = None
     tflite: Sequence[str] = ()
     tflite_representative_size: Optional[int] = None
     bn_reestimate: str = "auto"
@@ -56,8 +61,13 @@ class TrainerParameters:
                              "or 'local')")
         if self.strategy == "multi_worker":
             raise ValueError("DetectionTrainer strategy = 'multi_worker': the Trainer trains inside the pipeline's "
-                             "process; a multi-worker job runs `detflow train` on every worker, TF_CONFIG set by "
-                             "the platform (README: Training on several machines)")
+                             "process; give it a training_job (a JobPlatform) to train on several workers, "
+                             "TF_CONFIG set by the platform (README: Training on several machines)")
+        if self.training_job is not None:
+            self.training_job.check()
+            if self.strategy != "auto" or self.tpu:
+                raise ValueError("DetectionTrainer training_job: its workers take their strategy from the "
+                                 "platform's TF_CONFIG; leave strategy auto and tpu empty")
         if self.bn_reestimate not in BN_REESTIMATE_MODES:
             raise ValueError(f"DetectionTrainer bn_reestimate = {self.bn_reestimate!r}: one of "
                              f"{', '.join(BN_REESTIMATE_MODES)}")
@@ -82,6 +92,7 @@ class TrainerParameters:
             STRATEGY_KEY: None if self.strategy == "auto" else self.strategy,
             TPU_KEY: self.tpu or None,
             PRECISION_KEY: None if self.precision == "auto" else self.precision,
+            TRAINING_JOB_KEY: self.training_job.to_json() if self.training_job else None,
             TFLITE_MODES_KEY: ",".join(self.tflite) or None,
             TFLITE_REPRESENTATIVE_SIZE_KEY: self.tflite_representative_size if self.tflite else None,
             BN_REESTIMATE_KEY: None if self.bn_reestimate == "auto" else self.bn_reestimate,
@@ -103,6 +114,8 @@ class TrainerParameters:
                    freeze_backbone=freeze in (None, True, 1), checkpoint_every=number(CHECKPOINT_EVERY_KEY),
                    strategy=properties.get(STRATEGY_KEY) or "auto", tpu=properties.get(TPU_KEY) or "",
                    precision=properties.get(PRECISION_KEY) or "auto", tflite=tflite,
+                   training_job=(JobPlatform.from_json(properties[TRAINING_JOB_KEY])
+                                 if properties.get(TRAINING_JOB_KEY) else None),
                    tflite_representative_size=number(TFLITE_REPRESENTATIVE_SIZE_KEY),
                    bn_reestimate=properties.get(BN_REESTIMATE_KEY) or "auto",
                    bn_reestimate_batches=number(BN_REESTIMATE_BATCHES_KEY),

@@ -17,7 +17,7 @@ def compile_pipeline(args) -> int:
     from components.trainer.component import TrainerParameters
     from detection.outputs import writable_file
     from pipelines import pipeline, pipeline_inputs, runners
-    from pipelines.cli.run_inputs import check_quantization_gate
+    from pipelines.cli.run_inputs import check_quantization_gate, job_platform
     from pipelines.settings import PipelineSettings, blessing_gate
 
     writable_file(args.out, "--out")
@@ -28,7 +28,8 @@ def compile_pipeline(args) -> int:
         evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
         training=TrainerParameters(tflite=tuple(args.tflite or ()),
                                    tflite_representative_size=args.representative_size,
-                                   bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches),
+                                   bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches,
+                                   training_job=job_platform(args)),
         warm_start=args.warm_start, beam_args=tuple(args.beam_arg or ()), portable=True,
         champion=args.champion)
     check_quantization_gate(settings)
@@ -40,17 +41,18 @@ def compile_pipeline(args) -> int:
 
 @exit_on_user_error
 def training_job(args) -> int:
-    """`detflow training-job`: writes the job spec (pipelines/training_jobs.py) as JSON."""
+    """`detflow training-job`: writes the job spec (components/trainer/training_jobs.py) as JSON."""
     import json  # pylint: disable=import-outside-toplevel
 
+    from components.trainer import training_jobs  # pylint: disable=import-outside-toplevel
     from detection.outputs import writable_file  # pylint: disable=import-outside-toplevel
-    from pipelines import training_jobs  # pylint: disable=import-outside-toplevel
     writable_file(args.out, "--out")
     train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
-    job = training_jobs.TrainingJob(args.name, args.image, train_args, args.workers, args.machine_type,
-                                    args.accelerator, args.accelerator_count)
+    platform = training_jobs.JobPlatform(args.target, args.workers, args.image, args.machine_type, args.accelerator,
+                                         args.accelerator_count, name=args.name)
     try:
-        spec = (training_jobs.vertex_custom_job if args.target == "vertex" else training_jobs.tfjob)(job)
+        spec = (training_jobs.vertex_custom_job if args.target == "vertex" else training_jobs.tfjob)(
+            platform, train_args)
     except ValueError as error:
         print(f"detflow training-job: {error}", file=sys.stderr)
         return 2

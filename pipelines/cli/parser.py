@@ -90,6 +90,23 @@ def _add_batch_norm_flags(p: argparse.ArgumentParser) -> None:
                    help="training batches the statistics are re-estimated from (default 50)")
 
 
+def _add_training_job_flags(p: argparse.ArgumentParser) -> None:
+    """The DetectionTrainer's training job (components/trainer/training_jobs.JobPlatform) as --job-* flags."""
+    g = p.add_argument_group("training as a job off the pipeline's process (README: Training on several machines)")
+    g.add_argument("--job-target", choices=["local", "vertex", "tfjob"],
+                   help="train as a multi-worker job: local processes, a Vertex AI CustomJob, a Kubeflow TFJob "
+                        "(default: in the pipeline's process)")
+    g.add_argument("--job-workers", type=at_least(1), default=2, metavar="N", help="workers, chief included")
+    g.add_argument("--job-image", default="", metavar="IMAGE", help="the detflow image the workers run")
+    g.add_argument("--job-machine-type", default="n1-standard-8", metavar="TYPE", help="Vertex machine type")
+    g.add_argument("--job-accelerator", default="", metavar="TYPE",
+                   help="per worker: Vertex's accelerator type or the Kubernetes resource (nvidia.com/gpu)")
+    g.add_argument("--job-accelerator-count", type=at_least(0), default=0, metavar="N")
+    g.add_argument("--job-project", default="", metavar="ID", help="Vertex project (default: the environment's)")
+    g.add_argument("--job-region", default="us-central1", metavar="REGION", help="Vertex region")
+    g.add_argument("--job-namespace", default="default", metavar="NS", help="the TFJob's Kubernetes namespace")
+
+
 def _add(sub, name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.set_defaults(_handler=handler)
@@ -163,6 +180,11 @@ def _add_train_command(sub) -> None:
     p.add_argument("--eval", metavar="GLOB",
                    help="evaluation TFRecords for the eval loss (default: the first eval_input_reader's input_path)")
     p.add_argument("--model-dir", required=True, metavar="DIR")
+    p.add_argument("--export-dir", metavar="DIR", help="where the SavedModel goes (default MODEL_DIR/export)")
+    p.add_argument("--label-map", metavar="FILE", help="the label map (default: train_input_reader.label_map_path)")
+    p.add_argument("--base-checkpoint", metavar="PATH",
+                   help="the checkpoint to fine-tune from (default: train_config.fine_tune_checkpoint; its type "
+                        "stays fine_tune_checkpoint_type)")
     p.add_argument("--num-steps", type=at_least(1), metavar="N")
     p.add_argument("--batch-size", type=at_least(1), metavar="N")
     p.add_argument("--checkpoint-every", type=at_least(1), metavar="N",
@@ -300,6 +322,7 @@ def _add_run_command(sub) -> None:
                    help="fine-tune the backbone too (default: frozen, only decoder and heads train)")
     _add_tflite_flags(p)
     _add_batch_norm_flags(p)
+    _add_training_job_flags(p)
 
 
 def _add_demo_and_history_commands(sub) -> None:
@@ -375,3 +398,4 @@ def _add_compile_command(sub) -> None:
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     _add_tflite_flags(p)
     _add_batch_norm_flags(p)
+    _add_training_job_flags(p)

@@ -86,6 +86,7 @@ def run(args) -> int:
 def run_settings(args) -> PipelineSettings:
     """The settings of `detflow run` from its command line (label map and checkpoint left to the config if unset)."""
     from components.trainer.component import TrainerParameters
+    from pipelines.cli.run_inputs import job_platform
     from pipelines.pipeline_inputs import DataSource
     from pipelines.settings import PipelineSettings, blessing_gate
 
@@ -97,7 +98,8 @@ def run_settings(args) -> PipelineSettings:
     training = TrainerParameters(num_steps=args.num_steps, batch_size=args.batch_size,
                                  freeze_backbone=not args.train_backbone, tflite=tuple(args.tflite or ()),
                                  tflite_representative_size=args.representative_size,
-                                 bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches)
+                                 bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches,
+                                 training_job=job_platform(args))
     return PipelineSettings(
         root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_to=args.push_to,

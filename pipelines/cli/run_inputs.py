@@ -65,6 +65,21 @@ def _check_label_map(path: str, config: Optional[_ConfigFile]) -> None:
                                                   f"{error.problems[0]}", line, col)]) from None
 
 
+def job_platform(args):
+    """The --job-* flags as a JobPlatform (None without --job-target); UserError for one no job could run with."""
+    if not getattr(args, "job_target", None):
+        return None
+    from components.trainer.training_jobs import JobPlatform  # pylint: disable=import-outside-toplevel
+    platform = JobPlatform(args.job_target, args.job_workers, args.job_image, args.job_machine_type,
+                           args.job_accelerator, args.job_accelerator_count, args.job_project, args.job_region,
+                           args.job_namespace)
+    try:
+        platform.check()
+    except ValueError as error:
+        raise UserError(f"--job-*: {error}") from None
+    return platform
+
+
 def check_quantization_gate(settings: PipelineSettings) -> None:
     """UserError unless --max-quantization-drop has an int8 model to judge."""
     if settings.evaluation.max_quantization_drop is not None and "int8" not in settings.training.tflite:

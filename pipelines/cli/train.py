@@ -50,7 +50,10 @@ def train(args) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     from detection.training import train_loop, train_settings  # pylint: disable=import-outside-toplevel
     train_settings.resolve_relative_paths(config.proto, args.config)
-    label_map = config.proto.train_input_reader.label_map_path
+    label_map = getattr(args, "label_map", None) or config.proto.train_input_reader.label_map_path
+    if getattr(args, "label_map", None) and not os.path.exists(label_map):
+        print_problems([Problem(label_map, "--label-map: no such file")])
+        return 2
     if not label_map or not os.path.exists(label_map):
         from schemas.config_paths import candidates  # pylint: disable=import-outside-toplevel
         looked = " or ".join(candidates(label_map, args.config)) if label_map else "(empty)"
@@ -96,7 +99,8 @@ def _train_locked(args, config, train_files, eval_files, label_map, train_loop) 
         strategy = strategy_lib.build_strategy(getattr(args, "strategy", "auto"), tpu=getattr(args, "tpu", ""))
         result = train_loop.train(config, TrainJob(
             train_files, eval_files, args.model_dir, num_steps=args.num_steps, batch_size=args.batch_size,
-            label_map_path=label_map, checkpoint_every=getattr(args, "checkpoint_every", None),
+            label_map_path=label_map, base_checkpoint=getattr(args, "base_checkpoint", None),
+            export_dir=getattr(args, "export_dir", None), checkpoint_every=getattr(args, "checkpoint_every", None),
             freeze_backbone=not getattr(args, "train_backbone", False),
             seed=getattr(args, "seed", 0), log_every=getattr(args, "log_every", 10), bn_reestimation=BnReestimation(
                 getattr(args, "bn_reestimate", "auto"), getattr(args, "bn_reestimate_batches", None))), strategy,

@@ -1,6 +1,6 @@
 """Multi-worker training: two `detflow train` processes on 127.0.0.1, one cluster through TF_CONFIG.
 
-Run by `make test-cluster` (which `.ci/run` calls after `make test`): six TensorFlow processes are more than
+Run by `make test-long` (which `.ci/run` calls after `make test`): six TensorFlow processes are more than
 `make test`'s time allows. The embedded checkpoint's network, batch 4 (2 per worker), 4 record files
 (2 per worker, sharded by file):
 - both workers log the same weights fingerprint after every step; the loss falls;

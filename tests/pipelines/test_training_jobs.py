@@ -62,7 +62,7 @@ def test_a_job_that_cannot_run_is_one_line(tmp_path, capsys):
     assert "the training arguments need --model-dir" in capsys.readouterr().err and not out.exists()
     assert cli.main(["training-job", "--target", "vertex", "--out", str(out), "--accelerator", "NVIDIA_TESLA_T4",
                      "--", *TRAIN]) == 2
-    assert "--accelerator and --accelerator-count go together" in capsys.readouterr().err
+    assert "accelerator and accelerator_count go together" in capsys.readouterr().err
     (tmp_path / "file").write_text("")
     assert cli.main(["training-job", "--target", "vertex", "--out", str(tmp_path / "file" / "job.json"), "--",
                      *TRAIN]) == 2
