@@ -1,16 +1,19 @@
 """Multi-worker training: two `detflow train` processes on 127.0.0.1, one cluster through TF_CONFIG.
 
-Run by `make test-long` (which `.ci/run` calls after `make test`): six TensorFlow processes are more than
+Run by `make test-long` (which `.ci/run` calls after `make test`): eight TensorFlow processes are more than
 `make test`'s time allows. The embedded checkpoint's network, batch 4 (2 per worker), 4 record files
 (2 per worker, sharded by file):
 - both workers log the same weights fingerprint after every step; the loss falls;
 - only the chief's model dir holds checkpoints, the export and train_result.json; the other worker's
   folder is gone; the result names MultiWorkerMirroredStrategy over 2 replicas;
+- the 2-worker export scores a held-out set as a one-process run with the same global batch does, within
+  the difference two seeds of the one-process run make;
 - a run whose second worker is killed mid-run ends on the chief with one line naming the lost worker and
   the last checkpoint, and the same two commands resume from it.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -31,12 +34,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.long]
 FINGERPRINT = re.compile(r"(worker \d) of 2(?: \(chief\))?: step (\d+) weights fingerprint (\S+)")
 
 
+def _train_args(pattern: str, model_dir: str, num_steps: int) -> list[str]:
+    return ["--train", pattern, "--model-dir", model_dir, "--num-steps", str(num_steps), "--checkpoint-every", "2",
+            "--log-every", "1"]
+
+
 def _start(root, config: str, pattern: str, model_dir: str, num_steps: int, workers: list[str], index: int,
            log_name: str) -> subprocess.Popen:
     env = dict(os.environ, TF_CONFIG=strategy_lib.tf_config(workers, index), TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=REPO)
     log = open(root / log_name, "w", encoding="utf-8")   # closed by the process's end (inherited)
-    return subprocess.Popen([DETFLOW, "train", "--config", config, "--train", pattern, "--model-dir", model_dir,
-                             "--num-steps", str(num_steps), "--checkpoint-every", "2", "--log-every", "1"],
+    return subprocess.Popen([DETFLOW, "train", "--config", config, *_train_args(pattern, model_dir, num_steps)],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -88,6 +95,35 @@ def test_only_the_chief_writes_the_model_dir(trained):
     assert result["chief"] is True and result["worker"] == "worker 0 of 2 (chief)" and result["steps"] == 6
     assert os.path.exists(os.path.join(model_dir, "export", "saved_model.pb"))
     assert "worker 1 of 2: trained steps 0->6; the chief writes" in logs[1]
+
+
+def test_the_two_worker_model_scores_as_a_one_process_run_with_the_same_global_batch(cluster, trained):
+    """The same config, global batch 4 and 6 steps in one process (twice, seeds 0 and 1: the noise between two
+    such runs): the exports' mAP on the same held-out records."""
+    from components.evaluator import model_eval  # pylint: disable=import-outside-toplevel
+    from pipelines import cli  # pylint: disable=import-outside-toplevel
+    root, config, pattern = cluster
+    model_dir, codes, _ = trained
+    assert codes == [0, 0]
+    exports = {"workers": os.path.join(model_dir, "export")}
+    for seed in (0, 1):
+        single = str(root / f"single{seed}")
+        # 1: trained, with a health note on so short a run
+        assert cli.main(["train", "--config", config, *_train_args(pattern, single, 6), "--seed", str(seed)]) in (0, 1)
+        exports[f"seed{seed}"] = os.path.join(single, "export")
+    held_out = records.write_records(str(root / "held_out"), num_images=16, size=64, num_classes=5, shards=1,
+                                     seed=3)
+    accumulators, _ = model_eval.evaluate_exports(sorted(glob.glob(held_out)), exports, model_eval.read_label_map(
+        str(root / "label_map.pbtxt")))
+    scores = {k: a.result().metrics["DetectionBoxes_Precision/mAP@.50IOU"] for k, a in accumulators.items()}
+    print("multi-worker vs one process:", scores)
+    # The workers read the records in another order than one process (each its own files), as another seed
+    # does: their model differs from a one-process run's by about what two seeds' do.
+    noise = max(abs(scores["seed0"] - scores["seed1"]), MIN_MAP_NOISE)
+    assert abs(scores["workers"] - scores["seed0"]) <= 2 * noise, scores
+
+
+MIN_MAP_NOISE = 0.03
 
 
 def test_a_lost_worker_ends_the_run_in_one_line_and_a_rerun_resumes(cluster):
