@@ -15,6 +15,8 @@ class Problem:
     col: int = 0
 
     def __str__(self) -> str:
+        if not self.file:
+            return self.message
         where = self.file
         if self.line:
             where += f":{self.line}"
@@ -26,9 +28,18 @@ class Problem:
 class ProblemsError(Exception):
     """Raised with every problem found, so the CLI can print them all and exit 2."""
 
-    def __init__(self, problems: list[Problem]):
+    def __init__(self, problems: list[Problem] | str):
+        if isinstance(problems, str):
+            # Beam re-raises a worker's exception as type(exn)(message + " [while running 'step']"): the
+            # message comes back as one problem without a place of its own (its text names the file).
+            problems = [Problem("", problems)]
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __reduce__(self):
+        # Pickled with its problems, not its message: Beam re-raises a worker's exception from a pickle, and
+        # Exception's default would hand the message string back as the list (printed a character a line).
+        return (type(self), (self.problems,))
 
 
 def problem(where: str, message: str, line: int = 0, col: int = 0) -> ProblemsError:
