@@ -20,11 +20,24 @@ ZOO_STAMP := $(ZOO_FIXTURES)/.complete
 EDGE_VENV := .edge/venv
 EDGE_STAMP := $(EDGE_VENV)/.installed
 
-.PHONY: env demo test test-fast test-long bench protos clean lock oracle edge zoo-large
+.PHONY: env demo test test-fast test-long bench protos clean lock oracle edge zoo-large airflow
 
 env: $(STAMP)
 
 oracle: $(ZOO_STAMP)
+
+# Airflow 2 in a venv of its own (never .venv): the shipped DAG is loaded and run by Airflow itself in
+# `make test-long` (tests/infra/test_airflow.py). Its task runs `detflow run` from .venv.
+AIRFLOW_VENV := .airflow/venv
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+airflow: $(AIRFLOW_STAMP)
+
+$(AIRFLOW_STAMP): $(UV) infra/airflow/requirements.lock
+	rm -rf $(AIRFLOW_VENV)
+	$(UV) venv --quiet --python $(PYTHON_VERSION) $(AIRFLOW_VENV)
+	$(UV) pip sync --quiet --python $(AIRFLOW_VENV)/bin/python infra/airflow/requirements.lock
+	$(AIRFLOW_VENV)/bin/python -c "import airflow.operators.bash"
+	touch $(AIRFLOW_STAMP)
 
 edge: $(EDGE_STAMP)
 
@@ -83,7 +96,7 @@ test:
 # The checks beyond `make test`'s 20 minutes (`.ci/run` runs them after it): the tests marked `long` (learning
 # tests of the zoo's Faster R-CNN and EfficientDet networks, multi-worker training with two TensorFlow
 # processes) and the zoo networks too large for the fixtures `make test` builds (zoo-large).
-test-long: env oracle edge
+test-long: env oracle edge airflow
 	$(PY) -m pytest -q -n 2 --dist loadfile --durations=10 -m long $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory zoo-large
 

@@ -22,9 +22,14 @@ import os
 import shlex
 
 try:
+    import airflow
+except ImportError:  # read outside Airflow, e.g. by tests/pipelines/test_infra.py
+    airflow = None
+if airflow is not None:
+    # Inside Airflow an operator that will not import is an import error Airflow shows, never a DAG that vanishes.
     from airflow import DAG
     from airflow.operators.bash import BashOperator
-except ImportError:  # read outside Airflow, e.g. by tests/pipelines/test_infra.py
+else:
     DAG = None
 
 SETTINGS = {
@@ -39,6 +44,7 @@ SETTINGS = {
     "min_map": os.environ.get("DETFLOW_MIN_MAP", "0.30"),
     "max_regression": os.environ.get("DETFLOW_MAX_REGRESSION", "0.02"),
     "runner": os.environ.get("DETFLOW_RUNNER", "beam"),
+    "retries": os.environ.get("DETFLOW_RETRIES", "1"),
 }
 
 
@@ -76,7 +82,7 @@ if DAG is not None:
         start_date=datetime.datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,  # detflow's own run lock backs this up
-        default_args={"retries": 1, "retry_delay": datetime.timedelta(minutes=30)},
+        default_args={"retries": int(SETTINGS["retries"]), "retry_delay": datetime.timedelta(minutes=30)},
         tags=["detflow", "tfx"],
     ) as dag:
         BashOperator(
