@@ -389,6 +389,11 @@ def _add_compile_command(sub) -> None:
     p.add_argument("--base-checkpoint", default=c.KFP_CHECKPOINT, metavar="DIR")
     p.add_argument("--push-to", metavar="URI")
     p.add_argument("--image", default=c.PIPELINE_IMAGE, help="container image every node runs in")
+    p.add_argument("--schedule", metavar="CRON",
+                   help="also write OUT.schedule.json: a Vertex AI Schedule running the pipeline on this cron "
+                        "expression (UTC), one run at a time")
+    p.add_argument("--project", default="YOUR_PROJECT", help="the schedule's Vertex AI project")
+    p.add_argument("--region", default="us-central1", help="the schedule's Vertex AI region")
     p.add_argument("--warm-start", action="store_true")
     _add_champion_flag(p)
     p.add_argument("--min-map", type=fraction, required=True, metavar="X",
