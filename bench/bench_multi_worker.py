@@ -50,17 +50,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args(argv)
-    from bench.bench_train import _data
-    from components.trainer import base_checkpoint
+    from bench.bench_train import demo_config
 
     with tempfile.TemporaryDirectory() as work:
-        train_glob, label_map = _data(work)
+        parsed, train_glob = demo_config(work, args.steps, 16)
         config = os.path.join(work, "bench.config")
         with open(config, "w", encoding="utf-8") as f:
-            f.write(base_checkpoint.render_config(base_checkpoint.ConfigOptions(
-                num_classes=5, label_map_path=label_map, train_input_path=train_glob, eval_input_path=train_glob,
-                num_steps=args.steps, batch_size=16, learning_rate_base=0.004, warmup_steps=5,
-                fine_tune_checkpoint=base_checkpoint.checkpoint_prefix())))
+            f.write(parsed.text)
         rates: dict[str, list[float]] = {"one_process": [], "two_workers": []}
         for repeat in range(args.repeats):
             for name, workers in (("one_process", 1), ("two_workers", 2)):

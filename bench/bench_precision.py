@@ -19,7 +19,7 @@ import os
 import statistics
 import tempfile
 
-from bench.bench_train import _data
+from bench.bench_train import demo_config
 
 POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -44,18 +44,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("detflow").setLevel(logging.WARNING)
-    from components.trainer import base_checkpoint  # pylint: disable=import-outside-toplevel
     from detection.training import train_loop  # pylint: disable=import-outside-toplevel
     from detection.training.train_settings import TrainJob  # pylint: disable=import-outside-toplevel
-    from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
 
     with tempfile.TemporaryDirectory() as work:
-        train_glob, label_map = _data(work)
-        text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
-            num_classes=5, label_map_path=label_map, train_input_path=train_glob, eval_input_path=train_glob,
-            num_steps=args.steps, batch_size=args.batch_size, learning_rate_base=0.004, warmup_steps=5,
-            input_size=args.input_size, fine_tune_checkpoint=base_checkpoint.checkpoint_prefix()))
-        config = parse_pipeline_config_text(text, "bench.config")
+        config, train_glob = demo_config(work, args.steps, args.batch_size, args.input_size)
         rates: dict[str, list[float]] = {p: [] for p in POLICIES}
         for repeat in range(args.repeats):
             for policy in POLICIES:

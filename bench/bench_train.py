@@ -32,6 +32,20 @@ def _data(work: str) -> tuple[str, str]:
     return os.path.join(out, "Split-train", "*"), str(data.label_map)
 
 
+def demo_config(work: str, steps: int, batch_size: int, input_size: int | None = None):
+    """(the embedded checkpoint's config fine-tuned to 5 demo classes, the train glob) on data generated in
+    `work`."""
+    from components.trainer import base_checkpoint  # pylint: disable=import-outside-toplevel
+    from schemas.pipeline_config import parse_pipeline_config_text  # pylint: disable=import-outside-toplevel
+    train_glob, label_map = _data(work)
+    size = {"input_size": input_size} if input_size else {}
+    text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
+        num_classes=5, label_map_path=label_map, train_input_path=train_glob, eval_input_path=train_glob,
+        num_steps=steps, batch_size=batch_size, learning_rate_base=0.004, warmup_steps=5,
+        fine_tune_checkpoint=base_checkpoint.checkpoint_prefix(), **size))
+    return parse_pipeline_config_text(text, "bench.config"), train_glob
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Runs the benchmark; returns the numbers."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -42,18 +56,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.getLogger("detflow").setLevel(logging.WARNING)
-    from components.trainer import base_checkpoint
     from detection.training import train_loop
     from detection.training.train_settings import TrainJob
-    from schemas.pipeline_config import parse_pipeline_config_text
 
     with tempfile.TemporaryDirectory() as work:
-        train_glob, label_map = _data(work)
-        text = base_checkpoint.render_config(base_checkpoint.ConfigOptions(
-            num_classes=5, label_map_path=label_map, train_input_path=train_glob, eval_input_path=train_glob,
-            num_steps=args.steps, batch_size=args.batch_size, learning_rate_base=0.004, warmup_steps=5,
-            fine_tune_checkpoint=base_checkpoint.checkpoint_prefix()))
-        config = parse_pipeline_config_text(text, "bench.config")
+        config, train_glob = demo_config(work, args.steps, args.batch_size)
         rates: dict[str, list[float]] = {"frozen": [], "full": []}
         for repeat in range(args.repeats):
             for name, frozen in (("frozen", True), ("full", False)):
