@@ -16,7 +16,9 @@ casts its predictions to float32 before anything decodes them
 (`networks.dtypes.float32_outputs`), as the OD API
 does under bfloat16 (`ops.bfloat16_to_float32_nested` in model_lib_v2): the
 losses, the box decoding, NMS and the export's outputs are float32; the
-variables (and so every checkpoint) are float32 whatever the policy.
+variables (and so every checkpoint) are float32 whatever the policy. The
+loss scale is not checkpointed: a resumed float16 run starts its dynamic scale
+again (Keras' 2**15, lowered within a few steps where gradients overflow).
 """
 
 from __future__ import annotations

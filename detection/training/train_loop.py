@@ -84,7 +84,7 @@ def train(pipeline_config, job: TrainJob, strategy: tf.distribute.Strategy | Non
         say(f"{role.describe()}: the chief writes {shared_dir}; this worker writes {job.model_dir}, removed at "
             "the end")
     try:
-        result = _train(pipeline_config, job, (strategy, precision), role, say, shared_dir)
+        result = _train(pipeline_config, job, strategy, precision, role, say, shared_dir)
     except _LOST_PEER_ERRORS as error:
         if role.num_workers <= 1:
             raise
@@ -106,8 +106,7 @@ def _worker_job(job: TrainJob, role) -> TrainJob:
                                tensorboard_dir=os.path.join(folder, "train"))
 
 
-def _train(pipeline_config, job: TrainJob, compute: tuple, role, say, shared_dir: str) -> TrainResult:
-    strategy, requested = compute
+def _train(pipeline_config, job: TrainJob, strategy, requested: str, role, say, shared_dir: str) -> TrainResult:
     proto = _proto(pipeline_config)
     settings = TrainSettings.from_config(proto, num_steps=job.num_steps, batch_size=job.batch_size,
                                          base_checkpoint=job.base_checkpoint)
