@@ -23,6 +23,13 @@ CLASS_LABEL = "image/object/class/label"
 AREA = "image/object/area"
 IS_CROWD = "image/object/is_crowd"
 DIFFICULT = "image/object/difficult"
+# Keypoints, K per object (create_coco_tf_record.py): x and y normalised, COCO's visibility, the names; and
+# the labelled keypoints per object.
+KEYPOINT_X = "image/object/keypoint/x"
+KEYPOINT_Y = "image/object/keypoint/y"
+KEYPOINT_VISIBILITY = "image/object/keypoint/visibility"
+KEYPOINT_NUM = "image/object/keypoint/num"
+KEYPOINT_TEXT = "image/object/keypoint/text"
 
 # The feature whose hash decides an image's split: its identity, not its bytes,
 # so re-encoding an image or adding others never moves it between splits.

@@ -15,6 +15,9 @@ id missing from `categories` (`unknown_class`), width or height <= 0
 (`zero_or_negative_size`) and a box with no overlap with the image
 (`outside_image`) drop the box; a box partly outside is clipped to the image
 and counted (`clipped_boxes`). Images left with no boxes are kept as negatives.
+In a dataset with keypoints (COCO categories' `keypoints` names), every kept box
+carries its keypoints under the OD API's keys (keypoints.py: what cannot be used
+is written as not labelled and reported).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Optional
 import tensorflow as tf
 
 from components.example_gen import images
+from components.example_gen import keypoints as kp_lib
 from components.example_gen import records as R
 from components.example_gen.readers.values import number_text
 from schemas import example_format as K
@@ -121,7 +125,7 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
     area_scale = (loaded.width * loaded.height) / (frame_w * frame_h)
 
     ids = class_ids(label_map)
-    kept = {k: [] for k in ("xmin", "xmax", "ymin", "ymax", "area", "crowd", "difficult", "label")}
+    kept = {k: [] for k in ("xmin", "xmax", "ymin", "ymax", "area", "crowd", "difficult", "label", "keypoints")}
     for obj in record.objects:
         rejected = _rejected(obj, ids, frame_w, frame_h)
         if rejected:
@@ -145,7 +149,12 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
         kept["difficult"].append(int(obj.difficult))
         kept["label"].append(ids[obj.class_name])
         result.class_names.append(obj.class_name)
-    result.example = _example(loaded, name, record.image_id, kept, result.class_names)
+        if record.keypoint_names:
+            keypoints = kp_lib.object_keypoints(obj, record.keypoint_names, frame_w, frame_h)
+            for reason, detail in keypoints.notes:
+                problem("note", reason, f"{detail} ({_where(record, obj)})")
+            kept["keypoints"].append(keypoints)
+    result.example = _example(loaded, name, record.image_id, kept, result.class_names, record.keypoint_names)
     return result
 
 
@@ -169,8 +178,9 @@ def _rejected(obj: R.ObjectRecord, ids: dict, frame_w: int, frame_h: int) -> Opt
     return None
 
 
-def _example(loaded, name: str, image_id, kept: dict, class_names: list) -> tf.train.Example:
-    """The tf.Example of a loaded image and its kept boxes, under the OD API's keys."""
+def _example(loaded, name: str, image_id, kept: dict, class_names: list,
+             keypoint_names: tuple = ()) -> tf.train.Example:
+    """The tf.Example of a loaded image and its kept boxes (and their keypoints), under the OD API's keys."""
     feature = {
         K.IMAGE_ENCODED: _bytes([loaded.encoded]),
         K.IMAGE_FORMAT: _bytes([loaded.format]),
@@ -189,6 +199,15 @@ def _example(loaded, name: str, image_id, kept: dict, class_names: list) -> tf.t
         K.IS_CROWD: _ints(kept["crowd"]),
         K.DIFFICULT: _ints(kept["difficult"]),
     }
+    if keypoint_names:
+        points = kept["keypoints"]
+        feature.update({
+            K.KEYPOINT_X: _floats([x for p in points for x in p.x]),
+            K.KEYPOINT_Y: _floats([y for p in points for y in p.y]),
+            K.KEYPOINT_VISIBILITY: _ints([v for p in points for v in p.visibility]),
+            K.KEYPOINT_NUM: _ints([p.num for p in points]),
+            K.KEYPOINT_TEXT: _bytes([n.encode("utf-8") for _ in points for n in keypoint_names]),
+        })
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 

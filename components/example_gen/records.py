@@ -35,6 +35,10 @@ BOX_REASONS = (ZERO_OR_NEGATIVE_SIZE, OUTSIDE_IMAGE, UNKNOWN_CLASS,
 # Reported, but the image or box is kept.
 SIZE_MISMATCH = "size_mismatch"
 CLIPPED_BOX = "clipped_box"
+# Reported, the box kept: an object's keypoints that cannot be used are written as unlabelled (visibility 0).
+BAD_KEYPOINTS = "bad_keypoints"
+KEYPOINT_OUTSIDE_IMAGE = "keypoint_outside_image"
+NUM_KEYPOINTS_MISMATCH = "num_keypoints_mismatch"
 
 
 @dataclasses.dataclass
@@ -61,6 +65,9 @@ class ObjectRecord:
     area: Optional[float] = None
     locator: str = ""
     invalid: Optional[str] = None
+    keypoints: Optional[list] = None       # COCO's flat [x1, y1, v1, x2, ...] in pixels, as annotated
+    num_keypoints: Optional[int] = None    # COCO's num_keypoints, as annotated
+    has_keypoint_names: bool = False       # the object's category declares the dataset's keypoint names
 
 
 @dataclasses.dataclass
@@ -79,6 +86,7 @@ class ImageRecord:
     objects: list = dataclasses.field(default_factory=list)
     source: str = ""
     locator: str = ""
+    keypoint_names: tuple = ()             # the dataset's keypoint names (COCO categories' `keypoints`)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,10 +12,16 @@ the first pass fails on the token, and the passes start again reading those
 tokens as numbers (`json_stream.NonFiniteTokens`). A non-finite value then
 drops its box (`invalid_coordinates`, naming the value) or counts as no size.
 Any other syntax error stops the file with its line and column.
+
+Keypoints (COCO person keypoints, or any category's `keypoints` names): every
+object carries its annotation's `keypoints` and `num_keypoints`, and every image
+the dataset's keypoint names; categories that declare different names stop the
+file (one keypoint set per dataset, as the OD API's records hold).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -64,6 +70,8 @@ class CocoReader:
         self.path = path
         self.total = None
         self.nonfinite = False  # set once the file proves to hold bare NaN / Infinity tokens
+        self.keypoint_names: tuple = ()         # the dataset's, from its categories
+        self._keypoint_categories: set = set()  # the ids of the categories that declare them
 
     def _items(self, prefix: str):
         with json_stream.open_json(self.path, self.nonfinite) as f:
@@ -86,16 +94,30 @@ class CocoReader:
                 "'categories'; this JSON is not an object (a detection-results file?)", 1, 1)])
 
     def _categories(self) -> dict:
-        names = {}
+        names, declared = {}, {}
         for i, cat in enumerate(self._items("categories.item")):
             if not isinstance(cat, dict) or "id" not in cat or "name" not in cat:
                 raise ProblemsError([Problem(self.path, f"categories[{i}]: needs 'id' and 'name'")])
             names[_id_key(cat["id"])] = str(cat["name"])
+            if cat.get("keypoints"):
+                if not isinstance(cat["keypoints"], list):
+                    raise ProblemsError([Problem(self.path, f"categories[{i}]: keypoints {short(cat['keypoints'])} "
+                                                            "is not a list of names")])
+                declared[_id_key(cat["id"])] = tuple(str(n) for n in cat["keypoints"])
+        sets = sorted(set(declared.values()))
+        if len(sets) > 1:
+            which = "; ".join(f"category {c} ({names[c]}): {len(k)} ({', '.join(k[:3])}, ...)"
+                              for c, k in declared.items())
+            raise ProblemsError([Problem(self.path, f"categories declare different keypoint names ({which}); "
+                                                    "detflow writes one keypoint set per dataset")])
+        self.keypoint_names = sets[0] if sets else ()
+        self._keypoint_categories = set(declared)
         return names
 
     def _spill_annotations(self, db) -> None:
         db.execute("CREATE TABLE ann (image_id TEXT, idx INTEGER, ann_id TEXT, category_id TEXT,"
-                   " x REAL, y REAL, w REAL, h REAL, area REAL, iscrowd INTEGER, invalid TEXT)")
+                   " x REAL, y REAL, w REAL, h REAL, area REAL, iscrowd INTEGER, invalid TEXT,"
+                   " keypoints TEXT, num_keypoints REAL)")
 
         def rows():
             for idx, a in enumerate(self._items("annotations.item")):
@@ -106,17 +128,19 @@ class CocoReader:
                 yield (_id_key(a.get("image_id")), idx, _id_key(a.get("id", idx)),
                        _id_key(a.get("category_id")), *([None] * 4 if invalid else bbox),
                        area if area is not None and math.isfinite(area) else None,
-                       1 if a.get("iscrowd") else 0, invalid)
+                       1 if a.get("iscrowd") else 0, invalid,
+                       json.dumps(a["keypoints"]) if "keypoints" in a else None,
+                       to_float(a.get("num_keypoints")))
 
-        db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows())
+        db.executemany("INSERT INTO ann VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows())
         db.execute("CREATE INDEX ann_image ON ann (image_id, idx)")
         db.execute("CREATE TABLE seen (id TEXT PRIMARY KEY, file_name TEXT UNIQUE)")
 
     def _objects(self, db, image_key: str, categories: dict) -> list:
         objects = []
-        for idx, ann_id, cat_id, x, y, w, h, area, iscrowd, invalid in db.execute(
-                "SELECT idx, ann_id, category_id, x, y, w, h, area, iscrowd, invalid FROM ann"
-                " WHERE image_id = ? ORDER BY idx", (image_key,)):
+        for idx, ann_id, cat_id, x, y, w, h, area, iscrowd, invalid, keypoints, num_keypoints in db.execute(
+                "SELECT idx, ann_id, category_id, x, y, w, h, area, iscrowd, invalid, keypoints, num_keypoints"
+                " FROM ann WHERE image_id = ? ORDER BY idx", (image_key,)):
             name = categories.get(cat_id)
             objects.append(R.ObjectRecord(
                 class_name=name, class_id=int(cat_id) if cat_id.lstrip("-").isdigit() else None,
@@ -124,7 +148,9 @@ class CocoReader:
                 xmax=None if x is None or w is None else x + w,
                 ymax=None if y is None or h is None else y + h,
                 is_crowd=bool(iscrowd), area=area,
-                locator=f"annotations[{idx}] (id {ann_id}, category_id {cat_id})", invalid=invalid))
+                locator=f"annotations[{idx}] (id {ann_id}, category_id {cat_id})", invalid=invalid,
+                keypoints=json.loads(keypoints) if keypoints is not None else None, num_keypoints=num_keypoints,
+                has_keypoint_names=cat_id in self._keypoint_categories))
         return objects
 
     def __iter__(self):
@@ -168,7 +194,7 @@ class CocoReader:
                 file_name=file_name, image_id=key,
                 width=to_size(img.get("width")), height=to_size(img.get("height")),
                 objects=self._objects(db, key, categories),
-                source=self.path, locator=f"{locator} (id {key})")
+                source=self.path, locator=f"{locator} (id {key})", keypoint_names=self.keypoint_names)
         for idx, ann_id, image_key in db.execute(
                 "SELECT idx, ann_id, image_id FROM ann WHERE image_id NOT IN (SELECT id FROM seen)"
                 " ORDER BY idx"):
