@@ -1,4 +1,4 @@
-"""pycocotools' box evaluation (evaluate + accumulate + summarize), vectorised with numpy.
+"""pycocotools' box and keypoint evaluation (evaluate + accumulate + summarize), vectorised with numpy.
 
 Same algorithm, same floating-point operations in the same order, so the same
 numbers (tests/evaluator checks them against pycocotools on randomised sets).
@@ -24,6 +24,23 @@ REC_THRS = np.linspace(.0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=
 MAX_DETS = [1, 10, 100]
 AREA_RNG = [[0 ** 2, 1e5 ** 2], [0 ** 2, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e5 ** 2]]
 AREA_LBL = ["all", "small", "medium", "large"]
+# pycocotools.cocoeval.Params.setKpParams: the COCO person keypoints' OKS sigmas, and its ranges.
+COCO_KEYPOINT_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87,
+                                 .89, .89]) / 10.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """The area ranges and detection limits of one evaluation (pycocotools' Params)."""
+
+    max_dets: tuple
+    area_rng: tuple
+    area_lbl: tuple
+
+
+BOX_PARAMS = Params(tuple(MAX_DETS), tuple(map(tuple, AREA_RNG)), tuple(AREA_LBL))
+KEYPOINT_PARAMS = Params((20,), ((0 ** 2, 1e5 ** 2), (32 ** 2, 96 ** 2), (96 ** 2, 1e5 ** 2)),
+                         ("all", "medium", "large"))
 
 
 @dataclasses.dataclass
@@ -32,7 +49,7 @@ class Boxes:
 
     image: np.ndarray      # int64 [n]
     category: np.ndarray   # int64 [n]
-    box: np.ndarray        # float64 [n, 4] x, y, w, h
+    box: np.ndarray        # float64 [n, 4] x, y, w, h (keypoints: [n, F], see oks)
     area: np.ndarray       # float64 [n]
     score: np.ndarray      # float64 [n] (detections)
     crowd: np.ndarray      # bool [n] (ground truth)
@@ -54,6 +71,7 @@ class _Matching:
     d_box: np.ndarray
     dtm: np.ndarray
     dt_ig: np.ndarray
+    similarity: object      # (d [..., D, F], g [..., G, F'], crowd [..., G]) -> [..., D, G]: IoU or OKS
 
 
 def _group_starts(keys: np.ndarray) -> np.ndarray:
@@ -76,11 +94,40 @@ def _iou(d: np.ndarray, g: np.ndarray, crowd: np.ndarray) -> np.ndarray:
     return np.where((w > 0) & (h > 0), out, 0.0)
 
 
-def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tuple[np.ndarray, np.ndarray]:
-    """Returns pycocotools' eval['precision'] [T,R,K,A,M] and eval['recall'] [T,K,A,M]."""
-    T, R, K, A, M = len(IOU_THRS), len(REC_THRS), num_categories, len(AREA_RNG), len(MAX_DETS)
-    area_lo = np.array([a[0] for a in AREA_RNG])
-    area_hi = np.array([a[1] for a in AREA_RNG])
+def oks(sigmas: np.ndarray):
+    """pycocotools' computeOks as a similarity: gt rows [x(K), y(K), v(K), bbox x, y, w, h, area], detection rows
+    [x(K), y(K)]; a ground truth without labelled keypoints is compared through its box, grown by its size on
+    each side. Crowd plays no part (as in pycocotools)."""
+    variances = (sigmas * 2) ** 2
+    k = len(sigmas)
+
+    def similarity(d: np.ndarray, g: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+        del crowd
+        xd, yd = d[..., :, None, 0:k], d[..., :, None, k:2 * k]                  # [..., D, 1, K]
+        xg, yg, vg = g[..., None, :, 0:k], g[..., None, :, k:2 * k], g[..., None, :, 2 * k:3 * k]
+        bx, by, bw, bh, area = (g[..., None, :, 3 * k + i, None] for i in range(5))
+        labelled = vg > 0
+        k1 = np.count_nonzero(labelled, axis=-1)[..., None]                       # [..., 1, G, 1]
+        x0, x1, y0, y1 = bx - bw, bx + bw * 2, by - bh, by + bh * 2
+        zero = np.zeros(1)
+        dx = np.where(k1 > 0, xd - xg, np.maximum(zero, x0 - xd) + np.maximum(zero, xd - x1))
+        dy = np.where(k1 > 0, yd - yg, np.maximum(zero, y0 - yd) + np.maximum(zero, yd - y1))
+        e = (dx ** 2 + dy ** 2) / variances / (area + np.spacing(1)) / 2
+        used = np.where(k1 > 0, labelled, True)
+        return np.sum(np.where(used, np.exp(-e), 0.0), axis=-1) / np.where(k1 > 0, k1, k)[..., 0]
+    return similarity
+
+
+def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes, params: Params = BOX_PARAMS,
+             similarity=_iou, ignore: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns pycocotools' eval['precision'] [T,R,K,A,M] and eval['recall'] [T,K,A,M].
+
+    `params`, `similarity`: BOX_PARAMS and IoU (the default), or KEYPOINT_PARAMS and `oks(sigmas)`.
+    `ignore` [n_gt]: ground truth ignored besides crowd (keypoints: none labelled).
+    """
+    T, R, K, A, M = len(IOU_THRS), len(REC_THRS), num_categories, len(params.area_rng), len(params.max_dets)
+    area_lo = np.array([a[0] for a in params.area_rng])
+    area_hi = np.array([a[1] for a in params.area_rng])
 
     g_order = np.lexsort((np.arange(len(gt.image)), gt.image, gt.category))
     g_key = gt.category[g_order] * num_images + gt.image[g_order]
@@ -88,12 +135,14 @@ def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tupl
     g_area = gt.area[g_order]
     # [n_gt, A]: ignored for this area range (crowd, or area outside it).
     g_ig = g_crowd[:, None] | (g_area[:, None] < area_lo) | (g_area[:, None] > area_hi)
+    if ignore is not None:
+        g_ig |= ignore[g_order][:, None]
 
     d_order = np.lexsort((np.arange(len(dt.image)), -dt.score, dt.image, dt.category))
     d_key_all = dt.category[d_order] * num_images + dt.image[d_order]
     starts = _group_starts(d_key_all)
     rank_all = np.arange(len(d_order)) - np.repeat(starts[:-1], np.diff(starts))
-    keep = rank_all < MAX_DETS[-1]
+    keep = rank_all < params.max_dets[-1]
     d_order, d_key, rank = d_order[keep], d_key_all[keep], rank_all[keep]
     d_box, d_score, d_area = dt.box[d_order], dt.score[d_order], dt.area[d_order]
     n_dt = len(d_order)
@@ -101,7 +150,7 @@ def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tupl
     dtm = np.zeros((n_dt, A, T), dtype=bool)
     dt_ig = np.zeros((n_dt, A, T), dtype=bool)
 
-    _match_all(g_key, d_key, _Matching(g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig))
+    _match_all(g_key, d_key, _Matching(g_box, g_crowd, g_id, g_ig, d_box, dtm, dt_ig, similarity))
     d_out = (d_area[:, None] < area_lo) | (d_area[:, None] > area_hi)     # [n_dt, A]
     dt_ig |= ~dtm & d_out[:, :, None]
 
@@ -117,7 +166,7 @@ def evaluate(num_images: int, num_categories: int, gt: Boxes, dt: Boxes) -> tupl
     for k in range(K):
         lo, hi = d_bounds[k], d_bounds[k + 1]
         areas = [a for a in range(A) if npig_all[k, a] > 0]
-        for m, max_det in enumerate(MAX_DETS):
+        for m, max_det in enumerate(params.max_dets):
             if not areas:
                 break
             sel = np.flatnonzero(rank[lo:hi] < max_det) + lo
@@ -205,7 +254,7 @@ def _match_single(g0, ng, d0, nd, m: _Matching) -> None:
     rows = np.repeat(d0 - np.concatenate([[0], np.cumsum(nd)[:-1]]), nd) + np.arange(int(nd.sum()))
     g = g0[pair]
     crowd = g_crowd[g]
-    ious = _iou(d_box[rows][:, None, :], g_box[g][:, None, :], crowd[:, None])[:, 0, 0]
+    ious = m.similarity(d_box[rows][:, None, :], g_box[g][:, None, :], crowd[:, None])[:, 0, 0]
     ok = ious[:, None] >= np.minimum(IOU_THRS, 1 - 1e-10)          # [n, T]
     count = np.cumsum(ok, axis=0)
     before = np.concatenate([np.zeros((1, ok.shape[1]), count.dtype), count[:-1]])
@@ -229,7 +278,7 @@ def _match_bucket(g0, ng, d0, nd, m: _Matching) -> None:
     d_valid = np.arange(D) < nd[:, None]
     d_idx = np.where(d_valid, d_idx, d0[:, None])
     crowd = g_crowd[g_idx] & g_valid                         # [P, G]
-    ious = _iou(d_box[d_idx], g_box[g_idx], crowd)           # [P, D, G]
+    ious = m.similarity(d_box[d_idx], g_box[g_idx], crowd)   # [P, D, G]
     ig = np.transpose(g_ig[g_idx], (0, 2, 1))[:, :, None, :]  # [P, A, 1, G]
     nonzero_id = (g_id[g_idx] != 0)[:, None, None, :]
     all_nonzero = bool(nonzero_id.all())
@@ -253,6 +302,23 @@ def _match_bucket(g0, ng, d0, nd, m: _Matching) -> None:
         dtm[rows] = hit if all_nonzero else (chosen & nonzero_id[:n]).any(-1)
         dt_ig[rows] = hit & ~has_reg
         avail[:n] &= ~chosen | reusable[:n]
+
+
+def summarize_keypoints(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:
+    """pycocotools COCOeval.summarize() for keypoints (_summarizeKps): the 10 stats, at maxDets 20."""
+    lbl = KEYPOINT_PARAMS.area_lbl
+
+    def one(ap=1, iou_thr=None, area="all"):
+        s = precision if ap == 1 else recall
+        if iou_thr is not None:
+            s = s[np.where(iou_thr == IOU_THRS)[0]]
+        aind = [i for i, a in enumerate(lbl) if a == area]
+        s = s[:, :, :, aind, 0] if ap == 1 else s[:, :, aind, 0]
+        return -1 if len(s[s > -1]) == 0 else np.mean(s[s > -1])
+
+    return np.array([one(1), one(1, iou_thr=.5), one(1, iou_thr=.75), one(1, area="medium"), one(1, area="large"),
+                     one(0), one(0, iou_thr=.5), one(0, iou_thr=.75), one(0, area="medium"),
+                     one(0, area="large")], dtype=float)
 
 
 def summarize(precision: np.ndarray, recall: np.ndarray) -> np.ndarray:

@@ -33,14 +33,38 @@ def format_table(result) -> str:
 
 
 def coco_eval(args) -> int:
-    """Handler of `detflow coco-eval --gt GT.json --dt DT.json [--json]`; returns the exit code."""
+    """Handler of `detflow coco-eval --gt GT.json --dt DT.json [--iou-type keypoints] [--json]`; the exit code."""
     from components.evaluator.coco_metrics import evaluate
 
     gt = _load_json(args.gt)
     dt = _load_json(args.dt)
+    if getattr(args, "iou_type", "bbox") == "keypoints":
+        return _keypoints(args, gt, dt)
     result = evaluate(gt, dt, gt_file=args.gt, dt_file=args.dt)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
         print(format_table(result))
+    return 0
+
+
+def _keypoints(args, gt, dt) -> int:
+    """`--iou-type keypoints`: the 10 OKS numbers per category (each with what pycocotools computes)."""
+    from components.evaluator import coco_keypoints
+
+    sigmas = None
+    if args.sigmas:
+        try:
+            sigmas = [float(s) for s in args.sigmas.split(",")]
+        except ValueError:
+            raise ProblemsError([Problem("--sigmas", f"{args.sigmas!r}: expected numbers, comma-separated")]) \
+                from None
+    result = coco_keypoints.evaluate(gt, dt, sigmas, gt_file=args.gt, dt_file=args.dt)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0
+    meaning = dict(coco_keypoints.KEYPOINT_STATS)
+    width = max(len(name) for name in result.metrics)
+    for name, value in result.metrics.items():
+        print(f"{name:<{width}}  {value:8.4f}   {meaning[name.split(' ByCategory/')[0]]}")
     return 0

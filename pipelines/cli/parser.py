@@ -272,9 +272,12 @@ def _add_tool_commands(sub) -> None:
 
     # coco-eval
     p = _add(sub, "coco-eval", "pipelines.cli.coco_eval:coco_eval",
-             "COCO detection metrics for a ground-truth and a detections JSON.")
+             "COCO detection (or keypoint) metrics for a ground-truth and a detections JSON.")
     p.add_argument("--gt", required=True, metavar="GT.json")
     p.add_argument("--dt", required=True, metavar="DT.json")
+    p.add_argument("--iou-type", choices=["bbox", "keypoints"], default="bbox",
+                   help="bbox (default) or keypoints: OKS with COCO's person sigmas unless --sigmas")
+    p.add_argument("--sigmas", metavar="S,S,...", help="keypoints: the OKS sigma of each keypoint, comma-separated")
     p.add_argument("--json", action="store_true")
 
 
