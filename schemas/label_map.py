@@ -35,6 +35,7 @@ class LabelMapItem:
     name: str
     display_name: str = ""
     line: int = dataclasses.field(default=0, compare=False)
+    keypoints: tuple = ()       # (id, label) of its `keypoints { id label }`: index into the data's keypoints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,7 +168,8 @@ def parse_label_map_text(text: str, path: str = "<label map>") -> LabelMap:
             report(f"{where}.name", f"duplicate name {name!r} (first used on line {first_name[name]})")
         else:
             first_name[name] = line
-        items.append(LabelMapItem(entry.id, name, entry.display_name, line))
+        items.append(LabelMapItem(entry.id, name, entry.display_name, line,
+                                  tuple((k.id, k.label) for k in entry.keypoints)))
     if not proto.item:
         problems.append(Problem(path, "the label map has no items (expected item { id: 1 name: '...' } ...)"))
     if problems:

@@ -78,6 +78,24 @@ def _policy_errors(label_map: LabelMap, counts: Counts, conversion: dict | None,
     return errors
 
 
+def _keypoint_errors(label_map: LabelMap, data_names: list | None) -> list[Problem]:
+    """A class's `keypoints { id label }` against the data's keypoint names (the ExampleGen's report): each id
+    indexes the data's keypoints and must name the same keypoint."""
+    errors = []
+    for item in label_map.items:
+        if not item.keypoints or data_names is None:
+            continue
+        for kid, label in item.keypoints:
+            if not 0 <= kid < len(data_names):
+                errors.append(Problem(label_map.path, f"class {item.name!r}: keypoint id {kid} ({label!r}) is not "
+                                                      f"one of the data's {len(data_names)} keypoints (ids 0.."
+                                                      f"{len(data_names) - 1})", item.line))
+            elif data_names[kid] != label:
+                errors.append(Problem(label_map.path, f"class {item.name!r}: keypoint id {kid} is {label!r} here but "
+                                                      f"{data_names[kid]!r} in the data", item.line))
+    return errors
+
+
 def count_classes(files_by_split: dict[str, list[str]]) -> tuple[Counts, dict[str, int]]:
     """(boxes per class name per split, images per split) of TFRecord files (gzipped when named .gz)."""
     import tensorflow as tf
@@ -158,6 +176,10 @@ def validate(label_map: LabelMap, counts: Counts, images: dict[str, int], pipeli
                                                f"{split!r} ({images.get(split, 0)} images)", item.line))
     if pipeline_config is not None:
         errors += check_against_config(label_map, pipeline_config)
+    errors += _keypoint_errors(label_map, (conversion or {}).get("keypoint_names"))
+    if conversion and not conversion.get("keypoint_names"):
+        warnings += [Problem(where, f"class {i.name!r} declares {len(i.keypoints)} keypoint(s); the data has none",
+                             i.line) for i in label_map.items if i.keypoints]
     if policy is not None:
         errors += _policy_errors(label_map, counts, conversion, policy)
         empty = {e.line for e in errors if "has no box in the training split" in e.message}

@@ -56,6 +56,7 @@ class ConversionResult:
     problems: list = dataclasses.field(default_factory=list)
     clipped_boxes: int = 0
     class_names: list = dataclasses.field(default_factory=list)
+    keypoint_names: tuple = ()      # the dataset's keypoint names the example carries (none without keypoints)
 
 
 def identity(file_name: str) -> str:
@@ -154,6 +155,7 @@ def record_to_example(record: R.ImageRecord, image_dir: str, label_map) -> Conve
             for reason, detail in keypoints.notes:
                 problem("note", reason, f"{detail} ({_where(record, obj)})")
             kept["keypoints"].append(keypoints)
+    result.keypoint_names = tuple(record.keypoint_names)
     result.example = _example(loaded, name, record.image_id, kept, result.class_names, record.keypoint_names)
     return result
 

@@ -27,6 +27,7 @@ class Report:
         self.classes = collections.defaultdict(collections.Counter)
         self.problems = []
         self.problem_count = 0
+        self.keypoint_names: list = []     # the dataset's keypoint names, when it has keypoints
 
     def add_problem(self, kind: str, reason: str, file: str, detail: str) -> None:
         """Counts one problem; `kind` is "image", "box" or "note" (kept, only reported)."""
@@ -45,6 +46,8 @@ class Report:
         for p in result.problems:
             self.add_problem(p.kind, p.reason, p.file, p.detail)
         self.clipped_boxes += result.clipped_boxes
+        if getattr(result, "keypoint_names", ()):
+            self.keypoint_names = list(result.keypoint_names)
         if split is not None:
             self.images[split] += 1
             self.boxes[split] += len(result.class_names)
@@ -58,6 +61,7 @@ class Report:
         self.dropped_boxes.update(other.dropped_boxes)
         self.reported.update(other.reported)
         self.clipped_boxes += other.clipped_boxes
+        self.keypoint_names = self.keypoint_names or other.keypoint_names
         for split, counts in other.classes.items():
             self.classes[split].update(counts)
         room = self.max_problems - len(self.problems)
@@ -73,7 +77,8 @@ class Report:
     def to_dict(self, splits=("train", "eval")) -> dict:
         """The report.json document (problems sorted by file for a stable output)."""
         names = list(splits) + sorted(set(self.images) - set(splits))
-        return {
+        keypoints = {"keypoint_names": list(self.keypoint_names)} if self.keypoint_names else {}
+        return {**keypoints,
             "images": {s: self.images.get(s, 0) for s in names},
             "boxes": {s: self.boxes.get(s, 0) for s in names},
             "skipped_images": dict(sorted(self.skipped_images.items())),
@@ -96,6 +101,7 @@ class Report:
         r.dropped_boxes.update(doc["dropped_boxes"])
         r.reported.update(doc.get("reported", {}))
         r.clipped_boxes = doc["clipped_boxes"]
+        r.keypoint_names = list(doc.get("keypoint_names", []))
         for split, counts in doc.get("classes", {}).items():
             r.classes[split].update(counts)
         r.problems = list(doc["problems"][:max_problems])

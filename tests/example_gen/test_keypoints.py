@@ -84,6 +84,7 @@ def test_keypoints_are_written_as_the_od_api_writes_them(converted):
 def test_what_cannot_be_used_is_written_unlabelled_and_reported(converted):
     _, examples, report = converted
     assert len(examples) == len(ANNOTATIONS)                                  # every box and image kept
+    assert report["keypoint_names"] == NAMES                                 # what the LabelMapValidator checks
     assert report["reported"] == {"bad_keypoints": 3, "keypoint_outside_image": 1, "num_keypoints_mismatch": 1}
     x, _, v, num, _ = _points(examples["img1.png"])
     assert v == [2, 0, 2] and num == [2] and x[1] == 0.0                     # left_eye outside: not labelled

@@ -63,3 +63,25 @@ def test_matching_data_is_valid():
     assert report.valid and report.warnings == []
     assert report.to_json()["content_hash"] == label_map.content_hash
 
+
+
+KEYPOINT_MAP = ("item { id: 1 name: 'person' keypoints { id: 0 label: 'nose' } keypoints { id: 2 label: 'left_eye' }"
+                " keypoints { id: 5 label: 'chin' } }\nitem { id: 2 name: 'car' }\n")
+
+
+def test_a_class_keypoints_are_checked_against_the_datas_keypoint_names():
+    """Each `keypoints { id label }` indexes the data's keypoints (the ExampleGen report's keypoint_names)."""
+    label_map = parse_label_map_text(KEYPOINT_MAP, "kp.pbtxt")
+    assert label_map.by_id[1].keypoints == ((0, "nose"), (2, "left_eye"), (5, "chin"))
+    counts, images = {"train": {"person": 3, "car": 1}}, {"train": 2}
+    conversion = {"keypoint_names": ["nose", "right_eye", "left_eye_typo"], "boxes": {"train": 4}}
+    report = validate(label_map, counts, images, conversion=conversion)
+    assert [str(p) for p in report.errors] == [
+        "kp.pbtxt:1: class 'person': keypoint id 2 is 'left_eye' here but 'left_eye_typo' in the data",
+        "kp.pbtxt:1: class 'person': keypoint id 5 ('chin') is not one of the data's 3 keypoints (ids 0..2)",
+    ]
+    conversion["keypoint_names"] = ["nose", "right_eye", "left_eye", "a", "b", "chin"]
+    assert validate(label_map, counts, images, conversion=conversion).valid
+    without = validate(label_map, counts, images, conversion={"boxes": {"train": 4}})
+    assert without.valid and "kp.pbtxt:1: class 'person' declares 3 keypoint(s); the data has none" in [
+        str(w) for w in without.warnings]
