@@ -46,7 +46,7 @@ class Report:
         for p in result.problems:
             self.add_problem(p.kind, p.reason, p.file, p.detail)
         self.clipped_boxes += result.clipped_boxes
-        if getattr(result, "keypoint_names", ()):
+        if result.keypoint_names:
             self.keypoint_names = list(result.keypoint_names)
         if split is not None:
             self.images[split] += 1
