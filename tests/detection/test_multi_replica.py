@@ -94,7 +94,7 @@ def test_tf_config_decides_the_role_and_where_each_worker_writes(monkeypatch):
     with pytest.raises(ValueError, match="TF_CONFIG is not JSON"):
         strategy_lib.cluster_size("{cluster")
     from components.trainer.component import TrainerParameters  # pylint: disable=import-outside-toplevel
-    with pytest.raises(ValueError, match="detflow train"):
+    with pytest.raises(ValueError, match="give it a training_job"):
         TrainerParameters(strategy="multi_worker").check()
 
 
