@@ -24,6 +24,7 @@ from schemas.problems import Problem, ProblemsError
 
 log = logging.getLogger("detflow.train")
 TFJOB_POLL_SECONDS = 30
+FAILED_WORKER_GRACE_SECONDS = 30
 _LOG_TAIL_LINES = 15
 
 
@@ -76,7 +77,13 @@ def _run_local(platform: JobPlatform, train_args: list[str], log_dir: str, say) 
         f"{log_dir}")
     while any(p.poll() is None for p in procs) and not any(p.poll() for p in procs):
         time.sleep(1)
-    for p in procs:          # a worker failed: the others would wait for it up to the collective timeout
+    # A worker failed (or the chief ended with 1 on an unhealthy model, its result written): the others get
+    # FAILED_WORKER_GRACE_SECONDS to end on their own (a worker removes its own folder as it ends), not the
+    # collective timeout they would wait for a lost peer.
+    deadline = time.time() + FAILED_WORKER_GRACE_SECONDS
+    while any(p.poll() is None for p in procs) and time.time() < deadline:
+        time.sleep(1)
+    for p in procs:
         if p.poll() is None:
             p.terminate()
     codes = [p.wait() for p in procs]
