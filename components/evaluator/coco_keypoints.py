@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 
 from components.evaluator import coco_fast
+from components.evaluator.coco_validate import is_number
 from schemas.problems import Problem, ProblemsError
 
 # (OD API name, what pycocotools' _summarizeKps computes), in stats order.
@@ -54,7 +55,7 @@ class KeypointResult:
 
 
 def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return is_number(value) and math.isfinite(value)
 
 
 def _keypoints_problem(where: str, keypoints, k: int) -> str | None:

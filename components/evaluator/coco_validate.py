@@ -15,7 +15,8 @@ from schemas.problems import Problem
 MAX_PROBLEMS = 50
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """A JSON number (int or float, numpy reals too), not a bool."""
     kind = type(value)
     if kind is float or kind is int:
         return True
@@ -50,7 +51,7 @@ class _Collector:
 
 
 def _check_bbox(out: _Collector, where: str, bbox) -> bool:
-    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4 or not all(is_number(v) for v in bbox):
         out.add(f"{where}.bbox: expected 4 numbers [x, y, width, height], got {bbox!r:.80}")
         return False
     if not all(math.isfinite(v) for v in bbox):
@@ -82,7 +83,7 @@ def validate_gt(gt, file: str = "<ground truth>") -> list[Problem]:
             out.add(f"categories[{i}].name: missing or not a string")
     for i, img in enumerate(gt["images"]):
         for key in ("height", "width"):
-            if isinstance(img, dict) and key in img and not _is_number(img[key]):
+            if isinstance(img, dict) and key in img and not is_number(img[key]):
                 out.add(f"images[{i}].{key}: expected a number, got {img[key]!r:.40}")
     _check_ids(out, gt["annotations"], "annotations")
     for i, ann in enumerate(gt["annotations"]):
@@ -94,7 +95,7 @@ def validate_gt(gt, file: str = "<ground truth>") -> list[Problem]:
             out.add(f"{where}: missing key 'bbox'")
         else:
             _check_bbox(out, where, ann["bbox"])
-        if "area" in ann and (not _is_number(ann["area"]) or not math.isfinite(ann["area"]) or ann["area"] < 0):
+        if "area" in ann and (not is_number(ann["area"]) or not math.isfinite(ann["area"]) or ann["area"] < 0):
             out.add(f"{where}.area: expected a finite number >= 0, got {ann['area']!r:.40}")
         if "iscrowd" in ann and ann["iscrowd"] not in (0, 1):
             out.add(f"{where}.iscrowd: expected 0 or 1, got {ann['iscrowd']!r:.40}")
@@ -121,7 +122,7 @@ def validate_dt(dt, image_ids, category_ids, file: str = "<detections>") -> list
             _check_bbox(out, where, det["bbox"])
         if "score" in det:
             score = det["score"]
-            if not _is_number(score) or not math.isfinite(score):
+            if not is_number(score) or not math.isfinite(score):
                 out.add(f"{where}.score: expected a finite number, got {score!r:.40}")
     return out.finish()
 

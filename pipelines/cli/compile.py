@@ -37,8 +37,9 @@ def compile_pipeline(args) -> int:
         champion=args.champion)
     check_quantization_gate(settings)
     schedule = getattr(args, "schedule", None)
-    if schedule and kfp_validation.schedule_problems(schedule):
-        raise UserError(f"--schedule: {kfp_validation.schedule_problems(schedule)[0]}")
+    wrong = kfp_validation.schedule_problems(schedule) if schedule else []
+    if wrong:
+        raise UserError(f"--schedule: {wrong[0]}")
     dsl = pipeline.create_pipeline(settings)
     out = runners.compile_kubeflow_v2(dsl, args.out, image=args.image)
     print(f"wrote {out} ({len(dsl.components)} nodes: {', '.join(c.id for c in dsl.components)})")
