@@ -79,7 +79,8 @@ def object_keypoints(obj: R.ObjectRecord, names: Sequence[str], frame_w: int, fr
         out.notes.append((R.KEYPOINT_OUTSIDE_IMAGE, f"{', '.join(outside)} outside the {frame_w}x{frame_h} "
                                                     "image, written as not labelled"))
     annotated = to_float(obj.num_keypoints) if obj.num_keypoints is not None else None
-    if annotated is not None and annotated != sum(1 for _, _, v in triples if v):
-        out.notes.append((R.NUM_KEYPOINTS_MISMATCH, f"num_keypoints {annotated:g}, but "
-                                                    f"{sum(1 for _, _, v in triples if v)} keypoints are labelled"))
+    labelled = sum(1 for _, _, v in triples if v)
+    if annotated is not None and annotated != labelled:
+        out.notes.append((R.NUM_KEYPOINTS_MISMATCH, f"num_keypoints {annotated:g}, but {labelled} keypoints are "
+                                                    "labelled"))
     return out
