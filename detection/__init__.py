@@ -1,6 +1,6 @@
 """detflow's detection library: everything that knows TensorFlow and the OD API, nothing of TFX.
 
-- `architectures/`: the plug-ins, one folder per meta-architecture family (`ssd/`, `faster_rcnn/`),
+- `architectures/`: the plug-ins, one folder per meta-architecture family (`ssd/`, `faster_rcnn/`, `center_net/`),
   and `registry.py`, from a pipeline.config to its family (build, task, checkpoint map, exports);
 - `networks/`: network parts the families share;
 - `checkpoints/`: restore (plan and apply), fine-tune starts, Keras weights, network settings, freezing;

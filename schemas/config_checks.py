@@ -57,11 +57,14 @@ def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], lis
     c = _Checker()
     arch = proto.model.WhichOneof("model")
     if arch is None:
-        c.error("model", "no model: the config needs model { ssd { ... } } or model { faster_rcnn { ... } }")
+        c.error("model", "no model: the config needs model { ssd { ... } }, model { faster_rcnn { ... } } or "
+                         "model { center_net { ... } }")
     elif arch == "ssd":
         _check_ssd(c, proto.model.ssd, "model.ssd")
     elif arch == "faster_rcnn":
         _check_faster_rcnn(c, proto.model.faster_rcnn, "model.faster_rcnn")
+    elif arch == "center_net":
+        _check_center_net(c, proto.model.center_net, "model.center_net")
     _check_train(c, proto.train_config, "train_config")
     _check_eval(c, proto)
     return c.errors, c.warnings
@@ -239,6 +242,70 @@ def _check_faster_rcnn(c: _Checker, frcnn, path: str) -> None:
     _check_nms(c, frcnn.second_stage_post_processing, f"{path}.second_stage_post_processing")
 
 
+def _check_center_net(c: _Checker, cn, path: str) -> None:
+    _check_common_model(c, cn, path)
+    fe, fpath = cn.feature_extractor, f"{path}.feature_extractor"
+    if not fe.HasField("type"):
+        from schemas.field_rules import CENTER_NET_FEATURE_EXTRACTORS
+        c.error(fpath, f"feature_extractor.type is required (supported: {', '.join(CENTER_NET_FEATURE_EXTRACTORS)})")
+    for field in ("channel_means", "channel_stds"):
+        if len(getattr(fe, field)) not in (0, 3):
+            c.error(f"{fpath}.{field}", f"needs 3 values, one per RGB channel (got {len(getattr(fe, field))})")
+    if any(s == 0 for s in fe.channel_stds):
+        c.error(f"{fpath}.channel_stds", "a channel's std is 0: images would be divided by zero")
+    _check_center_net_input(c, cn, path)
+    if not cn.HasField("object_detection_task"):
+        c.error(f"{path}.object_detection_task", "object_detection_task is required: detflow's CenterNet detects "
+                                                 "boxes (keypoint tasks are not built yet)")
+    oc, opath = cn.object_center_params, f"{path}.object_center_params"
+    if not cn.HasField("object_center_params"):
+        c.error(opath, "object_center_params is required (its classification_loss: "
+                       "penalty_reduced_logistic_focal_loss)")
+    elif not oc.classification_loss.HasField("penalty_reduced_logistic_focal_loss"):
+        c.error(f"{opath}.classification_loss", "penalty_reduced_logistic_focal_loss is required")
+    if cn.HasField("object_detection_task") and not cn.object_detection_task.localization_loss.HasField(
+            "l1_localization_loss"):
+        c.error(f"{path}.object_detection_task.localization_loss", "l1_localization_loss is required")
+    if not 0.0 < oc.min_box_overlap_iou < 1.0:
+        c.error(f"{opath}.min_box_overlap_iou", f"must be in (0, 1) (got {num(oc.min_box_overlap_iou)})")
+    c.positive(oc, opath, "max_box_predictions")
+    c.positive(oc, opath, "peak_max_pool_kernel_size")
+    focal = oc.classification_loss.penalty_reduced_logistic_focal_loss
+    for field in ("alpha", "beta"):
+        if getattr(focal, field) < 0:
+            c.error(f"{opath}.classification_loss.penalty_reduced_logistic_focal_loss.{field}", "must be >= 0")
+    for head, owner, hpath in (("center_head_params", oc, opath),
+                               ("scale_head_params", cn.object_detection_task, f"{path}.object_detection_task"),
+                               ("offset_head_params", cn.object_detection_task, f"{path}.object_detection_task")):
+        params = getattr(owner, head)
+        if len(params.num_filters) != len(params.kernel_sizes):
+            c.error(f"{hpath}.{head}", f"{len(params.kernel_sizes)} kernel_sizes and {len(params.num_filters)} "
+                                       "num_filters: one of each per conv")
+        if any(v <= 0 for v in (*params.num_filters, *params.kernel_sizes)):
+            c.error(f"{hpath}.{head}", "num_filters and kernel_sizes must be > 0")
+
+
+# The OD API's CenterNet ResNet FPN adds each upsampled level to the next finer block output: the input must
+# halve evenly five times, or the sums fail in the network.
+CENTER_NET_INPUT_MULTIPLE = 32
+
+
+def _check_center_net_input(c: _Checker, cn, path: str) -> None:
+    resizer = cn.image_resizer
+    kind = resizer.WhichOneof("image_resizer_oneof")
+    if kind == "fixed_shape_resizer":
+        sizes = {"height": resizer.fixed_shape_resizer.height, "width": resizer.fixed_shape_resizer.width}
+    elif kind == "keep_aspect_ratio_resizer":
+        sizes = {"max_dimension": resizer.keep_aspect_ratio_resizer.max_dimension}
+    else:
+        return
+    for field, size in sizes.items():
+        if size > 0 and size % CENTER_NET_INPUT_MULTIPLE:
+            c.error(f"{path}.image_resizer.{kind}.{field}",
+                    f"{size} is not a multiple of {CENTER_NET_INPUT_MULTIPLE}: the ResNet FPN's upsampled levels "
+                    f"would not match its block outputs (use {size - size % 32 or 32} or {size - size % 32 + 32})")
+
+
 def _check_train(c: _Checker, train, path: str) -> None:
     if not train.ListFields():
         c.error(path, "train_config is missing or empty: it needs at least an optimizer "
@@ -341,6 +408,12 @@ def _check_augmentation(c: _Checker, step, path: str) -> None:
     elif kind == "random_scale_crop_and_pad_to_square":
         c.positive(op, opath, "output_size")
         c.ordered(op, opath, "scale_min", "scale_max")
+    elif kind == "random_absolute_pad_image":
+        for field in ("max_height_padding", "max_width_padding"):
+            if getattr(op, field) < 0:
+                c.error(f"{opath}.{field}", f"must be >= 0 (got {getattr(op, field)})")
+        if len(op.pad_color) not in (0, 3):
+            c.error(f"{opath}.pad_color", f"needs 3 values (RGB, 0..255) or none (got {len(op.pad_color)})")
     elif kind == "random_square_crop_by_scale":
         c.positive(op, opath, "max_border")
         c.positive(op, opath, "num_scales")

@@ -9,6 +9,8 @@ def _backbone(config) -> str:
     fe = config.model.feature_extractor
     if config.meta_architecture == "faster_rcnn":
         return f"{fe.type} (batch_norm_trainable {str(fe.batch_norm_trainable).lower()})"
+    if config.meta_architecture == "center_net":
+        return f"{fe.type} (one stride-4 feature map; heads: object center, box scale and offset)"
     parts = [f"depth_multiplier {num(fe.depth_multiplier)}"]
     if fe.HasField("fpn"):
         parts.append(f"FPN levels {fe.fpn.min_level}-{fe.fpn.max_level} depth {fe.fpn.additional_layer_depth}")

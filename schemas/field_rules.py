@@ -57,10 +57,12 @@ SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras"
                           *(f"ssd_efficientnet-b{i}_bifpn_keras" for i in range(8)))
 FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras",
                                   "faster_rcnn_resnet152_keras")
+CENTER_NET_FEATURE_EXTRACTORS = ("resnet_v1_50_fpn", "resnet_v1_101_fpn")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
 S = "model.ssd"
 F = "model.faster_rcnn"
+C = "model.center_net"
 T = "train_config"
 TPU = "a TPU / TF1 static-shape implementation detail; results are the same without it"
 DIST = ("TF1 distributed-training setting (parameter servers); detflow's workers are synchronous replicas of "
@@ -73,8 +75,8 @@ RULES: list[FieldRule] = [
     _h("model"), _h("train_config"), _h("train_input_reader"), _h("eval_config"),
     _h("eval_input_reader", "detflow evaluates the first eval_input_reader only"),
     _r("graph_rewriter", "quantization-aware training is not implemented"),
-    _r("model.experimental_model", "only ssd and faster_rcnn models are built"),
-    _h(S), _h(F),
+    _r("model.experimental_model", "only ssd, faster_rcnn and center_net models are built"),
+    _h(S), _h(F), _h(C),
     # --- SSD
     _h(f"{S}.num_classes"), _h(f"{S}.image_resizer"),
     _h(f"{S}.image_resizer.fixed_shape_resizer"),
@@ -219,6 +221,40 @@ RULES: list[FieldRule] = [
                f"{F}.use_matmul_gather_in_matcher {F}.use_static_shapes_for_eval "
                f"{F}.use_partitioned_nms_in_first_stage {F}.resize_masks", TPU),
     _i(f"{F}.inplace_batchnorm_update", "Keras batch norm always updates its statistics in place"),
+    # --- CenterNet
+    _h(f"{C}.num_classes"), _h(f"{C}.image_resizer"), _h(f"{C}.image_resizer.keep_aspect_ratio_resizer"),
+    _h(f"{C}.image_resizer.fixed_shape_resizer"),
+    _h(f"{C}.feature_extractor"),
+    _h(f"{C}.feature_extractor.type", "backbone", CENTER_NET_FEATURE_EXTRACTORS),
+    *_many(_h, f"{C}.feature_extractor.channel_means {C}.feature_extractor.channel_stds "
+               f"{C}.feature_extractor.bgr_ordering"),
+    *_many(_i, f"{C}.feature_extractor.use_depthwise {C}.feature_extractor.depth_multiplier "
+               f"{C}.feature_extractor.use_separable_conv {C}.feature_extractor.upsampling_interpolation",
+           "MobileNetV2 FPN settings: the OD API's ResNet FPN feature extractors do not read them"),
+    _h(f"{C}.use_depthwise", "the heads' convs are separable"),
+    _i(f"{C}.compute_heatmap_sparse", "the OD API's dense and sparse heatmap ops compute the same targets"),
+    _i(f"{C}.output_prediction_dict", "the export's outputs are the detections"),
+    _h(f"{C}.object_detection_task", "required: detflow's CenterNet detects boxes"),
+    *_many(_h, f"{C}.object_detection_task.task_loss_weight {C}.object_detection_task.offset_loss_weight "
+               f"{C}.object_detection_task.scale_loss_weight {C}.object_detection_task.localization_loss "
+               f"{C}.object_detection_task.scale_head_params {C}.object_detection_task.offset_head_params "
+               "CenterNet.PredictionHeadParams.num_filters CenterNet.PredictionHeadParams.kernel_sizes"),
+    _h(f"{C}.object_detection_task.localization_loss.l1_localization_loss", "the OD API's CenterNet box loss"),
+    _h(f"{C}.object_center_params"),
+    *_many(_h, f"{C}.object_center_params.object_center_loss_weight {C}.object_center_params.classification_loss "
+               f"{C}.object_center_params.heatmap_bias_init {C}.object_center_params.min_box_overlap_iou "
+               f"{C}.object_center_params.max_box_predictions {C}.object_center_params.center_head_params "
+               f"{C}.object_center_params.peak_max_pool_kernel_size "
+               "PenaltyReducedLogisticFocalLoss.alpha PenaltyReducedLogisticFocalLoss.beta"),
+    _h(f"{C}.object_center_params.classification_loss.penalty_reduced_logistic_focal_loss",
+       "the OD API's CenterNet center loss"),
+    _h(f"{C}.object_center_params.use_labeled_classes", "", (False,)),
+    _r(f"{C}.object_center_params.keypoint_weights_for_center", "keypoint tasks are not built yet"),
+    *_many(_r, f"{C}.keypoint_label_map_path {C}.keypoint_estimation_task",
+           "CenterNet keypoint tasks are not built yet (boxes only)"),
+    *_many(_r, f"{C}.mask_estimation_task {C}.densepose_estimation_task {C}.track_estimation_task "
+               f"{C}.temporal_offset_task {C}.deepmac_mask_estimation", "not implemented (CenterNet boxes only)"),
+    _r(f"{C}.post_processing", "not implemented: CenterNet's detections are its heatmap peaks, without NMS"),
     # --- layer hyperparameters (backbone extras, FPN, heads)
     _i("Hyperparams.op", "the OD API's Keras layers do not read it"),
     _h("Hyperparams.regularizer"), _h("Hyperparams.initializer"),
@@ -289,7 +325,9 @@ RULES: list[FieldRule] = [
                "RandomScaleCropAndPadToSquare.output_size RandomScaleCropAndPadToSquare.scale_min "
                "RandomScaleCropAndPadToSquare.scale_max PreprocessingStep.random_square_crop_by_scale "
                "RandomSquareCropByScale.max_border RandomSquareCropByScale.scale_min "
-               "RandomSquareCropByScale.scale_max RandomSquareCropByScale.num_scales"),
+               "RandomSquareCropByScale.scale_max RandomSquareCropByScale.num_scales "
+               "PreprocessingStep.random_absolute_pad_image RandomAbsolutePadImage.max_height_padding "
+               "RandomAbsolutePadImage.max_width_padding RandomAbsolutePadImage.pad_color"),
     # --- input readers and evaluation
     *_many(_h, "InputReader.label_map_path InputReader.tf_record_input_reader TFRecordInputReader.input_path"),
     _i("InputReader.shuffle", "training input is always shuffled, evaluation input never"),

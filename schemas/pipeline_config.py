@@ -24,7 +24,7 @@ from schemas.protos import pipeline_pb2
 from schemas.text_positions import Positions, parse_error_message, scan, strip_bom
 
 _DESCRIPTOR = pipeline_pb2.TrainEvalPipelineConfig.DESCRIPTOR
-_UNSUPPORTED_MODELS = {"center_net": "CenterNet", "detr": "DETR", "deepmac": "DeepMAC"}
+_UNSUPPORTED_MODELS = {"detr": "DETR", "deepmac": "DeepMAC"}
 
 
 @dataclasses.dataclass
@@ -39,12 +39,12 @@ class PipelineConfig:
 
     @property
     def meta_architecture(self) -> str:
-        """'ssd' or 'faster_rcnn'."""
+        """'ssd', 'faster_rcnn' or 'center_net'."""
         return self.proto.model.WhichOneof("model")
 
     @property
     def model(self):
-        """The `Ssd` or `FasterRcnn` message."""
+        """The `Ssd`, `FasterRcnn` or `CenterNet` message."""
         return getattr(self.proto.model, self.meta_architecture)
 
     @property
@@ -108,7 +108,7 @@ def _scan(text: str, path: str) -> Positions:
         name = issue.path.rpartition(".")[2]
         if issue.path.startswith("model.") and name in _UNSUPPORTED_MODELS:
             message = (f"{_UNSUPPORTED_MODELS[name]} models are not supported by detflow "
-                       "(supported: ssd, faster_rcnn)")
+                       "(supported: ssd, faster_rcnn, center_net)")
         problems.append(Problem(path, f"{issue.path}: {message}", issue.line, issue.col))
     if problems:
         raise ProblemsError(problems)

@@ -3,9 +3,10 @@
 One `Architecture` per meta-architecture family (the `model { ... }` oneof of a pipeline.config) owns:
 - building the OD API's network from its part of the config (`build`), its training targets and
   losses (`task`) and how its serving signature runs the network (`prepare`, `detect`);
-- its checkpoint layout: which report module each variable path belongs to (`module_of`) and which
+- its checkpoint layout: which report module each variable path belongs to (`module_of`), which
   modules depend on num_classes (`class_dependent_modules`, re-initialised by a `detection` restore
-  when num_classes changes);
+  when num_classes changes) and, where the OD API's `detection` restore takes only some modules
+  (CenterNet: its feature extractor), which (`detection_modules`);
 - which config fields it reads: its rows of the field table (`schemas/field_rules.py`, under
   `config_path`; FIELDS.md), and those that do not change what restored weights compute
   (`network_free_fields`, for `checkpoints/network_settings`);
@@ -35,6 +36,7 @@ class Architecture:
     name: str = ""                                   # the model oneof: model { <name> { ... } }
     feature_extractors: tuple[str, ...] = ()         # feature_extractor.type values it builds
     class_dependent_modules: frozenset[str] = frozenset()
+    detection_modules: frozenset[str] | None = None     # None: every module (class-dependent ones if they fit)
     network_free_fields: frozenset[str] = frozenset()
     exports: Exports = Exports(tflite=False)
 

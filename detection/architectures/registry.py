@@ -7,14 +7,19 @@ Adding a family: a folder beside `ssd/` whose `__init__.py` defines `ARCHITECTUR
 
 from __future__ import annotations
 
-from detection.architectures import faster_rcnn, ssd
+from detection.architectures import center_net, faster_rcnn, ssd
 from detection.architectures.base import Architecture
 from detection.networks.spec import config_problem
 
 ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (
     ssd.ARCHITECTURE,
     faster_rcnn.ARCHITECTURE,
+    center_net.ARCHITECTURE,
 )}
+
+
+# Without a family, each family's layout in turn: SSD's, which claims every `_feature_extractor/...`, last.
+_NARROWEST_CLAIMS_FIRST = sorted(ARCHITECTURES.values(), key=lambda a: a.name == "ssd")
 
 
 def architecture(name: str) -> Architecture:
@@ -47,20 +52,20 @@ def task_for(bundle):
     return architecture(bundle.spec.meta_architecture).task(bundle)
 
 
-def module_of(path: str) -> str:
+def module_of(path: str, family: str | None = None) -> str:
     """Report module of a variable path (checkpoint key or object path): backbone, feature_maps, head_class, ...
 
     The OD API's conventions first (a classification checkpoint's `feature_extractor/`, a detection
-    model's `_feature_extractor/classification_backbone/`), then each family's own layout, then the
-    layout's top attribute.
+    model's `_feature_extractor/classification_backbone/`), then the layout of `family` (a registered
+    name; every family's in turn when None), then the layout's top attribute.
     """
     parts = path.split("/")
     if parts[0] == "model":
         parts = parts[1:]
     if parts[0] == "feature_extractor" or parts[:2] == ["_feature_extractor", "classification_backbone"]:
         return "backbone"
-    for family in ARCHITECTURES.values():
-        module = family.module_of(parts)
+    for plugin in ([ARCHITECTURES[family]] if family in ARCHITECTURES else _NARROWEST_CLAIMS_FIRST):
+        module = plugin.module_of(parts)
         if module:
             return module
     return _old_layout_module(parts)

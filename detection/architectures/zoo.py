@@ -26,8 +26,11 @@ class ZooModel:
     also_not_built: str = ""
 
 
+_KEYPOINTS = "keypoint tasks (`keypoint_estimation_task`)"
+
+
 def _centernet(name: str, extractor: str) -> ZooModel:
-    return ZooModel(f"CenterNet {name}", "center_net", extractor)
+    return ZooModel(f"CenterNet {name}", "center_net", extractor, _KEYPOINTS if "Keypoints" in name else "")
 
 
 # Input sizes of EfficientDet D0..D7 in their zoo configs (configs/tf2/ssd_efficientdet_d*_*.config).
@@ -83,6 +86,10 @@ CHECKED = {
     # D6 and D7: EfficientNet-b6, BiFPN with the `sum` combine; D7's config at 256, on demand.
     "ssd_efficientnet-b6_bifpn_keras": (("ssd_efficientdet_d7_256",), "256 (D7's 1536 config; on demand, "
                                         "`make zoo-large`: too large for `make test`)"),
+    "resnet_v1_101_fpn": (("center_net_resnet101_v1_fpn_128",), "128 (512x512 config)"),
+    # The same FPN and heads over Keras' ResNet50, whose blocks are ResNet101's code at other repeats.
+    "resnet_v1_50_fpn": (("center_net_resnet101_v1_fpn_128",), "128 (ResNet-101's 512x512 config: the same FPN "
+                         "and heads over Keras' ResNet50, built by the same Keras code as its ResNet101)"),
 }
 # What a feature extractor type that no family builds is (the start of the type → the words).
 _NOT_BUILT = {"faster_rcnn_inception_resnet_v2": "Inception-ResNet-v2 is not built"}
@@ -97,6 +104,8 @@ def verdict(model: ZooModel) -> tuple[bool, str]:
                    "this feature extractor is not built")
         also = f"; nor are {model.also_not_built}" if model.also_not_built else ""
         return False, f"refused: {why}{also}"
+    if model.also_not_built:
+        return False, f"refused: {model.also_not_built} are not built yet"
     fixtures, size = CHECKED[model.feature_extractor]
     return True, f"the OD API's network; checked against it by {' and '.join(f'`{f}`' for f in fixtures)} at {size}"
 

@@ -234,7 +234,8 @@ def restore_backbone(model, path: str, fine_tune_checkpoint_type: str = "classif
             report.reinitialized.append({"variable": where, "module": "backbone",
                                          "reason": f"layer {fit.layer.name}: {fit.reason}"})
         elif id(var) not in in_backbone:
-            report.reinitialized.append({"variable": where, "module": module_of(where) if paths else "unknown",
+            module = module_of(where, getattr(model, "architecture", None)) if paths else "unknown"
+            report.reinitialized.append({"variable": where, "module": module,
                                          "reason": "not restored by type classification"})
     used = {f.source for f in loaded}
     for layer in file_layers:

@@ -7,7 +7,9 @@
 - `detection`: everything but the class-dependent predictors, which are
   restored when their shapes match (same num_classes) and re-initialised
   otherwise: the few-shot behaviour (box tower, box head and class tower kept;
-  the OD API itself re-initialises the whole box predictor).
+  the OD API itself re-initialises the whole box predictor). A family whose
+  OD API `detection` restore takes less says which modules (CenterNet: its
+  feature extractor, every head new).
 - `full`: everything; every variable must exist with the same shape.
 
 Variables are matched by object path, as TF writes them. SSD networks are the
@@ -45,6 +47,7 @@ from typing import Any
 
 import tensorflow as tf
 from tensorflow.python.checkpoint import graph_view  # object paths as checkpoints name them
+from tensorflow.python.trackable.trackable_utils import escape_local_name  # and how they escape '/' and '.'
 
 from detection.architectures import registry
 from detection.architectures.registry import module_of
@@ -130,7 +133,7 @@ def _object_paths(model: tf.Module) -> list[tuple[tf.Variable, list[str]]]:
     while stack:
         obj, path, seen = stack.pop()
         for ref in view.list_children(obj):
-            child, child_path = ref.ref, path + (ref.name,)
+            child, child_path = ref.ref, path + (escape_local_name(ref.name),)
             if id(child) in wanted:
                 found.setdefault(id(child), []).append("/".join(child_path))
             elif id(child) not in seen and not isinstance(child, tf.Variable):
@@ -215,11 +218,11 @@ def _read(prefix: str):
         raise problem(prefix, f"cannot read checkpoint: {e}") from None
 
 
-def _candidates(variables, shapes: dict, layout: str, classification: bool, report: RestoreReport):
+def _candidates(variables, shapes: dict, layout: str, classification: bool, report: RestoreReport, family: str):
     """Each model variable with its checkpoint key and both shapes; the classification-only skips reported."""
     out = []
     for var, paths in variables:
-        module = module_of(paths[0]) if paths else "unknown"
+        module = module_of(paths[0], family) if paths else "unknown"
         if classification and not any(p.startswith(_BACKBONE) for p in paths):
             report.reinitialized.append({"variable": paths[0] if paths else var.name, "module": module,
                                          "reason": "not restored by type classification"})
@@ -250,13 +253,26 @@ def _choose_layout(prefix: str, model, variables, shapes: dict, classification: 
     return layout
 
 
-def _sort(plan: RestorePlan, candidates: list[_Candidate], checkpoint_type: str) -> dict[str, dict]:
+def _not_restored_by_detection(family: str | None, module: str) -> str | None:
+    """Why a `detection` restore leaves `module` out in this family (CenterNet's heads), or None."""
+    plugin = registry.ARCHITECTURES.get(family or "")
+    if plugin is None or plugin.detection_modules is None or module in plugin.detection_modules:
+        return None
+    return (f"not restored by type detection: the OD API's `detection` restore of a {plugin.name} model takes "
+            f"its {' and '.join(sorted(plugin.detection_modules))} only (use `full` to take everything)")
+
+
+def _sort(plan: RestorePlan, candidates: list[_Candidate], checkpoint_type: str, family: str | None
+          ) -> dict[str, dict]:
     """Fills plan.assign and the re-initialised class predictors; returns the misfits by kind and module."""
     # A class predictor is restored or re-initialised as a whole, never in part.
     misfit_modules = {c.module for c in candidates if c.model_shape != c.ckpt_shape}
     misfits: dict[str, dict] = {"missing": {}, "mismatched": {}}
     for c in candidates:
-        if checkpoint_type == "detection" and registry.class_dependent(c.module) and c.module in misfit_modules:
+        left_out = _not_restored_by_detection(family, c.module) if checkpoint_type == "detection" else None
+        if left_out:
+            plan.report.reinitialized.append({"variable": c.path, "module": c.module, "reason": left_out})
+        elif checkpoint_type == "detection" and registry.class_dependent(c.module) and c.module in misfit_modules:
             why = ("not in checkpoint" if c.ckpt_shape is None else
                    f"model shape {c.model_shape}, checkpoint {c.ckpt_shape}" if c.ckpt_shape != c.model_shape else
                    "its class predictor does not fit")
@@ -272,7 +288,8 @@ def _sort(plan: RestorePlan, candidates: list[_Candidate], checkpoint_type: str)
     return misfits
 
 
-def _unused(plan: RestorePlan, keys: list[str], layout: str, checkpoint_type: str) -> dict[str, list[str]]:
+def _unused(plan: RestorePlan, keys: list[str], layout: str, checkpoint_type: str, family: str
+            ) -> dict[str, list[str]]:
     """Reports each checkpoint variable not assigned, with why; returns those of another network by module."""
     used = {key for _, key, _ in plan.assign}
     classification = checkpoint_type == "classification"
@@ -281,12 +298,14 @@ def _unused(plan: RestorePlan, keys: list[str], layout: str, checkpoint_type: st
         if key in used:
             continue
         name = key[: -len(_SUFFIX)]
-        module = module_of(name)
+        module = module_of(name, family)
         if layout == "model" and not name.startswith("model/"):
             reason = "training state (optimizer, step counters), not model weights"
         elif classification:
             reason = ("not restored by type classification" if module != "backbone" or layout == "model"
                       else "not part of this backbone")
+        elif checkpoint_type == "detection" and _not_restored_by_detection(family, module):
+            reason = _not_restored_by_detection(family, module)
         elif registry.class_dependent(module) and checkpoint_type == "detection":
             reason = "class predictor of the checkpoint's num_classes, re-initialised here"
         else:
@@ -331,10 +350,11 @@ def plan(model: tf.Module, path: str, fine_tune_checkpoint_type: str = "detectio
     report = RestoreReport(checkpoint=prefix, checkpoint_type=fine_tune_checkpoint_type, layout=layout,
                            network_check=_network_check(prefix, pipeline_proto, fine_tune_checkpoint_type))
     result = RestorePlan(reader, report)
-    candidates = _candidates(variables, shapes, layout, classification, report)
-    misfits = _sort(result, candidates, fine_tune_checkpoint_type)
+    family = getattr(model, "architecture", None)
+    candidates = _candidates(variables, shapes, layout, classification, report, family)
+    misfits = _sort(result, candidates, fine_tune_checkpoint_type, family)
     misfits["extra"] = _unused(result, [k for k in shapes if k.endswith(_SUFFIX)], layout,
-                               fine_tune_checkpoint_type)
+                               fine_tune_checkpoint_type, family)
     if any(misfits.values()):
         raise _misfit_problem(prefix, fine_tune_checkpoint_type, layout, misfits)
     return result

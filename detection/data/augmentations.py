@@ -23,7 +23,7 @@ Op = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
 SUPPORTED = (
     "random_horizontal_flip", "random_adjust_brightness", "random_adjust_contrast",
     "random_adjust_saturation", "random_adjust_hue", "random_crop_image", "ssd_random_crop",
-    "random_scale_crop_and_pad_to_square", "random_square_crop_by_scale",
+    "random_scale_crop_and_pad_to_square", "random_square_crop_by_scale", "random_absolute_pad_image",
 )
 
 
@@ -241,6 +241,42 @@ def random_square_crop_by_scale(max_border: int = 128, scale_min: float = 0.6, s
     return op
 
 
+def pad_image(image, boxes, classes, target_height, target_width, offset_y, offset_x, pad_color=None):
+    """The OD API's random_pad_image once its draws are made: the image placed at (offset_y, offset_x) in a
+    target_height x target_width canvas of `pad_color` (0..1 RGB; None: the image's mean colour), the boxes
+    re-expressed in the canvas. No box is dropped."""
+    shape = tf.shape(image)
+    color = tf.reduce_mean(image, axis=[0, 1]) if pad_color is None else tf.constant(pad_color, image.dtype)
+    out = tf.image.pad_to_bounding_box(image, offset_y, offset_x, target_height, target_width)
+    inside = tf.image.pad_to_bounding_box(tf.ones_like(image), offset_y, offset_x, target_height, target_width)
+    out += (1.0 - inside) * color
+    scale = tf.cast(tf.stack([shape[0], shape[1]] * 2), tf.float32)
+    offset = tf.cast(tf.stack([offset_y, offset_x] * 2), tf.float32)
+    size = tf.cast(tf.stack([target_height, target_width] * 2), tf.float32)
+    return out, (boxes * scale + offset) / size, classes
+
+
+def random_absolute_pad_image(max_height_padding: int = 1, max_width_padding: int = 1,
+                              pad_color: tuple[float, ...] = ()) -> Op:
+    """OD API random_absolute_pad_image: a canvas taller by [0, max_height_padding) and wider by
+    [0, max_width_padding) pixels, the image at a random place in it; `pad_color` in 0..255 (empty: the image's
+    mean colour)."""
+    color = tuple(c / 255.0 for c in pad_color) or None
+
+    def draw(low, high):
+        return tf.cond(high > low, lambda: tf.random.uniform([], low, high, tf.int32), lambda: high)
+
+    def op(image, boxes, classes):
+        shape = tf.shape(image)
+        height, width = draw(shape[0], shape[0] + max_height_padding), draw(shape[1], shape[1] + max_width_padding)
+        offset_y = tf.cond(height > shape[0], lambda: tf.random.uniform([], 0, height - shape[0], tf.int32),
+                           lambda: 0)
+        offset_x = tf.cond(width > shape[1], lambda: tf.random.uniform([], 0, width - shape[1], tf.int32),
+                           lambda: 0)
+        return pad_image(image, boxes, classes, height, width, offset_y, offset_x, color)
+    return op
+
+
 def _fields(msg) -> dict:
     """Set-or-default scalar fields of a proto message as a dict."""
     return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields
@@ -273,6 +309,9 @@ def build_augmentations(options) -> list[Op]:
             ops.append(ssd_random_crop([_fields(o) for o in msg.operations]))
         elif kind == "random_scale_crop_and_pad_to_square":
             ops.append(random_scale_crop_and_pad_to_square(msg.output_size, msg.scale_min, msg.scale_max))
+        elif kind == "random_absolute_pad_image":
+            ops.append(random_absolute_pad_image(msg.max_height_padding or 1, msg.max_width_padding or 1,
+                                                 tuple(msg.pad_color)))
         elif kind == "random_square_crop_by_scale":
             ops.append(random_square_crop_by_scale(msg.max_border, msg.scale_min, msg.scale_max, msg.num_scales))
         else:

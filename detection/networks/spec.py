@@ -55,12 +55,12 @@ class ModelSpec:
     `faster_rcnn.spec.FasterRcnnTraining`), read by its task.
     """
 
-    meta_architecture: str            # the architecture plug-in's name: "ssd", "faster_rcnn"
+    meta_architecture: str            # the architecture plug-in's name: "ssd", "faster_rcnn", "center_net"
     feature_extractor: str
     input: InputSpec
     num_classes: int                  # label-map classes (OD API num_classes)
     mg_num_classes: int               # class columns: num_classes + 1 (column 0 = background), or num_classes without
-    anchors: AnchorSpec
+    anchors: AnchorSpec | None         # None: an anchor-free family (CenterNet)
     score_threshold: float
     iou_threshold: float
     max_detections: int

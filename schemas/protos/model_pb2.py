@@ -12,11 +12,12 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from schemas.protos import center_net_pb2 as schemas_dot_protos_dot_center__net__pb2
 from schemas.protos import faster_rcnn_pb2 as schemas_dot_protos_dot_faster__rcnn__pb2
 from schemas.protos import ssd_pb2 as schemas_dot_protos_dot_ssd__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aschemas/protos/model.proto\x12\x17object_detection.protos\x1a schemas/protos/faster_rcnn.proto\x1a\x18schemas/protos/ssd.proto\"\xcc\x01\n\x0e\x44\x65tectionModel\x12:\n\x0b\x66\x61ster_rcnn\x18\x01 \x01(\x0b\x32#.object_detection.protos.FasterRcnnH\x00\x12+\n\x03ssd\x18\x02 \x01(\x0b\x32\x1c.object_detection.protos.SsdH\x00\x12H\n\x12\x65xperimental_model\x18\x03 \x01(\x0b\x32*.object_detection.protos.ExperimentalModelH\x00\x42\x07\n\x05model\"!\n\x11\x45xperimentalModel\x12\x0c\n\x04name\x18\x01 \x01(\t')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aschemas/protos/model.proto\x12\x17object_detection.protos\x1a\x1fschemas/protos/center_net.proto\x1a schemas/protos/faster_rcnn.proto\x1a\x18schemas/protos/ssd.proto\"\x86\x02\n\x0e\x44\x65tectionModel\x12:\n\x0b\x66\x61ster_rcnn\x18\x01 \x01(\x0b\x32#.object_detection.protos.FasterRcnnH\x00\x12+\n\x03ssd\x18\x02 \x01(\x0b\x32\x1c.object_detection.protos.SsdH\x00\x12H\n\x12\x65xperimental_model\x18\x03 \x01(\x0b\x32*.object_detection.protos.ExperimentalModelH\x00\x12\x38\n\ncenter_net\x18\x04 \x01(\x0b\x32\".object_detection.protos.CenterNetH\x00\x42\x07\n\x05model\"!\n\x11\x45xperimentalModel\x12\x0c\n\x04name\x18\x01 \x01(\t')
 
 
 
@@ -39,8 +40,8 @@ _sym_db.RegisterMessage(ExperimentalModel)
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _DETECTIONMODEL._serialized_start=116
-  _DETECTIONMODEL._serialized_end=320
-  _EXPERIMENTALMODEL._serialized_start=322
-  _EXPERIMENTALMODEL._serialized_end=355
+  _DETECTIONMODEL._serialized_start=149
+  _DETECTIONMODEL._serialized_end=411
+  _EXPERIMENTALMODEL._serialized_start=413
+  _EXPERIMENTALMODEL._serialized_end=446
 # @@protoc_insertion_point(module_scope)

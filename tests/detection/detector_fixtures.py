@@ -92,3 +92,14 @@ def frcnn_proto(num_classes: int = 3):
     text = (text.replace("min_dimension: 640", "min_dimension: 48").replace("max_dimension: 640", "max_dimension: 64")
             .replace("num_classes: 90", f"num_classes: {num_classes}"))
     return parse_pipeline_config_text(text, "frcnn.config").proto
+
+
+def center_net_proto(num_classes: int = 3, size: int = 64):
+    """The zoo's CenterNet ResNet-101 V1 FPN 512 config on ResNet-50 at a `size` px input and `num_classes`."""
+    with open("tests/data/configs/centernet_resnet101_v1_fpn_512x512.config", encoding="utf-8") as f:
+        text = f.read()
+    text = (text.replace('type: "resnet_v1_101_fpn"', 'type: "resnet_v1_50_fpn"')
+            .replace("min_dimension: 512", f"min_dimension: {size}")
+            .replace("max_dimension: 512", f"max_dimension: {size}")
+            .replace("num_classes: 90", f"num_classes: {num_classes}"))
+    return parse_pipeline_config_text(text, "center_net.config").proto

@@ -6,13 +6,15 @@ from detection.architectures.base import Architecture
 from pipelines import code_versions
 from schemas import field_rules
 from schemas.problems import ProblemsError
-from tests.detection.detector_fixtures import frcnn_proto, ssd_proto
+from tests.detection.detector_fixtures import center_net_proto, frcnn_proto, ssd_proto
 
 # What each family's smallest network holds, by report module: its checkpoint map, declared.
 MODULES = {"ssd": {"backbone", "feature_maps", "head_box", "head_class", "head_box_tower", "head_class_tower"},
            "faster_rcnn": {"backbone", "box_classifier_features", "rpn_head", "detection_head_class",
-                           "detection_head_box"}}
-BUILT = {"ssd": lambda: ssd_proto(num_classes=2, size=64), "faster_rcnn": lambda: frcnn_proto(2)}
+                           "detection_head_box"},
+           "center_net": {"backbone", "feature_maps", "head_class", "head_box_scale", "head_box_offset"}}
+BUILT = {"ssd": lambda: ssd_proto(num_classes=2, size=64), "faster_rcnn": lambda: frcnn_proto(2),
+         "center_net": lambda: center_net_proto(2)}
 
 
 @pytest.mark.parametrize("name", sorted(registry.ARCHITECTURES))
@@ -46,7 +48,7 @@ def test_every_variable_of_a_family_has_its_report_module(name):
 def test_a_model_no_family_builds_is_refused_naming_the_field():
     proto = ssd_proto()
     proto.model.ClearField("ssd")
-    with pytest.raises(ProblemsError, match="model: no model is not supported .use ssd or faster_rcnn"):
+    with pytest.raises(ProblemsError, match="model: no model is not supported .use ssd or faster_rcnn or center_net"):
         registry.build_detector(proto)
 
 

@@ -94,6 +94,7 @@ PROBES: dict[str, Probe] = {
     "PreprocessingStep.random_scale_crop_and_pad_to_square": Probe(
         aug("random_scale_crop_and_pad_to_square", "output_size: 32"), T),
     "PreprocessingStep.random_square_crop_by_scale": Probe(aug("random_square_crop_by_scale"), T),
+    "PreprocessingStep.random_absolute_pad_image": Probe(aug("random_absolute_pad_image", "max_height_padding: 20"), T),
     **{f"{cls}.{k}": Probe(only_aug(step, f"{base_text} {k}: {v}"), T, prepare=only_aug(step, base_text))
        for cls, step, base_text, k, v in (
            ("RandomHorizontalFlip", "random_horizontal_flip", "", "probability", "0.0"),
@@ -120,7 +121,11 @@ PROBES: dict[str, Probe] = {
            ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "max_border", "4"),
            ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "scale_min", "0.2"),
            ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "scale_max", "2.5"),
-           ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "num_scales", "2"))},
+           ("RandomSquareCropByScale", "random_square_crop_by_scale", "", "num_scales", "2"),
+           ("RandomAbsolutePadImage", "random_absolute_pad_image", "", "max_height_padding", "30"),
+           ("RandomAbsolutePadImage", "random_absolute_pad_image", "", "max_width_padding", "30"),
+           ("RandomAbsolutePadImage", "random_absolute_pad_image", "max_height_padding: 30", "pad_color",
+            "[255, 0, 0]"))},
     "SSDRandomCrop.operations": Probe(only_aug("ssd_random_crop", f"operations {{ {SSD_CROP} }}"), T,
                                       prepare=only_aug("ssd_random_crop")),
     **{f"SSDRandomCropOperation.{k}": Probe(ssd_crop(k, v), T, prepare=only_aug("ssd_random_crop",
@@ -155,4 +160,10 @@ CONTAINERS = {
     "model.faster_rcnn.second_stage_post_processing",
     "model.faster_rcnn.second_stage_post_processing.batch_non_max_suppression",
     "Hyperparams.regularizer", "Hyperparams.initializer", "train_config.optimizer", "InputReader.tf_record_input_reader",
+    "model.center_net", "model.center_net.image_resizer", "model.center_net.image_resizer.keep_aspect_ratio_resizer",
+    "model.center_net.feature_extractor", "model.center_net.object_detection_task",
+    "model.center_net.object_detection_task.localization_loss", "model.center_net.object_center_params",
+    "model.center_net.object_center_params.classification_loss",
+    "model.center_net.object_detection_task.localization_loss.l1_localization_loss",
+    "model.center_net.object_center_params.classification_loss.penalty_reduced_logistic_focal_loss",
 }

@@ -1,7 +1,7 @@
 """Honoured-field probes of the network: SSD, the layer hyperparameters and Faster R-CNN (see probe_kit)."""
 from __future__ import annotations
 
-from tests.schemas.probe_kit import (Probe, merge, both, clear, ssd, fe, wsp, cbp, sag, nms, fe_hp, bp_hp, frcnn, fpn_levels, bifpn_levels, ssd_layers, to_mobilenet_v2_keras, to_convolutional_predictor, to_multiscale, N, R)
+from tests.schemas.probe_kit import (Probe, merge, both, clear, ssd, fe, wsp, cbp, sag, nms, fe_hp, bp_hp, frcnn, cn, fpn_levels, bifpn_levels, ssd_layers, to_mobilenet_v2_keras, to_convolutional_predictor, to_multiscale, N, R)
 
 NETWORK_PROBES: dict[str, Probe] = {
     # --- SSD
@@ -233,4 +233,41 @@ NETWORK_PROBES: dict[str, Probe] = {
         base="frcnn"),
     "MaskRCNNBoxPredictor.box_code_size": Probe(merge(frcnn(
         "second_stage_box_predictor { mask_rcnn_box_predictor { box_code_size: 8 } }")), R, base="frcnn"),
+    # --- CenterNet (ResNet-50 FPN at 64 px)
+    "model.center_net.num_classes": Probe(merge(cn("num_classes: 4")), N, base="centernet"),
+    "model.center_net.image_resizer.fixed_shape_resizer": Probe(both(clear("model.center_net.image_resizer"), merge(
+        cn("image_resizer { fixed_shape_resizer { height: 32 width: 64 } }"))), N, base="centernet"),
+    "model.center_net.feature_extractor.type": Probe(merge(cn('feature_extractor { type: "resnet_v1_101_fpn" }')), N,
+                                                     base="centernet"),
+    **{f"model.center_net.feature_extractor.{k}": Probe(merge(cn(f"feature_extractor {{ {k}: {v} }}")), N,
+                                                        base="centernet")
+       for k, v in (("channel_means", "[10, 20, 30]"), ("channel_stds", "[2, 3, 4]"), ("bgr_ordering", "true"))},
+    "model.center_net.use_depthwise": Probe(merge(cn("use_depthwise: true")), N, base="centernet"),
+    **{f"model.center_net.object_detection_task.{k}": Probe(merge(cn(f"object_detection_task {{ {k}: {v} }}")), N,
+                                                            base="centernet")
+       for k, v in (("task_loss_weight", "3.0"), ("offset_loss_weight", "3.0"), ("scale_loss_weight", "3.0"))},
+    **{f"model.center_net.{owner}.{head}": Probe(merge(cn(
+        f"{owner} {{ {head} {{ num_filters: 32 kernel_sizes: 1 }} }}")), N, base="centernet")
+       for owner, head in (("object_detection_task", "scale_head_params"),
+                           ("object_detection_task", "offset_head_params"),
+                           ("object_center_params", "center_head_params"))},
+    **{f"CenterNet.PredictionHeadParams.{k}": Probe(both(
+        clear("model.center_net.object_center_params.center_head_params"),
+        merge(cn(f"object_center_params {{ center_head_params {{ {v} }} }}"))), N, base="centernet",
+        prepare=merge(cn("object_center_params { center_head_params { num_filters: 16 kernel_sizes: 3 } }")))
+       for k, v in (("num_filters", "num_filters: 32 kernel_sizes: 3"),
+                    ("kernel_sizes", "num_filters: 16 kernel_sizes: 1"))},
+    **{f"model.center_net.object_center_params.{k}": Probe(merge(cn(f"object_center_params {{ {k}: {v} }}")), N,
+                                                           base="centernet")
+       for k, v in (("object_center_loss_weight", "3.0"), ("heatmap_bias_init", "1.0"),
+                    ("min_box_overlap_iou", "0.3"), ("max_box_predictions", "3"))},
+    # 100 of the 16 x 16 x 3 locations: more than there are peaks, so without the max pool non-peaks come in.
+    "model.center_net.object_center_params.peak_max_pool_kernel_size": Probe(merge(cn(
+        "object_center_params { peak_max_pool_kernel_size: 1 }")), N, base="centernet",
+        prepare=merge(cn("object_center_params { max_box_predictions: 100 }"))),
+    **{f"PenaltyReducedLogisticFocalLoss.{k}": Probe(merge(cn(
+        f"object_center_params {{ classification_loss {{ penalty_reduced_logistic_focal_loss {{ {k}: 1.0 }} }} }}")), N,
+        base="centernet") for k in ("alpha", "beta")},
+    "model.center_net.object_center_params.use_labeled_classes": Probe(merge(cn(
+        "object_center_params { use_labeled_classes: true }")), R, base="centernet"),
 }

@@ -113,7 +113,18 @@ def _frcnn_text() -> str:
             .replace("first_stage_max_proposals: 300", "first_stage_max_proposals: 30"))
 
 
-BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "effdet": lambda: EFFDET, "frcnn": _frcnn_text}
+def _center_net_text() -> str:
+    """The zoo's CenterNet ResNet-101 V1 FPN config on ResNet-50 at 64 px, 3 classes, 10 peaks."""
+    import pathlib  # pylint: disable=import-outside-toplevel
+    text = (pathlib.Path(__file__).resolve().parents[1] / "data" / "configs" /
+            "centernet_resnet101_v1_fpn_512x512.config").read_text()
+    return (text.replace('type: "resnet_v1_101_fpn"', 'type: "resnet_v1_50_fpn"')
+            .replace("min_dimension: 512", "min_dimension: 64").replace("max_dimension: 512", "max_dimension: 64")
+            .replace("num_classes: 90", "num_classes: 3").replace("max_box_predictions: 100", "max_box_predictions: 10"))
+
+
+BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "effdet": lambda: EFFDET, "frcnn": _frcnn_text,
+         "centernet": _center_net_text}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +206,11 @@ def bp_hp(text: str) -> str:
 def frcnn(text: str) -> str:
     """Text-format fields placed in model.faster_rcnn."""
     return f"model {{ faster_rcnn {{ {text} }} }}"
+
+
+def cn(text: str) -> str:
+    """Text-format fields placed in model.center_net."""
+    return f"model {{ center_net {{ {text} }} }}"
 
 
 def opt(text: str) -> str:

@@ -83,13 +83,18 @@ def network_stages(proto):
         trainable = layer.trainable if isinstance(layer, tf_keras.layers.BatchNormalization) else None
         layers.append(_digest([type(layer).__name__, picked, trainable]))
     yield _digest(sorted(layers))
+    # CenterNet's post-processing acts on its heatmap's values: its kernels are fan-in scaled and its batch-norm
+    # scales shrunk, or the ResNet's residual sums overflow, every score saturates and the peaks cannot differ.
+    fan_in_scaled = bundle.spec.meta_architecture == "center_net"
     for var, path in paths:       # the same values for the same variable names: outputs show the function
         rng = np.random.default_rng(zlib.crc32(path[0].encode()))
         value = rng.uniform(-0.3, 0.3, var.shape.as_list())
+        if fan_in_scaled and path[0].endswith("kernel") and len(var.shape) == 4:
+            value *= np.sqrt(3.0 / np.prod(var.shape.as_list()[:3])) / 0.3
         if "moving_variance" in path[0]:
             value = np.abs(value) + 0.5
         elif "gamma" in path[0]:
-            value = value + 1.0
+            value = (value + 1.0) * (0.3 if fan_in_scaled else 1.0)
         var.assign(value.astype(np.float32))
     task = registry.task_for(bundle)
     images, labels = _example_batch(bundle, task)

@@ -85,9 +85,18 @@ def test_misspelt_field_gets_a_suggestion_and_all_unknown_fields_are_listed():
     assert 'did you mean "batch_size"' in problems[1]
 
 
-def test_center_net_model_is_rejected_by_name():
-    problem = only_problem("model { center_net { num_classes: 3 } }\n")
-    assert "p.config:1:9: model.center_net: CenterNet models are not supported" in problem
+def test_a_center_net_without_its_tasks_is_refused_naming_what_it_needs():
+    problems = problems_of("model { center_net { num_classes: 3 } }\n")
+    assert any("model.center_net.feature_extractor: feature_extractor.type is required (supported: resnet_v1_50_fpn, "
+               "resnet_v1_101_fpn)" in p for p in problems)
+    assert any("model.center_net.object_detection_task: object_detection_task is required" in p for p in problems)
+    assert any("model.center_net.image_resizer: image_resizer is required" in p for p in problems)
+
+
+def test_a_center_net_keypoint_task_is_refused_as_not_built_yet():
+    problems = problems_of('model { center_net { num_classes: 3 keypoint_estimation_task { task_name: "pose" } } }\n')
+    assert any(p.startswith("p.config:1:37: model.center_net.keypoint_estimation_task: not supported by detflow: "
+                            "CenterNet keypoint tasks are not built yet") for p in problems), problems
 
 
 def test_invalid_enum_value_lists_valid_values():
@@ -217,7 +226,7 @@ def test_a_utf8_bom_is_skipped_and_positions_stay_right(tmp_path):
     assert config.position("model.ssd.num_classes") == (3, 5) and not config.text.startswith("\ufeff")
     assert only_problem("\ufeff" + edit("batch_size: 8", "batch_size: 0")).startswith(
         f"p.config:{line_of(MINIMAL, 'batch_size')}:3: train_config.batch_size:")
-    assert only_problem("\ufeffmodel { center_net { num_classes: 3 } }\n").startswith("p.config:1:9: model.center_net")
+    assert only_problem("\ufeffmodel { detr { } }\n").startswith("p.config:1:9: model.detr")
 
 
 def _checkpoint_warnings(config_path) -> list[str]:

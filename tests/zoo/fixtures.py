@@ -33,6 +33,10 @@ FASTER_RCNN_ARCHITECTURES = {
     "faster_rcnn_resnet101_v1_128": False,
     "faster_rcnn_resnet152_v1_96x160": False,
 }
+# The OD API's CenterNet fixtures (their own tests, tests/zoo/test_zoo_center_net.py).
+CENTER_NET_ARCHITECTURES = {
+    "center_net_resnet101_v1_fpn_128": True,
+}
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 
 

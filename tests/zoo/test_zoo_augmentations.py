@@ -1,5 +1,6 @@
 """Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py): random_square_crop_by_scale
-random_crop_image (the crop of every SSD zoo config) and random_scale_crop_and_pad_to_square (EfficientDet's).
+random_crop_image (the crop of every SSD zoo config), random_scale_crop_and_pad_to_square (EfficientDet's) and
+random_absolute_pad_image (CenterNet's).
 
 The oracle ran each op on fixed images and boxes with its random draws fixed through the OD API's
 preprocessor cache (tools/oracle/make_zoo_fixtures.py `write_augmentation_reference`); detflow's op,
@@ -21,6 +22,7 @@ from tests.zoo.fixtures import oracle_file
 SQUARE_CROP_CASES = 6
 RANDOM_CROP_CASES = 6
 SCALE_CROP_CASES = 5
+PAD_CASES = 4
 
 
 @functools.lru_cache(maxsize=None)
@@ -95,3 +97,39 @@ def test_the_draws_stay_in_the_od_api_ranges_and_boxes_move_with_the_pixels():
             inside = out.numpy()[y0:y1, x0:x1, 0]
             assert inside.size == 0 or inside.mean() > 0.9      # the box still frames the white pixels
     assert sides == {30, 60}                                    # 0.5 and 1.0 x the longer side, both drawn
+
+
+@pytest.mark.parametrize("case", range(PAD_CASES))
+def test_random_absolute_pad_image_equals_the_od_api_for_the_same_draws(case):
+    """The same canvas (the pad colour, or the image's mean colour without one) and boxes; detflow's images are
+    0..1 where the OD API's are 0..255."""
+    ref = _case("random_absolute_pad_image", case)
+    height, width, top, left = (int(v) for v in ref["draws"])
+    color = tuple(float(c) / 255.0 for c in ref["pad_color"]) or None
+    labels = tf.range(1, 13)
+    image, boxes, out_labels = augmentations.pad_image(tf.constant(ref["image"] / 255.0), tf.constant(ref["boxes"]),
+                                                       labels, height, width, top, left, color)
+    np.testing.assert_allclose(image.numpy() * 255.0, ref["out_image"], atol=1e-3)
+    np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
+    np.testing.assert_array_equal(out_labels.numpy(), labels.numpy())
+
+
+def test_random_absolute_pad_image_draws_stay_in_the_od_api_ranges():
+    """Each draw: a canvas 0..max-1 pixels taller and wider, the image wholly inside it, boxes moved with it."""
+    step = preprocessor_pb2.PreprocessingStep()
+    step.random_absolute_pad_image.max_height_padding = 20
+    step.random_absolute_pad_image.max_width_padding = 5
+    step.random_absolute_pad_image.pad_color.extend([255.0, 0.0, 0.0])
+    (op,) = augmentations.build_augmentations([step])
+    image = tf.fill([30, 40, 3], 0.5)
+    box = tf.constant([[0.0, 0.0, 1.0, 1.0]])
+    sizes = set()
+    for _ in range(30):
+        out, boxes, _ = op(image, box, tf.constant([1]))
+        height, width = out.shape[0], out.shape[1]
+        sizes.add((height, width))
+        assert 30 <= height < 50 and 40 <= width < 45
+        top, left = int(round(float(boxes[0, 0]) * height)), int(round(float(boxes[0, 1]) * width))
+        np.testing.assert_allclose(out[top:top + 30, left:left + 40].numpy(), 0.5)
+        assert float(tf.reduce_sum(out[..., 0])) == pytest.approx(0.5 * 1200 + (height * width - 1200))
+    assert len(sizes) > 5

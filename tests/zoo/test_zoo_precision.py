@@ -2,8 +2,8 @@
 
 tests/detection/test_precision.py checks the policies on the embedded network; here the zoo's own networks
 (EfficientDet's BiFPN, Faster R-CNN's crops and second stage, the ResNet and MobileNet FPNs, the SSD
-MobileNetV2 predictor) run their losses, targets, batch-norm re-estimation and export under float16 and
-bfloat16 compute. `make test-long` runs it (seven short trainings).
+MobileNetV2 predictor, CenterNet's upsampling FPN and heatmap losses) run their losses, targets, batch-norm re-estimation and export under float16 and
+bfloat16 compute. `make test-long` runs it (eight short trainings).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from tests.zoo.fixtures import fixture, zoo_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
 FAMILIES = ("ssd_efficientdet_d0_256", "faster_rcnn_resnet50_v1_256", "ssd_resnet50_v1_fpn_320",
-            "ssd_mobilenet_v2_320", "ssd_mobilenet_v1_fpn_320")
+            "ssd_mobilenet_v2_320", "ssd_mobilenet_v1_fpn_320", "center_net_resnet101_v1_fpn_128")
 
 
 @pytest.fixture(scope="module")

@@ -90,3 +90,31 @@ def test_the_faster_rcnn_1024_config_as_shipped_trains_from_its_zoo_folder(tmp_p
     report = json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT))
     assert report["reinitialized_by_module"] == {"detection_head_class": 2}
     assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
+
+
+@pytest.mark.slow
+def test_the_center_net_config_as_shipped_trains_from_its_zoo_folder(tmp_path, capsys):
+    """The zoo's CenterNet ResNet-101 V1 FPN config unchanged but for what a user sets (classes, paths, steps):
+    keep_aspect_ratio_resizer (the fixture's 128), random_absolute_pad_image and random_crop_image, Adam with a
+    manual step schedule. `detection` takes the feature extractor; every head starts anew, as in the OD API."""
+    name = "center_net_resnet101_v1_fpn_128"
+    pattern = records.write_records(str(tmp_path / "records"), num_images=4, size=96, boxes_per_image=(1, 2))
+    proto = zoo_config(name, num_classes=2).proto
+    assert proto.train_config.data_augmentation_options[-1].HasField("random_absolute_pad_image")
+    tc = proto.train_config
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = str(fixture(name)), "detection"
+    reader = proto.train_input_reader
+    reader.label_map_path = _label_map(tmp_path / "label_map.pbtxt", ["c1", "c2"])
+    del reader.tf_record_input_reader.input_path[:]
+    reader.tf_record_input_reader.input_path.append(pattern)
+    config = tmp_path / "pipeline.config"
+    config.write_text(text_format.MessageToString(proto))
+    code = cli.main(["train", "--config", str(config), "--model-dir", str(tmp_path / "model"), "--num-steps", "2",
+                     "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    assert "Traceback" not in captured.err
+    report = json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT))
+    assert report["restored"] == {"backbone": 624, "feature_maps": 26}
+    assert report["reinitialized_by_module"] == {"head_class": 4, "head_box_scale": 4, "head_box_offset": 4}
+    assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")

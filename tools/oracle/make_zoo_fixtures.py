@@ -69,6 +69,9 @@ ARCHITECTURES = {
     # EfficientDet-D7 as shipped (EfficientNet-b6, BiFPN of 8 iterations at 384 filters, the `sum` combine:
     # D6's network too) at 256. On demand only (`make zoo-large`): 53M variables, too slow for `make test`.
     "ssd_efficientdet_d7_256": ("ssd_efficientdet_d7_1536x1536.config", 256, False),
+    # CenterNet ResNet-101 V1 FPN as shipped (keep_aspect_ratio_resizer, Keras' ResNet101, one stride-4 map) at
+    # 128 (360x480 → 96x128, padded).
+    "center_net_resnet101_v1_fpn_128": ("centernet_resnet101_v1_fpn_512x512.config", 128, True),
 }
 # Written only when named (`make zoo-large`), never by default or by a shard.
 ON_DEMAND = ("ssd_efficientdet_d7_256",)
@@ -77,7 +80,8 @@ ON_DEMAND = ("ssd_efficientdet_d7_256",)
 # together.
 SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 105, "ssd_efficientdet_d0_256": 36, "ssd_mobilenet_v2_320": 23,
            "ssd_resnet50_v1_fpn_320": 34, "ssd_resnet101_v1_fpn_256": 32, "faster_rcnn_resnet50_v1_256": 34,
-           "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34, "ssd_mobilenet_v1_fpn_320": 25}
+           "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34, "ssd_mobilenet_v1_fpn_320": 25,
+           "center_net_resnet101_v1_fpn_128": 26}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
@@ -87,7 +91,7 @@ FASTER_RCNN_PROPOSALS = 32
 OD_EXPORTS = ("ssd_mobilenet_v2_fpnlite_320",)
 # Fixtures with the OD API's training targets and losses (`loss_reference.npz`): its `model.loss` and
 # `_assign_targets` on a fixed image with large and small boxes, the model built for training.
-LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320", "ssd_efficientdet_d0_256")
+LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320", "ssd_efficientdet_d0_256", "center_net_resnet101_v1_fpn_128")
 TRAIN_STEP_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320",)
 LOSS_BOXES = np.array([[0.10, 0.10, 0.45, 0.40], [0.50, 0.55, 0.95, 0.90],       # large
                        [0.60, 0.10, 0.655, 0.16], [0.20, 0.70, 0.25, 0.76],       # small: 16-19 px at 320,
@@ -220,6 +224,8 @@ def calibrate_batch_norm(model, preprocessed, shapes) -> None:
 SSD_PREDICTORS = (("class_predictions_with_background", "ClassPredictor", 1.5),
                   ("box_encodings", "BoxPredictor", 0.5),
                   ("box_encodings", "BoxEncodingPredictor", 0.5))
+# CenterNet: its heads' last 1x1 convs (the predictions are lists, one per feature map: the last counts).
+CENTER_NET_PREDICTORS = (("object_center", 1.5), ("box/scale", 3.0), ("box/offset", 0.5))
 # Faster R-CNN: the RPN's first (proposals depend on it), then the second stage's.
 FRCNN_PREDICTORS = (("rpn_objectness_predictions_with_background", "ClassPredictor", 1.5),
                     ("rpn_box_encodings", "BoxEncodingPredictor", 0.5),
@@ -241,6 +247,36 @@ def rescale_predictors(model, preprocessed, shapes, predictors=SSD_PREDICTORS) -
         std = float(np.std(model.predict(preprocessed, shapes)[key].numpy()))
         for var in kernels:
             var.assign(var * (target / std))
+
+
+def rescale_center_net_heads(model, preprocessed, shapes) -> None:
+    """CENTER_NET_PREDICTORS: scales each head's last conv (kernel and bias) to that output std; the center
+    logits are then shifted to a mean of -3.5, so that few locations score above 0.5, as after training."""
+    for key, target in CENTER_NET_PREDICTORS:
+        std = float(np.std(model.predict(preprocessed, shapes)[key][-1].numpy()))
+        for head in model._prediction_head_dict[key]:  # pylint: disable=protected-access
+            last = head.layers[-1]
+            last.kernel.assign(last.kernel * (target / std))
+            last.bias.assign(last.bias * (target / std))
+    mean = float(np.mean(model.predict(preprocessed, shapes)["object_center"][-1].numpy()))
+    for head in model._prediction_head_dict["object_center"]:  # pylint: disable=protected-access
+        head.layers[-1].bias.assign(head.layers[-1].bias - (mean + 3.5))
+
+
+def center_net_references(model, preprocessed, shapes) -> dict:
+    """A CenterNet's backbone endpoints, feature map, heads and detections (and `_prediction`)."""
+    resnet = model._feature_extractor._resnet_model  # pylint: disable=protected-access
+    ref = {f"backbone_{i}": t.numpy() for i, t in enumerate(resnet(preprocessed))}
+    prediction = model.predict(preprocessed, shapes)
+    ref["feature_map_0"] = prediction["extracted_features"][-1].numpy()
+    for key in ("object_center", "box/scale", "box/offset"):
+        ref[key.replace("/", "_")] = prediction[key][-1].numpy()
+    detections = model.postprocess(prediction, shapes)
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections",
+                "detection_multiclass_scores", "detection_boxes_strided"):
+        ref[key] = detections[key].numpy()
+    ref["_prediction"] = prediction
+    return ref
 
 
 def class_agnostic_detections(model, config, prediction, shapes) -> dict:
@@ -294,6 +330,7 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     started = time.time()
     config = load_config(config_path, size)
     frcnn = config.model.WhichOneof("model") == "faster_rcnn"
+    center_net = config.model.WhichOneof("model") == "center_net"
     out = os.path.join(out_root, name)
     tf.io.gfile.makedirs(out)
     images = fixed_images()
@@ -303,13 +340,16 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     model.postprocess(model.predict(preprocessed, shapes), shapes)      # creates every variable
     randomize(model, np.random.default_rng(zlib.crc32(name.encode())))
     calibrate_batch_norm(model, preprocessed, shapes)
-    rescale_predictors(model, preprocessed, shapes, FRCNN_PREDICTORS if frcnn else SSD_PREDICTORS)
+    if center_net:
+        rescale_center_net_heads(model, preprocessed, shapes)
+    else:
+        rescale_predictors(model, preprocessed, shapes, FRCNN_PREDICTORS if frcnn else SSD_PREDICTORS)
 
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(out, "checkpoint"),
                                max_to_keep=1).save(checkpoint_number=0)
     with open(os.path.join(out, "pipeline.config"), "w", encoding="utf-8") as f:
         f.write(text_format.MessageToString(config))
-    backbone = model.feature_extractor.classification_backbone
+    backbone = model._feature_extractor.classification_backbone  # pylint: disable=protected-access
     if classification:
         tf.train.Checkpoint(feature_extractor=backbone).save(os.path.join(out, "classification", "ckpt"))
 
@@ -317,6 +357,9 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     if frcnn:
         ref.update(faster_rcnn_references(model, preprocessed, shapes))
         prediction = None
+    elif center_net:
+        ref.update(center_net_references(model, preprocessed, shapes))
+        prediction = ref.pop("_prediction")
     else:
         ref.update(ssd_references(model, config, backbone, preprocessed, shapes))
         prediction = ref.pop("_prediction")
@@ -333,8 +376,9 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     keys = {k: v for k, v in reader.get_variable_to_shape_map().items() if k.endswith("VARIABLE_VALUE")}
     summary = {"name": name, "config": os.path.basename(config_path), "input_size": size,
                "num_checkpoint_variables": len([k for k in keys if k != "save_counter/.ATTRIBUTES/VARIABLE_VALUE"]),
-               "num_feature_maps": 1 if frcnn else len(prediction["feature_maps"]),
-               "num_anchors": int(ref["anchors"].shape[0]), "seconds": round(time.time() - started, 1)}
+               "num_feature_maps": 1 if frcnn or center_net else len(prediction["feature_maps"]),
+               "num_anchors": 0 if center_net else int(ref["anchors"].shape[0]),
+               "seconds": round(time.time() - started, 1)}
     with open(os.path.join(out, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
     return summary
@@ -360,6 +404,46 @@ def ssd_references(model, config, backbone, preprocessed, shapes) -> dict:
         ref[f"agnostic_{key}"] = value
     ref["_prediction"] = prediction
     return ref
+
+
+CENTER_NET_LOSS_BOXES = (LOSS_BOXES, np.array([[0.30, 0.20, 0.80, 0.60], [0.70, 0.70, 0.76, 0.77]], np.float32))
+CENTER_NET_LOSS_CLASSES = (LOSS_CLASSES, np.array([2, 3]))
+
+
+def write_center_net_loss_reference(name: str, out_root: str) -> None:
+    """The OD API's CenterNet targets and losses on two fixed images, in `<name>/loss_reference.npz`.
+
+    The second image's true shape is smaller than the input (as a keep-aspect resize leaves it), so the
+    losses' valid-location weights are exercised.
+    """
+    out = os.path.join(out_root, name)
+    config = load_config(os.path.join(out, "pipeline.config"), None)
+    model = model_builder.build(config.model, is_training=True)
+    size = config.model.center_net.image_resizer.keep_aspect_ratio_resizer.max_dimension
+    images = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype(np.float32)
+    tf.keras.backend.set_learning_phase(True)
+    preprocessed = model._feature_extractor.preprocess(tf.constant(images))  # pylint: disable=protected-access
+    shapes = tf.constant([[size, size, 3], [size * 3 // 4, size, 3]], tf.int32)
+    model.predict(preprocessed, shapes)                                     # creates every variable
+    tf.train.Checkpoint(model=model).restore(os.path.join(out, "checkpoint", "ckpt-0")).expect_partial() \
+        .assert_existing_objects_matched()
+    num_classes = config.model.center_net.num_classes
+    boxes = [tf.constant(b) for b in CENTER_NET_LOSS_BOXES]
+    onehot = [tf.one_hot(c - 1, num_classes) for c in CENTER_NET_LOSS_CLASSES]
+    model.provide_groundtruth(groundtruth_boxes_list=boxes, groundtruth_classes_list=onehot,
+                              groundtruth_weights_list=[tf.ones(len(c)) for c in CENTER_NET_LOSS_CLASSES])
+    prediction = model.predict(preprocessed, shapes)
+    losses = model.loss(prediction, shapes)
+    assigner = model._target_assigner_dict["object_center"]  # pylint: disable=protected-access
+    heatmaps = assigner.assign_center_targets_from_boxes(size, size, boxes, onehot)
+    ref = {"images": images, "true_image_shapes": shapes.numpy(), "heatmap_targets": heatmaps.numpy(),
+           **{f"boxes_{i}": b for i, b in enumerate(CENTER_NET_LOSS_BOXES)},
+           **{f"classes_{i}": c for i, c in enumerate(CENTER_NET_LOSS_CLASSES)},
+           **{key.replace("/", "_"): prediction[key][-1].numpy()
+              for key in ("object_center", "box/scale", "box/offset")},
+           **{key.replace("/", "_"): float(value) for key, value in losses.items()}}
+    np.savez_compressed(os.path.join(out, "loss_reference.npz"), **ref)
+    tf.keras.backend.set_learning_phase(False)
 
 
 def write_loss_reference(name: str, out_root: str) -> None:
@@ -506,6 +590,34 @@ def write_random_crop_reference(out_root: str) -> None:
     np.savez_compressed(os.path.join(out_root, "augmentations", "random_crop_image.npz"), **out)
 
 
+# random_absolute_pad_image cases: (image height, width, target height, width, offset y, x, pad colour or None).
+PAD_CASES = ((60, 80, 90, 100, 13, 7, (0.0, 0.0, 0.0)), (60, 80, 60, 80, 0, 0, (0.0, 0.0, 0.0)),
+             (37, 53, 200, 60, 150, 6, (10.0, 200.0, 30.0)), (45, 90, 46, 190, 1, 99, None))
+
+
+def write_pad_reference(out_root: str) -> None:
+    """The OD API's random_absolute_pad_image on fixed 0..255 images and boxes, its draws (target size and offsets)
+    set through the preprocessor cache, in `augmentations/random_absolute_pad_image.npz`."""
+    rng = np.random.default_rng(17)
+    out = {}
+    for i, (height, width, target_h, target_w, top, left, color) in enumerate(PAD_CASES):
+        image = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+        boxes = fixed_boxes(rng)
+        cache = preprocessor_cache.PreprocessorCache()
+        cache.update(preprocessor_cache.PreprocessorCache.PAD_IMAGE, "",
+                     (tf.constant(target_h), tf.constant(target_w), tf.constant(top), tf.constant(left)))
+        got = preprocessor.random_absolute_pad_image(
+            tf.constant(image), tf.constant(boxes), max_height_padding=target_h - height + 1,
+            max_width_padding=target_w - width + 1, pad_color=None if color is None else tf.constant(color),
+            preprocess_vars_cache=cache)
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes,
+                    f"{i}/draws": np.array([target_h, target_w, top, left], np.int32),
+                    f"{i}/pad_color": np.array(color if color is not None else [], np.float32),
+                    f"{i}/out_image": got[0].numpy(), f"{i}/out_boxes": got[1].numpy()})
+    os.makedirs(os.path.join(out_root, "augmentations"), exist_ok=True)
+    np.savez_compressed(os.path.join(out_root, "augmentations", "random_absolute_pad_image.npz"), **out)
+
+
 # random_scale_crop_and_pad_to_square cases: (image height, width, output_size, scale, offset fractions y, x):
 # scaled below, across and above the output size, crops at both ends.
 SCALE_CROP_CASES = ((60, 80, 64, 0.5, 0.3, 0.7), (60, 80, 64, 1.7, 0.0, 1.0), (100, 50, 48, 1.3, 0.95, 0.4),
@@ -542,9 +654,10 @@ def write_augmentation_reference(out_root: str) -> None:
     """The OD API's random_square_crop_by_scale on fixed images and boxes, its random draws set through the
     preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`;
     and random_crop_image's and random_scale_crop_and_pad_to_square's (write_random_crop_reference,
-    write_scale_crop_reference)."""
+    write_scale_crop_reference, write_pad_reference)."""
     write_random_crop_reference(out_root)
     write_scale_crop_reference(out_root)
+    write_pad_reference(out_root)
     rng = np.random.default_rng(7)
     out = {}
     for i, (height, width, scale, y_center, x_center, max_border) in enumerate(SQUARE_CROP_CASES):
@@ -594,7 +707,7 @@ def main(argv: list[str]) -> int:
         summary = write_fixture(name, os.path.join(config_dir, config_file), size, classification, out_root)
         print(json.dumps(summary), flush=True)
     for name in [n for n in names if n in LOSS_REFERENCES]:
-        write_loss_reference(name, out_root)
+        (write_center_net_loss_reference if name.startswith("center_net") else write_loss_reference)(name, out_root)
     for name in [n for n in names if n in TRAIN_STEP_REFERENCES]:
         write_train_step_reference(name, out_root)
     return 0

@@ -1,0 +1,64 @@
+"""The CenterNet family (`model.center_net`): the OD API's CenterNet ("Objects as Points"), boxes task.
+
+`network.py` builds it as the OD API does (`resnet_fpn.py`: the ResNet v1 FPN feature extractors,
+`preprocessing.py`: their channel normalisation), `targets.py` holds its training targets and losses,
+`task.py` the training task over them.
+"""
+
+from __future__ import annotations
+
+from detection.architectures.base import Architecture, Exports
+from schemas.field_rules import CENTER_NET_FEATURE_EXTRACTORS
+
+_FEATURE_EXTRACTOR = {"_base_model": "backbone", "_resnet_model": "backbone",
+                      "_feature_extractor_model": "feature_maps"}
+_HEADS = {"object_center": "head_class", "box.Sscale": "head_box_scale", "box.Soffset": "head_box_offset"}
+
+
+class CenterNetArchitecture(Architecture):
+    """`model.center_net`; see the package doc."""
+
+    name = "center_net"
+    feature_extractors = CENTER_NET_FEATURE_EXTRACTORS
+    class_dependent_modules = frozenset({"head_class"})
+    # The OD API's `detection` restore of a CenterNet takes its feature extractor only: every head is new.
+    detection_modules = frozenset({"backbone", "feature_maps"})
+    # Targets, losses, initial biases and the peaks kept: they change training or outputs, not what the
+    # restored weights compute (the heads' convs do: their params are compared).
+    network_free_fields = frozenset({
+        "task_loss_weight", "offset_loss_weight", "scale_loss_weight", "localization_loss",
+        "object_center_loss_weight", "classification_loss", "heatmap_bias_init", "min_box_overlap_iou",
+        "max_box_predictions", "use_labeled_classes", "peak_max_pool_kernel_size", "compute_heatmap_sparse",
+        "output_prediction_dict"})
+    exports = Exports(tflite=False, tflite_refusal="TFLite export is for SSD models (CenterNet's own TFLite path, "
+                      "for its MobileNetV2 FPN models, is not built yet)")
+
+    def build(self, pipeline_proto):
+        from detection.architectures.center_net import network  # pylint: disable=import-outside-toplevel
+        return network.build_center_net(pipeline_proto)
+
+    def task(self, bundle):
+        from detection.architectures.center_net.task import CenterNetTask  # pylint: disable=import-outside-toplevel
+        return CenterNetTask(bundle)
+
+    def prepare(self, bundle, images, resize):
+        """Resizes (and pads), then normalises (the OD API's CenterNet order)."""
+        resized, hw = resize(images)
+        return bundle.preprocess(resized), hw
+
+    def detect(self, bundle, inputs, valid_hw):
+        """The peaks of the center heatmap; boxes normalised to the unpadded image, as the OD API's."""
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        true_shapes = tf.concat([tf.cast(valid_hw, tf.int32), tf.fill([tf.shape(valid_hw)[0], 1], 3)], axis=1)
+        return bundle.model.detect(inputs, true_shapes)
+
+    def module_of(self, parts):
+        """`_feature_extractor/<its Keras models>/...` and `_prediction_head_dict/<head>/...`."""
+        if parts[0] == "_feature_extractor" and len(parts) > 1 and parts[1] in _FEATURE_EXTRACTOR:
+            return _FEATURE_EXTRACTOR[parts[1]]
+        if parts[0] == "_prediction_head_dict" and len(parts) > 1:
+            return _HEADS.get(parts[1], "head_other")
+        return None
+
+
+ARCHITECTURE = CenterNetArchitecture()
