@@ -285,8 +285,8 @@ def _check_center_net(c: _Checker, cn, path: str) -> None:
             c.error(f"{hpath}.{head}", "num_filters and kernel_sizes must be > 0")
 
 
-# The OD API's CenterNet ResNet FPN adds each upsampled level to the next finer block output: the input must
-# halve evenly five times, or the sums fail in the network.
+# The OD API's CenterNet FPNs add each upsampled level to the next finer block output, and its ResNet v2
+# extractor's transposed convs give 8 x the stride-32 map: the input must halve evenly five times.
 CENTER_NET_INPUT_MULTIPLE = 32
 
 
@@ -302,8 +302,9 @@ def _check_center_net_input(c: _Checker, cn, path: str) -> None:
     for field, size in sizes.items():
         if size > 0 and size % CENTER_NET_INPUT_MULTIPLE:
             c.error(f"{path}.image_resizer.{kind}.{field}",
-                    f"{size} is not a multiple of {CENTER_NET_INPUT_MULTIPLE}: the ResNet FPN's upsampled levels "
-                    f"would not match its block outputs (use {size - size % 32 or 32} or {size - size % 32 + 32})")
+                    f"{size} is not a multiple of {CENTER_NET_INPUT_MULTIPLE}: the feature extractor's upsampled "
+                    f"maps would not match its block outputs (use {size - size % 32 or 32} or "
+                    f"{size - size % 32 + 32})")
 
 
 def _check_train(c: _Checker, train, path: str) -> None:
@@ -408,6 +409,13 @@ def _check_augmentation(c: _Checker, step, path: str) -> None:
     elif kind == "random_scale_crop_and_pad_to_square":
         c.positive(op, opath, "output_size")
         c.ordered(op, opath, "scale_min", "scale_max")
+    elif kind == "random_patch_gaussian":
+        if op.min_patch_size < 1:
+            c.error(f"{opath}.min_patch_size", f"must be >= 1 (got {op.min_patch_size})")
+        if op.max_patch_size <= op.min_patch_size:
+            c.error(f"{opath}.max_patch_size", f"{op.max_patch_size} must exceed min_patch_size ({op.min_patch_size})")
+        c.ordered(op, opath, "min_gaussian_stddev", "max_gaussian_stddev")
+        c.unit(op, opath, "random_coef")
     elif kind == "random_absolute_pad_image":
         for field in ("max_height_padding", "max_width_padding"):
             if getattr(op, field) < 0:

@@ -57,7 +57,8 @@ SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras"
                           *(f"ssd_efficientnet-b{i}_bifpn_keras" for i in range(8)))
 FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras",
                                   "faster_rcnn_resnet152_keras")
-CENTER_NET_FEATURE_EXTRACTORS = ("resnet_v1_50_fpn", "resnet_v1_101_fpn")
+CENTER_NET_FEATURE_EXTRACTORS = ("resnet_v1_50_fpn", "resnet_v1_101_fpn", "resnet_v2_50", "mobilenet_v2_fpn",
+                                 "mobilenet_v2_fpn_sep_conv")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
 S = "model.ssd"
@@ -228,9 +229,13 @@ RULES: list[FieldRule] = [
     _h(f"{C}.feature_extractor.type", "backbone", CENTER_NET_FEATURE_EXTRACTORS),
     *_many(_h, f"{C}.feature_extractor.channel_means {C}.feature_extractor.channel_stds "
                f"{C}.feature_extractor.bgr_ordering"),
-    *_many(_i, f"{C}.feature_extractor.use_depthwise {C}.feature_extractor.depth_multiplier "
-               f"{C}.feature_extractor.use_separable_conv {C}.feature_extractor.upsampling_interpolation",
-           "MobileNetV2 FPN settings: the OD API's ResNet FPN feature extractors do not read them"),
+    _h(f"{C}.feature_extractor.depth_multiplier", "the MobileNetV2's width (the OD API's ResNets do not read it)"),
+    _h(f"{C}.feature_extractor.use_separable_conv", "the MobileNetV2 FPN's 3x3 convs, when set (to true, or with "
+       "the `_sep_conv` type, as the OD API's builder reads it; the ResNets do not read it)"),
+    _h(f"{C}.feature_extractor.upsampling_interpolation", "the MobileNetV2 FPN's upsampling (the ResNets do not "
+       "read it)", ("nearest", "bilinear")),
+    _i(f"{C}.feature_extractor.use_depthwise", "the OD API's CenterNet feature extractors do not read it (the "
+       "heads' use_depthwise is model.center_net.use_depthwise)"),
     _h(f"{C}.use_depthwise", "the heads' convs are separable"),
     _i(f"{C}.compute_heatmap_sparse", "the OD API's dense and sparse heatmap ops compute the same targets"),
     _i(f"{C}.output_prediction_dict", "the export's outputs are the detections"),
@@ -276,7 +281,8 @@ RULES: list[FieldRule] = [
     *_many(_h, f"{T}.batch_size {T}.num_steps {T}.optimizer {T}.gradient_clipping_by_norm "
                f"{T}.fine_tune_checkpoint {T}.data_augmentation_options {T}.max_number_of_boxes "
                f"{T}.freeze_variables {T}.update_trainable_variables"),
-    _h(f"{T}.fine_tune_checkpoint_type", "", FINE_TUNE_CHECKPOINT_TYPES),
+    _h(f"{T}.fine_tune_checkpoint_type", "unset or empty (as the zoo's CenterNet MobileNetV2 configs have it): "
+       "detection", (*FINE_TUNE_CHECKPOINT_TYPES, "")),
     _h(f"{T}.fine_tune_checkpoint_version", "TF2 object-based checkpoints", ("V2",)),
     *_many(_i, f"{T}.sync_replicas {T}.replicas_to_aggregate {T}.startup_delay_steps", DIST),
     _h(f"{T}.use_bfloat16", "on a TPU (`--tpu`): the mixed_bfloat16 policy, as the OD API; elsewhere float32 "
@@ -327,7 +333,10 @@ RULES: list[FieldRule] = [
                "RandomSquareCropByScale.max_border RandomSquareCropByScale.scale_min "
                "RandomSquareCropByScale.scale_max RandomSquareCropByScale.num_scales "
                "PreprocessingStep.random_absolute_pad_image RandomAbsolutePadImage.max_height_padding "
-               "RandomAbsolutePadImage.max_width_padding RandomAbsolutePadImage.pad_color"),
+               "RandomAbsolutePadImage.max_width_padding RandomAbsolutePadImage.pad_color "
+               "PreprocessingStep.random_patch_gaussian RandomPatchGaussian.random_coef "
+               "RandomPatchGaussian.min_patch_size RandomPatchGaussian.max_patch_size "
+               "RandomPatchGaussian.min_gaussian_stddev RandomPatchGaussian.max_gaussian_stddev"),
     # --- input readers and evaluation
     *_many(_h, "InputReader.label_map_path InputReader.tf_record_input_reader TFRecordInputReader.input_path"),
     _i("InputReader.shuffle", "training input is always shuffled, evaluation input never"),

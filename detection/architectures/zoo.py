@@ -87,6 +87,9 @@ CHECKED = {
     "ssd_efficientnet-b6_bifpn_keras": (("ssd_efficientdet_d7_256",), "256 (D7's 1536 config; on demand, "
                                         "`make zoo-large`: too large for `make test`)"),
     "resnet_v1_101_fpn": (("center_net_resnet101_v1_fpn_128",), "128 (512x512 config)"),
+    "resnet_v2_50": (("center_net_resnet50_v2_128",), "128 (512x512 config)"),
+    "mobilenet_v2_fpn_sep_conv": (("center_net_mobilenet_v2_fpn_128",), "128 (512x512 model, from its Keypoints "
+                                  "config without the keypoint task)"),
     # The same FPN and heads over Keras' ResNet50, whose blocks are ResNet101's code at other repeats.
     "resnet_v1_50_fpn": (("center_net_resnet101_v1_fpn_128",), "128 (ResNet-101's 512x512 config: the same FPN "
                          "and heads over Keras' ResNet50, built by the same Keras code as its ResNet101)"),

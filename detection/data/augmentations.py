@@ -24,6 +24,7 @@ SUPPORTED = (
     "random_horizontal_flip", "random_adjust_brightness", "random_adjust_contrast",
     "random_adjust_saturation", "random_adjust_hue", "random_crop_image", "ssd_random_crop",
     "random_scale_crop_and_pad_to_square", "random_square_crop_by_scale", "random_absolute_pad_image",
+    "random_patch_gaussian",
 )
 
 
@@ -277,6 +278,34 @@ def random_absolute_pad_image(max_height_padding: int = 1, max_width_padding: in
     return op
 
 
+def patch_gaussian(image, y, x, patch_size, noise):
+    """The OD API's random_patch_gaussian once its draws are made: `noise` (image-shaped) added to the square patch
+    of side `patch_size` centred at (y, x) (cut at the image's edges), the sum clipped to 0..1."""
+    shape = tf.shape(image)
+    half = tf.cast(patch_size, tf.float32) / 2
+    center = tf.stack([y, x])
+    start = tf.maximum(center - tf.cast(tf.floor(half), tf.int32), 0)
+    end = tf.minimum(center + tf.cast(tf.math.ceil(half), tf.int32), shape[:2])
+    rows, cols = tf.range(shape[0]), tf.range(shape[1])
+    inside = ((rows >= start[0]) & (rows < end[0]))[:, None] & ((cols >= start[1]) & (cols < end[1]))[None, :]
+    return tf.where(inside[..., None], tf.clip_by_value(image + noise, 0.0, 1.0), image)
+
+
+def random_patch_gaussian(random_coef: float = 0.0, min_patch_size: int = 1, max_patch_size: int = 250,
+                          min_gaussian_stddev: float = 0.0, max_gaussian_stddev: float = 1.0) -> Op:
+    """OD API random_patch_gaussian: with probability 1 - random_coef, Gaussian noise of a stddev drawn in
+    [min, max) on a square patch of a side drawn in [min_patch_size, max_patch_size), centred anywhere."""
+    def op(image, boxes, classes):
+        def apply():
+            shape = tf.shape(image)
+            size = tf.random.uniform([], min_patch_size, max_patch_size, tf.int32)
+            stddev = tf.random.uniform([], min_gaussian_stddev, max_gaussian_stddev)
+            y, x = tf.random.uniform([], 0, shape[0], tf.int32), tf.random.uniform([], 0, shape[1], tf.int32)
+            return patch_gaussian(image, y, x, size, tf.random.normal(shape, stddev=stddev))
+        return tf.cond(tf.random.uniform([]) >= random_coef, apply, lambda: image), boxes, classes
+    return op
+
+
 def _fields(msg) -> dict:
     """Set-or-default scalar fields of a proto message as a dict."""
     return {f.name: getattr(msg, f.name) for f in msg.DESCRIPTOR.fields
@@ -309,6 +338,8 @@ def build_augmentations(options) -> list[Op]:
             ops.append(ssd_random_crop([_fields(o) for o in msg.operations]))
         elif kind == "random_scale_crop_and_pad_to_square":
             ops.append(random_scale_crop_and_pad_to_square(msg.output_size, msg.scale_min, msg.scale_max))
+        elif kind == "random_patch_gaussian":
+            ops.append(random_patch_gaussian(**_fields(msg)))
         elif kind == "random_absolute_pad_image":
             ops.append(random_absolute_pad_image(msg.max_height_padding or 1, msg.max_width_padding or 1,
                                                  tuple(msg.pad_color)))

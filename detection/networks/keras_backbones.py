@@ -252,13 +252,20 @@ RESNET_OUTPUT_LAYERS = {
 }
 
 
+def mobilenet_v2_application(input_shape: Sequence[int | None], *, alpha: float, min_depth: int,
+                             hyperparams: LayerHyperparams | None, use_explicit_padding: bool) -> tf_keras.Model:
+    """The OD API's whole MobileNetV2 (`keras_models.mobilenet_v2`, no top, no weights)."""
+    override = MobileNetV2LayersOverride(hyperparams, alpha, min_depth, use_explicit_padding)
+    return tf_keras.applications.MobileNetV2(input_shape=tuple(input_shape), alpha=alpha, include_top=False,
+                                             weights=None, layers=override)
+
+
 def mobilenet_v2(input_shape: Sequence[int | None], output_layers: Sequence[str] | Callable, *, alpha: float,
                  min_depth: int, hyperparams: LayerHyperparams | None, use_explicit_padding: bool,
                  name: str = "classification_backbone") -> tf_keras.Model:
     """The OD API's MobileNetV2, cut at `output_layers` (names, or a function of the layer names)."""
-    override = MobileNetV2LayersOverride(hyperparams, alpha, min_depth, use_explicit_padding)
-    full = tf_keras.applications.MobileNetV2(input_shape=tuple(input_shape), alpha=alpha, include_top=False,
-                                             weights=None, layers=override)
+    full = mobilenet_v2_application(input_shape, alpha=alpha, min_depth=min_depth, hyperparams=hyperparams,
+                                    use_explicit_padding=use_explicit_padding)
     if callable(output_layers):
         output_layers = output_layers([layer.name for layer in full.layers])
     outputs = [full.get_layer(n).output for n in output_layers]

@@ -1,4 +1,4 @@
-"""TFLite export of an SSD detector, in the OD API's TFLite convention, float or post-training quantized.
+"""TFLite export of an SSD or CenterNet detector, in the OD API's TFLite convention, float or post-training quantized.
 
 The model (`export_tflite`) is built from an export's `assets/pipeline.config`
 and restored from its `checkpoint/` with `full`, so it is the network the
@@ -8,7 +8,7 @@ SavedModel serves:
   (MobileNet: (2/255)x - 1; ResNet: x minus the VGG means; EfficientNet:
   (x/255 - ImageNet mean) / ImageNet std), float32; uint8 for int8 models,
   whose input quantization then maps raw pixels onto that range;
-- the network, the config's score converter, then the
+- SSD: the network, the config's score converter, then the
   `TFLite_Detection_PostProcess` op (regular per-class NMS with the config's
   thresholds and max_total_detections, box coder scales and the anchors), as
   `export_tflite_graph_tf2.py` builds it. A head without a background column
@@ -19,6 +19,9 @@ SavedModel serves:
   `use_class_agnostic_nms: true` the op runs its fast NMS (one NMS over each
   box's best class, the OD API exporter's default), which is what the
   SavedModel then computes too; with many classes it is far faster on device;
+- CenterNet (as the OD API's `CenterNetModule`): the network and its own
+  post-processing in builtin ops (the center heatmap's peaks: sigmoid, max
+  pool, top-k, and the boxes at them), max_box_predictions detections;
 - outputs found by name: `detection_boxes` [1, N, 4] normalised ymin, xmin,
   ymax, xmax clipped to [0, 1], `detection_classes` (0-based class index:
   label-map id - 1, as the OD API's TFLite models), `detection_scores`,
@@ -135,7 +138,7 @@ def _center_size_anchors(anchors: np.ndarray) -> np.ndarray:
 
 
 class TfliteDetector(tf.Module):
-    """The network, the score converter and the TFLite detection post-processing op (see the module doc)."""
+    """The network and its post-processing in TFLite ops (see the module doc)."""
 
     def __init__(self, bundle: DetectorBundle):
         super().__init__(name="detflow_tflite_detector")
@@ -143,6 +146,9 @@ class TfliteDetector(tf.Module):
         self.model_variables = list(bundle.model.variables)
         spec = bundle.spec
         self.input_signature = [tf.TensorSpec([1, spec.input.height, spec.input.width, 3], tf.float32, name="input")]
+        if spec.meta_architecture == "center_net":
+            self.infer = tf.function(self._center_net, autograph=False, input_signature=self.input_signature)
+            return
         anchors = tf.constant(_center_size_anchors(bundle.anchors))
 
         @tf.function(experimental_implements=_postprocess_signature(bundle))
@@ -162,6 +168,16 @@ class TfliteDetector(tf.Module):
                     "detection_scores": scores, "num_detections": num}
 
         self.infer = tf.function(infer, autograph=False, input_signature=self.input_signature)
+
+    def _center_net(self, images):
+        """CenterNet's peaks and boxes, on the whole (fixed-size) input; classes 0-based as the OD API's TFLite."""
+        spec = self._bundle.spec
+        shapes = tf.constant([[spec.input.height, spec.input.width, 3]], tf.int32)
+        out = self._bundle.model.postprocess(self._bundle.model(images, training=False), shapes)
+        return {"detection_boxes": out["detection_boxes"],
+                "detection_classes": tf.cast(out["detection_classes"], tf.float32),
+                "detection_scores": out["detection_scores"],
+                "num_detections": tf.cast(out["num_detections"], tf.float32)}
 
 
 def representative_images(patterns: str | Sequence[str], bundle: DetectorBundle, size: int) -> list[np.ndarray]:
@@ -269,8 +285,8 @@ def write_tflite(bundle: DetectorBundle, labels: Sequence[str], out_path: str, q
     mean, std = normalization(bundle)
     metadata = tflite_metadata.object_detector_metadata(
         mean, std, uint8_input=quantize == "int8", name=f"detflow {bundle.spec.feature_extractor}",
-        description=f"SSD {bundle.spec.feature_extractor}, {bundle.spec.input.height}x{bundle.spec.input.width}, "
-                    f"{quantize} (detflow)")
+        description=f"{_FAMILY_NAMES[bundle.spec.meta_architecture]} {bundle.spec.feature_extractor}, "
+                    f"{bundle.spec.input.height}x{bundle.spec.input.width}, {quantize} (detflow)")
     flat = tflite_metadata.with_metadata(flat, metadata, list(labels))
     directory = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(directory, exist_ok=True)
@@ -284,9 +300,14 @@ def write_tflite(bundle: DetectorBundle, labels: Sequence[str], out_path: str, q
                         representative_images=len(representative), notes=_postprocess_notes(bundle))
 
 
+_FAMILY_NAMES = {"ssd": "SSD", "center_net": "CenterNet"}
+
+
 def _postprocess_notes(bundle: DetectorBundle) -> list[str]:
     """Where the TFLite post-processing op cannot do what the config asks (said, not hidden)."""
-    post = bundle.model.post
+    post = getattr(bundle.model, "post", None)
+    if post is None:               # CenterNet: its own post-processing, converted as it is
+        return []
     per_class = post.max_detections_per_class
     if post.class_agnostic or per_class >= min(TFLITE_DETECTIONS_PER_CLASS, post.max_total_detections):
         return []

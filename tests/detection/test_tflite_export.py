@@ -207,7 +207,7 @@ def test_faster_rcnn_is_refused_with_what_to_do():
         text = f.read().replace("min_dimension: 640", "min_dimension: 48").replace("max_dimension: 640",
                                                                                  "max_dimension: 64")
     bundle = registry.build_detector(parse_pipeline_config_text(text, "frcnn.config").proto)
-    with pytest.raises(ProblemsError, match="TFLite export is for SSD models .* --format saved_model"):
+    with pytest.raises(ProblemsError, match="TFLite export is for SSD and CenterNet models .* --format saved_model"):
         tflite_export.check_exportable(bundle, "frcnn-export")
 
 

@@ -98,7 +98,7 @@ def test_a_model_tflite_cannot_hold_is_refused_before_anything_runs(tmp_path, ca
             "--base-checkpoint", str(tmp_path), "--tflite", "none"]
     assert cli.main(args) == 2
     err = capsys.readouterr().err
-    assert f"--tflite: {config}: model.faster_rcnn: TFLite export is for SSD models" in err
+    assert f"--tflite: {config}: model.faster_rcnn: TFLite export is for SSD and CenterNet models" in err
     assert "Traceback" not in err and not (tmp_path / "root" / "metadata.sqlite").exists()
 
 

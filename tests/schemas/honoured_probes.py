@@ -95,6 +95,7 @@ PROBES: dict[str, Probe] = {
         aug("random_scale_crop_and_pad_to_square", "output_size: 32"), T),
     "PreprocessingStep.random_square_crop_by_scale": Probe(aug("random_square_crop_by_scale"), T),
     "PreprocessingStep.random_absolute_pad_image": Probe(aug("random_absolute_pad_image", "max_height_padding: 20"), T),
+    "PreprocessingStep.random_patch_gaussian": Probe(aug("random_patch_gaussian"), T),
     **{f"{cls}.{k}": Probe(only_aug(step, f"{base_text} {k}: {v}"), T, prepare=only_aug(step, base_text))
        for cls, step, base_text, k, v in (
            ("RandomHorizontalFlip", "random_horizontal_flip", "", "probability", "0.0"),
@@ -125,7 +126,12 @@ PROBES: dict[str, Probe] = {
            ("RandomAbsolutePadImage", "random_absolute_pad_image", "", "max_height_padding", "30"),
            ("RandomAbsolutePadImage", "random_absolute_pad_image", "", "max_width_padding", "30"),
            ("RandomAbsolutePadImage", "random_absolute_pad_image", "max_height_padding: 30", "pad_color",
-            "[255, 0, 0]"))},
+            "[255, 0, 0]"),
+           ("RandomPatchGaussian", "random_patch_gaussian", "", "random_coef", "0.99"),
+           ("RandomPatchGaussian", "random_patch_gaussian", "", "min_patch_size", "30"),
+           ("RandomPatchGaussian", "random_patch_gaussian", "", "max_patch_size", "3"),
+           ("RandomPatchGaussian", "random_patch_gaussian", "", "min_gaussian_stddev", "0.9"),
+           ("RandomPatchGaussian", "random_patch_gaussian", "", "max_gaussian_stddev", "0.1"))},
     "SSDRandomCrop.operations": Probe(only_aug("ssd_random_crop", f"operations {{ {SSD_CROP} }}"), T,
                                       prepare=only_aug("ssd_random_crop")),
     **{f"SSDRandomCropOperation.{k}": Probe(ssd_crop(k, v), T, prepare=only_aug("ssd_random_crop",

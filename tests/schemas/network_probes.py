@@ -233,16 +233,20 @@ NETWORK_PROBES: dict[str, Probe] = {
         base="frcnn"),
     "MaskRCNNBoxPredictor.box_code_size": Probe(merge(frcnn(
         "second_stage_box_predictor { mask_rcnn_box_predictor { box_code_size: 8 } }")), R, base="frcnn"),
-    # --- CenterNet (ResNet-50 FPN at 64 px)
+    # --- CenterNet (MobileNetV2 FPN at 64 px)
     "model.center_net.num_classes": Probe(merge(cn("num_classes: 4")), N, base="centernet"),
     "model.center_net.image_resizer.fixed_shape_resizer": Probe(both(clear("model.center_net.image_resizer"), merge(
         cn("image_resizer { fixed_shape_resizer { height: 32 width: 64 } }"))), N, base="centernet"),
-    "model.center_net.feature_extractor.type": Probe(merge(cn('feature_extractor { type: "resnet_v1_101_fpn" }')), N,
+    "model.center_net.feature_extractor.type": Probe(merge(cn('feature_extractor { type: "resnet_v2_50" }')), N,
                                                      base="centernet"),
     **{f"model.center_net.feature_extractor.{k}": Probe(merge(cn(f"feature_extractor {{ {k}: {v} }}")), N,
                                                         base="centernet")
        for k, v in (("channel_means", "[10, 20, 30]"), ("channel_stds", "[2, 3, 4]"), ("bgr_ordering", "true"))},
     "model.center_net.use_depthwise": Probe(merge(cn("use_depthwise: true")), N, base="centernet"),
+    **{f"model.center_net.feature_extractor.{k}": Probe(merge(cn(f"feature_extractor {{ {k}: {v} }}")), N,
+                                                        base="centernet")
+       for k, v in (("depth_multiplier", "0.5"), ("use_separable_conv", "true"),
+                    ("upsampling_interpolation", '"bilinear"'))},
     **{f"model.center_net.object_detection_task.{k}": Probe(merge(cn(f"object_detection_task {{ {k}: {v} }}")), N,
                                                             base="centernet")
        for k, v in (("task_loss_weight", "3.0"), ("offset_loss_weight", "3.0"), ("scale_loss_weight", "3.0"))},

@@ -88,7 +88,7 @@ def test_misspelt_field_gets_a_suggestion_and_all_unknown_fields_are_listed():
 def test_a_center_net_without_its_tasks_is_refused_naming_what_it_needs():
     problems = problems_of("model { center_net { num_classes: 3 } }\n")
     assert any("model.center_net.feature_extractor: feature_extractor.type is required (supported: resnet_v1_50_fpn, "
-               "resnet_v1_101_fpn)" in p for p in problems)
+               "resnet_v1_101_fpn, resnet_v2_50, mobilenet_v2_fpn, mobilenet_v2_fpn_sep_conv)" in p for p in problems)
     assert any("model.center_net.object_detection_task: object_detection_task is required" in p for p in problems)
     assert any("model.center_net.image_resizer: image_resizer is required" in p for p in problems)
 

@@ -36,6 +36,8 @@ FASTER_RCNN_ARCHITECTURES = {
 # The OD API's CenterNet fixtures (their own tests, tests/zoo/test_zoo_center_net.py).
 CENTER_NET_ARCHITECTURES = {
     "center_net_resnet101_v1_fpn_128": True,
+    "center_net_resnet50_v2_128": False,
+    "center_net_mobilenet_v2_fpn_128": True,
 }
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 

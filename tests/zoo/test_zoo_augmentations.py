@@ -1,6 +1,6 @@
 """Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py): random_square_crop_by_scale
 random_crop_image (the crop of every SSD zoo config), random_scale_crop_and_pad_to_square (EfficientDet's) and
-random_absolute_pad_image (CenterNet's).
+random_absolute_pad_image and random_patch_gaussian (CenterNet's).
 
 The oracle ran each op on fixed images and boxes with its random draws fixed through the OD API's
 preprocessor cache (tools/oracle/make_zoo_fixtures.py `write_augmentation_reference`); detflow's op,
@@ -23,6 +23,7 @@ SQUARE_CROP_CASES = 6
 RANDOM_CROP_CASES = 6
 SCALE_CROP_CASES = 5
 PAD_CASES = 4
+PATCH_CASES = 4
 
 
 @functools.lru_cache(maxsize=None)
@@ -133,3 +134,30 @@ def test_random_absolute_pad_image_draws_stay_in_the_od_api_ranges():
         np.testing.assert_allclose(out[top:top + 30, left:left + 40].numpy(), 0.5)
         assert float(tf.reduce_sum(out[..., 0])) == pytest.approx(0.5 * 1200 + (height * width - 1200))
     assert len(sizes) > 5
+
+
+@pytest.mark.parametrize("case", range(PATCH_CASES))
+def test_random_patch_gaussian_equals_the_od_api_for_the_same_draws(case):
+    """The same noisy patch, cut at the image's edges and clipped; detflow's images are 0..1 where the OD API's
+    are 0..255 (it divides, adds the noise, clips and multiplies back)."""
+    ref = _case("random_patch_gaussian", case)
+    size, y, x = (int(v) for v in ref["draws"])
+    out = augmentations.patch_gaussian(tf.constant(ref["image"] / 255.0), y, x, size, tf.constant(ref["noise"]))
+    np.testing.assert_allclose(out.numpy() * 255.0, ref["out_image"], atol=1e-3)
+
+
+def test_random_patch_gaussian_draws_stay_in_the_od_api_ranges():
+    """A patch of at most max_patch_size - 1 pixels a side changes; random_coef 1.0 never applies it."""
+    step = preprocessor_pb2.PreprocessingStep()
+    step.random_patch_gaussian.max_patch_size = 9
+    step.random_patch_gaussian.min_gaussian_stddev = 0.5
+    (op,) = augmentations.build_augmentations([step])
+    image = tf.fill([40, 50, 3], 0.5)
+    for _ in range(20):
+        out, _, _ = op(image, tf.zeros([0, 4]), tf.zeros([0], tf.int32))
+        changed = np.argwhere(np.any(out.numpy() != 0.5, axis=-1))
+        assert 0 < len(changed) <= 8 * 8
+        assert (changed.max(axis=0) - changed.min(axis=0) < 8).all()
+    step.random_patch_gaussian.random_coef = 1.0
+    (never,) = augmentations.build_augmentations([step])
+    np.testing.assert_array_equal(never(image, tf.zeros([0, 4]), tf.zeros([0], tf.int32))[0].numpy(), image.numpy())

@@ -93,6 +93,7 @@ def test_the_faster_rcnn_1024_config_as_shipped_trains_from_its_zoo_folder(tmp_p
 
 
 @pytest.mark.slow
+@pytest.mark.long        # 30 s; tests/detection/test_center_net_train.py, also long, trains from the same config
 def test_the_center_net_config_as_shipped_trains_from_its_zoo_folder(tmp_path, capsys):
     """The zoo's CenterNet ResNet-101 V1 FPN config unchanged but for what a user sets (classes, paths, steps):
     keep_aspect_ratio_resizer (the fixture's 128), random_absolute_pad_image and random_crop_image, Adam with a

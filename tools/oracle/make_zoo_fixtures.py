@@ -72,6 +72,10 @@ ARCHITECTURES = {
     # CenterNet ResNet-101 V1 FPN as shipped (keep_aspect_ratio_resizer, Keras' ResNet101, one stride-4 map) at
     # 128 (360x480 → 96x128, padded).
     "center_net_resnet101_v1_fpn_128": ("centernet_resnet101_v1_fpn_512x512.config", 128, True),
+    # CenterNet ResNet-50 V2 512x512 (Keras' ResNet50V2 and three conv + transposed-conv stages) at 128.
+    "center_net_resnet50_v2_128": ("centernet_resnet50_v2_512x512.config", 128, False),
+    # CenterNet MobileNetV2 FPN 512x512 (the zoo's network: the type without use_separable_conv) at 128.
+    "center_net_mobilenet_v2_fpn_128": ("centernet_mobilenetv2_fpn_512x512.config", 128, True),
 }
 # Written only when named (`make zoo-large`), never by default or by a shard.
 ON_DEMAND = ("ssd_efficientdet_d7_256",)
@@ -97,6 +101,20 @@ LOSS_BOXES = np.array([[0.10, 0.10, 0.45, 0.40], [0.50, 0.55, 0.95, 0.90],      
                        [0.60, 0.10, 0.655, 0.16], [0.20, 0.70, 0.25, 0.76],       # small: 16-19 px at 320,
                        [0.05, 0.80, 0.11, 0.85]], np.float32)                     # below every anchor's 0.5 IoU
 LOSS_CLASSES = np.array([1, 2, 3, 3, 3])
+
+
+def _without_imagenet_download() -> None:
+    """The OD API builds CenterNet's depth-1.0 MobileNetV2 with Keras' ImageNet weights, downloaded at build time;
+    the oracle has no network and replaces every weight anyway: build it without."""
+    from object_detection.models import center_net_mobilenet_v2_fpn_feature_extractor as extractor
+    build = extractor.mobilenetv2.mobilenet_v2
+
+    def without_weights(*args, **kwargs):
+        return build(*args, **{**kwargs, "weights": None})
+    extractor.mobilenetv2.mobilenet_v2 = without_weights
+
+
+_without_imagenet_download()
 
 
 def fixed_images(seed: int = 7) -> np.ndarray:
@@ -209,7 +227,7 @@ def calibrate_batch_norm(model, preprocessed, shapes) -> None:
         if any(np.all(layer.moving_variance.numpy() == 1.0) for layer in layers):
             # Layers of the classification backbone the detector does not use (EfficientNet's top_bn):
             # calibrated on a pass of the backbone itself, for its own (ImageNet) outputs.
-            model.feature_extractor.classification_backbone(preprocessed)
+            model._feature_extractor.classification_backbone(preprocessed)  # pylint: disable=protected-access
     finally:
         tf.keras.backend.set_learning_phase(0)
     for layer, training, momentum in saved:
@@ -265,8 +283,10 @@ def rescale_center_net_heads(model, preprocessed, shapes) -> None:
 
 def center_net_references(model, preprocessed, shapes) -> dict:
     """A CenterNet's backbone endpoints, feature map, heads and detections (and `_prediction`)."""
-    resnet = model._feature_extractor._resnet_model  # pylint: disable=protected-access
-    ref = {f"backbone_{i}": t.numpy() for i, t in enumerate(resnet(preprocessed))}
+    extractor = model._feature_extractor  # pylint: disable=protected-access
+    endpoints = getattr(extractor, "_resnet_model", None) or extractor._fpn_model  # pylint: disable=protected-access
+    outputs = endpoints(preprocessed)
+    ref = {f"backbone_{i}": t.numpy() for i, t in enumerate(outputs if isinstance(outputs, list) else [outputs])}
     prediction = model.predict(preprocessed, shapes)
     ref["feature_map_0"] = prediction["extracted_features"][-1].numpy()
     for key in ("object_center", "box/scale", "box/offset"):
@@ -618,6 +638,32 @@ def write_pad_reference(out_root: str) -> None:
     np.savez_compressed(os.path.join(out_root, "augmentations", "random_absolute_pad_image.npz"), **out)
 
 
+# random_patch_gaussian cases: (image height, width, patch size, y, x, stddev): patches inside, across the edges
+# and larger than the image.
+PATCH_CASES = ((60, 80, 20, 30, 40, 0.5), (60, 80, 33, 2, 78, 1.0), (37, 53, 250, 18, 26, 0.2), (45, 90, 1, 44, 0, 0.8))
+
+
+def write_patch_gaussian_reference(out_root: str) -> None:
+    """The OD API's random_patch_gaussian on fixed 0..255 images, every draw (the patch, its place, the noise) set
+    through the preprocessor cache, in `augmentations/random_patch_gaussian.npz`."""
+    rng = np.random.default_rng(19)
+    out = {}
+    for i, (height, width, size, y, x, stddev) in enumerate(PATCH_CASES):
+        image = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+        noise = rng.normal(0, stddev, (height, width, 3)).astype(np.float32)
+        cache = preprocessor_cache.PreprocessorCache()
+        key = preprocessor_cache.PreprocessorCache.PATCH_GAUSSIAN
+        for name, value in (("", tf.constant(1.0)), ("patch_size", tf.constant(size)),
+                            ("gaussian_stddev", tf.constant(stddev)), ("y", tf.constant(y)), ("x", tf.constant(x)),
+                            ("gaussian", tf.constant(noise))):
+            cache.update(key, name, value)
+        got = preprocessor.random_patch_gaussian(tf.constant(image), preprocess_vars_cache=cache)
+        out.update({f"{i}/image": image, f"{i}/noise": noise, f"{i}/draws": np.array([size, y, x], np.int32),
+                    f"{i}/out_image": got.numpy()})
+    os.makedirs(os.path.join(out_root, "augmentations"), exist_ok=True)
+    np.savez_compressed(os.path.join(out_root, "augmentations", "random_patch_gaussian.npz"), **out)
+
+
 # random_scale_crop_and_pad_to_square cases: (image height, width, output_size, scale, offset fractions y, x):
 # scaled below, across and above the output size, crops at both ends.
 SCALE_CROP_CASES = ((60, 80, 64, 0.5, 0.3, 0.7), (60, 80, 64, 1.7, 0.0, 1.0), (100, 50, 48, 1.3, 0.95, 0.4),
@@ -654,10 +700,11 @@ def write_augmentation_reference(out_root: str) -> None:
     """The OD API's random_square_crop_by_scale on fixed images and boxes, its random draws set through the
     preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`;
     and random_crop_image's and random_scale_crop_and_pad_to_square's (write_random_crop_reference,
-    write_scale_crop_reference, write_pad_reference)."""
+    write_scale_crop_reference, write_pad_reference, write_patch_gaussian_reference)."""
     write_random_crop_reference(out_root)
     write_scale_crop_reference(out_root)
     write_pad_reference(out_root)
+    write_patch_gaussian_reference(out_root)
     rng = np.random.default_rng(7)
     out = {}
     for i, (height, width, scale, y_center, x_center, max_border) in enumerate(SQUARE_CROP_CASES):

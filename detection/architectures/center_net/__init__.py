@@ -1,7 +1,8 @@
 """The CenterNet family (`model.center_net`): the OD API's CenterNet ("Objects as Points"), boxes task.
 
 `network.py` builds it as the OD API does (`resnet_fpn.py`: the ResNet v1 FPN feature extractors,
-`preprocessing.py`: their channel normalisation), `targets.py` holds its training targets and losses,
+`resnet_v2.py`: the ResNet v2 one, `mobilenet_fpn.py`: the MobileNetV2 FPN ones, `preprocessing.py`: their
+channel normalisation), `targets.py` holds its training targets and losses,
 `task.py` the training task over them.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from detection.architectures.base import Architecture, Exports
 from schemas.field_rules import CENTER_NET_FEATURE_EXTRACTORS
 
-_FEATURE_EXTRACTOR = {"_base_model": "backbone", "_resnet_model": "backbone",
+_FEATURE_EXTRACTOR = {"_base_model": "backbone", "_resnet_model": "backbone", "_fpn_model": "backbone",
                       "_feature_extractor_model": "feature_maps"}
 _HEADS = {"object_center": "head_class", "box.Sscale": "head_box_scale", "box.Soffset": "head_box_offset"}
 
@@ -30,8 +31,7 @@ class CenterNetArchitecture(Architecture):
         "object_center_loss_weight", "classification_loss", "heatmap_bias_init", "min_box_overlap_iou",
         "max_box_predictions", "use_labeled_classes", "peak_max_pool_kernel_size", "compute_heatmap_sparse",
         "output_prediction_dict"})
-    exports = Exports(tflite=False, tflite_refusal="TFLite export is for SSD models (CenterNet's own TFLite path, "
-                      "for its MobileNetV2 FPN models, is not built yet)")
+    exports = Exports(tflite=True)
 
     def build(self, pipeline_proto):
         from detection.architectures.center_net import network  # pylint: disable=import-outside-toplevel

@@ -72,7 +72,9 @@ def top_k_feature_map_locations(feature_map: tf.Tensor, max_pool_kernel_size: in
     """The OD API's `top_k_feature_map_locations` over all channels: scores, y, x, channel [B, k] of the peaks."""
     if max_pool_kernel_size and max_pool_kernel_size != 1:
         pooled = tf.nn.max_pool(feature_map, ksize=max_pool_kernel_size, strides=1, padding="SAME")
-        feature_map = feature_map * tf.cast(tf.abs(feature_map - pooled) < PEAK_EPSILON, feature_map.dtype)
+        # The OD API's |map - pooled| < PEAK_EPSILON (pooled >= map): compared tensor to tensor, because an int8
+        # TFLite model quantizes the constant 1e-6 to 0 and, compared with it, finds no peak at all.
+        feature_map = feature_map * tf.cast(feature_map + PEAK_EPSILON > pooled, feature_map.dtype)
     batch = tf.shape(feature_map)[0]
     width, channels = feature_map.shape[2], feature_map.shape[3]
     flat = tf.reshape(feature_map, [batch, -1])
@@ -173,15 +175,24 @@ C = "model.center_net"
 
 
 def _feature_extractor(center_net):
-    from detection.architectures.center_net import resnet_fpn  # pylint: disable=import-outside-toplevel
-    from detection.architectures.center_net.preprocessing import \
-        ChannelNormalization  # pylint: disable=import-outside-toplevel
+    # pylint: disable=import-outside-toplevel
+    from detection.architectures.center_net import mobilenet_fpn, resnet_fpn, resnet_v2
+    from detection.architectures.center_net.preprocessing import ChannelNormalization
     fe = center_net.feature_extractor
-    if fe.type not in resnet_fpn.TYPES:
-        raise config_problem(f"{C}.feature_extractor.type",
-                             f"{fe.type!r} is not supported (supported: {', '.join(resnet_fpn.TYPES)})")
-    return resnet_fpn.CenterNetResnetV1FpnFeatureExtractor(resnet_fpn.TYPES[fe.type],
-                                                           ChannelNormalization.from_proto(fe))
+    normalization = ChannelNormalization.from_proto(fe)
+    if fe.type in resnet_fpn.TYPES:
+        return resnet_fpn.CenterNetResnetV1FpnFeatureExtractor(resnet_fpn.TYPES[fe.type], normalization)
+    if fe.type in resnet_v2.TYPES:
+        return resnet_v2.CenterNetResnetFeatureExtractor(fe.type, normalization)
+    if fe.type in mobilenet_fpn.TYPES:
+        # The OD API's builder passes use_separable_conv only when the field is set (then `_sep_conv` forces it
+        # on): `mobilenet_v2_fpn_sep_conv` alone, as the zoo's configs have it, builds regular convs.
+        separable = fe.HasField("use_separable_conv") and (fe.use_separable_conv
+                                                           or fe.type == "mobilenet_v2_fpn_sep_conv")
+        return mobilenet_fpn.CenterNetMobileNetV2FpnFeatureExtractor(normalization, fe.depth_multiplier, separable,
+                                                                     fe.upsampling_interpolation)
+    raise config_problem(f"{C}.feature_extractor.type", f"{fe.type!r} is not supported (supported: "
+                         f"{', '.join([*resnet_fpn.TYPES, *resnet_v2.TYPES, *mobilenet_fpn.TYPES])})")
 
 
 def build_network(center_net) -> CenterNetDetector:

@@ -36,7 +36,8 @@ class FasterRcnnArchitecture(Architecture):
         "use_static_shapes", "use_static_shapes_for_eval", "use_matmul_crop_and_resize",
         "use_static_balanced_label_sampler", "use_matmul_gather_in_matcher", "use_partitioned_nms_in_first_stage",
         "resize_masks", "output_final_box_features", "output_final_box_rpn_features"})
-    exports = Exports(tflite=False, tflite_refusal="TFLite export is for SSD models (the OD API's TFLite convention)")
+    exports = Exports(tflite=False, tflite_refusal="TFLite export is for SSD and CenterNet models (as the OD API's "
+                      "TFLite exporter)")
 
     def build(self, pipeline_proto):
         from detection.architectures.faster_rcnn import network  # pylint: disable=import-outside-toplevel
