@@ -65,6 +65,9 @@ def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], lis
         _check_faster_rcnn(c, proto.model.faster_rcnn, "model.faster_rcnn")
     elif arch == "center_net":
         _check_center_net(c, proto.model.center_net, "model.center_net")
+        if proto.train_config.fine_tune_checkpoint_type == "fine_tune":
+            c.error("train_config.fine_tune_checkpoint_type", '"fine_tune" is not a CenterNet type (the OD API '
+                    'refuses it too): "detection" restores the whole feature extractor, as it did')
     _check_train(c, proto.train_config, "train_config")
     _check_eval(c, proto)
     return c.errors, c.warnings
@@ -254,6 +257,11 @@ def _check_center_net(c: _Checker, cn, path: str) -> None:
     if any(s == 0 for s in fe.channel_stds):
         c.error(f"{fpath}.channel_stds", "a channel's std is 0: images would be divided by zero")
     _check_center_net_input(c, cn, path)
+    nms = cn.post_processing.batch_non_max_suppression
+    if cn.HasField("post_processing") and nms.change_coordinate_frame:
+        c.error(f"{path}.post_processing.batch_non_max_suppression.change_coordinate_frame",
+                "set it to false: CenterNet's NMS runs without a clip window, and the OD API fails on a CenterNet "
+                "whose post_processing keeps this default (true)")
     if not cn.HasField("object_detection_task"):
         c.error(f"{path}.object_detection_task", "object_detection_task is required: detflow's CenterNet detects "
                                                  "boxes (keypoint tasks are not built yet)")

@@ -259,7 +259,15 @@ RULES: list[FieldRule] = [
            "CenterNet keypoint tasks are not built yet (boxes only)"),
     *_many(_r, f"{C}.mask_estimation_task {C}.densepose_estimation_task {C}.track_estimation_task "
                f"{C}.temporal_offset_task {C}.deepmac_mask_estimation", "not implemented (CenterNet boxes only)"),
-    _r(f"{C}.post_processing", "not implemented: CenterNet's detections are its heatmap peaks, without NMS"),
+    _h(f"{C}.post_processing", "NMS over the heatmap peaks' boxes (the OD API's: boxes of zero area dropped); "
+       "without it the peaks are the detections"),
+    _h(f"{C}.post_processing.batch_non_max_suppression"),
+    *_many(_i, f"{C}.post_processing.score_converter {C}.post_processing.logit_scale",
+           "CenterNet's scores are its heatmap's sigmoid: the OD API does not convert them again"),
+    _h(f"{C}.post_processing.batch_non_max_suppression.change_coordinate_frame",
+       "must be false (its default is true): the OD API's CenterNet NMS is given no clip window and fails "
+       "otherwise",
+       (False,)),
     # --- layer hyperparameters (backbone extras, FPN, heads)
     _i("Hyperparams.op", "the OD API's Keras layers do not read it"),
     _h("Hyperparams.regularizer"), _h("Hyperparams.initializer"),

@@ -68,3 +68,19 @@ class Architecture:
     def refusal_for_checkpoint(self, model_keys: list[str]) -> str | None:
         """A reason to refuse a checkpoint whose `model/` keys are those (e.g. an old layout), or None."""
         return None
+
+
+class ResizeThenNormalize(Architecture):
+    """A family whose OD API meta-architecture resizes (and pads), then normalises, and whose network's
+    `detect(inputs, true_image_shapes)` takes the true (unpadded) image shapes: Faster R-CNN, CenterNet."""
+
+    def prepare(self, bundle, images, resize):
+        """Resizes (and pads), then normalises."""
+        resized, hw = resize(images)
+        return bundle.preprocess(resized), hw
+
+    def detect(self, bundle, inputs, valid_hw):
+        """The network's detections; boxes normalised to the unpadded image, as the OD API's."""
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+        true_shapes = tf.concat([tf.cast(valid_hw, tf.int32), tf.fill([tf.shape(valid_hw)[0], 1], 3)], axis=1)
+        return bundle.model.detect(inputs, true_shapes)

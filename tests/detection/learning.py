@@ -22,6 +22,26 @@ def sample_records(root, num_images: int) -> tuple[str, str]:
     return records, str(data.label_map)
 
 
+def fine_tune_and_score(root, zoo: str, config: str, records: str, label_map: str,
+                        extra_args: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """`detflow train` of `config` on the records' train split into root/model, and the start (the zoo fixture
+    restored, `start_detector`) and the fine-tuned export scored on the eval split: (train result,
+    {"start" | "trained": COCO metrics})."""
+    import json  # pylint: disable=import-outside-toplevel
+
+    from components import names  # pylint: disable=import-outside-toplevel
+    from components.evaluator import model_eval  # pylint: disable=import-outside-toplevel
+    start = start_detector(zoo, config)
+    model_dir = root / "model"
+    assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*", *extra_args,
+                     "--model-dir", str(model_dir)]) == 0
+    result = json.loads((model_dir / names.TRAIN_RESULT_FILE).read_text())
+    accumulators, _ = model_eval.evaluate_exports(
+        model_eval.split_files(records, "eval"), {"start": "the zoo fixture restored", "trained": result["export_dir"]},
+        model_eval.read_label_map(label_map), detectors={"start": start})
+    return result, {k: a.result().metrics for k, a in accumulators.items()}
+
+
 def start_detector(zoo: str, config_path: str):
     """The model training starts from: the zoo fixture restored with `detection`, as a detector for
     `model_eval.evaluate_exports(detectors=...)`: uint8 images [B, H, W, 3] -> the serving_default outputs.

@@ -8,7 +8,6 @@ peak rate 1e-3 (constant), the config's augmentations (flip, crop, colour, absol
 feature extractor and starts every head anew, as the OD API's does; the starting model (through the export's
 serving code) and the fine-tuned one's export are scored on the same held-out split.
 """
-import json
 import os
 
 import numpy as np
@@ -16,9 +15,6 @@ import pytest
 from google.protobuf import text_format
 
 import sample_data
-from components import names
-from components.evaluator import model_eval
-from pipelines import cli
 from tests.detection import learning
 from tests.zoo.fixtures import fixture, zoo_config
 
@@ -51,15 +47,7 @@ def learned(tmp_path_factory):
     root = tmp_path_factory.mktemp("center_net")
     records, label_map = learning.sample_records(root, 120)
     config = _config(root, label_map, num_classes=len(sample_data.DEMO_CLASSES), num_steps=NUM_STEPS)
-    start = learning.start_detector(ZOO, config)
-    model_dir = root / "model"
-    assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*",
-                     "--model-dir", str(model_dir)]) == 0
-    result = json.loads((model_dir / names.TRAIN_RESULT_FILE).read_text())
-    accumulators, _ = model_eval.evaluate_exports(
-        model_eval.split_files(records, "eval"), {"start": "the zoo fixture restored", "trained": result["export_dir"]},
-        model_eval.read_label_map(label_map), detectors={"start": start})
-    return result, {k: a.result().metrics for k, a in accumulators.items()}
+    return learning.fine_tune_and_score(root, ZOO, config, records, label_map)
 
 
 def test_fine_tuning_center_net_lowers_the_loss_and_raises_map(learned):

@@ -16,11 +16,8 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 import sample_data
-from components import names
-from components.evaluator import model_eval
 from detection.training import train_loop
 from detection.training.train_settings import TrainJob
-from pipelines import cli
 from schemas.pipeline_config import load_pipeline_config
 from tests.detection import learning
 from tests.zoo.fixtures import fixture, zoo_config
@@ -66,16 +63,9 @@ def learned(tmp_path_factory):
     records, label_map = learning.sample_records(root, 200)
     config = _config(root, label_map, num_classes=len(sample_data.DEMO_CLASSES), num_steps=NUM_STEPS,
                      checkpoint=str(fixture(ZOO) / "checkpoint" / "ckpt-0"))
-    start = learning.start_detector(ZOO, config)
-    model_dir = root / "model"
-    assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*",
-                     "--eval", f"{records}/Split-eval/*", "--model-dir", str(model_dir)]) == 0
-    import json  # pylint: disable=import-outside-toplevel
-    result = json.loads((model_dir / names.TRAIN_RESULT_FILE).read_text())
-    accumulators, _ = model_eval.evaluate_exports(
-        model_eval.split_files(records, "eval"), {"start": "the zoo fixture restored", "trained": result["export_dir"]},
-        model_eval.read_label_map(label_map), detectors={"start": start})
-    return root, records, label_map, result, {k: a.result().metrics for k, a in accumulators.items()}
+    result, metrics = learning.fine_tune_and_score(root, ZOO, config, records, label_map,
+                                                   ("--eval", f"{records}/Split-eval/*"))
+    return root, records, label_map, result, metrics
 
 
 def test_fine_tuning_the_zoo_checkpoint_lowers_the_loss_and_raises_map(learned):

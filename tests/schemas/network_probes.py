@@ -272,6 +272,12 @@ NETWORK_PROBES: dict[str, Probe] = {
     **{f"PenaltyReducedLogisticFocalLoss.{k}": Probe(merge(cn(
         f"object_center_params {{ classification_loss {{ penalty_reduced_logistic_focal_loss {{ {k}: 1.0 }} }} }}")), N,
         base="centernet") for k in ("alpha", "beta")},
+    "model.center_net.post_processing": Probe(merge(cn(
+        "post_processing { batch_non_max_suppression { score_threshold: 0.3 iou_threshold: 0.3 "
+        "max_detections_per_class: 5 max_total_detections: 5 change_coordinate_frame: false } }")), N,
+        base="centernet"),
+    "model.center_net.post_processing.batch_non_max_suppression.change_coordinate_frame": Probe(merge(cn(
+        "post_processing { batch_non_max_suppression { change_coordinate_frame: true } }")), R, base="centernet"),
     "model.center_net.object_center_params.use_labeled_classes": Probe(merge(cn(
         "object_center_params { use_labeled_classes: true }")), R, base="centernet"),
 }

@@ -320,3 +320,21 @@ def test_an_impossible_square_crop_by_scale_is_named(fields, field):
     text = edit("batch_size: 8", f"batch_size: 8\n  data_augmentation_options {{ random_square_crop_by_scale {{ {fields} }} }}")
     problems = problems_of(text)
     assert any(f"data_augmentation_options[0].{field}:" in p for p in problems), problems
+
+
+def _center_net_text(old: str = "", new: str = "") -> str:
+    with open("tests/data/configs/centernet_resnet101_v1_fpn_512x512.config", encoding="utf-8") as f:
+        return f.read().replace(old, new) if old else f.read()
+
+
+def test_a_center_net_input_not_a_multiple_of_32_is_refused_with_the_nearest_sizes():
+    problem = only_problem(_center_net_text("512", "500"))
+    assert ("model.center_net.image_resizer.keep_aspect_ratio_resizer.max_dimension: 500 is not a multiple of 32: "
+            "the feature extractor's upsampled maps would not match its block outputs (use 480 or 512)") in problem
+
+
+def test_fine_tune_is_refused_for_center_net_with_what_to_set_instead():
+    problems = problems_of(_center_net_text('fine_tune_checkpoint_type: "classification"',
+                                            'fine_tune_checkpoint_type: "fine_tune"'))
+    assert any('train_config.fine_tune_checkpoint_type: "fine_tune" is not a CenterNet type (the OD API refuses it '
+               'too): "detection" restores the whole feature extractor' in p for p in problems), problems

@@ -281,6 +281,11 @@ def rescale_center_net_heads(model, preprocessed, shapes) -> None:
         head.layers[-1].bias.assign(head.layers[-1].bias - (mean + 3.5))
 
 
+# A CenterNet post_processing for the NMS references (the zoo's CenterNet configs have none).
+CENTER_NET_NMS = ("batch_non_max_suppression { score_threshold: 0.01 iou_threshold: 0.4 max_detections_per_class: 8 "
+                  "max_total_detections: 30 change_coordinate_frame: false }")
+
+
 def center_net_references(model, preprocessed, shapes) -> dict:
     """A CenterNet's backbone endpoints, feature map, heads and detections (and `_prediction`)."""
     extractor = model._feature_extractor  # pylint: disable=protected-access
@@ -295,6 +300,17 @@ def center_net_references(model, preprocessed, shapes) -> dict:
     for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections",
                 "detection_multiclass_scores", "detection_boxes_strided"):
         ref[key] = detections[key].numpy()
+    # With the post_processing of CENTER_NET_NMS: the OD API's NMS over the peaks' boxes.
+    post = pipeline_pb2.TrainEvalPipelineConfig()
+    text_format.Merge(CENTER_NET_NMS, post.model.center_net.post_processing)
+    model._non_max_suppression_fn, _ = post_processing_builder.build(  # pylint: disable=protected-access
+        post.model.center_net.post_processing)
+    try:
+        nmsed = model.postprocess(prediction, shapes)
+    finally:
+        model._non_max_suppression_fn = None  # pylint: disable=protected-access
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
+        ref[f"nms_{key}"] = nmsed[key].numpy()
     ref["_prediction"] = prediction
     return ref
 

@@ -8,7 +8,7 @@ channel normalisation), `targets.py` holds its training targets and losses,
 
 from __future__ import annotations
 
-from detection.architectures.base import Architecture, Exports
+from detection.architectures.base import Exports, ResizeThenNormalize
 from schemas.field_rules import CENTER_NET_FEATURE_EXTRACTORS
 
 _FEATURE_EXTRACTOR = {"_base_model": "backbone", "_resnet_model": "backbone", "_fpn_model": "backbone",
@@ -16,7 +16,7 @@ _FEATURE_EXTRACTOR = {"_base_model": "backbone", "_resnet_model": "backbone", "_
 _HEADS = {"object_center": "head_class", "box.Sscale": "head_box_scale", "box.Soffset": "head_box_offset"}
 
 
-class CenterNetArchitecture(Architecture):
+class CenterNetArchitecture(ResizeThenNormalize):
     """`model.center_net`; see the package doc."""
 
     name = "center_net"
@@ -30,7 +30,7 @@ class CenterNetArchitecture(Architecture):
         "task_loss_weight", "offset_loss_weight", "scale_loss_weight", "localization_loss",
         "object_center_loss_weight", "classification_loss", "heatmap_bias_init", "min_box_overlap_iou",
         "max_box_predictions", "use_labeled_classes", "peak_max_pool_kernel_size", "compute_heatmap_sparse",
-        "output_prediction_dict"})
+        "output_prediction_dict", "post_processing"})
     exports = Exports(tflite=True)
 
     def build(self, pipeline_proto):
@@ -40,17 +40,6 @@ class CenterNetArchitecture(Architecture):
     def task(self, bundle):
         from detection.architectures.center_net.task import CenterNetTask  # pylint: disable=import-outside-toplevel
         return CenterNetTask(bundle)
-
-    def prepare(self, bundle, images, resize):
-        """Resizes (and pads), then normalises (the OD API's CenterNet order)."""
-        resized, hw = resize(images)
-        return bundle.preprocess(resized), hw
-
-    def detect(self, bundle, inputs, valid_hw):
-        """The peaks of the center heatmap; boxes normalised to the unpadded image, as the OD API's."""
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        true_shapes = tf.concat([tf.cast(valid_hw, tf.int32), tf.fill([tf.shape(valid_hw)[0], 1], 3)], axis=1)
-        return bundle.model.detect(inputs, true_shapes)
 
     def module_of(self, parts):
         """`_feature_extractor/<its Keras models>/...` and `_prediction_head_dict/<head>/...`."""

@@ -14,7 +14,9 @@ the OD API's object paths, so a TF2 Detection Zoo `checkpoint/ckpt-0` restores b
   peaks that equal their `peak_max_pool_kernel_size` max-pool neighbourhood, the top
   `max_box_predictions` over all classes, and at each the box `(y + dy, x + dx) ± (h, w) / 2` from the
   offset and scale heads, clipped to the feature map, scaled by the stride and normalised by the true
-  image shape. Classes are 0-based; there is no NMS.
+  image shape. Classes are 0-based. With `post_processing`, the OD API's multiclass NMS then runs over
+  those boxes, each scored for its own class only, its clip window the batch's extent (the OD API's when
+  none is given), so boxes of zero area are dropped.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import dataclasses
 import tensorflow as tf
 import tf_keras
 
+from detection.networks import postprocess as post_lib
 from detection.networks.dtypes import float32_outputs
 from detection.networks.spec import DetectorBundle, ModelSpec, config_problem, input_size
 
@@ -66,6 +69,7 @@ class CenterNetSettings:
     num_classes: int
     max_box_predictions: int = 100
     peak_max_pool_kernel_size: int = 3
+    nms: post_lib.PostProcessing | None = None     # `post_processing`: NMS over the peaks' boxes, when set
 
 
 def top_k_feature_map_locations(feature_map: tf.Tensor, max_pool_kernel_size: int, k: int):
@@ -157,9 +161,18 @@ class CenterNetDetector(tf_keras.Model):
         strided = prediction_tensors_to_boxes(ys, xs, predictions[BOX_SCALE][-1], predictions[BOX_OFFSET][-1])
         true_hw = tf.cast(tf.tile(true_image_shapes[:, None, :2], [1, 1, 2]), tf.float32)
         boxes = tf.clip_by_value(strided * float(self.stride) / true_hw, 0.0, 1.0)
+        num = tf.reduce_sum(tf.cast(scores > 0, tf.int32), axis=1)
+        if s.nms is not None:
+            own_class = tf.cast(tf.one_hot(classes, self.num_classes), tf.bool)
+            # The OD API's NMS without a clip window takes the batch's extent as one: boxes of zero area after
+            # clipping to it (a scale head's 0 height or width) are dropped.
+            window = tf.stack([tf.reduce_min(boxes[..., 0]), tf.reduce_min(boxes[..., 1]),
+                               tf.reduce_max(boxes[..., 2]), tf.reduce_max(boxes[..., 3])])
+            return post_lib.od_batch_non_max_suppression(
+                boxes, tf.where(own_class, multiclass, tf.zeros_like(multiclass)), s.nms,
+                tf.tile(window[None], [tf.shape(boxes)[0], 1]), num)
         return {"detection_boxes": boxes, "detection_scores": scores, "detection_classes": classes,
-                "detection_multiclass_scores": multiclass,
-                "num_detections": tf.reduce_sum(tf.cast(scores > 0, tf.int32), axis=1),
+                "detection_multiclass_scores": multiclass, "num_detections": num,
                 "detection_boxes_strided": strided}
 
     def detect(self, preprocessed, true_image_shapes=None) -> dict[str, tf.Tensor]:
@@ -216,8 +229,10 @@ def build_network(center_net) -> CenterNetDetector:
                                     center_net.use_depthwise) for _ in range(extractor.num_feature_outputs)]
     head_dict = {OBJECT_CENTER: heads(center_net.num_classes, center, oc.heatmap_bias_init),
                  BOX_SCALE: heads(2, scale), BOX_OFFSET: heads(2, offset)}
+    nms = (post_lib.PostProcessing.from_proto(center_net.post_processing)
+           if center_net.HasField("post_processing") else None)
     settings = CenterNetSettings(num_classes=center_net.num_classes, max_box_predictions=oc.max_box_predictions,
-                                 peak_max_pool_kernel_size=oc.peak_max_pool_kernel_size)
+                                 peak_max_pool_kernel_size=oc.peak_max_pool_kernel_size, nms=nms)
     model = CenterNetDetector(extractor, head_dict, settings)
     size = input_size(center_net, C)
     model.detect(tf.zeros([1, size.height, size.width, 3]))              # creates every variable

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from detection.architectures.base import Architecture, Exports
+from detection.architectures.base import Exports, ResizeThenNormalize
 from schemas.field_rules import FASTER_RCNN_FEATURE_EXTRACTORS
 
 # The OD API's Faster R-CNN attributes (their zoo checkpoints' keys) → report module.
@@ -18,7 +18,7 @@ _SECOND_STAGE_HEADS = {"_class_prediction_head": "detection_head_class",
                        "_box_prediction_head": "detection_head_box"}
 
 
-class FasterRcnnArchitecture(Architecture):
+class FasterRcnnArchitecture(ResizeThenNormalize):
     """`model.faster_rcnn`; see the package doc."""
 
     name = "faster_rcnn"
@@ -46,17 +46,6 @@ class FasterRcnnArchitecture(Architecture):
     def task(self, bundle):
         from detection.architectures.faster_rcnn.task import FasterRcnnTask  # pylint: disable=import-outside-toplevel
         return FasterRcnnTask(bundle)
-
-    def prepare(self, bundle, images, resize):
-        """Resizes (and pads), then normalises (the OD API's Faster R-CNN order)."""
-        resized, hw = resize(images)
-        return bundle.preprocess(resized), hw
-
-    def detect(self, bundle, inputs, valid_hw):
-        """Both stages; boxes normalised to the unpadded image, as the OD API's."""
-        import tensorflow as tf  # pylint: disable=import-outside-toplevel
-        true_shapes = tf.concat([tf.cast(valid_hw, tf.int32), tf.fill([tf.shape(valid_hw)[0], 1], 3)], axis=1)
-        return bundle.model.detect(inputs, true_shapes)
 
     def module_of(self, parts):
         """The OD API's attributes: proposal/box-classifier features, RPN head, second-stage heads."""
