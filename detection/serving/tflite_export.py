@@ -97,7 +97,8 @@ def check_exportable(bundle: DetectorBundle, where: str) -> None:
     """ProblemsError unless the model's architecture exports to TFLite and has a fixed input size."""
     spec = bundle.spec
     _check_tflite_model(spec.meta_architecture, not spec.input.keep_aspect_ratio, where,
-                        "; export this model with --format saved_model")
+                        "; export this model with --format saved_model",
+                        center_net_nms=getattr(getattr(bundle.model, "settings", None), "nms", None) is not None)
 
 
 def check_config_exportable(pipeline_proto, where: str) -> None:
@@ -105,14 +106,19 @@ def check_config_exportable(pipeline_proto, where: str) -> None:
     kind = pipeline_proto.model.WhichOneof("model") or ""
     model = getattr(pipeline_proto.model, kind) if kind else None
     fixed = bool(model) and model.image_resizer.WhichOneof("image_resizer_oneof") == "fixed_shape_resizer"
-    _check_tflite_model(kind, fixed, where)
+    _check_tflite_model(kind, fixed, where,
+                        center_net_nms=kind == "center_net" and model.HasField("post_processing"))
 
 
 def _check_tflite_model(meta_architecture: str, fixed_size: bool, where: str,
-                        advice: str = "") -> None:
+                        advice: str = "", center_net_nms: bool = False) -> None:
     family = registry.architecture(meta_architecture)
     if not family.exports.tflite:
         raise problem(where, f"{family.config_path}: {family.exports.tflite_refusal}{advice}")
+    if center_net_nms:
+        raise problem(where, f"{family.config_path}.post_processing: TFLite has no builtin op for CenterNet's NMS "
+                             "(the OD API's CenterNet TFLite export cannot convert it either): export without "
+                             f"post_processing, whose detections are the heatmap's peaks{advice}")
     if not fixed_size:
         raise problem(where, f"{family.config_path}.image_resizer: TFLite needs a fixed input size: "
                              "use fixed_shape_resizer (as the OD API's TFLite export does; for a "

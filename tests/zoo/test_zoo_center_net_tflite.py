@@ -85,3 +85,14 @@ def test_a_keep_aspect_ratio_center_net_is_refused_naming_the_resizer(tmp_path):
     with pytest.raises(ProblemsError, match="model.center_net.image_resizer: TFLite needs a fixed input size: use "
                                             "fixed_shape_resizer"):
         tflite_export.write_tflite(bundle, ["a"] * 90, str(tmp_path / "x.tflite"))
+
+
+def test_a_center_net_with_nms_post_processing_is_refused_before_training():
+    """The OD API's NMS is not a TFLite builtin: refused from the config, before anything is trained."""
+    proto = zoo_config(ZOO).proto
+    proto.model.center_net.image_resizer.fixed_shape_resizer.height = SIZE
+    proto.model.center_net.image_resizer.fixed_shape_resizer.width = SIZE
+    proto.model.center_net.post_processing.batch_non_max_suppression.change_coordinate_frame = False
+    with pytest.raises(ProblemsError, match="model.center_net.post_processing: TFLite has no builtin op for "
+                                            "CenterNet's NMS"):
+        tflite_export.check_config_exportable(proto, "pipeline.config")
