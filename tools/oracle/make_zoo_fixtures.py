@@ -85,7 +85,7 @@ ON_DEMAND = ("ssd_efficientdet_d7_256",)
 SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 105, "ssd_efficientdet_d0_256": 36, "ssd_mobilenet_v2_320": 23,
            "ssd_resnet50_v1_fpn_320": 34, "ssd_resnet101_v1_fpn_256": 32, "faster_rcnn_resnet50_v1_256": 34,
            "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34, "ssd_mobilenet_v1_fpn_320": 25,
-           "center_net_resnet101_v1_fpn_128": 26}
+           "center_net_resnet101_v1_fpn_128": 26, "center_net_resnet50_v2_128": 11, "center_net_mobilenet_v2_fpn_128": 6}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
