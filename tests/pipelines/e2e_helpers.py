@@ -66,3 +66,16 @@ def run(root, data, config, label_map, runner="local", min_map=0.0, beam_args=IN
 def states(summary) -> dict:
     """node id -> state of one run."""
     return {n.node_id: n.state for n in summary.nodes}
+
+
+def assert_pushed_model_is_audited(root, pushed: str) -> dict:
+    """The lineage audit of a pushed model: blessed, its config, label map and imported fine-tune checkpoint
+    hashed, its evaluation's metrics recorded; returns the audit."""
+    from pipelines.metadata import lineage, lineage_audit, run_summary  # pylint: disable=import-outside-toplevel
+    store = run_summary.open_store(str(root))
+    audit = lineage_audit.audit(lineage.trace(store, lineage.find_artifact(store, pushed), lineage.UPSTREAM))
+    assert audit["blessing"]["blessed"] is True
+    assert audit["pipeline_config"]["sha256"] and audit["label_map"]["sha256"]
+    assert audit["fine_tune_checkpoint"]["imported"] and audit["fine_tune_checkpoint"]["sha256"]
+    assert "DetectionBoxes_Precision/mAP@.50IOU" in audit["evaluation"]["metrics"]
+    return audit

@@ -15,7 +15,6 @@ import pytest
 from google.protobuf import text_format
 
 import sample_data
-from pipelines.metadata import lineage, lineage_audit, run_summary
 from tests.pipelines import e2e_helpers
 from tests.zoo.fixtures import fixture, zoo_config
 
@@ -65,10 +64,4 @@ def test_a_zoo_faster_rcnn_is_fine_tuned_blessed_pushed_and_audited(tmp_path):
     assert report["num_restored"] == 275 - 2
     assert report["network_check"].startswith("network settings equal to")
 
-    store = run_summary.open_store(str(root))
-    up = lineage.trace(store, lineage.find_artifact(store, summary.pushed), lineage.UPSTREAM)
-    audit = lineage_audit.audit(up)
-    assert audit["blessing"]["blessed"] is True
-    assert audit["pipeline_config"]["sha256"] and audit["label_map"]["sha256"]
-    assert audit["fine_tune_checkpoint"]["imported"] and audit["fine_tune_checkpoint"]["sha256"]
-    assert "DetectionBoxes_Precision/mAP@.50IOU" in audit["evaluation"]["metrics"]
+    e2e_helpers.assert_pushed_model_is_audited(root, summary.pushed)
