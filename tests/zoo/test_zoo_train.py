@@ -63,6 +63,23 @@ def test_detflow_train_fine_tunes_from_a_zoo_folder(tmp_path, capsys):
     assert "Traceback" not in captured.err
 
 
+def _train_two_steps(tmp_path, capsys, proto, pattern: str) -> dict:
+    """`detflow train` of `proto` (its reader given a 2-class label map and `pattern`) for 2 steps of batch 2:
+    it must end without a traceback; returns the restore report."""
+    reader = proto.train_input_reader
+    reader.label_map_path = _label_map(tmp_path / "label_map.pbtxt", ["c1", "c2"])
+    del reader.tf_record_input_reader.input_path[:]
+    reader.tf_record_input_reader.input_path.append(pattern)
+    config = tmp_path / "pipeline.config"
+    config.write_text(text_format.MessageToString(proto))
+    code = cli.main(["train", "--config", str(config), "--model-dir", str(tmp_path / "model"), "--num-steps", "2",
+                     "--batch-size", "2"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    assert "Traceback" not in captured.err
+    return json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT))
+
+
 @pytest.mark.slow
 def test_the_faster_rcnn_1024_config_as_shipped_trains_from_its_zoo_folder(tmp_path, capsys):
     """The zoo's faster_rcnn_resnet101_v1_1024x1024 config unchanged but for what a user sets (classes, paths,
@@ -76,18 +93,7 @@ def test_the_faster_rcnn_1024_config_as_shipped_trains_from_its_zoo_folder(tmp_p
     tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = str(fixture(name)), "detection"
     cosine = tc.optimizer.momentum_optimizer.learning_rate.cosine_decay_learning_rate   # scaled to batch 2
     cosine.learning_rate_base, cosine.warmup_learning_rate = 0.0005, 0.0001
-    reader = proto.train_input_reader
-    reader.label_map_path = _label_map(tmp_path / "label_map.pbtxt", ["c1", "c2"])
-    del reader.tf_record_input_reader.input_path[:]
-    reader.tf_record_input_reader.input_path.append(pattern)
-    config = tmp_path / "pipeline.config"
-    config.write_text(text_format.MessageToString(proto))
-    code = cli.main(["train", "--config", str(config), "--model-dir", str(tmp_path / "model"), "--num-steps", "2",
-                     "--batch-size", "2"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err[-3000:]
-    assert "Traceback" not in captured.err
-    report = json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT))
+    report = _train_two_steps(tmp_path, capsys, proto, pattern)
     assert report["reinitialized_by_module"] == {"detection_head_class": 2}
     assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
 
@@ -104,18 +110,7 @@ def test_the_center_net_config_as_shipped_trains_from_its_zoo_folder(tmp_path, c
     assert proto.train_config.data_augmentation_options[-1].HasField("random_absolute_pad_image")
     tc = proto.train_config
     tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = str(fixture(name)), "detection"
-    reader = proto.train_input_reader
-    reader.label_map_path = _label_map(tmp_path / "label_map.pbtxt", ["c1", "c2"])
-    del reader.tf_record_input_reader.input_path[:]
-    reader.tf_record_input_reader.input_path.append(pattern)
-    config = tmp_path / "pipeline.config"
-    config.write_text(text_format.MessageToString(proto))
-    code = cli.main(["train", "--config", str(config), "--model-dir", str(tmp_path / "model"), "--num-steps", "2",
-                     "--batch-size", "2"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err[-3000:]
-    assert "Traceback" not in captured.err
-    report = json.load(open(tmp_path / "model" / fine_tune.RESTORE_REPORT))
+    report = _train_two_steps(tmp_path, capsys, proto, pattern)
     assert report["restored"] == {"backbone": 624, "feature_maps": 26}
     assert report["reinitialized_by_module"] == {"head_class": 4, "head_box_scale": 4, "head_box_offset": 4}
     assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
