@@ -69,6 +69,7 @@ def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], lis
             c.error("train_config.fine_tune_checkpoint_type", '"fine_tune" is not a CenterNet type (the OD API '
                     'refuses it too): "detection" restores the whole feature extractor, as it did')
     _check_train(c, proto.train_config, "train_config")
+    _check_keypoint_flips(c, proto)
     _check_eval(c, proto)
     return c.errors, c.warnings
 
@@ -435,6 +436,22 @@ def _check_augmentation(c: _Checker, step, path: str) -> None:
         c.positive(op, opath, "num_scales")
         c.positive(op, opath, "scale_min")
         c.ordered(op, opath, "scale_min", "scale_max")
+
+
+def _check_keypoint_flips(c: _Checker, proto) -> None:
+    """A random_horizontal_flip's keypoint_flip_permutation: one entry per keypoint of train_input_reader, each
+    keypoint index once (the OD API gathers the keypoints with it)."""
+    num_keypoints = proto.train_input_reader.num_keypoints
+    for i, step in enumerate(proto.train_config.data_augmentation_options):
+        permutation = list(step.random_horizontal_flip.keypoint_flip_permutation)
+        path = f"train_config.data_augmentation_options[{i}].random_horizontal_flip.keypoint_flip_permutation"
+        if not permutation:
+            continue
+        if len(permutation) != num_keypoints:
+            c.error(path, f"has {len(permutation)} entries; it needs one per keypoint "
+                          f"(train_input_reader.num_keypoints: {num_keypoints})")
+        elif sorted(permutation) != list(range(num_keypoints)):
+            c.error(path, f"{permutation} is not a permutation of 0..{num_keypoints - 1} (each keypoint index once)")
 
 
 def _check_eval(c: _Checker, proto) -> None:

@@ -345,8 +345,10 @@ RULES: list[FieldRule] = [
                "PreprocessingStep.random_patch_gaussian RandomPatchGaussian.random_coef "
                "RandomPatchGaussian.min_patch_size RandomPatchGaussian.max_patch_size "
                "RandomPatchGaussian.min_gaussian_stddev RandomPatchGaussian.max_gaussian_stddev"),
+    _h("RandomHorizontalFlip.keypoint_flip_permutation", "reorders the keypoints of a flipped image (left and right)"),
     # --- input readers and evaluation
     *_many(_h, "InputReader.label_map_path InputReader.tf_record_input_reader TFRecordInputReader.input_path"),
+    _h("InputReader.num_keypoints", "training labels carry K keypoints per box through the augmentations"),
     _i("InputReader.shuffle", "training input is always shuffled, evaluation input never"),
     _i("InputReader.max_number_of_boxes", "train_config.max_number_of_boxes limits the boxes per image"),
     *_many(_i, "InputReader.num_readers InputReader.shuffle_buffer_size InputReader.filenames_shuffle_buffer_size "

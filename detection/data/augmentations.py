@@ -1,11 +1,16 @@
-"""The OD API `data_augmentation_options` the trainer honours, boxes moved with the pixels.
+"""The OD API `data_augmentation_options` the trainer honours, boxes and keypoints moved with the pixels.
 
-Every op takes and returns `(image, boxes, classes)`: image float32 RGB in
-[0, 1] of shape [H, W, 3], boxes normalised [N, 4] ymin,xmin,ymax,xmax, classes
-int32 [N]. Defaults are the ones in the OD API's preprocessor.proto; the crop
-semantics follow its core/preprocessor.py (sample a window covering
-`min_object_covered` of some box, drop boxes whose overlap with the window is
-below `overlap_thresh`, re-express the rest in the window, clip).
+Every op is called `op(image, boxes, classes, keypoints=None)` and returns
+`(image, boxes, classes)`, or `(image, boxes, classes, keypoints)` when keypoints
+are given: image float32 RGB in [0, 1] of shape [H, W, 3], boxes normalised
+[N, 4] ymin,xmin,ymax,xmax, classes int32 [N], keypoints float32 [N, K, 2]
+normalised y,x (NaN: not there). Defaults are the ones in the OD API's
+preprocessor.proto; the crop semantics follow its core/preprocessor.py (sample
+a window covering `min_object_covered` of some box, drop boxes whose overlap
+with the window is below `overlap_thresh`, re-express the rest in the window,
+clip) and so does what each op does to keypoints (core/keypoint_ops.py: flipped
+and permuted; gathered with their boxes, re-expressed in a crop's window and
+NaN outside it; moved with the padding; colour ops leave them alone).
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import tensorflow as tf
 from detection.data.resizing import bilinear
 from official.vision.ops import box_ops
 
-Op = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
+# op(image, boxes, classes, keypoints=None) -> (image, boxes, classes) or, with keypoints, (..., keypoints)
+Op = Callable[..., tuple]
 
 SUPPORTED = (
     "random_horizontal_flip", "random_adjust_brightness", "random_adjust_contrast",
@@ -50,56 +56,89 @@ _SSD_CROP_DEFAULTS = [
 ]
 
 
-def flip_horizontal(image, boxes, classes):
-    """Mirrors the image left-right and its boxes with it (deterministic)."""
-    return tf.image.flip_left_right(image), box_ops.horizontal_flip_boxes(boxes), classes
+def _out(image, boxes, classes, keypoints) -> tuple:
+    """An op's result: keypoints last, only when the op was given keypoints."""
+    return (image, boxes, classes) if keypoints is None else (image, boxes, classes, keypoints)
 
 
-def random_horizontal_flip(probability: float = 0.5) -> Op:
-    """OD API random_horizontal_flip."""
-    def op(image, boxes, classes):
+def keypoints_to_frame(keypoints, window):
+    """The OD API's keypoint_ops.change_coordinate_frame: normalised keypoints [N, K, 2] re-expressed in
+    `window` ([4] ymin, xmin, ymax, xmax, normalised to the same image), by the OD API's arithmetic."""
+    height, width = window[2] - window[0], window[3] - window[1]
+    return (keypoints - tf.stack([window[0], window[1]])) * tf.stack([1.0 / height, 1.0 / width])
+
+
+def prune_keypoints_outside(keypoints):
+    """The OD API's keypoint_ops.prune_outside_window on [0, 1]: keypoints outside it (edges kept) become NaN."""
+    inside = tf.reduce_all((keypoints >= 0.0) & (keypoints <= 1.0), axis=-1, keepdims=True)
+    return tf.where(inside, keypoints, tf.constant(float("nan"), keypoints.dtype))
+
+
+def flip_keypoints(keypoints, flip_permutation=()):
+    """The OD API's keypoint_ops.flip_horizontal around x = 0.5: keypoint i of a flipped object is keypoint
+    flip_permutation[i] of the original (left and right swapped), then mirrored."""
+    if len(flip_permutation):
+        keypoints = tf.gather(keypoints, list(flip_permutation), axis=1)
+    y, x = tf.unstack(keypoints, axis=-1)
+    return tf.stack([y, 1.0 - x], axis=-1)
+
+
+def flip_horizontal(image, boxes, classes, keypoints=None, flip_permutation=()):
+    """Mirrors the image left-right and its boxes and keypoints (`flip_keypoints`) with it (deterministic)."""
+    flipped = None if keypoints is None else flip_keypoints(keypoints, flip_permutation)
+    return _out(tf.image.flip_left_right(image), box_ops.horizontal_flip_boxes(boxes), classes, flipped)
+
+
+def random_horizontal_flip(probability: float = 0.5, keypoint_flip_permutation=()) -> Op:
+    """OD API random_horizontal_flip, keypoints permuted by `keypoint_flip_permutation` (empty: kept in order)."""
+    permutation = tuple(keypoint_flip_permutation)
+
+    def op(image, boxes, classes, keypoints=None):
         return tf.cond(tf.random.uniform([]) < probability,
-                       lambda: flip_horizontal(image, boxes, classes),
-                       lambda: (image, boxes, classes))
+                       lambda: flip_horizontal(image, boxes, classes, keypoints, permutation),
+                       lambda: _out(image, boxes, classes, keypoints))
     return op
 
 
 def random_adjust_brightness(max_delta: float = 0.2) -> Op:
     """OD API random_adjust_brightness: add a uniform delta in [-max_delta, max_delta]."""
-    def op(image, boxes, classes):
-        return tf.clip_by_value(tf.image.random_brightness(image, max_delta), 0.0, 1.0), boxes, classes
+    def op(image, boxes, classes, keypoints=None):
+        return _out(tf.clip_by_value(tf.image.random_brightness(image, max_delta), 0.0, 1.0), boxes, classes,
+                    keypoints)
     return op
 
 
 def random_adjust_contrast(min_delta: float = 0.8, max_delta: float = 1.25) -> Op:
     """OD API random_adjust_contrast: contrast factor uniform in [min_delta, max_delta]."""
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         out = tf.image.random_contrast(image, min_delta, max_delta)
-        return tf.clip_by_value(out, 0.0, 1.0), boxes, classes
+        return _out(tf.clip_by_value(out, 0.0, 1.0), boxes, classes, keypoints)
     return op
 
 
 def random_adjust_saturation(min_delta: float = 0.8, max_delta: float = 1.25) -> Op:
     """OD API random_adjust_saturation: saturation factor uniform in [min_delta, max_delta]."""
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         out = tf.image.random_saturation(image, min_delta, max_delta)
-        return tf.clip_by_value(out, 0.0, 1.0), boxes, classes
+        return _out(tf.clip_by_value(out, 0.0, 1.0), boxes, classes, keypoints)
     return op
 
 
 def random_adjust_hue(max_delta: float = 0.02) -> Op:
     """OD API random_adjust_hue: hue shift uniform in [-max_delta, max_delta]."""
-    def op(image, boxes, classes):
-        return tf.clip_by_value(tf.image.random_hue(image, max_delta), 0.0, 1.0), boxes, classes
+    def op(image, boxes, classes, keypoints=None):
+        return _out(tf.clip_by_value(tf.image.random_hue(image, max_delta), 0.0, 1.0), boxes, classes, keypoints)
     return op
 
 
-def crop_to_window(image, boxes, classes, window, overlap_thresh: float, clip_boxes: bool = True):
+def crop_to_window(image, boxes, classes, window, overlap_thresh: float, clip_boxes: bool = True, keypoints=None):
     """Crops `image` to the normalised `window` [4]; keeps boxes overlapping it enough.
 
     A box is kept when (its intersection with the window) / (its area) >=
     overlap_thresh and the intersection is not empty; kept boxes are expressed
-    in the window's frame and, with `clip_boxes`, clipped to [0, 1].
+    in the window's frame and, with `clip_boxes`, clipped to [0, 1]. The kept
+    boxes' keypoints are expressed in the window's frame too and, with
+    `clip_boxes`, NaN outside it (the OD API's _strict_random_crop_image).
     """
     shape = tf.cast(tf.shape(image)[:2], tf.float32)
     wy0, wx0, wy1, wx1 = tf.unstack(window)
@@ -125,54 +164,61 @@ def crop_to_window(image, boxes, classes, window, overlap_thresh: float, clip_bo
     boxes = (boxes - tf.stack([wy0, wx0, wy0, wx0])) / tf.stack([wh, ww, wh, ww])
     if clip_boxes:
         boxes = tf.clip_by_value(boxes, 0.0, 1.0)
-    return cropped, boxes, classes
+    if keypoints is not None:
+        keypoints = keypoints_to_frame(tf.boolean_mask(keypoints, keep), tf.stack([wy0, wx0, wy0 + wh, wx0 + ww]))
+        keypoints = prune_keypoints_outside(keypoints) if clip_boxes else keypoints
+    return _out(cropped, boxes, classes, keypoints)
 
 
-def _random_crop(image, boxes, classes, crop: CropOptions):
+def _random_crop(image, boxes, classes, keypoints, crop: CropOptions):
     begin, size, window = tf.image.sample_distorted_bounding_box(
         tf.shape(image), bounding_boxes=tf.expand_dims(tf.clip_by_value(boxes, 0.0, 1.0), 0),
         min_object_covered=crop.min_object_covered,
         aspect_ratio_range=(crop.min_aspect_ratio, crop.max_aspect_ratio),
         area_range=(crop.min_area, crop.max_area), max_attempts=100, use_image_if_no_bounding_boxes=True)
     del begin, size
-    cropped = crop_to_window(image, boxes, classes, tf.reshape(window, [4]), crop.overlap_thresh, crop.clip_boxes)
+    cropped = crop_to_window(image, boxes, classes, tf.reshape(window, [4]), crop.overlap_thresh, crop.clip_boxes,
+                             keypoints)
     if crop.random_coef <= 0.0:
         return cropped
     return tf.cond(tf.random.uniform([]) < crop.random_coef,
-                   lambda: (image, boxes, classes), lambda: cropped)
+                   lambda: _out(image, boxes, classes, keypoints), lambda: cropped)
 
 
 def random_crop_image(**params) -> Op:
     """OD API random_crop_image (defaults: cover 1.0 of a box, aspect 0.75..1.33, area 0.1..1)."""
     crop = CropOptions(**params)
-    return lambda image, boxes, classes: _random_crop(image, boxes, classes, crop)
+    return lambda image, boxes, classes, keypoints=None: _random_crop(image, boxes, classes, keypoints, crop)
 
 
 def ssd_random_crop(operations: list[dict] | None = None) -> Op:
     """OD API ssd_random_crop: one of `operations` (the SSD paper's 7 by default) picked at random."""
     ops = [CropOptions(**p) for p in operations] if operations else _SSD_CROP_DEFAULTS
 
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         index = tf.random.uniform([], 0, len(ops), dtype=tf.int32)
-        branches = [lambda p=p: _random_crop(image, boxes, classes, p) for p in ops]
+        branches = [lambda p=p: _random_crop(image, boxes, classes, keypoints, p) for p in ops]
         return tf.switch_case(index, branches)
     return op
 
 
-def _inside_and_clipped(boxes, classes):
+def _inside_and_clipped(boxes, classes, keypoints=None):
     """Boxes (in a crop's frame) not entirely outside [0, 1], clipped to it, and their classes (the OD API's
-    prune_completely_outside_window then clip_to_window)."""
+    prune_completely_outside_window then clip_to_window); and their keypoints (in the same frame), NaN outside
+    [0, 1] (prune_outside_window)."""
     keep = tf.where(~tf.reduce_any(tf.concat([boxes[:, :2] >= 1.0, boxes[:, 2:] <= 0.0], axis=1), axis=1))[:, 0]
-    return tf.clip_by_value(tf.gather(boxes, keep), 0.0, 1.0), tf.gather(classes, keep)
+    kept = tf.clip_by_value(tf.gather(boxes, keep), 0.0, 1.0), tf.gather(classes, keep)
+    return kept if keypoints is None else (*kept, prune_keypoints_outside(tf.gather(keypoints, keep)))
 
 
-def scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size: int):
+def scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size: int,
+                                 keypoints=None):
     """The OD API's random_scale_crop_and_pad_to_square once its draws are made: `scale` (of output_size, on the
     long side) and where the crop starts, as fractions `offset_y` / `offset_x` of the room there is.
 
     The image is resized (TF1 bilinear) to int(scale * output_size * side / long side) on each side, an
     output_size square is cut from it at the offsets and padded with zeros at the bottom and right;
-    boxes entirely outside the square are dropped, the rest clipped to it.
+    boxes entirely outside the square are dropped, the rest clipped to it; their keypoints NaN outside it.
     """
     shape = tf.shape(image)
     longest = tf.cast(tf.maximum(shape[0], shape[1]), tf.float32)
@@ -187,16 +233,17 @@ def scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_
     height, width = window[2] - window[0], window[3] - window[1]
     moved = (boxes - tf.stack([window[0], window[1], window[0], window[1]])) * tf.stack(
         [1.0 / height, 1.0 / width, 1.0 / height, 1.0 / width])
-    return (out, *_inside_and_clipped(moved, classes))
+    moved_keypoints = None if keypoints is None else keypoints_to_frame(keypoints, window)
+    return (out, *_inside_and_clipped(moved, classes, moved_keypoints))
 
 
 def random_scale_crop_and_pad_to_square(output_size: int = 512, scale_min: float = 0.1,
                                         scale_max: float = 2.0) -> Op:
     """OD API random_scale_crop_and_pad_to_square: a scale in [scale_min, scale_max), then the crop's offsets."""
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         scale = tf.random.uniform([], scale_min, scale_max)
         offset_y, offset_x = tf.random.uniform([]), tf.random.uniform([])
-        return scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size)
+        return scale_crop_and_pad_to_square(image, boxes, classes, scale, offset_y, offset_x, output_size, keypoints)
     return op
 
 
@@ -208,12 +255,13 @@ def crop_border(max_border: int, size: tf.Tensor) -> tf.Tensor:
     return tf.cast(border, tf.int32) // divisor
 
 
-def square_crop_by_scale(image, boxes, classes, scale, y_center, x_center):
+def square_crop_by_scale(image, boxes, classes, scale, y_center, x_center, keypoints=None):
     """The OD API's random_square_crop_by_scale once its scale and crop centre are drawn.
 
     A square of side `scale` x the image's longer side, centred at (`y_center`, `x_center`) pixels, zero
     where it leaves the image. As core/preprocessor.py does it: the crop stops one pixel short of the
-    image's last row and column, boxes entirely outside are dropped and the rest clipped to the square.
+    image's last row and column, boxes entirely outside are dropped and the rest clipped to the square; their
+    keypoints are NaN outside it.
     """
     shape = tf.shape(image)
     height, width = shape[0], shape[1]
@@ -225,27 +273,31 @@ def square_crop_by_scale(image, boxes, classes, scale, y_center, x_center):
     out = tf.image.pad_to_bounding_box(image[ymin:ymax, xmin:xmax], ymin - top, xmin - left, size, size)
     dims = tf.cast(tf.stack([height, width, height, width]), tf.float32)
     moved = (boxes - tf.cast(tf.stack([top, left, top, left]), tf.float32) / dims) / (tf.cast(size, tf.float32) / dims)
-    return (out, *_inside_and_clipped(moved, classes))
+    moved_keypoints = None if keypoints is None else keypoints_to_frame(
+        keypoints, tf.cast(tf.stack([top, left, top + size, left + size]), tf.float32) / dims)
+    return (out, *_inside_and_clipped(moved, classes, moved_keypoints))
 
 
 def random_square_crop_by_scale(max_border: int = 128, scale_min: float = 0.6, scale_max: float = 1.3,
                                 num_scales: int = 8) -> Op:
     """OD API random_square_crop_by_scale: one of `num_scales` scales, a centre away from the borders (see
     `crop_border`), then `square_crop_by_scale`."""
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         scale = tf.linspace(scale_min, scale_max, num_scales)[tf.random.uniform([], 0, num_scales, tf.int32)]
         shape = tf.shape(image)
         h_border, w_border = crop_border(max_border, shape[0]), crop_border(max_border, shape[1])
         y_center = tf.random.uniform([], h_border, shape[0] - h_border + 1, tf.int32)
         x_center = tf.random.uniform([], w_border, shape[1] - w_border + 1, tf.int32)
-        return square_crop_by_scale(image, boxes, classes, tf.cast(scale, tf.float32), y_center, x_center)
+        return square_crop_by_scale(image, boxes, classes, tf.cast(scale, tf.float32), y_center, x_center,
+                                    keypoints)
     return op
 
 
-def pad_image(image, boxes, classes, target_height, target_width, offset_y, offset_x, pad_color=None):
+def pad_image(image, boxes, classes, target_height, target_width, offset_y, offset_x, pad_color=None,
+              keypoints=None):
     """The OD API's random_pad_image once its draws are made: the image placed at (offset_y, offset_x) in a
     target_height x target_width canvas of `pad_color` (0..1 RGB; None: the image's mean colour), the boxes
-    re-expressed in the canvas. No box is dropped."""
+    and keypoints re-expressed in the canvas. No box is dropped."""
     shape = tf.shape(image)
     color = tf.reduce_mean(image, axis=[0, 1]) if pad_color is None else tf.constant(pad_color, image.dtype)
     out = tf.image.pad_to_bounding_box(image, offset_y, offset_x, target_height, target_width)
@@ -254,7 +306,10 @@ def pad_image(image, boxes, classes, target_height, target_width, offset_y, offs
     scale = tf.cast(tf.stack([shape[0], shape[1]] * 2), tf.float32)
     offset = tf.cast(tf.stack([offset_y, offset_x] * 2), tf.float32)
     size = tf.cast(tf.stack([target_height, target_width] * 2), tf.float32)
-    return out, (boxes * scale + offset) / size, classes
+    if keypoints is not None:    # the canvas in the image's normalised coordinates is the keypoints' new frame
+        canvas = tf.stack([-offset_y, -offset_x, target_height - offset_y, target_width - offset_x])
+        keypoints = keypoints_to_frame(keypoints, tf.cast(canvas, tf.float32) / scale)
+    return _out(out, (boxes * scale + offset) / size, classes, keypoints)
 
 
 def random_absolute_pad_image(max_height_padding: int = 1, max_width_padding: int = 1,
@@ -267,14 +322,14 @@ def random_absolute_pad_image(max_height_padding: int = 1, max_width_padding: in
     def draw(low, high):
         return tf.cond(high > low, lambda: tf.random.uniform([], low, high, tf.int32), lambda: high)
 
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         shape = tf.shape(image)
         height, width = draw(shape[0], shape[0] + max_height_padding), draw(shape[1], shape[1] + max_width_padding)
         offset_y = tf.cond(height > shape[0], lambda: tf.random.uniform([], 0, height - shape[0], tf.int32),
                            lambda: 0)
         offset_x = tf.cond(width > shape[1], lambda: tf.random.uniform([], 0, width - shape[1], tf.int32),
                            lambda: 0)
-        return pad_image(image, boxes, classes, height, width, offset_y, offset_x, color)
+        return pad_image(image, boxes, classes, height, width, offset_y, offset_x, color, keypoints)
     return op
 
 
@@ -295,14 +350,14 @@ def random_patch_gaussian(random_coef: float = 0.0, min_patch_size: int = 1, max
                           min_gaussian_stddev: float = 0.0, max_gaussian_stddev: float = 1.0) -> Op:
     """OD API random_patch_gaussian: with probability 1 - random_coef, Gaussian noise of a stddev drawn in
     [min, max) on a square patch of a side drawn in [min_patch_size, max_patch_size), centred anywhere."""
-    def op(image, boxes, classes):
+    def op(image, boxes, classes, keypoints=None):
         def apply():
             shape = tf.shape(image)
             size = tf.random.uniform([], min_patch_size, max_patch_size, tf.int32)
             stddev = tf.random.uniform([], min_gaussian_stddev, max_gaussian_stddev)
             y, x = tf.random.uniform([], 0, shape[0], tf.int32), tf.random.uniform([], 0, shape[1], tf.int32)
             return patch_gaussian(image, y, x, size, tf.random.normal(shape, stddev=stddev))
-        return tf.cond(tf.random.uniform([]) >= random_coef, apply, lambda: image), boxes, classes
+        return _out(tf.cond(tf.random.uniform([]) >= random_coef, apply, lambda: image), boxes, classes, keypoints)
     return op
 
 
@@ -323,7 +378,7 @@ def build_augmentations(options) -> list[Op]:
         kind = step.WhichOneof("preprocessing_step")
         msg = getattr(step, kind) if kind else None
         if kind == "random_horizontal_flip":
-            ops.append(random_horizontal_flip(msg.probability))
+            ops.append(random_horizontal_flip(msg.probability, tuple(msg.keypoint_flip_permutation)))
         elif kind == "random_adjust_brightness":
             ops.append(random_adjust_brightness(msg.max_delta))
         elif kind == "random_adjust_contrast":

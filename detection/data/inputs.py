@@ -12,6 +12,13 @@ meta-architecture), batches and prefetches.
 Boxes beyond `max_number_of_boxes` are not dropped silently: each element
 carries `boxes_dropped` (and `boxes_unknown_class` for label ids outside
 1..num_classes) for the training loop to sum, log and record.
+
+With `num_keypoints` K > 0 (train_input_reader.num_keypoints) each object's
+keypoints go through the same steps as its box (augmentations, resize, the
+boxes kept) and the labels gain `groundtruth_keypoints` [max_boxes, K, 2]
+(normalised y,x in the network input, NaN where not visible, outside the
+image after a crop, or padding) and `groundtruth_keypoint_visibilities`
+[max_boxes, K] (1.0 visible, else 0), as the OD API's inputs give them.
 """
 
 from __future__ import annotations
@@ -46,15 +53,17 @@ class InputOptions:
     min_dimension: int = 0               # keep_aspect_ratio_resizer
     max_dimension: int = 0
     normalize_before_resize: bool = False   # the family's order (InputSpec); it decides what the padding holds
+    num_keypoints: int = 0               # train_input_reader.num_keypoints; 0: no keypoint labels
 
     @classmethod
-    def from_spec(cls, spec, max_number_of_boxes: int = 100) -> "InputOptions":
-        """Options from a networks.spec.ModelSpec (the anchors and targets are the task's)."""
+    def from_spec(cls, spec, max_number_of_boxes: int = 100, num_keypoints: int = 0) -> "InputOptions":
+        """Options from a networks.spec.ModelSpec (the anchors and targets are the task's) and the input
+        reader's `num_keypoints`."""
         return cls(
             input_height=spec.input.height, input_width=spec.input.width, num_classes=spec.num_classes,
             keep_aspect_ratio=spec.input.keep_aspect_ratio, max_number_of_boxes=max_number_of_boxes,
             min_dimension=spec.input.min_dimension, max_dimension=spec.input.max_dimension,
-            normalize_before_resize=spec.input.normalize_before_resize)
+            normalize_before_resize=spec.input.normalize_before_resize, num_keypoints=num_keypoints)
 
 
 def expand_globs(patterns: str | Sequence[str]) -> list[str]:
@@ -104,6 +113,13 @@ def resize(image, boxes, options: InputOptions):
     return image, boxes, valid_hw
 
 
+def resize_keypoints(keypoints, valid_hw, options: InputOptions):
+    """Normalised keypoints [N,K,2] of the image `resize` resized → normalised to the model input, as its boxes."""
+    if not options.keep_aspect_ratio:
+        return keypoints
+    return resizing.resize_keypoints(keypoints, valid_hw, options.input_height, options.input_width)
+
+
 def pad_to(tensor, length, value=0):
     """Pads (or cuts) the first dimension of `tensor` to `length` with `value`."""
     tensor = tensor[:length]
@@ -111,24 +127,55 @@ def pad_to(tensor, length, value=0):
     return tf.pad(tensor, paddings, constant_values=value)
 
 
+def keypoint_labels(keypoints, max_boxes: int) -> dict:
+    """The keypoint labels of the kept boxes' keypoints [n<=max_boxes,K,2]: `groundtruth_keypoints` float32
+    [max_boxes,K,2] (NaN where not visible and in padding rows) and `groundtruth_keypoint_visibilities` float32
+    [max_boxes,K] (1.0 visible, else 0).
+
+    A keypoint is visible when its coordinates are not NaN: the decoder made the unlabelled ones NaN, the crops
+    those outside (the OD API's set_keypoint_visibilities after its crops)."""
+    num_keypoints = keypoints.shape[1]
+    visible = tf.reduce_all(tf.math.is_finite(keypoints), axis=-1)
+    keypoints = tf.where(visible[..., None], keypoints, tf.constant(float("nan")))
+    return {
+        "groundtruth_keypoints": tf.ensure_shape(pad_to(keypoints, max_boxes, float("nan")),
+                                                 [max_boxes, num_keypoints, 2]),
+        "groundtruth_keypoint_visibilities": tf.ensure_shape(pad_to(tf.cast(visible, tf.float32), max_boxes),
+                                                             [max_boxes, num_keypoints]),
+    }
+
+
+def _augment(augment, image, boxes, classes, keypoints):
+    """The augmentations in order, keypoints carried along when there are any (None: none)."""
+    for op in augment:
+        if keypoints is None:
+            image, boxes, classes = op(image, boxes, classes)
+        else:
+            image, boxes, classes, keypoints = op(image, boxes, classes, keypoints)
+    return image, boxes, classes, keypoints
+
+
 def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tensor],
                 augment: Sequence[augmentations.Op] = (), targets: Targets | None = None) -> Callable:
     """serialized tf.Example → (normalised image, labels dict) for one example.
 
-    `targets` adds the model's training targets (tasks.DetectorTask.targets); none without it.
+    `targets` adds the model's training targets (tasks.DetectorTask.targets); none without it. With
+    options.num_keypoints > 0 the labels hold the keypoints too (`keypoint_labels`).
     """
     targets = targets or (lambda pixel_boxes, classes: {})
     max_boxes = options.max_number_of_boxes
+    with_keypoints = options.num_keypoints > 0
 
     def parse(serialized):
-        data = decode_example(serialized)
+        data = decode_example(serialized, options.num_keypoints)
         labels = tf.cast(data["labels"], tf.int32)
         known = tf.logical_and(labels >= 1, labels <= options.num_classes)
         unknown = tf.reduce_sum(tf.cast(tf.logical_not(known), tf.int32))
         boxes, classes = tf.boolean_mask(data["boxes"], known), tf.boolean_mask(labels, known)
+        # A keypoint's visibility travels as its NaN coordinates (the decoder's rule) through what follows.
+        keypoints = tf.boolean_mask(data["keypoints"], known) if with_keypoints else None
         image = tf.image.convert_image_dtype(data["image"], tf.float32)
-        for op in augment:
-            image, boxes, classes = op(image, boxes, classes)
+        image, boxes, classes, keypoints = _augment(augment, image, boxes, classes, keypoints)
         if options.normalize_before_resize:
             image, boxes, valid_hw = resize(normalize(image * 255.0), boxes, options)
         else:
@@ -142,8 +189,13 @@ def make_parser(options: InputOptions, normalize: Callable[[tf.Tensor], tf.Tenso
                                  tf.gather(classes, nonempty))
         dropped = tf.maximum(tf.shape(classes)[0] - max_boxes, 0)
         pixel, boxes, classes = pixel[:max_boxes], boxes[:max_boxes], classes[:max_boxes]
+        kept_keypoints = {}
+        if with_keypoints:
+            keypoints = tf.gather(resize_keypoints(keypoints, valid_hw, options), nonempty)[:max_boxes]
+            kept_keypoints = keypoint_labels(keypoints, max_boxes)
         return image, {
             **targets(pixel, classes),
+            **kept_keypoints,
             "groundtruth_boxes": tf.ensure_shape(pad_to(boxes, max_boxes), [max_boxes, 4]),
             "groundtruth_classes": tf.ensure_shape(pad_to(classes, max_boxes, -1), [max_boxes]),
             "num_groundtruth": tf.shape(classes)[0],

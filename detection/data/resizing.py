@@ -45,3 +45,9 @@ def resize_boxes(boxes: tf.Tensor, valid_hw: tf.Tensor, height: int, width: int)
     """Boxes normalised to the source image → normalised to the padded [height, width] model input."""
     ratio = valid_hw / tf.constant([height, width], tf.float32)
     return boxes * tf.tile(ratio, [2])
+
+
+def resize_keypoints(keypoints: tf.Tensor, valid_hw: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Keypoints [..., 2] (y, x) normalised to the source image → normalised to the padded [height, width] model
+    input (`resize_boxes` for points)."""
+    return keypoints * (valid_hw / tf.constant([height, width], tf.float32))

@@ -233,7 +233,8 @@ def _restore(run: _Run, label_map_path: str | None, shared_dir: str) -> tuple[di
 def _data(run: _Run, train_files: list[str], seed: int):
     """Data: the input options and the distributed, augmented training dataset."""
     spec = run.bundle.spec
-    options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=run.settings.max_number_of_boxes)
+    options = inputs.InputOptions.from_spec(spec, max_number_of_boxes=run.settings.max_number_of_boxes,
+                                            num_keypoints=run.proto.train_input_reader.num_keypoints)
     augment = augmentations.build_augmentations(run.proto.train_config.data_augmentation_options)
     dataset = run.strategy.distribute_datasets_from_function(
         lambda ctx: inputs.build_dataset(

@@ -132,6 +132,9 @@ PROBES: dict[str, Probe] = {
            ("RandomPatchGaussian", "random_patch_gaussian", "", "max_patch_size", "3"),
            ("RandomPatchGaussian", "random_patch_gaussian", "", "min_gaussian_stddev", "0.9"),
            ("RandomPatchGaussian", "random_patch_gaussian", "", "max_gaussian_stddev", "0.1"))},
+    "RandomHorizontalFlip.keypoint_flip_permutation": Probe(
+        only_aug("random_horizontal_flip", "keypoint_flip_permutation: [1, 0]"), T,
+        prepare=both(merge("train_input_reader { num_keypoints: 2 }"), only_aug("random_horizontal_flip"))),
     "SSDRandomCrop.operations": Probe(only_aug("ssd_random_crop", f"operations {{ {SSD_CROP} }}"), T,
                                       prepare=only_aug("ssd_random_crop")),
     **{f"SSDRandomCropOperation.{k}": Probe(ssd_crop(k, v), T, prepare=only_aug("ssd_random_crop",
@@ -141,6 +144,7 @@ PROBES: dict[str, Probe] = {
                     ("random_coef", "1.0"))},
     # --- readers and evaluation
     "InputReader.label_map_path": Probe(merge('train_input_reader { label_map_path: "other.pbtxt" }'), "readers"),
+    "InputReader.num_keypoints": Probe(merge("train_input_reader { num_keypoints: 2 }"), T),
     "TFRecordInputReader.input_path": Probe(merge(
         'train_input_reader { tf_record_input_reader { input_path: "more-*.gz" } }'), "readers"),
     "eval_config.metrics_set": Probe(merge('eval_config { metrics_set: "pascal_voc_detection_metrics" }'), R),

@@ -118,7 +118,8 @@ def network_fingerprint(proto) -> str:
 
 
 def training_fingerprint(proto) -> str:
-    """Training settings, optimizer, learning rates over the steps, and augmentation output."""
+    """Training settings, optimizer, learning rates over the steps, and augmentation output (keypoints too, with
+    train_input_reader.num_keypoints)."""
     from detection.data import augmentations  # pylint: disable=import-outside-toplevel
     from detection.training import optimizers, precision, train_settings  # pylint: disable=import-outside-toplevel
     tc = proto.train_config
@@ -132,13 +133,15 @@ def training_fingerprint(proto) -> str:
     image = tf.constant(rng.uniform(0, 1, (48, 40, 3)), tf.float32)
     boxes = tf.constant([[0.1, 0.1, 0.5, 0.4], [0.3, 0.5, 0.9, 0.95], [0.6, 0.2, 0.8, 0.3]], tf.float32)
     classes = tf.constant([1, 2, 1], tf.int32)
+    num_keypoints = proto.train_input_reader.num_keypoints
+    keypoints = tf.constant(rng.uniform(0, 1, (3, num_keypoints, 2)), tf.float32)
     tf.random.set_seed(0)
     drawn = []
     for _ in range(12):
-        out = (image, boxes, classes)
+        out = (image, boxes, classes, keypoints) if num_keypoints else (image, boxes, classes)
         for op in ops:
             out = op(*out)
-        drawn.append([float(tf.reduce_mean(out[0])), list(out[0].shape), out[1], out[2]])
+        drawn.append([float(tf.reduce_mean(out[0])), list(out[0].shape), *out[1:]])
     # use_bfloat16 acts on a TPU only (as in the OD API): the policy training there would use.
     on_tpu = precision.resolve("auto", tc.use_bfloat16, on_tpu=True).policy
     return _digest({"settings": settings.__dict__, "optimizer": [type(optimizer).__name__, config, rates],

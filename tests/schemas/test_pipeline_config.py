@@ -322,6 +322,30 @@ def test_an_impossible_square_crop_by_scale_is_named(fields, field):
     assert any(f"data_augmentation_options[0].{field}:" in p for p in problems), problems
 
 
+def _keypoint_flip_text(permutation: str, num_keypoints: int) -> str:
+    flip = f"data_augmentation_options {{ random_horizontal_flip {{ keypoint_flip_permutation: {permutation} }} }}"
+    return edit("batch_size: 8", f"batch_size: 8\n  {flip}") + f"train_input_reader {{ num_keypoints: {num_keypoints} }}\n"
+
+
+@pytest.mark.parametrize("permutation, num_keypoints, message", [
+    ("[1, 0]", 3, "has 2 entries; it needs one per keypoint (train_input_reader.num_keypoints: 3)"),
+    ("[1, 0, 2]", 0, "has 3 entries; it needs one per keypoint (train_input_reader.num_keypoints: 0)"),
+    ("[1, 1, 2]", 3, "[1, 1, 2] is not a permutation of 0..2 (each keypoint index once)"),
+    ("[1, 0, 3]", 3, "[1, 0, 3] is not a permutation of 0..2 (each keypoint index once)"),
+])
+def test_a_keypoint_flip_permutation_that_does_not_fit_the_keypoints_is_named(permutation, num_keypoints, message):
+    text = _keypoint_flip_text(permutation, num_keypoints)
+    line = line_of(text, "keypoint_flip_permutation")
+    assert any(p.startswith(f"p.config:{line}:") and p.endswith(
+        f"train_config.data_augmentation_options[0].random_horizontal_flip.keypoint_flip_permutation: {message}")
+        for p in problems_of(text)), problems_of(text)
+
+
+def test_a_keypoint_flip_permutation_of_every_keypoint_passes():
+    config = parse_pipeline_config_text(_keypoint_flip_text("[1, 0, 2]", 3), "p.config")
+    assert not any("keypoint" in str(w) for w in config.warnings), config.warnings
+
+
 def _center_net_text(old: str = "", new: str = "") -> str:
     with open("tests/data/configs/centernet_resnet101_v1_fpn_512x512.config", encoding="utf-8") as f:
         return f.read().replace(old, new) if old else f.read()

@@ -1,6 +1,7 @@
 """Data augmentations of the zoo's configs against the OD API's own (core/preprocessor.py): random_square_crop_by_scale
 random_crop_image (the crop of every SSD zoo config), random_scale_crop_and_pad_to_square (EfficientDet's) and
-random_absolute_pad_image and random_patch_gaussian (CenterNet's).
+random_absolute_pad_image and random_patch_gaussian (CenterNet's); and the keypoints random_horizontal_flip (its
+keypoint_flip_permutation), random_crop_image and random_absolute_pad_image give.
 
 The oracle ran each op on fixed images and boxes with its random draws fixed through the OD API's
 preprocessor cache (tools/oracle/make_zoo_fixtures.py `write_augmentation_reference`); detflow's op,
@@ -24,6 +25,7 @@ RANDOM_CROP_CASES = 6
 SCALE_CROP_CASES = 5
 PAD_CASES = 4
 PATCH_CASES = 4
+KEYPOINT_FLIP_CASES = 3
 
 
 @functools.lru_cache(maxsize=None)
@@ -161,3 +163,50 @@ def test_random_patch_gaussian_draws_stay_in_the_od_api_ranges():
     step.random_patch_gaussian.random_coef = 1.0
     (never,) = augmentations.build_augmentations([step])
     np.testing.assert_array_equal(never(image, tf.zeros([0, 4]), tf.zeros([0], tf.int32))[0].numpy(), image.numpy())
+
+
+def _assert_same_keypoints(got: np.ndarray, want: np.ndarray) -> None:
+    """The same keypoints: NaN (not there) at the same places, the others within float32 rounding."""
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def _visible(keypoints) -> np.ndarray:
+    """detflow's visibility of a keypoint (inputs.keypoint_labels): neither coordinate NaN."""
+    return ~np.isnan(np.asarray(keypoints)).any(axis=-1)
+
+
+@pytest.mark.parametrize("case", range(KEYPOINT_FLIP_CASES))
+def test_random_horizontal_flip_gives_the_od_api_keypoints_with_its_permutation(case):
+    """Mirrored around x = 0.5 and reordered by keypoint_flip_permutation, visibilities reordered with them."""
+    ref = _case("keypoints_random_horizontal_flip", case)
+    always = augmentations.random_horizontal_flip(1.0, tuple(ref["permutation"].tolist()))
+    image, boxes, _, keypoints = always(tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.range(1, 13),
+                                        tf.constant(ref["keypoints"]))
+    np.testing.assert_array_equal(image.numpy(), ref["out_image"])
+    np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
+    _assert_same_keypoints(keypoints.numpy(), ref["out_keypoints"])
+    np.testing.assert_array_equal(_visible(keypoints), ref["out_visibilities"])
+
+
+@pytest.mark.parametrize("case", range(RANDOM_CROP_CASES))
+def test_random_crop_image_gives_the_od_api_keypoints_for_the_same_window(case):
+    """The kept boxes' keypoints in the window's frame; with clip_boxes, NaN (and not visible) outside it."""
+    ref = _case("keypoints_random_crop_image", case)
+    _, _, labels, keypoints = augmentations.crop_to_window(
+        tf.constant(ref["image"]), tf.constant(ref["boxes"]), tf.constant(ref["labels"]), tf.constant(ref["window"]),
+        float(ref["overlap_thresh"]), bool(ref["clip_boxes"]), keypoints=tf.constant(ref["keypoints"]))
+    np.testing.assert_array_equal(labels.numpy(), ref["out_labels"])
+    _assert_same_keypoints(keypoints.numpy(), ref["out_keypoints"])
+    np.testing.assert_array_equal(_visible(keypoints), ref["out_visibilities"])
+
+
+@pytest.mark.parametrize("case", range(PAD_CASES))
+def test_random_absolute_pad_image_gives_the_od_api_keypoints_for_the_same_draws(case):
+    ref = _case("keypoints_random_absolute_pad_image", case)
+    height, width, top, left = (int(v) for v in ref["draws"])
+    _, boxes, _, keypoints = augmentations.pad_image(
+        tf.constant(ref["image"] / 255.0), tf.constant(ref["boxes"]), tf.range(1, 13), height, width, top, left,
+        keypoints=tf.constant(ref["keypoints"]))
+    np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
+    _assert_same_keypoints(keypoints.numpy(), ref["out_keypoints"])

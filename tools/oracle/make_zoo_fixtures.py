@@ -680,6 +680,96 @@ def write_patch_gaussian_reference(out_root: str) -> None:
     np.savez_compressed(os.path.join(out_root, "augmentations", "random_patch_gaussian.npz"), **out)
 
 
+# Keypoint cases: random_horizontal_flip's keypoint_flip_permutation (of 4 keypoints per object), flipped; the last
+# is no involution, so that the order it is applied in shows.
+FLIP_PERMUTATIONS = ((1, 0, 3, 2), (0, 1, 2, 3), (1, 2, 3, 0))
+
+
+def fixed_keypoints(rng, count: int = 12, num_keypoints: int = 4) -> np.ndarray:
+    """`count` objects' `num_keypoints` normalised (y, x) keypoints anywhere in the image, a fifth of them NaN (not
+    labelled, as the OD API's decoder gives them)."""
+    keypoints = rng.uniform(0, 1, (count, num_keypoints, 2)).astype(np.float32)
+    keypoints[rng.uniform(0, 1, (count, num_keypoints)) < 0.2] = np.nan
+    return keypoints
+
+
+def _keypoint_visibilities(keypoints: np.ndarray) -> tf.Tensor:
+    return tf.constant(~np.isnan(keypoints).any(axis=-1))
+
+
+def _write_keypoint_flip(out_root: str) -> None:
+    rng = np.random.default_rng(23)
+    out = {}
+    for i, permutation in enumerate(FLIP_PERMUTATIONS):
+        image = rng.uniform(0, 1, (30, 40, 3)).astype(np.float32)
+        boxes, keypoints = fixed_boxes(rng), fixed_keypoints(rng)
+        cache = preprocessor_cache.PreprocessorCache()
+        cache.update(preprocessor_cache.PreprocessorCache.HORIZONTAL_FLIP, "", tf.constant(0.0))   # below 0.5: flip
+        got = preprocessor.random_horizontal_flip(
+            tf.constant(image), tf.constant(boxes), keypoints=tf.constant(keypoints),
+            keypoint_visibilities=_keypoint_visibilities(keypoints), keypoint_flip_permutation=permutation,
+            preprocess_vars_cache=cache)
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes, f"{i}/keypoints": keypoints,
+                    f"{i}/permutation": np.array(permutation, np.int32), f"{i}/out_image": got[0].numpy(),
+                    f"{i}/out_boxes": got[1].numpy(), f"{i}/out_keypoints": got[2].numpy(),
+                    f"{i}/out_visibilities": got[3].numpy()})
+    np.savez_compressed(os.path.join(out_root, "augmentations", "keypoints_random_horizontal_flip.npz"), **out)
+
+
+def _write_keypoint_crop(out_root: str) -> None:
+    rng = np.random.default_rng(29)
+    out = {}
+    for i, (height, width, top, left, crop_h, crop_w, overlap, clip) in enumerate(RANDOM_CROP_CASES):
+        image = rng.uniform(0, 1, (height, width, 3)).astype(np.float32)
+        boxes, keypoints = fixed_boxes(rng), fixed_keypoints(rng)
+        labels = np.arange(1, 13, dtype=np.int32)
+        window = np.array([top / height, left / width, (top + crop_h) / height, (left + crop_w) / width], np.float32)
+        cache = preprocessor_cache.PreprocessorCache()
+        cache.update(preprocessor_cache.PreprocessorCache.STRICT_CROP_IMAGE, 1.0,
+                     (tf.constant([top, left, 0]), tf.constant([crop_h, crop_w, -1]), tf.constant(window[None, None])))
+        got = preprocessor.random_crop_image(
+            tf.constant(image), tf.constant(boxes), tf.constant(labels), tf.ones([12]),
+            keypoints=tf.constant(keypoints), keypoint_visibilities=_keypoint_visibilities(keypoints),
+            min_object_covered=1.0, overlap_thresh=overlap, clip_boxes=clip, preprocess_vars_cache=cache)
+        # image, boxes, labels, label weights, keypoints and, only where boxes are clipped, visibilities.
+        visibilities = got[5].numpy() if clip else ~np.isnan(got[4].numpy()).any(axis=-1)
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes, f"{i}/labels": labels, f"{i}/keypoints": keypoints,
+                    f"{i}/window": window, f"{i}/overlap_thresh": np.array(overlap, np.float32),
+                    f"{i}/clip_boxes": np.array(clip), f"{i}/out_labels": got[2].numpy(),
+                    f"{i}/out_keypoints": got[4].numpy(), f"{i}/out_visibilities": visibilities})
+    np.savez_compressed(os.path.join(out_root, "augmentations", "keypoints_random_crop_image.npz"), **out)
+
+
+def _write_keypoint_pad(out_root: str) -> None:
+    rng = np.random.default_rng(31)
+    out = {}
+    for i, (height, width, target_h, target_w, top, left, _) in enumerate(PAD_CASES):
+        image = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+        boxes, keypoints = fixed_boxes(rng), fixed_keypoints(rng)
+        cache = preprocessor_cache.PreprocessorCache()
+        cache.update(preprocessor_cache.PreprocessorCache.PAD_IMAGE, "",
+                     (tf.constant(target_h), tf.constant(target_w), tf.constant(top), tf.constant(left)))
+        got = preprocessor.random_absolute_pad_image(
+            tf.constant(image), tf.constant(boxes), keypoints=tf.constant(keypoints),
+            max_height_padding=target_h - height + 1, max_width_padding=target_w - width + 1,
+            preprocess_vars_cache=cache)
+        out.update({f"{i}/image": image, f"{i}/boxes": boxes, f"{i}/keypoints": keypoints,
+                    f"{i}/draws": np.array([target_h, target_w, top, left], np.int32),
+                    f"{i}/out_boxes": got[1].numpy(), f"{i}/out_keypoints": got[2].numpy()})
+    np.savez_compressed(os.path.join(out_root, "augmentations", "keypoints_random_absolute_pad_image.npz"), **out)
+
+
+def write_keypoint_augmentation_reference(out_root: str) -> None:
+    """The OD API's random_horizontal_flip (with a keypoint_flip_permutation), random_crop_image and
+    random_absolute_pad_image on fixed boxes and keypoints (a fifth NaN: not labelled), their draws set through the
+    preprocessor cache as for the ops' image references, in `augmentations/keypoints_<op>.npz`: the keypoints they
+    give and their visibilities (True where labelled and, after a crop, inside it)."""
+    os.makedirs(os.path.join(out_root, "augmentations"), exist_ok=True)
+    _write_keypoint_flip(out_root)
+    _write_keypoint_crop(out_root)
+    _write_keypoint_pad(out_root)
+
+
 # random_scale_crop_and_pad_to_square cases: (image height, width, output_size, scale, offset fractions y, x):
 # scaled below, across and above the output size, crops at both ends.
 SCALE_CROP_CASES = ((60, 80, 64, 0.5, 0.3, 0.7), (60, 80, 64, 1.7, 0.0, 1.0), (100, 50, 48, 1.3, 0.95, 0.4),
@@ -716,11 +806,13 @@ def write_augmentation_reference(out_root: str) -> None:
     """The OD API's random_square_crop_by_scale on fixed images and boxes, its random draws set through the
     preprocessor cache (as a repeated call with the same cache does), in `augmentations/square_crop_by_scale.npz`;
     and random_crop_image's and random_scale_crop_and_pad_to_square's (write_random_crop_reference,
-    write_scale_crop_reference, write_pad_reference, write_patch_gaussian_reference)."""
+    write_scale_crop_reference, write_pad_reference, write_patch_gaussian_reference) and the keypoints of three
+    (write_keypoint_augmentation_reference)."""
     write_random_crop_reference(out_root)
     write_scale_crop_reference(out_root)
     write_pad_reference(out_root)
     write_patch_gaussian_reference(out_root)
+    write_keypoint_augmentation_reference(out_root)
     rng = np.random.default_rng(7)
     out = {}
     for i, (height, width, scale, y_center, x_center, max_border) in enumerate(SQUARE_CROP_CASES):
