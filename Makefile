@@ -49,7 +49,7 @@ $(ORACLE_STAMP): $(UV) tools/oracle/requirements.lock tools/oracle/build_env.sh
 
 # Written to a temporary folder and moved into place, so a killed run leaves no half set. Two processes,
 # each every other architecture, keep both cores busy while models are built and traced.
-$(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests/data/configs/ssd_*.config tests/data/configs/faster_rcnn_*.config tests/data/configs/centernet_*.config)
+$(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests/data/configs/ssd_*.config tests/data/configs/faster_rcnn_*.config tests/data/configs/centernet_*.config tests/data/label_maps/*.pbtxt)
 	rm -rf $(ZOO_FIXTURES) $(ZOO_FIXTURES).tmp
 	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_FIXTURES).tmp --shard=1/2 & \
 	first=$$!; \

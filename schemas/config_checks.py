@@ -70,6 +70,7 @@ def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], lis
                     'refuses it too): "detection" restores the whole feature extractor, as it did')
     _check_train(c, proto.train_config, "train_config")
     _check_keypoint_flips(c, proto)
+    _check_keypoint_input(c, proto)
     _check_eval(c, proto)
     return c.errors, c.warnings
 
@@ -265,7 +266,7 @@ def _check_center_net(c: _Checker, cn, path: str) -> None:
                 "whose post_processing keeps this default (true)")
     if not cn.HasField("object_detection_task"):
         c.error(f"{path}.object_detection_task", "object_detection_task is required: detflow's CenterNet detects "
-                                                 "boxes (keypoint tasks are not built yet)")
+                                                 "boxes (and, with a keypoint_estimation_task, their keypoints)")
     oc, opath = cn.object_center_params, f"{path}.object_center_params"
     if not cn.HasField("object_center_params"):
         c.error(opath, "object_center_params is required (its classification_loss: "
@@ -292,6 +293,40 @@ def _check_center_net(c: _Checker, cn, path: str) -> None:
                                        "num_filters: one of each per conv")
         if any(v <= 0 for v in (*params.num_filters, *params.kernel_sizes)):
             c.error(f"{hpath}.{head}", "num_filters and kernel_sizes must be > 0")
+    _check_keypoint_tasks(c, cn, path)
+
+
+def _check_keypoint_tasks(c: _Checker, cn, path: str) -> None:
+    """`keypoint_estimation_task`s: what the OD API's builder needs, and the losses detflow computes."""
+    if not cn.keypoint_estimation_task:
+        return
+    if not cn.keypoint_label_map_path:
+        c.error(f"{path}.keypoint_label_map_path", "is required with a keypoint_estimation_task: the label map "
+                                                   "whose keypoint_class_name item declares the keypoints")
+    if cn.HasField("post_processing"):
+        c.error(f"{path}.post_processing", "NMS over detections with keypoints is not built: remove post_processing "
+                                           "(the zoo's keypoint configs have none) or the keypoint_estimation_task")
+    names = [t.task_name for t in cn.keypoint_estimation_task]
+    for i, task in enumerate(cn.keypoint_estimation_task):
+        tpath = f"{path}.keypoint_estimation_task[{i}]"
+        if not task.task_name or names.count(task.task_name) > 1:
+            c.error(f"{tpath}.task_name", "each keypoint task needs a task_name of its own (it names its heads)")
+        if not task.keypoint_class_name:
+            c.error(f"{tpath}.keypoint_class_name", "is required: the keypoint label map item whose keypoints this "
+                                                    "task predicts")
+        if not task.loss.classification_loss.HasField("penalty_reduced_logistic_focal_loss"):
+            c.error(f"{tpath}.loss.classification_loss", "penalty_reduced_logistic_focal_loss is required")
+        if not task.loss.localization_loss.HasField("l1_localization_loss"):
+            c.error(f"{tpath}.loss.localization_loss", "l1_localization_loss is required")
+        for field in ("num_candidates_per_keypoint", "peak_max_pool_kernel_size"):
+            c.positive(task, tpath, field)
+        for head in ("heatmap_head_params", "offset_head_params", "regress_head_params"):
+            params = getattr(task, head)
+            if len(params.num_filters) != len(params.kernel_sizes):
+                c.error(f"{tpath}.{head}", f"{len(params.kernel_sizes)} kernel_sizes and {len(params.num_filters)} "
+                                           "num_filters: one of each per conv")
+        if task.offset_peak_radius < 0:
+            c.error(f"{tpath}.offset_peak_radius", "must be >= 0")
 
 
 # The OD API's CenterNet FPNs add each upsampled level to the next finer block output, and its ResNet v2
@@ -446,12 +481,26 @@ def _check_keypoint_flips(c: _Checker, proto) -> None:
         permutation = list(step.random_horizontal_flip.keypoint_flip_permutation)
         path = f"train_config.data_augmentation_options[{i}].random_horizontal_flip.keypoint_flip_permutation"
         if not permutation:
+            if num_keypoints and step.HasField("random_horizontal_flip"):
+                c.error(path, f"is required: the records have {num_keypoints} keypoints per object "
+                              "(train_input_reader.num_keypoints), and a flip must say which keypoint each becomes "
+                              "(left and right swap; list 0..K-1 when none do). The OD API refuses this too")
             continue
         if len(permutation) != num_keypoints:
             c.error(path, f"has {len(permutation)} entries; it needs one per keypoint "
                           f"(train_input_reader.num_keypoints: {num_keypoints})")
         elif sorted(permutation) != list(range(num_keypoints)):
             c.error(path, f"{permutation} is not a permutation of 0..{num_keypoints - 1} (each keypoint index once)")
+
+
+def _check_keypoint_input(c: _Checker, proto) -> None:
+    """A CenterNet keypoint task trains on the records' keypoints: train_input_reader.num_keypoints must say how
+    many each object has (the OD API's decoder reads none without it)."""
+    model = proto.model
+    if (model.WhichOneof("model") == "center_net" and model.center_net.keypoint_estimation_task
+            and proto.HasField("train_input_reader") and not proto.train_input_reader.num_keypoints):
+        c.error("train_input_reader.num_keypoints", "is required with a keypoint_estimation_task: the number of "
+                                                    "keypoints per object in the records")
 
 
 def _check_eval(c: _Checker, proto) -> None:

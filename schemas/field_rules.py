@@ -64,6 +64,7 @@ FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 S = "model.ssd"
 F = "model.faster_rcnn"
 C = "model.center_net"
+K = f"{C}.keypoint_estimation_task"
 T = "train_config"
 TPU = "a TPU / TF1 static-shape implementation detail; results are the same without it"
 DIST = ("TF1 distributed-training setting (parameter servers); detflow's workers are synchronous replicas of "
@@ -254,9 +255,29 @@ RULES: list[FieldRule] = [
     _h(f"{C}.object_center_params.classification_loss.penalty_reduced_logistic_focal_loss",
        "the OD API's CenterNet center loss"),
     _h(f"{C}.object_center_params.use_labeled_classes", "", (False,)),
-    _r(f"{C}.object_center_params.keypoint_weights_for_center", "keypoint tasks are not built yet"),
-    *_many(_r, f"{C}.keypoint_label_map_path {C}.keypoint_estimation_task",
-           "CenterNet keypoint tasks are not built yet (boxes only)"),
+    _r(f"{C}.object_center_params.keypoint_weights_for_center", "centers from keypoints are not built (detflow's "
+       "CenterNet detects boxes)"),
+    _h(f"{C}.keypoint_label_map_path", "the label map whose `keypoint_class_name` item declares the keypoints "
+       "(`keypoints { id label }`), read as the OD API reads it"),
+    _h(f"{C}.keypoint_estimation_task", "the OD API's keypoint heads, targets, losses and post-processing"),
+    *_many(_h, f"{K}.task_name {K}.task_loss_weight {K}.loss {K}.keypoint_class_name {K}.keypoint_label_to_std "
+               f"{K}.keypoint_regression_loss_weight {K}.keypoint_heatmap_loss_weight "
+               f"{K}.keypoint_offset_loss_weight {K}.heatmap_bias_init {K}.keypoint_candidate_score_threshold "
+               f"{K}.num_candidates_per_keypoint {K}.peak_max_pool_kernel_size {K}.unmatched_keypoint_score "
+               f"{K}.box_scale {K}.candidate_search_scale {K}.score_distance_offset {K}.offset_peak_radius "
+               f"{K}.per_keypoint_offset {K}.clip_out_of_frame_keypoints {K}.rescore_instances "
+               f"{K}.rescoring_threshold {K}.heatmap_head_params {K}.offset_head_params {K}.regress_head_params"),
+    _h(f"{K}.loss.classification_loss"), _h(f"{K}.loss.localization_loss"),
+    _h(f"{K}.loss.classification_loss.penalty_reduced_logistic_focal_loss", "the keypoint heatmap loss"),
+    _h(f"{K}.loss.localization_loss.l1_localization_loss", "the keypoint offset and regression loss"),
+    _h(f"{K}.candidate_ranking_mode", "", ("min_distance", "score_distance_ratio")),
+    *_many(_r, f"{K}.predict_depth {K}.per_keypoint_depth {K}.keypoint_depth_loss_weight",
+           "keypoint depth is not built"),
+    _r(f"{K}.argmax_postprocessing", "the OD API's argmax keypoint post-processing is not built (its default, "
+       "candidates snapped to regressed keypoints, is)"),
+    *_many(_i, f"{K}.score_distance_multiplier {K}.std_dev_multiplier",
+           "read only by the candidate_ranking_mode values detflow does not build"),
+    _i(f"{K}.gaussian_denom_ratio", "read only by the OD API's argmax post-processing, which detflow does not build"),
     *_many(_r, f"{C}.mask_estimation_task {C}.densepose_estimation_task {C}.track_estimation_task "
                f"{C}.temporal_offset_task {C}.deepmac_mask_estimation", "not implemented (CenterNet boxes only)"),
     _h(f"{C}.post_processing", "NMS over the heatmap peaks' boxes (the OD API's: boxes of zero area dropped); "
@@ -363,6 +384,10 @@ RULES: list[FieldRule] = [
     _i("eval_config.min_score_threshold", "a drawing threshold of the OD API's eval job; the Evaluator draws its own"),
     _i("eval_config.use_moving_averages",
        "the export holds the moving averages when train_config's use_moving_average is on; that is what is evaluated"),
+    _i("eval_config.parameterized_metric", "the Evaluator's keypoint AP is not built yet (`detflow coco-eval "
+       "--iou-type keypoints --sigmas` computes it, equal to pycocotools)"),
+    _i("eval_config.keypoint_edge", "the edges the OD API's eval job draws between keypoints; detflow's drawings "
+       "do not draw keypoints yet"),
     _i("eval_config.num_examples", "detflow evaluates the whole eval split"),
     _i("eval_config.max_evals", "detflow evaluates once per pipeline run"),
     _i("eval_config.eval_interval_secs", "detflow evaluates once per pipeline run"),

@@ -90,6 +90,8 @@ def classify(message: _message.Message, path: str = "") -> Iterator[Finding]:
             if not _is_default(field, value):
                 yield Finding(field_path, f"ignored: {rule.note}", False)
             continue
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            continue          # a map (keypoint_label_to_std): its keys and values are the field's own
         repeated = field.label == field.LABEL_REPEATED
         items = list(value) if repeated else [value]
         for index, item in enumerate(items):

@@ -26,11 +26,13 @@ class ZooModel:
     also_not_built: str = ""
 
 
-_KEYPOINTS = "keypoint tasks (`keypoint_estimation_task`)"
-
-
 def _centernet(name: str, extractor: str) -> ZooModel:
-    return ZooModel(f"CenterNet {name}", "center_net", extractor, _KEYPOINTS if "Keypoints" in name else "")
+    return ZooModel(f"CenterNet {name}", "center_net", extractor)
+
+
+# The fixture that checks the keypoint heads and post-processing of the CenterNet Keypoints models (their
+# keypoint task is the same on every backbone: COCO's 17 person keypoints).
+KEYPOINTS_CHECKED = ("center_net_resnet50_v1_fpn_kpts_128", "128 (its 512x512 Keypoints config as shipped)")
 
 
 # Input sizes of EfficientDet D0..D7 in their zoo configs (configs/tf2/ssd_efficientdet_d*_*.config).
@@ -110,7 +112,10 @@ def verdict(model: ZooModel) -> tuple[bool, str]:
     if model.also_not_built:
         return False, f"refused: {model.also_not_built} are not built yet"
     fixtures, size = CHECKED[model.feature_extractor]
-    return True, f"the OD API's network; checked against it by {' and '.join(f'`{f}`' for f in fixtures)} at {size}"
+    line = f"the OD API's network; checked against it by {' and '.join(f'`{f}`' for f in fixtures)} at {size}"
+    if "Keypoints" in model.name:
+        line += f"; its keypoint task by `{KEYPOINTS_CHECKED[0]}` at {KEYPOINTS_CHECKED[1]}"
+    return True, line
 
 
 def markdown() -> str:

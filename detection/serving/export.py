@@ -7,7 +7,9 @@ Signatures:
 Outputs of both: `detection_boxes` float32 [batch, N, 4] normalised
 ymin, xmin, ymax, xmax in [0, 1] relative to the ORIGINAL image,
 `detection_scores` float32 [batch, N], `detection_classes` float32 [batch, N]
-(label-map ids, 1-based), `num_detections` float32 [batch].
+(label-map ids, 1-based), `num_detections` float32 [batch]; a CenterNet with a keypoint task adds the OD
+API's `detection_keypoints` float32 [batch, N, K, 2] (y, x normalised as the boxes) and
+`detection_keypoint_scores` float32 [batch, N, K].
 
 Images are resized inside as the OD API's image resizer does
 (fixed_shape_resizer: to the input size, aspect not kept;
@@ -90,8 +92,12 @@ class DetectionModule(tf.Module):
         classes = tf.cast(outputs["detection_classes"], tf.float32) + 1.0     # the exporter's label_id_offset
         # Padding rows past num_detections: zero, as the OD API's exports have them.
         valid = tf.sequence_mask(tf.cast(num, tf.int32), tf.shape(scores)[1], dtype=tf.float32)
-        return {"detection_boxes": boxes * valid[:, :, None], "detection_scores": scores * valid,
-                "detection_classes": classes * valid, "num_detections": num}
+        result = {"detection_boxes": boxes * valid[:, :, None], "detection_scores": scores * valid,
+                  "detection_classes": classes * valid, "num_detections": num}
+        if "detection_keypoints" in outputs:
+            result["detection_keypoints"] = outputs["detection_keypoints"] * valid[:, :, None, None]
+            result["detection_keypoint_scores"] = outputs["detection_keypoint_scores"] * valid[:, :, None]
+        return result
 
     def _prepare(self, images: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         """0..255 images → (network input, valid resized height/width), in the OD API's order.

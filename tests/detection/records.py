@@ -25,8 +25,8 @@ def make_image(rng, size: int, num_boxes: int, num_classes: int = 2):
     return image, np.array(boxes, np.float32).reshape(-1, 4), np.array(labels, np.int64)
 
 
-def example(image, boxes, labels, name: str) -> bytes:
-    """Serialized OD API tf.Example."""
+def example(image, boxes, labels, name: str, keypoints=None) -> bytes:
+    """Serialized OD API tf.Example; `keypoints` [N, K, 2] normalised y, x (NaN: not labelled) with them."""
     f = lambda v: tf.train.Feature(float_list=tf.train.FloatList(value=list(map(float, v))))  # noqa: E731
     i = lambda v: tf.train.Feature(int64_list=tf.train.Int64List(value=list(map(int, v))))  # noqa: E731
     b = lambda v: tf.train.Feature(bytes_list=tf.train.BytesList(value=v))  # noqa: E731
@@ -40,7 +40,20 @@ def example(image, boxes, labels, name: str) -> bytes:
         ef.CLASS_LABEL: i(labels),
         ef.CLASS_TEXT: b([f"c{int(x)}".encode() for x in labels]),
     }
+    if keypoints is not None:
+        labelled = ~np.isnan(keypoints[..., 0])
+        feats.update({ef.KEYPOINT_Y: f(np.nan_to_num(keypoints[..., 0]).ravel()),
+                      ef.KEYPOINT_X: f(np.nan_to_num(keypoints[..., 1]).ravel()),
+                      ef.KEYPOINT_VISIBILITY: i(np.where(labelled, 2, 0).ravel())})
     return tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+
+
+def box_keypoints(rng, boxes, num_keypoints: int) -> np.ndarray:
+    """[N, K, 2] keypoints (normalised y, x) inside each box, one in four not labelled (NaN)."""
+    low, high = boxes[:, None, :2], boxes[:, None, 2:]
+    points = low + rng.uniform(0.1, 0.9, (len(boxes), num_keypoints, 2)) * (high - low)
+    points[rng.uniform(size=(len(boxes), num_keypoints)) < 0.25] = np.nan
+    return points.astype(np.float32)
 
 
 def write_records(out_dir: str, num_images: int, size: int = 64, boxes_per_image=(1, 3),

@@ -177,4 +177,9 @@ CONTAINERS = {
     "model.center_net.object_detection_task.localization_loss.l1_localization_loss",
     "model.center_net.object_center_params.classification_loss.penalty_reduced_logistic_focal_loss",
     "model.center_net.post_processing.batch_non_max_suppression",
+    "model.center_net.keypoint_estimation_task", "model.center_net.keypoint_estimation_task.loss",
+    "model.center_net.keypoint_estimation_task.loss.classification_loss",
+    "model.center_net.keypoint_estimation_task.loss.localization_loss",
+    "model.center_net.keypoint_estimation_task.loss.classification_loss.penalty_reduced_logistic_focal_loss",
+    "model.center_net.keypoint_estimation_task.loss.localization_loss.l1_localization_loss",
 }

@@ -1,7 +1,7 @@
 """Honoured-field probes of the network: SSD, the layer hyperparameters and Faster R-CNN (see probe_kit)."""
 from __future__ import annotations
 
-from tests.schemas.probe_kit import (Probe, merge, both, clear, ssd, fe, wsp, cbp, sag, nms, fe_hp, bp_hp, frcnn, cn, fpn_levels, bifpn_levels, ssd_layers, to_mobilenet_v2_keras, to_convolutional_predictor, to_multiscale, N, R)
+from tests.schemas.probe_kit import (Probe, merge, both, clear, ssd, fe, wsp, cbp, sag, nms, fe_hp, bp_hp, frcnn, cn, kp, LABEL_MAPS, fpn_levels, bifpn_levels, ssd_layers, to_mobilenet_v2_keras, to_convolutional_predictor, to_multiscale, N, R)
 
 NETWORK_PROBES: dict[str, Probe] = {
     # --- SSD
@@ -280,4 +280,34 @@ NETWORK_PROBES: dict[str, Probe] = {
         "post_processing { batch_non_max_suppression { change_coordinate_frame: true } }")), R, base="centernet"),
     "model.center_net.object_center_params.use_labeled_classes": Probe(merge(cn(
         "object_center_params { use_labeled_classes: true }")), R, base="centernet"),
+    # --- CenterNet keypoint tasks (the CenterNet base with class c1's three keypoints)
+    **{f"model.center_net.keypoint_estimation_task.{k}": Probe(kp(v), N, base="centernet_kpts")
+       for k, v in (("task_name", 'task_name: "pose"'), ("task_loss_weight", "task_loss_weight: 3.0"),
+                    ("keypoint_class_name", 'keypoint_class_name: "c2"'),
+                    ("keypoint_label_to_std", 'keypoint_label_to_std { key: "a" value: 3.0 }'),
+                    ("keypoint_regression_loss_weight", "keypoint_regression_loss_weight: 3.0"),
+                    ("keypoint_heatmap_loss_weight", "keypoint_heatmap_loss_weight: 3.0"),
+                    ("keypoint_offset_loss_weight", "keypoint_offset_loss_weight: 3.0"),
+                    ("heatmap_bias_init", "heatmap_bias_init: 1.0"),
+                    ("keypoint_candidate_score_threshold", "keypoint_candidate_score_threshold: 0.95"),
+                    ("num_candidates_per_keypoint", "num_candidates_per_keypoint: 1"),
+                    ("peak_max_pool_kernel_size", "peak_max_pool_kernel_size: 1"),
+                    ("unmatched_keypoint_score", "unmatched_keypoint_score: 0.5"),
+                    ("box_scale", "box_scale: 0.2"), ("candidate_search_scale", "candidate_search_scale: 0.01"),
+                    ("candidate_ranking_mode", 'candidate_ranking_mode: "score_distance_ratio"'),
+                    ("offset_peak_radius", "offset_peak_radius: 3"), ("per_keypoint_offset", "per_keypoint_offset: true"),
+                    ("clip_out_of_frame_keypoints", "clip_out_of_frame_keypoints: true"),
+                    ("rescore_instances", "rescore_instances: true"),
+                    *((head, f"{head} {{ num_filters: 32 kernel_sizes: 1 }}")
+                      for head in ("heatmap_head_params", "offset_head_params", "regress_head_params")))},
+    "model.center_net.keypoint_estimation_task.score_distance_offset": Probe(
+        kp("score_distance_offset: 0.01"), N, base="centernet_kpts",
+        prepare=kp('candidate_ranking_mode: "score_distance_ratio"')),
+    "model.center_net.keypoint_estimation_task.rescoring_threshold": Probe(
+        kp("rescoring_threshold: 0.6"), N, base="centernet_kpts", prepare=kp("rescore_instances: true")),
+    "model.center_net.keypoint_label_map_path": Probe(
+        both(clear("model.center_net.keypoint_estimation_task"), merge(cn(
+            f'keypoint_label_map_path: "{LABEL_MAPS / "probe_keypoints_two.pbtxt"}" keypoint_estimation_task {{ '
+            'task_name: "kp" keypoint_class_name: "c1" loss { localization_loss { l1_localization_loss { } } '
+            'classification_loss { penalty_reduced_logistic_focal_loss { } } } }'))), N, base="centernet_kpts"),
 }

@@ -15,6 +15,7 @@ an `edit` and the effect that must follow:
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 from typing import Callable
 
 from google.protobuf import text_format
@@ -125,8 +126,24 @@ def _center_net_text() -> str:
             .replace("max_box_predictions: 20", "max_box_predictions: 10"))
 
 
+LABEL_MAPS = pathlib.Path(__file__).resolve().parents[1] / "data" / "label_maps"
+
+
+def _center_net_keypoints_text() -> str:
+    """The CenterNet probe base with a keypoint task: class c1's three keypoints (label_maps/probe_keypoints.pbtxt),
+    keypoint a's std 0.5, offsets within radius 1 of the keypoints' cells."""
+    task = ('keypoint_estimation_task { task_name: "kp" keypoint_class_name: "c1" '
+            'keypoint_label_to_std { key: "a" value: 0.5 } offset_peak_radius: 1 num_candidates_per_keypoint: 8 '
+            'loss { localization_loss { l1_localization_loss { } } '
+            'classification_loss { penalty_reduced_logistic_focal_loss { alpha: 2.0 beta: 4.0 } } } }')
+    return (_center_net_text()
+            .replace("center_net {", f'center_net {{\n keypoint_label_map_path: "{LABEL_MAPS / "probe_keypoints.pbtxt"}" '
+                                     f"{task}", 1)
+            .replace("train_input_reader {", "train_input_reader {\n  num_keypoints: 3", 1))
+
+
 BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "effdet": lambda: EFFDET, "frcnn": _frcnn_text,
-         "centernet": _center_net_text}
+         "centernet": _center_net_text, "centernet_kpts": _center_net_keypoints_text}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,6 +230,14 @@ def frcnn(text: str) -> str:
 def cn(text: str) -> str:
     """Text-format fields placed in model.center_net."""
     return f"model {{ center_net {{ {text} }} }}"
+
+
+def kp(text: str) -> Callable:
+    """An edit that merges text-format fields into model.center_net's first keypoint_estimation_task (a
+    repeated field: merging at the root would add a second task)."""
+    def edit(proto):
+        text_format.Merge(text, proto.model.center_net.keypoint_estimation_task[0])
+    return edit
 
 
 def opt(text: str) -> str:

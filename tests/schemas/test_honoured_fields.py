@@ -51,10 +51,14 @@ def _proto(name: str, *edits) -> pipeline_pb2.TrainEvalPipelineConfig:
 def _example_batch(bundle, task):
     from detection.data import inputs  # pylint: disable=import-outside-toplevel
     from tests.detection import records  # pylint: disable=import-outside-toplevel
-    image, boxes, labels = records.make_image(np.random.default_rng(3), 64, 3)
-    options = inputs.InputOptions.from_spec(bundle.spec, max_number_of_boxes=100)
+    rng = np.random.default_rng(3)
+    image, boxes, labels = records.make_image(rng, 64, 3)
+    keypoint_tasks = getattr(bundle.spec.training, "keypoint_tasks", ())
+    num_keypoints = sum(t.num_keypoints for t in keypoint_tasks)
+    keypoints = records.box_keypoints(rng, boxes, num_keypoints) if num_keypoints else None
+    options = inputs.InputOptions.from_spec(bundle.spec, max_number_of_boxes=100, num_keypoints=num_keypoints)
     parse = inputs.make_parser(options, bundle.preprocess, targets=task.targets(options))
-    images, label_dict = parse(tf.constant(records.example(image, boxes, labels, "probe.png")))
+    images, label_dict = parse(tf.constant(records.example(image, boxes, labels, "probe.png", keypoints)))
     return images[None], tf.nest.map_structure(lambda t: t[None], label_dict)
 
 
@@ -107,7 +111,8 @@ def network_stages(proto):
         detections = model.detect(images, shapes)
         outputs = []
     yield _digest({"outputs": outputs, "detections": {k: detections[k] for k in (
-        "detection_boxes", "detection_scores", "detection_classes", "num_detections")}})
+        "detection_boxes", "detection_scores", "detection_classes", "num_detections", "detection_keypoints",
+        "detection_keypoint_scores") if k in detections}})
     tf.random.set_seed(0)
     yield _digest({k: float(v) for k, v in task.losses(model, images, labels, model.losses).items()})
 

@@ -93,10 +93,24 @@ def test_a_center_net_without_its_tasks_is_refused_naming_what_it_needs():
     assert any("model.center_net.image_resizer: image_resizer is required" in p for p in problems)
 
 
-def test_a_center_net_keypoint_task_is_refused_as_not_built_yet():
-    problems = problems_of('model { center_net { num_classes: 3 keypoint_estimation_task { task_name: "pose" } } }\n')
-    assert any(p.startswith("p.config:1:37: model.center_net.keypoint_estimation_task: not supported by detflow: "
-                            "CenterNet keypoint tasks are not built yet") for p in problems), problems
+def test_a_center_net_keypoint_task_names_what_it_needs():
+    """A keypoint task without its label map, class, losses or the records' keypoint count; a flip without its
+    permutation; NMS over keypoints (not built)."""
+    problems = problems_of('model { center_net { num_classes: 3 keypoint_estimation_task { task_name: "pose" } '
+                           'post_processing { } } }\n'
+                           'train_config { data_augmentation_options { random_horizontal_flip { } } }\n'
+                           'train_input_reader { label_map_path: "l.pbtxt" }\n')
+    for expected in ("model.center_net.keypoint_label_map_path: is required with a keypoint_estimation_task",
+                     "model.center_net.keypoint_estimation_task[0].keypoint_class_name: is required",
+                     "model.center_net.keypoint_estimation_task[0].loss.classification_loss: "
+                     "penalty_reduced_logistic_focal_loss is required",
+                     "model.center_net.post_processing: NMS over detections with keypoints is not built",
+                     "train_input_reader.num_keypoints: is required with a keypoint_estimation_task"):
+        assert any(expected in p for p in problems), (expected, problems)
+    flips = problems_of('train_config { data_augmentation_options { random_horizontal_flip { } } }\n'
+                        'train_input_reader { num_keypoints: 3 }\n')
+    assert any("random_horizontal_flip.keypoint_flip_permutation: is required: the records have 3 keypoints" in p
+               for p in flips), flips
 
 
 def test_invalid_enum_value_lists_valid_values():

@@ -39,6 +39,8 @@ CENTER_NET_ARCHITECTURES = {
     "center_net_resnet50_v2_128": False,
     "center_net_mobilenet_v2_fpn_128": True,
 }
+# CenterNet fixtures with a keypoint task (tests/zoo/test_zoo_center_net_keypoints.py).
+CENTER_NET_KEYPOINT_ARCHITECTURES = ("center_net_resnet50_v1_fpn_kpts_128",)
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|
 
 

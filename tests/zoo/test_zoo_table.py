@@ -10,7 +10,8 @@ from schemas.pipeline_config import load_pipeline_config
 from schemas.problems import ProblemsError
 from schemas.protos import pipeline_pb2
 from tests.schemas.helpers import CONFIGS
-from tests.zoo.fixtures import ALL_SSD, CENTER_NET_ARCHITECTURES, FASTER_RCNN_ARCHITECTURES, REPO
+from tests.zoo.fixtures import (ALL_SSD, CENTER_NET_ARCHITECTURES, CENTER_NET_KEYPOINT_ARCHITECTURES,
+                                FASTER_RCNN_ARCHITECTURES, REPO)
 
 BEGIN, END = "<!-- zoo table: python -m detection.architectures.zoo -->\n", "<!-- end of zoo table -->\n"
 
@@ -31,6 +32,7 @@ def test_every_built_type_is_checked_by_a_fixture_the_oracle_writes():
     built = {m.feature_extractor for m in zoo.MODELS if zoo.verdict(m)[0]}
     assert built == set(zoo.CHECKED)
     assert {f for names, _ in zoo.CHECKED.values() for f in names} == fixtures
+    assert (zoo.KEYPOINTS_CHECKED[0],) == CENTER_NET_KEYPOINT_ARCHITECTURES
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.config")), ids=lambda p: p.name)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import zlib
@@ -44,6 +45,7 @@ from object_detection import exporter_lib_v2, model_lib_v2
 from object_detection.builders import model_builder, optimizer_builder, post_processing_builder
 from object_detection.core import standard_fields as fields
 from object_detection.core import preprocessor, preprocessor_cache
+from object_detection.meta_architectures import center_net_meta_arch
 from object_detection.protos import pipeline_pb2
 
 # name -> (zoo config file, input size override or None, write a classification checkpoint)
@@ -76,7 +78,13 @@ ARCHITECTURES = {
     "center_net_resnet50_v2_128": ("centernet_resnet50_v2_512x512.config", 128, False),
     # CenterNet MobileNetV2 FPN 512x512 (the zoo's network: the type without use_separable_conv) at 128.
     "center_net_mobilenet_v2_fpn_128": ("centernet_mobilenetv2_fpn_512x512.config", 128, True),
+    # CenterNet ResNet-50 V1 FPN Keypoints as shipped (COCO's 17 person keypoints: the three keypoint heads,
+    # their candidates and refinement), at 128; its keypoint label map is tests/data/label_maps' COCO person one.
+    "center_net_resnet50_v1_fpn_kpts_128": ("centernet_resnet50_v1_fpn_512x512_kpts.config", 128, False),
 }
+# The keypoint label map of the configs with a keypoint_estimation_task (theirs say PATH_TO_BE_CONFIGURED).
+KEYPOINT_LABEL_MAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data",
+                                  "label_maps", "coco_person_keypoints.pbtxt")
 # Written only when named (`make zoo-large`), never by default or by a shard.
 ON_DEMAND = ("ssd_efficientdet_d7_256",)
 # Seconds each fixture took on 2026-12-07's 2-core machine (both shards running), its loss and train-step
@@ -85,7 +93,8 @@ ON_DEMAND = ("ssd_efficientdet_d7_256",)
 SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 105, "ssd_efficientdet_d0_256": 36, "ssd_mobilenet_v2_320": 23,
            "ssd_resnet50_v1_fpn_320": 34, "ssd_resnet101_v1_fpn_256": 32, "faster_rcnn_resnet50_v1_256": 34,
            "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34, "ssd_mobilenet_v1_fpn_320": 25,
-           "center_net_resnet101_v1_fpn_128": 26, "center_net_resnet50_v2_128": 11, "center_net_mobilenet_v2_fpn_128": 6}
+           "center_net_resnet101_v1_fpn_128": 26, "center_net_resnet50_v2_128": 11, "center_net_mobilenet_v2_fpn_128": 6,
+           "center_net_resnet50_v1_fpn_kpts_128": 27}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
@@ -95,7 +104,8 @@ FASTER_RCNN_PROPOSALS = 32
 OD_EXPORTS = ("ssd_mobilenet_v2_fpnlite_320",)
 # Fixtures with the OD API's training targets and losses (`loss_reference.npz`): its `model.loss` and
 # `_assign_targets` on a fixed image with large and small boxes, the model built for training.
-LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320", "ssd_efficientdet_d0_256", "center_net_resnet101_v1_fpn_128")
+LOSS_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320", "ssd_efficientdet_d0_256", "center_net_resnet101_v1_fpn_128",
+                   "center_net_resnet50_v1_fpn_kpts_128")
 TRAIN_STEP_REFERENCES = ("ssd_mobilenet_v2_fpnlite_320",)
 LOSS_BOXES = np.array([[0.10, 0.10, 0.45, 0.40], [0.50, 0.55, 0.95, 0.90],       # large
                        [0.60, 0.10, 0.655, 0.16], [0.20, 0.70, 0.25, 0.76],       # small: 16-19 px at 320,
@@ -243,7 +253,15 @@ SSD_PREDICTORS = (("class_predictions_with_background", "ClassPredictor", 1.5),
                   ("box_encodings", "BoxPredictor", 0.5),
                   ("box_encodings", "BoxEncodingPredictor", 0.5))
 # CenterNet: its heads' last 1x1 convs (the predictions are lists, one per feature map: the last counts).
-CENTER_NET_PREDICTORS = (("object_center", 1.5), ("box/scale", 3.0), ("box/offset", 0.5))
+CENTER_NET_PREDICTORS = (("object_center", 1.5), ("box/scale", 3.0), ("box/offset", 0.5),
+                         ("human_pose/keypoint/heatmap", 1.5), ("human_pose/keypoint/offset", 0.5))
+# Mean logits of the heatmaps after rescaling: few centers above 0.5; keypoint candidates (>= 0.1) some.
+CENTER_NET_HEATMAP_MEANS = (("object_center", -3.5), ("human_pose/keypoint/heatmap", -3.0))
+# With a keypoint task: boxes of some 4 cells and the task's class among the top detections, so that keypoints
+# regressed about 1 cell from the centers snap to candidates in their boxes (the references' interesting part).
+KEYPOINT_REGRESSION_STD = 1.0
+KEYPOINT_BOX_SCALE_MEAN = 4.0
+KEYPOINT_CLASS_LOGIT_BOOST = 2.0
 # Faster R-CNN: the RPN's first (proposals depend on it), then the second stage's.
 FRCNN_PREDICTORS = (("rpn_objectness_predictions_with_background", "ClassPredictor", 1.5),
                     ("rpn_box_encodings", "BoxEncodingPredictor", 0.5),
@@ -270,15 +288,31 @@ def rescale_predictors(model, preprocessed, shapes, predictors=SSD_PREDICTORS) -
 def rescale_center_net_heads(model, preprocessed, shapes) -> None:
     """CENTER_NET_PREDICTORS: scales each head's last conv (kernel and bias) to that output std; the center
     logits are then shifted to a mean of -3.5, so that few locations score above 0.5, as after training."""
-    for key, target in CENTER_NET_PREDICTORS:
+    heads = model._prediction_head_dict  # pylint: disable=protected-access
+    for key, target in [(k, t) for k, t in CENTER_NET_PREDICTORS if k in heads]:
         std = float(np.std(model.predict(preprocessed, shapes)[key][-1].numpy()))
-        for head in model._prediction_head_dict[key]:  # pylint: disable=protected-access
+        for head in heads[key]:
             last = head.layers[-1]
             last.kernel.assign(last.kernel * (target / std))
             last.bias.assign(last.bias * (target / std))
-    mean = float(np.mean(model.predict(preprocessed, shapes)["object_center"][-1].numpy()))
-    for head in model._prediction_head_dict["object_center"]:  # pylint: disable=protected-access
-        head.layers[-1].bias.assign(head.layers[-1].bias - (mean + 3.5))
+    means = list(CENTER_NET_HEATMAP_MEANS)
+    if model._kp_params_dict:  # pylint: disable=protected-access
+        means.append(("box/scale", KEYPOINT_BOX_SCALE_MEAN))
+        for task in model._kp_params_dict.values():  # pylint: disable=protected-access
+            key = f"{task.task_name}/keypoint/regression"
+            std = float(np.std(model.predict(preprocessed, shapes)[key][-1].numpy()))
+            for head in heads[key]:
+                head.layers[-1].kernel.assign(head.layers[-1].kernel * (KEYPOINT_REGRESSION_STD / std))
+                head.layers[-1].bias.assign(head.layers[-1].bias * (KEYPOINT_REGRESSION_STD / std))
+    for key, target in [(k, t) for k, t in means if k in heads]:
+        mean = float(np.mean(model.predict(preprocessed, shapes)[key][-1].numpy()))
+        for head in heads[key]:
+            head.layers[-1].bias.assign(head.layers[-1].bias - (mean - target))
+    for task in (model._kp_params_dict or {}).values():  # pylint: disable=protected-access
+        for head in heads["object_center"]:
+            boost = np.zeros(head.layers[-1].bias.shape, np.float32)
+            boost[task.class_id] = KEYPOINT_CLASS_LOGIT_BOOST
+            head.layers[-1].bias.assign_add(boost)
 
 
 # A CenterNet post_processing for the NMS references (the zoo's CenterNet configs have none).
@@ -311,7 +345,48 @@ def center_net_references(model, preprocessed, shapes) -> dict:
         model._non_max_suppression_fn = None  # pylint: disable=protected-access
     for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
         ref[f"nms_{key}"] = nmsed[key].numpy()
+    if model._kp_params_dict:  # pylint: disable=protected-access
+        ref.update(center_net_keypoint_references(model, prediction, shapes))
     ref["_prediction"] = prediction
+    return ref
+
+
+KEYPOINT_OUTPUTS = ("detection_keypoints", "detection_keypoint_scores", "detection_scores")
+# A keypoint task's post-processing switches that change no variable, for a second reference.
+KEYPOINT_VARIANT = {"clip_out_of_frame_keypoints": True, "rescore_instances": True, "rescoring_threshold": 0.3,
+                    "candidate_ranking_mode": "score_distance_ratio"}
+
+
+def center_net_keypoint_references(model, prediction, shapes) -> dict:
+    """A keypoint CenterNet's keypoint heads and keypoints: as configured (its multi-class post-processing);
+    with KEYPOINT_VARIANT (`variant_*`); and as a one-class model, its center heatmap cut to the task's class
+    (the OD API's single-class post-processing, `single_*`)."""
+    params = model._kp_params_dict  # pylint: disable=protected-access
+    ref = {key.replace("/", "_"): prediction[key][-1].numpy() for key in prediction
+           if "/keypoint/" in key}
+    ref.update({key: value.numpy() for key, value in model.postprocess(prediction, shapes).items()
+                if key in KEYPOINT_OUTPUTS})
+    # Plain namedtuples in a plain dict: the model's are trackable wrappers, and a namedtuple set into its
+    # dict comes back with its fields scrambled.
+    original = {name: center_net_meta_arch.KeypointEstimationParams._make(list(task))
+                for name, task in params.items()}
+    num_classes = model._num_classes  # pylint: disable=protected-access
+    try:
+        object.__setattr__(model, "_kp_params_dict", {name: task._replace(**KEYPOINT_VARIANT)
+                                                      for name, task in original.items()})
+        ref.update({f"variant_{key}": value.numpy() for key, value in model.postprocess(prediction, shapes).items()
+                    if key in KEYPOINT_OUTPUTS})
+        (name, task), = original.items()
+        object.__setattr__(model, "_kp_params_dict", {name: task._replace(class_id=0)})
+        model._num_classes = 1  # pylint: disable=protected-access
+        one_class = {**prediction, "object_center": [p[..., task.class_id:task.class_id + 1]
+                                                     for p in prediction["object_center"]]}
+        ref["single_object_center"] = one_class["object_center"][-1].numpy()
+        ref.update({f"single_{key}": value.numpy() for key, value in model.postprocess(one_class, shapes).items()
+                    if key in KEYPOINT_OUTPUTS + ("detection_boxes", "num_detections")})
+    finally:
+        object.__setattr__(model, "_kp_params_dict", params)
+        model._num_classes = num_classes  # pylint: disable=protected-access
     return ref
 
 
@@ -369,6 +444,10 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     center_net = config.model.WhichOneof("model") == "center_net"
     out = os.path.join(out_root, name)
     tf.io.gfile.makedirs(out)
+    if center_net and config.model.center_net.keypoint_estimation_task:
+        label_map = os.path.join(os.path.abspath(out), "keypoint_label_map.pbtxt")
+        shutil.copyfile(KEYPOINT_LABEL_MAP, label_map)
+        config.model.center_net.keypoint_label_map_path = label_map
     images = fixed_images()
     tf.keras.utils.set_random_seed(0)
     model = model_builder.build(config.model, is_training=False)
@@ -401,8 +480,10 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
         prediction = ref.pop("_prediction")
     serving = exporter_lib_v2.DetectionFromImageModule(model)
     per_image = [serving.__call__(tf.constant(image[None])) for image in images]
-    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections"):
-        ref[f"serving_{key}"] = np.concatenate([d[key].numpy() for d in per_image])
+    for key in ("detection_boxes", "detection_scores", "detection_classes", "num_detections",
+                "detection_keypoints", "detection_keypoint_scores"):
+        if key in per_image[0]:
+            ref[f"serving_{key}"] = np.concatenate([d[key].numpy() for d in per_image])
     np.savez_compressed(os.path.join(out, "reference.npz"), **ref)
     if name in OD_EXPORTS:
         exporter_lib_v2.export_inference_graph("image_tensor", config, os.path.join(out, "checkpoint"),
@@ -444,6 +525,18 @@ def ssd_references(model, config, backbone, preprocessed, shapes) -> dict:
 
 CENTER_NET_LOSS_BOXES = (LOSS_BOXES, np.array([[0.30, 0.20, 0.80, 0.60], [0.70, 0.70, 0.76, 0.77]], np.float32))
 CENTER_NET_LOSS_CLASSES = (LOSS_CLASSES, np.array([2, 3]))
+# With a keypoint task (its class 1): persons among other classes in the first image, one in the second.
+CENTER_NET_KEYPOINT_CLASSES = (np.array([1, 2, 1, 3, 1]), np.array([1, 3]))
+
+
+def center_net_loss_keypoints(boxes: np.ndarray, num_keypoints: int, seed: int) -> np.ndarray:
+    """[N, K, 2] keypoints (normalised y, x) of the loss references: in and about each box, a third NaN (not
+    labelled), as the OD API's decoder gives invisible keypoints."""
+    rng = np.random.default_rng(100 + seed)
+    low, high = boxes[:, None, :2], boxes[:, None, 2:]
+    points = low + rng.uniform(-0.1, 1.1, (len(boxes), num_keypoints, 2)) * (high - low)
+    points[rng.uniform(size=(len(boxes), num_keypoints)) < 0.33] = np.nan
+    return np.clip(points, 0.0, 0.999).astype(np.float32)
 
 
 def write_center_net_loss_reference(name: str, out_root: str) -> None:
@@ -464,20 +557,33 @@ def write_center_net_loss_reference(name: str, out_root: str) -> None:
     tf.train.Checkpoint(model=model).restore(os.path.join(out, "checkpoint", "ckpt-0")).expect_partial() \
         .assert_existing_objects_matched()
     num_classes = config.model.center_net.num_classes
+    keypoint_tasks = config.model.center_net.keypoint_estimation_task
+    classes_list = CENTER_NET_KEYPOINT_CLASSES if keypoint_tasks else CENTER_NET_LOSS_CLASSES
     boxes = [tf.constant(b) for b in CENTER_NET_LOSS_BOXES]
-    onehot = [tf.one_hot(c - 1, num_classes) for c in CENTER_NET_LOSS_CLASSES]
+    onehot = [tf.one_hot(c - 1, num_classes) for c in classes_list]
+    keypoints = [center_net_loss_keypoints(b, config.train_input_reader.num_keypoints, seed=i)
+                 for i, b in enumerate(CENTER_NET_LOSS_BOXES)] if keypoint_tasks else None
     model.provide_groundtruth(groundtruth_boxes_list=boxes, groundtruth_classes_list=onehot,
-                              groundtruth_weights_list=[tf.ones(len(c)) for c in CENTER_NET_LOSS_CLASSES])
+                              groundtruth_weights_list=[tf.ones(len(c)) for c in classes_list],
+                              groundtruth_keypoints_list=None if keypoints is None else [tf.constant(k)
+                                                                                          for k in keypoints])
     prediction = model.predict(preprocessed, shapes)
     losses = model.loss(prediction, shapes)
     assigner = model._target_assigner_dict["object_center"]  # pylint: disable=protected-access
     heatmaps = assigner.assign_center_targets_from_boxes(size, size, boxes, onehot)
     ref = {"images": images, "true_image_shapes": shapes.numpy(), "heatmap_targets": heatmaps.numpy(),
            **{f"boxes_{i}": b for i, b in enumerate(CENTER_NET_LOSS_BOXES)},
-           **{f"classes_{i}": c for i, c in enumerate(CENTER_NET_LOSS_CLASSES)},
+           **{f"classes_{i}": c for i, c in enumerate(classes_list)},
            **{key.replace("/", "_"): prediction[key][-1].numpy()
-              for key in ("object_center", "box/scale", "box/offset")},
+              for key in prediction if key not in ("preprocessed_inputs", "extracted_features")},
            **{key.replace("/", "_"): float(value) for key, value in losses.items()}}
+    for task in keypoint_tasks:
+        heat, _, valid = model._target_assigner_dict[task.task_name].assign_keypoint_heatmap_targets(  # pylint: disable=protected-access
+            size, size, [tf.constant(k) for k in keypoints], onehot, gt_weights_list=[tf.ones(len(c))
+                                                                                      for c in classes_list],
+            gt_boxes_list=boxes)
+        ref.update({f"{task.task_name}_heatmap_targets": heat.numpy(), f"{task.task_name}_valid_mask": valid.numpy(),
+                    **{f"keypoints_{i}": k for i, k in enumerate(keypoints)}})
     np.savez_compressed(os.path.join(out, "loss_reference.npz"), **ref)
     tf.keras.backend.set_learning_phase(False)
 

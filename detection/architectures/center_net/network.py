@@ -26,6 +26,9 @@ import dataclasses
 import tensorflow as tf
 import tf_keras
 
+from detection.architectures.center_net import keypoints as kp_lib
+from detection.architectures.center_net.heads import HeadParams, make_prediction_net
+from detection.architectures.center_net.peaks import top_k_feature_map_locations
 from detection.networks import postprocess as post_lib
 from detection.networks.dtypes import float32_outputs
 from detection.networks.spec import DetectorBundle, ModelSpec, config_problem, input_size
@@ -33,33 +36,6 @@ from detection.networks.spec import DetectorBundle, ModelSpec, config_problem, i
 OBJECT_CENTER = "object_center"
 BOX_SCALE = "box/scale"
 BOX_OFFSET = "box/offset"
-PEAK_EPSILON = 1e-6
-
-
-def make_prediction_net(num_out_channels: int, kernel_sizes=(3,), num_filters=(256,), bias_fill=None,
-                        use_depthwise: bool = False) -> tf_keras.Sequential:
-    """The OD API's `make_prediction_net`: [conv + ReLU] per (kernel size, filters), then a 1x1 conv."""
-    conv = tf_keras.layers.SeparableConv2D if use_depthwise else tf_keras.layers.Conv2D
-    out_conv = tf_keras.layers.Conv2D(num_out_channels, kernel_size=1)
-    if bias_fill is not None:
-        out_conv.bias_initializer = tf_keras.initializers.constant(bias_fill)
-    layers = []
-    for kernel_size, filters in zip(kernel_sizes, num_filters):
-        layers += [conv(filters, kernel_size=kernel_size, padding="same"), tf_keras.layers.ReLU()]
-    return tf_keras.Sequential(layers + [out_conv])
-
-
-@dataclasses.dataclass(frozen=True)
-class HeadParams:
-    """A head's intermediate convs: kernel sizes and filters (`CenterNet.PredictionHeadParams`)."""
-
-    kernel_sizes: tuple[int, ...] = (3,)
-    num_filters: tuple[int, ...] = (256,)
-
-    @classmethod
-    def from_proto(cls, has_params: bool, params) -> "HeadParams":
-        """The message's lists, or the OD API's default (one 3x3 conv of 256) when it is not set."""
-        return cls(tuple(params.kernel_sizes), tuple(params.num_filters)) if has_params else cls()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,24 +46,7 @@ class CenterNetSettings:
     max_box_predictions: int = 100
     peak_max_pool_kernel_size: int = 3
     nms: post_lib.PostProcessing | None = None     # `post_processing`: NMS over the peaks' boxes, when set
-
-
-def top_k_feature_map_locations(feature_map: tf.Tensor, max_pool_kernel_size: int, k: int):
-    """The OD API's `top_k_feature_map_locations` over all channels: scores, y, x, channel [B, k] of the peaks."""
-    if max_pool_kernel_size and max_pool_kernel_size != 1:
-        pooled = tf.nn.max_pool(feature_map, ksize=max_pool_kernel_size, strides=1, padding="SAME")
-        # The OD API's |map - pooled| < PEAK_EPSILON (pooled >= map): compared tensor to tensor, because an int8
-        # TFLite model quantizes the constant 1e-6 to 0 and, compared with it, finds no peak at all.
-        feature_map = feature_map * tf.cast(feature_map + PEAK_EPSILON > pooled, feature_map.dtype)
-    batch = tf.shape(feature_map)[0]
-    width, channels = feature_map.shape[2], feature_map.shape[3]
-    flat = tf.reshape(feature_map, [batch, -1])
-    if k == 1:
-        scores = tf.reduce_max(flat, axis=1, keepdims=True)
-        indices = tf.argmax(flat, axis=1, output_type=tf.int32)[:, None]
-    else:
-        scores, indices = tf.math.top_k(flat, k=tf.minimum(k, tf.shape(flat)[1]))
-    return scores, indices // (width * channels), (indices // channels) % width, indices % channels
+    keypoint_tasks: tuple[kp_lib.KeypointTask, ...] = ()
 
 
 def prediction_tensors_to_boxes(y_indices, x_indices, height_width, offsets) -> tf.Tensor:
@@ -171,9 +130,26 @@ class CenterNetDetector(tf_keras.Model):
             return post_lib.od_batch_non_max_suppression(
                 boxes, tf.where(own_class, multiclass, tf.zeros_like(multiclass)), s.nms,
                 tf.tile(window[None], [tf.shape(boxes)[0], 1]), num)
-        return {"detection_boxes": boxes, "detection_scores": scores, "detection_classes": classes,
-                "detection_multiclass_scores": multiclass, "num_detections": num,
-                "detection_boxes_strided": strided}
+        detections = {"detection_boxes": boxes, "detection_scores": scores, "detection_classes": classes,
+                      "detection_multiclass_scores": multiclass, "num_detections": num,
+                      "detection_boxes_strided": strided}
+        if s.keypoint_tasks:
+            detections.update(self._keypoints(predictions, detections, ys, xs, true_image_shapes))
+        return detections
+
+    def _keypoints(self, predictions, detections, ys, xs, true_image_shapes) -> dict[str, tf.Tensor]:
+        """The keypoint tasks' detection_keypoints [B, N, K, 2] (normalised y, x), their scores [B, N, K] and the
+        detection scores rescored by them (`rescore_instances`), as the OD API's postprocess adds them."""
+        tasks = self.settings.keypoint_tasks
+        classes = detections["detection_classes"]
+        keypoints, scores = kp_lib.postprocess_keypoints(predictions, tasks, self.num_classes, classes, ys, xs,
+                                                         detections["detection_boxes_strided"],
+                                                         detections["num_detections"])
+        # The OD API clips only when every task asks it to.
+        clip = all(t.clip_out_of_frame_keypoints for t in tasks)
+        keypoints, scores = kp_lib.normalized_keypoints(keypoints, scores, self.stride, true_image_shapes, clip)
+        return {"detection_keypoints": keypoints, "detection_keypoint_scores": scores,
+                "detection_scores": kp_lib.rescore_instances(tasks, classes, detections["detection_scores"], scores)}
 
     def detect(self, preprocessed, true_image_shapes=None) -> dict[str, tf.Tensor]:
         """Inference: `postprocess(call(...))`; true image shapes default to the whole input."""
@@ -208,6 +184,44 @@ def _feature_extractor(center_net):
                          f"{', '.join([*resnet_fpn.TYPES, *resnet_v2.TYPES, *mobilenet_fpn.TYPES])})")
 
 
+def keypoint_tasks(center_net) -> tuple[kp_lib.KeypointTask, ...]:
+    """The config's keypoint tasks, their classes and keypoints from `keypoint_label_map_path` (read as given,
+    as the OD API's builder reads it)."""
+    if not center_net.keypoint_estimation_task:
+        return ()
+    from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
+    path = center_net.keypoint_label_map_path
+    if not path:
+        raise config_problem(f"{C}.keypoint_label_map_path", "is required with a keypoint_estimation_task: the label "
+                             "map whose item `keypoint_class_name` declares the keypoints (`keypoints { id label }`)")
+    label_map = load_label_map(path)
+    tasks = []
+    for i, task in enumerate(center_net.keypoint_estimation_task):
+        try:
+            tasks.append(kp_lib.task_from_proto(task, label_map, center_net.num_classes,
+                                                f"{C}.keypoint_estimation_task[{i}]"))
+        except kp_lib.KeypointConfigError as e:
+            raise config_problem(e.field, e.message) from None
+    _check_task_overlap(tasks, label_map.path)
+    return tuple(tasks)
+
+
+def _check_task_overlap(tasks: list, label_map_path: str) -> None:
+    """The OD API's rules across tasks: one task per class, each keypoint id in one task; and (the columns of the
+    keypoint outputs) the ids are 0..total-1."""
+    classes = [t.class_id for t in tasks]
+    if len(set(classes)) < len(classes):
+        raise config_problem(f"{C}.keypoint_estimation_task", "two tasks have the same keypoint_class_name: one "
+                             "task per class")
+    ids = [i for t in tasks for i in t.keypoint_indices]
+    if len(set(ids)) < len(ids):
+        raise config_problem(f"{C}.keypoint_estimation_task", f"two tasks share keypoint ids in {label_map_path}: "
+                             "each keypoint id belongs to one task")
+    if sorted(ids) != list(range(len(ids))):
+        raise config_problem(f"{C}.keypoint_estimation_task", f"the tasks' keypoint ids in {label_map_path} are "
+                             f"{sorted(ids)}; they must be 0..{len(ids) - 1}, one column each in the outputs")
+
+
 def build_network(center_net) -> CenterNetDetector:
     """The OD API's CenterNet of a `model.center_net` message, variables created (not wrapped in a bundle)."""
     if not center_net.HasField("object_detection_task"):
@@ -229,14 +243,28 @@ def build_network(center_net) -> CenterNetDetector:
                                     center_net.use_depthwise) for _ in range(extractor.num_feature_outputs)]
     head_dict = {OBJECT_CENTER: heads(center_net.num_classes, center, oc.heatmap_bias_init),
                  BOX_SCALE: heads(2, scale), BOX_OFFSET: heads(2, offset)}
+    tasks = keypoint_tasks(center_net)
+    for task in tasks:
+        for name, (channels, params, bias_fill) in task.head_channels().items():
+            head_dict[name] = heads(channels, params, bias_fill)
     nms = (post_lib.PostProcessing.from_proto(center_net.post_processing)
            if center_net.HasField("post_processing") else None)
     settings = CenterNetSettings(num_classes=center_net.num_classes, max_box_predictions=oc.max_box_predictions,
-                                 peak_max_pool_kernel_size=oc.peak_max_pool_kernel_size, nms=nms)
+                                 peak_max_pool_kernel_size=oc.peak_max_pool_kernel_size, nms=nms,
+                                 keypoint_tasks=tasks)
     model = CenterNetDetector(extractor, head_dict, settings)
     size = input_size(center_net, C)
     model.detect(tf.zeros([1, size.height, size.width, 3]))              # creates every variable
     return model
+
+
+def _check_keypoints_in_data(tasks, num_keypoints: int) -> None:
+    """A task's keypoint ids index the records' keypoints: each below train_input_reader.num_keypoints (when set:
+    a config that only detects has no reader)."""
+    highest = max((i for t in tasks for i in t.keypoint_indices), default=-1)
+    if num_keypoints and highest >= num_keypoints:
+        raise config_problem("train_input_reader.num_keypoints", f"is {num_keypoints}, but the keypoint tasks use "
+                             f"keypoint id {highest} (ids index each object's keypoints in the records)")
 
 
 def build_center_net(pipeline_proto) -> DetectorBundle:
@@ -251,7 +279,8 @@ def build_center_net(pipeline_proto) -> DetectorBundle:
         stride=model.stride, min_box_overlap_iou=oc.min_box_overlap_iou,
         object_center_loss_weight=oc.object_center_loss_weight, focal_alpha=focal.alpha, focal_beta=focal.beta,
         task_loss_weight=od.task_loss_weight, scale_loss_weight=od.scale_loss_weight,
-        offset_loss_weight=od.offset_loss_weight)
+        offset_loss_weight=od.offset_loss_weight, keypoint_tasks=model.settings.keypoint_tasks)
+    _check_keypoints_in_data(model.settings.keypoint_tasks, pipeline_proto.train_input_reader.num_keypoints)
     spec = ModelSpec(
         meta_architecture="center_net", feature_extractor=center_net.feature_extractor.type, input=size,
         num_classes=center_net.num_classes, mg_num_classes=center_net.num_classes, anchors=None,

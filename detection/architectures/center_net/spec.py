@@ -17,3 +17,4 @@ class CenterNetTraining:
     task_loss_weight: float = 1.0             # object_detection_task: scales the scale and offset losses
     scale_loss_weight: float = 0.1
     offset_loss_weight: float = 1.0
+    keypoint_tasks: tuple = ()                # keypoints.KeypointTask: their targets and loss weights
