@@ -3,14 +3,16 @@
 Used by `detflow predict` and the Evaluator. numpy, PIL and matplotlib only (the
 Agg canvas, never pyplot, so no display and no global backend state).
 
-Boxes are the OD API's: normalised `[ymin, xmin, ymax, xmax]`; class ids are 1-based.
+Boxes are the OD API's: normalised `[ymin, xmin, ymax, xmax]`; class ids are 1-based; keypoints are the
+OD API's `detection_keypoints`: normalised `[y, x]`, K per detection.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pathlib
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -85,6 +87,16 @@ def _to_pixels(boxes, width: int, height: int) -> np.ndarray:
     return np.stack([xmin * (width - 1), ymin * (height - 1), xmax * (width - 1), ymax * (height - 1)], axis=1)
 
 
+@dataclasses.dataclass(frozen=True)
+class Keypoints:
+    """Keypoints to draw, one row per box: `points` [N, K, 2] normalised (y, x), the OD API's
+    `detection_keypoints`; `scores` [N, K] (None: all 1); `edges` (start, end) keypoint indices to join."""
+
+    points: Any
+    scores: Any = None
+    edges: Sequence[tuple[int, int]] = ()
+
+
 def draw_detections(image, boxes, classes, scores, id_to_name: Mapping[int, str], min_score: float = 0.3,
                     gt_boxes=None, gt_classes=None) -> Image.Image:
     """Draws detections (solid, 'name 0.87' tags) and ground truth (dashed) on a copy of `image`.
@@ -94,6 +106,23 @@ def draw_detections(image, boxes, classes, scores, id_to_name: Mapping[int, str]
     `min_score` are left out. Images under MIN_DRAW_SIDE pixels are upscaled first, and a
     legend strip below the image names the classes shown and the two line styles.
     """
+    return _draw((image, boxes, classes, scores), id_to_name, min_score, (gt_boxes, gt_classes), None)
+
+
+def draw_predictions(image, boxes, classes, scores, id_to_name: Mapping[int, str], min_score: float = 0.3,
+                     keypoints: Keypoints | None = None) -> Image.Image:
+    """What `detflow predict` draws: `draw_detections` without ground truth and, given `keypoints`, each
+    shown detection's keypoints that lie inside the image and score above `min_score` as dots in its class
+    colour (the OD API's drawing keeps keypoints scoring above its one threshold, that of the boxes too),
+    and a line for each of `keypoints.edges` whose two keypoints are drawn."""
+    return _draw((image, boxes, classes, scores), id_to_name, min_score, (None, None), keypoints)
+
+
+def _draw(detections, id_to_name: Mapping[int, str], min_score: float, ground_truth,
+          keypoints: Keypoints | None) -> Image.Image:
+    """(image, boxes, classes, scores) and (gt_boxes, gt_classes) drawn (see `draw_detections`), with keypoints."""
+    image, boxes, classes, scores = detections
+    gt_boxes, gt_classes = ground_truth
     picture = _as_rgb(image)
     scale = max(1.0, MIN_DRAW_SIDE / max(1, min(picture.size)))
     if scale > 1.0:
@@ -119,6 +148,10 @@ def draw_detections(image, boxes, classes, scores, id_to_name: Mapping[int, str]
     for i in keep:
         colour = class_colour(classes[i])
         draw.rectangle(list(pixel_boxes[i]), outline=colour, width=line)
+    if keypoints is not None:
+        point_scores = np.ones(np.shape(keypoints.points)[:2]) if keypoints.scores is None else keypoints.scores
+        _draw_keypoints(draw, [(classes[i], keypoints.points[i], point_scores[i]) for i in keep], keypoints.edges,
+                        min_score, line, (width, height))
     for i in keep:
         name = id_to_name.get(int(classes[i]), f"id {classes[i]}")
         x0, y0 = pixel_boxes[i][:2]
@@ -126,6 +159,23 @@ def draw_detections(image, boxes, classes, scores, id_to_name: Mapping[int, str]
         shown[int(classes[i])] = None
 
     return _with_legend(picture, shown, id_to_name, font, len(keep), min_score, gt_boxes is not None)
+
+
+def _draw_keypoints(draw: ImageDraw.ImageDraw, detections, edges, min_score: float, line: int, size) -> None:
+    """Each (class id, keypoints [K, 2], scores [K]): the edges between drawn keypoints, then their dots."""
+    width, height = size
+    radius = line + 1
+    for cls, points, scores in detections:
+        points = np.asarray(points, np.float64).reshape(-1, 2)
+        xy = np.stack([points[:, 1] * (width - 1), points[:, 0] * (height - 1)], 1)
+        inside = np.isfinite(points).all(1) & (points >= 0).all(1) & (points <= 1).all(1)
+        kept = inside & (np.asarray(scores, np.float64).reshape(-1) > min_score)
+        colour = class_colour(cls)
+        for start, end in edges:
+            if 0 <= start < len(kept) and 0 <= end < len(kept) and kept[start] and kept[end]:
+                draw.line([tuple(xy[start]), tuple(xy[end])], fill=colour, width=line)
+        for x, y in xy[kept]:
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour, outline=(0, 0, 0))
 
 
 def _with_legend(picture: Image.Image, shown, id_to_name, font, count: int, min_score: float,

@@ -386,8 +386,9 @@ RULES: list[FieldRule] = [
        "the export holds the moving averages when train_config's use_moving_average is on; that is what is evaluated"),
     _i("eval_config.parameterized_metric", "the Evaluator's keypoint AP is not built yet (`detflow coco-eval "
        "--iou-type keypoints --sigmas` computes it, equal to pycocotools)"),
-    _i("eval_config.keypoint_edge", "the edges the OD API's eval job draws between keypoints; detflow's drawings "
-       "do not draw keypoints yet"),
+    _h("eval_config.keypoint_edge", "drawn by detflow predict from the export's pipeline.config: a line between "
+       "a detection's two keypoints (the OD API's eval drawing's edges); the Evaluator's pictures draw no keypoints"),
+    *_many(_h, "KeypointEdge.start KeypointEdge.end", "a keypoint index: a column of the model's detection_keypoints"),
     _i("eval_config.num_examples", "detflow evaluates the whole eval split"),
     _i("eval_config.max_evals", "detflow evaluates once per pipeline run"),
     _i("eval_config.eval_interval_secs", "detflow evaluates once per pipeline run"),

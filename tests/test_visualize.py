@@ -59,6 +59,31 @@ def test_unknown_class_id_is_labelled_by_id():
     assert isinstance(out, Image.Image)
 
 
+def test_keypoints_are_dots_above_the_score_threshold_joined_by_the_edges_between_drawn_ones():
+    box = [[0.1, 0.1, 0.9, 0.9]]
+    # Keypoints 0, 1, 2 score high, 3 low, 4 is below the image; edges 0-1 (both drawn), 1-3 and 2-4 (3 and 4
+    # are not), 2-7 (no keypoint 7).
+    points = [[[0.3, 0.3], [0.3, 0.7], [0.7, 0.5], [0.7, 0.2], [1.4, 0.5]]]
+    scores = [[0.9, 0.8, 0.6, 0.1, 0.9]]
+    out = np.asarray(visualize.draw_predictions(np.zeros((320, 320, 3), np.uint8), box, [2], [0.9], NAMES,
+                                                min_score=0.3, keypoints=visualize.Keypoints(
+                                                    points, scores, [(0, 1), (1, 3), (2, 4), (2, 7)])))
+    colour = visualize.class_colour(2)
+
+    def coloured(y, x):  # within a pixel of the point
+        row, col = round(y * 319), round(x * 319)
+        return (out[row - 1:row + 2, col - 1:col + 2] == colour).all(-1).any()
+
+    assert coloured(0.3, 0.3) and coloured(0.3, 0.7) and coloured(0.7, 0.5)      # the three dots
+    assert not coloured(0.7, 0.2)                                                  # keypoint 3 scores 0.1
+    assert coloured(0.3, 0.5)                                                      # edge 0-1
+    assert not coloured(0.5, 0.45) and not coloured(0.7, 0.35)                     # no edge 1-3, none to 2
+    assert not coloured(0.96, 0.5) and not coloured(0.999, 0.5)                    # nor to 4, nor 4 at the edge
+    without = np.asarray(visualize.draw_predictions(np.zeros((320, 320, 3), np.uint8), box, [2], [0.9], NAMES,
+                                                    min_score=0.3))
+    assert (without[round(0.3 * 319), round(0.3 * 319)] == 0).all()                # keypoints only when given
+
+
 def _hand_built_case():
     a = [0.0, 0.0, 0.4, 0.4]
     b = [0.5, 0.5, 0.9, 0.9]

@@ -38,6 +38,10 @@ class LabelMapValidatorSpec(types.ComponentSpec):
 class LabelMapValidator(base_component.BaseComponent):
     """Validates a label map against a pipeline.config and the class names in Examples.
 
+    A CenterNet config's keypoint tasks are checked too: against the keypoint label map
+    it names (as given, else beside the config), this label map and the data's keypoint
+    names (`schemas.label_map_validation.keypoint_task_errors`).
+
     Args:
       label_map: a LabelMapFile channel (file or folder with label_map.pbtxt).
       pipeline_config: a PipelineConfigFile channel (file or folder with pipeline.config).

@@ -18,6 +18,10 @@ a TFLite model's 0-based class index + 1, as the OD API's and the Task Library's
 Library's contract); float models get them normalised with the metadata's mean/std, else (x - 127.5)
 / 127.5 (the OD API's MobileNet preprocessing), which `kind` then says was assumed.
 
+A model that also gives the OD API's CenterNet keypoint outputs (`detection_keypoints` [B, N, K, 2], normalised
+y, x as the boxes, and `detection_keypoint_scores` [B, N, K]) is called for those too: a SavedModel whose
+`serving_default` has both, a TFLite file whose signature names both (`Detector.keys` lists what a call gives).
+
 Class names: `--label-map` when given; else the label map a detflow export carries, the one an OD API
 export's pipeline.config names (when that file exists), or a TFLite file's packed labels.
 """
@@ -30,10 +34,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from schemas.model_layout import SAVED_MODEL_FOLDERS
+from schemas.model_layout import PIPELINE_CONFIG_FILE, SAVED_MODEL_FOLDERS, export_config
 from schemas.problems import problem
 
 DETECTION_KEYS = ("detection_boxes", "detection_scores", "detection_classes", "num_detections")
+KEYPOINT_KEYS = ("detection_keypoints", "detection_keypoint_scores")
 MOBILENET_NORMALIZATION = ([127.5, 127.5, 127.5], [127.5, 127.5, 127.5])
 # The TFLite_Detection_PostProcess op's output order, and the TFLite metadata names of the same tensors.
 POSTPROCESS_ORDER = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
@@ -53,10 +58,11 @@ class Labels:
 
 
 class Detector:
-    """A loaded detector: `__call__(uint8 [B,H,W,3])` → the four detection arrays (see the module doc)."""
+    """A loaded detector: `__call__(uint8 [B,H,W,3])` → the arrays named in `keys` (see the module doc)."""
 
     kind: str = ""
     path: str = ""
+    keys: tuple[str, ...] = DETECTION_KEYS
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -64,6 +70,10 @@ class Detector:
     def default_labels(self) -> Labels:
         """The class names the model itself carries."""
         return Labels()
+
+    def pipeline_config(self):
+        """The TrainEvalPipelineConfig the model was exported with, when it carries one; else None."""
+        return None
 
 
 class SavedModelDetector(Detector):
@@ -93,6 +103,8 @@ class SavedModelDetector(Detector):
                                 + ", ".join(DETECTION_KEYS) + ")")
         self.input_dtype = spec.dtype
         self.max_batch = spec.shape[0]
+        if all(k in self.fn.structured_outputs for k in KEYPOINT_KEYS):
+            self.keys = DETECTION_KEYS + KEYPOINT_KEYS
         self.od_api_export = os.path.basename(saved_model_dir.rstrip("/")) == "saved_model"
         self.kind = "SavedModel (" + ("OD API export" if self.od_api_export else
                                       "detflow export" if _detflow_label_map(saved_model_dir) else
@@ -105,13 +117,26 @@ class SavedModelDetector(Detector):
         parts = []
         for start in range(0, len(images), step):
             out = self.fn(**{self.input_name: tf.cast(images[start:start + step], self.input_dtype)})
-            parts.append({k: out[k].numpy() for k in DETECTION_KEYS})
-        return {k: np.concatenate([p[k] for p in parts]) for k in DETECTION_KEYS}
+            parts.append({k: out[k].numpy() for k in self.keys})
+        return {k: np.concatenate([p[k] for p in parts]) for k in self.keys}
 
     def default_labels(self) -> Labels:
         """The detflow export's label map, or the one an OD API export's pipeline.config names."""
         found = _detflow_label_map(self.saved_model_dir) or _label_map_of_od_export(self.saved_model_dir)
         return label_map_labels(found) if found else Labels()
+
+    def pipeline_config(self):
+        """A detflow export's assets/pipeline.config, else an OD API export's pipeline.config; None when neither
+        is there or parses."""
+        import tensorflow as tf  # pylint: disable=import-outside-toplevel
+
+        from detection.checkpoints import network_settings  # pylint: disable=import-outside-toplevel
+
+        paths = [_od_export_config(self.saved_model_dir)] if self.od_api_export else []
+        for path in [export_config(self.saved_model_dir), *paths]:
+            if tf.io.gfile.exists(path):
+                return network_settings.read_config(path)
+        return None
 
 
 class TfliteDetector(Detector):
@@ -173,7 +198,9 @@ class TfliteDetector(Detector):
             if all(k in names for k in DETECTION_KEYS):
                 self._runner = self._interpreter.get_signature_runner(key)
                 self._runner_input = next(iter(self._runner.get_input_details()))
-                return {k: k for k in DETECTION_KEYS}, f"by signature '{key}'"
+                if all(k in names for k in KEYPOINT_KEYS):
+                    self.keys = DETECTION_KEYS + KEYPOINT_KEYS
+                return {k: k for k in self.keys}, f"by signature '{key}'"
         details = self._interpreter.get_output_details()
         if len(details) != 4:
             raise problem(self.path, "not a detector: " + self._found(self._interpreter.get_input_details())
@@ -208,7 +235,7 @@ class TfliteDetector(Detector):
             x = ((resized - self._mean) / self._std).astype(self._input["dtype"])
         if self._runner is not None:
             out = self._runner(**{self._runner_input: x})
-            out = {k: np.asarray(out[k]) for k in DETECTION_KEYS}
+            out = {k: np.asarray(out[k]) for k in self.keys}
         else:
             self._interpreter.set_tensor(self._input["index"], x)
             self._interpreter.invoke()
@@ -229,7 +256,7 @@ class TfliteDetector(Detector):
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
         parts = [self._one(image) for image in images]
-        return {k: np.concatenate([p[k] for p in parts]) for k in DETECTION_KEYS}
+        return {k: np.concatenate([p[k] for p in parts]) for k in self.keys}
 
     def default_labels(self) -> Labels:
         """The labels packed in the file (id = index + 1; '???' entries are unused ids)."""
@@ -282,13 +309,18 @@ def _detflow_label_map(saved_model_dir: str) -> Optional[str]:
     return export_lib.find_label_map(saved_model_dir)
 
 
+def _od_export_config(saved_model_dir: str) -> str:
+    """Where an OD API export keeps its pipeline.config: beside its saved_model/."""
+    return os.path.join(os.path.dirname(saved_model_dir.rstrip("/")), PIPELINE_CONFIG_FILE)
+
+
 def _label_map_of_od_export(saved_model_dir: str) -> Optional[str]:
     """The label map an OD API export's pipeline.config names, when that file exists here."""
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
 
     from detection.checkpoints import network_settings  # pylint: disable=import-outside-toplevel
 
-    config = os.path.join(os.path.dirname(saved_model_dir.rstrip("/")), "pipeline.config")
+    config = _od_export_config(saved_model_dir)
     proto = network_settings.read_config(config) if tf.io.gfile.exists(config) else None
     if proto is None:
         return None

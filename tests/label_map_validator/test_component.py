@@ -12,15 +12,20 @@ from components.artifact_types import LabelMapFile, PipelineConfigFile
 from components.label_map_validator.component import LabelMapValidator
 from tests.label_map_validator.records import write_examples
 from tests.schemas.helpers import MINIMAL
+from tests.schemas.probe_kit import LABEL_MAPS, _center_net_keypoints_text
 
 LABEL_MAP = "item { id: 1 name: 'ball' }\n\n# comment\nitem { id: 2 name: 'cube' }\nitem { id: 3 name: 'ring' }\n"
 
 
-def run_pipeline(tmp_path, eval_classes):
+def run_pipeline(tmp_path, eval_classes, config_text=MINIMAL, beside_config=None):
+    """The validator on a label map, `config_text` (with `beside_config` {name: text} files beside it) and
+    examples of ball, cube and ring in train and `eval_classes` in eval."""
     inputs = tmp_path / "inputs"
     (inputs / "label_map").mkdir(parents=True)
     (inputs / "label_map" / "label_map.pbtxt").write_text(LABEL_MAP)
-    (inputs / "pipeline.config").write_text(MINIMAL)
+    (inputs / "pipeline.config").write_text(config_text)
+    for name, text in (beside_config or {}).items():
+        (inputs / name).write_text(text)
     examples = inputs / "examples"
     write_examples(str(examples / "Split-train" / "data.gz"), [["ball", "cube"], ["ring", "ball"]])
     write_examples(str(examples / "Split-eval" / "data.gz"), [eval_classes])
@@ -58,3 +63,14 @@ def test_valid_label_map_is_recorded_with_hash_and_counts(tmp_path):
 def test_class_missing_from_the_map_fails_the_run_with_a_readable_message(tmp_path):
     with pytest.raises(Exception, match="class 'horse' has 1 box\\(es\\) in split 'eval' but is not in the label map"):
         run_pipeline(tmp_path, ["horse"])
+
+
+def test_a_center_net_keypoint_task_is_checked_against_the_keypoint_label_map_beside_the_config(tmp_path):
+    """The config's keypoint_label_map_path 'kp.pbtxt' is found beside the config the validator is given; its item
+    'c1' has id 1, which is 'ball' in the training label map."""
+    config = (_center_net_keypoints_text().replace(str(LABEL_MAPS / "probe_keypoints.pbtxt"), "kp.pbtxt")
+              .replace("random_horizontal_flip {", "random_horizontal_flip { keypoint_flip_permutation: [0, 1, 2]"))
+    keypoint_map = "item { id: 1 name: 'c1' keypoints { id: 0 label: 'a' } keypoints { id: 1 label: 'b' } }\n"
+    with pytest.raises(Exception, match="kp.pbtxt:1: the keypoint label map's item 'c1' has id 1, which is class "
+                                        "'ball' in the training label map .*label_map.pbtxt:1: the names differ"):
+        run_pipeline(tmp_path, ["cube"], config, {"kp.pbtxt": keypoint_map})

@@ -11,6 +11,17 @@ from tests.schemas.network_probes import NETWORK_PROBES
 from tests.schemas.probe_kit import BASES  # noqa: F401  (the tests take the bases from here)
 from tests.schemas.probe_kit import (Probe, merge, both, clear, opt, lr, aug, only_aug, SSD_CROP, ssd_crop, T, R)
 
+# An edge between keypoints 0 and 1 (of c1's a, b, c), drawn by `detflow predict`.
+KEYPOINT_EDGE = "eval_config { keypoint_edge { start: 0 end: 1 } }"
+
+
+def first_edge(field: str, value: int):
+    """An edit setting `field` of the first eval_config.keypoint_edge to `value`."""
+    def edit(proto):
+        setattr(proto.eval_config.keypoint_edge[0], field, value)
+    return edit
+
+
 PROBES: dict[str, Probe] = {
     "eval_input_reader": Probe(merge('eval_input_reader { tf_record_input_reader { input_path: "eval-*.gz" } }'),
                                "readers"),
@@ -148,6 +159,9 @@ PROBES: dict[str, Probe] = {
     "TFRecordInputReader.input_path": Probe(merge(
         'train_input_reader { tf_record_input_reader { input_path: "more-*.gz" } }'), "readers"),
     "eval_config.metrics_set": Probe(merge('eval_config { metrics_set: "pascal_voc_detection_metrics" }'), R),
+    "eval_config.keypoint_edge": Probe(merge(KEYPOINT_EDGE), "drawing", base="centernet_kpts"),
+    **{f"KeypointEdge.{field}": Probe(first_edge(field, 2), "drawing", base="centernet_kpts",
+                                      prepare=merge(KEYPOINT_EDGE)) for field in ("start", "end")},
 }
 
 # Honoured message fields that only hold fields probed above.

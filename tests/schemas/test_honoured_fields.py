@@ -8,6 +8,7 @@ honoured field without a probe fails `test_every_honoured_field_has_a_probe`.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import zlib
 
@@ -174,6 +175,17 @@ def readers_fingerprint(proto) -> str:
     return _digest(train_settings.inputs_from_config(proto))
 
 
+def drawing_fingerprint(proto) -> str:
+    """What `detflow predict` draws from a config (its keypoint edges), drawn on one detection with three keypoints."""
+    from detection import visualize  # pylint: disable=import-outside-toplevel
+    from detection.serving import predict  # pylint: disable=import-outside-toplevel
+    keypoints = visualize.Keypoints([[[0.2, 0.2], [0.2, 0.8], [0.8, 0.5]]], [[0.9, 0.9, 0.9]],
+                                    predict.keypoint_edges(proto))
+    picture = visualize.draw_predictions(np.zeros((64, 64, 3), np.uint8), [[0.1, 0.1, 0.9, 0.9]], [1], [0.9],
+                                         {1: "c1"}, keypoints=keypoints)
+    return hashlib.sha256(np.asarray(picture).tobytes()).hexdigest()
+
+
 def _stages(effect: str, proto, base: str):
     """The `effect` fingerprint of a config: the network's in stages, the others in one."""
     if effect == "network":
@@ -182,6 +194,8 @@ def _stages(effect: str, proto, base: str):
         yield training_fingerprint(proto)
     elif effect == "freeze":
         yield freeze_fingerprint(proto, base)
+    elif effect == "drawing":
+        yield drawing_fingerprint(proto)
     else:
         yield readers_fingerprint(proto)
 
