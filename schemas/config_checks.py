@@ -512,3 +512,20 @@ def _check_eval(c: _Checker, proto) -> None:
     if len(proto.eval_input_reader) > 1:
         c.error("eval_input_reader[1]", f"detflow evaluates one eval_input_reader; this config has "
                                         f"{len(proto.eval_input_reader)}")
+    _check_keypoint_metrics(c, ev)
+
+
+def _check_keypoint_metrics(c: _Checker, ev) -> None:
+    """`parameterized_metric { coco_keypoint_metrics }`: a class_label, and sigmas > 0 (OKS divides by them)."""
+    for i, metric in enumerate(ev.parameterized_metric):
+        if metric.WhichOneof("parameterized_metric") != "coco_keypoint_metrics":
+            c.error(f"eval_config.parameterized_metric[{i}]", "is empty: it needs coco_keypoint_metrics { ... } (the "
+                                                             "OD API refuses it too)")
+            continue
+        path = f"eval_config.parameterized_metric[{i}].coco_keypoint_metrics"
+        keypoints = metric.coco_keypoint_metrics
+        if not keypoints.class_label:
+            c.error(f"{path}.class_label", "is required: the label-map class whose keypoints are scored")
+        for label, sigma in sorted(keypoints.keypoint_label_to_sigmas.items()):
+            if not sigma > 0:
+                c.error(f"{path}.keypoint_label_to_sigmas", f"the sigma of {label!r} must be > 0 (got {num(sigma)})")

@@ -384,8 +384,15 @@ RULES: list[FieldRule] = [
     _i("eval_config.min_score_threshold", "a drawing threshold of the OD API's eval job; the Evaluator draws its own"),
     _i("eval_config.use_moving_averages",
        "the export holds the moving averages when train_config's use_moving_average is on; that is what is evaluated"),
-    _i("eval_config.parameterized_metric", "the Evaluator's keypoint AP is not built yet (`detflow coco-eval "
-       "--iou-type keypoints --sigmas` computes it, equal to pycocotools)"),
+    _h("eval_config.parameterized_metric", "each coco_keypoint_metrics adds its class's 10 COCO keypoint metrics "
+       "(`Keypoints_Precision/mAP ByCategory/<class_label>` ...) to the Evaluator's, as the OD API's "
+       "CocoKeypointEvaluator computes them (equal to pycocotools); any of them can be the blessing metric"),
+    _h("eval_config.parameterized_metric.coco_keypoint_metrics"),
+    _h("eval_config.parameterized_metric.coco_keypoint_metrics.class_label",
+       "the label-map class (display name, else name) whose ground truth and detections count; its "
+       "`keypoints { id label }` pick the keypoints"),
+    _h("eval_config.parameterized_metric.coco_keypoint_metrics.keypoint_label_to_sigmas",
+       "one OKS sigma > 0 per keypoint label of the class; none: COCO's person sigmas, for 17 keypoints only"),
     _h("eval_config.keypoint_edge", "drawn by detflow predict from the export's pipeline.config: a line between "
        "a detection's two keypoints (the OD API's eval drawing's edges); the Evaluator's pictures draw no keypoints"),
     *_many(_h, "KeypointEdge.start KeypointEdge.end", "a keypoint index: a column of the model's detection_keypoints"),

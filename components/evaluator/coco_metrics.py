@@ -47,10 +47,14 @@ HEADLINE_METRIC = METRIC_NAMES[0]
 
 
 def check_metric_name(metric: str) -> None:
-    """Raises ValueError unless `metric` is one of the 12 COCO metrics or a per-category AP."""
-    if metric not in METRIC_NAMES and not metric.startswith(PER_CATEGORY_PREFIX):
-        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)} "
-                         f"or {PER_CATEGORY_PREFIX}<class name>")
+    """Raises ValueError unless `metric` is one of the 12 COCO metrics, a per-category AP or a keypoint metric
+    (`<keypoint stat> ByCategory/<class>`, see `keypoint_metrics`)."""
+    from components.evaluator.keypoint_metrics import BY_CATEGORY, STAT_NAMES, is_keypoint_metric
+
+    if metric not in METRIC_NAMES and not metric.startswith(PER_CATEGORY_PREFIX) and not is_keypoint_metric(metric):
+        raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)}, "
+                         f"{PER_CATEGORY_PREFIX}<class name> or a keypoint metric <stat>{BY_CATEGORY}<class_label> "
+                         f"(stats: {', '.join(STAT_NAMES)})")
 
 
 @dataclasses.dataclass
@@ -58,7 +62,9 @@ class CocoResult:
     """The outcome of one COCO evaluation.
 
     metrics: the 12 COCO numbers by OD API name (-1 where no ground truth falls
-      in that area range, as pycocotools reports it).
+      in that area range, as pycocotools reports it), then, when keypoints were
+      collected (`CocoAccumulator.keypoints`), each keypoint class's 10 numbers
+      (`keypoint_metrics`: `Keypoints_Precision/mAP ByCategory/<class>` ...).
     per_category: AP@[.5:.95] (area all, 100 detections) by category name.
     precision: by category name, interpolated precision at IoU 0.5 over
       `recall_points` (-1 where the category has no ground truth).
@@ -283,6 +289,7 @@ class CocoAccumulator:
         self._category_ids = {c["id"] for c in self.categories}
         self.images: list[ImageRecord] = []
         self.dropped_detections = 0
+        self.keypoints = None       # a keypoint_metrics.KeypointAccumulator fed alongside, when keypoints count
 
     def add_image(self, image_id, height: int, width: int, gt: GroundTruth,
                   detections: Detections = Detections()) -> None:
@@ -334,9 +341,12 @@ class CocoAccumulator:
         return {"images": images, "annotations": annotations, "categories": list(self.categories)}, results
 
     def result(self) -> CocoResult:
-        """COCO metrics over every image added so far."""
+        """COCO metrics over every image added so far (with the keypoint metrics of `keypoints`, if set)."""
         gt, dt = self.to_coco()
-        return evaluate(gt, dt, validate=False)
+        result = evaluate(gt, dt, validate=False)
+        if self.keypoints is not None:
+            result.metrics.update(self.keypoints.result())
+        return result
 
 
 def _boxes(boxes) -> np.ndarray:

@@ -69,7 +69,13 @@ class Evaluator(base_component.BaseComponent):
     evaluated on the same images; its metrics go into metrics.json (`tflite`) and
     onto the evaluation as `tflite_<mode>:<metric>` with `tflite_<mode>_drop`.
 
-    Outputs `evaluation` (ModelEvaluation: metrics.json, pr_curves.png,
+    When the candidate's pipeline.config asks for COCO keypoint metrics
+    (`eval_config.parameterized_metric { coco_keypoint_metrics { ... } }`) and the model
+    gives keypoints, each class's 10 keypoint metrics (`Keypoints_Precision/mAP
+    ByCategory/<class>` ..., see `keypoint_metrics`) are recorded beside the box metrics,
+    and any of them can be `parameters.metric`.
+
+    Outputs `evaluation` (ModelEvaluation: metrics.json, summary.txt, pr_curves.png,
     confusion_matrix.png, examples/*.png) and `blessing` (ModelBlessing with int
     `blessed`, `current_model_id`, `baseline_model_id` and a BLESSED or
     NOT_BLESSED file), which the standard Pusher and LatestBlessedModelStrategy read.

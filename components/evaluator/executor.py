@@ -31,7 +31,7 @@ TFLITE_PREFIX = "tflite_"
 
 
 def _judged_metrics(result) -> dict[str, float]:
-    """The 12 metrics plus per-category APs under their OD API names."""
+    """The 12 metrics, the keypoint metrics (when any) and the per-category APs under their OD API names."""
     return {**result.metrics, **{PER_CATEGORY_PREFIX + k: v for k, v in result.per_category.items()}}
 
 
@@ -82,6 +82,7 @@ class Executor(base_executor.BaseExecutor):
                 f.write(text)
         report.write_plots(evaluation.uri, scored.results["candidate"], scored.accumulators["candidate"],
                            scored.categories, scored.drawn)
+        report.write_summary(evaluation.uri, document)
         with fileio.open(os.path.join(blessing.uri, BLESSED_FILE if judgement.blessed else NOT_BLESSED_FILE),
                          "w") as f:
             f.write("")
@@ -101,15 +102,36 @@ def _score(examples: types.Artifact, models: dict, label_maps: list, parameters:
     exports.update({TFLITE_PREFIX + mode: path for mode, path in variants.items()})
     label_map_path = model_eval.find_label_map(exports["candidate"], label_maps[0].uri if label_maps else None)
     categories = model_eval.read_label_map(label_map_path)
+    detectors = {name: model_eval.load_detector(path) for name, path in exports.items()}
+    keypoints = _keypoint_setup(detectors["candidate"], label_map_path, parameters.metric)
     accumulators, drawn = model_eval.evaluate_exports(
         model_eval.split_files(examples.uri, parameters.eval_split), exports, categories,
-        batch_size=parameters.batch_size, keep_images=parameters.num_images_drawn)
+        batch_size=parameters.batch_size, keep_images=parameters.num_images_drawn, detectors=detectors,
+        keypoints=keypoints)
     for name, acc in accumulators.items():
         if acc.dropped_detections:
             logging.info("Evaluator: %d detection(s) of the %s model had a class id the label map lacks "
                          "(ids %s); left out, as the OD API does", acc.dropped_detections, name, sorted(categories))
     return _Scored(label_map_path, categories, accumulators, {n: a.result() for n, a in accumulators.items()},
                    drawn, variants)
+
+
+def _keypoint_setup(candidate, label_map_path: str, metric: str):
+    """The keypoint metrics the candidate's pipeline.config asks for (None: none), once a keypoint blessing
+    metric is known to be among them (`keypoint_metrics.check_blessing_metric`)."""
+    from components.evaluator import model_eval
+    from components.evaluator.keypoint_metrics import check_blessing_metric
+
+    setup = model_eval.keypoint_setup(candidate, label_map_path)
+    gives = model_eval.has_keypoints(candidate)
+    check_blessing_metric(metric, setup, gives, candidate.path)
+    if setup is not None and not gives:
+        logging.warning("Evaluator: the candidate's pipeline.config asks for keypoint metrics, but the model gives "
+                        "no detection_keypoints: box metrics only")
+    elif setup is not None:
+        logging.info("Evaluator: keypoint metrics of %s (K=%d keypoints per object in the records)",
+                     ", ".join(c.name for c in setup.classes), setup.num_keypoints)
+    return setup
 
 
 def _document(parameters: EvaluatorParameters, scored: _Scored, models: dict, verdict: dict) -> dict:

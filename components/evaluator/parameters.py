@@ -16,7 +16,9 @@ class EvaluatorParameters:
 
     min_map: value threshold — the candidate's `metric` must reach it.
     max_regression: change threshold — allowed drop of `metric` below the baseline's.
-    metric: the metric judged (an OD API COCO metric name). eval_split: the split
+    metric: the metric judged (an OD API COCO metric name, or a keypoint metric
+    `Keypoints_... ByCategory/<class>` of a model whose pipeline.config asks for it:
+    `keypoint_metrics`). eval_split: the split
     evaluated. num_images_drawn: eval images drawn with predicted and true boxes.
     batch_size: images (of equal size) per model call. max_quantization_drop:
     optional; the most the int8 TFLite model's `metric` may fall below the

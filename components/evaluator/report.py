@@ -1,4 +1,4 @@
-"""The pictures of an evaluation: PR curves, confusion matrix, eval images with boxes."""
+"""The pictures of an evaluation (PR curves, confusion matrix, eval images with boxes) and its summary.txt."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from components.evaluator.coco_metrics import CocoAccumulator, CocoResult
+from components.evaluator.coco_keypoints import KEYPOINT_STATS
+from components.evaluator.coco_metrics import METRIC_NAMES, PER_CATEGORY_PREFIX, CocoAccumulator, CocoResult
+from components.evaluator.keypoint_metrics import metrics_by_class
 
+SUMMARY_FILE = "summary.txt"
 PR_CURVES_FILE = "pr_curves.png"
 CONFUSION_MATRIX_FILE = "confusion_matrix.png"
 EXAMPLES_DIR = "examples"
@@ -43,6 +46,31 @@ def write_plots(out_dir: str, result: CocoResult, accumulator: CocoAccumulator,
         picture.save(path)
         paths.append(path)
     return paths
+
+
+def metric_lines(metrics: Mapping[str, float], per_category: Mapping[str, float]) -> list[str]:
+    """The box metrics, the per-category APs and each keypoint class's metrics (with what pycocotools computes
+    for each: `coco_keypoints.KEYPOINT_STATS`) as aligned text lines."""
+    meaning = dict(KEYPOINT_STATS)
+    rows = [(name, metrics[name], "") for name in METRIC_NAMES if name in metrics]
+    rows += [(PER_CATEGORY_PREFIX + name, value, "") for name, value in sorted(per_category.items())]
+    for label, stats in metrics_by_class(metrics).items():
+        rows += [(f"{stat} ByCategory/{label}", value, meaning[stat]) for stat, value in stats.items()]
+    width = max((len(name) for name, _, _ in rows), default=0)
+    return [f"{name:<{width}}  {value:8.4f}" + (f"  ({note})" if note else "") for name, value, note in rows]
+
+
+def write_summary(out_dir: str, document: Mapping) -> str:
+    """Writes summary.txt under `out_dir`: the judged metric and verdict, then the candidate's `metric_lines`."""
+    judgement = document.get("judgement") or {}
+    verdict = "BLESSED" if judgement.get("blessed") else "NOT BLESSED"
+    lines = [f"{verdict} on {document['metric']}: " + "; ".join(judgement.get("reasons") or []), "",
+             f"Candidate on {document['num_images']} images of split {document['eval_split']!r}:",
+             *metric_lines(document["metrics"], document["per_category"])]
+    path = os.path.join(out_dir, SUMMARY_FILE)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
 
 
 def _safe_name(text: str) -> str:

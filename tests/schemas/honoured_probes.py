@@ -11,6 +11,19 @@ from tests.schemas.network_probes import NETWORK_PROBES
 from tests.schemas.probe_kit import BASES  # noqa: F401  (the tests take the bases from here)
 from tests.schemas.probe_kit import (Probe, merge, both, clear, opt, lr, aug, only_aug, SSD_CROP, ssd_crop, T, R)
 
+# c1's keypoint AP (tests/data/label_maps/probe_keypoints.pbtxt: keypoints a, b, c).
+KEYPOINT_METRIC = ('eval_config { parameterized_metric { coco_keypoint_metrics { class_label: "c1" '
+                   'keypoint_label_to_sigmas { key: "a" value: 0.5 } keypoint_label_to_sigmas { key: "b" value: 0.3 } '
+                   'keypoint_label_to_sigmas { key: "c" value: 0.8 } } } }')
+
+
+def keypoint_metric(change):
+    """An edit applying `change` to the first parameterized_metric's coco_keypoint_metrics."""
+    def edit(proto):
+        change(proto.eval_config.parameterized_metric[0].coco_keypoint_metrics)
+    return edit
+
+
 # An edge between keypoints 0 and 1 (of c1's a, b, c), drawn by `detflow predict`.
 KEYPOINT_EDGE = "eval_config { keypoint_edge { start: 0 end: 1 } }"
 
@@ -162,11 +175,19 @@ PROBES: dict[str, Probe] = {
     "eval_config.keypoint_edge": Probe(merge(KEYPOINT_EDGE), "drawing", base="centernet_kpts"),
     **{f"KeypointEdge.{field}": Probe(first_edge(field, 2), "drawing", base="centernet_kpts",
                                       prepare=merge(KEYPOINT_EDGE)) for field in ("start", "end")},
+    "eval_config.parameterized_metric": Probe(merge(KEYPOINT_METRIC), "evaluation", base="centernet_kpts"),
+    "eval_config.parameterized_metric.coco_keypoint_metrics.class_label": Probe(
+        keypoint_metric(lambda m: setattr(m, "class_label", "c2")), "evaluation", base="centernet_kpts",
+        prepare=merge(KEYPOINT_METRIC)),
+    "eval_config.parameterized_metric.coco_keypoint_metrics.keypoint_label_to_sigmas": Probe(
+        keypoint_metric(lambda m: m.keypoint_label_to_sigmas.update({"a": 0.05})), "evaluation",
+        base="centernet_kpts", prepare=merge(KEYPOINT_METRIC)),
 }
 
 # Honoured message fields that only hold fields probed above.
 CONTAINERS = {
     "model", "train_config", "train_input_reader", "eval_config", "model.ssd", "model.faster_rcnn",
+    "eval_config.parameterized_metric.coco_keypoint_metrics",
     "model.ssd.image_resizer", "model.ssd.image_resizer.fixed_shape_resizer", "model.ssd.feature_extractor",
     "model.ssd.feature_extractor.fpn", "model.ssd.feature_extractor.bifpn",
     "model.ssd.feature_extractor.conv_hyperparams", "model.ssd.box_coder",

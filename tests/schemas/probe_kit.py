@@ -9,6 +9,8 @@ an `edit` and the effect that must follow:
   augmentation output differ;
 - "freeze": the variables that train differ;
 - "readers": the inputs `detflow train` reads differ;
+- "evaluation": the keypoint metrics the Evaluator computes (classes, keypoints, sigmas:
+  `keypoint_metrics.keypoint_setup` against the keypoint label map) differ;
 - "drawing": what `detflow predict` draws from the export's pipeline.config
   (`predict.keypoint_edges`, drawn on one detection with three keypoints) differs;
 - "refused": the field admits one value only and another is refused by

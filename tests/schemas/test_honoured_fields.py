@@ -175,6 +175,17 @@ def readers_fingerprint(proto) -> str:
     return _digest(train_settings.inputs_from_config(proto))
 
 
+def evaluation_fingerprint(proto) -> str:
+    """The keypoint metrics the Evaluator computes, against the keypoint probes' label map."""
+    import dataclasses  # pylint: disable=import-outside-toplevel
+
+    from components.evaluator.keypoint_metrics import keypoint_setup  # pylint: disable=import-outside-toplevel
+    from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
+    from tests.schemas.probe_kit import LABEL_MAPS  # pylint: disable=import-outside-toplevel
+    setup = keypoint_setup(proto, load_label_map(LABEL_MAPS / "probe_keypoints.pbtxt"))
+    return _digest(dataclasses.asdict(setup) if setup else None)
+
+
 def drawing_fingerprint(proto) -> str:
     """What `detflow predict` draws from a config (its keypoint edges), drawn on one detection with three keypoints."""
     from detection import visualize  # pylint: disable=import-outside-toplevel
@@ -196,6 +207,8 @@ def _stages(effect: str, proto, base: str):
         yield freeze_fingerprint(proto, base)
     elif effect == "drawing":
         yield drawing_fingerprint(proto)
+    elif effect == "evaluation":
+        yield evaluation_fingerprint(proto)
     else:
         yield readers_fingerprint(proto)
 

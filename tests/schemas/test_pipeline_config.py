@@ -376,3 +376,19 @@ def test_fine_tune_is_refused_for_center_net_with_what_to_set_instead():
                                             'fine_tune_checkpoint_type: "fine_tune"'))
     assert any('train_config.fine_tune_checkpoint_type: "fine_tune" is not a CenterNet type (the OD API refuses it '
                'too): "detection" restores the whole feature extractor' in p for p in problems), problems
+
+
+def test_coco_keypoint_metrics_need_a_class_label_and_positive_sigmas():
+    def with_eval(inside: str) -> str:
+        return MINIMAL.replace('eval_config { metrics_set: "coco_detection_metrics" }',
+                               f'eval_config {{ metrics_set: "coco_detection_metrics" {inside} }}')
+
+    problems = problems_of(with_eval('parameterized_metric { coco_keypoint_metrics { keypoint_label_to_sigmas { '
+                                     'key: "nose" value: 0 } } } parameterized_metric { }'))
+    for expected in ("eval_config.parameterized_metric[0].coco_keypoint_metrics.class_label: is required",
+                     "eval_config.parameterized_metric[0].coco_keypoint_metrics.keypoint_label_to_sigmas: the sigma "
+                     "of 'nose' must be > 0 (got 0)",
+                     "eval_config.parameterized_metric[1]: is empty: it needs coco_keypoint_metrics"):
+        assert any(expected in p for p in problems), (expected, problems)
+    parse_pipeline_config_text(with_eval('parameterized_metric { coco_keypoint_metrics { class_label: "person" '
+                                         'keypoint_label_to_sigmas { key: "nose" value: 0.026 } } }'), "p.config")
