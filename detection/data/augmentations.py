@@ -293,11 +293,11 @@ def random_square_crop_by_scale(max_border: int = 128, scale_min: float = 0.6, s
     return op
 
 
-def pad_image(image, boxes, classes, target_height, target_width, offset_y, offset_x, pad_color=None,
-              keypoints=None):
-    """The OD API's random_pad_image once its draws are made: the image placed at (offset_y, offset_x) in a
-    target_height x target_width canvas of `pad_color` (0..1 RGB; None: the image's mean colour), the boxes
-    and keypoints re-expressed in the canvas. No box is dropped."""
+def pad_image(image, boxes, classes, canvas, at, pad_color=None, keypoints=None):
+    """The OD API's random_pad_image once its draws are made: the image placed at `at` = (offset_y, offset_x) in a
+    `canvas` = (height, width) of `pad_color` (0..1 RGB; None: the image's mean colour), the boxes and keypoints
+    re-expressed in the canvas. No box is dropped."""
+    (target_height, target_width), (offset_y, offset_x) = canvas, at
     shape = tf.shape(image)
     color = tf.reduce_mean(image, axis=[0, 1]) if pad_color is None else tf.constant(pad_color, image.dtype)
     out = tf.image.pad_to_bounding_box(image, offset_y, offset_x, target_height, target_width)
@@ -307,8 +307,8 @@ def pad_image(image, boxes, classes, target_height, target_width, offset_y, offs
     offset = tf.cast(tf.stack([offset_y, offset_x] * 2), tf.float32)
     size = tf.cast(tf.stack([target_height, target_width] * 2), tf.float32)
     if keypoints is not None:    # the canvas in the image's normalised coordinates is the keypoints' new frame
-        canvas = tf.stack([-offset_y, -offset_x, target_height - offset_y, target_width - offset_x])
-        keypoints = keypoints_to_frame(keypoints, tf.cast(canvas, tf.float32) / scale)
+        frame = tf.stack([-offset_y, -offset_x, target_height - offset_y, target_width - offset_x])
+        keypoints = keypoints_to_frame(keypoints, tf.cast(frame, tf.float32) / scale)
     return _out(out, (boxes * scale + offset) / size, classes, keypoints)
 
 
@@ -329,7 +329,7 @@ def random_absolute_pad_image(max_height_padding: int = 1, max_width_padding: in
                            lambda: 0)
         offset_x = tf.cond(width > shape[1], lambda: tf.random.uniform([], 0, width - shape[1], tf.int32),
                            lambda: 0)
-        return pad_image(image, boxes, classes, height, width, offset_y, offset_x, color, keypoints)
+        return pad_image(image, boxes, classes, (height, width), (offset_y, offset_x), color, keypoints)
     return op
 
 

@@ -111,7 +111,7 @@ def test_random_absolute_pad_image_equals_the_od_api_for_the_same_draws(case):
     color = tuple(float(c) / 255.0 for c in ref["pad_color"]) or None
     labels = tf.range(1, 13)
     image, boxes, out_labels = augmentations.pad_image(tf.constant(ref["image"] / 255.0), tf.constant(ref["boxes"]),
-                                                       labels, height, width, top, left, color)
+                                                       labels, (height, width), (top, left), color)
     np.testing.assert_allclose(image.numpy() * 255.0, ref["out_image"], atol=1e-3)
     np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
     np.testing.assert_array_equal(out_labels.numpy(), labels.numpy())
@@ -206,7 +206,7 @@ def test_random_absolute_pad_image_gives_the_od_api_keypoints_for_the_same_draws
     ref = _case("keypoints_random_absolute_pad_image", case)
     height, width, top, left = (int(v) for v in ref["draws"])
     _, boxes, _, keypoints = augmentations.pad_image(
-        tf.constant(ref["image"] / 255.0), tf.constant(ref["boxes"]), tf.range(1, 13), height, width, top, left,
+        tf.constant(ref["image"] / 255.0), tf.constant(ref["boxes"]), tf.range(1, 13), (height, width), (top, left),
         keypoints=tf.constant(ref["keypoints"]))
     np.testing.assert_allclose(boxes.numpy(), ref["out_boxes"], atol=1e-6)
     _assert_same_keypoints(keypoints.numpy(), ref["out_keypoints"])

@@ -40,7 +40,7 @@ def restored():
 
 def _postprocess(model, predictions, ref, **task_changes):
     settings = model.settings
-    tasks = tuple(dataclasses.replace(t, **task_changes) for t in settings.keypoint_tasks)
+    tasks = tuple(t.replace_post(**task_changes) for t in settings.keypoint_tasks)
     model.settings = dataclasses.replace(settings, keypoint_tasks=tasks)
     try:
         return model.postprocess(predictions, tf.constant(ref["true_image_shapes"]))
@@ -65,7 +65,7 @@ def test_the_keypoint_task_is_the_label_maps(restored):
     assert (task.task_name, task.class_id, task.num_keypoints) == ("human_pose", 0, 17)
     assert task.keypoint_labels[:3] == ("nose", "left_eye", "right_eye")
     assert task.keypoint_std_dev[:3] == pytest.approx((0.26, 0.25, 0.25))
-    assert task.per_keypoint_offset and task.offset_peak_radius == 3
+    assert task.heads.per_keypoint_offset and task.losses.offset_peak_radius == 3
 
 
 def test_keypoint_heads_and_keypoints_equal_the_od_api(restored):
@@ -116,7 +116,8 @@ def test_the_candidates_of_a_keypoint_type_are_its_heatmap_peaks():
     offsets = np.zeros((1, 4, 4, 4), np.float32)
     offsets[0, 1, 2] = [0.25, 0.5, 9.0, 9.0]
     offsets[0, 3, 0] = [9.0, 9.0, -0.5, 0.25]
-    task = kp_lib.KeypointTask("t", 0, (0, 1), ("a", "b"), (1.0, 1.0), num_candidates_per_keypoint=2)
+    task = kp_lib.KeypointTask("t", 0, (0, 1), ("a", "b"), (1.0, 1.0),
+                               post=kp_lib.KeypointPostprocessing(num_candidates_per_keypoint=2))
     candidates, scores, num = kp_lib.keypoint_candidates(tf.constant(heatmap), tf.constant(offsets), task)
     np.testing.assert_allclose(candidates.numpy()[0, 0], [[1.25, 2.5], [2.5, 0.25]])
     np.testing.assert_allclose(scores.numpy()[0], [[0.9, 0.8], [0.0, 0.3]])

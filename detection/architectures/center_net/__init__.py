@@ -35,7 +35,8 @@ class CenterNetArchitecture(ResizeThenNormalize):
         "max_box_predictions", "use_labeled_classes", "peak_max_pool_kernel_size", "compute_heatmap_sparse",
         "output_prediction_dict", "post_processing",
         # keypoint tasks: their label map, targets, losses and post-processing
-        "keypoint_label_map_path", "loss", "keypoint_label_to_std", "keypoint_regression_loss_weight",
+        "keypoint_label_map_path", "keypoint_class_name", "loss", "keypoint_label_to_std",
+        "keypoint_regression_loss_weight",
         "keypoint_heatmap_loss_weight", "keypoint_offset_loss_weight", "keypoint_candidate_score_threshold",
         "num_candidates_per_keypoint", "unmatched_keypoint_score", "box_scale", "candidate_search_scale",
         "candidate_ranking_mode", "score_distance_offset", "offset_peak_radius", "clip_out_of_frame_keypoints",

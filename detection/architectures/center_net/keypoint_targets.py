@@ -116,17 +116,17 @@ def task_losses(predictions: dict, labels: dict, task: kp_lib.KeypointTask, cell
     num_instances = tf.maximum(tf.reduce_sum(tf.cast(tf.cast(tf.reduce_sum(weights, axis=1), tf.int32),
                                                      tf.float32)), 1.0)
     heatmap_loss = tf.add_n([tf.reduce_sum(penalty_reduced_focal_loss(
-        tf.cast(h, tf.float32), heat, cell_weights * valid, task.focal_alpha, task.focal_beta))
+        tf.cast(h, tf.float32), heat, cell_weights * valid, task.losses.focal_alpha, task.losses.focal_beta))
         for h in heat_outputs]) / (float(len(heat_outputs)) * num_instances)
 
-    radius = task.offset_peak_radius
+    radius = task.losses.offset_peak_radius
     ky, kx = absolute[..., 0], absolute[..., 1]                                          # [B, M, K]
     cy, cx, on_grid = _surrounding_cells(ky, kx, radius, out_height, out_width)          # [B, M, K, R]
     pair_weights = tf.cast(on_grid, tf.float32) * weights[..., None]
     offset_targets = tf.stack([ky[..., None] - tf.floor(cy), kx[..., None] - tf.floor(cx)], axis=-1)
     keypoint_types = tf.range(task.num_keypoints)[None, None, :, None]
     offset_loss = _l1_at_cells(predictions[kp_lib.head_name(task.task_name, kp_lib.KEYPOINT_OFFSET)], cy, cx,
-                               offset_targets, pair_weights, keypoint_types if task.per_keypoint_offset else None)
+                               offset_targets, pair_weights, keypoint_types if task.heads.per_keypoint_offset else None)
 
     box = _absolute_boxes(boxes, out_height, out_width)
     heights, widths = box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]
@@ -137,10 +137,10 @@ def task_losses(predictions: dict, labels: dict, task: kp_lib.KeypointTask, cell
     regression_loss = _l1_at_cells(predictions[kp_lib.head_name(task.task_name, kp_lib.KEYPOINT_REGRESSION)], ry,
                                    rx, regression_targets, tf.cast(on_grid, tf.float32) * weights[..., None],
                                    keypoint_types)
-    scale = task.task_loss_weight
-    return {"keypoint_heatmap_loss": scale * task.heatmap_loss_weight * heatmap_loss,
-            "keypoint_offset_loss": scale * task.offset_loss_weight * offset_loss,
-            "keypoint_regression_loss": scale * task.regression_loss_weight * regression_loss}
+    weights = task.losses
+    return {"keypoint_heatmap_loss": weights.task_loss_weight * weights.heatmap_loss_weight * heatmap_loss,
+            "keypoint_offset_loss": weights.task_loss_weight * weights.offset_loss_weight * offset_loss,
+            "keypoint_regression_loss": weights.task_loss_weight * weights.regression_loss_weight * regression_loss}
 
 
 def losses(predictions: dict, labels: dict, tasks, cell_weights) -> dict[str, tf.Tensor]:

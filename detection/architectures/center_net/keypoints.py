@@ -38,19 +38,20 @@ def head_name(task_name: str, head: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class KeypointTask:
-    """One `keypoint_estimation_task`, its class and keypoints resolved from the keypoint label map."""
+class KeypointHeads:
+    """A task's heads: their intermediate convs, the heatmap's initial bias, an offset per keypoint or one."""
 
-    task_name: str
-    class_id: int                          # 0-based, as the network's classes
-    keypoint_indices: tuple[int, ...]      # each keypoint's column in the model's keypoint outputs
-    keypoint_labels: tuple[str, ...]
-    keypoint_std_dev: tuple[float, ...]    # per keypoint: scales its target Gaussian (keypoint_label_to_std)
-    heatmap_head: HeadParams = HeadParams()
-    offset_head: HeadParams = HeadParams()
-    regress_head: HeadParams = HeadParams()
+    heatmap: HeadParams = HeadParams()
+    offset: HeadParams = HeadParams()
+    regress: HeadParams = HeadParams()
     heatmap_bias_init: float = -2.19
     per_keypoint_offset: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class KeypointPostprocessing:
+    """How a task's keypoints are found at inference (the OD API's defaults)."""
+
     candidate_score_threshold: float = 0.1
     num_candidates_per_keypoint: int = 100
     peak_max_pool_kernel_size: int = 3
@@ -62,7 +63,12 @@ class KeypointTask:
     clip_out_of_frame_keypoints: bool = False
     rescore_instances: bool = False
     rescoring_threshold: float = 0.0
-    # Training
+
+
+@dataclasses.dataclass(frozen=True)
+class KeypointLosses:
+    """A task's loss weights, the radius of its offset targets and its heatmap focal loss."""
+
     task_loss_weight: float = 1.0
     heatmap_loss_weight: float = 1.0
     offset_loss_weight: float = 1.0
@@ -71,6 +77,20 @@ class KeypointTask:
     focal_alpha: float = 2.0
     focal_beta: float = 4.0
 
+
+@dataclasses.dataclass(frozen=True)
+class KeypointTask:
+    """One `keypoint_estimation_task`, its class and keypoints resolved from the keypoint label map."""
+
+    task_name: str
+    class_id: int                          # 0-based, as the network's classes
+    keypoint_indices: tuple[int, ...]      # each keypoint's column in the model's keypoint outputs
+    keypoint_labels: tuple[str, ...]
+    keypoint_std_dev: tuple[float, ...]    # per keypoint: scales its target Gaussian (keypoint_label_to_std)
+    heads: KeypointHeads = KeypointHeads()
+    post: KeypointPostprocessing = KeypointPostprocessing()
+    losses: KeypointLosses = KeypointLosses()
+
     @property
     def num_keypoints(self) -> int:
         """The number of keypoints this task predicts."""
@@ -78,11 +98,15 @@ class KeypointTask:
 
     def head_channels(self) -> dict[str, tuple[int, HeadParams, float | None]]:
         """{head name: (output channels, intermediate convs, last bias fill)}, in the OD API's order."""
-        k = self.num_keypoints
-        return {head_name(self.task_name, KEYPOINT_HEATMAP): (k, self.heatmap_head, self.heatmap_bias_init),
-                head_name(self.task_name, KEYPOINT_REGRESSION): (2 * k, self.regress_head, None),
-                head_name(self.task_name, KEYPOINT_OFFSET): (2 * k if self.per_keypoint_offset else 2,
-                                                             self.offset_head, None)}
+        k, heads = self.num_keypoints, self.heads
+        return {head_name(self.task_name, KEYPOINT_HEATMAP): (k, heads.heatmap, heads.heatmap_bias_init),
+                head_name(self.task_name, KEYPOINT_REGRESSION): (2 * k, heads.regress, None),
+                head_name(self.task_name, KEYPOINT_OFFSET): (2 * k if heads.per_keypoint_offset else 2,
+                                                             heads.offset, None)}
+
+    def replace_post(self, **changes) -> "KeypointTask":
+        """This task with some post-processing settings changed."""
+        return dataclasses.replace(self, post=dataclasses.replace(self.post, **changes))
 
 
 class KeypointConfigError(ValueError):
@@ -115,13 +139,12 @@ def task_from_proto(task, label_map, num_classes: int, field: str) -> KeypointTa
     std = {label: KEYPOINT_STD_DEV_DEFAULT for label in labels}
     std.update(task.keypoint_label_to_std)
     focal = task.loss.classification_loss.penalty_reduced_logistic_focal_loss
-    return KeypointTask(
-        task_name=task.task_name, class_id=item.id - 1, keypoint_indices=tuple(kid for kid, _ in item.keypoints),
-        keypoint_labels=labels, keypoint_std_dev=tuple(std[label] for label in labels),
-        heatmap_head=HeadParams.from_proto(task.HasField("heatmap_head_params"), task.heatmap_head_params),
-        offset_head=HeadParams.from_proto(task.HasField("offset_head_params"), task.offset_head_params),
-        regress_head=HeadParams.from_proto(task.HasField("regress_head_params"), task.regress_head_params),
-        heatmap_bias_init=task.heatmap_bias_init, per_keypoint_offset=task.per_keypoint_offset,
+    heads = KeypointHeads(
+        heatmap=HeadParams.from_proto(task.HasField("heatmap_head_params"), task.heatmap_head_params),
+        offset=HeadParams.from_proto(task.HasField("offset_head_params"), task.offset_head_params),
+        regress=HeadParams.from_proto(task.HasField("regress_head_params"), task.regress_head_params),
+        heatmap_bias_init=task.heatmap_bias_init, per_keypoint_offset=task.per_keypoint_offset)
+    post = KeypointPostprocessing(
         candidate_score_threshold=task.keypoint_candidate_score_threshold,
         num_candidates_per_keypoint=task.num_candidates_per_keypoint,
         peak_max_pool_kernel_size=task.peak_max_pool_kernel_size,
@@ -129,10 +152,16 @@ def task_from_proto(task, label_map, num_classes: int, field: str) -> KeypointTa
         candidate_search_scale=task.candidate_search_scale, candidate_ranking_mode=task.candidate_ranking_mode,
         score_distance_offset=task.score_distance_offset,
         clip_out_of_frame_keypoints=task.clip_out_of_frame_keypoints, rescore_instances=task.rescore_instances,
-        rescoring_threshold=task.rescoring_threshold, task_loss_weight=task.task_loss_weight,
-        heatmap_loss_weight=task.keypoint_heatmap_loss_weight, offset_loss_weight=task.keypoint_offset_loss_weight,
+        rescoring_threshold=task.rescoring_threshold)
+    losses = KeypointLosses(
+        task_loss_weight=task.task_loss_weight, heatmap_loss_weight=task.keypoint_heatmap_loss_weight,
+        offset_loss_weight=task.keypoint_offset_loss_weight,
         regression_loss_weight=task.keypoint_regression_loss_weight, offset_peak_radius=task.offset_peak_radius,
         focal_alpha=focal.alpha, focal_beta=focal.beta)
+    return KeypointTask(
+        task_name=task.task_name, class_id=item.id - 1, keypoint_indices=tuple(kid for kid, _ in item.keypoints),
+        keypoint_labels=labels, keypoint_std_dev=tuple(std[label] for label in labels), heads=heads, post=post,
+        losses=losses)
 
 
 def keypoint_candidates(heatmap: tf.Tensor, offsets: tf.Tensor, task: KeypointTask):
@@ -141,8 +170,8 @@ def keypoint_candidates(heatmap: tf.Tensor, offsets: tf.Tensor, task: KeypointTa
     heatmap [B, H, W, K] (sigmoid), offsets [B, H, W, 2 or 2K] → candidates [B, n, K, 2] (y, x in cells),
     scores [B, n, K] and the number of candidates at or above the score threshold [B, K].
     """
-    k, n = heatmap.shape[3], task.num_candidates_per_keypoint
-    scores, ys, xs, channels = top_k_feature_map_locations(heatmap, task.peak_max_pool_kernel_size, n,
+    k, n = heatmap.shape[3], task.post.num_candidates_per_keypoint
+    scores, ys, xs, channels = top_k_feature_map_locations(heatmap, task.post.peak_max_pool_kernel_size, n,
                                                            per_channel=True)
     at = tf.stack([ys, xs], axis=-1)
     selected = tf.gather_nd(offsets, at, batch_dims=1)                      # [B, K*n, 2 or 2K]
@@ -153,7 +182,7 @@ def keypoint_candidates(heatmap: tf.Tensor, offsets: tf.Tensor, task: KeypointTa
                           axis=2)
     candidates = tf.transpose(tf.reshape(candidates, [-1, k, n, 2]), [0, 2, 1, 3])
     scores = tf.transpose(tf.reshape(scores, [-1, k, n]), [0, 2, 1])
-    num = tf.reduce_sum(tf.cast(scores >= task.candidate_score_threshold, tf.int32), axis=1)
+    num = tf.reduce_sum(tf.cast(scores >= task.post.candidate_score_threshold, tf.int32), axis=1)
     return candidates, scores, num
 
 
@@ -176,23 +205,23 @@ def refine_keypoints(regressed, candidates, candidate_scores, num_candidates, bo
     distances = tf.sqrt(tf.reduce_sum(diff * diff, axis=-1))
     distances = tf.where(invalid[:, None], tf.ones_like(distances) * MAX_DISTANCE, distances)
     min_distances = tf.reduce_min(distances, axis=2)                                     # [B, N, K]
-    if task.candidate_ranking_mode == "min_distance":
+    if task.post.candidate_ranking_mode == "min_distance":
         nearest = tf.argmin(distances, axis=2, output_type=tf.int32)
     else:                                                                                # score_distance_ratio
-        ranking = candidate_scores[:, None] / (distances + task.score_distance_offset)
+        ranking = candidate_scores[:, None] / (distances + task.post.score_distance_offset)
         nearest = tf.argmax(ranking, axis=2, output_type=tf.int32)
     chosen = tf.gather(tf.transpose(candidates, [0, 2, 1, 3]), tf.transpose(nearest, [0, 2, 1]), axis=2,
                        batch_dims=2)                                                     # [B, K, N, 2]
     chosen = tf.transpose(chosen, [0, 2, 1, 3])
     chosen_scores = tf.transpose(tf.gather(tf.transpose(candidate_scores, [0, 2, 1]),
                                            tf.transpose(nearest, [0, 2, 1]), axis=2, batch_dims=2), [0, 2, 1])
-    ymin, xmin, ymax, xmax = _scaled_boxes(boxes, task.box_scale)
-    search_radius = tf.maximum(ymax - ymin, xmax - xmin) * task.candidate_search_scale
+    ymin, xmin, ymax, xmax = _scaled_boxes(boxes, task.post.box_scale)
+    search_radius = tf.maximum(ymax - ymin, xmax - xmin) * task.post.candidate_search_scale
     y, x = chosen[..., 0], chosen[..., 1]
     unmatched = ((y < ymin) | (y > ymax) | (x < xmin) | (x > xmax)
-                 | (chosen_scores < task.candidate_score_threshold) | (min_distances > search_radius))
+                 | (chosen_scores < task.post.candidate_score_threshold) | (min_distances > search_radius))
     keypoints = tf.where(unmatched[..., None], regressed, chosen)
-    scores = tf.where(unmatched, task.unmatched_keypoint_score * tf.ones_like(chosen_scores), chosen_scores)
+    scores = tf.where(unmatched, task.post.unmatched_keypoint_score * tf.ones_like(chosen_scores), chosen_scores)
     return keypoints, scores
 
 
@@ -259,11 +288,11 @@ def rescore_instances(tasks: tuple[KeypointTask, ...], classes, scores, keypoint
     its score times the mean of its keypoints' scores above `rescoring_threshold`."""
     total = keypoint_scores.shape[2]
     for task in tasks:
-        if not task.rescore_instances:
+        if not task.post.rescore_instances:
             continue
         mask = tf.reduce_sum(tf.one_hot(task.keypoint_indices, total), axis=0)[None, None, :]
         of_task = tf.cast(tf.logical_and(tf.equal(classes, task.class_id)[..., None], mask == 1.0), tf.float32)
-        visible = keypoint_scores > task.rescoring_threshold
+        visible = keypoint_scores > task.post.rescoring_threshold
         keypoint_scores = tf.where(visible, keypoint_scores, tf.zeros_like(keypoint_scores))
         num_visible = tf.maximum(tf.reduce_sum(of_task * tf.cast(visible, tf.float32), axis=-1), 1.0)
         rescored = (1.0 / num_visible) * tf.reduce_sum(of_task * scores[..., None] * keypoint_scores, axis=-1)

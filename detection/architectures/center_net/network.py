@@ -146,7 +146,7 @@ class CenterNetDetector(tf_keras.Model):
                                                          detections["detection_boxes_strided"],
                                                          detections["num_detections"])
         # The OD API clips only when every task asks it to.
-        clip = all(t.clip_out_of_frame_keypoints for t in tasks)
+        clip = all(t.post.clip_out_of_frame_keypoints for t in tasks)
         keypoints, scores = kp_lib.normalized_keypoints(keypoints, scores, self.stride, true_image_shapes, clip)
         return {"detection_keypoints": keypoints, "detection_keypoint_scores": scores,
                 "detection_scores": kp_lib.rescore_instances(tasks, classes, detections["detection_scores"], scores)}
