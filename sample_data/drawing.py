@@ -265,6 +265,19 @@ def _place(rng: np.random.Generator, alpha: np.ndarray, objects: list[dict], own
     return None
 
 
+EXTREME_POINTS = ("top", "bottom", "left", "right")
+
+
+def extreme_points(covered: np.ndarray, y0: int, x0: int) -> list[tuple[float, float]]:
+    """An object's extreme points (x, y) in image pixels, in EXTREME_POINTS' order: the middle of its topmost,
+    bottommost, leftmost and rightmost run of pixels (pixel centers: + 0.5)."""
+    ys, xs = np.nonzero(covered)
+    top, bottom, left, right = ys.min(), ys.max(), xs.min(), xs.max()
+    points = [(np.median(xs[ys == top]), top), (np.median(xs[ys == bottom]), bottom),
+              (left, np.median(ys[xs == left])), (right, np.median(ys[xs == right]))]
+    return [(float(x0 + x + 0.5), float(y0 + y + 0.5)) for x, y in points]
+
+
 def render_image(rng: np.random.Generator, classes: Sequence[str], h: int, w: int,
                   num_objects: int) -> tuple[np.ndarray, list[dict]]:
     """Renders one image; returns (uint8 HxWx3, objects with class index, bbox and visible area)."""
@@ -296,7 +309,11 @@ def render_image(rng: np.random.Generator, classes: Sequence[str], h: int, w: in
         ys, xs = np.nonzero(covered)
         bbox = [float(img_sl[1].start + xs.min()), float(img_sl[0].start + ys.min()),
                 float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)]
-        objects.append({"class": cls, "bbox": bbox, "full": int(covered.sum()), "visible": int(covered.sum())})
+        objects.append({"class": cls, "bbox": bbox, "full": int(covered.sum()), "visible": int(covered.sum()),
+                        "extremes": extreme_points(covered, img_sl[0].start, img_sl[1].start)})
+    for index, o in enumerate(objects, start=1):
+        o["extremes_visible"] = [bool(owner[min(int(y), h - 1), min(int(x), w - 1)] == index)
+                                 for x, y in o["extremes"]]
     # Camera: exposure, sensor noise, a little blur now and then.
     image = image * rng.uniform(0.85, 1.15) + rng.normal(0, rng.uniform(1, 6), image.shape)
     out = np.clip(image, 0, 255).astype(np.uint8)

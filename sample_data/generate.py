@@ -49,13 +49,30 @@ class SampleDataset:
     classes: tuple[str, ...]
 
 
-def label_map_text(classes: Sequence[str]) -> str:
-    """A StringIntLabelMap text proto for `classes`, ids 1..N in order."""
+def label_map_text(classes: Sequence[str], keypoints: Sequence[str] = ()) -> str:
+    """A StringIntLabelMap text proto for `classes`, ids 1..N in order; each class declares `keypoints` (ids
+    0..K-1, the data's order) when given."""
     items = []
+    declared = "".join(f"  keypoints {{\n    id: {k}\n    label: '{label}'\n  }}\n" for k, label in enumerate(keypoints))
     for i, name in enumerate(classes, start=1):
         display = name.replace("_", " ").capitalize()
-        items.append(f"item {{\n  id: {i}\n  name: '{name}'\n  display_name: '{display}'\n}}\n")
+        items.append(f"item {{\n  id: {i}\n  name: '{name}'\n  display_name: '{display}'\n{declared}}}\n")
     return "".join(items)
+
+
+# With keypoints: each object's extreme points (COCO keypoints, 1-based skeleton around them); a horizontal flip
+# swaps left and right (keypoint_flip_permutation).
+KEYPOINT_NAMES = sample_drawing.EXTREME_POINTS
+KEYPOINT_SKELETON = [[1, 3], [3, 2], [2, 4], [4, 1]]
+KEYPOINT_FLIP_PERMUTATION = (0, 1, 3, 2)
+
+
+def _coco_keypoints(o: dict) -> dict:
+    """An object's COCO `keypoints` ([x, y, v] x K: 2 visible, 1 hidden under a later object) and num_keypoints."""
+    flat = []
+    for (x, y), visible in zip(o["extremes"], o["extremes_visible"]):
+        flat += [round(x, 2), round(y, 2), 2 if visible else 1]
+    return {"keypoints": flat, "num_keypoints": len(o["extremes"])}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +93,12 @@ class ImageMix:
 
 def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASSES,
              image_size: tuple[int, int] = (128, 128), seed: int = 0, span: int = 0,
-             mix: ImageMix = ImageMix()) -> SampleDataset:
+             mix: ImageMix = ImageMix(), keypoints: bool = False) -> SampleDataset:
     """Writes `num_images` images, `annotations.json` (COCO) and `label_map.pbtxt` under `out_dir`.
 
-    `image_size` is (height, width); `mix` says what the images hold (see ImageMix).
+    `image_size` is (height, width); `mix` says what the images hold (see ImageMix). With `keypoints`, every
+    object has COCO keypoints: its extreme points (KEYPOINT_NAMES), each visible (2) or hidden under a later
+    object (1); the categories name them and the label map declares them. The images are the same either way.
     """
     classes = tuple(classes)
     if not classes or len(set(classes)) != len(classes):
@@ -93,7 +112,9 @@ def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASS
     coco = {"info": {"description": "detflow generated sample data", "version": "1.0",
                      "seed": seed, "span": span},
             "licenses": [], "images": [], "annotations": [],
-            "categories": [{"id": i, "name": n, "supercategory": "object"} for i, n in enumerate(classes, 1)]}
+            "categories": [{"id": i, "name": n, "supercategory": "object",
+                            **({"keypoints": list(KEYPOINT_NAMES), "skeleton": KEYPOINT_SKELETON} if keypoints else {})}
+                           for i, n in enumerate(classes, 1)]}
     for index in range(num_images):
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, span, index])))
         if mix.min_objects == 0 and rng.random() < mix.negative_fraction:
@@ -114,7 +135,8 @@ def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASS
         for o in objects:
             coco["annotations"].append({
                 "id": len(coco["annotations"]) + 1, "image_id": image_id, "category_id": o["class"] + 1,
-                "bbox": o["bbox"], "area": float(o["visible"]), "iscrowd": 0})
+                "bbox": o["bbox"], "area": float(o["visible"]), "iscrowd": 0,
+                **(_coco_keypoints(o) if keypoints else {})})
     # A smaller run into the same folder must not leave images of an earlier run behind.
     written = {im["file_name"] for im in coco["images"]}
     for stale in images_dir.iterdir():
@@ -123,7 +145,7 @@ def generate(out_dir, num_images: int = 300, classes: Sequence[str] = DEMO_CLASS
     annotations = root / "annotations.json"
     annotations.write_text(json.dumps(coco, indent=1, sort_keys=True) + "\n")
     label_map = root / "label_map.pbtxt"
-    label_map.write_text(label_map_text(classes))
+    label_map.write_text(label_map_text(classes, KEYPOINT_NAMES if keypoints else ()))
     return SampleDataset(root=root, images_dir=images_dir, annotations=annotations, label_map=label_map,
                          num_images=num_images, num_boxes=len(coco["annotations"]), classes=classes)
 
@@ -149,10 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=128, help="image height and width in pixels")
     parser.add_argument("--span", type=int, help="write OUT/span-SPAN/ (a scheduled data drop)")
+    parser.add_argument("--keypoints", action="store_true",
+                        help="annotate each object's extreme points (top, bottom, left, right) as COCO keypoints")
     args = parser.parse_args(argv)
     named = {"demo": DEMO_CLASSES, "pretrain": PRETRAIN_CLASSES}
     classes = named.get(args.classes) or tuple(c.strip() for c in args.classes.split(",") if c.strip())
-    kwargs = dict(num_images=args.num_images, classes=classes, seed=args.seed, image_size=(args.size, args.size))
+    kwargs = dict(num_images=args.num_images, classes=classes, seed=args.seed, image_size=(args.size, args.size),
+                  keypoints=args.keypoints)
     ds = generate_span(args.out, args.span, **kwargs) if args.span is not None else generate(args.out, **kwargs)
     print(f"{ds.num_images} images, {ds.num_boxes} boxes, classes {', '.join(ds.classes)}\n"
           f"  images:      {ds.images_dir}\n  annotations: {ds.annotations}\n  label map:   {ds.label_map}")

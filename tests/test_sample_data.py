@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -187,3 +188,46 @@ def test_regenerating_into_the_same_folder_leaves_no_stale_images(tmp_path):
     names = sorted(p.stem for p in ds.images_dir.iterdir() if p.suffix != ".txt")
     assert names == ["000000", "000001"]
     assert (tmp_path / "images" / "notes.txt").exists()
+
+
+def test_keypoints_are_the_objects_extreme_points_and_the_images_stay_the_same(tmp_path, dataset, coco):
+    """With keypoints: the same images; each object's top, bottom, left and right points on its own pixels
+    (at its box's edges), visible (2) or hidden under a later object (1); the categories name them and the
+    label map declares them in the same order; `detflow convert` carries them into the records."""
+    with_keypoints = sample_data.generate(tmp_path / "kp", num_images=64, seed=0, keypoints=True)
+    images = {k: v for k, v in _digest(with_keypoints.root).items() if k.startswith("images/")}
+    assert images == {k: v for k, v in _digest(dataset.root).items() if k.startswith("images/")}
+    annotated = json.loads(with_keypoints.annotations.read_text())
+    assert all(c["keypoints"] == list(sample_data.KEYPOINT_NAMES) for c in annotated["categories"])
+    visibility = []
+    for plain, ann in zip(coco["annotations"], annotated["annotations"]):
+        assert {k: v for k, v in ann.items() if k not in ("keypoints", "num_keypoints")} == plain
+        x, y, w, h = ann["bbox"]
+        points = np.array(ann["keypoints"], np.float64).reshape(4, 3)
+        top, bottom, left, right = points
+        assert top[1] == y + 0.5 and bottom[1] == y + h - 0.5 and left[0] == x + 0.5 and right[0] == x + w - 0.5
+        visibility += points[:, 2].tolist()
+        assert ann["num_keypoints"] == 4
+    assert set(visibility) == {1, 2}            # occlusion hides some
+    from schemas.label_map import load_label_map
+    items = load_label_map(with_keypoints.label_map).items
+    assert all(item.keypoints == tuple(enumerate(sample_data.KEYPOINT_NAMES)) for item in items)
+    names = sample_data.KEYPOINT_NAMES
+    assert [names[i] for i in sample_data.KEYPOINT_FLIP_PERMUTATION] == ["top", "bottom", "right", "left"]
+    _assert_converted_with_keypoints(with_keypoints, tmp_path / "records", len(annotated["annotations"]))
+
+
+def _assert_converted_with_keypoints(data, records: pathlib.Path, num_objects: int) -> None:
+    import tensorflow as tf
+    from detection.data import tf_example
+    from pipelines import cli
+    assert cli.main(["convert", "--format", "coco", "--annotations", str(data.annotations), "--images",
+                     str(data.images_dir), "--label-map", str(data.label_map), "--out", str(records)]) == 0
+    files = sorted(str(p) for p in records.glob("Split-*/*"))
+    counted = 0
+    for serialized in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        decoded = tf_example.decode_example(serialized, num_keypoints=4)
+        assert decoded["keypoints"].shape[1:] == (4, 2)
+        assert bool(tf.reduce_all(decoded["keypoint_visibilities"]))   # hidden (1) is labelled too
+        counted += int(decoded["keypoints"].shape[0])
+    assert counted == num_objects

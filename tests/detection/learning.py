@@ -13,9 +13,10 @@ from schemas.pipeline_config import load_pipeline_config
 from tests.zoo.fixtures import fixture
 
 
-def sample_records(root, num_images: int) -> tuple[str, str]:
-    """`num_images` sample images at 128 px converted by `detflow convert`: (records folder, label map path)."""
-    data = sample_data.generate(root / "data", num_images=num_images, image_size=(128, 128), seed=3)
+def sample_records(root, num_images: int, **generate) -> tuple[str, str]:
+    """`num_images` sample images at 128 px (`generate`: more of sample_data.generate's arguments) converted by
+    `detflow convert`: (records folder, label map path)."""
+    data = sample_data.generate(root / "data", num_images=num_images, image_size=(128, 128), seed=3, **generate)
     records = str(root / "records")
     assert cli.main(["convert", "--format", "coco", "--annotations", str(data.annotations), "--images",
                      str(data.images_dir), "--label-map", str(data.label_map), "--out", records]) == 0
@@ -31,14 +32,18 @@ def fine_tune_and_score(root, zoo: str, config: str, records: str, label_map: st
 
     from components import names  # pylint: disable=import-outside-toplevel
     from components.evaluator import model_eval  # pylint: disable=import-outside-toplevel
+    from components.evaluator import keypoint_metrics  # pylint: disable=import-outside-toplevel
+    from schemas.label_map import load_label_map  # pylint: disable=import-outside-toplevel
     start = start_detector(zoo, config)
     model_dir = root / "model"
     assert cli.main(["train", "--config", config, "--train", f"{records}/Split-train/*", *extra_args,
                      "--model-dir", str(model_dir)]) == 0
     result = json.loads((model_dir / names.TRAIN_RESULT_FILE).read_text())
+    # The keypoint metrics the config asks for (eval_config.parameterized_metric), if any.
+    keypoints = keypoint_metrics.keypoint_setup(load_pipeline_config(config).proto, load_label_map(label_map))
     accumulators, _ = model_eval.evaluate_exports(
         model_eval.split_files(records, "eval"), {"start": "the zoo fixture restored", "trained": result["export_dir"]},
-        model_eval.read_label_map(label_map), detectors={"start": start})
+        model_eval.read_label_map(label_map), detectors={"start": start}, keypoints=keypoints)
     return result, {k: a.result().metrics for k, a in accumulators.items()}
 
 
@@ -55,7 +60,16 @@ def start_detector(zoo: str, config_path: str):
     bundle = registry.build_detector(config.proto)
     restore.restore(bundle.model, str(fixture(zoo)), "detection", pipeline_proto=config.proto)
     serve = tf.function(export.DetectionModule(bundle).serve_tensor)
+    return _Served(serve)
 
-    def detect(images):
-        return {k: v.numpy() for k, v in serve(tf.constant(images)).items()}
-    return detect
+
+class _Served:
+    """A traced serving function as a detector: uint8 images → numpy outputs; `keys` names them (the
+    Evaluator collects keypoints from a detector whose keys have them)."""
+
+    def __init__(self, serve):
+        self._serve = serve.get_concrete_function(tf.TensorSpec([None, None, None, 3], tf.uint8))
+        self.keys = tuple(self._serve.structured_outputs)
+
+    def __call__(self, images):
+        return {k: v.numpy() for k, v in self._serve(tf.constant(images)).items()}
