@@ -91,8 +91,11 @@ class LabelMap:
 
     @functools.cached_property
     def content_hash(self) -> str:
-        """sha256 of the (id, name, display_name) triples: unchanged by whitespace, comments or order."""
-        canonical = json.dumps([[i.id, i.name, i.display_name] for i in self.items], ensure_ascii=False)
+        """sha256 of the (id, name, display_name) triples and the keypoints declared: unchanged by whitespace,
+        comments or order."""
+        # Keypoints only where declared: a label map without them hashes as it always has.
+        canonical = json.dumps([[i.id, i.name, i.display_name, *([[list(k) for k in i.keypoints]] if i.keypoints else [])]
+                                for i in self.items], ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def to_proto(self) -> string_int_label_map_pb2.StringIntLabelMap:
@@ -102,6 +105,8 @@ class LabelMap:
             entry = proto.item.add(id=item.id, name=item.name)
             if item.display_name:
                 entry.display_name = item.display_name
+            for keypoint_id, label in item.keypoints:
+                entry.keypoints.add(id=keypoint_id, label=label)
         return proto
 
     def to_text(self) -> str:

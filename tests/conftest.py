@@ -29,6 +29,7 @@ SLOW_FILES = {
     "tests/pipelines/test_demo.py": 41,
     "tests/zoo/test_zoo_restore.py": 30,
     "tests/zoo/test_zoo_center_net_keypoints.py": 25,
+    "tests/zoo/test_zoo_center_net_keypoints_pipeline.py": 70,
     "tests/zoo/test_zoo_train_step.py": 26,
     "tests/example_gen/test_beam_io.py": 24,
     "tests/detection/test_keras_weights.py": 23,

@@ -35,6 +35,7 @@ def _fmt_evaluation(e: dict) -> str:
                       for name, value in e["metrics"].items()]
     if e["per_category"]:
         lines.append("  AP per class: " + ", ".join(f"{k} {v:.4f}" for k, v in e["per_category"].items()))
+    lines += [f"  {name:<40} {value:.4f}" for name, value in e.get("keypoint_metrics", {}).items()]
     for mode, found in sorted(e.get("tflite", {}).items()):
         shown = ", ".join(f"{name.split('/')[-1]} {found['metrics'][name]:.4f}" for name in TFLITE_SHOWN
                           if name in found["metrics"])

@@ -116,6 +116,7 @@ def _evaluation_sections(lineage, evaluator: int) -> dict:
             "id": evaluation, "uri": a["uri"], "eval_split": a["properties"].get("eval_split"),
             "num_images": a["properties"].get("num_images"),
             "metrics": {name: metrics[name] for name in METRIC_NAMES if name in metrics},
+            "keypoint_metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith("Keypoints_")},
             "per_category": {k[len(PER_CATEGORY_PREFIX):]: v for k, v in sorted(metrics.items())
                              if k.startswith(PER_CATEGORY_PREFIX)},
             "tflite": tflite_metrics(a["properties"])}

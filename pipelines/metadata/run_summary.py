@@ -134,11 +134,11 @@ def node_of(store, execution_ids: list[int]) -> dict[int, str]:
 def read_metrics(evaluation, from_file: bool = True) -> dict:
     """The metrics of a ModelEvaluation artifact: its custom properties, else `<uri>/metrics.json`.
 
-    The Evaluator records the 12 COCO metrics and the per-category APs as float
-    custom properties under their OD API names; `from_file=False` reads ML Metadata only.
+    The Evaluator records the 12 COCO metrics, the per-category APs and the keypoint metrics a config asks
+    for as float custom properties under their OD API names; `from_file=False` reads ML Metadata only.
     """
     found = {k: v for k, v in props(evaluation).items()
-             if k.startswith("DetectionBoxes") and isinstance(v, float)}
+             if k.startswith(("DetectionBoxes", "Keypoints_")) and isinstance(v, float)}
     if found or not from_file:
         return found
     path = os.path.join(evaluation.uri, "metrics.json")
