@@ -21,6 +21,7 @@ import os
 
 LABEL_MAP_FILE = "label_map.pbtxt"
 PIPELINE_CONFIG_FILE = "pipeline.config"
+KEYPOINT_LABEL_MAP_FILE = "keypoint_label_map.pbtxt"   # a CenterNet keypoint task's, beside the export's config
 ASSETS_DIR = "assets"
 CHECKPOINT_DIR = "checkpoint"
 SERVING_DIR = "Format-Serving"            # tfx.utils.path_utils' serving model folder

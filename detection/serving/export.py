@@ -28,6 +28,8 @@ Layout of the export directory:
     saved_model.pb, variables/          the SavedModel
     assets/label_map.pbtxt              the label map
     assets/pipeline.config              the effective pipeline.config
+    assets/keypoint_label_map.pbtxt     a CenterNet keypoint task's label map (the config names it
+                                        relative to itself)
     checkpoint/ckpt-N.{index,data-*}    the training checkpoint, with a
     checkpoint/checkpoint               `checkpoint` state file: fine-tune
                                         from this directory with type
@@ -38,6 +40,7 @@ The whole directory is written under a temporary name and renamed into place.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from typing import Any
@@ -48,7 +51,7 @@ from detection.architectures import registry
 from detection.data import resizing
 from detection.networks.spec import DetectorBundle, ModelSpec
 from schemas import model_layout
-from schemas.model_layout import LABEL_MAP_FILE, PIPELINE_CONFIG_FILE
+from schemas.model_layout import KEYPOINT_LABEL_MAP_FILE, LABEL_MAP_FILE, PIPELINE_CONFIG_FILE
 
 BYTES_SIGNATURE = "serving_bytes"
 
@@ -159,6 +162,21 @@ def _copy_checkpoint(prefix: str, out_dir: str) -> str:
     return os.path.join(out_dir, name)
 
 
+_KEYPOINT_LABEL_MAP_PATH = re.compile(r"""(keypoint_label_map_path\s*:\s*)(["'])(?:(?!\2).)*\2""")
+
+
+def _with_keypoint_label_map(bundle: DetectorBundle, config_text: str, staging: str) -> tuple[str, str | None]:
+    """A CenterNet keypoint task's label map copied into the assets, and the config text naming it there by a
+    path relative to the config (read beside it: `schemas.config_paths`), so that the export, moved or pushed,
+    still builds; (config text, the copy or None)."""
+    model = bundle.model_config
+    if bundle.spec.meta_architecture != "center_net" or not model.keypoint_estimation_task:
+        return config_text, None
+    copy = os.path.join(staging, KEYPOINT_LABEL_MAP_FILE)
+    tf.io.gfile.copy(model.keypoint_label_map_path, copy, overwrite=True)
+    return _KEYPOINT_LABEL_MAP_PATH.sub(rf'\1"{KEYPOINT_LABEL_MAP_FILE}"', config_text), copy
+
+
 def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
                        pipeline_config_text: str, checkpoint_prefix: str | None, out_dir: str,
                        module: "DetectionModule | None" = None) -> str:
@@ -184,6 +202,7 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
             with open(label_map_copy, "w", encoding="utf-8") as f:
                 f.write("".join(f'item {{ id: {i} name: "class_{i}" }}\n'
                                 for i in range(1, bundle.spec.num_classes + 1)))
+        pipeline_config_text, keypoint_label_map = _with_keypoint_label_map(bundle, pipeline_config_text, staging)
         config_copy = os.path.join(staging, PIPELINE_CONFIG_FILE)
         with open(config_copy, "w", encoding="utf-8") as f:
             f.write(pipeline_config_text)
@@ -198,6 +217,8 @@ def export_saved_model(bundle: DetectorBundle, label_map_path: str | None,
         module = module or DetectionModule(bundle)
         module.label_map = tf.saved_model.Asset(label_map_copy)
         module.pipeline_config = tf.saved_model.Asset(config_copy)
+        if keypoint_label_map:
+            module.keypoint_label_map = tf.saved_model.Asset(keypoint_label_map)
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         if os.path.exists(out_dir):
             old = out_dir + ".old-" + os.path.basename(tmp)

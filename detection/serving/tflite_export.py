@@ -21,7 +21,10 @@ SavedModel serves:
   SavedModel then computes too; with many classes it is far faster on device;
 - CenterNet (as the OD API's `CenterNetModule`): the network and its own
   post-processing in builtin ops (the center heatmap's peaks: sigmoid, max
-  pool, top-k, and the boxes at them), max_box_predictions detections;
+  pool, top-k, and the boxes at them), max_box_predictions detections; with a
+  keypoint task also `detection_keypoints` [1, N, K, 2] (normalised y, x) and
+  `detection_keypoint_scores` [1, N, K], as the OD API's `include_keypoints`
+  export (six outputs: the Task Library's object detector reads four);
 - outputs found by name: `detection_boxes` [1, N, 4] normalised ymin, xmin,
   ymax, xmax clipped to [0, 1], `detection_classes` (0-based class index:
   label-map id - 1, as the OD API's TFLite models), `detection_scores`,
@@ -180,10 +183,12 @@ class TfliteDetector(tf.Module):
         spec = self._bundle.spec
         shapes = tf.constant([[spec.input.height, spec.input.width, 3]], tf.int32)
         out = self._bundle.model.postprocess(self._bundle.model(images, training=False), shapes)
-        return {"detection_boxes": out["detection_boxes"],
-                "detection_classes": tf.cast(out["detection_classes"], tf.float32),
-                "detection_scores": out["detection_scores"],
-                "num_detections": tf.cast(out["num_detections"], tf.float32)}
+        result = {"detection_boxes": out["detection_boxes"],
+                  "detection_classes": tf.cast(out["detection_classes"], tf.float32),
+                  "detection_scores": out["detection_scores"],
+                  "num_detections": tf.cast(out["num_detections"], tf.float32)}
+        result.update({k: out[k] for k in tflite_metadata.KEYPOINT_OUTPUTS if k in out})
+        return result
 
 
 def representative_images(patterns: str | Sequence[str], bundle: DetectorBundle, size: int) -> list[np.ndarray]:
@@ -257,6 +262,8 @@ def load_export(export_dir: str) -> tuple[DetectorBundle, str]:
     with tf.io.gfile.GFile(config_path) as f:
         text = f.read()
     config = parse_pipeline_config_text(text, config_path)
+    from detection.training.train_settings import resolve_relative_paths  # pylint: disable=import-outside-toplevel
+    resolve_relative_paths(config.proto, config_path)       # a keypoint label map beside the config
     bundle = registry.build_detector(config.proto)
     restore.restore(bundle.model, export_dir, "full", pipeline_proto=config.proto)
     return bundle, text
@@ -289,10 +296,12 @@ def write_tflite(bundle: DetectorBundle, labels: Sequence[str], out_path: str, q
                       if quantize == "int8" and representative_data else [])
     flat = convert(bundle, quantize, representative)
     mean, std = normalization(bundle)
+    keypoints = bool(getattr(getattr(bundle.model, "settings", None), "keypoint_tasks", ()))
     metadata = tflite_metadata.object_detector_metadata(
         mean, std, uint8_input=quantize == "int8", name=f"detflow {bundle.spec.feature_extractor}",
         description=f"{_FAMILY_NAMES[bundle.spec.meta_architecture]} {bundle.spec.feature_extractor}, "
-                    f"{bundle.spec.input.height}x{bundle.spec.input.width}, {quantize} (detflow)")
+                    f"{bundle.spec.input.height}x{bundle.spec.input.width}, {quantize} (detflow)",
+        keypoints=keypoints)
     flat = tflite_metadata.with_metadata(flat, metadata, list(labels))
     directory = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(directory, exist_ok=True)

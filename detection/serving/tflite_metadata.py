@@ -27,6 +27,8 @@ METADATA_NAME = "TFLITE_METADATA"
 LABEL_FILE = "labels.txt"
 # The subgraph output order the Task Library expects (location, category, score, number), by signature name.
 OUTPUT_ORDER = ("detection_boxes", "detection_classes", "detection_scores", "num_detections")
+# A CenterNet keypoint model's two more outputs, after those four (as the OD API's `include_keypoints` export).
+KEYPOINT_OUTPUTS = ("detection_keypoints", "detection_keypoint_scores")
 # What tflite-support 0.4.4's MetadataPopulator computes for exactly these fields (a test checks it);
 # the Task Library refuses metadata newer than it reads.
 MIN_PARSER_VERSION = "1.2.0"
@@ -52,8 +54,9 @@ def _range(tensor) -> None:
 
 
 def object_detector_metadata(mean: Sequence[float], std: Sequence[float], uint8_input: bool, name: str,
-                             description: str) -> bytes:
-    """The ModelMetadata flatbuffer (file identifier M001) of a 4-output SSD detector."""
+                             description: str, keypoints: bool = False) -> bytes:
+    """The ModelMetadata flatbuffer (file identifier M001) of a 4-output detector; with `keypoints`, the two
+    keypoint outputs described after them."""
     image_props = md.ImagePropertiesT()
     image_props.colorSpace = md.ColorSpaceType.RGB
     if uint8_input:
@@ -93,6 +96,11 @@ def object_detector_metadata(mean: Sequence[float], std: Sequence[float], uint8_
     subgraph = md.SubGraphMetadataT()
     subgraph.inputTensorMetadata = [image]
     subgraph.outputTensorMetadata = [location, category, score, number]
+    if keypoints:
+        subgraph.outputTensorMetadata += [
+            _tensor("keypoints", "Each detection's keypoints: normalised y, x.", md.ContentProperties.FeatureProperties),
+            _tensor("keypoint scores", "Each detection's keypoint scores.", md.ContentProperties.FeatureProperties,
+                    minimum=[0.0], maximum=[1.0])]
     subgraph.outputTensorGroups = [group]
     model = md.ModelMetadataT()
     model.name, model.description = name, description
@@ -107,11 +115,12 @@ def with_metadata(model: bytes, metadata: bytes, labels: Sequence[str]) -> bytes
     """The .tflite bytes with `metadata` in its TFLITE_METADATA buffer and the label file zipped on.
 
     The subgraph's outputs are put in OUTPUT_ORDER (the converter orders them as it
-    likes; the Task Library reads them by position), found by their signature names.
+    likes; the Task Library reads them by position), found by their signature names; a
+    keypoint model's KEYPOINT_OUTPUTS follow.
     """
     parsed = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(bytearray(model), 0))
     by_name = {m.name.decode(): m.tensorIndex for m in parsed.signatureDefs[0].outputs}
-    parsed.subgraphs[0].outputs = [by_name[name] for name in OUTPUT_ORDER]
+    parsed.subgraphs[0].outputs = [by_name[name] for name in OUTPUT_ORDER + KEYPOINT_OUTPUTS if name in by_name]
     buffer = tfl.BufferT()
     buffer.data = list(metadata)
     parsed.buffers = (parsed.buffers or []) + [buffer]

@@ -104,7 +104,8 @@ def inputs_from_config(proto) -> tuple[str, str | None, str]:
 def resolve_relative_paths(proto, config_path: str) -> None:
     """The config's paths resolved in place by `schemas.config_paths`' rule: as given, else beside the config.
 
-    The fine-tune checkpoint, the label map and the input readers' TFRecord globs.
+    The fine-tune checkpoint, the label maps (a CenterNet's keypoint label map too) and the input readers'
+    TFRecord globs.
     """
     def matches(pattern: str) -> bool:
         return bool(tf.io.gfile.glob(pattern))
@@ -113,6 +114,9 @@ def resolve_relative_paths(proto, config_path: str) -> None:
     tc.fine_tune_checkpoint = checkpoint_paths.resolve(tc.fine_tune_checkpoint, config_path)
     proto.train_input_reader.label_map_path = config_paths.resolve(proto.train_input_reader.label_map_path,
                                                                    config_path)
+    if proto.model.WhichOneof("model") == "center_net" and proto.model.center_net.keypoint_label_map_path:
+        cn = proto.model.center_net
+        cn.keypoint_label_map_path = config_paths.resolve(cn.keypoint_label_map_path, config_path)
     for reader in [proto.train_input_reader, *proto.eval_input_reader]:
         paths = reader.tf_record_input_reader.input_path
         paths[:] = [config_paths.resolve(p, config_path, matches) for p in paths]

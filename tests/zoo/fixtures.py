@@ -63,6 +63,9 @@ def zoo_config(name: str, num_classes: int | None = None):
     path = fixture(name) / "pipeline.config"
     text = path.read_text()
     config = parse_pipeline_config_text(text, str(path))
+    cn = config.proto.model.center_net
+    if config.proto.model.WhichOneof("model") == "center_net" and cn.keypoint_label_map_path:
+        cn.keypoint_label_map_path = str(path.parent / cn.keypoint_label_map_path)    # beside it, by name
     if num_classes is not None:
         getattr(config.proto.model, config.proto.model.WhichOneof("model")).num_classes = num_classes
     return config

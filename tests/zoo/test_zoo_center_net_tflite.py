@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 from google.protobuf import text_format
 
 from detection.architectures import registry
@@ -20,6 +21,7 @@ from detection.checkpoints import restore
 from detection.serving import export, model_runner, tflite_export, tflite_metadata
 from schemas.pipeline_config import parse_pipeline_config_text
 from schemas.problems import ProblemsError
+from schemas.protos import pipeline_pb2
 from tests.detection import records
 from tests.zoo.fixtures import fixture, reference, zoo_config
 
@@ -96,3 +98,30 @@ def test_a_center_net_with_nms_post_processing_is_refused_before_training():
     with pytest.raises(ProblemsError, match="model.center_net.post_processing: TFLite has no builtin op for "
                                             "CenterNet's NMS"):
         tflite_export.check_config_exportable(proto, "pipeline.config")
+
+
+def test_a_keypoint_model_exports_its_keypoints_as_the_serving_code(tmp_path):
+    """A CenterNet with a keypoint task (the probes' 64-px MobileNetV2 FPN, class c1's three keypoints, made one
+    class: the OD API's TFLite keypoint path) gives six outputs: the boxes' four, then its keypoints and their
+    scores, equal to the SavedModel serving code's."""
+    from tests.schemas.probe_kit import BASES
+    proto = text_format.Parse(BASES["centernet_kpts"](), pipeline_pb2.TrainEvalPipelineConfig())
+    cn = proto.model.center_net
+    cn.num_classes = 1
+    cn.image_resizer.Clear()
+    cn.image_resizer.fixed_shape_resizer.height = cn.image_resizer.fixed_shape_resizer.width = 64
+    tf_keras.utils.set_random_seed(1)
+    bundle = registry.build_detector(proto)
+    result = tflite_export.write_tflite(bundle, ["c1"], str(tmp_path / "keypoints.tflite"))
+    with open(result.path, "rb") as f:
+        names = tflite_metadata.output_names(tflite_metadata.read_metadata(f.read()))
+    assert names == ["location", "category", "score", "number of detections", "keypoints", "keypoint scores"]
+    module = export.DetectionModule(bundle)
+    image = np.random.default_rng(0).integers(0, 255, (1, 64, 64, 3), dtype=np.uint8)
+    want = {k: v.numpy() for k, v in module.serve_tensor(input_tensor=tf.constant(image)).items()}
+    got = {k: np.asarray(v) for k, v in model_runner.load_model(result.path)(image).items()}
+    n = int(want["num_detections"][0])
+    assert n == int(got["num_detections"][0]) > 0
+    np.testing.assert_allclose(got["detection_keypoints"][0, :n], want["detection_keypoints"][0, :n], atol=1e-4)
+    np.testing.assert_allclose(got["detection_keypoint_scores"][0, :n], want["detection_keypoint_scores"][0, :n],
+                               atol=1e-4)

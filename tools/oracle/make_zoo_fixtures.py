@@ -435,6 +435,27 @@ def faster_rcnn_references(model, preprocessed, shapes) -> dict:
     return ref
 
 
+KEYPOINT_LABEL_MAP_FILE = "keypoint_label_map.pbtxt"
+
+
+def write_config(config, out: str) -> None:
+    """`<out>/pipeline.config`; a keypoint label map by its name beside it (a fixture folder is moved into place
+    after it is written: detflow reads a relative path beside the config)."""
+    if config.model.WhichOneof("model") == "center_net" and config.model.center_net.keypoint_estimation_task:
+        config = pipeline_pb2.TrainEvalPipelineConfig.FromString(config.SerializeToString())
+        config.model.center_net.keypoint_label_map_path = KEYPOINT_LABEL_MAP_FILE
+    with open(os.path.join(out, "pipeline.config"), "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(config))
+
+
+def with_keypoint_label_map(config, out: str):
+    """The config with its keypoint label map at its absolute place in fixture folder `out` (the OD API reads the
+    path as given)."""
+    if config.model.WhichOneof("model") == "center_net" and config.model.center_net.keypoint_estimation_task:
+        config.model.center_net.keypoint_label_map_path = os.path.join(os.path.abspath(out), KEYPOINT_LABEL_MAP_FILE)
+    return config
+
+
 def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | None, classification: bool,
                   out_root: str) -> dict:
     """Builds, randomises, saves and runs one architecture; returns a summary."""
@@ -445,9 +466,8 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     out = os.path.join(out_root, name)
     tf.io.gfile.makedirs(out)
     if center_net and config.model.center_net.keypoint_estimation_task:
-        label_map = os.path.join(os.path.abspath(out), "keypoint_label_map.pbtxt")
-        shutil.copyfile(KEYPOINT_LABEL_MAP, label_map)
-        config.model.center_net.keypoint_label_map_path = label_map
+        shutil.copyfile(KEYPOINT_LABEL_MAP, os.path.join(out, KEYPOINT_LABEL_MAP_FILE))
+        with_keypoint_label_map(config, out)
     images = fixed_images()
     tf.keras.utils.set_random_seed(0)
     model = model_builder.build(config.model, is_training=False)
@@ -462,8 +482,7 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
 
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(out, "checkpoint"),
                                max_to_keep=1).save(checkpoint_number=0)
-    with open(os.path.join(out, "pipeline.config"), "w", encoding="utf-8") as f:
-        f.write(text_format.MessageToString(config))
+    write_config(config, out)
     backbone = model._feature_extractor.classification_backbone  # pylint: disable=protected-access
     if classification:
         tf.train.Checkpoint(feature_extractor=backbone).save(os.path.join(out, "classification", "ckpt"))
@@ -546,7 +565,7 @@ def write_center_net_loss_reference(name: str, out_root: str) -> None:
     losses' valid-location weights are exercised.
     """
     out = os.path.join(out_root, name)
-    config = load_config(os.path.join(out, "pipeline.config"), None)
+    config = with_keypoint_label_map(load_config(os.path.join(out, "pipeline.config"), None), out)
     model = model_builder.build(config.model, is_training=True)
     size = config.model.center_net.image_resizer.keep_aspect_ratio_resizer.max_dimension
     images = np.random.default_rng(0).uniform(0, 255, (2, size, size, 3)).astype(np.float32)
@@ -596,7 +615,7 @@ def write_loss_reference(name: str, out_root: str) -> None:
     the learning phase is global.
     """
     out = os.path.join(out_root, name)
-    config = load_config(os.path.join(out, "pipeline.config"), None)
+    config = with_keypoint_label_map(load_config(os.path.join(out, "pipeline.config"), None), out)
     model = model_builder.build(config.model, is_training=True)
     resizer = config.model.ssd.image_resizer
     size = (resizer.fixed_shape_resizer.height if resizer.HasField("fixed_shape_resizer")

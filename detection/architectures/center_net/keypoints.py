@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 
 from detection.architectures.center_net.heads import HeadParams
@@ -254,20 +255,18 @@ def postprocess_keypoints(predictions: dict, tasks: tuple[KeypointTask, ...], nu
     """
     if len(tasks) == 1 and num_classes == 1:
         return task_keypoints(predictions, tasks[0], ys, xs, boxes_strided)
-    total = sum(t.num_keypoints for t in tasks)
     max_detections = tf.shape(classes)[1]
     valid = tf.range(max_detections)[None, :] < num_detections[:, None]
-    keypoints = tf.zeros([total, tf.shape(classes)[0], max_detections, 2])       # keypoint-major, to scatter
-    scores = tf.zeros([total, tf.shape(classes)[0], max_detections])
+    coords, scores = [], []
     for task in tasks:
         task_coords, task_scores = task_keypoints(predictions, task, ys, xs, boxes_strided)
         mine = tf.logical_and(valid, tf.equal(classes, task.class_id))
-        task_coords = tf.where(mine[..., None, None], task_coords, 0.0)
-        task_scores = tf.where(mine[..., None], task_scores, 0.0)
-        columns = tf.constant(task.keypoint_indices, tf.int32)[:, None]
-        keypoints = tf.tensor_scatter_nd_add(keypoints, columns, tf.transpose(task_coords, [2, 0, 1, 3]))
-        scores = tf.tensor_scatter_nd_add(scores, columns, tf.transpose(task_scores, [2, 0, 1]))
-    keypoints, scores = tf.transpose(keypoints, [1, 2, 0, 3]), tf.transpose(scores, [1, 2, 0])
+        coords.append(tf.where(mine[..., None, None], task_coords, 0.0))
+        scores.append(tf.where(mine[..., None], task_scores, 0.0))
+    # Each keypoint to its column (the tasks' ids are 0..total-1: a gather, where the OD API scatters).
+    order = np.argsort([i for task in tasks for i in task.keypoint_indices])
+    keypoints = tf.gather(tf.concat(coords, axis=2), order, axis=2)
+    scores = tf.gather(tf.concat(scores, axis=2), order, axis=2)
     return keypoints, scores
 
 
