@@ -54,6 +54,7 @@ def _precision(use_bfloat16: bool) -> str:
 def label_map_check(args) -> int:
     """Validates `args.label_map` (against `args.config` if given): exit 0 with warnings, or 2 with every problem."""
     from schemas.label_map import check_against_config, load_label_map
+    from schemas.label_map_validation import keypoint_task_errors
     from schemas.pipeline_config import load_pipeline_config
 
     problems, warnings = [], []
@@ -69,7 +70,7 @@ def label_map_check(args) -> int:
         except ProblemsError as error:
             problems += error.problems
     if label_map is not None and config is not None:
-        problems += check_against_config(label_map, config)
+        problems += check_against_config(label_map, config) + keypoint_task_errors(label_map, config)
     if problems:
         return print_problems(problems, prefix="")
     ids = "" if label_map.contiguous else f" (ids {', '.join(str(i.id) for i in label_map.items)})"

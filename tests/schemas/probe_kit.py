@@ -135,7 +135,7 @@ LABEL_MAPS = pathlib.Path(__file__).resolve().parents[1] / "data" / "label_maps"
 
 def _center_net_keypoints_text() -> str:
     """The CenterNet probe base with a keypoint task: class c1's three keypoints (label_maps/probe_keypoints.pbtxt),
-    keypoint a's std 0.5, offsets within radius 1 of the keypoints' cells."""
+    keypoint a's std 0.5, offsets within radius 1 of the keypoints' cells, a flip keeping their order."""
     task = ('keypoint_estimation_task { task_name: "kp" keypoint_class_name: "c1" '
             'keypoint_label_to_std { key: "a" value: 0.5 } offset_peak_radius: 1 num_candidates_per_keypoint: 8 '
             'loss { localization_loss { l1_localization_loss { } } '
@@ -143,7 +143,8 @@ def _center_net_keypoints_text() -> str:
     return (_center_net_text()
             .replace("center_net {", f'center_net {{\n keypoint_label_map_path: "{LABEL_MAPS / "probe_keypoints.pbtxt"}" '
                                      f"{task}", 1)
-            .replace("train_input_reader {", "train_input_reader {\n  num_keypoints: 3", 1))
+            .replace("train_input_reader {", "train_input_reader {\n  num_keypoints: 3", 1)
+            .replace("random_horizontal_flip {", "random_horizontal_flip {\n keypoint_flip_permutation: [0, 1, 2]", 1))
 
 
 BASES = {"ssd": lambda: SSD, "conv": lambda: CONV, "effdet": lambda: EFFDET, "frcnn": _frcnn_text,

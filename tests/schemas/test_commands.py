@@ -143,3 +143,16 @@ def test_checks_do_not_import_tensorflow(tmp_path):
             "assert not heavy, heavy\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
+
+
+def test_label_map_check_checks_a_center_net_keypoint_task(tmp_path, capsys):
+    """`label-map check --config` with a CenterNet keypoint config: its keypoint class must be a class of the
+    label map (the LabelMapValidator's check, before any run)."""
+    from tests.schemas.probe_kit import BASES
+    config = write(tmp_path, "kp.config", BASES["centernet_kpts"]())
+    good = write(tmp_path, "lm.pbtxt", "item { id: 1 name: 'c1' }\nitem { id: 2 name: 'c2' }\nitem { id: 3 name: 'c3' }\n")
+    assert main(["label-map", "check", good, "--config", config]) == 0
+    capsys.readouterr()
+    other = write(tmp_path, "other.pbtxt", "item { id: 1 name: 'x' }\nitem { id: 2 name: 'c2' }\nitem { id: 3 name: 'c3' }\n")
+    assert main(["label-map", "check", other, "--config", config]) == 2
+    assert "the keypoint label map's item 'c1' has id 1, which is class 'x'" in capsys.readouterr().err
