@@ -28,7 +28,7 @@ def compile_pipeline(args) -> int:
     settings = PipelineSettings(
         root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_to=args.push_to or os.path.join(args.root, configs.PUSH_DIR),
-        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
+        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop, args.metric),
         training=TrainerParameters(tflite=tuple(args.tflite or ()),
                                    tflite_representative_size=args.representative_size,
                                    bn_reestimate=args.bn_reestimate, bn_reestimate_batches=args.bn_reestimate_batches,

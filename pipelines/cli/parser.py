@@ -31,6 +31,24 @@ def int_range(low: int, high: int):
     return parse
 
 
+def metric_name(text: str) -> str:
+    """An argparse type: a metric the Evaluator can judge (`coco_metrics.check_metric_name`)."""
+    from components.evaluator.coco_metrics import check_metric_name  # pylint: disable=import-outside-toplevel
+    try:
+        check_metric_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
+def _add_metric_flag(p) -> None:
+    p.add_argument("--metric", type=metric_name, default=None, metavar="NAME",
+                   help="the metric --min-map and --max-regression judge (default DetectionBoxes_Precision/mAP): "
+                        "another COCO box metric, 'DetectionBoxes_Precision/mAP ByCategory/<class>', or a keypoint "
+                        "metric the config's eval_config.parameterized_metric asks for, e.g. "
+                        "'Keypoints_Precision/mAP@.50IOU ByCategory/person'")
+
+
 def fraction(text: str) -> float:
     """An argparse type: a finite number in [0, 1]."""
     try:
@@ -302,6 +320,7 @@ def _add_run_command(sub) -> None:
                         "model of any quality is pushed unasked (0 pushes any model)")
     p.add_argument("--max-regression", type=fraction, default=None, metavar="X",
                    help="how much mAP a model may lose against the last blessed one (default 0.02)")
+    _add_metric_flag(p)
     p.add_argument("--max-dropped-boxes", type=fraction, default=None, metavar="X",
                    help="fail before training when the ExampleGen drops more than this share of the boxes "
                         "(unknown classes, bad boxes; default 0.05)")
@@ -403,6 +422,7 @@ def _add_compile_command(sub) -> None:
                    help="COCO mAP (0 to 1) a model must reach to be blessed and pushed (required)")
     p.add_argument("--max-regression", type=fraction, default=None, metavar="X",
                    help="how much mAP a model may lose against the last blessed one (default 0.02)")
+    _add_metric_flag(p)
     p.add_argument("--beam-arg", action="append", metavar="ARG", help="a Beam pipeline arg, repeatable")
     _add_tflite_flags(p)
     _add_batch_norm_flags(p)

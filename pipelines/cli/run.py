@@ -103,6 +103,6 @@ def run_settings(args) -> PipelineSettings:
     return PipelineSettings(
         root=args.root, data=data, config_path=args.config, label_map_path=args.label_map,
         base_checkpoint=args.base_checkpoint, push_to=args.push_to,
-        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop),
+        evaluation=blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop, args.metric),
         training=training, warm_start=args.warm_start, enable_cache=not args.no_cache,
         beam_args=tuple(args.beam_arg or ()), champion=args.champion)

@@ -156,3 +156,20 @@ def test_label_map_check_checks_a_center_net_keypoint_task(tmp_path, capsys):
     other = write(tmp_path, "other.pbtxt", "item { id: 1 name: 'x' }\nitem { id: 2 name: 'c2' }\nitem { id: 3 name: 'c3' }\n")
     assert main(["label-map", "check", other, "--config", config]) == 2
     assert "the keypoint label map's item 'c1' has id 1, which is class 'x'" in capsys.readouterr().err
+
+
+def test_run_and_compile_take_the_blessing_metric_and_refuse_an_unknown_one(capsys):
+    """`--metric` names what --min-map and --max-regression judge: a keypoint metric too; a name the Evaluator
+    does not compute is refused before anything runs."""
+    import pytest
+    from pipelines.cli.parser import build_parser
+    from pipelines.settings import blessing_gate
+    parser = build_parser()
+    metric = "Keypoints_Precision/mAP@.50IOU ByCategory/person"
+    run = ["run", "--config", "c", "--format", "coco", "--annotations", "a.json", "--images", "i", "--root", "r",
+           "--min-map", "0.1", "--metric"]
+    args = parser.parse_args([*run, metric])
+    assert blessing_gate(args.min_map, args.max_regression, args.max_quantization_drop, args.metric).metric == metric
+    with pytest.raises(SystemExit):
+        parser.parse_args([*run, "Keypoints_AP"])
+    assert "unknown metric 'Keypoints_AP'" in capsys.readouterr().err
