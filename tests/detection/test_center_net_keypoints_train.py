@@ -20,7 +20,7 @@ from google.protobuf import text_format
 
 import sample_data
 from tests.detection import learning
-from tests.zoo.fixtures import CENTER_NET_KEYPOINT_ARCHITECTURES, fixture, zoo_config
+from tests.zoo.fixtures import CENTER_NET_KEYPOINT_ARCHITECTURES, fixture, keypoint_config_for_sample_data
 
 ZOO, = CENTER_NET_KEYPOINT_ARCHITECTURES
 NUM_STEPS = 400
@@ -33,30 +33,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.long]
 
 def _config(root, label_map: str) -> str:
     """The zoo Keypoints config with a user's edits for the sample data; returns its path."""
-    proto = zoo_config(ZOO, num_classes=1).proto
-    cn = proto.model.center_net
-    cn.keypoint_label_map_path = label_map
-    task = cn.keypoint_estimation_task[0]
-    task.keypoint_class_name = CLASS
-    task.ClearField("keypoint_label_to_std")                # COCO's person keypoints' stds
+    proto = keypoint_config_for_sample_data(ZOO, 1, label_map, CLASS, SIGMA)
     tc = proto.train_config
     tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = str(fixture(ZOO) / "checkpoint" / "ckpt-0"), "detection"
     tc.batch_size, tc.num_steps = 4, NUM_STEPS
     tc.optimizer.adam_optimizer.learning_rate.ClearField("cosine_decay_learning_rate")
     tc.optimizer.adam_optimizer.learning_rate.constant_learning_rate.learning_rate = 1e-3
-    flip = tc.data_augmentation_options[0].random_horizontal_flip
-    del flip.keypoint_flip_permutation[:]
-    flip.keypoint_flip_permutation.extend(sample_data.KEYPOINT_FLIP_PERMUTATION)
-    ev = proto.eval_config
-    ev.ClearField("keypoint_edge")
-    del ev.parameterized_metric[:]
-    metric = ev.parameterized_metric.add().coco_keypoint_metrics
-    metric.class_label = CLASS
-    for name in sample_data.KEYPOINT_NAMES:
-        metric.keypoint_label_to_sigmas[name] = SIGMA
-    for reader in (proto.train_input_reader, proto.eval_input_reader[0]):
-        reader.label_map_path, reader.num_keypoints = label_map, len(sample_data.KEYPOINT_NAMES)
-        del reader.tf_record_input_reader.input_path[:]
     path = os.path.join(str(root), "center_net_keypoints.config")
     with open(path, "w", encoding="utf-8") as f:
         f.write(text_format.MessageToString(proto))

@@ -148,3 +148,31 @@ def tie_order(boxes, scores, ref_boxes, ref_scores) -> np.ndarray:
                 free.discard(candidates[0])
     return order
 
+
+def keypoint_config_for_sample_data(name: str, num_classes: int, label_map: str, keypoint_class: str,
+                                    sigma: float):
+    """A keypoint fixture's zoo config as a user edits it for the sample data with keypoints
+    (`sample_data.generate(keypoints=True)`, whose label map declares them): the task's class and label map, the
+    records' keypoint count, the flip swapping left and right, the Evaluator's keypoint metric for the class at
+    OKS `sigma` per keypoint, the readers' label map (their TFRecords left to the command line). A proto."""
+    import sample_data  # pylint: disable=import-outside-toplevel
+    proto = zoo_config(name, num_classes=num_classes).proto
+    cn = proto.model.center_net
+    cn.keypoint_label_map_path = label_map
+    task = cn.keypoint_estimation_task[0]
+    task.keypoint_class_name = keypoint_class
+    task.ClearField("keypoint_label_to_std")                # COCO's person keypoints' stds
+    flip = proto.train_config.data_augmentation_options[0].random_horizontal_flip
+    del flip.keypoint_flip_permutation[:]
+    flip.keypoint_flip_permutation.extend(sample_data.KEYPOINT_FLIP_PERMUTATION)
+    ev = proto.eval_config
+    ev.ClearField("keypoint_edge")
+    del ev.parameterized_metric[:]
+    metric = ev.parameterized_metric.add().coco_keypoint_metrics
+    metric.class_label = keypoint_class
+    for keypoint in sample_data.KEYPOINT_NAMES:
+        metric.keypoint_label_to_sigmas[keypoint] = sigma
+    for reader in (proto.train_input_reader, proto.eval_input_reader[0]):
+        reader.label_map_path, reader.num_keypoints = label_map, len(sample_data.KEYPOINT_NAMES)
+        del reader.tf_record_input_reader.input_path[:]
+    return proto

@@ -18,7 +18,7 @@ from google.protobuf import text_format
 
 import sample_data
 from tests.pipelines import e2e_helpers
-from tests.zoo.fixtures import CENTER_NET_KEYPOINT_ARCHITECTURES, fixture, zoo_config
+from tests.zoo.fixtures import CENTER_NET_KEYPOINT_ARCHITECTURES, fixture, keypoint_config_for_sample_data
 
 ZOO, = CENTER_NET_KEYPOINT_ARCHITECTURES
 CLASS = "bolt"
@@ -27,28 +27,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 
 def _user_config(path, label_map: str, checkpoint: str) -> str:
-    proto = zoo_config(ZOO, num_classes=len(sample_data.DEMO_CLASSES)).proto
-    cn = proto.model.center_net
-    cn.keypoint_label_map_path = label_map
-    task = cn.keypoint_estimation_task[0]
-    task.keypoint_class_name = CLASS
-    task.ClearField("keypoint_label_to_std")
+    proto = keypoint_config_for_sample_data(ZOO, len(sample_data.DEMO_CLASSES), label_map, CLASS, 0.2)
     tc = proto.train_config
     tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = checkpoint, "detection"
     tc.batch_size, tc.num_steps = 2, 2
-    flip = tc.data_augmentation_options[0].random_horizontal_flip
-    del flip.keypoint_flip_permutation[:]
-    flip.keypoint_flip_permutation.extend(sample_data.KEYPOINT_FLIP_PERMUTATION)
-    ev = proto.eval_config
-    ev.ClearField("keypoint_edge")
-    del ev.parameterized_metric[:]
-    metric = ev.parameterized_metric.add().coco_keypoint_metrics
-    metric.class_label = CLASS
-    for name in sample_data.KEYPOINT_NAMES:
-        metric.keypoint_label_to_sigmas[name] = 0.2
-    for reader in (proto.train_input_reader, proto.eval_input_reader[0]):
-        reader.label_map_path, reader.num_keypoints = label_map, len(sample_data.KEYPOINT_NAMES)
-        del reader.tf_record_input_reader.input_path[:]
     path.write_text(text_format.MessageToString(proto))
     return str(path)
 
