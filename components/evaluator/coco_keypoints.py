@@ -42,6 +42,16 @@ KEYPOINT_STATS = (
 )
 
 
+BY_CATEGORY = " ByCategory/"
+STAT_NAMES = tuple(name for name, _ in KEYPOINT_STATS)
+
+
+def is_keypoint_metric(name: str) -> bool:
+    """True for a name of the form `<keypoint stat> ByCategory/<class>` (the metrics `evaluate` names)."""
+    stat, found, label = name.partition(BY_CATEGORY)
+    return bool(found) and bool(label) and stat in STAT_NAMES
+
+
 @dataclasses.dataclass(frozen=True)
 class KeypointResult:
     """The 10 keypoint numbers per category (-1 where no ground truth counts), and pycocotools' stats."""

@@ -49,7 +49,7 @@ HEADLINE_METRIC = METRIC_NAMES[0]
 def check_metric_name(metric: str) -> None:
     """Raises ValueError unless `metric` is one of the 12 COCO metrics, a per-category AP or a keypoint metric
     (`<keypoint stat> ByCategory/<class>`, see `keypoint_metrics`)."""
-    from components.evaluator.keypoint_metrics import BY_CATEGORY, STAT_NAMES, is_keypoint_metric
+    from components.evaluator.coco_keypoints import BY_CATEGORY, STAT_NAMES, is_keypoint_metric
 
     if metric not in METRIC_NAMES and not metric.startswith(PER_CATEGORY_PREFIX) and not is_keypoint_metric(metric):
         raise ValueError(f"unknown metric {metric!r}; expected one of {', '.join(METRIC_NAMES)}, "

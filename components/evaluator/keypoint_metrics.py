@@ -34,13 +34,12 @@ import numpy as np
 
 from components.evaluator import coco_keypoints
 from components.evaluator.coco_fast import COCO_KEYPOINT_SIGMAS
+from components.evaluator.coco_keypoints import BY_CATEGORY, STAT_NAMES, is_keypoint_metric
 from components.evaluator.coco_metrics import Detections, GroundTruth, _to_xywh
 from schemas.problems import problem
 
 FIELD = "eval_config.parameterized_metric"
 KEYPOINT_METRIC_PREFIX = "Keypoints_"
-BY_CATEGORY = " ByCategory/"
-STAT_NAMES = tuple(name for name, _ in coco_keypoints.KEYPOINT_STATS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +68,6 @@ class KeypointSetup:
     def metric_names(self) -> list[str]:
         """Every keypoint metric name this setup gives."""
         return [name for klass in self.classes for name in klass.metric_names()]
-
-
-def is_keypoint_metric(name: str) -> bool:
-    """True for a name of the form `<keypoint stat> ByCategory/<class>` (one of `KeypointClass.metric_names`)."""
-    stat, found, label = name.partition(BY_CATEGORY)
-    return bool(found) and bool(label) and stat in STAT_NAMES
 
 
 def num_keypoints(proto) -> int:
