@@ -58,15 +58,18 @@ $(ZOO_STAMP): $(ORACLE_STAMP) tools/oracle/make_zoo_fixtures.py $(wildcard tests
 	mv $(ZOO_FIXTURES).tmp $(ZOO_FIXTURES)
 	touch $(ZOO_STAMP)
 
-# Zoo networks too large for `make test` (EfficientDet-D7: EfficientNet-b6, the BiFPN's `sum` combine), written by
+# Zoo networks too large for `make test` (EfficientDet-D7: EfficientNet-b6, the BiFPN's `sum` combine; CenterNet
+# HourGlass-104: 188M variables), written by
 # the oracle on demand and checked by the same parity tests (every variable, every stage, detections).
 ZOO_LARGE := .cache/zoo-fixtures-large
 zoo-large: $(ORACLE_STAMP) $(STAMP)
 	rm -rf $(ZOO_LARGE)
-	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_LARGE) ssd_efficientdet_d7_256
+	$(ORACLE_VENV)/bin/python tools/oracle/make_zoo_fixtures.py tests/data/configs $(ZOO_LARGE) ssd_efficientdet_d7_256 \
+		center_net_hourglass104_256
 	touch $(ZOO_LARGE)/.complete
-	DETFLOW_ZOO_FIXTURES=$(ZOO_LARGE) DETFLOW_ZOO_ONLY=ssd_efficientdet_d7_256 $(PY) -m pytest -q -p no:cacheprovider \
-		tests/zoo/test_zoo_parity.py -k "restores_with_full or every_stage or class_agnostic" $(PYTEST_ARGS)
+	DETFLOW_ZOO_FIXTURES=$(ZOO_LARGE) DETFLOW_ZOO_ONLY=ssd_efficientdet_d7_256,center_net_hourglass104_256 $(PY) -m pytest \
+		-q -p no:cacheprovider tests/zoo/test_zoo_parity.py tests/zoo/test_zoo_center_net.py \
+		-k "restores_with_full or every_stage or class_agnostic or nms_post_processing" $(PYTEST_ARGS)
 
 # uv is pinned and installed beside the repo, so no global tool and no pip
 # resolver run is involved; pip only fetches this one wheel.

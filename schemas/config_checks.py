@@ -68,6 +68,11 @@ def check(proto: pipeline_pb2.TrainEvalPipelineConfig) -> tuple[list[Issue], lis
         if proto.train_config.fine_tune_checkpoint_type == "fine_tune":
             c.error("train_config.fine_tune_checkpoint_type", '"fine_tune" is not a CenterNet type (the OD API '
                     'refuses it too): "detection" restores the whole feature extractor, as it did')
+        if (proto.train_config.fine_tune_checkpoint_type == "classification"
+                and proto.model.center_net.feature_extractor.type.startswith("hourglass")):
+            c.error("train_config.fine_tune_checkpoint_type", '"classification" needs a classification backbone, '
+                    "and the OD API's hourglass networks have none (it refuses too): use \"detection\" (the whole "
+                    'hourglass network) or "full"')
     _check_train(c, proto.train_config, "train_config")
     _check_keypoint_flips(c, proto)
     _check_keypoint_input(c, proto)
@@ -332,6 +337,10 @@ def _check_keypoint_tasks(c: _Checker, cn, path: str) -> None:
 # The OD API's CenterNet FPNs add each upsampled level to the next finer block output, and its ResNet v2
 # extractor's transposed convs give 8 x the stride-32 map: the input must halve evenly five times.
 CENTER_NET_INPUT_MULTIPLE = 32
+# The hourglasses add each stage's upsampled output to its input: the stride-4 map halves evenly once per stage
+# (4 x 2^stages; detection/architectures/center_net/hourglass.py's SHAPES, which a test keeps in step).
+HOURGLASS_INPUT_MULTIPLES = {"hourglass_104": 128, "hourglass_52": 128, "hourglass_32": 32, "hourglass_20": 16,
+                             "hourglass_10": 8}
 
 
 def _check_center_net_input(c: _Checker, cn, path: str) -> None:
@@ -343,12 +352,13 @@ def _check_center_net_input(c: _Checker, cn, path: str) -> None:
         sizes = {"max_dimension": resizer.keep_aspect_ratio_resizer.max_dimension}
     else:
         return
+    multiple = HOURGLASS_INPUT_MULTIPLES.get(cn.feature_extractor.type, CENTER_NET_INPUT_MULTIPLE)
     for field, size in sizes.items():
-        if size > 0 and size % CENTER_NET_INPUT_MULTIPLE:
+        if size > 0 and size % multiple:
             c.error(f"{path}.image_resizer.{kind}.{field}",
-                    f"{size} is not a multiple of {CENTER_NET_INPUT_MULTIPLE}: the feature extractor's upsampled "
-                    f"maps would not match its block outputs (use {size - size % 32 or 32} or "
-                    f"{size - size % 32 + 32})")
+                    f"{size} is not a multiple of {multiple}: the feature extractor's upsampled "
+                    f"maps would not match its block outputs (use {size - size % multiple or multiple} or "
+                    f"{size - size % multiple + multiple})")
 
 
 def _check_train(c: _Checker, train, path: str) -> None:

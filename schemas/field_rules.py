@@ -58,7 +58,8 @@ SSD_FEATURE_EXTRACTORS = ("ssd_mobilenet_v2_keras", "ssd_mobilenet_v2_fpn_keras"
 FASTER_RCNN_FEATURE_EXTRACTORS = ("faster_rcnn_resnet50_keras", "faster_rcnn_resnet101_keras",
                                   "faster_rcnn_resnet152_keras")
 CENTER_NET_FEATURE_EXTRACTORS = ("resnet_v1_50_fpn", "resnet_v1_101_fpn", "resnet_v2_50", "mobilenet_v2_fpn",
-                                 "mobilenet_v2_fpn_sep_conv")
+                                 "mobilenet_v2_fpn_sep_conv", "hourglass_104", "hourglass_10", "hourglass_20",
+                                 "hourglass_32", "hourglass_52")
 FINE_TUNE_CHECKPOINT_TYPES = ("classification", "detection", "full")
 
 S = "model.ssd"

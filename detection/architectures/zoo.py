@@ -92,6 +92,9 @@ CHECKED = {
     "resnet_v2_50": (("center_net_resnet50_v2_128",), "128 (512x512 config)"),
     "mobilenet_v2_fpn_sep_conv": (("center_net_mobilenet_v2_fpn_128",), "128 (512x512 model, from its Keypoints "
                                   "config without the keypoint task)"),
+    "hourglass_104": (("center_net_hourglass20_128", "center_net_hourglass104_256"),
+                      "128 and 256 (512x512 config): its blocks and stages by the OD API's `hourglass_20` type at 128, "
+                      "the two stacks as shipped at 256, on demand (`make zoo-large`: 188M variables)"),
     # The same FPN and heads over Keras' ResNet50, whose blocks are ResNet101's code at other repeats.
     "resnet_v1_50_fpn": (("center_net_resnet101_v1_fpn_128",), "128 (ResNet-101's 512x512 config: the same FPN "
                          "and heads over Keras' ResNet50, built by the same Keras code as its ResNet101)"),

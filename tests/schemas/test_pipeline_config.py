@@ -88,7 +88,8 @@ def test_misspelt_field_gets_a_suggestion_and_all_unknown_fields_are_listed():
 def test_a_center_net_without_its_tasks_is_refused_naming_what_it_needs():
     problems = problems_of("model { center_net { num_classes: 3 } }\n")
     assert any("model.center_net.feature_extractor: feature_extractor.type is required (supported: resnet_v1_50_fpn, "
-               "resnet_v1_101_fpn, resnet_v2_50, mobilenet_v2_fpn, mobilenet_v2_fpn_sep_conv)" in p for p in problems)
+               "resnet_v1_101_fpn, resnet_v2_50, mobilenet_v2_fpn, mobilenet_v2_fpn_sep_conv, hourglass_104, hourglass_10, "
+               "hourglass_20, hourglass_32, hourglass_52)" in p for p in problems)
     assert any("model.center_net.object_detection_task: object_detection_task is required" in p for p in problems)
     assert any("model.center_net.image_resizer: image_resizer is required" in p for p in problems)
 
@@ -392,3 +393,25 @@ def test_coco_keypoint_metrics_need_a_class_label_and_positive_sigmas():
         assert any(expected in p for p in problems), (expected, problems)
     parse_pipeline_config_text(with_eval('parameterized_metric { coco_keypoint_metrics { class_label: "person" '
                                          'keypoint_label_to_sigmas { key: "nose" value: 0.026 } } }'), "p.config")
+
+
+def _hourglass_text(old: str = "", new: str = "") -> str:
+    with open("tests/data/configs/centernet_hourglass104_512x512.config", encoding="utf-8") as f:
+        return f.read().replace(old, new) if old else f.read()
+
+
+def test_an_hourglass_input_must_halve_evenly_at_each_stage_and_it_has_no_classification_restore():
+    """Hourglass-104's five stages need a multiple of 128 (4 x 2^5); its network has no classification backbone."""
+    problem = only_problem(_hourglass_text("512", "320"))
+    assert ("max_dimension: 320 is not a multiple of 128: the feature extractor's upsampled maps would not match "
+            "its block outputs (use 256 or 384)") in problem
+    problems = problems_of(_hourglass_text('fine_tune_checkpoint_type: "detection"',
+                                           'fine_tune_checkpoint_type: "classification"'))
+    assert any('"classification" needs a classification backbone, and the OD API\'s hourglass networks have none'
+               in p for p in problems), problems
+
+
+def test_the_hourglass_input_multiples_are_the_networks_stages():
+    from detection.architectures.center_net import hourglass
+    from schemas.config_checks import HOURGLASS_INPUT_MULTIPLES
+    assert HOURGLASS_INPUT_MULTIPLES == {name: 4 * 2 ** shape.num_stages for name, shape in hourglass.SHAPES.items()}

@@ -23,22 +23,28 @@ ALL_SSD = {
 }
 # Checked on demand only (`make zoo-large`, which writes them to .cache/zoo-fixtures-large and names them in
 # DETFLOW_ZOO_ONLY): networks too large for `make test`'s time.
-LARGE = ("ssd_efficientdet_d7_256",)
+LARGE = ("ssd_efficientdet_d7_256", "center_net_hourglass104_256")
 _ONLY = [n for n in os.environ.get("DETFLOW_ZOO_ONLY", "").split(",") if n]
 # The SSD fixtures the tests check: `make test`'s, or those DETFLOW_ZOO_ONLY names.
-ARCHITECTURES = {n: ALL_SSD[n] for n in _ONLY} if _ONLY else {n: c for n, c in ALL_SSD.items() if n not in LARGE}
+ARCHITECTURES = ({n: ALL_SSD[n] for n in _ONLY if n in ALL_SSD} if _ONLY
+                 else {n: c for n, c in ALL_SSD.items() if n not in LARGE})
 # The OD API's Faster R-CNN fixtures (same layout; their own tests, tests/zoo/test_zoo_faster_rcnn.py).
 FASTER_RCNN_ARCHITECTURES = {
     "faster_rcnn_resnet50_v1_256": True,
     "faster_rcnn_resnet101_v1_128": False,
     "faster_rcnn_resnet152_v1_96x160": False,
 }
-# The OD API's CenterNet fixtures (their own tests, tests/zoo/test_zoo_center_net.py).
-CENTER_NET_ARCHITECTURES = {
+# The OD API's CenterNet fixtures (their own tests, tests/zoo/test_zoo_center_net.py): all, and those checked
+# (`make test`'s, or those DETFLOW_ZOO_ONLY names).
+ALL_CENTER_NET = {
     "center_net_resnet101_v1_fpn_128": True,
     "center_net_resnet50_v2_128": False,
     "center_net_mobilenet_v2_fpn_128": True,
+    "center_net_hourglass20_128": False,
+    "center_net_hourglass104_256": False,
 }
+CENTER_NET_ARCHITECTURES = ({n: ALL_CENTER_NET[n] for n in _ONLY if n in ALL_CENTER_NET} if _ONLY
+                            else {n: c for n, c in ALL_CENTER_NET.items() if n not in LARGE})
 # CenterNet fixtures with a keypoint task (tests/zoo/test_zoo_center_net_keypoints.py).
 CENTER_NET_KEYPOINT_ARCHITECTURES = ("center_net_resnet50_v1_fpn_kpts_128",)
 TOLERANCE = 1e-4     # max |diff| <= TOLERANCE * max |reference|

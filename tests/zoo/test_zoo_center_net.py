@@ -44,10 +44,15 @@ def restored(request):
 # 270 and its 3 convs and 3 transposed convs with biases and 6 batch norms (36); MobileNetV2's 260 and its FPN's 26.
 # Each head: 2 convs of 2, or with use_depthwise (the MobileNetV2 config) a separable conv of 3 and a conv of 2.
 HEAD_MODULES = {"head_class": 4, "head_box_scale": 4, "head_box_offset": 4}
+HOURGLASS_104_VARIABLES = 800    # its 188M numbers, in 800 variables
 MODULES = {"center_net_resnet101_v1_fpn_128": {"backbone": 624, "feature_maps": 26, **HEAD_MODULES},
            "center_net_resnet50_v2_128": {"backbone": 270, "feature_maps": 36, **HEAD_MODULES},
            "center_net_mobilenet_v2_fpn_128": {"backbone": 260, "feature_maps": 26, "head_class": 5,
-                                               "head_box_scale": 5, "head_box_offset": 5}}
+                                               "head_box_scale": 5, "head_box_offset": 5},
+           # Hourglass: the network is the feature extractor (no FPN); Hourglass-104's two stacks each have heads.
+           "center_net_hourglass20_128": {"backbone": 150, **HEAD_MODULES},
+           "center_net_hourglass104_256": {"backbone": HOURGLASS_104_VARIABLES,
+                                           **{k: 2 * v for k, v in HEAD_MODULES.items()}}}
 
 
 def test_every_checkpoint_variable_restores_with_full(restored):
@@ -74,7 +79,8 @@ def test_every_stage_equals_the_od_api(restored):
     assert_close(prepared, ref["preprocessed"], "preprocessed input")
     np.testing.assert_array_equal(np.broadcast_to(valid_hw.numpy(), (2, 2)), ref["true_image_shapes"][:, :2])
     extractor = model._feature_extractor  # pylint: disable=protected-access
-    blocks = (getattr(extractor, "_resnet_model", None) or extractor._fpn_model)(ref["preprocessed"])
+    blocks = (getattr(extractor, "_resnet_model", None) or getattr(extractor, "_fpn_model", None)
+              or extractor._network)(ref["preprocessed"])         # Hourglass: its stacks' outputs
     for i, tensor in enumerate(blocks if isinstance(blocks, list) else [blocks]):
         assert_close(tensor, ref[f"backbone_{i}"], f"backbone endpoint {i}")
     out = model(ref["preprocessed"], training=False)

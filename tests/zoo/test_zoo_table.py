@@ -10,7 +10,7 @@ from schemas.pipeline_config import load_pipeline_config
 from schemas.problems import ProblemsError
 from schemas.protos import pipeline_pb2
 from tests.schemas.helpers import CONFIGS
-from tests.zoo.fixtures import (ALL_SSD, CENTER_NET_ARCHITECTURES, CENTER_NET_KEYPOINT_ARCHITECTURES,
+from tests.zoo.fixtures import (ALL_CENTER_NET, ALL_SSD, CENTER_NET_KEYPOINT_ARCHITECTURES,
                                 FASTER_RCNN_ARCHITECTURES, REPO)
 
 BEGIN, END = "<!-- zoo table: python -m detection.architectures.zoo -->\n", "<!-- end of zoo table -->\n"
@@ -28,7 +28,7 @@ def test_the_zoo_has_its_41_models_once_each():
 
 
 def test_every_built_type_is_checked_by_a_fixture_the_oracle_writes():
-    fixtures = set(ALL_SSD) | set(FASTER_RCNN_ARCHITECTURES) | set(CENTER_NET_ARCHITECTURES)
+    fixtures = set(ALL_SSD) | set(FASTER_RCNN_ARCHITECTURES) | set(ALL_CENTER_NET)
     built = {m.feature_extractor for m in zoo.MODELS if zoo.verdict(m)[0]}
     assert built == set(zoo.CHECKED)
     assert {f for names, _ in zoo.CHECKED.values() for f in names} == fixtures

@@ -114,3 +114,21 @@ def test_the_center_net_config_as_shipped_trains_from_its_zoo_folder(tmp_path, c
     assert report["restored"] == {"backbone": 624, "feature_maps": 26}
     assert report["reinitialized_by_module"] == {"head_class": 4, "head_box_scale": 4, "head_box_offset": 4}
     assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_the_hourglass_config_trains_from_its_zoo_folder(tmp_path, capsys):
+    """The zoo's CenterNet HourGlass104 512x512 config with the OD API's `hourglass_20` network (the fixture's;
+    the same blocks in one stack) and what a user sets: its BGR channel normalisation, `detection` restoring the
+    whole hourglass network (it has no classification backbone to freeze: all of it trains, as in the OD API)."""
+    name = "center_net_hourglass20_128"
+    pattern = records.write_records(str(tmp_path / "records"), num_images=4, size=96, boxes_per_image=(1, 2))
+    proto = zoo_config(name, num_classes=2).proto
+    assert proto.model.center_net.feature_extractor.bgr_ordering
+    tc = proto.train_config
+    tc.fine_tune_checkpoint, tc.fine_tune_checkpoint_type = str(fixture(name)), "detection"
+    report = _train_two_steps(tmp_path, capsys, proto, pattern)
+    assert report["restored"] == {"backbone": 150}
+    assert report["reinitialized_by_module"] == {"head_class": 4, "head_box_scale": 4, "head_box_offset": 4}
+    assert os.path.exists(tmp_path / "model" / "export" / "saved_model.pb")

@@ -81,12 +81,20 @@ ARCHITECTURES = {
     # CenterNet ResNet-50 V1 FPN Keypoints as shipped (COCO's 17 person keypoints: the three keypoint heads,
     # their candidates and refinement), at 128; its keypoint label map is tests/data/label_maps' COCO person one.
     "center_net_resnet50_v1_fpn_kpts_128": ("centernet_resnet50_v1_fpn_512x512_kpts.config", 128, False),
+    # CenterNet Hourglass: the zoo's HourGlass104 512x512 config with the OD API's `hourglass_20` type (one
+    # stack of the same blocks, three stages) at 128; and as shipped (two stacks, 188M variables) on demand, at
+    # 256: at 128 its fifth stage is 1x1, where two images' batch statistics leave the random network's
+    # activations at 1e11 and its outputs to rounding.
+    "center_net_hourglass20_128": ("centernet_hourglass104_512x512.config", 128, False),
+    "center_net_hourglass104_256": ("centernet_hourglass104_512x512.config", 256, False),
 }
+# Fixtures whose config's feature extractor type is changed (to a smaller network of the same OD API code).
+FEATURE_EXTRACTOR_TYPES = {"center_net_hourglass20_128": "hourglass_20"}
 # The keypoint label map of the configs with a keypoint_estimation_task (theirs say PATH_TO_BE_CONFIGURED).
 KEYPOINT_LABEL_MAP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data",
                                   "label_maps", "coco_person_keypoints.pbtxt")
 # Written only when named (`make zoo-large`), never by default or by a shard.
-ON_DEMAND = ("ssd_efficientdet_d7_256",)
+ON_DEMAND = ("ssd_efficientdet_d7_256", "center_net_hourglass104_256")
 # Seconds each fixture took on 2026-12-07's 2-core machine (both shards running), its loss and train-step
 # references included: `--shard=K/N` hands them out largest first to the least loaded shard, so the shards end
 # together.
@@ -94,7 +102,7 @@ SECONDS = {"ssd_mobilenet_v2_fpnlite_320": 105, "ssd_efficientdet_d0_256": 36, "
            "ssd_resnet50_v1_fpn_320": 34, "ssd_resnet101_v1_fpn_256": 32, "faster_rcnn_resnet50_v1_256": 34,
            "faster_rcnn_resnet101_v1_128": 31, "faster_rcnn_resnet152_v1_96x160": 34, "ssd_mobilenet_v1_fpn_320": 25,
            "center_net_resnet101_v1_fpn_128": 26, "center_net_resnet50_v2_128": 11, "center_net_mobilenet_v2_fpn_128": 6,
-           "center_net_resnet50_v1_fpn_kpts_128": 27}
+           "center_net_resnet50_v1_fpn_kpts_128": 27, "center_net_hourglass20_128": 10}
 IMAGE_SIZES = ((360, 480), (360, 480))   # (height, width) of the fixed images; one batch
 # Faster R-CNN fixtures keep 32 of the zoo's 300 proposals: the same network and weights, fewer crops through
 # conv5 (with 300, those crops were most of the two fixtures' 220 s, the longest part of `make test`'s set-up).
@@ -323,7 +331,8 @@ CENTER_NET_NMS = ("batch_non_max_suppression { score_threshold: 0.01 iou_thresho
 def center_net_references(model, preprocessed, shapes) -> dict:
     """A CenterNet's backbone endpoints, feature map, heads and detections (and `_prediction`)."""
     extractor = model._feature_extractor  # pylint: disable=protected-access
-    endpoints = getattr(extractor, "_resnet_model", None) or extractor._fpn_model  # pylint: disable=protected-access
+    endpoints = (getattr(extractor, "_resnet_model", None) or getattr(extractor, "_fpn_model", None)
+                 or extractor._network)  # pylint: disable=protected-access  (Hourglass: its stacks' outputs)
     outputs = endpoints(preprocessed)
     ref = {f"backbone_{i}": t.numpy() for i, t in enumerate(outputs if isinstance(outputs, list) else [outputs])}
     prediction = model.predict(preprocessed, shapes)
@@ -461,6 +470,8 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     """Builds, randomises, saves and runs one architecture; returns a summary."""
     started = time.time()
     config = load_config(config_path, size)
+    if name in FEATURE_EXTRACTOR_TYPES:
+        getattr(config.model, config.model.WhichOneof("model")).feature_extractor.type = FEATURE_EXTRACTOR_TYPES[name]
     frcnn = config.model.WhichOneof("model") == "faster_rcnn"
     center_net = config.model.WhichOneof("model") == "center_net"
     out = os.path.join(out_root, name)
@@ -483,7 +494,9 @@ def write_fixture(name: str, config_path: str, size: int | tuple[int, int] | Non
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), os.path.join(out, "checkpoint"),
                                max_to_keep=1).save(checkpoint_number=0)
     write_config(config, out)
-    backbone = model._feature_extractor.classification_backbone  # pylint: disable=protected-access
+    # (The OD API's hourglass extractors have none: it raises.)
+    backbone = (None if center_net and not classification
+                else model._feature_extractor.classification_backbone)  # pylint: disable=protected-access
     if classification:
         tf.train.Checkpoint(feature_extractor=backbone).save(os.path.join(out, "classification", "ckpt"))
 

@@ -1,7 +1,8 @@
 """The CenterNet family (`model.center_net`): the OD API's CenterNet ("Objects as Points"), boxes and keypoints.
 
 `network.py` builds it as the OD API does (`resnet_fpn.py`: the ResNet v1 FPN feature extractors,
-`resnet_v2.py`: the ResNet v2 one, `mobilenet_fpn.py`: the MobileNetV2 FPN ones, `preprocessing.py`: their
+`resnet_v2.py`: the ResNet v2 one, `mobilenet_fpn.py`: the MobileNetV2 FPN ones, `hourglass.py`: the
+hourglasses, `preprocessing.py`: their
 channel normalisation, `keypoints.py`: the keypoint tasks), `targets.py` holds its training targets and losses,
 `task.py` the training task over them.
 """
@@ -12,7 +13,7 @@ from detection.architectures.base import Exports, ResizeThenNormalize
 from schemas.field_rules import CENTER_NET_FEATURE_EXTRACTORS
 
 _FEATURE_EXTRACTOR = {"_base_model": "backbone", "_resnet_model": "backbone", "_fpn_model": "backbone",
-                      "_feature_extractor_model": "feature_maps"}
+                      "_feature_extractor_model": "feature_maps", "_network": "backbone"}
 _HEADS = {"object_center": "head_class", "box.Sscale": "head_box_scale", "box.Soffset": "head_box_offset"}
 # A keypoint task's heads, `<task_name>/keypoint/<head>` (checkpoint names escape "/" as ".S").
 _KEYPOINT_HEADS = {".Skeypoint.Sheatmap": "head_keypoint_heatmap", ".Skeypoint.Sregression": "head_keypoint_regression",

@@ -165,7 +165,7 @@ C = "model.center_net"
 
 def _feature_extractor(center_net):
     # pylint: disable=import-outside-toplevel
-    from detection.architectures.center_net import mobilenet_fpn, resnet_fpn, resnet_v2
+    from detection.architectures.center_net import hourglass, mobilenet_fpn, resnet_fpn, resnet_v2
     from detection.architectures.center_net.preprocessing import ChannelNormalization
     fe = center_net.feature_extractor
     normalization = ChannelNormalization.from_proto(fe)
@@ -180,8 +180,10 @@ def _feature_extractor(center_net):
                                                            or fe.type == "mobilenet_v2_fpn_sep_conv")
         return mobilenet_fpn.CenterNetMobileNetV2FpnFeatureExtractor(normalization, fe.depth_multiplier, separable,
                                                                      fe.upsampling_interpolation)
+    if fe.type in hourglass.SHAPES:
+        return hourglass.CenterNetHourglassFeatureExtractor(fe.type, normalization)
     raise config_problem(f"{C}.feature_extractor.type", f"{fe.type!r} is not supported (supported: "
-                         f"{', '.join([*resnet_fpn.TYPES, *resnet_v2.TYPES, *mobilenet_fpn.TYPES])})")
+                         f"{', '.join([*resnet_fpn.TYPES, *resnet_v2.TYPES, *mobilenet_fpn.TYPES, *hourglass.TYPES])})")
 
 
 def keypoint_tasks(center_net) -> tuple[kp_lib.KeypointTask, ...]:
