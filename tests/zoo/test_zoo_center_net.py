@@ -112,9 +112,12 @@ def test_nms_post_processing_equals_the_od_api(restored):
     assert assert_detections_match({k: v.numpy() for k, v in out.items()}, ref, "NMS", prefix="nms_") == 0
 
 
-# The export's serving code is one per family: exported for the ResNet FPN and the MobileNetV2 FPN (whose TFLite
-# file tests/zoo/test_zoo_center_net_tflite.py checks against it); ResNet v2 is compared stage by stage above.
-@pytest.mark.parametrize("restored", ("center_net_resnet101_v1_fpn_128", "center_net_mobilenet_v2_fpn_128"),
+# The export's serving code is one per family: exported in `make test` for the ResNet FPN and the MobileNetV2 FPN
+# (whose TFLite file tests/zoo/test_zoo_center_net_tflite.py checks against it), in `make test-long` for the
+# ResNet v2 and the hourglass too.
+@pytest.mark.parametrize("restored", ("center_net_resnet101_v1_fpn_128", "center_net_mobilenet_v2_fpn_128",
+                                      pytest.param("center_net_resnet50_v2_128", marks=pytest.mark.long),
+                                      pytest.param("center_net_hourglass20_128", marks=pytest.mark.long)),
                          indirect=True)
 def test_exported_serving_default_equals_the_od_api_exporter(restored, tmp_path):
     """detflow's SavedModel on each uint8 image vs the OD API's exporter: 1-based classes, padding rows zero.
