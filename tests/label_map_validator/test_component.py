@@ -68,8 +68,7 @@ def test_class_missing_from_the_map_fails_the_run_with_a_readable_message(tmp_pa
 def test_a_center_net_keypoint_task_is_checked_against_the_keypoint_label_map_beside_the_config(tmp_path):
     """The config's keypoint_label_map_path 'kp.pbtxt' is found beside the config the validator is given; its item
     'c1' has id 1, which is 'ball' in the training label map."""
-    config = (_center_net_keypoints_text().replace(str(LABEL_MAPS / "probe_keypoints.pbtxt"), "kp.pbtxt")
-              .replace("random_horizontal_flip {", "random_horizontal_flip { keypoint_flip_permutation: [0, 1, 2]"))
+    config = _center_net_keypoints_text().replace(str(LABEL_MAPS / "probe_keypoints.pbtxt"), "kp.pbtxt")
     keypoint_map = "item { id: 1 name: 'c1' keypoints { id: 0 label: 'a' } keypoints { id: 1 label: 'b' } }\n"
     with pytest.raises(Exception, match="kp.pbtxt:1: the keypoint label map's item 'c1' has id 1, which is class "
                                         "'ball' in the training label map .*label_map.pbtxt:1: the names differ"):
