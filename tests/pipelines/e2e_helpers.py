@@ -79,3 +79,18 @@ def assert_pushed_model_is_audited(root, pushed: str) -> dict:
     assert audit["fine_tune_checkpoint"]["imported"] and audit["fine_tune_checkpoint"]["sha256"]
     assert "DetectionBoxes_Precision/mAP@.50IOU" in audit["evaluation"]["metrics"]
     return audit
+
+
+def run_fine_tune_to_push(root, data_root: pathlib.Path, config: str, label_map: str, **options) -> tuple:
+    """`run` of the spans under `data_root` with min_map 0 that must train, bless and push: (the run summary,
+    the Trainer's train_result.json as a dict)."""
+    import glob  # pylint: disable=import-outside-toplevel
+    import json  # pylint: disable=import-outside-toplevel
+    code, summary, text = run(root, span_source(data_root), config, label_map, min_map=0.0, **options)
+    assert code == 0, text
+    assert states(summary)["DetectionTrainer"] == "ran", text
+    assert summary.blessed is True and summary.pushed, text
+    [result_file] = glob.glob(str(pathlib.Path(root) / "**" / "train_result.json"), recursive=True)
+    with open(result_file, encoding="utf-8") as f:
+        return summary, json.load(f)
+

@@ -44,15 +44,8 @@ def test_a_zoo_center_net_keypoints_model_is_fine_tuned_blessed_on_keypoint_ap_p
     config = _user_config(tmp_path / "pipeline.config", label_map, checkpoint)
     root = tmp_path / "root"
 
-    code, summary, text = e2e_helpers.run(root, e2e_helpers.span_source(tmp_path / "data"), config, label_map,
-                                          min_map=0.0, metric=METRIC)
-    assert code == 0, text
-    assert e2e_helpers.states(summary)["DetectionTrainer"] == "ran", text
-    assert summary.blessed is True and summary.pushed, text
+    summary, result = e2e_helpers.run_fine_tune_to_push(root, tmp_path / "data", config, label_map, metric=METRIC)
     assert METRIC in summary.metrics, summary.metrics
-
-    [result_file] = glob.glob(str(root / "**" / "train_result.json"), recursive=True)
-    result = json.load(open(result_file))
     assert result["meta_architecture"] == "center_net" and result["steps"] == 2
     assert {"keypoint_heatmap_loss", "keypoint_offset_loss", "keypoint_regression_loss"} <= set(result["final_losses"])
     assert result["restore_report"]["reinitialized_by_module"]["head_keypoint_heatmap"] == 4

@@ -8,9 +8,6 @@ tiny input, few proposals and a small second-stage sample so that it runs on
 """
 from __future__ import annotations
 
-import glob
-import json
-
 import pytest
 from google.protobuf import text_format
 
@@ -48,14 +45,7 @@ def test_a_zoo_faster_rcnn_is_fine_tuned_blessed_pushed_and_audited(tmp_path):
     config = _user_config(tmp_path / "pipeline.config", str(label_map), checkpoint)
     root = tmp_path / "root"
 
-    code, summary, text = e2e_helpers.run(root, e2e_helpers.span_source(tmp_path / "data"), config,
-                                          str(label_map), min_map=0.0)
-    assert code == 0, text
-    assert e2e_helpers.states(summary)["DetectionTrainer"] == "ran", text
-    assert summary.blessed is True and summary.pushed, text
-
-    [result_file] = glob.glob(str(root / "**" / "train_result.json"), recursive=True)
-    result = json.load(open(result_file))
+    summary, result = e2e_helpers.run_fine_tune_to_push(root, tmp_path / "data", config, str(label_map))
     assert result["meta_architecture"] == "faster_rcnn" and result["steps"] == 2
     report = result["restore_report"]
     assert report["checkpoint"] == checkpoint
